@@ -1,0 +1,107 @@
+"""``cohort dictionary``: check a REDCap data dictionary and print its codebook.
+
+A data manager runs ``check`` before loading a dictionary: every problem is listed with its
+line and column so the CSV can be fixed in one pass, never as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import forms
+
+dictionary_app = typer.Typer(
+    help="Check the data dictionary (REDCap format) and print its codebook.",
+    no_args_is_help=True,
+)
+
+EventsOption = Annotated[
+    Path | None,
+    typer.Option("--events", help="Instrument–event mapping CSV (default: event_mapping.csv "
+                 "next to the dictionary, if any)."),
+]
+
+
+def _load(path: Path, events: Path | None) -> forms.DataDictionary:
+    if not path.is_file():
+        typer.echo(f"Error: no file at {path}.", err=True)
+        raise typer.Exit(1)
+    if events is not None and not events.is_file():
+        typer.echo(f"Error: no event mapping file at {events}.", err=True)
+        raise typer.Exit(1)
+    try:
+        return forms.load_dictionary(path, events=events)
+    except forms.DictionaryError as error:
+        count = len(error.problems)
+        typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}; nothing was loaded.",
+                   err=True)
+        for problem in error.problems:
+            where = f"{problem.source}: " if problem.source and problem.source != path.name \
+                else ""
+            column = f", column '{problem.column}'" if problem.column else ""
+            typer.echo(f"  {where}line {problem.row}{column}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
+    except (UnicodeDecodeError, OSError) as error:
+        typer.echo(f"Error: cannot read {path}: {error}.", err=True)
+        raise typer.Exit(1) from None
+
+
+@dictionary_app.command("check")
+def check(
+    path: Annotated[Path, typer.Argument(help="The data dictionary CSV.")],
+    events: EventsOption = None,
+) -> None:
+    """Load a dictionary and report every problem, or summarise it when it is usable."""
+    dictionary = _load(path, events)
+    typer.echo(f"{path}: OK — {len(dictionary.fields)} fields in {len(dictionary.forms)} forms.")
+    for name, form in dictionary.forms.items():
+        when = ", ".join(dictionary.events.events_for(name)) or "no event"
+        typer.echo(f"  {name}: {len(form.fields)} fields ({when})")
+    if dictionary.events:
+        typer.echo("Events: " + ", ".join(dictionary.events.events))
+    else:
+        typer.echo("Events: none declared")
+    if dictionary.warnings:
+        typer.echo(f"{len(dictionary.warnings)} warning(s):")
+        for warning in dictionary.warnings:
+            column = f", column '{warning.column}'" if warning.column else ""
+            typer.echo(f"  line {warning.row}{column}: {warning.message}")
+    else:
+        typer.echo("No warnings.")
+
+
+@dictionary_app.command("codebook")
+def codebook(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or csv.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to this file.")] = None,
+    dictionary_path: Annotated[Path | None, typer.Option(
+        "--dictionary", help="Dictionary CSV (default: the study's own).")] = None,
+    events: EventsOption = None,
+) -> None:
+    """Print the codebook (labels, choices, logic) as Markdown, HTML or CSV."""
+    if fmt not in ("md", "markdown", "html", "csv"):
+        typer.echo(f"Error: unknown format '{fmt}'; use md, html or csv.", err=True)
+        raise typer.Exit(1)
+    if dictionary_path is None:
+        try:
+            dictionary = forms.default_dictionary()
+        except forms.DictionaryError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from None
+    else:
+        dictionary = _load(dictionary_path, events)
+    if fmt == "html":
+        text = dictionary.codebook_html()
+    elif fmt == "csv":
+        text = dictionary.codebook_csv()
+    else:
+        text = dictionary.codebook_markdown()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Codebook written to {output}.")

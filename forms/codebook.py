@@ -1,0 +1,138 @@
+"""The codebook: every variable with its label, type, choices and logic, for people.
+
+The CSV is for statisticians' scripts; the Markdown and HTML pages are for reading. Both list
+checkbox fields with the export columns REDCap writes (``field___code``) so that a codebook
+matches an export column for column.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from forms import constants as c
+from forms.events import EventMapping
+from forms.fields import Field
+
+if TYPE_CHECKING:
+    from forms.dictionary import FormDefinition
+
+CODEBOOK_COLUMNS = (
+    "variable", "form", "section", "field_type", "kind", "label", "choices", "validation",
+    "min", "max", "required", "identifier", "branching", "calculation", "note",
+    "export_columns", "events",
+)
+
+
+def raw_cells(f: Field) -> list[str]:
+    """REDCap cells for a field built in code (one loaded from a file keeps its own)."""
+    choices = f.calculation or (" | ".join(f"{k}, {v}" for k, v in f.choices.items())
+                                if f.field_type in c.CHOICE_TYPES else
+                                " | ".join(f.slider_labels))
+    return [f.name, f.form, f.section_header, f.field_type, f.label, choices, f.note,
+            f.validation or "", f.min or "", f.max or "", "y" if f.identifier else "",
+            f.branching or "", "y" if f.required else "", f.alignment, f.question_number,
+            f.matrix_group, f.matrix_ranking, f.annotation]
+
+
+def choice_text(choices: Mapping[str, str]) -> str:
+    return "; ".join(f"{code} = {label}" for code, label in choices.items())
+
+
+def rows(fields: list[Field], events: EventMapping) -> list[dict[str, Any]]:
+    out = []
+    for f in fields:
+        out.append({
+            "variable": f.name, "form": f.form, "section": f.section_header,
+            "field_type": f.field_type, "kind": f.kind, "label": f.plain_label,
+            "choices": choice_text(f.choices), "validation": f.validation or "",
+            "min": f.min or "", "max": f.max or "", "required": f.required,
+            "identifier": f.identifier, "branching": f.branching or "",
+            "calculation": f.calculation or "", "note": f.note,
+            "export_columns": " ".join(f.export_columns()),
+            "events": " ".join(events.events_for(f.form)),
+        })
+    return out
+
+
+def to_csv(codebook_rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CODEBOOK_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in codebook_rows:
+        writer.writerow({k: ("y" if v is True else "" if v is False else v)
+                         for k, v in row.items()})
+    return out.getvalue()
+
+
+def _when(form: str, events: EventMapping) -> str:
+    found = events.events_for(form)
+    return ", ".join(found) if found else "not tied to a timepoint (filled when needed)"
+
+
+def _md(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def to_markdown(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDefinition],
+                events: EventMapping) -> str:
+    lines = ["# Codebook", "",
+             "Every variable of the data dictionary, form by form. Checkbox questions are "
+             "exported as one 0/1 column per choice (`field___code`).", ""]
+    for name, form in forms.items():
+        lines += [f"## {form.label} (`{name}`)", "", f"Filled at: {_when(name, events)}.", "",
+                  "| Variable | Label | Type | Values | Shown if | Notes |",
+                  "|---|---|---|---|---|---|"]
+        for row in codebook_rows:
+            if row["form"] != name:
+                continue
+            kind = row["field_type"] + (f" ({row['validation']})" if row["validation"] else "")
+            values = row["choices"] or row["calculation"]
+            if row["min"] or row["max"]:
+                values = f"{row['min'] or '…'} to {row['max'] or '…'}"
+            notes = [row["note"]] if row["note"] else []
+            if row["required"]:
+                notes.append("required")
+            if row["field_type"] == "checkbox":
+                notes.append("columns: " + row["export_columns"])
+            lines.append(f"| `{row['variable']}` | {_md(row['label'])} | {_md(kind)} | "
+                         f"{_md(values)} | {_md(row['branching'])} | {_md('; '.join(notes))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDefinition],
+            events: EventMapping) -> str:
+    e = html.escape
+    parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>Codebook</title>",
+             "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse;"
+             "width:100%}td,th{border:1px solid #ccc;padding:.3rem;vertical-align:top;"
+             "text-align:left}code{font-size:.9em}</style></head><body>",
+             "<h1>Codebook</h1>"]
+    for name, form in forms.items():
+        parts.append(f"<h2>{e(form.label)} <code>{e(name)}</code></h2>")
+        parts.append(f"<p>Filled at: {e(_when(name, events))}.</p>")
+        parts.append("<table><thead><tr><th>Variable</th><th>Label</th><th>Type</th>"
+                     "<th>Values</th><th>Shown if</th><th>Notes</th></tr></thead><tbody>")
+        for row in codebook_rows:
+            if row["form"] != name:
+                continue
+            choices = row["choices"]
+            if choices:
+                items = "".join(f"<li>{e(item)}</li>" for item in choices.split("; "))
+                values = f"<ul>{items}</ul>"
+            else:
+                values = e(row["calculation"] or (f"{row['min']} to {row['max']}"
+                                                  if row["min"] or row["max"] else ""))
+            kind = row["field_type"] + (f" ({row['validation']})" if row["validation"] else "")
+            notes = e(row["note"]) + (" <strong>Required.</strong>" if row["required"] else "")
+            parts.append(f"<tr><td><code>{e(row['variable'])}</code></td><td>{e(row['label'])}"
+                         f"</td><td>{e(kind)}</td><td>{values}</td>"
+                         f"<td><code>{e(row['branching'])}</code></td><td>{notes}</td></tr>")
+        parts.append("</tbody></table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

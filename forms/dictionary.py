@@ -1,0 +1,209 @@
+"""The checked data dictionary: fields, forms, events, and everything derived from them.
+
+A ``DataDictionary`` only exists once every line passed its checks (``forms.loader``); its
+methods are what the rest of the project uses: validation of answer sets, calc fields,
+codebooks, export labels and REDCap-style checkbox columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from forms import codebook
+from forms.constants import CHECKBOX_SEPARATOR, COLUMNS
+from forms.errors import DictionaryProblem
+from forms.events import EventMapping
+from forms.fields import Field
+from forms.functions import Env
+from forms.validation import FieldPlan, FieldProblem, ValidationResult, compute_into, run
+
+ACRONYMS = frozenset({"aerli", "hiv", "hcv", "oat", "id"})
+
+
+def humanise(name: str) -> str:
+    """``follow_up_status`` -> ``Follow up status``; known acronyms in capitals."""
+    words = [w.upper() if w in ACRONYMS else w for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+@dataclass
+class FormDefinition:
+    name: str
+    label: str
+    fields: list[Field] = field(default_factory=list)
+
+
+class DataDictionary:
+    """A loaded, checked dictionary; build it with ``load_dictionary(_text)``."""
+
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        *,
+        events: EventMapping | None = None,
+        warnings: Sequence[DictionaryProblem] = (),
+        source: str = "",
+    ) -> None:
+        self.fields: dict[str, Field] = {f.name: f for f in fields}
+        self.forms: dict[str, FormDefinition] = {}
+        for f in fields:
+            form = self.forms.setdefault(f.form, FormDefinition(f.form, humanise(f.form)))
+            form.fields.append(f)
+        self.events = events or EventMapping()
+        self.warnings: list[DictionaryProblem] = list(warnings)
+        self.source = source
+        self._plans = {f.name: FieldPlan(f) for f in fields}
+        self._form_plans = {name: [self._plans[f.name] for f in form.fields]
+                            for name, form in self.forms.items()}
+        self._calcs = [p for p in self._plans.values() if p.calc is not None]
+
+    def __repr__(self) -> str:
+        return (f"DataDictionary({len(self.fields)} fields, {len(self.forms)} forms, "
+                f"{len(self.events.events)} events)")
+
+    def field(self, name: str) -> Field:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise KeyError(f"no field {name!r} in the data dictionary") from None
+
+    def form(self, name: str) -> FormDefinition:
+        try:
+            return self.forms[name]
+        except KeyError:
+            raise KeyError(f"no form {name!r} in the data dictionary (forms: "
+                           f"{', '.join(self.forms)})") from None
+
+    def forms_for_event(self, event_name: str) -> list[FormDefinition]:
+        return [self.forms[name] for name in self.events.forms_for(event_name)]
+
+    def unmapped_forms(self) -> list[FormDefinition]:
+        """Forms no event names: filled whenever needed, not at a timepoint."""
+        mapped = self.events.mapped_forms()
+        return [form for name, form in self.forms.items() if name not in mapped]
+
+    def identifier_fields(self) -> set[str]:
+        return {name for name, f in self.fields.items() if f.identifier}
+
+    def _names(self, form_names: str | Sequence[str]) -> list[str]:
+        names = [form_names] if isinstance(form_names, str) else list(form_names)
+        for name in names:
+            self.form(name)
+        return names
+
+    def validate(
+        self,
+        form_names: str | Sequence[str],
+        answers: Mapping[str, object],
+        *,
+        event: str | None = None,
+        other_events: Mapping[str, Mapping[str, object]] | None = None,
+        today: date | None = None,
+    ) -> ValidationResult:
+        """Check one answer set for these forms; see ``ValidationResult`` for ``clean``."""
+        names = self._names(form_names)
+        plans = [plan for name in names for plan in self._form_plans[name]]
+        label = " and ".join(f"the form '{self.forms[n].label}'" for n in names)
+        outcome = run(plans, answers, event=event, other_events=other_events, today=today,
+                      form_label=label)
+        problems = outcome.problems
+        if event is not None and self.events:
+            allowed = set(self.events.forms_for(event)) if event in self.events.designations \
+                else set()
+            for name in names:
+                if name in allowed or name not in self.events.mapped_forms():
+                    continue
+                problems.append(FieldProblem(
+                    name, self.forms[name].label, "form_not_in_event",
+                    f"The form '{self.forms[name].label}' is not filled at {event}."))
+        return ValidationResult(ok=not problems, problems=problems, clean=outcome.clean)
+
+    def completeness(
+        self,
+        form_names: str | Sequence[str],
+        answers: Mapping[str, object],
+        *,
+        event: str | None = None,
+        other_events: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> float:
+        """Share of the questions shown (not calc, descriptive or file) that have an answer."""
+        names = self._names(form_names)
+        plans = [plan for name in names for plan in self._form_plans[name]]
+        outcome = run(plans, answers, event=event, other_events=other_events,
+                      check_unknown=False)
+        counted = [p.name for p in plans if p.name in outcome.shown
+                   and p.field.field_type not in ("calc", "descriptive", "file")]
+        if not counted:
+            return 1.0
+        return sum(1 for name in counted if name in outcome.clean) / len(counted)
+
+    def compute_calcs(
+        self,
+        answers: Mapping[str, object],
+        *,
+        event: str | None = None,
+        other_events: Mapping[str, Mapping[str, object]] | None = None,
+        today: date | None = None,
+    ) -> dict[str, object]:
+        """Every calc field of the dictionary from these answers (blank results left out)."""
+        outcome = run([p for p in self._plans.values() if p.calc is None], answers,
+                      event=event, other_events=other_events, today=today,
+                      check_unknown=False)
+        values = dict(outcome.clean)
+        compute_into(self._calcs, Env(values, others=other_events, event=event, today=today),
+                 values)
+        return {p.name: values[p.name] for p in self._calcs if p.name in values}
+
+    def expand_checkboxes(self, record: Mapping[str, object]) -> dict[str, object]:
+        """``products=['1','5']`` -> ``products___1=1, products___2=0, …`` (REDCap export)."""
+        out: dict[str, object] = {}
+        for key, value in record.items():
+            f = self.fields.get(key)
+            if f is None or not f.is_checkbox:
+                out[key] = value
+                continue
+            plan = self._plans[key]
+            try:
+                chosen = [] if value is None or value == "" else plan.read(value, date.today())
+            except ValueError:
+                chosen = []
+            ticked = set(chosen) if isinstance(chosen, list) else set()
+            for code in f.choices:
+                out[f"{key}{CHECKBOX_SEPARATOR}{code}"] = 1 if code in ticked else 0
+        return out
+
+    def value_labels(self, field_name: str) -> dict[str, str]:
+        """Code -> label for a choice field, or Checked/Unchecked for ``field___code``."""
+        if field_name not in self.fields:
+            base, sep, code = field_name.partition(CHECKBOX_SEPARATOR)
+            f = self.fields.get(base)
+            if sep and f is not None and f.is_checkbox and code in f.choices:
+                return {"1": "Checked", "0": "Unchecked"}
+        return dict(self.field(field_name).choices)
+
+    def to_csv(self) -> str:
+        """The dictionary in REDCap's format; our own file comes back byte for byte."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(COLUMNS)
+        for f in self.fields.values():
+            writer.writerow(f.raw or codebook.raw_cells(f))
+        return out.getvalue()
+
+    def codebook_rows(self) -> list[dict[str, Any]]:
+        return codebook.rows(list(self.fields.values()), self.events)
+
+    def codebook_csv(self) -> str:
+        return codebook.to_csv(self.codebook_rows())
+
+    def codebook_markdown(self) -> str:
+        return codebook.to_markdown(self.codebook_rows(), self.forms, self.events)
+
+    def codebook_html(self) -> str:
+        return codebook.to_html(self.codebook_rows(), self.forms, self.events)

@@ -1,0 +1,94 @@
+"""The catalogue of problems a dictionary or an expression can have.
+
+Every problem has a stable code (for tests and tools) and a message written for the data
+manager who will fix the CSV in a spreadsheet: what is wrong, on which line and column,
+and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+#: code -> what it means (the message of each problem says it for the row at hand).
+PROBLEM_CODES: Final[dict[str, str]] = {
+    "empty_file": "the file has no header line",
+    "bad_header": "the columns are not REDCap's data-dictionary columns in REDCap's order",
+    "row_length": "a line has more or fewer cells than the header",
+    "missing_name": "a line has no variable name",
+    "bad_name": "a variable name is not lower-case letters, digits and underscores",
+    "duplicate_name": "the same variable name is used twice",
+    "missing_form": "a field has no form name",
+    "bad_form_name": "a form name is not lower-case letters, digits and underscores",
+    "form_split": "the fields of one form are not on consecutive lines",
+    "unknown_field_type": "the field type is not one REDCap knows",
+    "missing_choices": "a radio, dropdown or checkbox field lists no choices",
+    "bad_choices": "the choices are not written as `1, Label | 2, Label`",
+    "duplicate_choice": "the same choice code is used twice in one field",
+    "odd_choice_code": "a choice code has characters REDCap does not usually allow",
+    "ignored_choices": "choices are given for a field type that has none",
+    "missing_calculation": "a calc field has no calculation",
+    "bad_expression": "a calculation or branching logic does not parse",
+    "unknown_reference": "an expression names a field that is not in the dictionary",
+    "bad_checkbox_reference": "an expression uses [field(code)] on a non-checkbox or unknown code",
+    "unknown_event": "an expression or mapping names an event that is not declared",
+    "unknown_validation": "the validation type is not one this tool checks (validated as text)",
+    "ignored_validation": "a validation type is set on a field type that does not use it",
+    "bad_bound": "a minimum or maximum cannot be read for the validation type",
+    "min_above_max": "the minimum is greater than the maximum",
+    "bad_flag": "Identifier? or Required Field? is neither empty nor `y`",
+    "bad_alignment": "Custom Alignment is not LV, LH, RV or RH",
+    "not_rendered": "a REDCap feature this tool reads but does not render",
+    "action_tags": "action tags in Field Annotation are kept but not applied",
+    "missing_label": "a field has no label",
+    "events_header": "the event mapping file does not have the expected columns",
+    "unknown_form": "the event mapping names a form that is not in the dictionary",
+    "duplicate_mapping": "the same form is mapped twice to one event",
+}
+
+
+@dataclass(frozen=True)
+class DictionaryProblem:
+    """One problem of a dictionary, located by CSV line (header = line 1) and column."""
+
+    row: int
+    column: str
+    code: str
+    message: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        column = f", column '{self.column}'" if self.column else ""
+        return f"{where}line {self.row}{column}: {self.message}"
+
+
+class DictionaryError(Exception):
+    """A dictionary that cannot be used; ``problems`` lists every problem found at once."""
+
+    def __init__(self, problems: list[DictionaryProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        count = len(self.problems)
+        head = f"The data dictionary has {count} problem{'s' if count != 1 else ''}:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+class ExpressionError(ValueError):
+    """A branching logic or calculation that does not parse, located by line and column.
+
+    Both are 1-based and counted inside the expression text, so that a data manager can find
+    the spot in the spreadsheet cell.
+    """
+
+    def __init__(self, message: str, *, line: int, column: int, text: str = "") -> None:
+        self.reason = message
+        self.line = line
+        self.column = column
+        self.text = text
+        super().__init__(f"{message} (line {line}, column {column})")

@@ -1,0 +1,323 @@
+"""Typed dictionary rows: one ``Field`` per CSV line, with the problems of that line alone.
+
+Problems that need the whole dictionary (duplicate names, references in expressions, forms
+split across lines) are checked later in ``forms.checks``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from forms import constants as c
+from forms.errors import DictionaryProblem, ExpressionError
+from forms.expressions import Compiled, Node, compile_expression, parse_expression
+from forms.reader import RawRow
+from forms.values import BadValue, read_bound
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One variable of the dictionary, typed. ``min``/``max`` are kept as written."""
+
+    name: str
+    form: str
+    section_header: str
+    field_type: str
+    label: str
+    choices: dict[str, str]
+    note: str
+    validation: str | None
+    min: str | None
+    max: str | None
+    identifier: bool
+    branching: str | None
+    required: bool
+    annotation: str
+    matrix_group: str
+    calculation: str | None = None
+    slider_labels: tuple[str, ...] = ()
+    alignment: str = ""
+    question_number: str = ""
+    matrix_ranking: str = ""
+    row: int = 0
+    raw: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    branching_node: Node | None = field(default=None, compare=False, repr=False)
+    calc_node: Node | None = field(default=None, compare=False, repr=False)
+    bounds: tuple[object, object] = field(default=(None, None), compare=False, repr=False)
+
+    @property
+    def is_checkbox(self) -> bool:
+        return self.field_type == "checkbox"
+
+    @property
+    def is_calc(self) -> bool:
+        return self.field_type == "calc"
+
+    @property
+    def has_choices(self) -> bool:
+        return bool(self.choices)
+
+    @property
+    def plain_label(self) -> str:
+        """The label without HTML tags, for messages and codebooks."""
+        return " ".join(_TAGS.sub(" ", self.label).split()) or self.name
+
+    @property
+    def kind(self) -> str:
+        return field_kind(self.field_type, self.validation)
+
+    @property
+    def branching_ast(self) -> dict[str, Any] | None:
+        return self.branching_node.to_json() if self.branching_node else None
+
+    @property
+    def calc_ast(self) -> dict[str, Any] | None:
+        return self.calc_node.to_json() if self.calc_node else None
+
+    def compiled_branching(self) -> Compiled | None:
+        return compile_expression(self.branching_node) if self.branching_node else None
+
+    def export_columns(self) -> list[str]:
+        """Column names in a REDCap-style export (checkboxes: ``field___code``)."""
+        if self.is_checkbox:
+            return [f"{self.name}{c.CHECKBOX_SEPARATOR}{code}" for code in self.choices]
+        if self.field_type == "descriptive":
+            return []
+        return [self.name]
+
+
+def field_kind(field_type: str, validation: str | None) -> str:
+    if field_type in ("dropdown", "radio", "yesno", "truefalse"):
+        return "choice"
+    if field_type == "checkbox":
+        return "multi"
+    if field_type in ("calc", "descriptive", "notes", "slider", "file"):
+        return field_type
+    if validation in c.INTEGER_TYPES:
+        return "integer"
+    if validation in c.NUMBER_TYPES:
+        return "number"
+    if validation in c.DATE_TYPES:
+        return "date"
+    if validation in c.DATETIME_TYPES:
+        return "datetime"
+    if validation in c.TIME_TYPES:
+        return "time"
+    if validation == "email":
+        return "email"
+    return "text"
+
+
+def parse_choices(text: str) -> tuple[dict[str, str], list[str]]:
+    """``'1, Heroin | 2, Cocaine'`` -> ({'1': 'Heroin', '2': 'Cocaine'}, problems)."""
+    choices: dict[str, str] = {}
+    problems: list[str] = []
+    for number, item in enumerate(text.split("|"), start=1):
+        item = item.strip()
+        if not item:
+            problems.append(f"choice {number} is empty (two '|' in a row?)")
+            continue
+        code, comma, label = item.partition(",")
+        code, label = code.strip(), label.strip()
+        if not comma or not code:
+            problems.append(f"choice {number} '{item}' must be written 'code, label'")
+        elif code in choices:
+            problems.append(f"choice code '{code}' is used twice")
+        else:
+            choices[code] = label
+    return choices, problems
+
+
+class _RowBuilder:
+    def __init__(self, row: RawRow, source: str) -> None:
+        self.row = row
+        self.source = source
+        self.errors: list[DictionaryProblem] = []
+        self.warnings: list[DictionaryProblem] = []
+
+    def error(self, column: str, code: str, message: str) -> None:
+        self.errors.append(DictionaryProblem(self.row.line, column, code, message, self.source))
+
+    def warn(self, column: str, code: str, message: str) -> None:
+        self.warnings.append(DictionaryProblem(self.row.line, column, code, message, self.source))
+
+    def flag(self, column: str) -> bool:
+        value = self.row.cells[column].strip().lower()
+        if value not in ("", "y"):
+            self.error(column, "bad_flag", f"write 'y' or leave empty, not '{value}'.")
+        return value == "y"
+
+    def expression(self, column: str, text: str, what: str) -> Node | None:
+        try:
+            return parse_expression(text)
+        except ExpressionError as error:
+            self.error(column, "bad_expression",
+                       f"the {what} does not parse: {error.reason} at line {error.line}, "
+                       f"column {error.column} of the cell.")
+            return None
+
+    def build(self) -> Field | None:
+        cells = self.row.cells
+        name = cells[c.VARIABLE].strip()
+        form = cells[c.FORM].strip()
+        ftype = cells[c.FIELD_TYPE].strip().lower()
+        if not name:
+            self.error(c.VARIABLE, "missing_name", "this line has no variable name.")
+        elif not c.NAME_PATTERN.match(name):
+            self.error(c.VARIABLE, "bad_name", f"'{name}' must start with a lower-case letter "
+                       "and use only lower-case letters, digits and underscores.")
+        if not form:
+            self.error(c.FORM, "missing_form", "this field has no form name.")
+        elif not c.NAME_PATTERN.match(form):
+            self.error(c.FORM, "bad_form_name", f"form name '{form}' must use only lower-case "
+                       "letters, digits and underscores.")
+        if ftype not in c.FIELD_TYPES:
+            self.error(c.FIELD_TYPE, "unknown_field_type", f"'{ftype}' is not a field type; use "
+                       "one of " + ", ".join(sorted(c.FIELD_TYPES - {"sql"})) + ".")
+        label = cells[c.LABEL]
+        if not label.strip() and ftype not in ("descriptive", "calc"):
+            self.warn(c.LABEL, "missing_label", f"field '{name}' has no label.")
+        choices, calculation, sliders = self.choices(ftype, cells[c.CHOICES])
+        validation = cells[c.VALIDATION].strip() or None
+        validation = self.check_validation(ftype, validation)
+        bounds = (self.bound(c.MIN, validation), self.bound(c.MAX, validation))
+        self.check_order(bounds, validation)
+        branching_text = cells[c.BRANCHING].strip() or None
+        branching = self.expression(c.BRANCHING, branching_text, "branching logic") \
+            if branching_text else None
+        calc_node = self.expression(c.CHOICES, calculation, "calculation") \
+            if calculation else None
+        self.layout(name, ftype)
+        identifier, required = self.flag(c.IDENTIFIER), self.flag(c.REQUIRED)
+        if self.errors:
+            return None
+        return Field(
+            name=name, form=form, section_header=cells[c.SECTION], field_type=ftype,
+            label=label, choices=choices, note=cells[c.NOTE], validation=validation,
+            min=cells[c.MIN].strip() or None, max=cells[c.MAX].strip() or None,
+            identifier=identifier, branching=branching_text,
+            required=required, annotation=cells[c.ANNOTATION],
+            matrix_group=cells[c.MATRIX_GROUP].strip(), calculation=calculation,
+            slider_labels=sliders, alignment=cells[c.ALIGNMENT].strip(),
+            question_number=cells[c.QUESTION_NUMBER].strip(),
+            matrix_ranking=cells[c.MATRIX_RANKING].strip(), row=self.row.line,
+            raw=self.row.raw, branching_node=branching, calc_node=calc_node, bounds=bounds,
+        )
+
+    def choices(self, ftype: str, text: str) -> tuple[dict[str, str], str | None, tuple[str, ...]]:
+        text = text.strip()
+        if ftype in c.CHOICE_TYPES:
+            if not text:
+                self.error(c.CHOICES, "missing_choices", f"a {ftype} field needs choices, "
+                           "written '1, Label | 2, Label'.")
+                return {}, None, ()
+            choices, problems = parse_choices(text)
+            for problem in problems:
+                code = "duplicate_choice" if "twice" in problem else "bad_choices"
+                self.error(c.CHOICES, code, problem + ".")
+            for code in choices:
+                if not c.CHOICE_CODE_PATTERN.match(code):
+                    if c.LOOSE_CHOICE_CODE_PATTERN.match(code):
+                        self.warn(c.CHOICES, "odd_choice_code", f"choice code '{code}' has "
+                                  "characters REDCap does not usually allow; kept as written.")
+                    else:
+                        self.error(c.CHOICES, "bad_choices", f"choice code '{code}' must be "
+                                   "letters, digits or underscores.")
+            return choices, None, ()
+        if ftype in c.FIXED_CHOICES:
+            if text:
+                self.warn(c.CHOICES, "ignored_choices", f"{ftype} fields always have the "
+                          "choices " + " | ".join(f"{k}, {v}" for k, v in
+                                                  c.FIXED_CHOICES[ftype].items())
+                          + "; the ones written here are ignored.")
+            return dict(c.FIXED_CHOICES[ftype]), None, ()
+        if ftype == "calc":
+            if not text:
+                self.error(c.CHOICES, "missing_calculation", "a calc field needs a calculation "
+                           "in this column, e.g. if([a]='1', 1, 0).")
+            return {}, text or None, ()
+        if ftype == "slider":
+            return {}, None, tuple(part.strip() for part in text.split("|")) if text else ()
+        if text and ftype in c.FIELD_TYPES:
+            self.warn(c.CHOICES, "ignored_choices", f"a {ftype} field has no choices; "
+                      "this cell is ignored.")
+        return {}, None, ()
+
+    def check_validation(self, ftype: str, validation: str | None) -> str | None:
+        if validation is None:
+            return None
+        if ftype == "slider":
+            if validation.lower() != "number":
+                self.warn(c.VALIDATION, "ignored_validation", "for a slider this column may "
+                          "only say 'number' (show the number); ignored.")
+            return validation
+        if ftype not in ("text", "file") and ftype in c.FIELD_TYPES:
+            self.warn(c.VALIDATION, "ignored_validation", f"validation '{validation}' is "
+                      f"ignored on a {ftype} field.")
+            return validation
+        if validation not in c.KNOWN_VALIDATION_TYPES:
+            self.warn(c.VALIDATION, "unknown_validation", f"validation type '{validation}' is "
+                      "not checked by this tool; values are accepted as plain text.")
+        return validation
+
+    def check_order(self, bounds: tuple[object, object], validation: str | None) -> None:
+        low, high = bounds
+        ordered = c.INTEGER_TYPES | c.NUMBER_TYPES | set(c.DATE_TYPES) | set(c.DATETIME_TYPES) \
+            | c.TIME_TYPES
+        if validation not in ordered or low is None or high is None:
+            return
+        if low in ("today", "now") or high in ("today", "now") or type(low) is not type(high):
+            return
+        if low > high:  # type: ignore[operator]
+            cells = self.row.cells
+            self.error(c.MIN, "min_above_max", f"the minimum {cells[c.MIN].strip()} is greater "
+                       f"than the maximum {cells[c.MAX].strip()}.")
+
+    def bound(self, column: str, validation: str | None) -> object:
+        text = self.row.cells[column].strip()
+        if not text:
+            return None
+        if validation is None or validation not in c.KNOWN_VALIDATION_TYPES \
+                or self.row.cells[c.FIELD_TYPE].strip().lower() != "text":
+            return None
+        try:
+            return read_bound(text, validation)
+        except BadValue as error:
+            self.error(column, "bad_bound", f"'{text}' is not {error.expected} "
+                       f"(validation '{validation}').")
+            return None
+
+    def layout(self, name: str, ftype: str) -> None:
+        cells = self.row.cells
+        if cells[c.ALIGNMENT].strip() not in c.ALIGNMENTS:
+            self.warn(c.ALIGNMENT, "bad_alignment", f"'{cells[c.ALIGNMENT]}' is not LV, LH, RV "
+                      "or RH; ignored.")
+        if cells[c.QUESTION_NUMBER].strip():
+            self.warn(c.QUESTION_NUMBER, "not_rendered", "survey question numbers are kept "
+                      "but not shown.")
+        if cells[c.MATRIX_GROUP].strip():
+            self.warn(c.MATRIX_GROUP, "not_rendered", f"matrix group "
+                      f"'{cells[c.MATRIX_GROUP].strip()}' is shown as separate questions.")
+        if cells[c.MATRIX_RANKING].strip():
+            self.warn(c.MATRIX_RANKING, "not_rendered", "matrix ranking is not applied.")
+        if ftype in ("slider", "file", "sql"):
+            shown = {"slider": "a number from 0 to 100", "file": "nothing (file uploads are "
+                     "not stored)", "sql": "plain text"}[ftype]
+            self.warn(c.FIELD_TYPE, "not_rendered", f"'{name}' is a {ftype} field; it is "
+                      f"entered as {shown}.")
+        tags = sorted(set(c.ACTION_TAG_PATTERN.findall(cells[c.ANNOTATION])))
+        if tags:
+            self.warn(c.ANNOTATION, "action_tags", "action tags " + ", ".join(tags)
+                      + " are kept but not applied.")
+
+
+def build_field(row: RawRow, source: str = "") -> tuple[Field | None, list[DictionaryProblem],
+                                                        list[DictionaryProblem]]:
+    """The typed field of one line (None if it has errors), its errors and its warnings."""
+    builder = _RowBuilder(row, source)
+    built = builder.build()
+    return built, builder.errors, builder.warnings

@@ -1,0 +1,169 @@
+"""Loading a dictionary: every problem of every line is collected before anything is built.
+
+A dictionary with errors raises ``DictionaryError`` listing them all (so a data manager fixes
+the file in one go) and is never half-loaded; warnings (REDCap features read but not applied)
+are kept on the loaded ``DataDictionary``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from forms import constants as c
+from forms.dictionary import DataDictionary
+from forms.errors import DictionaryError, DictionaryProblem
+from forms.events import EventMapping, parse_events
+from forms.fields import Field, build_field
+from forms.reader import RawRow, read_rows
+
+DICTIONARY_FILE = "data_dictionary.csv"
+EVENTS_FILE = "event_mapping.csv"
+
+
+def _read_text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def load_dictionary(source: str | Path, *, events: str | Path | None = None) -> DataDictionary:
+    """Load a REDCap data dictionary CSV, and its instrument–event mapping if there is one
+    (``events``, or ``event_mapping.csv`` next to the dictionary)."""
+    path = Path(source)
+    if events is None and (path.parent / EVENTS_FILE).is_file():
+        events = path.parent / EVENTS_FILE
+    events_text = _read_text(Path(events)) if events is not None else None
+    return load_dictionary_text(
+        _read_text(path), events_text=events_text, source=path.name,
+        events_source=Path(events).name if events is not None else EVENTS_FILE,
+    )
+
+
+def load_dictionary_text(
+    text: str,
+    *,
+    events_text: str | None = None,
+    source: str = "",
+    events_source: str = EVENTS_FILE,
+) -> DataDictionary:
+    """Load a dictionary from CSV text (handy for small inline fixtures)."""
+    rows, errors = read_rows(text, source)
+    warnings: list[DictionaryProblem] = []
+    fields: list[Field] = []
+    for row in rows:
+        built, row_errors, row_warnings = build_field(row, source)
+        errors += row_errors
+        warnings += row_warnings
+        if built is not None:
+            fields.append(built)
+    names = _check_names(rows, errors, source)
+    _check_forms(fields, errors, source)
+    mapping = EventMapping()
+    if events_text is not None:
+        mapping, event_problems = parse_events(
+            events_text, forms=[row.cells[c.FORM].strip() for row in rows],
+            source=events_source)
+        errors += event_problems
+    _check_references(fields, names, mapping, errors, warnings, source)
+    if errors:
+        raise DictionaryError(sorted(errors, key=lambda p: (p.source != source, p.row)))
+    return DataDictionary(fields, events=mapping, warnings=warnings, source=source)
+
+
+def _check_names(
+    rows: list[RawRow], errors: list[DictionaryProblem], source: str
+) -> dict[str, str]:
+    """Name -> field type for every named line (even lines with other errors)."""
+    seen: dict[str, int] = {}
+    types: dict[str, str] = {}
+    for row in rows:
+        name = row.cells[c.VARIABLE].strip()
+        if not name:
+            continue
+        if name in seen:
+            errors.append(DictionaryProblem(
+                row.line, c.VARIABLE, "duplicate_name",
+                f"variable '{name}' is already defined on line {seen[name]}; names must be "
+                "unique.", source))
+            continue
+        seen[name] = row.line
+        types[name] = row.cells[c.FIELD_TYPE].strip().lower()
+    return types
+
+
+def _check_forms(fields: list[Field], errors: list[DictionaryProblem], source: str) -> None:
+    finished: set[str] = set()
+    current = ""
+    for f in fields:
+        if f.form != current:
+            if f.form in finished:
+                errors.append(DictionaryProblem(
+                    f.row, c.FORM, "form_split",
+                    f"the fields of form '{f.form}' must be on consecutive lines; this one "
+                    f"comes after form '{current}'.", source))
+            if current:
+                finished.add(current)
+            current = f.form
+
+
+def _check_references(
+    fields: list[Field],
+    types: dict[str, str],
+    mapping: EventMapping,
+    errors: list[DictionaryProblem],
+    warnings: list[DictionaryProblem],
+    source: str,
+) -> None:
+    by_name = {f.name: f for f in fields}
+    for f in fields:
+        for node, column, what in ((f.branching_node, c.BRANCHING, "branching logic"),
+                                   (f.calc_node, c.CHOICES, "calculation")):
+            if node is None:
+                continue
+            for ref in node.references():
+                if ref.name not in types:
+                    errors.append(DictionaryProblem(
+                        f.row, column, "unknown_reference",
+                        f"the {what} names [{ref.name}], which is not a variable of this "
+                        "dictionary.", source))
+                    continue
+                if ref.code:
+                    target = by_name.get(ref.name)
+                    if types[ref.name] != "checkbox":
+                        errors.append(DictionaryProblem(
+                            f.row, column, "bad_checkbox_reference",
+                            f"[{ref.name}({ref.code})] is only for checkbox fields; "
+                            f"'{ref.name}' is a {types[ref.name]} field — write "
+                            f"[{ref.name}] = '{ref.code}'.", source))
+                    elif target is not None and ref.code not in target.choices:
+                        errors.append(DictionaryProblem(
+                            f.row, column, "bad_checkbox_reference",
+                            f"'{ref.name}' has no choice '{ref.code}'.", source))
+                if ref.event:
+                    if mapping.events and ref.event not in mapping.events:
+                        errors.append(DictionaryProblem(
+                            f.row, column, "unknown_event",
+                            f"event '{ref.event}' is not declared in the event mapping.",
+                            source))
+                    elif not mapping.events:
+                        warnings.append(DictionaryProblem(
+                            f.row, column, "unknown_event",
+                            f"event '{ref.event}' cannot be checked: no event mapping was "
+                            "loaded.", source))
+
+
+def dictionary_paths() -> tuple[Path, Path]:
+    """Where the study's dictionary lives: ``COHORT_DICTIONARY`` or the repository root."""
+    configured = os.environ.get("COHORT_DICTIONARY")
+    if configured:
+        path = Path(configured)
+        return path, path.parent / EVENTS_FILE
+    root = Path(__file__).resolve().parents[1]
+    return root / DICTIONARY_FILE, root / EVENTS_FILE
+
+
+@cache
+def default_dictionary() -> DataDictionary:
+    """The project's own dictionary and event mapping, loaded once."""
+    path, events = dictionary_paths()
+    return load_dictionary(path, events=events if events.is_file() else None)

@@ -1,0 +1,329 @@
+"""Checking one set of answers against the forms it belongs to.
+
+Everything that depends only on the dictionary (readers, ranges, branching and calc
+closures) is prepared once per field in a ``FieldPlan``; validating an answer set is then a
+single pass of dictionary-order work with no parsing. Messages are for the outreach worker
+who typed the answer, on a phone: what is wrong with which question, and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from forms import constants as c
+from forms.expressions import Compiled, compile_expression
+from forms.fields import Field
+from forms.functions import Env, truthy
+from forms.values import BadValue, read_number, read_typed
+
+_SPLIT = re.compile(r"[,|;\s]+")
+_CHECKED = frozenset({"1", "true", "checked", "yes"})
+_UNCHECKED = frozenset({"0", "false", "unchecked", "no", ""})
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    label: str
+    code: str
+    message: str
+
+
+@dataclass
+class ValidationResult:
+    ok: bool
+    problems: list[FieldProblem] = field(default_factory=list)
+    clean: dict[str, object] = field(default_factory=dict)
+
+
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | set | frozenset):
+        return not value
+    return False
+
+
+def _quote(value: object) -> str:
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(str(v) for v in value)
+    return str(value).strip()
+
+
+class FieldPlan:
+    """A field with everything validation needs, prepared once."""
+
+    __slots__ = ("branching", "calc", "field", "label", "name", "read", "references", "shown_as")
+
+    def __init__(self, f: Field) -> None:
+        self.field = f
+        self.name = f.name
+        self.label = f.plain_label
+        self.branching: Compiled | None = (
+            compile_expression(f.branching_node) if f.branching_node else None)
+        self.calc: Compiled | None = compile_expression(f.calc_node) if f.calc_node else None
+        self.references = list(dict.fromkeys(
+            n.name for n in f.branching_node.references())) if f.branching_node else []
+        self.read: Callable[[object, date], object] = self._reader()
+        self.shown_as = f.field_type not in ("calc", "descriptive")
+
+    def _reader(self) -> Callable[[object, date], object]:
+        f = self.field
+        if f.is_checkbox:
+            return self._read_checkbox
+        if f.has_choices:
+            return self._read_choice
+        if f.field_type == "slider":
+            return self._read_slider
+        if f.field_type == "text" and f.validation in c.KNOWN_VALIDATION_TYPES:
+            return self._read_validated
+        return self._read_text
+
+    def _range_words(self) -> str:
+        low, high = self.field.min, self.field.max
+        if low and high:
+            return f" between {low} and {high}"
+        if low:
+            return f" of at least {low}" if self.field.kind in ("integer", "number") \
+                else f" on or after {low}"
+        if high:
+            return f" of at most {high}" if self.field.kind in ("integer", "number") \
+                else f" on or before {high}"
+        return ""
+
+    def _read_validated(self, value: object, today: date) -> object:
+        validation = self.field.validation
+        try:
+            clean = read_typed(value, validation)
+        except BadValue as error:
+            raise BadValue(error.expected + self._range_words()) from None
+        low, high = self.field.bounds
+        if low is not None or high is not None:
+            if not _within(clean, _resolve(low, today, validation),
+                           _resolve(high, today, validation)):
+                raise _OutOfRange(self._expected_words(clean))
+        return clean
+
+    def _expected_words(self, clean: object) -> str:
+        kind = self.field.kind
+        what = {"integer": "a whole number", "number": "a number", "date": "a date",
+                "datetime": "a date and time", "time": "a time"}.get(kind, "a value")
+        return what + self._range_words()
+
+    def _read_text(self, value: object, today: date) -> object:
+        if isinstance(value, str):
+            return value.strip()
+        return read_typed(value, None)
+
+    def _read_slider(self, value: object, today: date) -> object:
+        number = read_number(value)
+        low = _float_or(self.field.min, 0.0)
+        high = _float_or(self.field.max, 100.0)
+        if not low <= number <= high:
+            raise _OutOfRange(f"a number between {low:g} and {high:g}")
+        return int(number) if number.is_integer() else number
+
+    def _read_choice(self, value: object, today: date) -> object:
+        if isinstance(value, bool):
+            code = "1" if value else "0"
+        elif isinstance(value, float) and value.is_integer():
+            code = str(int(value))
+        else:
+            code = str(value).strip()
+        if code not in self.field.choices:
+            raise _NotAChoice(self._choice_words())
+        return code
+
+    def _choice_words(self) -> str:
+        return "one of: " + "; ".join(f"{k} = {v}" for k, v in self.field.choices.items())
+
+    def _read_checkbox(self, value: object, today: date) -> object:
+        if isinstance(value, list | tuple | set | frozenset):
+            codes = [str(v).strip() for v in value if str(v).strip()]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            codes = [str(value)]
+        else:
+            codes = [part for part in _SPLIT.split(str(value).strip()) if part]
+        unknown = [code for code in codes if code not in self.field.choices]
+        if unknown:
+            raise _NotAChoice(self._choice_words())
+        chosen = set(codes)
+        return [code for code in self.field.choices if code in chosen]
+
+    def checkbox_from_columns(self, answers: Mapping[str, object]) -> object:
+        """A checkbox answered REDCap-export style: ``products___1 = 1``."""
+        chosen: list[str] = []
+        seen = False
+        for code in self.field.choices:
+            key = f"{self.name}{c.CHECKBOX_SEPARATOR}{code}"
+            if key not in answers:
+                continue
+            seen = True
+            flag = answers[key]
+            text = str(flag).strip().lower() if flag is not None else ""
+            if text in _CHECKED:
+                chosen.append(code)
+            elif text not in _UNCHECKED:
+                raise BadValue(f"ticked (1) or not ticked (0) for each choice, not '{flag}'")
+        return chosen if seen else None
+
+
+class _OutOfRange(BadValue):
+    pass
+
+
+class _NotAChoice(BadValue):
+    pass
+
+
+def _float_or(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text else default
+    except ValueError:
+        return default
+
+
+def _resolve(bound: object, today: date, validation: str | None) -> object:
+    if bound == "today":
+        if validation in c.DATETIME_TYPES:
+            return today.isoformat() + "T00:00"
+        return today.isoformat()
+    if bound == "now":
+        return datetime.now().strftime("%Y-%m-%dT%H:%M")
+    return bound
+
+
+def _within(value: object, low: object, high: object) -> bool:
+    try:
+        if low is not None and value < low:  # type: ignore[operator]
+            return False
+        if high is not None and value > high:  # type: ignore[operator]
+            return False
+    except TypeError:
+        return True
+    return True
+
+
+def tidy_number(value: object) -> object:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    return value
+
+
+@dataclass
+class Outcome:
+    """What one pass over the answers found: clean values, problems, and shown fields."""
+
+    clean: dict[str, object]
+    problems: list[FieldProblem]
+    shown: set[str]
+
+
+def run(
+    plans: Iterable[FieldPlan],
+    answers: Mapping[str, object],
+    *,
+    event: str | None = None,
+    other_events: Mapping[str, Mapping[str, object]] | None = None,
+    today: date | None = None,
+    form_label: str = "this form",
+    check_unknown: bool = True,
+) -> Outcome:
+    """Normalise, check branching, required fields and ranges, and compute calc fields."""
+    plans = list(plans)
+    today = today or date.today()
+    problems: list[FieldProblem] = []
+    by_name = {p.name: p for p in plans}
+    if check_unknown:
+        for key in answers:
+            if key in by_name:
+                continue
+            base, sep, code = key.partition(c.CHECKBOX_SEPARATOR)
+            if sep and base in by_name and code in by_name[base].field.choices \
+                    and by_name[base].field.is_checkbox:
+                continue
+            problems.append(FieldProblem(key, key, "unknown_field",
+                                         f"'{key}' is not a question of {form_label}."))
+    clean: dict[str, object] = {}
+    pending: dict[str, FieldProblem] = {}
+    given: set[str] = set()
+    for plan in plans:
+        ftype = plan.field.field_type
+        if ftype in ("calc", "descriptive"):
+            continue
+        raw = answers.get(plan.name)
+        try:
+            if raw is None and plan.field.is_checkbox:
+                raw = plan.checkbox_from_columns(answers)
+            if _blank(raw):
+                continue
+            given.add(plan.name)
+            clean[plan.name] = plan.read(raw, today)
+        except BadValue as error:
+            given.add(plan.name)
+            code = "out_of_range" if isinstance(error, _OutOfRange) else (
+                "not_a_choice" if isinstance(error, _NotAChoice) else "invalid")
+            pending[plan.name] = FieldProblem(
+                plan.name, plan.label, code,
+                f"{plan.label} must be {error.expected}; you entered '{_quote(raw)}'.")
+    env = Env(clean, others=other_events, event=event, today=today)
+    calcs = [p for p in plans if p.calc is not None]
+    compute_into(calcs, env, clean)
+    shown: set[str] = set()
+    for plan in plans:
+        visible = plan.branching is None or bool(_truth(plan.branching, env))
+        if not visible:
+            clean.pop(plan.name, None)
+            if plan.name in given:
+                pending.pop(plan.name, None)
+                problems.append(FieldProblem(
+                    plan.name, plan.label, "hidden_has_value",
+                    "This question does not apply given the answer to "
+                    + _names(plan.references, by_name) + "; leave it empty."))
+            continue
+        shown.add(plan.name)
+        if plan.name in pending:
+            problems.append(pending.pop(plan.name))
+        elif plan.field.required and plan.shown_as and plan.name not in clean:
+            problems.append(FieldProblem(plan.name, plan.label, "required",
+                                         f"{plan.label}: this question needs an answer."))
+    compute_into(calcs, env, clean, shown)
+    return Outcome(clean, problems, shown)
+
+
+def _truth(compiled: Compiled, env: Env) -> bool:
+    try:
+        return truthy(compiled(env))
+    except (ArithmeticError, ValueError, TypeError):
+        return True
+
+
+def compute_into(calcs: list[FieldPlan], env: Env, clean: dict[str, object],
+             shown: set[str] | None = None) -> None:
+    for plan in calcs:
+        assert plan.calc is not None  # noqa: S101 - filtered by the caller
+        clean.pop(plan.name, None)
+        if shown is not None and plan.name not in shown:
+            continue
+        try:
+            value: Any = plan.calc(env)
+        except (ArithmeticError, ValueError, TypeError):
+            continue
+        if isinstance(value, str) and value == "":
+            continue
+        clean[plan.name] = tidy_number(value)
+
+
+def _names(references: list[str], by_name: Mapping[str, FieldPlan]) -> str:
+    labels = [f"'{by_name[r].label}'" if r in by_name else f"'{r}'" for r in references]
+    if not labels:
+        return "an earlier question"
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]

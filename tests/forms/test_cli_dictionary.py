@@ -1,0 +1,74 @@
+"""``cohort dictionary check`` and ``cohort dictionary codebook``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cohort.cli.dictionary import dictionary_app
+from forms.loader import dictionary_paths
+from tests.forms.helpers import csv_text, line
+
+runner = CliRunner()
+
+
+def test_check_summarises_our_dictionary() -> None:
+    path, _ = dictionary_paths()
+    result = runner.invoke(dictionary_app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "59 fields in 5 forms" in result.output
+    assert "questionnaire: 32 fields (m0_arm_1, m6_arm_1, m12_arm_1)" in result.output
+    assert "aerli_session: 8 fields (no event)" in result.output
+    assert "Events: m0_arm_1, m6_arm_1, m12_arm_1" in result.output
+    assert "No warnings." in result.output
+
+
+def test_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "dd.csv"
+    path.write_text(csv_text(line("a", "text"), line("b", "textbox"),
+                             line("c", "radio", choices="1 Woman"),
+                             line("d", "text", branching="[zz] = '1'")))
+    result = runner.invoke(dictionary_app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "3 problems; nothing was loaded" in result.output
+    assert "line 3, column 'Field Type': 'textbox' is not a field type" in result.output
+    assert "line 4, column 'Choices, Calculations, OR Slider Labels'" in result.output
+    assert "line 5, column 'Branching Logic (Show field only if...)'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_reports_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "dd.csv"
+    path.write_text(csv_text(line("a", "text", validation="phone_martian")))
+    result = runner.invoke(dictionary_app, ["check", str(path)])
+    assert result.exit_code == 0
+    assert "1 warning(s):" in result.output
+    assert "line 2, column 'Text Validation Type OR Show Slider Number'" in result.output
+
+
+def test_check_a_missing_file() -> None:
+    result = runner.invoke(dictionary_app, ["check", "/nonexistent/dd.csv"])
+    assert result.exit_code == 1
+    assert "no file at" in result.output
+
+
+def test_codebook_formats(tmp_path: Path) -> None:
+    result = runner.invoke(dictionary_app, ["codebook"])
+    assert result.exit_code == 0 and result.output.startswith("# Codebook")
+    out = tmp_path / "codebook.html"
+    result = runner.invoke(dictionary_app, ["codebook", "--format", "html", "-o", str(out)])
+    assert result.exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
+    result = runner.invoke(dictionary_app, ["codebook", "--format", "csv"])
+    assert result.output.startswith("variable,form,section")
+    result = runner.invoke(dictionary_app, ["codebook", "--format", "pdf"])
+    assert result.exit_code == 1
+
+
+def test_codebook_of_another_dictionary(tmp_path: Path) -> None:
+    path = tmp_path / "dd.csv"
+    path.write_text(csv_text(line("a", "yesno", "Smokes?")))
+    result = runner.invoke(dictionary_app, ["codebook", "--dictionary", str(path)])
+    assert result.exit_code == 0
+    assert "| `a` | Smokes? | yesno | 1 = Yes; 0 = No |" in result.output

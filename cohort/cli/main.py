@@ -1,0 +1,279 @@
+"""``cohort``: the command line of the study's data manager.
+
+Every command prints one clear line and exits non-zero on a known error, never a
+traceback; ``--json`` outputs are stable for scripts. Feature modules add their own
+commands through ``register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from cohort.cli import analysis, excel, users
+from cohort.cli.dictionary import dictionary_app
+from cohort.errors import CohortError
+
+app = typer.Typer(
+    help="Data manager for a longitudinal harm-reduction intervention cohort (AERLI).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(dictionary_app, name="dictionary")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD); default today."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(func: F) -> F:
+    """Turn known errors into one line on stderr and a non-zero exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CohortError as error:
+            rule = getattr(error, "rule_id", None)
+            fail(f"[{rule}] {error.message}" if rule else error.message, 2)
+        except OperationalError as error:
+            fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}"
+                 " — run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+        except SQLAlchemyError as error:
+            fail(f"database error: {str(error).splitlines()[0]}", 3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_date(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.")
+    raise AssertionError  # pragma: no cover
+
+
+@contextmanager
+def db_session() -> Iterator[Any]:
+    from cohort.db import session_scope
+
+    with session_scope() as session:
+        yield session
+
+
+def _national(session: Any) -> Any:
+    """The command line acts as the data manager: every centre is visible."""
+    from cohort.services.context import Actor
+    from cohort.vocab import Role
+
+    del session
+    return Actor(staff_id=0, role=Role.ADMIN, centre_id=None, centre_ids=None)
+
+
+def emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.command()
+@friendly
+def init(
+    drop: Annotated[bool, typer.Option(help="Start from an empty SQLite file.")] = False,
+) -> None:
+    """Create or upgrade the database schema (alembic migrations)."""
+    from cohort.migrate import upgrade
+    from cohort.settings import get_settings
+
+    url = get_settings().database_url
+    if drop:
+        from cohort.migrate import remove_sqlite_file
+
+        remove_sqlite_file(url)
+    upgrade(url)
+    typer.echo(f"Database ready: {safe_url(url)}")
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+@friendly
+def demo(
+    participants: Annotated[int, typer.Option(min=1, max=200_000)] = 600,
+    seed: Annotated[int, typer.Option()] = 42,
+    as_of: AsOf = None,
+    fresh: Annotated[bool, typer.Option(help="Replace an existing SQLite demo database.")] = True,
+    accounts: Annotated[
+        bool, typer.Option(help="Also create demo sign-in accounts and print them once.")
+    ] = False,
+) -> None:
+    """Build a realistic synthetic cohort (20 centres) through the protocol services."""
+    import time
+
+    from cohort.demo import build_demo
+    from cohort.migrate import remove_sqlite_file, upgrade
+    from cohort.settings import get_settings
+
+    url = get_settings().database_url
+    if fresh:
+        remove_sqlite_file(url)
+    upgrade(url)
+    with db_session() as session:
+        from cohort.models import Centre
+
+        if session.exec(_select(Centre)).first() is not None:
+            fail("the database already holds centres; use an empty database for the demo.")
+        started = time.perf_counter()
+        summary = build_demo(session, participants=participants, seed=seed,
+                             as_of=parse_date(as_of))
+        elapsed = time.perf_counter() - started
+    typer.echo(
+        f"Demo cohort ready in {elapsed:.1f} s: {summary.centres} centres, {summary.staff} staff, "
+        f"{summary.screened} screened, {summary.participants} participants, "
+        f"{summary.questionnaires} questionnaires, {summary.sessions} AERLI sessions, "
+        f"{sum(summary.deviations.values())} deviations."
+    )
+    for rule_id, n in sorted(summary.deviations.items()):
+        typer.echo(f"  {rule_id:28} {n}")
+    if accounts:
+        from cohort.services.accounts import create_demo_accounts
+
+        with db_session() as session:
+            created = create_demo_accounts(session)
+        typer.echo("\nDemo accounts (shown once; synthetic data only):")
+        for account in created:
+            typer.echo(f"  {account.role.value:18} {account.centre_code or 'all centres':12} "
+                       f"username: {account.username:22} password: {account.password}")
+
+
+def _select(model: Any) -> Any:
+    from sqlmodel import select
+
+    return select(model)
+
+
+@app.command()
+@friendly
+def status(as_of: AsOf = None, json_: Json = False) -> None:
+    """Enrolment, follow-up and deviations per centre."""
+    from cohort.services.monitoring import centre_status
+
+    with db_session() as session:
+        rows = centre_status(session, actor=_national(session), as_of=parse_date(as_of))
+    if json_:
+        emit([r.as_dict() for r in rows])
+        return
+    header = (f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}{'M0':>5}{'M6':>5}"
+              f"{'M6 in win':>10}{'M12':>5}{'M12 in win':>11}{'overdue':>8}{'sessions':>9}"
+              f"{'open dev':>9}")
+    typer.echo(header)
+    for r in rows:
+        typer.echo(
+            f"{r.centre_code:7}{r.enrolled:>9}{r.intervention:>5}{r.comparison:>5}"
+            f"{r.m0_done:>5}{r.m6_done:>5}{r.m6_in_window:>10}{r.m12_done:>5}"
+            f"{r.m12_in_window:>11}{r.m6_overdue + r.m12_overdue:>8}{r.sessions:>9}"
+            f"{r.open_deviations:>9}"
+        )
+
+
+@app.command()
+@friendly
+def deviations(
+    centre: Annotated[str | None, typer.Option(help="Centre code, e.g. C04.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Rule id, e.g. session.trained_staff.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--status", help="open|acknowledged|resolved")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 10_000,
+    json_: Json = False,
+) -> None:
+    """List deviations raised by soft and time-based rules."""
+    from cohort.models import DeviationPublic
+    from cohort.rules import RULES_BY_ID
+    from cohort.services.deviations import list_deviations
+    from cohort.services.setup import centre_by_code
+    from cohort.vocab import DeviationStatus
+
+    if rule is not None and rule not in RULES_BY_ID:
+        fail(f"unknown rule '{rule}'; `cohort rules` lists them.")
+    wanted = None
+    if state is not None:
+        try:
+            wanted = DeviationStatus(state)
+        except ValueError:
+            fail(f"unknown status '{state}'; use open, acknowledged or resolved.")
+    with db_session() as session:
+        centre_ids = [centre_by_code(session, centre).id or 0] if centre else None
+        rows, total = list_deviations(session, actor=_national(session), centre_ids=centre_ids,
+                                      rule_id=rule, status=wanted, limit=limit)
+        public = [DeviationPublic.model_validate(d, from_attributes=True) for d in rows]
+    if json_:
+        emit({"count": total, "data": [p.model_dump(mode="json") for p in public]})
+        return
+    for d in public:
+        typer.echo(f"#{d.id:<6} {d.status.value:12} {d.rule_id:26} {d.message}")
+    typer.echo(f"{total} deviation(s)")
+
+
+@app.command()
+@friendly
+def check(as_of: AsOf = None, json_: Json = False) -> None:
+    """Evaluate the time-based rules (no session within six months, overdue visits)."""
+    from cohort.services.checks import run_checks
+
+    with db_session() as session:
+        report = run_checks(session, as_of=parse_date(as_of))
+    summary = {"as_of": report.as_of, "participants": report.participants,
+               "raised": len(report.raised), "by_rule": report.by_rule(),
+               "auto_resolved": report.auto_resolved}
+    if json_:
+        emit(summary)
+        return
+    typer.echo(f"Checked {report.participants} participants as of {report.as_of}: "
+               f"{len(report.raised)} new deviation(s), {report.auto_resolved} cleared.")
+    for rule_id, n in sorted(report.by_rule().items()):
+        typer.echo(f"  {rule_id:28} {n}")
+
+
+@app.command("rules")
+def rules_command(json_: Json = False) -> None:
+    """The protocol rules, hard and soft, as the software enforces them."""
+    from cohort.rules import RULES
+
+    rows = [{"id": r.id, "severity": r.severity.value, "applies_to": r.applies_to,
+             "message": r.message} for r in RULES]
+    if json_:
+        emit(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['severity']:5} {r['id']:28} {r['message']}")
+
+
+users.register(app)
+excel.register(app)
+analysis.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

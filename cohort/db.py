@@ -1,0 +1,73 @@
+"""Engine and session factory.
+
+Nothing connects at import time: the engine is built from the settings on first use and
+cached per URL, so tests can point the whole stack at a throw-away database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from cohort.settings import get_settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs work (see
+    # "pysqlite serializable isolation / savepoints" in the SQLAlchemy docs).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+@cache
+def engine_for(url: str, echo: bool = False) -> Engine:
+    """Build (once per URL) an engine; SQLite gets WAL and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine() -> Engine:
+    """The engine for the configured database URL."""
+    settings = get_settings()
+    return engine_for(settings.database_url, settings.echo_sql)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that is always closed; services commit, callers never need to."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and the append-only guards (tests and ``cohort init``).
+
+    Production databases are created by the alembic migrations, which produce the same
+    schema; a test checks the two agree.
+    """
+    from cohort import models  # noqa: F401  (registers the tables)
+    from cohort.guards import install_guards
+
+    SQLModel.metadata.create_all(engine)
+    install_guards(engine)

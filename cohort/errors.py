@@ -1,0 +1,90 @@
+"""Named domain errors. Entry points (API, CLI, import) map them to HTTP codes, exit codes
+and row errors in one place each; nothing below them knows about HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class CohortError(Exception):
+    """Base of every error a person may need to read."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(CohortError):
+    """The record does not exist, or the person may not see it (same answer on purpose)."""
+
+
+class StaleVersion(CohortError):
+    """Someone saved the record after it was loaded; nothing was overwritten."""
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class ProtocolViolation(CohortError):
+    """A hard protocol rule refused the write; nothing was written."""
+
+    def __init__(self, rule_id: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.rule_id = rule_id
+        self.field = field
+
+
+class GroupCrossingRefused(ProtocolViolation):
+    """Comparison → intervention: results would no longer be comparable."""
+
+
+class GroupLocked(ProtocolViolation):
+    """The group is fixed once the M0 questionnaire exists."""
+
+
+class NotEligible(ProtocolViolation):
+    """Enrolment refused: an inclusion criterion is not met or consent is missing."""
+
+
+class DuplicateTimepoint(ProtocolViolation):
+    """A questionnaire already exists for this participant and timepoint."""
+
+
+class DateBeforeInclusion(ProtocolViolation):
+    """A visit or session dated before the participant's inclusion."""
+
+
+class DateInFuture(ProtocolViolation):
+    """A visit, session or status dated after today."""
+
+
+class OutsideCentreScope(ProtocolViolation):
+    """The person is writing for a centre that is not theirs."""
+
+
+class ActionNotAllowed(ProtocolViolation):
+    """The person's role may not do this (for example a statistician writing data)."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one answer, in words for the person who typed it."""
+
+    field: str
+    message: str
+    label: str = ""
+    code: str = "invalid"
+
+
+@dataclass
+class ValidationFailed(CohortError):
+    """Answers did not pass the data dictionary; every problem is listed."""
+
+    problems: list[FieldError] = field(default_factory=list)
+    context: str = "answers"
+
+    def __post_init__(self) -> None:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        CohortError.__init__(self, f"Some {self.context} need correcting — {summary}{more}")

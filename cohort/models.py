@@ -1,0 +1,381 @@
+"""The study's tables, as SQLModel families (Base / Create / table / Public).
+
+What the schema deliberately does not hold: names, contact details or full dates of birth
+of participants (GDPR Art. 4(5) pseudonymisation: the study code is generated and the
+year of birth is the finest date kept). Participants are never deleted: their status
+history records withdrawal, death or loss to follow-up, and a database trigger refuses
+``DELETE`` on the participant and audit tables (see ``cohort.guards``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from cohort.vocab import (
+    DeviationStatus,
+    Gender,
+    Group,
+    InjectionSite,
+    Modality,
+    Role,
+    ScreeningOutcome,
+    Setting,
+    Severity,
+    Status,
+    Timepoint,
+)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every stored instant is UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always gives them back aware.
+
+    SQLite has no time zones, so without this a value read back would be naive and no
+    longer comparable with ``utcnow()``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC was expected")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def _enum(enum_cls: type, name: str) -> sa.Enum:
+    """Enums stored as their readable values, as plain strings (no native PG enum type)."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        values_callable=lambda e: [m.value for m in e],
+        length=32,
+        validate_strings=True,
+    )
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+# --------------------------------------------------------------------------- centres
+class CentreBase(SQLModel):
+    code: str = Field(max_length=8, unique=True, index=True)
+    name: str = Field(max_length=200)
+    city: str = Field(max_length=100)
+    active: bool = True
+
+
+class CentreCreate(CentreBase):
+    pass
+
+
+class Centre(CentreBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class CentrePublic(CentreBase):
+    id: int
+
+
+# --------------------------------------------------------------------------- staff
+class StaffBase(SQLModel):
+    display_name: str = Field(max_length=120)
+    role: Role = Field(sa_type=_enum(Role, "role"))
+    centre_id: int | None = Field(default=None, foreign_key="centre.id", index=True)
+    aerli_trained_on: date | None = None
+    active: bool = True
+
+
+class StaffCreate(StaffBase):
+    pass
+
+
+class Staff(StaffBase, table=True):
+    """A member of the study team; ``centre_id`` is empty for national staff."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts()
+
+
+class StaffPublic(StaffBase):
+    id: int
+
+
+class StaffCentreAccess(SQLModel, table=True):
+    """Extra centres a research officer may follow (national officers have none: all)."""
+
+    __tablename__ = "staff_centre_access"
+    staff_id: int = Field(foreign_key="staff.id", primary_key=True)
+    centre_id: int = Field(foreign_key="centre.id", primary_key=True)
+
+
+class Account(SQLModel, table=True):
+    """Sign-in credentials of a staff member; the password is an Argon2 hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    staff_id: int = Field(foreign_key="staff.id", unique=True)
+    active: bool = True
+    created_at: datetime = _ts()
+    last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_digest: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked: bool = False
+
+
+# --------------------------------------------------------------------------- screening
+class ScreeningBase(SQLModel):
+    screened_on: date
+    centre_id: int = Field(foreign_key="centre.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    outcome: ScreeningOutcome = Field(sa_type=_enum(ScreeningOutcome, "screening_outcome"))
+    reason: str | None = Field(default=None, max_length=200)
+    reached_via: Modality = Field(sa_type=_enum(Modality, "modality"))
+
+
+class Screening(ScreeningBase, table=True):
+    """Every eligibility check, kept without any identifying detail (flow diagram box 1)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int | None = Field(default=None, foreign_key="participant.id")
+    created_at: datetime = _ts()
+
+
+class ScreeningPublic(ScreeningBase):
+    id: int
+    participant_id: int | None
+
+
+# --------------------------------------------------------------------------- participants
+class ParticipantBase(SQLModel):
+    year_of_birth: int | None = None
+    gender: Gender | None = Field(default=None, sa_type=_enum(Gender, "gender"))
+    inclusion_date: date
+    consent_date: date
+    age_at_inclusion: int
+    injected_past_month: bool
+    wish_neck_groin: bool
+    reached_via: Modality = Field(sa_type=_enum(Modality, "modality"))
+    group: Group = Field(sa_type=_enum(Group, "study_group"))
+
+
+class Participant(ParticipantBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("centre_id", "seq", name="uq_participant_centre_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True, index=True)
+    centre_id: int = Field(foreign_key="centre.id", index=True)
+    seq: int
+    status: Status = Field(default=Status.ACTIVE, sa_type=_enum(Status, "status"))
+    enrolled_by: int = Field(foreign_key="staff.id")
+    created_at: datetime = _ts()
+    version: int = 1
+
+
+class ParticipantPublic(ParticipantBase):
+    id: int
+    code: str
+    centre_id: int
+    status: Status
+    version: int
+
+
+class ParticipantsPublic(SQLModel):
+    data: list[ParticipantPublic]
+    count: int
+
+
+class StatusChange(SQLModel, table=True):
+    """One line of a participant's status history; the latest is the current status."""
+
+    __tablename__ = "status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    status: Status = Field(sa_type=_enum(Status, "status"))
+    effective_date: date
+    reason: str | None = Field(default=None, max_length=500)
+    recorded_by: int = Field(foreign_key="staff.id")
+    recorded_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- questionnaires
+class QuestionnaireBase(SQLModel):
+    timepoint: Timepoint = Field(sa_type=_enum(Timepoint, "timepoint"))
+    visit_date: date
+
+
+class Questionnaire(QuestionnaireBase, table=True):
+    """One questionnaire per participant and timepoint; answers as validated by the
+    data dictionary (normalised codes, calc fields included)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("participant_id", "timepoint", name="uq_questionnaire_timepoint"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    completeness: float = 0.0
+    in_window: bool = True
+    version: int = 1
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class QuestionnairePublic(QuestionnaireBase):
+    id: int
+    participant_id: int
+    staff_id: int
+    answers: dict[str, Any]
+    completeness: float
+    in_window: bool
+    version: int
+
+
+# --------------------------------------------------------------------------- AERLI sessions
+class AerliSessionBase(SQLModel):
+    session_date: date
+    setting: Setting = Field(sa_type=_enum(Setting, "setting"))
+    modality: Modality = Field(sa_type=_enum(Modality, "modality"))
+    product: str | None = Field(default=None, max_length=8)
+    injection_site: InjectionSite | None = Field(
+        default=None, sa_type=_enum(InjectionSite, "injection_site")
+    )
+    risks: list[str] = Field(default_factory=list, sa_type=JSONType)
+    topics: list[str] = Field(default_factory=list, sa_type=JSONType)
+    note: str | None = None
+
+
+class AerliSession(AerliSessionBase, table=True):
+    """An AERLI education session. ``counts_for_protocol`` is false when a soft rule
+    flagged it (comparison participant, remote, < 2 trained staff, after follow-up)."""
+
+    __tablename__ = "aerli_session"
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    recorded_by: int = Field(foreign_key="staff.id")
+    counts_for_protocol: bool = True
+    created_at: datetime = _ts()
+
+
+class SessionStaff(SQLModel, table=True):
+    __tablename__ = "session_staff"
+    session_id: int = Field(foreign_key="aerli_session.id", primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", primary_key=True)
+
+
+class AerliSessionPublic(AerliSessionBase):
+    id: int
+    participant_id: int
+    counts_for_protocol: bool
+    staff_ids: list[int] = []
+
+
+# --------------------------------------------------------------------------- deviations
+class Deviation(SQLModel, table=True):
+    """A soft or time-based rule that fired; research officers acknowledge or resolve it.
+
+    ``dedupe_key`` makes raising idempotent: the same rule for the same record (and, for
+    time-based rules, the same due date) is raised once.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(max_length=40, index=True)
+    severity: Severity = Field(sa_type=_enum(Severity, "severity"))
+    entity: str = Field(max_length=40)
+    record_id: int
+    participant_id: int | None = Field(default=None, foreign_key="participant.id", index=True)
+    centre_id: int | None = Field(default=None, foreign_key="centre.id", index=True)
+    message: str = Field(max_length=500)
+    raised_at: datetime = _ts()
+    status: DeviationStatus = Field(
+        default=DeviationStatus.OPEN, sa_type=_enum(DeviationStatus, "deviation_status"), index=True
+    )
+    resolution_comment: str | None = None
+    resolved_by: int | None = Field(default=None, foreign_key="staff.id")
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dedupe_key: str = Field(max_length=120, unique=True)
+
+
+class DeviationPublic(SQLModel):
+    id: int
+    rule_id: str
+    severity: Severity
+    entity: str
+    record_id: int
+    participant_id: int | None
+    centre_id: int | None
+    message: str
+    raised_at: datetime
+    status: DeviationStatus
+    resolution_comment: str | None
+    resolved_by: int | None
+    resolved_at: datetime | None
+
+
+# --------------------------------------------------------------------------- audit
+class AuditEntry(SQLModel, table=True):
+    """Append-only: one row per changed field (or one per created record).
+
+    Written in the same transaction as the change; triggers refuse UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor_id: int | None = Field(default=None, foreign_key="staff.id")
+    action: str = Field(max_length=16)
+    table_name: str = Field(max_length=40, index=True)
+    record_id: int = Field(index=True)
+    field: str | None = Field(default=None, max_length=80)
+    old_value: str | None = None
+    new_value: str | None = None
+
+
+# --------------------------------------------------------------------------- imports
+class ImportBatch(SQLModel, table=True):
+    """A workbook or CSV import that was written; the digest makes re-imports no-ops."""
+
+    __tablename__ = "import_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    file_digest: str = Field(max_length=64, index=True)
+    filename: str = Field(max_length=255)
+    kind: str = Field(max_length=40)
+    actor_id: int | None = Field(default=None, foreign_key="staff.id")
+    imported_at: datetime = _ts()
+    rows_written: int = 0
+    rows_skipped: int = 0

@@ -1,0 +1,1 @@
+"""Write services: each loads, asks the rules, writes record + deviations + audit, commits once."""

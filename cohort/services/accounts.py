@@ -1,0 +1,353 @@
+"""Sign-in accounts: Argon2 password hashes, bearer tokens stored as digests, demo accounts.
+
+An account is the credential of one staff member; the role and the centres a person may
+see come from the staff row (``context.actor_for``), never from the account, so changing
+someone's centre needs no change here. Only the SHA-256 digest of a bearer token is stored:
+a copy of the database does not let anyone sign in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlmodel import Session, col, select
+
+from cohort.errors import CohortError, NotFound
+from cohort.models import (
+    Account,
+    ApiToken,
+    Centre,
+    Staff,
+    StaffCentreAccess,
+    StaffCreate,
+    utcnow,
+)
+from cohort.services import audit
+from cohort.services.context import Actor, batch, finish, in_batch, require_role
+from cohort.services.setup import create_staff
+from cohort.vocab import Role
+
+MIN_PASSWORD_LENGTH = 10
+DEFAULT_TOKEN_TTL = timedelta(hours=12)
+
+_hasher = PasswordHasher()
+# Verifying against a real hash when the username is unknown keeps the answer time the
+# same, so response times do not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo sign-in, returned once so the command line can print it."""
+
+    username: str
+    password: str
+    role: Role
+    centre_code: str | None
+    staff_id: int
+
+
+def _admin_id(actor: Actor | None) -> int | None:
+    """``None`` is the local command line, trusted like a data manager."""
+    if actor is None:
+        return None
+    require_role(actor, "admin")
+    return actor.staff_id
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CohortError(
+            f"The password is too short: please use at least {MIN_PASSWORD_LENGTH} characters "
+            "(a few unrelated words are easy to remember and hard to guess)."
+        )
+
+
+def _clean_username(username: str) -> str:
+    name = username.strip().lower()
+    if not name or len(name) > 80 or not all(c.isalnum() or c in "._-" for c in name):
+        raise CohortError(
+            f"'{username}' cannot be a username: use letters, digits, '.', '_' or '-' "
+            "(at most 80 characters)."
+        )
+    return name
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_account(
+    session: Session, *, actor: Actor | None, staff_id: int, username: str, password: str
+) -> Account:
+    """Give a staff member a sign-in. Only admins (or the local command line) may."""
+    actor_id = _admin_id(actor)
+    name = _clean_username(username)
+    _check_password(password)
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"No staff member with id {staff_id}.")
+    if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
+        raise CohortError(f"The username '{name}' is taken; please choose another one.")
+    if session.exec(select(Account.id).where(Account.staff_id == staff_id)).first() is not None:
+        raise CohortError(f"{staff.display_name} already has an account.")
+    account = Account(username=name, password_hash=hash_password(password), staff_id=staff_id)
+    session.add(account)
+    session.flush()
+    assert account.id is not None  # noqa: S101
+    audit.record_changes(session, actor_id, "account", account.id,
+                         {"username": (None, name), "staff_id": (None, staff_id)})
+    finish(session)
+    return account
+
+
+def set_password(
+    session: Session, *, actor: Actor | None, account_id: int, password: str
+) -> Account:
+    """Reset a password (admins) and revoke the account's tokens."""
+    actor_id = _admin_id(actor)
+    _check_password(password)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.")
+    account.password_hash = hash_password(password)
+    session.add(account)
+    _revoke_all(session, account_id)
+    audit.record_changes(session, actor_id, "account", account_id,
+                         {"password": ("(set)", "(reset)")})
+    finish(session)
+    return account
+
+
+def set_active(
+    session: Session, *, actor: Actor | None, account_id: int, active: bool
+) -> Account:
+    """Disable or re-enable a sign-in; disabling revokes its tokens at once."""
+    actor_id = _admin_id(actor)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.")
+    old = account.active
+    account.active = active
+    session.add(account)
+    if not active:
+        _revoke_all(session, account_id)
+    audit.record_changes(session, actor_id, "account", account_id, {"active": (old, active)})
+    finish(session)
+    return account
+
+
+def _revoke_all(session: Session, account_id: int) -> None:
+    for token in session.exec(
+        select(ApiToken).where(ApiToken.account_id == account_id, col(ApiToken.revoked).is_(False))
+    ):
+        token.revoked = True
+        session.add(token)
+
+
+def authenticate(session: Session, *, username: str, password: str) -> Account | None:
+    """The active account these credentials open, or None (same answer for every failure)."""
+    account = session.exec(
+        select(Account).where(Account.username == username.strip().lower())
+    ).first()
+    try:
+        if account is None:
+            _hasher.verify(_DUMMY_HASH, password)
+            return None
+        _hasher.verify(account.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    staff = session.get(Staff, account.staff_id)
+    if not account.active or staff is None or not staff.active:
+        return None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    account.last_sign_in_at = utcnow()
+    session.add(account)
+    finish(session)
+    return account
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, *, account: Account, ttl: timedelta = DEFAULT_TOKEN_TTL) -> str:
+    """A new bearer token; the caller sees it once, the database keeps its digest."""
+    assert account.id is not None  # noqa: S101
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(account_id=account.id, token_digest=_digest(token), expires_at=utcnow() + ttl)
+    )
+    finish(session)
+    return token
+
+
+def account_for_token(session: Session, token: str) -> Account | None:
+    """The active account of an unexpired, unrevoked token, else None."""
+    row = session.exec(
+        select(ApiToken, Account)
+        .join(Account, col(Account.id) == ApiToken.account_id)
+        .where(ApiToken.token_digest == _digest(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, account = row
+    if api_token.revoked or api_token.expires_at <= utcnow() or not account.active:
+        return None
+    return account
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Sign a token out (idempotent)."""
+    api_token = session.exec(
+        select(ApiToken).where(ApiToken.token_digest == _digest(token))
+    ).first()
+    if api_token is not None and not api_token.revoked:
+        api_token.revoked = True
+        session.add(api_token)
+        finish(session)
+
+
+def list_accounts(session: Session, *, actor: Actor | None) -> list[tuple[Account, Staff]]:
+    """Every account with its staff member (admins only)."""
+    _admin_id(actor)
+    return [
+        (account, staff)
+        for account, staff in session.exec(
+            select(Account, Staff)
+            .join(Staff, col(Staff.id) == Account.staff_id)
+            .order_by(col(Account.username))
+        ).all()
+    ]
+
+
+def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
+    _admin_id(actor)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.")
+    return account
+
+
+def create_staff_account(
+    session: Session,
+    *,
+    actor: Actor | None,
+    username: str,
+    password: str,
+    role: Role,
+    centre_code: str | None = None,
+    display_name: str | None = None,
+    aerli_trained: bool = False,
+) -> Account:
+    """Create a staff member and their account together (``cohort user add``, admin page).
+
+    Outreach workers need a centre; national staff have none.
+    """
+    _admin_id(actor)
+    name = _clean_username(username)
+    _check_password(password)
+    if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
+        raise CohortError(f"The username '{name}' is taken; please choose another one.")
+    centre_id = None
+    if centre_code:
+        centre = session.exec(
+            select(Centre).where(Centre.code == centre_code.strip().upper())
+        ).first()
+        if centre is None:
+            raise NotFound(f"No centre with code {centre_code}.")
+        centre_id = centre.id
+    elif role is Role.OUTREACH_WORKER:
+        raise CohortError("Outreach workers belong to a centre: please give --centre (e.g. C04).")
+    data = StaffCreate(display_name=display_name or name, role=role, centre_id=centre_id,
+                       aerli_trained_on=utcnow().date() if aerli_trained else None)
+    if in_batch(session):
+        return _staff_and_account(session, actor, data, name, password)
+    with batch(session):  # both rows, or neither
+        return _staff_and_account(session, actor, data, name, password)
+
+
+def _staff_and_account(
+    session: Session, actor: Actor | None, data: StaffCreate, username: str, password: str
+) -> Account:
+    staff = create_staff(session, actor=actor, data=data)
+    assert staff.id is not None  # noqa: S101
+    return create_account(session, actor=actor, staff_id=staff.id, username=username,
+                          password=password)
+
+
+def _demo_password() -> str:
+    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+
+
+def create_demo_accounts(session: Session) -> list[DemoAccount]:
+    """One admin, one national research officer, one statistician, and an outreach worker
+    for each of the first two centres, bound to existing staff where there is one.
+
+    Idempotent: an existing demo username gets a fresh password. Passwords are random and
+    only returned, so the caller prints them once.
+    """
+    centres = list(session.exec(select(Centre).order_by(col(Centre.code)).limit(2)).all())
+    wanted: list[tuple[str, Role, Centre | None]] = [
+        ("admin", Role.ADMIN, None),
+        ("officer", Role.RESEARCH_OFFICER, None),
+        ("statistician", Role.STATISTICIAN, None),
+    ]
+    wanted += [(f"worker.{c.code.lower()}", Role.OUTREACH_WORKER, c) for c in centres]
+    out: list[DemoAccount] = []
+    for username, role, centre in wanted:
+        password = _demo_password()
+        account = session.exec(select(Account).where(Account.username == username)).first()
+        if account is not None:
+            account.password_hash = hash_password(password)
+            account.active = True
+            session.add(account)
+            _revoke_all(session, int(account.id or 0))
+            finish(session)
+            staff = session.get(Staff, account.staff_id)
+            assert staff is not None  # noqa: S101
+        else:
+            staff = _free_staff(session, role, centre)
+            if staff is None:
+                staff = create_staff(
+                    session, actor=None,
+                    data=StaffCreate(
+                        display_name=f"Demo {role.value.replace('_', ' ')}", role=role,
+                        centre_id=centre.id if centre else None,
+                        aerli_trained_on=utcnow().date() if role is Role.OUTREACH_WORKER
+                        else None,
+                    ),
+                )
+            assert staff.id is not None  # noqa: S101
+            create_account(session, actor=None, staff_id=staff.id, username=username,
+                           password=password)
+        assert staff.id is not None  # noqa: S101
+        out.append(DemoAccount(username, password, role, centre.code if centre else None,
+                               staff.id))
+    return out
+
+
+def _free_staff(session: Session, role: Role, centre: Centre | None) -> Staff | None:
+    """An active staff member of this role (and centre; national for others) without an
+    account yet."""
+    has_account = select(Account.staff_id)
+    statement = select(Staff).where(
+        Staff.role == role,
+        col(Staff.active).is_(True),
+        col(Staff.id).not_in(has_account),
+    )
+    if centre is not None:
+        statement = statement.where(Staff.centre_id == centre.id)
+    elif role is Role.RESEARCH_OFFICER:
+        # A national officer: no home centre and no extra-centre list.
+        statement = statement.where(
+            col(Staff.centre_id).is_(None),
+            col(Staff.id).not_in(select(StaffCentreAccess.staff_id)),
+        )
+    return session.exec(statement.order_by(col(Staff.id))).first()

@@ -1,0 +1,89 @@
+"""The append-only audit trail, written in the caller's transaction.
+
+A create writes one entry holding the new record; a change writes one entry per field
+with old and new values, so "who changed this answer, and from what" is one query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from cohort.models import AuditEntry
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def record_create(session: Session, actor_id: int | None, record: SQLModel) -> None:
+    """Audit a freshly flushed record (its id must be set)."""
+    data = record.model_dump(mode="json")
+    table = str(getattr(record, "__tablename__", type(record).__name__.lower()))
+    session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            action="create",
+            table_name=table,
+            record_id=int(data["id"]),
+            new_value=json.dumps(data, sort_keys=True, default=str),
+        )
+    )
+
+
+def record_changes(
+    session: Session,
+    actor_id: int | None,
+    table: str,
+    record_id: int,
+    changes: Mapping[str, tuple[Any, Any]],
+) -> None:
+    """Audit field changes given as ``{field: (old, new)}``; unchanged fields are skipped."""
+    for name, (old, new) in changes.items():
+        if _text(old) == _text(new):
+            continue
+        session.add(
+            AuditEntry(
+                actor_id=actor_id,
+                action="update",
+                table_name=table,
+                record_id=record_id,
+                field=name,
+                old_value=_text(old),
+                new_value=_text(new),
+            )
+        )
+
+
+def answer_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """Per-answer differences between two answer sets, keyed ``answers.<field>``."""
+    return {
+        f"answers.{key}": (old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    }
+
+
+def history(session: Session, table: str, record_id: int) -> list[AuditEntry]:
+    """Every audit entry of one record, oldest first."""
+    statement = (
+        select(AuditEntry)
+        .where(AuditEntry.table_name == table, AuditEntry.record_id == record_id)
+        .order_by(col(AuditEntry.id))
+    )
+    return list(session.exec(statement).all())

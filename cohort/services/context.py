@@ -1,0 +1,119 @@
+"""Who is acting, what they may see, and how a service commits.
+
+``Actor`` is built once per request or command from a staff row; services receive it and
+ask the scope rules. ``finish`` commits unless the caller opened a ``batch`` (imports, the
+demo generator), in which case the caller commits or rolls back the whole batch once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, select
+
+from cohort import rules
+from cohort.errors import NotFound
+from cohort.models import Participant, Staff, StaffCentreAccess
+from cohort.rules import ProtocolConfig, ScopeFacts
+from cohort.settings import get_settings
+from cohort.vocab import Role
+
+_BATCH = "cohort_batch"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in staff member, with the centres they may see (None: all)."""
+
+    staff_id: int
+    role: Role
+    centre_id: int | None
+    centre_ids: frozenset[int] | None
+
+    def can_see(self, centre_id: int) -> bool:
+        return self.centre_ids is None or centre_id in self.centre_ids
+
+
+def actor_for(session: Session, staff: Staff) -> Actor:
+    """Resolve a staff member's reach: outreach workers their centre; officers their list."""
+    assert staff.id is not None  # noqa: S101
+    centre_ids: frozenset[int] | None
+    if staff.role is Role.OUTREACH_WORKER:
+        centre_ids = frozenset({staff.centre_id}) if staff.centre_id is not None else frozenset()
+    elif staff.role is Role.RESEARCH_OFFICER:
+        extra = session.exec(
+            select(StaffCentreAccess.centre_id).where(StaffCentreAccess.staff_id == staff.id)
+        ).all()
+        scoped = set(extra) | ({staff.centre_id} if staff.centre_id is not None else set())
+        centre_ids = frozenset(scoped) if scoped else None
+    else:
+        centre_ids = None
+    return Actor(staff.id, staff.role, staff.centre_id, centre_ids)
+
+
+def load_actor(session: Session, staff_id: int) -> Actor:
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        raise NotFound(f"No active staff member with id {staff_id}.")
+    return actor_for(session, staff)
+
+
+def require_scope(actor: Actor, centre_id: int, action: str = "write") -> None:
+    """Hard rules ``scope.role`` and ``scope.other_centre``."""
+    rules.enforce("scope", ScopeFacts(actor.role, actor.centre_ids, centre_id, action))
+
+
+def require_role(actor: Actor, action: str) -> None:
+    """Role check for actions not tied to one centre (reviewing, administration)."""
+    rules.enforce("scope", ScopeFacts(actor.role, None, 0, action))
+
+
+def get_participant(session: Session, actor: Actor, code: str) -> Participant:
+    """A participant the actor may see; another centre's code reads as unknown (404)."""
+    participant = session.exec(select(Participant).where(Participant.code == code)).first()
+    if participant is None or not actor.can_see(participant.centre_id):
+        raise NotFound(f"No participant with code {code}.")
+    return participant
+
+
+def protocol_config() -> ProtocolConfig:
+    s = get_settings()
+    return ProtocolConfig(
+        m6_target_day=s.m6_target_day,
+        m12_target_day=s.m12_target_day,
+        window_days=s.window_days,
+        session_deadline_days=s.session_deadline_days,
+    )
+
+
+def today() -> date:
+    return date.today()
+
+
+@contextmanager
+def batch(session: Session) -> Iterator[Session]:
+    """Group many service calls in one transaction: all are written, or none."""
+    session.info[_BATCH] = True
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(_BATCH, None)
+
+
+def in_batch(session: Session) -> bool:
+    return bool(session.info.get(_BATCH))
+
+
+def finish(session: Session) -> None:
+    """Commit the service's work, or only flush it when inside a ``batch``."""
+    if in_batch(session):
+        session.flush()
+    else:
+        session.commit()

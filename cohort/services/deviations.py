@@ -1,0 +1,127 @@
+"""Raising deviations (idempotently) and reviewing them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlmodel import Session, col, func, select
+
+from cohort.errors import CohortError, NotFound
+from cohort.models import Deviation, Participant, utcnow
+from cohort.rules import Finding
+from cohort.services import audit
+from cohort.services.context import Actor, finish, require_role
+from cohort.vocab import DeviationStatus
+
+
+def raise_findings(
+    session: Session,
+    *,
+    findings: Iterable[Finding],
+    entity: str,
+    record_id: int,
+    participant: Participant,
+    key_suffix: str = "",
+) -> list[Deviation]:
+    """Add a deviation per finding unless the same one was raised before.
+
+    Called inside the service's transaction, before it commits.
+    """
+    raised: list[Deviation] = []
+    for finding in findings:
+        key = f"{finding.rule_id}:{entity}:{record_id}{key_suffix}"
+        exists = session.exec(select(Deviation.id).where(Deviation.dedupe_key == key)).first()
+        if exists is not None:
+            continue
+        deviation = Deviation(
+            rule_id=finding.rule_id,
+            severity=finding.severity,
+            entity=entity,
+            record_id=record_id,
+            participant_id=participant.id,
+            centre_id=participant.centre_id,
+            message=f"{participant.code}: {finding.message}",
+            dedupe_key=key,
+        )
+        session.add(deviation)
+        raised.append(deviation)
+    if raised:
+        session.flush()
+    return raised
+
+
+def list_deviations(
+    session: Session,
+    *,
+    actor: Actor,
+    centre_ids: Sequence[int] | None = None,
+    rule_id: str | None = None,
+    status: DeviationStatus | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> tuple[list[Deviation], int]:
+    """Deviations the actor may see, newest first, with the total count."""
+    statement = select(Deviation)
+    if actor.centre_ids is not None:
+        statement = statement.where(col(Deviation.centre_id).in_(actor.centre_ids))
+    if centre_ids is not None:
+        statement = statement.where(col(Deviation.centre_id).in_(centre_ids))
+    if rule_id is not None:
+        statement = statement.where(Deviation.rule_id == rule_id)
+    if status is not None:
+        statement = statement.where(Deviation.status == status)
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    rows = session.exec(
+        statement.order_by(col(Deviation.raised_at).desc(), col(Deviation.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def review(
+    session: Session,
+    *,
+    actor: Actor,
+    deviation_id: int,
+    status: DeviationStatus,
+    comment: str | None = None,
+) -> Deviation:
+    """Acknowledge or resolve a deviation; resolving needs a comment."""
+    require_role(actor, "review")
+    deviation = session.get(Deviation, deviation_id)
+    if deviation is None or (
+        deviation.centre_id is not None and not actor.can_see(deviation.centre_id)
+    ):
+        raise NotFound(f"No deviation with id {deviation_id}.")
+    if status is DeviationStatus.OPEN:
+        raise CohortError("A deviation can be acknowledged or resolved, not reopened.")
+    if status is DeviationStatus.RESOLVED and not (comment and comment.strip()):
+        raise CohortError("Please say how the deviation was resolved (a comment is required).")
+    if deviation.status is DeviationStatus.RESOLVED:
+        raise CohortError("This deviation is already resolved.")
+    before = {
+        "status": deviation.status,
+        "resolution_comment": deviation.resolution_comment,
+        "resolved_by": deviation.resolved_by,
+    }
+    deviation.status = status
+    if comment:
+        deviation.resolution_comment = comment.strip()
+    deviation.resolved_by = actor.staff_id
+    deviation.resolved_at = utcnow()
+    session.add(deviation)
+    assert deviation.id is not None  # noqa: S101
+    audit.record_changes(
+        session,
+        actor.staff_id,
+        "deviation",
+        deviation.id,
+        {
+            "status": (before["status"], deviation.status),
+            "resolution_comment": (before["resolution_comment"], deviation.resolution_comment),
+            "resolved_by": (before["resolved_by"], deviation.resolved_by),
+        },
+    )
+    finish(session)
+    return deviation

@@ -1,0 +1,208 @@
+"""Screening and enrolment.
+
+Every eligibility check is logged anonymously in the screening table (the flow
+diagram's first box). ``enrol`` either writes the participant, its first status, its
+screening line and the audit entries together, or refuses with the rule that failed and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, func, select
+
+from cohort import rules
+from cohort.codes import make_code
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.models import Centre, Participant, Screening, StatusChange
+from cohort.rules import EnrolmentFacts
+from cohort.services import audit
+from cohort.services.context import Actor, finish, require_scope, today
+from cohort.services.results import Saved
+from cohort.vocab import (
+    GENDER_CODES,
+    GROUP_CODES,
+    REACHED_VIA_CODES,
+    Gender,
+    Group,
+    Modality,
+    ScreeningOutcome,
+    Status,
+)
+
+
+class EnrolmentCreate(SQLModel):
+    """What an outreach worker records at inclusion (no name, contact or birth date)."""
+
+    centre_code: str | None = None
+    age: int
+    injected_past_month: bool
+    wish_neck_groin: bool
+    consent: bool
+    consent_date: date | None = None
+    inclusion_date: date
+    year_of_birth: int | None = None
+    gender: Gender | None = None
+    reached_via: Modality = Modality.IN_PERSON
+    group: Group
+
+
+class ScreeningCreate(SQLModel):
+    screened_on: date
+    centre_code: str | None = None
+    outcome: ScreeningOutcome
+    reason: str | None = None
+    reached_via: Modality = Modality.IN_PERSON
+
+
+def _centre(session: Session, actor: Actor, centre_code: str | None) -> Centre:
+    if centre_code is None:
+        if actor.centre_id is None:
+            raise CohortError("Please say which centre this is for (centre code).")
+        centre = session.get(Centre, actor.centre_id)
+    else:
+        centre = session.exec(
+            select(Centre).where(Centre.code == centre_code.strip().upper())
+        ).first()
+    if centre is None or centre.id is None:
+        raise NotFound(f"No centre with code {centre_code}.")
+    return centre
+
+
+def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
+    """Map the dictionary's ``enrolment`` form (codes) to an enrolment request.
+
+    The dictionary checks types, ranges and branching first, so a web form or workbook
+    row gets the same field-level messages as a questionnaire.
+    """
+    result = get_dictionary().validate("enrolment", answers)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
+            context="enrolment answers",
+        )
+    clean = result.clean
+
+    def yes(name: str) -> bool:
+        return str(clean.get(name, "0")) == "1"
+
+    gender = clean.get("gender")
+    consent_date = clean.get("consent_date")
+    return EnrolmentCreate(
+        age=int(clean["age"]),
+        injected_past_month=yes("injected_past_month"),
+        wish_neck_groin=yes("wish_neck_groin"),
+        consent=yes("consent"),
+        consent_date=date.fromisoformat(str(consent_date)) if consent_date else None,
+        inclusion_date=date.fromisoformat(str(clean["inclusion_date"])),
+        year_of_birth=int(clean["year_of_birth"]) if "year_of_birth" in clean else None,
+        gender=GENDER_CODES[str(gender)] if gender is not None else None,
+        reached_via=REACHED_VIA_CODES[str(clean.get("reached_via", "1"))],
+        group=GROUP_CODES[str(clean["study_group"])],
+    )
+
+
+def _next_seq(session: Session, centre_id: int) -> int:
+    current = session.exec(
+        select(func.max(Participant.seq)).where(Participant.centre_id == centre_id)
+    ).one()
+    return int(current or 0) + 1
+
+
+def enrol(
+    session: Session, *, actor: Actor, data: EnrolmentCreate, on: date | None = None
+) -> Saved[Participant]:
+    """Enrol one person; refuse with the named rule when not eligible (nothing written)."""
+    centre = _centre(session, actor, data.centre_code)
+    assert centre.id is not None  # noqa: S101
+    require_scope(actor, centre.id)
+    rules.enforce(
+        "enrolment",
+        EnrolmentFacts(
+            age=data.age,
+            injected_past_month=data.injected_past_month,
+            wish_neck_groin=data.wish_neck_groin,
+            consent=data.consent,
+            consent_date=data.consent_date,
+            inclusion_date=data.inclusion_date,
+            today=on or today(),
+        ),
+    )
+    assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
+    for attempt in range(5):
+        seq = _next_seq(session, centre.id)
+        participant = Participant(
+            code=make_code(centre.code, seq),
+            centre_id=centre.id,
+            seq=seq,
+            year_of_birth=data.year_of_birth,
+            gender=data.gender,
+            inclusion_date=data.inclusion_date,
+            consent_date=data.consent_date,
+            age_at_inclusion=data.age,
+            injected_past_month=data.injected_past_month,
+            wish_neck_groin=data.wish_neck_groin,
+            reached_via=data.reached_via,
+            group=data.group,
+            enrolled_by=actor.staff_id,
+        )
+        nested = session.begin_nested()
+        session.add(participant)
+        try:
+            session.flush()
+        except IntegrityError:
+            nested.rollback()  # another worker took the number: try the next one
+            if attempt == 4:
+                raise
+            continue
+        nested.commit()
+        break
+    assert participant.id is not None  # noqa: S101
+    status = StatusChange(
+        participant_id=participant.id,
+        status=Status.ACTIVE,
+        effective_date=data.inclusion_date,
+        reason="Enrolled",
+        recorded_by=actor.staff_id,
+    )
+    screening = Screening(
+        screened_on=data.inclusion_date,
+        centre_id=centre.id,
+        staff_id=actor.staff_id,
+        outcome=ScreeningOutcome.ENROLLED,
+        reached_via=data.reached_via,
+        participant_id=participant.id,
+    )
+    session.add_all([status, screening])
+    session.flush()
+    for record in (participant, status, screening):
+        audit.record_create(session, actor.staff_id, record)
+    finish(session)
+    return Saved(participant)
+
+
+def log_screening(session: Session, *, actor: Actor, data: ScreeningCreate) -> Screening:
+    """Record an eligibility check that did not lead to enrolment (kept anonymous)."""
+    centre = _centre(session, actor, data.centre_code)
+    assert centre.id is not None  # noqa: S101
+    require_scope(actor, centre.id)
+    if data.outcome is ScreeningOutcome.ENROLLED:
+        raise CohortError("Enrolled people are logged by enrolment itself.")
+    screening = Screening(
+        screened_on=data.screened_on,
+        centre_id=centre.id,
+        staff_id=actor.staff_id,
+        outcome=data.outcome,
+        reason=data.reason,
+        reached_via=data.reached_via,
+    )
+    session.add(screening)
+    session.flush()
+    audit.record_create(session, actor.staff_id, screening)
+    finish(session)
+    return screening

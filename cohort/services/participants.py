@@ -1,0 +1,107 @@
+"""Group and status changes. Nobody is deleted; status history is appended to."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from cohort import rules
+from cohort.errors import CohortError
+from cohort.models import Participant, Questionnaire, StatusChange
+from cohort.rules import DatedFacts, GroupChangeFacts
+from cohort.services import audit
+from cohort.services.context import Actor, finish, get_participant, require_scope, today
+from cohort.vocab import Group, Status, Timepoint
+
+# Relational harm reduction: "accountability without termination". Anyone may come
+# back, except after death.
+_ALLOWED = {
+    Status.ACTIVE: {Status.WITHDRAWN, Status.DECEASED, Status.LOST_TO_FOLLOW_UP},
+    Status.RETURNED: {Status.WITHDRAWN, Status.DECEASED, Status.LOST_TO_FOLLOW_UP},
+    Status.WITHDRAWN: {Status.RETURNED, Status.DECEASED},
+    Status.LOST_TO_FOLLOW_UP: {Status.RETURNED, Status.WITHDRAWN, Status.DECEASED},
+    Status.DECEASED: set(),
+}
+
+
+def change_group(session: Session, *, actor: Actor, code: str, group: Group) -> Participant:
+    """Only allowed before M0, and never from comparison to intervention."""
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id)
+    assert participant.id is not None  # noqa: S101
+    has_m0 = (
+        session.exec(
+            select(Questionnaire.id).where(
+                Questionnaire.participant_id == participant.id,
+                Questionnaire.timepoint == Timepoint.M0,
+            )
+        ).first()
+        is not None
+    )
+    rules.enforce("group_change", GroupChangeFacts(participant.group, group, has_m0))
+    if participant.group is group:
+        return participant
+    audit.record_changes(session, actor.staff_id, "participant", participant.id,
+                         {"group": (participant.group, group),
+                          "version": (participant.version, participant.version + 1)})
+    participant.group = group
+    participant.version += 1
+    session.add(participant)
+    finish(session)
+    return participant
+
+
+def change_status(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    status: Status,
+    effective_date: date,
+    reason: str | None = None,
+    on: date | None = None,
+) -> StatusChange:
+    """Append a status to the history and make it current."""
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(effective_date, participant.inclusion_date, on or today(),
+                   what="The status date"),
+    )
+    if status not in _ALLOWED[participant.status]:
+        raise CohortError(
+            f"{participant.code} is '{participant.status.value.replace('_', ' ')}'; "
+            f"it cannot become '{status.value.replace('_', ' ')}'."
+        )
+    change = StatusChange(
+        participant_id=participant.id,
+        status=status,
+        effective_date=effective_date,
+        reason=reason,
+        recorded_by=actor.staff_id,
+    )
+    session.add(change)
+    session.flush()
+    audit.record_create(session, actor.staff_id, change)
+    audit.record_changes(session, actor.staff_id, "participant", participant.id,
+                         {"status": (participant.status, status),
+                          "version": (participant.version, participant.version + 1)})
+    participant.status = status
+    participant.version += 1
+    session.add(participant)
+    finish(session)
+    return change
+
+
+def status_history(session: Session, *, actor: Actor, code: str) -> list[StatusChange]:
+    participant = get_participant(session, actor, code)
+    return list(
+        session.exec(
+            select(StatusChange)
+            .where(StatusChange.participant_id == participant.id)
+            .order_by(col(StatusChange.id))
+        ).all()
+    )

@@ -1,0 +1,172 @@
+"""Questionnaires at M0, M6 and M12: validated by the dictionary, guarded by the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from cohort import rules
+from cohort.dictionary import get_dictionary
+from cohort.errors import FieldError, NotFound, StaleVersion, ValidationFailed
+from cohort.models import Participant, Questionnaire, utcnow
+from cohort.rules import DatedFacts, VisitFacts
+from cohort.services import audit
+from cohort.services.context import (
+    Actor,
+    finish,
+    get_participant,
+    protocol_config,
+    require_scope,
+    today,
+)
+from cohort.services.deviations import raise_findings
+from cohort.services.results import Saved
+from cohort.vocab import RECORD_FORMS, TIMEPOINT_EVENTS, Timepoint
+
+
+def questionnaire_forms(timepoint: Timepoint) -> list[str]:
+    """The dictionary forms that make up a timepoint's questionnaire."""
+    event = TIMEPOINT_EVENTS[timepoint]
+    return [
+        f.name for f in get_dictionary().forms_for_event(event) if f.name not in RECORD_FORMS
+    ]
+
+
+def _validated(
+    timepoint: Timepoint, answers: Mapping[str, Any]
+) -> tuple[dict[str, Any], float, date]:
+    dictionary = get_dictionary()
+    names = questionnaire_forms(timepoint)
+    event = TIMEPOINT_EVENTS[timepoint]
+    result = dictionary.validate(names, answers, event=event)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
+            context=f"{timepoint.value} answers",
+        )
+    clean = dict(result.clean)
+    visit = date.fromisoformat(str(clean["visit_date"]))
+    return clean, dictionary.completeness(names, clean, event=event), visit
+
+
+def _check_dates(participant: Participant, visit: date, on: date | None) -> None:
+    rules.enforce(
+        "dated",
+        DatedFacts(visit, participant.inclusion_date, on or today(), what="The visit date"),
+    )
+
+
+def _existing(session: Session, participant_id: int) -> dict[Timepoint, Questionnaire]:
+    rows = session.exec(
+        select(Questionnaire).where(Questionnaire.participant_id == participant_id)
+    ).all()
+    return {q.timepoint: q for q in rows}
+
+
+def save_questionnaire(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    timepoint: Timepoint,
+    answers: Mapping[str, Any],
+    on: date | None = None,
+) -> Saved[Questionnaire]:
+    """Create a timepoint's questionnaire; flag it when the visit is outside its window."""
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id)
+    assert participant.id is not None  # noqa: S101
+    existing = _existing(session, participant.id)
+    config = protocol_config()
+    facts = VisitFacts(timepoint, on or today(), participant.inclusion_date,
+                       frozenset(existing), config)
+    rules.enforce("questionnaire", facts)
+    clean, completeness, visit = _validated(timepoint, answers)
+    _check_dates(participant, visit, on)
+    window_facts = VisitFacts(timepoint, visit, participant.inclusion_date,
+                              frozenset(existing), config)
+    findings = rules.evaluate("questionnaire_window", window_facts)
+    questionnaire = Questionnaire(
+        participant_id=participant.id,
+        timepoint=timepoint,
+        visit_date=visit,
+        staff_id=actor.staff_id,
+        answers=clean,
+        completeness=completeness,
+        in_window=not findings,
+    )
+    session.add(questionnaire)
+    session.flush()
+    assert questionnaire.id is not None  # noqa: S101
+    audit.record_create(session, actor.staff_id, questionnaire)
+    deviations = raise_findings(
+        session, findings=findings, entity="questionnaire", record_id=questionnaire.id,
+        participant=participant,
+    )
+    finish(session)
+    return Saved(questionnaire, deviations)
+
+
+def get_questionnaire(
+    session: Session, *, actor: Actor, code: str, timepoint: Timepoint
+) -> Questionnaire:
+    participant = get_participant(session, actor, code)
+    assert participant.id is not None  # noqa: S101
+    found = _existing(session, participant.id).get(timepoint)
+    if found is None:
+        raise NotFound(f"{code} has no {timepoint.value} questionnaire yet.")
+    return found
+
+
+def update_questionnaire(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    timepoint: Timepoint,
+    answers: Mapping[str, Any],
+    expected_version: int,
+    on: date | None = None,
+) -> Saved[Questionnaire]:
+    """Correct a questionnaire. A stale ``expected_version`` overwrites nothing.
+
+    Every changed answer gets its own audit entry with old and new value.
+    """
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id)
+    questionnaire = get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
+    if questionnaire.version != expected_version:
+        raise StaleVersion(
+            f"This {timepoint.value} questionnaire was changed by someone else "
+            f"(version {questionnaire.version}, you loaded {expected_version}). "
+            "Reload it to see their changes, then make yours again.",
+            current_version=questionnaire.version,
+        )
+    clean, completeness, visit = _validated(timepoint, answers)
+    _check_dates(participant, visit, on)
+    config = protocol_config()
+    findings = rules.evaluate(
+        "questionnaire_window",
+        VisitFacts(timepoint, visit, participant.inclusion_date, frozenset(), config),
+    )
+    assert questionnaire.id is not None  # noqa: S101
+    changes: dict[str, tuple[Any, Any]] = audit.answer_changes(questionnaire.answers, clean)
+    changes["visit_date"] = (questionnaire.visit_date, visit)
+    changes["version"] = (questionnaire.version, questionnaire.version + 1)
+    audit.record_changes(session, actor.staff_id, "questionnaire", questionnaire.id, changes)
+    questionnaire.answers = clean
+    questionnaire.visit_date = visit
+    questionnaire.completeness = completeness
+    questionnaire.in_window = not findings
+    questionnaire.version += 1
+    questionnaire.updated_at = utcnow()
+    session.add(questionnaire)
+    deviations = raise_findings(
+        session, findings=findings, entity="questionnaire", record_id=questionnaire.id,
+        participant=participant, key_suffix=f":{visit.isoformat()}",
+    )
+    finish(session)
+    return Saved(questionnaire, deviations)

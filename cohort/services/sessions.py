@@ -1,0 +1,140 @@
+"""AERLI sessions: always saved (they happened), flagged when off-protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from cohort import rules
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.models import AerliSession, SessionStaff, Staff
+from cohort.rules import DatedFacts, SessionFacts
+from cohort.services import audit
+from cohort.services.context import (
+    Actor,
+    finish,
+    get_participant,
+    protocol_config,
+    require_scope,
+    today,
+)
+from cohort.services.deviations import raise_findings
+from cohort.services.results import Saved
+from cohort.vocab import (
+    INJECTION_SITE_CODES,
+    MODALITY_CODES,
+    SETTING_CODES,
+    InjectionSite,
+    Modality,
+    Setting,
+)
+
+
+class AerliSessionCreate(SQLModel):
+    session_date: date
+    setting: Setting
+    modality: Modality
+    product: str | None = None
+    injection_site: InjectionSite | None = None
+    risks: list[str] = []
+    topics: list[str] = []
+    note: str | None = None
+    staff_ids: list[int] = []
+
+
+def session_from_answers(
+    answers: Mapping[str, Any], staff_ids: list[int]
+) -> AerliSessionCreate:
+    """Map the dictionary's ``aerli_session`` form (codes) to a session request."""
+    result = get_dictionary().validate("aerli_session", answers)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
+            context="session answers",
+        )
+    clean = result.clean
+    site = clean.get("injection_site")
+    return AerliSessionCreate(
+        session_date=date.fromisoformat(str(clean["session_date"])),
+        setting=SETTING_CODES[str(clean["setting"])],
+        modality=MODALITY_CODES[str(clean["modality"])],
+        product=str(clean["product"]) if "product" in clean else None,
+        injection_site=INJECTION_SITE_CODES[str(site)] if site is not None else None,
+        risks=[str(c) for c in clean.get("risks", [])],
+        topics=[str(c) for c in clean.get("topics", [])],
+        note=str(clean["session_note"]) if "session_note" in clean else None,
+        staff_ids=staff_ids,
+    )
+
+
+def log_session(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    data: AerliSessionCreate,
+    on: date | None = None,
+) -> Saved[AerliSession]:
+    """Record a session; soft rules flag it and may mark it as not counting."""
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(data.session_date, participant.inclusion_date, on or today(),
+                   what="The session date"),
+    )
+    staff_ids = sorted(set(data.staff_ids))
+    staff = session.exec(select(Staff).where(col(Staff.id).in_(staff_ids))).all()
+    if len(staff) != len(staff_ids):
+        missing = set(staff_ids) - {s.id for s in staff}
+        raise NotFound(f"Unknown staff member(s): {', '.join(map(str, sorted(missing)))}.")
+    if not staff_ids:
+        raise CohortError("Please list the workers present at the session.")
+    trained = sum(
+        1
+        for s in staff
+        if s.aerli_trained_on is not None and s.aerli_trained_on <= data.session_date
+    )
+    findings = rules.evaluate(
+        "session",
+        SessionFacts(
+            group=participant.group,
+            modality=data.modality,
+            trained_staff=trained,
+            injection_site=data.injection_site,
+            session_date=data.session_date,
+            inclusion_date=participant.inclusion_date,
+            config=protocol_config(),
+        ),
+    )
+    record = AerliSession(
+        participant_id=participant.id,
+        recorded_by=actor.staff_id,
+        counts_for_protocol=not rules.disqualifies_session(findings),
+        **data.model_dump(exclude={"staff_ids"}),
+    )
+    session.add(record)
+    session.flush()
+    assert record.id is not None  # noqa: S101
+    session.add_all([SessionStaff(session_id=record.id, staff_id=s) for s in staff_ids])
+    audit.record_create(session, actor.staff_id, record)
+    audit.record_changes(session, actor.staff_id, "aerli_session", record.id,
+                         {"staff_ids": (None, staff_ids)})
+    deviations = raise_findings(
+        session, findings=findings, entity="aerli_session", record_id=record.id,
+        participant=participant,
+    )
+    finish(session)
+    return Saved(record, deviations)
+
+
+def session_staff_ids(session: Session, session_id: int) -> list[int]:
+    rows = session.exec(
+        select(SessionStaff.staff_id).where(SessionStaff.session_id == session_id)
+    ).all()
+    return sorted(rows)

@@ -1,0 +1,126 @@
+"""The ``cohort`` command line, end to end on an SQLite file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cohort.cli.main import app
+from cohort.rules import RULES, Severity
+from cohort.settings import get_settings
+
+runner = CliRunner()
+SOFT_RULES = {r.id for r in RULES if r.severity is Severity.SOFT}
+TIME_RULES = {r.id for r in RULES if r.severity is Severity.TIME}
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("COHORT_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One demo cohort shared by the read-only command tests (it takes a few seconds)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COHORT_DATABASE_URL", f"sqlite:///{path}")
+        get_settings.cache_clear()
+        code, out, err = run("demo", "--participants", "300", "--seed", "7",
+                             "--as-of", "2026-11-22")
+        assert code == 0, err
+        assert "300 participants" in out
+        yield path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def on_demo(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("COHORT_DATABASE_URL", f"sqlite:///{demo_db}")
+    get_settings.cache_clear()
+    yield demo_db
+    get_settings.cache_clear()
+
+
+def test_demo_status_and_deviations_show_every_soft_and_time_rule(on_demo: Path) -> None:
+    code, out, _ = run("status", "--json", "--as-of", "2026-11-22")
+    assert code == 0
+    centres = json.loads(out)
+    assert len(centres) == 20
+    assert sum(c["enrolled"] for c in centres) == 300
+    assert all(c["m6_done"] <= c["m0_done"] <= c["enrolled"] for c in centres)
+    code, out, _ = run("deviations", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert listed["count"] == len(listed["data"]) > 0
+    assert {d["rule_id"] for d in listed["data"]} >= SOFT_RULES | TIME_RULES
+
+
+def test_check_is_idempotent(on_demo: Path) -> None:
+    code, out, _ = run("check", "--json", "--as-of", "2026-11-22")
+    assert code == 0
+    assert json.loads(out)["raised"] == 0
+
+
+def test_deviation_filters(on_demo: Path) -> None:
+    code, out, _ = run("deviations", "--json", "--centre", "C03",
+                       "--rule", "visit.out_of_window")
+    assert code == 0
+    data = json.loads(out)["data"]
+    assert all(d["rule_id"] == "visit.out_of_window" for d in data)
+    assert len({d["centre_id"] for d in data}) <= 1
+
+
+def test_demo_is_deterministic_for_a_seed(db_file: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = []
+    for name in ("a.db", "b.db"):
+        monkeypatch.setenv("COHORT_DATABASE_URL", f"sqlite:///{tmp_path / name}")
+        get_settings.cache_clear()
+        assert run("demo", "--participants", "30", "--seed", "3", "--as-of", "2026-11-22")[0] == 0
+        outputs.append(run("status", "--json", "--as-of", "2026-11-22")[1])
+    assert outputs[0] == outputs[1]
+
+
+def test_rules_lists_every_rule() -> None:
+    code, out, _ = run("rules", "--json")
+    assert code == 0
+    assert {r["id"] for r in json.loads(out)} == {r.id for r in RULES}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_code", "fragment"),
+    [
+        (("status", "--as-of", "22/11/2026"), 1, "is not a date"),
+        (("deviations", "--rule", "no.such.rule"), 1, "unknown rule"),
+        (("deviations", "--status", "closed"), 1, "unknown status"),
+        (("status",), 3, "cohort init"),
+    ],
+)
+def test_errors_are_one_clear_line(db_file: Path, args: tuple[str, ...], expected_code: int,
+                                   fragment: str) -> None:
+    code, out, err = run(*args)
+    assert code == expected_code
+    assert fragment in err
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_init_creates_the_schema_then_status_is_empty(db_file: Path) -> None:
+    code, out, _ = run("init")
+    assert code == 0 and "Database ready" in out
+    code, out, _ = run("status", "--json")
+    assert code == 0 and json.loads(out) == []

@@ -1,0 +1,55 @@
+"""Retention per centre and worklists, counted on a small hand-built cohort."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cohort.services.monitoring import centre_status, participant_overview, worklist
+from cohort.services.participants import change_status
+from cohort.vocab import Group, Role, Status, Timepoint
+from tests.factories import Factory
+
+
+def test_centre_status_counts(factory: Factory) -> None:
+    c1, c2 = factory.centre("C01"), factory.centre("C02")
+    w1, w2 = factory.worker(c1), factory.worker(c2)
+    today = factory.today
+    done = factory.participant(w1, inclusion_date=today - timedelta(days=400))
+    factory.questionnaire(w1, done)
+    factory.questionnaire(w1, done, Timepoint.M6)
+    factory.questionnaire(w1, done, Timepoint.M12,
+                          visit_date=done.inclusion_date + timedelta(days=365 + 50))
+    factory.aerli_session(w1, done)
+    late = factory.participant(w1, inclusion_date=today - timedelta(days=300),
+                               group=Group.COMPARISON)
+    factory.questionnaire(w1, late)
+    due = factory.participant(w1, inclusion_date=today - timedelta(days=180))
+    gone = factory.participant(w1, inclusion_date=today - timedelta(days=300))
+    change_status(factory.session, actor=w1, code=gone.code, status=Status.WITHDRAWN,
+                  effective_date=today - timedelta(days=100), on=today)
+    factory.participant(w2, inclusion_date=today - timedelta(days=10))
+
+    officer = factory.actor(factory.staff(role=Role.RESEARCH_OFFICER, national=True))
+    rows = {r.centre_code: r for r in centre_status(factory.session, actor=officer, as_of=today)}
+    r = rows["C01"]
+    assert (r.enrolled, r.intervention, r.comparison) == (4, 3, 1)
+    assert (r.m0_done, r.m6_done, r.m6_in_window, r.m12_done, r.m12_in_window) == (2, 1, 1, 1, 0)
+    assert (r.m6_overdue, r.m6_due) == (1, 1)
+    assert (r.sessions, r.with_valid_session, r.withdrawn) == (1, 1, 1)
+    assert r.open_deviations == 1  # the M12 outside its window
+    assert rows["C02"].enrolled == 1
+
+    mine = centre_status(factory.session, actor=w2, as_of=today)
+    assert [x.centre_code for x in mine] == ["C02"]
+
+    items = worklist(factory.session, actor=w1, as_of=today)
+    assert {(i.code, i.timepoint, i.state) for i in items} == {
+        (late.code, Timepoint.M6, "overdue"), (late.code, Timepoint.M12, "upcoming"),
+        (due.code, Timepoint.M6, "due")}
+    assert not any(i.code == due.code and i.timepoint is Timepoint.M12 for i in items)
+
+    overview = {p.code: p for p in participant_overview(factory.session, actor=w1, as_of=today)}
+    assert overview[done.code].window_state == "complete"
+    assert overview[due.code].next_timepoint == "M0"
+    assert overview[gone.code].window_state == "not_followed"
+    assert overview[done.code].valid_sessions == 1

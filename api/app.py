@@ -1,0 +1,88 @@
+"""The application factory: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from api import pages, routers
+from api.problems import register_problem_handlers
+from cohort.db import engine_for
+from cohort.settings import Settings, get_settings
+
+STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # Own scripts and styles only; the Swagger page at /api/docs loads its own assets.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+}
+SESSION_MAX_AGE = 12 * 3600
+
+DESCRIPTION = """
+REST API of the OUTSIDER/AERLI cohort data manager.
+
+Sign in with `POST /api/v1/auth/token` (username, password) and send the token as
+`Authorization: Bearer <token>`. Outreach workers see only their own centre: another
+centre's participant answers 404, exactly like a code that does not exist. Statisticians
+read de-identified data only.
+
+Errors are RFC 9457 problem details (`application/problem+json`). A hard protocol rule that
+refuses a write gives its `rule_id` (409 when the write conflicts with what is recorded, 422
+when a value is refused); answers that fail the data dictionary give 422 with `errors`; a
+stale `version` gives 409 with `current_version` and overwrites nothing. Writes that were
+saved but flagged by a soft rule list the `deviations` they raised.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    today: Callable[[], date] | None = None,
+) -> FastAPI:
+    """Build the app. Nothing connects to the database until the first request."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="OUTSIDER cohort data manager",
+        version="1",
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
+    app.state.today = today or date.today
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="outsider_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=False,
+    )
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
+        response: Response = await call_next(request)
+        if not request.url.path.startswith("/api/docs"):
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+        if not request.url.path.startswith("/static/"):
+            # Study data must not stay in the cache of a shared phone.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    register_problem_handlers(app)
+    routers.include_all(app)
+    pages.include_all(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

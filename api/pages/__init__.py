@@ -1,0 +1,12 @@
+"""Server-rendered pages (jinja2), mobile first; every POST form carries a CSRF token."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.pages import admin, auth, entry, monitoring, participants
+
+
+def include_all(app: FastAPI) -> None:
+    for module in (auth, participants, entry, monitoring, admin):
+        app.include_router(module.router)

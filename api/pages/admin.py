@@ -1,0 +1,74 @@
+"""Data managers' page: accounts (create, disable, reset password)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.deps import CurrentUser, DbSession, SignedIn
+from api.pages.common import flash, page_router, redirect, render
+from cohort.errors import ActionNotAllowed, CohortError, NotFound
+from cohort.services import accounts, queries
+from cohort.vocab import Role
+
+router = page_router()
+
+
+def _page(request: Request, user: SignedIn, session: DbSession, error: str = "",
+          status: int = 200) -> HTMLResponse:
+    rows = accounts.list_accounts(session, actor=user.actor)
+    return render(request, "accounts.html",
+                  {"rows": rows, "roles": list(Role), "error": error,
+                   "centres": queries.list_centres(session, actor=user.actor)},
+                  user=user, status=status)
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
+    return _page(request, user, session)
+
+
+@router.post("/accounts", response_model=None)
+def accounts_create(
+    request: Request, user: CurrentUser, session: DbSession,
+    username: Annotated[str, Form()], password: Annotated[str, Form()],
+    role: Annotated[Role, Form()], display_name: Annotated[str, Form()] = "",
+    centre_code: Annotated[str, Form()] = "", aerli_trained: Annotated[bool, Form()] = False,
+) -> HTMLResponse | RedirectResponse:
+    try:
+        accounts.create_staff_account(
+            session, actor=user.actor, username=username, password=password, role=role,
+            centre_code=centre_code or None, display_name=display_name or None,
+            aerli_trained=aerli_trained,
+        )
+    except CohortError as error:
+        session.rollback()
+        if isinstance(error, ActionNotAllowed):
+            raise
+        return _page(request, user, session, error.message, 422)
+    flash(request, f"Account '{username.strip().lower()}' created.")
+    return redirect("/accounts")
+
+
+@router.post("/accounts/{account_id}", response_class=RedirectResponse)
+def accounts_update(
+    account_id: int, request: Request, user: CurrentUser, session: DbSession,
+    action: Annotated[str, Form()], password: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        if action == "password":
+            accounts.set_password(session, actor=user.actor, account_id=account_id,
+                                  password=password)
+            flash(request, "Password changed; the person's tokens were signed out.")
+        else:
+            accounts.set_active(session, actor=user.actor, account_id=account_id,
+                                active=action == "enable")
+            flash(request, "Account enabled." if action == "enable" else "Account disabled.")
+    except CohortError as error:
+        session.rollback()
+        if isinstance(error, NotFound | ActionNotAllowed):
+            raise
+        flash(request, error.message, "error")
+    return redirect("/accounts")

@@ -1,0 +1,86 @@
+"""Rendering helpers shared by the pages: templates, flash messages, CSRF, role labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import SignedIn, check_csrf, csrf_token
+from cohort.models import Deviation
+from cohort.vocab import Role
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+FLASH = "flash"
+
+ROLE_LABELS = {
+    Role.OUTREACH_WORKER: "Outreach worker",
+    Role.RESEARCH_OFFICER: "Research officer",
+    Role.STATISTICIAN: "Statistician",
+    Role.ADMIN: "Data manager",
+}
+WINDOW_LABELS = {
+    "upcoming": "Upcoming", "due": "In window now", "overdue": "Window closed",
+    "complete": "Follow-up complete", "not_followed": "No longer followed",
+}
+STATUS_LABELS = {
+    "active": "Active", "withdrawn": "Withdrew", "deceased": "Deceased",
+    "lost_to_follow_up": "Not seen lately (lost to follow-up)", "returned": "Came back",
+}
+TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABELS,
+                             STATUS_LABELS=STATUS_LABELS)
+
+
+def page_router() -> APIRouter:
+    """A router for pages: left out of the OpenAPI schema; POSTs check the CSRF token."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    messages = list(request.session.get(FLASH, []))
+    messages.append([kind, text])
+    request.session[FLASH] = messages
+
+
+def flash_saved(request: Request, what: str, deviations: list[Deviation]) -> None:
+    """"Saved." — and, when a soft rule flagged the record, what it means in plain words."""
+    if not deviations:
+        flash(request, f"Saved: {what}.")
+        return
+    notes = " ".join(_plain(d.message) for d in deviations)
+    flash(request, f"Saved: {what}. Please note: {notes} A research officer will review it; "
+          "nothing more is needed from you now.", "note")
+
+
+def _plain(message: str) -> str:
+    """Deviation messages start with the participant code, already shown on the page."""
+    _, _, rest = message.partition(": ")
+    return rest or message
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    user: SignedIn | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "messages": request.session.pop(FLASH, []),
+    }
+    ctx.update(context or {})
+    return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def render_error(request: Request, *, status: int, title: str, detail: str) -> HTMLResponse:
+    return render(request, "error.html", {"title": title, "detail": detail}, status=status)

@@ -1,0 +1,102 @@
+"""Research officers' pages: retention per centre, drill-down, the deviations queue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.deps import CurrentUser, DbSession, Today
+from api.pages.common import flash, page_router, redirect, render
+from cohort.errors import ActionNotAllowed, CohortError, NotFound
+from cohort.rules import RULES
+from cohort.services import queries
+from cohort.services.deviations import list_deviations, review
+from cohort.services.monitoring import centre_status, participant_overview, worklist
+from cohort.vocab import DeviationStatus
+
+router = page_router()
+
+
+@router.get("/retention", response_class=HTMLResponse)
+def retention_page(request: Request, user: CurrentUser, session: DbSession,
+                   today: Today) -> HTMLResponse:
+    rows = centre_status(session, actor=user.actor, as_of=today)
+    total = {key: sum(getattr(r, key) for r in rows) for key in (
+        "enrolled", "intervention", "comparison", "m0_done", "m6_done", "m6_in_window",
+        "m12_done", "m12_in_window", "m6_due", "m6_overdue", "m12_due", "m12_overdue",
+        "open_deviations")}
+    return render(request, "retention.html", {"rows": rows, "total": total, "today": today},
+                  user=user)
+
+
+@router.get("/centres/{centre_code}", response_class=HTMLResponse)
+def centre_page(centre_code: str, request: Request, user: CurrentUser, session: DbSession,
+                today: Today) -> HTMLResponse:
+    centre = queries.get_centre(session, actor=user.actor, code=centre_code)
+    row = next(r for r in centre_status(session, actor=user.actor, as_of=today)
+               if r.centre_id == centre.id)
+    work = worklist(session, actor=user.actor, as_of=today, centre_id=centre.id)
+    people = participant_overview(session, actor=user.actor, as_of=today, centre_id=centre.id)
+    open_devs, n_open = list_deviations(session, actor=user.actor, centre_ids=[centre.id or 0],
+                                        status=DeviationStatus.OPEN, limit=20)
+    return render(request, "centre.html",
+                  {"centre": centre, "row": row, "work": work, "people": people,
+                   "deviations": open_devs, "n_open": n_open, "today": today}, user=user)
+
+
+@router.get("/deviations", response_class=HTMLResponse)
+def deviations_page(
+    request: Request, user: CurrentUser, session: DbSession,
+    centre: Annotated[str | None, Query()] = None,
+    rule: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query()] = "open",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    wanted = DeviationStatus(status) if status in {s.value for s in DeviationStatus} else None
+    centre_ids = [queries.get_centre(session, actor=user.actor, code=centre).id or 0] \
+        if centre else None
+    size = 50
+    rows, total = list_deviations(session, actor=user.actor, centre_ids=centre_ids,
+                                  rule_id=rule or None, status=wanted, limit=size,
+                                  offset=(page - 1) * size)
+    codes = {}
+    if rows:
+        from sqlmodel import col, select
+
+        from cohort.models import Participant
+
+        ids = {d.participant_id for d in rows if d.participant_id is not None}
+        codes = dict(session.exec(select(Participant.id, Participant.code)
+                                  .where(col(Participant.id).in_(ids))).all())
+    return render(request, "deviations.html",
+                  {"rows": rows, "total": total, "codes": codes,
+                   "centres": queries.list_centres(session, actor=user.actor),
+                   "rules": [r for r in RULES if r.severity.value != "hard"],
+                   "filters": {"centre": centre or "", "rule": rule or "",
+                               "status": status or ""},
+                   "page": page, "pages": max(1, -(-total // size)),
+                   "may_review": user.role.value in ("research_officer", "admin")},
+                  user=user)
+
+
+@router.post("/deviations/{deviation_id}", response_class=RedirectResponse)
+def review_submit(
+    deviation_id: int, request: Request, user: CurrentUser, session: DbSession,
+    action: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/deviations",
+) -> RedirectResponse:
+    status = DeviationStatus.RESOLVED if action == "resolve" else DeviationStatus.ACKNOWLEDGED
+    try:
+        review(session, actor=user.actor, deviation_id=deviation_id, status=status,
+               comment=comment or None)
+        flash(request, f"Deviation #{deviation_id} {status.value}.")
+    except CohortError as error:
+        session.rollback()
+        if isinstance(error, NotFound | ActionNotAllowed):
+            raise
+        flash(request, f"Deviation #{deviation_id}: {error.message}", "error")
+    target = back if back.startswith("/") and not back.startswith("//") else "/deviations"
+    return redirect(target)

@@ -1,0 +1,125 @@
+"""Outreach workers' pages: my centre's participants, enrolment, one participant."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.deps import CurrentUser, DbSession, SignedIn, Today
+from api.formview import answers_from_form, field_views
+from api.pages.common import flash_saved, page_router, redirect, render
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
+from cohort.services import queries
+from cohort.services.context import get_participant
+from cohort.services.enrolment import enrol, enrolment_from_answers
+from cohort.services.monitoring import participant_overview
+from cohort.vocab import Role, Timepoint
+
+router = page_router()
+
+# Where a rule's refusal is shown on a dictionary form.
+RULE_FIELDS = {"group": "study_group", "date": "inclusion_date"}
+
+
+def field_errors(error: CohortError) -> tuple[dict[str, str], str]:
+    """Per-field messages for inline display, and what is left for the top of the form."""
+    if isinstance(error, ValidationFailed):
+        return {p.field: p.message for p in error.problems}, (
+            "Some answers need correcting: see the messages next to them.")
+    if isinstance(error, ProtocolViolation) and error.field:
+        name = RULE_FIELDS.get(error.field, error.field)
+        return {name: error.message}, error.message
+    return {}, error.message
+
+
+@router.get("/participants", response_class=HTMLResponse)
+def participant_list(
+    request: Request, user: CurrentUser, session: DbSession, today: Today,
+    centre: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    """Next visit and window state of each participant (own centre for outreach workers)."""
+    centre_row = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
+    rows = participant_overview(session, actor=user.actor, as_of=today,
+                                centre_id=centre_row.id if centre_row else None)
+    order = {"overdue": 0, "due": 1, "upcoming": 2, "complete": 3, "not_followed": 4}
+    rows.sort(key=lambda r: (order.get(r.window_state, 9), r.next_closes or today, r.code))
+    counts = {state: sum(1 for r in rows if r.window_state == state) for state in order}
+    return render(request, "participants.html",
+                  {"rows": rows, "centre": centre_row, "counts": counts, "today": today},
+                  user=user)
+
+
+def _enrol_fields() -> list[Any]:
+    return list(get_dictionary().forms["enrolment"].fields)
+
+
+def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: dict[str, Any],
+                errors: dict[str, str], error: str = "", status: int = 200,
+                centre_code: str = "") -> HTMLResponse:
+    centres = [] if user.role is Role.OUTREACH_WORKER else queries.list_centres(
+        session, actor=user.actor)
+    return render(request, "enrol.html",
+                  {"fields": field_views(_enrol_fields(), values, errors), "error": error,
+                   "centres": centres, "centre_code": centre_code},
+                  user=user, status=status)
+
+
+@router.get("/participants/new", response_class=HTMLResponse)
+def enrol_form(request: Request, user: CurrentUser, session: DbSession,
+               today: Today) -> HTMLResponse:
+    defaults = {"inclusion_date": today.isoformat(), "consent_date": today.isoformat()}
+    return _enrol_page(request, user, session, defaults, {})
+
+
+@router.post("/participants/new", response_model=None)
+async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
+                       today: Today) -> HTMLResponse | RedirectResponse:
+    form = await request.form()
+    answers = answers_from_form(_enrol_fields(), form)
+    centre_code = str(form.get("centre_code") or "") or None
+    try:
+        data = enrolment_from_answers(answers)
+        if centre_code:
+            data.centre_code = centre_code
+        saved = enrol(session, actor=user.actor, data=data, on=today)
+    except CohortError as error:
+        session.rollback()
+        errors, message = field_errors(error)
+        return _enrol_page(request, user, session, answers, errors, message, 422,
+                           centre_code or "")
+    flash_saved(request, f"{saved.record.code} is enrolled. Please write this code on "
+                "their card", saved.deviations)
+    return redirect(f"/participants/{saved.record.code}")
+
+
+@router.get("/participants/{code}", response_class=HTMLResponse)
+def participant_page(code: str, request: Request, user: CurrentUser, session: DbSession,
+                     today: Today) -> HTMLResponse:
+    participant = get_participant(session, user.actor, code)
+    overview = next(r for r in participant_overview(session, actor=user.actor, as_of=today,
+                                                    centre_id=participant.centre_id)
+                    if r.code == participant.code)
+    questionnaires = {q.timepoint.value: q for q in
+                      queries.list_questionnaires(session, actor=user.actor, code=code)}
+    sessions = queries.list_sessions(session, actor=user.actor, code=code)
+    deviations = queries.participant_deviations(session, actor=user.actor, code=code)
+    may_write = user.role is not Role.STATISTICIAN
+    return render(request, "participant.html",
+                  {"p": participant, "overview": overview, "questionnaires": questionnaires,
+                   "timepoints": [t.value for t in Timepoint], "sessions": sessions,
+                   "deviations": deviations, "may_write": may_write},
+                  user=user)
+
+
+@router.get("/participants/{code}/history", response_class=HTMLResponse)
+def history_page(code: str, request: Request, user: CurrentUser,
+                 session: DbSession) -> HTMLResponse:
+    participant = get_participant(session, user.actor, code)
+    entries = queries.participant_history(session, actor=user.actor, code=code)
+    names = queries.staff_names(session, actor=user.actor,
+                                ids={e.actor_id for e in entries if e.actor_id is not None})
+    return render(request, "history.html",
+                  {"p": participant, "entries": entries, "names": names}, user=user)

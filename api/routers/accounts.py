@@ -1,0 +1,49 @@
+"""Sign-in accounts (data managers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser, DbSession
+from api.schemas import AccountIn, AccountOut, AccountPatch
+from cohort.models import Account, Staff
+from cohort.services import accounts
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+def account_out(account: Account, staff: Staff) -> AccountOut:
+    return AccountOut(id=account.id or 0, username=account.username, staff_id=account.staff_id,
+                      role=staff.role, centre_id=staff.centre_id, active=account.active,
+                      last_sign_in_at=account.last_sign_in_at)
+
+
+@router.get("", response_model=list[AccountOut])
+def list_accounts(user: CurrentUser, session: DbSession) -> list[AccountOut]:
+    return [account_out(a, s) for a, s in accounts.list_accounts(session, actor=user.actor)]
+
+
+@router.post("", response_model=AccountOut, status_code=201)
+def create_account(body: AccountIn, user: CurrentUser, session: DbSession) -> AccountOut:
+    """Give an existing staff member a sign-in (Argon2-hashed password)."""
+    account = accounts.create_account(session, actor=user.actor, staff_id=body.staff_id,
+                                      username=body.username, password=body.password)
+    staff = session.get(Staff, account.staff_id)
+    assert staff is not None  # noqa: S101
+    return account_out(account, staff)
+
+
+@router.patch("/{account_id}", response_model=AccountOut)
+def update_account(account_id: int, body: AccountPatch, user: CurrentUser,
+                   session: DbSession) -> AccountOut:
+    """Disable / re-enable an account or reset its password (revokes its tokens)."""
+    account = accounts.get_account(session, actor=user.actor, account_id=account_id)
+    if body.password is not None:
+        account = accounts.set_password(session, actor=user.actor, account_id=account_id,
+                                        password=body.password)
+    if body.active is not None:
+        account = accounts.set_active(session, actor=user.actor, account_id=account_id,
+                                      active=body.active)
+    staff = session.get(Staff, account.staff_id)
+    assert staff is not None  # noqa: S101
+    return account_out(account, staff)

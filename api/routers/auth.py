@@ -1,0 +1,45 @@
+"""Bearer tokens for the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CurrentUser, DbSession, bearer
+from api.problems import NotSignedIn
+from api.schemas import MeOut, TokenOut
+from cohort.services.accounts import DEFAULT_TOKEN_TTL, authenticate, issue_token, revoke_token
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenOut)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession) -> TokenOut:
+    """Exchange a username and password (form fields) for a bearer token."""
+    account = authenticate(session, username=form.username, password=form.password)
+    if account is None:
+        raise NotSignedIn()
+    value = issue_token(session, account=account, ttl=DEFAULT_TOKEN_TTL)
+    return TokenOut(access_token=value, expires_in=int(DEFAULT_TOKEN_TTL.total_seconds()))
+
+
+@router.get("/me", response_model=MeOut)
+def me(user: CurrentUser) -> MeOut:
+    """Who the token belongs to, and which centres they see."""
+    ids = user.actor.centre_ids
+    return MeOut(
+        username=user.account.username, staff_id=user.actor.staff_id,
+        display_name=user.staff.display_name, role=user.role, centre_id=user.staff.centre_id,
+        centre_ids=sorted(ids) if ids is not None else None,
+    )
+
+
+@router.post("/revoke", status_code=204)
+def revoke(user: CurrentUser, session: DbSession,
+           value: Annotated[str | None, Depends(bearer)]) -> None:
+    """Sign this token out."""
+    del user
+    if value:
+        revoke_token(session, value)

@@ -1,0 +1,27 @@
+"""Problem types and protocol rules, readable by anyone (no study data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.problems import PROBLEM_TYPES
+from api.schemas import RuleOut
+from cohort.errors import NotFound
+from cohort.rules import RULES
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/api/v1/rules", response_model=list[RuleOut])
+def rules() -> list[RuleOut]:
+    """Every protocol rule: id, severity (hard refuses, soft flags, time), message."""
+    return [RuleOut(id=r.id, severity=r.severity.value, applies_to=r.applies_to,
+                    message=r.message) for r in RULES]
+
+
+@router.get("/problems/{slug}", include_in_schema=False)
+def problem(slug: str) -> dict[str, str]:
+    if slug not in PROBLEM_TYPES:
+        raise NotFound(f"No problem type {slug}.")
+    title, advice = PROBLEM_TYPES[slug]
+    return {"type": f"/problems/{slug}", "title": title, "advice": advice}

@@ -1,0 +1,45 @@
+"""Retention per centre and the worklist of visits due."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, DbSession, Today
+from cohort.services import queries
+from cohort.services.monitoring import CentreStatus, WorklistItem, centre_status, worklist
+
+router = APIRouter(tags=["monitoring"])
+
+AsOf = Annotated[date | None, Query(description="Evaluate as of this date; default today.")]
+
+
+@router.get("/retention", response_model=list[CentreStatus])
+def retention(user: CurrentUser, session: DbSession, today: Today,
+              as_of: AsOf = None) -> list[CentreStatus]:
+    """Per visible centre: enrolled by group, M0/M6/M12 done and in window, due and
+    overdue visits, sessions, open deviations, withdrawals and losses."""
+    return centre_status(session, actor=user.actor, as_of=as_of or today)
+
+
+@router.get("/centres/{centre_code}/retention", response_model=CentreStatus)
+def centre_retention(centre_code: str, user: CurrentUser, session: DbSession, today: Today,
+                     as_of: AsOf = None) -> CentreStatus:
+    centre = queries.get_centre(session, actor=user.actor, code=centre_code)
+    rows = centre_status(session, actor=user.actor, as_of=as_of or today)
+    return next(r for r in rows if r.centre_id == centre.id)
+
+
+@router.get("/worklist", response_model=list[WorklistItem])
+def visits_due(
+    user: CurrentUser, session: DbSession, today: Today,
+    centre: Annotated[str | None, Query(description="Centre code, e.g. C04.")] = None,
+    as_of: AsOf = None,
+    horizon_days: Annotated[int, Query(ge=0, le=365)] = 30,
+) -> list[WorklistItem]:
+    """M6/M12 visits overdue, in window now, or opening within ``horizon_days``."""
+    centre_id = queries.get_centre(session, actor=user.actor, code=centre).id if centre else None
+    return worklist(session, actor=user.actor, as_of=as_of or today, centre_id=centre_id,
+                    horizon_days=horizon_days)

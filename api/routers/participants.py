@@ -1,0 +1,104 @@
+"""Participants: enrolment, group and status, history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, DbSession, Today
+from api.schemas import (
+    AuditOut,
+    DeviationsPublic,
+    GroupIn,
+    ParticipantSaved,
+    StatusChangePublic,
+    StatusIn,
+    briefs,
+)
+from cohort.models import DeviationPublic, Participant, ParticipantPublic, ParticipantsPublic
+from cohort.services import participants, queries
+from cohort.services.context import get_participant
+from cohort.services.enrolment import EnrolmentCreate, enrol
+
+router = APIRouter(prefix="/participants", tags=["participants"])
+
+
+@router.get("", response_model=ParticipantsPublic)
+def list_participants(
+    user: CurrentUser, session: DbSession,
+    centre: Annotated[str | None, Query(description="Centre code, e.g. C04.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ParticipantsPublic:
+    """Participants of the centres you may see, by code."""
+    centre_id = queries.get_centre(session, actor=user.actor, code=centre).id if centre else None
+    rows, total = queries.list_participants(session, actor=user.actor, centre_id=centre_id,
+                                            limit=limit, offset=offset)
+    return ParticipantsPublic(
+        data=[ParticipantPublic.model_validate(p, from_attributes=True) for p in rows],
+        count=total,
+    )
+
+
+@router.post("", response_model=ParticipantSaved, status_code=201)
+def enrol_participant(body: EnrolmentCreate, user: CurrentUser, session: DbSession,
+                      today: Today) -> ParticipantSaved:
+    """Enrol a person: eligibility and consent are checked, the code generated, the
+    group set. Refused enrolments answer 422 with the rule id and write nothing."""
+    saved = enrol(session, actor=user.actor, data=body, on=today)
+    return ParticipantSaved(
+        participant=ParticipantPublic.model_validate(saved.record, from_attributes=True),
+        deviations=briefs(saved.deviations),
+    )
+
+
+@router.get("/{code}", response_model=ParticipantPublic)
+def get(code: str, user: CurrentUser, session: DbSession) -> Participant:
+    """Another centre's participant answers 404, like an unknown code."""
+    return get_participant(session, user.actor, code)
+
+
+@router.put("/{code}/group", response_model=ParticipantPublic)
+def change_group(code: str, body: GroupIn, user: CurrentUser, session: DbSession) -> Participant:
+    """Only before M0, and never comparison → intervention (409 with the rule id)."""
+    return participants.change_group(session, actor=user.actor, code=code, group=body.group)
+
+
+@router.get("/{code}/status", response_model=list[StatusChangePublic])
+def status_history(code: str, user: CurrentUser, session: DbSession) -> list[StatusChangePublic]:
+    return [StatusChangePublic.model_validate(s, from_attributes=True)
+            for s in participants.status_history(session, actor=user.actor, code=code)]
+
+
+@router.post("/{code}/status", response_model=StatusChangePublic, status_code=201)
+def change_status(code: str, body: StatusIn, user: CurrentUser, session: DbSession,
+                  today: Today) -> StatusChangePublic:
+    """Withdrawn, deceased, lost to follow-up, returned: history is appended, never erased."""
+    change = participants.change_status(
+        session, actor=user.actor, code=code, status=body.status,
+        effective_date=body.effective_date, reason=body.reason, on=today,
+    )
+    return StatusChangePublic.model_validate(change, from_attributes=True)
+
+
+@router.get("/{code}/deviations", response_model=DeviationsPublic)
+def deviations(code: str, user: CurrentUser, session: DbSession) -> DeviationsPublic:
+    rows = queries.participant_deviations(session, actor=user.actor, code=code)
+    return DeviationsPublic(
+        data=[DeviationPublic.model_validate(d, from_attributes=True) for d in rows],
+        count=len(rows),
+    )
+
+
+@router.get("/{code}/history", response_model=list[AuditOut])
+def history(code: str, user: CurrentUser, session: DbSession) -> list[AuditOut]:
+    """The audit trail of the participant and their records: who, when, old → new."""
+    entries = queries.participant_history(session, actor=user.actor, code=code)
+    names = queries.staff_names(session, actor=user.actor,
+                                ids={e.actor_id for e in entries if e.actor_id is not None})
+    return [
+        AuditOut.model_validate(e, from_attributes=True,
+                                update={"actor_name": names.get(e.actor_id or -1)})
+        for e in entries
+    ]

@@ -1,0 +1,118 @@
+"""API fixtures: the app bound to the test's rolled-back ``session`` (SQLite and PostgreSQL).
+
+``world`` builds two centres, one person per role (plus a research officer limited to the
+second centre) with a bearer token each, and one participant per centre. Accounts get a
+pre-computed Argon2 hash so that building the world costs no hashing time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+
+with warnings.catch_warnings():
+    # Starlette 1.x prefers the httpx2 package; the installed httpx works the same here.
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from api.deps import get_session
+from cohort.models import Account, Centre, Participant, Staff, StaffCreate
+from cohort.services.accounts import hash_password, issue_token
+from cohort.services.setup import create_staff
+from cohort.vocab import Group, Role
+from tests.conftest import TODAY
+from tests.factories import Factory
+
+PASSWORD = "correct horse battery"
+_HASH: list[str] = []
+
+
+def password_hash() -> str:
+    if not _HASH:
+        _HASH.append(hash_password(PASSWORD))
+    return _HASH[0]
+
+
+@pytest.fixture
+def app(engine: Engine, session: Session) -> Iterator[FastAPI]:
+    application = create_app(engine=engine, today=lambda: TODAY)
+
+    def bound() -> Iterator[Session]:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+    application.dependency_overrides[get_session] = bound
+    yield application
+    application.dependency_overrides.clear()
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class User:
+    username: str
+    staff: Staff
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    a: Centre
+    b: Centre
+    users: dict[str, User] = field(default_factory=dict)
+    pa: Participant | None = None
+    pb: Participant | None = None
+
+    def h(self, who: str) -> dict[str, str]:
+        return self.users[who].headers
+
+
+def add_user(session: Session, username: str, role: Role, centre: Centre | None,
+             extra_centre_ids: list[int] | None = None, trained: bool = True) -> User:
+    staff = create_staff(
+        session, actor=None,
+        data=StaffCreate(display_name=f"Name of {username}", role=role,
+                         centre_id=centre.id if centre else None,
+                         aerli_trained_on=TODAY - timedelta(days=900) if trained else None),
+        extra_centre_ids=extra_centre_ids,
+    )
+    assert staff.id is not None
+    account = Account(username=username, password_hash=password_hash(), staff_id=staff.id)
+    session.add(account)
+    session.commit()
+    return User(username, staff, issue_token(session, account=account))
+
+
+@pytest.fixture
+def world(session: Session, factory: Factory) -> World:
+    a, b = factory.centre("C01"), factory.centre("C02")
+    w = World(a, b)
+    w.users["worker_a"] = add_user(session, "worker.a", Role.OUTREACH_WORKER, a)
+    w.users["worker_a2"] = add_user(session, "worker.a2", Role.OUTREACH_WORKER, a)
+    w.users["worker_b"] = add_user(session, "worker.b", Role.OUTREACH_WORKER, b)
+    w.users["officer"] = add_user(session, "officer", Role.RESEARCH_OFFICER, None)
+    w.users["officer_b"] = add_user(session, "officer.b", Role.RESEARCH_OFFICER, None,
+                                    extra_centre_ids=[b.id or 0])
+    w.users["statistician"] = add_user(session, "stat", Role.STATISTICIAN, None)
+    w.users["admin"] = add_user(session, "admin", Role.ADMIN, None)
+    w.pa = factory.participant(factory.actor(w.users["worker_a"].staff), group=Group.INTERVENTION)
+    w.pb = factory.participant(factory.actor(w.users["worker_b"].staff), group=Group.COMPARISON)
+    return w

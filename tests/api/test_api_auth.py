@@ -1,0 +1,117 @@
+"""Accounts and tokens: Argon2 hashes, digests only, sign-in failures all look alike."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from cohort.errors import ActionNotAllowed, CohortError
+from cohort.models import Account, ApiToken, AuditEntry, utcnow
+from cohort.services import accounts
+from cohort.vocab import Role
+from tests.api.conftest import PASSWORD, World
+from tests.factories import Factory
+
+
+def test_password_is_stored_as_argon2_hash(session: Session, factory: Factory) -> None:
+    staff = factory.staff(role=Role.RESEARCH_OFFICER, national=True)
+    account = accounts.create_account(session, actor=None, staff_id=staff.id or 0,
+                                      username="Ofc.One", password="a long password here")
+    assert account.username == "ofc.one"
+    assert account.password_hash.startswith("$argon2id$")
+    assert "a long password here" not in account.password_hash
+    assert accounts.authenticate(session, username="OFC.ONE",
+                                 password="a long password here") is not None
+    assert accounts.authenticate(session, username="ofc.one", password="wrong password") is None
+    assert accounts.authenticate(session, username="nobody", password="whatever") is None
+    audited = session.exec(select(AuditEntry).where(AuditEntry.table_name == "account")).all()
+    assert audited and all("password" not in (e.new_value or "") for e in audited)
+
+
+def test_short_password_and_taken_username_refused(session: Session, factory: Factory) -> None:
+    staff = factory.staff()
+    with pytest.raises(CohortError, match="at least 10"):
+        accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
+                                password="short")
+    accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
+                            password="long enough password")
+    other = factory.staff()
+    with pytest.raises(CohortError, match="taken"):
+        accounts.create_account(session, actor=None, staff_id=other.id or 0, username="X",
+                                password="long enough password")
+
+
+def test_only_admins_create_accounts(session: Session, factory: Factory) -> None:
+    worker = factory.worker()
+    with pytest.raises(ActionNotAllowed) as refused:
+        accounts.create_staff_account(session, actor=worker, username="new.one",
+                                      password="long enough password", role=Role.ADMIN)
+    assert refused.value.rule_id == "scope.role"
+
+
+def test_token_digest_only_expiry_and_revocation(session: Session, world: World) -> None:
+    user = world.users["worker_a"]
+    digests = session.exec(select(ApiToken.token_digest)).all()
+    assert user.token not in digests
+    assert hashlib.sha256(user.token.encode()).hexdigest() in digests
+    assert accounts.account_for_token(session, user.token) is not None
+    accounts.revoke_token(session, user.token)
+    assert accounts.account_for_token(session, user.token) is None
+    account = session.exec(select(Account).where(Account.username == "worker.b")).one()
+    expired = accounts.issue_token(session, account=account, ttl=timedelta(seconds=-1))
+    assert accounts.account_for_token(session, expired) is None
+    assert accounts.account_for_token(session, "not-a-token") is None
+
+
+def test_disabled_account_loses_tokens(session: Session, world: World,
+                                       client: TestClient) -> None:
+    account = session.exec(select(Account).where(Account.username == "worker.b")).one()
+    admin = client.patch(f"/api/v1/accounts/{account.id}", json={"active": False},
+                         headers=world.h("admin"))
+    assert admin.status_code == 200 and admin.json()["active"] is False
+    assert client.get("/api/v1/auth/me", headers=world.h("worker_b")).status_code == 401
+    assert accounts.authenticate(session, username="worker.b", password=PASSWORD) is None
+
+
+def test_token_endpoint_and_me(client: TestClient, world: World) -> None:
+    bad = client.post("/api/v1/auth/token", data={"username": "worker.a", "password": "nope"})
+    assert bad.status_code == 401
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    unknown = client.post("/api/v1/auth/token", data={"username": "ghost", "password": "nope"})
+    assert unknown.json()["detail"] == bad.json()["detail"]
+    good = client.post("/api/v1/auth/token", data={"username": "worker.a", "password": PASSWORD})
+    assert good.status_code == 200
+    token = good.json()["access_token"]
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "outreach_worker" and me["centre_ids"] == [world.a.id]
+    officer = client.get("/api/v1/auth/me", headers=world.h("officer")).json()
+    assert officer["centre_ids"] is None
+    out = client.post("/api/v1/auth/revoke", headers={"Authorization": f"Bearer {token}"})
+    assert out.status_code == 204
+    assert client.get("/api/v1/auth/me",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_demo_accounts_bound_to_staff_and_idempotent(session: Session, factory: Factory) -> None:
+    a, b = factory.centre("C01"), factory.centre("C02")
+    existing_worker = factory.staff(centre=a)
+    first = accounts.create_demo_accounts(session)
+    by_name = {d.username: d for d in first}
+    assert set(by_name) == {"admin", "officer", "statistician", "worker.c01", "worker.c02"}
+    assert by_name["worker.c01"].staff_id == existing_worker.id
+    assert by_name["worker.c02"].centre_code == b.code
+    assert len({d.password for d in first}) == len(first)
+    again = accounts.create_demo_accounts(session)
+    assert {d.username for d in again} == set(by_name)
+    assert {d.staff_id for d in again} == {d.staff_id for d in first}
+    for demo in again:
+        assert accounts.authenticate(session, username=demo.username,
+                                     password=demo.password) is not None
+        assert accounts.authenticate(session, username=demo.username,
+                                     password=by_name[demo.username].password) is None
+    assert session.exec(select(Account)).all().__len__() == len(first)
+    assert utcnow()  # aware clock used for last_sign_in_at

@@ -1,0 +1,76 @@
+"""``cohort user add|list``: passwords never echoed nor taken as options; one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from cohort.cli.users import register
+from cohort.db import create_schema, engine_for
+from cohort.models import Account, CentreCreate, Staff
+from cohort.services.accounts import authenticate
+from cohort.services.setup import create_centre
+from cohort.settings import get_settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[typer.Typer, str]]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("COHORT_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = engine_for(url)
+    create_schema(engine)
+    with Session(engine) as session:
+        create_centre(session, actor=None, data=CentreCreate(code="C04", name="Four", city="Metz"))
+    app = typer.Typer()
+    register(app)
+    yield app, url
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+def test_add_reads_password_from_stdin_and_never_echoes(cli: tuple[typer.Typer, str]) -> None:
+    app, url = cli
+    secret = "a very long secret phrase"
+    result = CliRunner().invoke(app, ["user", "add", "--username", "M.Dupont", "--role",
+                                      "outreach_worker", "--centre", "c04", "--trained",
+                                      "--password-stdin"], input=secret + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Account 'm.dupont' created (outreach_worker, centre C04)" in result.output
+    assert secret not in result.output
+    with Session(engine_for(url)) as session:
+        account = session.exec(select(Account)).one()
+        staff = session.get(Staff, account.staff_id)
+        assert staff is not None and staff.aerli_trained_on is not None
+        assert authenticate(session, username="m.dupont", password=secret) is not None
+    listed = CliRunner().invoke(app, ["user", "list"])
+    assert "m.dupont" in listed.output and "C04" in listed.output
+
+
+def test_add_prompts_twice_when_no_stdin_flag(cli: tuple[typer.Typer, str]) -> None:
+    app, _ = cli
+    result = CliRunner().invoke(app, ["user", "add", "--username", "boss", "--role", "admin"],
+                                input="long enough pass\nlong enough pass\n")
+    assert result.exit_code == 0, result.output
+    assert "long enough pass" not in result.output
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (["--role", "chief"], "long enough pass", "unknown role 'chief'"),
+    (["--role", "admin"], "short", "too short"),
+    (["--role", "outreach_worker"], "long enough pass", "belong to a centre"),
+    (["--role", "outreach_worker", "--centre", "C99"], "long enough pass", "No centre"),
+])
+def test_add_errors_are_one_line(cli: tuple[typer.Typer, str], args: list[str], stdin: str,
+                                 message: str) -> None:
+    app, _ = cli
+    result = CliRunner().invoke(app, ["user", "add", "--username", "x", *args,
+                                      "--password-stdin"], input=stdin + "\n")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output

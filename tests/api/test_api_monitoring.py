@@ -1,0 +1,68 @@
+"""Retention summary, worklist, centres and staff, rules, OpenAPI schema."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import World
+
+
+def test_retention_per_centre(client: TestClient, world: World) -> None:
+    rows = client.get("/api/v1/retention", headers=world.h("officer")).json()
+    by_code = {r["centre_code"]: r for r in rows}
+    assert by_code["C01"]["enrolled"] == 1 and by_code["C01"]["intervention"] == 1
+    assert by_code["C02"]["comparison"] == 1
+    # Included 400 days ago without questionnaires: M6 and M12 windows have closed.
+    assert by_code["C01"]["m6_overdue"] == 1
+    one = client.get("/api/v1/centres/C02/retention", headers=world.h("officer_b")).json()
+    assert one["centre_code"] == "C02" and one["enrolled"] == 1
+    earlier = client.get("/api/v1/retention?as_of=2025-01-01", headers=world.h("officer"))
+    assert earlier.status_code == 200
+
+
+def test_worklist(client: TestClient, world: World) -> None:
+    items = client.get("/api/v1/worklist", headers=world.h("worker_a")).json()
+    assert items and {i["code"] for i in items} == {world.pa.code}  # type: ignore[union-attr]
+    assert {i["state"] for i in items} <= {"upcoming", "due", "overdue"}
+    assert [i["timepoint"] for i in items] == ["M6", "M12"]
+
+
+def test_centres_and_staff_admin(client: TestClient, world: World) -> None:
+    created = client.post("/api/v1/centres", json={"code": "c33", "name": "Antenne",
+                                                   "city": "Brest"}, headers=world.h("admin"))
+    assert created.status_code == 201 and created.json()["code"] == "C33"
+    dup = client.post("/api/v1/centres", json={"code": "C33", "name": "x", "city": "y"},
+                      headers=world.h("admin"))
+    assert dup.status_code == 422 and "already exists" in dup.json()["detail"]
+    officer = client.post("/api/v1/staff", json={
+        "display_name": "Regional officer", "role": "research_officer",
+        "extra_centre_codes": ["C01", "C33"]}, headers=world.h("admin"))
+    assert officer.status_code == 201
+    account = client.post("/api/v1/accounts", json={
+        "staff_id": officer.json()["id"], "username": "regional",
+        "password": "a long enough password"}, headers=world.h("admin"))
+    assert account.status_code == 201 and account.json()["role"] == "research_officer"
+    token = client.post("/api/v1/auth/token", data={"username": "regional",
+                                                    "password": "a long enough password"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    visible = [c["code"] for c in client.get("/api/v1/centres", headers=headers).json()]
+    assert visible == ["C01", "C33"]
+    listed = client.get("/api/v1/accounts", headers=world.h("admin")).json()
+    assert "regional" in {a["username"] for a in listed}
+
+
+def test_rules_and_schema(client: TestClient) -> None:
+    rules = client.get("/api/v1/rules").json()
+    assert {"group.crossing", "session.trained_staff"} <= {r["id"] for r in rules}
+    schema = client.get("/api/v1/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/api/v1/participants",
+                 "/api/v1/participants/{code}/questionnaires/{timepoint}",
+                 "/api/v1/participants/{code}/sessions",
+                 "/api/v1/deviations/{deviation_id}/resolve", "/api/v1/retention",
+                 "/api/v1/worklist", "/api/v1/auth/token",
+                 "/api/v1/accounts", "/api/v1/staff", "/api/v1/centres"):
+        assert path in paths, path
+    assert not any(p.startswith("/participants") for p in paths)  # pages stay out
+    problem = client.get("/problems/stale-version").json()
+    assert problem["title"] == "Changed by someone else"

@@ -1,0 +1,162 @@
+"""Server-rendered pages: sign-in, CSRF, scoping, data entry and the officer's queue."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from cohort.models import Deviation
+from tests.api.conftest import PASSWORD, World
+from tests.factories import Factory, questionnaire_answers
+
+BANNED = re.compile(r"\b(addicts?|abusers?|junkies|clean|dirty)\b", re.IGNORECASE)
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, username: str) -> str:
+    token = csrf(client.get("/login").text)
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def test_pages_need_sign_in(client: TestClient) -> None:
+    response = client.get("/retention", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/retention"
+
+
+def test_wrong_password_and_missing_csrf(client: TestClient, world: World) -> None:
+    token = csrf(client.get("/login").text)
+    bad = client.post("/login", data={"username": "worker.a", "password": "nope",
+                                      "csrf_token": token})
+    assert bad.status_code == 401 and "do not match" in bad.text
+    forged = client.post("/login", data={"username": "worker.a", "password": PASSWORD})
+    assert forged.status_code == 403 and "expired" in forged.text
+    assert client.get("/participants", follow_redirects=False).status_code == 303
+
+
+def test_worker_home_lists_own_centre(client: TestClient, world: World) -> None:
+    assert sign_in(client, "worker.a") == "/participants"
+    page = client.get("/participants")
+    assert world.pa.code in page.text and world.pb.code not in page.text  # type: ignore[union-attr]
+    other = client.get(f"/participants/{world.pb.code}")  # type: ignore[union-attr]
+    unknown = client.get("/participants/C02-0999-X")
+    assert other.status_code == unknown.status_code == 404
+    assert client.get("/centres/C02").status_code == 404
+    assert not BANNED.search(page.text)
+
+
+def test_logout_needs_csrf_and_ends_session(client: TestClient, world: World) -> None:
+    sign_in(client, "worker.a")
+    page = client.get("/participants").text
+    assert client.post("/logout", data={}).status_code == 403
+    out = client.post("/logout", data={"csrf_token": csrf(page)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/participants", follow_redirects=False).status_code == 303
+
+
+def test_officer_retention_drilldown_and_resolve(client: TestClient, world: World,
+                                                 session: Session, factory: Factory) -> None:
+    assert world.pa is not None
+    worker = factory.actor(world.users["worker_a"].staff)
+    saved = factory.aerli_session(worker, world.pa, staff=[world.users["worker_a"].staff])
+    deviation = saved.deviations[0]
+    assert sign_in(client, "officer") == "/retention"
+    retention = client.get("/retention")
+    assert retention.status_code == 200 and 'href="/centres/C01"' in retention.text
+    centre = client.get("/centres/C01")
+    assert centre.status_code == 200 and world.pa.code in centre.text
+    queue = client.get("/deviations?centre=C01")
+    assert f'id="deviation-{deviation.id}"' in queue.text
+    token = csrf(queue.text)
+    empty = client.post(f"/deviations/{deviation.id}",
+                        data={"action": "resolve", "comment": "", "csrf_token": token})
+    assert "comment is required" in empty.text
+    done = client.post(f"/deviations/{deviation.id}",
+                       data={"action": "resolve", "comment": "Second worker was present",
+                             "csrf_token": token})
+    assert done.status_code == 200 and "resolved" in done.text
+    session.expire_all()
+    stored = session.get(Deviation, deviation.id)
+    assert stored is not None and stored.status.value == "resolved"
+    assert stored.resolution_comment == "Second worker was present"
+
+
+def test_worker_cannot_resolve_from_page(client: TestClient, world: World,
+                                         factory: Factory) -> None:
+    assert world.pa is not None
+    worker = factory.actor(world.users["worker_a"].staff)
+    saved = factory.aerli_session(worker, world.pa, staff=[world.users["worker_a"].staff])
+    sign_in(client, "worker.a")
+    token = csrf(client.get("/participants").text)
+    response = client.post(f"/deviations/{saved.deviations[0].id}",
+                           data={"action": "resolve", "comment": "x", "csrf_token": token})
+    assert response.status_code == 403
+
+
+def test_admin_creates_account_from_page(client: TestClient, world: World) -> None:
+    sign_in(client, "admin")
+    page = client.get("/accounts")
+    assert page.status_code == 200 and "worker.a" in page.text
+    created = client.post("/accounts", data={
+        "username": "New.Worker", "password": "long enough password", "role": "outreach_worker",
+        "centre_code": "C02", "csrf_token": csrf(page.text)})
+    assert created.status_code == 200 and "new.worker" in created.text
+    short = client.post("/accounts", data={
+        "username": "other", "password": "short", "role": "admin",
+        "csrf_token": csrf(page.text)})
+    assert short.status_code == 422 and "too short" in short.text
+
+
+def test_history_page(client: TestClient, world: World) -> None:
+    sign_in(client, "officer")
+    page = client.get(f"/participants/{world.pa.code}/history")  # type: ignore[union-attr]
+    assert page.status_code == 200 and "create participant" in page.text
+
+
+def test_enrol_page_with_inline_rule_error(client: TestClient, world: World) -> None:
+    sign_in(client, "worker.a")
+    form = client.get("/participants/new")
+    assert form.status_code == 200 and 'data-field="age"' in form.text
+    token = csrf(form.text)
+    base = {"csrf_token": token, "age": "17", "injected_past_month": "1",
+            "wish_neck_groin": "0", "consent": "1", "consent_date": "2026-11-20",
+            "inclusion_date": "2026-11-20", "year_of_birth": "2009", "gender": "1",
+            "reached_via": "1", "study_group": "1"}
+    refused = client.post("/participants/new", data=base)
+    assert refused.status_code == 422
+    assert re.search(r'id="field-age"[^>]*>.*?class="error"[^>]*>[^<]*18', refused.text, re.S)
+    ok = client.post("/participants/new", data={**base, "age": "30", "year_of_birth": "1996"},
+                     follow_redirects=False)
+    assert ok.status_code == 303
+    code = ok.headers["location"].rsplit("/", 1)[1]
+    assert code.startswith("C01-")
+    assert "is enrolled" in client.get(ok.headers["location"]).text
+
+
+def test_questionnaire_page_save_and_soft_rule_message(client: TestClient, world: World) -> None:
+    assert world.pa is not None
+    sign_in(client, "worker.a")
+    url = f"/participants/{world.pa.code}/questionnaires/M6"
+    form = client.get(url)
+    assert form.status_code == 200 and 'data-field="share_syringe"' in form.text
+    late = world.pa.inclusion_date + timedelta(days=182 + 60)
+    data = {"csrf_token": csrf(form.text), **questionnaire_answers(late)}
+    del data["housing"], data["income_source"], data["education"]
+    del data["years_injecting"], data["age_first_injection"], data["prison_ever"]
+    payload = [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])]
+    bad = client.post(url, data=[(k, "abc" if k == "inj_freq" else v) for k, v in payload])
+    assert bad.status_code == 422 and 'id="field-inj_freq"' in bad.text
+    saved = client.post(url, data=payload, follow_redirects=False)
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"]).text
+    assert "Saved" in page and "Please note" in page and "outside its window" in page

@@ -1,0 +1,194 @@
+"""Real headless Chromium (Debian's) against the app served by uvicorn on loopback.
+
+An outreach worker signs in, enrols someone, fills M0 using a branching question, gets an
+inline error for a bad value, saves, and finds the participant in the list; a research
+officer resolves a deviation. Screenshots go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cohort.db import create_schema, engine_for
+from cohort.vocab import Timepoint
+from tests.conftest import TODAY
+from tests.factories import questionnaire_answers
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]
+
+
+@dataclass
+class Live:
+    base: str
+    passwords: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make system-deps)")
+    import uvicorn
+    from sqlmodel import Session
+
+    from api.app import create_app
+    from cohort.demo import build_demo
+    from cohort.services.accounts import create_demo_accounts
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
+    engine = engine_for(url)
+    create_schema(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        build_demo(session, participants=40, seed=1, as_of=TODAY)
+        accounts = create_demo_accounts(session)
+    app = create_app(engine=engine, today=lambda: TODAY)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield Live(f"http://127.0.0.1:{port}", {a.username: a.password for a in accounts})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture
+def page(live: Live) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      device_scale_factor=1, is_mobile=True, has_touch=True)
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, live: Live, username: str) -> None:
+    page.goto(f"{live.base}/login")
+    page.fill("#username", username)
+    page.fill("#password", live.passwords[username])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def answer(page: Any, name: str, value: Any) -> None:
+    """Fill one dictionary field the way a person would (tap the choice, type the number)."""
+    if isinstance(value, list):
+        for code in value:
+            page.check(f"input[name='{name}'][value='{code}']")
+        return
+    radio = page.locator(f"input[type=radio][name='{name}'][value='{value}']")
+    if radio.count():
+        radio.check()
+        return
+    field = page.locator(f"[name='{name}']").first
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(str(value))
+    else:
+        field.fill(str(value))
+
+
+def test_outreach_worker_enrols_and_fills_m0(page: Any, live: Live) -> None:
+    sign_in(page, live, "worker.c01")
+    assert page.url.endswith("/participants")
+    shot(page, "01-worker-participants")
+    page.click("text=Enrol a participant")
+    enrolment = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
+                 "consent": "1", "consent_date": TODAY.isoformat(),
+                 "inclusion_date": TODAY.isoformat(), "year_of_birth": "1995",
+                 "gender": "1", "reached_via": "1", "study_group": "1"}
+    for name, value in enrolment.items():
+        answer(page, name, value)
+    shot(page, "02-enrol-form")
+    page.click("button:has-text('Enrol')")
+    page.wait_for_load_state()
+    assert "is enrolled" in page.inner_text(".flash")
+    code = page.inner_text("h1.code").strip()
+    assert code.startswith("C01-")
+    shot(page, "03-enrolled")
+
+    page.click("text=Enter M0")
+    page.wait_for_load_state()
+    # Branching: the treatment type is asked only of people currently on OAT.
+    oat_type = page.locator("#field-oat_type")
+    answer(page, "oat_current", "0")
+    assert oat_type.is_hidden()
+    answer(page, "oat_current", "1")
+    assert oat_type.is_visible()
+    values = questionnaire_answers(TODAY, Timepoint.M0)
+    values["years_injecting"] = "250"  # not possible: an inline error, before any round trip
+    for name, value in values.items():
+        answer(page, name, value)
+    page.click("button:has-text('Save M0')")
+    error = page.locator("#field-years_injecting .error")
+    assert error.is_visible() and error.inner_text().strip()
+    assert "/questionnaires/M0" in page.url
+    shot(page, "04-inline-error")
+    answer(page, "years_injecting", "8")
+    page.click("button:has-text('Save M0')")
+    page.wait_for_url(f"**/participants/{code}")
+    assert "Saved" in page.inner_text(".flash")
+    shot(page, "05-m0-saved")
+
+    page.click("text=My participants")
+    page.wait_for_load_state()
+    assert code in page.inner_text("#participant-list")
+    shot(page, "06-list-with-new-participant")
+
+
+def test_research_officer_resolves_a_deviation(page: Any, live: Live) -> None:
+    sign_in(page, live, "officer")
+    assert page.url.endswith("/retention")
+    assert page.locator("#retention tbody tr").count() == 20
+    shot(page, "11-officer-retention")
+    page.click("nav >> text=Deviations")
+    page.wait_for_load_state()
+    card = page.locator("#deviation-list li.card").first
+    card_id = card.get_attribute("id")
+    card.locator("input[name=comment]").fill("Discussed with the team; second worker trained.")
+    shot(page, "12-deviation-queue")
+    card.locator("button[value=resolve]").click()
+    page.wait_for_load_state()
+    assert "resolved" in page.inner_text(".flash")
+    page.goto(f"{live.base}/deviations?status=resolved")
+    resolved = page.locator(f"#{card_id}")
+    assert resolved.count() == 1
+    assert "second worker trained" in resolved.inner_text()
+    shot(page, "13-deviation-resolved")

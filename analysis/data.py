@@ -1,0 +1,428 @@
+"""Analysis-ready frames straight from the live database.
+
+One SQL query per table (SQLAlchemy Core through ``pandas.read_sql``), then vectorised
+pandas: no per-row ORM loops, so a 100,000-participant cohort loads in seconds. Answers
+keep the data dictionary's codes (``'1'``/``'0'`` for yes/no become 0/1 integers so models
+can use them); labels travel beside the frames in ``variable_labels``/``value_labels``.
+
+Derived variables, as the protocol defines them:
+
+- ``group_itt``: the group given at M0 (a group cannot change after M0, so the stored
+  group is the M0 group);
+- ``per_protocol``: intervention participants with at least one session that counts for
+  the protocol on or before the six-month deadline; comparison participants with no AERLI
+  session at all (``contaminated`` marks those who had one); ``group_pp`` is the group for
+  per-protocol participants and missing otherwise;
+- ``any_risk_practice``, ``any_complication``, ``share_any_equipment``: the dictionary's
+  composites, recomputed here from their items so they exist even for old records;
+- time to loss to follow-up: ``ltfu_days``/``ltfu_months`` from inclusion, ``ltfu_event``
+  (1 lost, 0 censored) and ``ltfu_outcome`` (0 censored, 1 lost, 2 died) for competing risks.
+"""
+
+from __future__ import annotations
+
+import subprocess  # noqa: S404  (only ``git rev-parse`` with fixed arguments)
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from cohort.models import (
+    AerliSession,
+    Centre,
+    Deviation,
+    Participant,
+    Questionnaire,
+    Screening,
+    StatusChange,
+)
+from cohort.rules import ProtocolConfig
+from cohort.vocab import Status
+
+TIMEPOINTS = ("M0", "M6", "M12")
+MONTHS = {"M0": 0, "M6": 6, "M12": 12}
+DAYS_PER_MONTH = 365.25 / 12
+
+# The composites of the data dictionary, recomputed from their items (yes = 1).
+COMPOSITES: dict[str, tuple[str, ...]] = {
+    "any_risk_practice": ("share_syringe", "share_cooker", "share_filter", "share_water"),
+    "any_complication": ("abscess", "cellulitis", "vein_damage", "missed_hit"),
+    "share_any_equipment": ("share_cooker", "share_filter", "share_water"),
+}
+# Binary injection-risk outcomes modelled by default (composites first, then each item).
+BINARY_OUTCOMES: tuple[str, ...] = (
+    "any_risk_practice", "any_complication", "share_syringe", "share_cooker",
+    "share_filter", "share_water", "share_any_equipment",
+)
+
+Source = Session | Engine | Connection
+
+
+@dataclass
+class Snapshot:
+    """What a set of estimates was computed from, for the report and the JSON output."""
+
+    as_of: date
+    extracted_at: datetime
+    database: str
+    git_commit: str | None
+    rows: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "extracted_at": self.extracted_at.isoformat(),
+                "database": self.database, "git_commit": self.git_commit, "rows": self.rows}
+
+
+@dataclass
+class AnalysisData:
+    """Tidy frames of one extraction.
+
+    ``participants``: one row per participant with baseline covariates and derived
+    variables; ``questionnaires``: long format, one row per participant and timepoint;
+    ``sessions``, ``deviations``, ``screening``, ``status_changes``: one row per record.
+    """
+
+    participants: pd.DataFrame
+    questionnaires: pd.DataFrame
+    sessions: pd.DataFrame
+    deviations: pd.DataFrame
+    screening: pd.DataFrame
+    status_changes: pd.DataFrame
+    snapshot: Snapshot
+    variable_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    config: ProtocolConfig = field(default_factory=ProtocolConfig)
+    censor_at: str = "last_contact"
+
+    @property
+    def long(self) -> pd.DataFrame:
+        """Questionnaires joined with the participant-level variables (one row per visit)."""
+        overlap = [c for c in self.questionnaires.columns
+                   if c in self.participants.columns and c != "participant_id"]
+        merged = self.questionnaires.drop(columns=overlap).merge(
+            self.participants, on="participant_id", how="left", validate="many_to_one")
+        first = ["participant_id", "code", "centre_code", "group_itt", "timepoint", "month"]
+        return merged[first + [c for c in merged.columns if c not in first]]
+
+
+def _read(conn: Connection, stmt: Any) -> pd.DataFrame:
+    result = conn.execute(stmt)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _connection(source: Source) -> tuple[Connection, bool]:
+    if isinstance(source, Session):
+        return source.connection(), False
+    if isinstance(source, Engine):
+        return source.connect(), True
+    return source, False
+
+
+def _safe_url(conn: Connection) -> str:
+    return conn.engine.url.render_as_string(hide_password=True)
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    """The commit of the code that produced the estimates, when run from a clone."""
+    try:
+        out = subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "HEAD"], cwd=start or Path(__file__).resolve().parent,  # noqa: S607
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def load_frames(source: Source, *, as_of: date, config: ProtocolConfig | None = None,
+                dictionary: Any | None = None, censor_at: str = "last_contact"
+                ) -> AnalysisData:
+    """Extract every table the analyses need, as of ``as_of`` (later records are ignored).
+
+    ``source`` may be a session, an engine or a connection; nothing is written.
+    ``censor_at`` chooses how people still followed are censored for time to loss to
+    follow-up: at their last contact (default) or at the as-of date.
+    """
+    config = config or _default_config()
+    conn, owned = _connection(source)
+    try:
+        raw = _extract(conn, as_of)
+        database = _safe_url(conn)
+    finally:
+        if owned:
+            conn.close()
+    return build_frames(raw, as_of=as_of, config=config, dictionary=dictionary,
+                        database=database, censor_at=censor_at)
+
+
+def _default_config() -> ProtocolConfig:
+    from cohort.services.context import protocol_config
+
+    return protocol_config()
+
+
+def _extract(conn: Connection, as_of: date) -> dict[str, pd.DataFrame]:
+    p, c, q = Participant.__table__, Centre.__table__, Questionnaire.__table__  # type: ignore[attr-defined]
+    s, d = AerliSession.__table__, Deviation.__table__  # type: ignore[attr-defined]
+    sc, scr = StatusChange.__table__, Screening.__table__  # type: ignore[attr-defined]
+    return {
+        "participants": _read(conn, sa.select(
+            p.c.id.label("participant_id"), p.c.code, p.c.centre_id,
+            c.c.code.label("centre_code"), p.c.inclusion_date, p.c.age_at_inclusion,
+            p.c.year_of_birth, p.c.gender, p.c.reached_via, p.c.group, p.c.status,
+        ).join(c, c.c.id == p.c.centre_id).where(p.c.inclusion_date <= as_of)
+            .order_by(p.c.id)),
+        "questionnaires": _read(conn, sa.select(
+            q.c.participant_id, q.c.timepoint, q.c.visit_date, q.c.in_window,
+            q.c.completeness, q.c.answers,
+        ).where(q.c.visit_date <= as_of).order_by(q.c.participant_id, q.c.visit_date)),
+        "sessions": _read(conn, sa.select(
+            s.c.id.label("session_id"), s.c.participant_id, s.c.session_date, s.c.setting,
+            s.c.modality, s.c.injection_site, s.c.counts_for_protocol,
+        ).where(s.c.session_date <= as_of).order_by(s.c.id)),
+        "deviations": _read(conn, sa.select(
+            d.c.id.label("deviation_id"), d.c.rule_id, d.c.severity, d.c.entity,
+            d.c.record_id, d.c.participant_id, d.c.centre_id, d.c.status, d.c.raised_at,
+        ).order_by(d.c.id)),
+        "status_changes": _read(conn, sa.select(
+            sc.c.id.label("status_change_id"), sc.c.participant_id, sc.c.status,
+            sc.c.effective_date,
+        ).where(sc.c.effective_date <= as_of).order_by(sc.c.participant_id,
+                                                       sc.c.effective_date, sc.c.id)),
+        "screening": _read(conn, sa.select(
+            scr.c.id.label("screening_id"), scr.c.screened_on, scr.c.centre_id,
+            scr.c.outcome, scr.c.reason, scr.c.participant_id,
+        ).where(scr.c.screened_on <= as_of).order_by(scr.c.id)),
+    }
+
+
+def _as_str(series: pd.Series) -> pd.Series:
+    """Enum columns come back as enums from the ORM types; keep their readable words."""
+    return series.map(lambda v: getattr(v, "value", v))
+
+
+def _to_date(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series)
+
+
+def _yesno_fields(dictionary: Any) -> set[str]:
+    if dictionary is None:
+        return set()
+    return {name for name, f in dictionary.fields.items()
+            if f.kind == "choice" and set(f.choices) == {"0", "1"}}
+
+
+def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolConfig,
+                 dictionary: Any | None = None, database: str = "",
+                 censor_at: str = "last_contact") -> AnalysisData:
+    """Turn raw extracted tables into the tidy, derived frames (no database needed).
+
+    Split from :func:`load_frames` so that benchmarks and tests can feed synthetic tables.
+    """
+    if dictionary is None:
+        import forms
+
+        dictionary = forms.default_dictionary()
+    parts = raw["participants"].copy()
+    for col in ("gender", "reached_via", "group", "status"):
+        parts[col] = _as_str(parts[col])
+    parts["inclusion_date"] = _to_date(parts["inclusion_date"])
+
+    questionnaires = _questionnaires(raw["questionnaires"], dictionary)
+    sessions = raw["sessions"].copy()
+    for col in ("setting", "modality", "injection_site"):
+        sessions[col] = _as_str(sessions[col])
+    sessions["session_date"] = _to_date(sessions["session_date"])
+    sessions["counts_for_protocol"] = sessions["counts_for_protocol"].astype(bool)
+    status = raw["status_changes"].copy()
+    status["status"] = _as_str(status["status"])
+    status["effective_date"] = _to_date(status["effective_date"])
+    deviations = raw["deviations"].copy()
+    for col in ("severity", "status"):
+        deviations[col] = _as_str(deviations[col])
+    screening = raw["screening"].copy()
+    screening["outcome"] = _as_str(screening["outcome"])
+    screening["screened_on"] = _to_date(screening["screened_on"])
+
+    parts = _exposure(parts, sessions, config)
+    parts = _baseline(parts, questionnaires)
+    parts = _time_to_ltfu(parts, questionnaires, sessions, status, as_of, config, censor_at)
+    questionnaires = questionnaires.merge(
+        parts[["participant_id", "code", "centre_code", "group_itt"]], on="participant_id",
+        how="inner", validate="many_to_one")
+    first = ["participant_id", "code", "centre_code", "group_itt", "timepoint", "month"]
+    questionnaires = questionnaires[first + [c for c in questionnaires.columns
+                                             if c not in first]]
+
+    variable_labels, value_labels = _labels(dictionary)
+    snapshot = Snapshot(
+        as_of=as_of, extracted_at=datetime.now(UTC), database=database,
+        git_commit=git_commit(),
+        rows={"participants": len(parts), "questionnaires": len(questionnaires),
+              "sessions": len(sessions), "deviations": len(deviations),
+              "screening": len(screening), "status_changes": len(status)},
+    )
+    return AnalysisData(parts, questionnaires, sessions, deviations, screening, status,
+                        snapshot, variable_labels, value_labels, config, censor_at)
+
+
+def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
+    answers = raw["answers"].map(lambda a: a if isinstance(a, dict) else _json(a))
+    wide = pd.DataFrame(answers.tolist(), index=raw.index)
+    wide = wide.drop(columns=[c for c in ("visit_date",) if c in wide.columns])
+    base = raw.drop(columns=["answers"]).copy()
+    base["timepoint"] = _as_str(base["timepoint"])
+    base["visit_date"] = _to_date(base["visit_date"])
+    base["in_window"] = base["in_window"].astype(bool)
+    base["month"] = base["timepoint"].map(MONTHS).astype("int64")
+    out = pd.concat([base, wide], axis=1)
+    yesno = _yesno_fields(dictionary)
+    for name in yesno | set(COMPOSITES):
+        if name in out.columns:
+            out[name] = pd.to_numeric(out[name], errors="coerce").astype("Float64")
+    for name, items in COMPOSITES.items():
+        present = [i for i in items if i in out.columns]
+        if not present:
+            out[name] = pd.Series(pd.NA, index=out.index, dtype="Float64")
+            continue
+        block = out[present]
+        anyyes = (block == 1).any(axis=1)
+        allno = (block == 0).all(axis=1)
+        out[name] = pd.Series(np.where(anyyes, 1.0, np.where(allno, 0.0, np.nan)),
+                              index=out.index).astype("Float64")
+    return out
+
+
+def _json(value: Any) -> dict[str, Any]:
+    import json
+
+    if value is None:
+        return {}
+    loaded = json.loads(value)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _exposure(parts: pd.DataFrame, sessions: pd.DataFrame,
+              config: ProtocolConfig) -> pd.DataFrame:
+    parts = parts.copy()
+    parts["group_itt"] = parts["group"]
+    deadline = parts["inclusion_date"] + pd.Timedelta(days=config.session_deadline_days)
+    s = sessions.merge(parts[["participant_id", "inclusion_date"]], on="participant_id")
+    s_deadline = s["inclusion_date"] + pd.Timedelta(days=config.session_deadline_days)
+    valid = s[s["counts_for_protocol"] & (s["session_date"] <= s_deadline)]
+    n_sessions = sessions.groupby("participant_id").size()
+    n_valid = sessions[sessions["counts_for_protocol"]].groupby("participant_id").size()
+    first_valid = valid.groupby("participant_id")["session_date"].min()
+    pid = parts["participant_id"]
+    parts["sessions"] = pid.map(n_sessions).fillna(0).astype("int64")
+    parts["valid_sessions"] = pid.map(n_valid).fillna(0).astype("int64")
+    parts["first_valid_session"] = pid.map(first_valid)
+    parts["valid_session_6m"] = parts["first_valid_session"].notna() & (
+        parts["first_valid_session"] <= deadline)
+    is_int = parts["group"] == "intervention"
+    parts["contaminated"] = ~is_int & (parts["sessions"] > 0)
+    parts["per_protocol"] = (is_int & parts["valid_session_6m"]) | (
+        ~is_int & ~parts["contaminated"])
+    parts["group_pp"] = parts["group"].where(parts["per_protocol"])
+    parts["intervention"] = is_int.astype("int64")
+    return parts
+
+
+def _baseline(parts: pd.DataFrame, q: pd.DataFrame) -> pd.DataFrame:
+    """M0 answers become baseline covariates (suffix ``_m0`` for the repeated items)."""
+    m0 = q[q["timepoint"] == "M0"].drop_duplicates("participant_id")
+    baseline_only = ["housing", "income_source", "education", "years_injecting",
+                     "age_first_injection", "prison_ever"]
+    keep = ["participant_id"] + [c for c in baseline_only if c in m0.columns]
+    out = parts.merge(m0[keep], on="participant_id", how="left", validate="one_to_one")
+    for name in (*BINARY_OUTCOMES, "oat_current", "inj_freq"):
+        if name in m0.columns:
+            out[f"{name}_m0"] = out["participant_id"].map(
+                m0.set_index("participant_id")[name])
+    for name in ("years_injecting", "age_first_injection"):
+        if name in out.columns:
+            out[name] = pd.to_numeric(out[name], errors="coerce")
+    out["has_m0"] = out["participant_id"].isin(m0["participant_id"])
+    return out
+
+
+def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
+                  status: pd.DataFrame, as_of: date, config: ProtocolConfig,
+                  censor_at: str) -> pd.DataFrame:
+    """Loss to follow-up as an event; death competes; others are censored.
+
+    The event is the participant's *current* status: someone recorded as lost who later
+    returned was not lost (the protocol never drops anybody), so only a latest status of
+    ``lost_to_follow_up`` (or ``deceased``) ends follow-up, at its effective date.
+    Withdrawn participants are censored at their withdrawal; the others at their last
+    contact (``censor_at="last_contact"``, the conservative default) or, when statuses
+    are known to be recorded promptly, at the as-of date capped at the end of follow-up
+    (``censor_at="as_of"``).
+    """
+    parts = parts.copy()
+    latest = status.groupby("participant_id").tail(1).set_index("participant_id")
+    contact = pd.concat([
+        q[["participant_id", "visit_date"]].rename(columns={"visit_date": "d"}),
+        sessions[["participant_id", "session_date"]].rename(columns={"session_date": "d"}),
+        status[["participant_id", "effective_date"]].rename(columns={"effective_date": "d"}),
+    ]).groupby("participant_id")["d"].max()
+    pid = parts["participant_id"]
+    current = pid.map(latest["status"]).fillna(Status.ACTIVE.value)
+    current_date = pid.map(latest["effective_date"])
+    last_contact = pid.map(contact).fillna(parts["inclusion_date"])
+    last_contact = last_contact.where(last_contact >= parts["inclusion_date"],
+                                      parts["inclusion_date"])
+    lost = current == Status.LOST_TO_FOLLOW_UP.value
+    died = current == Status.DECEASED.value
+    withdrawn = current == Status.WITHDRAWN.value
+    if censor_at == "as_of":
+        follow_up_end = parts["inclusion_date"] + pd.Timedelta(
+            days=config.m12_target_day + config.window_days)
+        censor = follow_up_end.where(follow_up_end <= pd.Timestamp(as_of), pd.Timestamp(as_of))
+        censor = censor.where(~withdrawn, current_date)
+    elif censor_at == "last_contact":
+        censor = last_contact
+    else:
+        raise ValueError(f"unknown censoring rule '{censor_at}'; use last_contact or as_of")
+    end = censor.where(~(lost | died), current_date)
+    end = end.where(end <= pd.Timestamp(as_of), pd.Timestamp(as_of))
+    parts["current_status"] = current
+    parts["last_contact"] = last_contact
+    parts["ltfu_days"] = (end - parts["inclusion_date"]).dt.days.astype("int64")
+    parts["ltfu_months"] = parts["ltfu_days"] / DAYS_PER_MONTH
+    parts["ltfu_event"] = lost.astype("int64")
+    parts["ltfu_outcome"] = np.where(lost, 1, np.where(died, 2, 0)).astype("int64")
+    return parts
+
+
+def _labels(dictionary: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    variable = {name: f.label for name, f in dictionary.fields.items()}
+    value = {name: dict(f.choices) for name, f in dictionary.fields.items() if f.choices}
+    variable.update({
+        "participant_id": "Participant record number (database id)",
+        "code": "Study code (pseudonymised)",
+        "centre_code": "Partner centre",
+        "timepoint": "Questionnaire timepoint",
+        "month": "Months since inclusion (protocol timepoint)",
+        "group_itt": "Group at M0 (intention to treat)",
+        "group_pp": "Group, per-protocol participants only",
+        "per_protocol": "Follows the protocol (intervention: valid session within 6 months; "
+                        "comparison: no AERLI session)",
+        "contaminated": "Comparison participant who received an AERLI session",
+        "valid_session_6m": "At least one protocol session within 6 months of inclusion",
+        "sessions": "AERLI sessions received",
+        "valid_sessions": "AERLI sessions that count for the protocol",
+        "ltfu_days": "Days from inclusion to loss to follow-up, death or last contact",
+        "ltfu_months": "Months from inclusion to loss to follow-up, death or last contact",
+        "ltfu_event": "Lost to follow-up (1) or censored (0)",
+        "ltfu_outcome": "0 censored, 1 lost to follow-up, 2 died",
+        "age_at_inclusion": "Age at inclusion (years)",
+        "in_window": "Questionnaire completed within its visit window",
+    })
+    return variable, value

@@ -1,0 +1,428 @@
+"""Injection-risk outcomes: GEE logistic models of group × time, with sensitivity analyses.
+
+The main model, for each binary outcome, is
+
+    outcome ~ intervention * (m6 + m12) [+ adjustment covariates]
+
+fitted by GEE (statsmodels) with a logit link, clustered on participant, robust
+(sandwich) errors, exchangeable working correlation by default or AR(1) over the
+timepoints. Odds ratios are reported per contrast (intervention vs comparison at each
+timepoint, within-group change, and the group × time interaction, which is the effect
+of interest in a non-randomised before/after comparison).
+
+Sensitivity analyses: per-protocol population; inverse probability of treatment weights
+from a propensity score (groups were not randomised); inverse probability of censoring
+weights for missed follow-up questionnaires; a mixed-effects logistic model (random
+intercept per participant, statsmodels' variational Bayes).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import BINARY_OUTCOMES, AnalysisData
+
+Z95 = 1.959963984540054
+COV_STRUCTS = ("exchangeable", "ar1", "independence")
+DEFAULT_ADJUST: tuple[str, ...] = ("age_at_inclusion",)
+PS_COVARIATES: tuple[str, ...] = (
+    "age_at_inclusion", "gender", "housing", "income_source", "education", "prison_ever",
+    "years_injecting",
+    "oat_current_m0", "any_risk_practice_m0", "any_complication_m0", "reached_via",
+)
+VB_OPTIONS = {"maxiter": 20_000, "maxcor": 50, "ftol": 1e-14, "gtol": 1e-9}
+TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
+# Each contrast is a linear combination of the model's log-odds coefficients.
+CONTRASTS: dict[str, dict[str, float]] = {
+    "intervention vs comparison at M0": {"intervention": 1},
+    "intervention vs comparison at M6": {"intervention": 1, "intervention:m6": 1},
+    "intervention vs comparison at M12": {"intervention": 1, "intervention:m12": 1},
+    "M6 vs M0, comparison": {"m6": 1},
+    "M12 vs M0, comparison": {"m12": 1},
+    "M6 vs M0, intervention": {"m6": 1, "intervention:m6": 1},
+    "M12 vs M0, intervention": {"m12": 1, "intervention:m12": 1},
+    "group × time interaction, M6": {"intervention:m6": 1},
+    "group × time interaction, M12": {"intervention:m12": 1},
+}
+
+
+@dataclass
+class GEEResult:
+    """A fitted GEE: ``summary`` has coef, robust SE, OR, 95% CI and p per term."""
+
+    formula: str
+    cov_struct: str
+    n_obs: int
+    n_clusters: int
+    summary: pd.DataFrame
+    dependence: str = ""
+    result: Any = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutcomeModel:
+    """One outcome, one analysis: ``summary`` has an OR with 95% CI per contrast."""
+
+    outcome: str
+    analysis: str
+    formula: str
+    cov_struct: str
+    n_obs: int
+    n_participants: int
+    summary: pd.DataFrame
+    coefficients: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _cov_struct(name: str) -> Any:
+    from statsmodels.genmod import cov_struct
+
+    if name == "exchangeable":
+        return cov_struct.Exchangeable()
+    if name == "ar1":
+        return cov_struct.Autoregressive(grid=True)
+    if name == "independence":
+        return cov_struct.Independence()
+    raise ValueError(f"unknown working correlation '{name}'; use one of {', '.join(COV_STRUCTS)}")
+
+
+def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "exchangeable",
+            time: str | None = None, weights: str | None = None) -> GEEResult:
+    """GEE logistic regression with robust errors, clustered on ``groups``.
+
+    ``time`` orders the visits within a cluster (needed for AR(1): integer steps, e.g.
+    0, 1, 2 for M0, M6, M12); ``weights`` names a column of case weights.
+    """
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    frame = df.sort_values([groups, time] if time else [groups], kind="stable")
+    kwargs: dict[str, Any] = {}
+    if time:
+        kwargs["time"] = frame[time].to_numpy()
+    if weights:
+        kwargs["weights"] = frame[weights].to_numpy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = smf.gee(formula, groups, data=frame, family=sm.families.Binomial(),
+                        cov_struct=_cov_struct(cov_struct), **kwargs)
+        res = model.fit()
+    params, se = res.params, res.bse
+    summary = pd.DataFrame({
+        "term": params.index.astype(str), "coef": params.to_numpy(), "se": se.to_numpy(),
+        "odds_ratio": np.exp(params.to_numpy()),
+        "ci_lower": np.exp(params.to_numpy() - Z95 * se.to_numpy()),
+        "ci_upper": np.exp(params.to_numpy() + Z95 * se.to_numpy()),
+        "p": res.pvalues.to_numpy(),
+    })
+    return GEEResult(formula, cov_struct, int(res.nobs), int(len(model.group_labels)), summary,
+                     str(model.cov_struct.summary()), res,
+                     [str(w.message) for w in caught])
+
+
+def contrasts(params: pd.Series, cov: pd.DataFrame,
+              spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
+    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients."""
+    from scipy.stats import norm
+
+    names = list(params.index)
+    b = params.to_numpy(dtype=float)
+    v = cov.loc[names, names].to_numpy(dtype=float)
+    rows = []
+    for name, weights in spec.items():
+        vec = np.array([float(weights.get(term, 0.0)) for term in names])
+        est = float(vec @ b)
+        se = float(np.sqrt(vec @ v @ vec))
+        z = est / se if se > 0 else np.nan
+        rows.append({"contrast": name, "log_or": est, "se": se, "odds_ratio": np.exp(est),
+                     "ci_lower": np.exp(est - Z95 * se), "ci_upper": np.exp(est + Z95 * se),
+                     "p": float(2 * norm.sf(abs(z))) if np.isfinite(z) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
+                 covariates: Sequence[str] = (), extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Model columns from the long questionnaire frame: y, intervention, m6, m12, step."""
+    frame = pd.DataFrame({
+        "participant_id": long["participant_id"].to_numpy(),
+        "y": pd.to_numeric(long[outcome], errors="coerce").astype(float).to_numpy(),
+        "intervention": (long[group_col] == "intervention").astype(float).to_numpy(),
+        "m6": (long["timepoint"] == "M6").astype(float).to_numpy(),
+        "m12": (long["timepoint"] == "M12").astype(float).to_numpy(),
+        "step": (long["month"] // 6).astype(int).to_numpy(),
+    }, index=long.index)
+    frame = frame[long[group_col].notna().to_numpy()]
+    for col in (*covariates, *extra):
+        frame[col] = long.loc[frame.index, col]
+        if frame[col].dtype == object:
+            frame[col] = frame[col].fillna("missing").astype(str)
+        else:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame.dropna()
+
+
+def _formula(covariates: Sequence[str], frame: pd.DataFrame) -> str:
+    terms = ["intervention * (m6 + m12)"]
+    for c in covariates:
+        terms.append(f"C({c})" if frame[c].dtype == object else c)
+    return "y ~ " + " + ".join(terms)
+
+
+def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
+                group_col: str = "group_itt", covariates: Sequence[str] = DEFAULT_ADJUST,
+                cov_struct: str = "exchangeable", weights: str | None = None) -> OutcomeModel:
+    """The group × time GEE for one binary outcome, summarised as ORs per contrast."""
+    frame = design_frame(long, outcome, group_col=group_col, covariates=covariates,
+                         extra=[weights] if weights else [])
+    formula = _formula(covariates, frame)
+    fit = fit_gee(frame, formula, "participant_id", cov_struct=cov_struct,
+                  time="step", weights=weights)
+    res = fit.result
+    summary = contrasts(res.params, res.cov_params())
+    summary.insert(0, "outcome", outcome)
+    summary.insert(1, "analysis", analysis)
+    return OutcomeModel(outcome, analysis, formula + f"  [GEE logit, {cov_struct}, robust SE"
+                        + (f", weights={weights}" if weights else "") + "]",
+                        cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, fit.notes)
+
+
+# --------------------------------------------------------------------------- weights
+@dataclass
+class WeightsResult:
+    """Weights per participant (IPTW) or per visit (IPCW) and the model that made them."""
+
+    weights: pd.Series
+    summary: pd.DataFrame
+    formula: str
+
+
+def _covariate_frame(p: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=p.index)
+    for c in covariates:
+        if c not in p.columns:
+            continue
+        col = p[c]
+        if col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
+            out[c] = col.astype(object).where(col.notna(), "missing").astype(str)
+        else:
+            num = pd.to_numeric(col, errors="coerce").astype(float)
+            out[c] = num.fillna(num.median() if num.notna().any() else 0.0)
+    return out
+
+
+def _logit_formula(target: str, x: pd.DataFrame) -> str:
+    terms = [f"C({c})" if x[c].dtype == object else c for c in x.columns
+             if x[c].nunique() > 1]
+    return f"{target} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] = PS_COVARIATES,
+                       group_col: str = "group_itt", trim: float = 0.01) -> WeightsResult:
+    """Stabilised inverse probability of treatment weights from a logistic propensity score.
+
+    Missing covariates become their own category (categorical) or the median (numeric);
+    weights are truncated at the ``trim`` and ``1 - trim`` quantiles.
+    """
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    p = participants[participants[group_col].notna()]
+    x = _covariate_frame(p, covariates)
+    x["treated"] = (p[group_col] == "intervention").astype(float)
+    formula = _logit_formula("treated", x.drop(columns="treated"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.glm(formula, data=x, family=sm.families.Binomial()).fit()
+    ps = fit.predict(x).clip(1e-6, 1 - 1e-6)
+    marginal = x["treated"].mean()
+    w = np.where(x["treated"] == 1, marginal / ps, (1 - marginal) / (1 - ps))
+    weights = pd.Series(w, index=p["participant_id"].to_numpy(), name="iptw")
+    if trim:
+        lo, hi = weights.quantile([trim, 1 - trim])
+        weights = weights.clip(lo, hi)
+    summary = pd.DataFrame([{
+        "model": "propensity score (logit)", "formula": formula, "n": len(x),
+        "ps_mean_intervention": float(ps[x["treated"] == 1].mean()),
+        "ps_mean_comparison": float(ps[x["treated"] == 0].mean()),
+        "weight_min": float(weights.min()), "weight_max": float(weights.max()),
+        "weight_mean": float(weights.mean()),
+        "effective_n": float(weights.sum() ** 2 / (weights**2).sum()),
+    }])
+    return WeightsResult(weights, summary, formula)
+
+
+def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,
+                      group_col: str = "group_itt") -> WeightsResult:
+    """Inverse probability of censoring weights for the M6 and M12 questionnaires.
+
+    For each participant whose M6 (M12) window has closed, a logistic model predicts the
+    chance the questionnaire was completed from group, timepoint and baseline covariates;
+    completed follow-up visits are weighted by ``P(completed) / P(completed | X)``, M0 by 1.
+    Returns weights indexed like ``data.questionnaires``.
+    """
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    from cohort.vocab import Timepoint
+
+    cfg = data.config
+    p = data.participants
+    q = data.questionnaires
+    as_of = pd.Timestamp(data.snapshot.as_of)
+    x = _covariate_frame(p, covariates)
+    rows = []
+    for tp in ("M6", "M12"):
+        closes = p["inclusion_date"] + pd.Timedelta(
+            days=cfg.target_day(Timepoint(tp)) + cfg.window_days)
+        done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
+        due = (closes <= as_of) | done
+        block = x[due].copy()
+        block["observed"] = done[due].astype(float)
+        block["intervention"] = (p.loc[due, group_col] == "intervention").astype(float)
+        block["m12"] = float(tp == "M12")
+        block["participant_id"] = p.loc[due, "participant_id"]
+        block["timepoint"] = tp
+        rows.append(block)
+    stacked = pd.concat(rows, ignore_index=True)
+    predictors = stacked.drop(columns=["observed", "participant_id", "timepoint"])
+    formula = _logit_formula("observed", predictors)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.glm(formula, data=stacked, family=sm.families.Binomial()).fit()
+    stacked["p_obs"] = fit.predict(stacked).clip(0.01, 1.0)
+    marginal = stacked.groupby("timepoint")["observed"].transform("mean")
+    stacked["w"] = marginal / stacked["p_obs"]
+    lookup = stacked.set_index(["participant_id", "timepoint"])["w"]
+    keys = pd.MultiIndex.from_arrays([q["participant_id"], q["timepoint"]])
+    w = pd.Series(lookup.reindex(keys).to_numpy(), index=q.index, name="ipcw").fillna(1.0)
+    summary = pd.DataFrame([{
+        "model": "completion of follow-up (logit)", "formula": formula, "n": len(stacked),
+        "observed_pct": float(100 * stacked["observed"].mean()),
+        "weight_min": float(w.min()), "weight_max": float(w.max()),
+    }])
+    return WeightsResult(w, summary, formula)
+
+
+# --------------------------------------------------------------------------- mixed model
+def mixed_logistic(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
+                   covariates: Sequence[str] = DEFAULT_ADJUST) -> OutcomeModel:
+    """Random-intercept logistic model (statsmodels ``BinomialBayesMixedGLM``, VB fit).
+
+    A conditional (participant-specific) model: its ORs are further from 1 than GEE's
+    population-averaged ORs; agreement in direction and significance is what to check.
+    """
+    import patsy
+    import scipy.sparse as sp
+    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+
+    frame = design_frame(long, outcome, group_col=group_col, covariates=covariates)
+    formula = _formula(covariates, frame)
+    y, x = patsy.dmatrices(formula, frame, return_type="dataframe")
+    # One random-intercept column per participant, as a sparse matrix: a dense design
+    # (what from_formula builds) would need visits × participants cells.
+    codes, uniques = pd.factorize(frame["participant_id"])
+    exog_vc = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
+                            shape=(len(codes), len(uniques)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = BinomialBayesMixedGLM(
+            y.iloc[:, 0].to_numpy(), x.to_numpy(), exog_vc, np.zeros(len(uniques), dtype=int),
+            fep_names=list(x.columns), vcp_names=["participant"])
+        # Limited-memory BFGS: the default dense BFGS stores a (2 × parameters)² matrix,
+        # impossible with one random effect per participant. Tight tolerances and a
+        # longer memory reach the same optimum as dense BFGS (checked on the demo cohort).
+        res = model.fit_vb(fit_method="L-BFGS-B", minim_opts=VB_OPTIONS)
+    k = model.k_fep
+    names = list(x.columns[:k])
+    params = pd.Series(res.fe_mean, index=names)
+    cov = pd.DataFrame(np.diag(np.asarray(res.fe_sd) ** 2), index=names, columns=names)
+    summary = contrasts(params, cov)
+    summary.insert(0, "outcome", outcome)
+    summary.insert(1, "analysis", "mixed-effects")
+    coefs = pd.DataFrame({"term": names, "coef": params.to_numpy(),
+                          "se": np.asarray(res.fe_sd),
+                          "odds_ratio": np.exp(params.to_numpy())})
+    sd = float(np.exp(res.vcp_mean[0])) if len(res.vcp_mean) else float("nan")
+    notes = [str(w.message) for w in caught] + [f"random-intercept SD (posterior mean) {sd:.3f}"]
+    return OutcomeModel(outcome, "mixed-effects",
+                        formula + "  [logit, random intercept per participant, VB]",
+                        "random intercept", len(frame), int(frame["participant_id"].nunique()),
+                        summary, coefs, notes)
+
+
+# --------------------------------------------------------------------------- the whole set
+def proportions(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt"
+                ) -> pd.DataFrame:
+    """Observed proportion per group and timepoint with Wilson 95% CIs (for the plots)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    frame = long[[group_col, "timepoint", "month", outcome]].dropna()
+    agg = frame.groupby([group_col, "timepoint", "month"])[outcome].agg(["sum", "count"])
+    agg = agg.reset_index().rename(columns={group_col: "group", "sum": "events", "count": "n"})
+    lo, hi = proportion_confint(agg["events"], agg["n"], method="wilson")
+    agg["proportion"] = agg["events"] / agg["n"]
+    agg["ci_lower"], agg["ci_upper"] = np.asarray(lo), np.asarray(hi)
+    agg.insert(0, "outcome", outcome)
+    return agg.sort_values(["group", "month"]).reset_index(drop=True)
+
+
+@dataclass
+class OutcomeResults:
+    """Every outcome model of the report; ``summary`` stacks all contrasts."""
+
+    models: list[OutcomeModel]
+    proportions: pd.DataFrame
+    iptw: WeightsResult | None
+    ipcw: WeightsResult | None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.concat([m.summary for m in self.models], ignore_index=True)
+
+
+def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUTCOMES,
+                     covariates: Sequence[str] = DEFAULT_ADJUST,
+                     cov_struct: str = "exchangeable", ipcw: bool = True,
+                     mixed: Sequence[str] | None = None) -> OutcomeResults:
+    """ITT and per-protocol GEE for each outcome, plus IPTW, IPCW and mixed sensitivity.
+
+    The sensitivity models run for the two primary composites by default (``mixed`` and
+    the weighted models are the slow part on large cohorts).
+    """
+    long = data.long
+    primary = [o for o in outcomes if o in ("any_risk_practice", "any_complication")] or \
+        list(outcomes[:1])
+    iptw = propensity_weights(data.participants)
+    long = long.assign(iptw=long["participant_id"].map(iptw.weights).fillna(1.0))
+    cw = censoring_weights(data) if ipcw else None
+    if cw is not None:
+        long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
+        long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
+    models: list[OutcomeModel] = []
+    props = []
+    for outcome in outcomes:
+        if outcome not in long.columns or long[outcome].notna().sum() == 0:
+            continue
+        props.append(proportions(long, outcome))
+        models.append(gee_outcome(long, outcome, covariates=covariates, cov_struct=cov_struct))
+        pp = long[long["per_protocol"]]
+        models.append(gee_outcome(pp, outcome, analysis="per-protocol", group_col="group_pp",
+                                  covariates=covariates, cov_struct=cov_struct))
+        if outcome in primary:
+            models.append(gee_outcome(long, outcome, analysis="IPTW", covariates=covariates,
+                                      cov_struct=cov_struct, weights="iptw"))
+            if cw is not None:
+                models.append(gee_outcome(long, outcome, analysis="IPTW + IPCW",
+                                          covariates=covariates, cov_struct=cov_struct,
+                                          weights="iptw_ipcw"))
+    for outcome in (primary if mixed is None else mixed):
+        models.append(mixed_logistic(long, outcome, covariates=covariates))
+    return OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
+                          pd.DataFrame(), iptw, cw)

@@ -1,0 +1,245 @@
+"""The statisticians' report: HTML with tables and figures, estimates as CSV and JSON.
+
+Every report states what it was computed from (as-of date, row counts, database URL
+without credentials, git commit) and the exact model specifications, so a reader can
+reproduce a number or tell two reports apart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.data import BINARY_OUTCOMES, AnalysisData
+
+SECTIONS = ("retention", "outcomes", "all")
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` produced."""
+
+    directory: Path
+    html: Path
+    files: list[Path] = field(default_factory=list)
+    estimates: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def figures(self) -> list[Path]:
+        return [f for f in self.files if f.suffix == ".png"]
+
+
+def _table(df: pd.DataFrame, *, digits: int = 3) -> str:
+    def fmt(v: Any) -> Any:
+        if isinstance(v, float):
+            if math.isnan(v):
+                return ""
+            if v != 0 and abs(v) < 10 ** -digits:
+                return f"{v:.1e}"
+            return f"{v:.{digits}f}"
+        return v
+
+    return df.map(fmt).to_html(index=False, border=0, classes="t", escape=True)
+
+
+def _or_text(row: pd.Series) -> str:
+    return f"{row['odds_ratio']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})"
+
+
+def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
+                 cov_struct: str = "exchangeable", ipcw: bool = True,
+                 outcomes: tuple[str, ...] = BINARY_OUTCOMES) -> Report:
+    """Run the analyses named by ``what`` (retention, outcomes or all) and write the report."""
+    from analysis import plots
+
+    if what not in SECTIONS:
+        raise ValueError(f"unknown report section '{what}'; use retention, outcomes or all")
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    ctx: dict[str, Any] = {"snapshot": data.snapshot.as_dict(), "what": what,
+                           "retention": None, "outcomes": None}
+    estimates: list[pd.DataFrame] = []
+    specs: list[dict[str, Any]] = []
+
+    def save_csv(df: pd.DataFrame, name: str) -> None:
+        path = out_dir / name
+        df.to_csv(path, index=False)
+        files.append(path)
+
+    if what in ("retention", "all"):
+        from analysis.retention import retention_analysis
+
+        r = retention_analysis(data)
+        files.append(plots.km_plot(r.km_group, fig_dir / "km_by_group.png",
+                                   title="Time to loss to follow-up, by group (Kaplan–Meier)"))
+        files.append(plots.km_plot(r.km_centre, fig_dir / "km_by_centre.png",
+                                   title="Time to loss to follow-up, by centre (first 8)"))
+        files.append(plots.cif_plot(r.cif, fig_dir / "cif_ltfu.png",
+                                    title="Cumulative incidence of loss to follow-up "
+                                          "(death as competing event)"))
+        save_csv(r.completion, "completion.csv")
+        save_csv(r.consort, "consort.csv")
+        est = r.summary.assign(section="retention")
+        estimates.append(est)
+        specs += [
+            {"model": "Kaplan–Meier", "spec": "time = months from inclusion to the current "
+             "lost-to-follow-up status; death and withdrawal censored at their date; others "
+             + ("censored at their last contact" if data.censor_at == "last_contact" else
+                "censored at the as-of date (at most the end of the M12 window)")},
+            {"model": "log-rank", "spec": "by group_itt; by centre_code"},
+            {"model": "Cox", "spec": r.cox.formula + (f", strata={r.cox.strata}" if r.cox.strata
+                                                       else f", cluster={r.cox.cluster_col}")},
+            {"model": "Aalen–Johansen", "spec": "event 1 = lost to follow-up, competing "
+             "event 2 = died, by group_itt"},
+        ]
+        consort = r.consort.pivot_table(index="stage", columns="group", values="n",
+                                        aggfunc="sum", sort=False).reset_index()
+        ctx["retention"] = {
+            "completion": _table(r.completion, digits=1),
+            "consort": _table(consort.fillna(0).astype({c: int for c in consort.columns
+                                                        if c != "stage"})),
+            "km": _table(r.km_group.summary), "logrank": _table(pd.concat(
+                [r.logrank_group.summary, r.logrank_centre.summary])),
+            "cox": _table(r.cox.summary), "cif": _table(r.cif.summary),
+        }
+
+    if what in ("outcomes", "all"):
+        from analysis.outcomes import outcome_analysis
+        from analysis.table1 import max_abs_smd, table1
+
+        o = outcome_analysis(data, outcomes=outcomes, cov_struct=cov_struct, ipcw=ipcw)
+        t1 = table1(data.participants, variable_labels=data.variable_labels,
+                    value_labels=data.value_labels)
+        t1w = table1(data.participants, variable_labels=data.variable_labels,
+                     value_labels=data.value_labels, weights=o.iptw.weights if o.iptw else None)
+        save_csv(t1.summary, "table1.csv")
+        save_csv(t1w.summary, "table1_iptw.csv")
+        save_csv(o.proportions, "outcome_proportions.csv")
+        summary = o.summary
+        estimates.append(summary.assign(section="outcomes"))
+        prop_figs = []
+        for outcome in o.proportions["outcome"].unique():
+            label = data.variable_labels.get(outcome, outcome)
+            path = plots.proportions_plot(o.proportions[o.proportions["outcome"] == outcome],
+                                          fig_dir / f"proportions_{outcome}.png", title=label)
+            files.append(path)
+            prop_figs.append({"outcome": outcome, "label": label,
+                              "src": f"figures/{path.name}"})
+        inter = summary[summary["contrast"].str.startswith("group × time")]
+        files.append(plots.forest_plot(inter, fig_dir / "forest_interaction.png",
+                                       title="Group × time interaction (ratio of odds ratios)"))
+        headline = inter.assign(or_ci=inter.apply(_or_text, axis=1))[
+            ["outcome", "analysis", "contrast", "or_ci", "p"]]
+        specs += [{"model": f"{m.analysis}: {m.outcome}", "spec": m.formula,
+                   "n_obs": m.n_obs, "n_participants": m.n_participants,
+                   "notes": "; ".join(dict.fromkeys(m.notes))} for m in o.models]
+        ctx["outcomes"] = {
+            "table1": _table(t1.summary), "table1_smd": max_abs_smd(t1),
+            "table1w_smd": max_abs_smd(t1w), "table1w": _table(t1w.summary),
+            "headline": _table(headline), "all": _table(summary.drop(columns=["log_or"])),
+            "figures": prop_figs,
+            "iptw": _table(o.iptw.summary) if o.iptw else "",
+            "ipcw": _table(o.ipcw.summary) if o.ipcw else "",
+            "cov_struct": cov_struct,
+        }
+
+    all_est = pd.concat(estimates, ignore_index=True) if estimates else pd.DataFrame()
+    save_csv(all_est, "estimates.csv")
+    payload = {"snapshot": data.snapshot.as_dict(), "models": specs,
+               "estimates": json.loads(all_est.to_json(orient="records"))}
+    est_json = out_dir / "estimates.json"
+    est_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    files.append(est_json)
+    ctx["specs"] = specs
+    ctx["figures"] = {p.stem: f"figures/{p.name}" for p in files if p.suffix == ".png"}
+    html = out_dir / "index.html"
+    html.write_text(_render(ctx), encoding="utf-8")
+    files.append(html)
+    return Report(out_dir, html, files, all_est)
+
+
+def _render(ctx: dict[str, Any]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=jinja2.select_autoescape(default=True),
+                             undefined=jinja2.StrictUndefined)
+    return env.from_string(TEMPLATE).render(**ctx)
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Cohort analysis report — {{ snapshot.as_of }}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1,h2,h3{color:#1b3a57} table.t{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}
+table.t th,table.t td{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:right}
+table.t td:first-child,table.t th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0} .note{color:#555;font-size:.9em}
+code{background:#f4f4f4;padding:0 .2em}
+</style></head><body>
+<h1>Cohort analysis report</h1>
+<p class="note">Synthetic or study data as of <b>{{ snapshot.as_of }}</b>, extracted
+{{ snapshot.extracted_at }} from <code>{{ snapshot.database }}</code>
+{% if snapshot.git_commit %}with code at commit <code>{{ snapshot.git_commit }}</code>{% endif %}.
+Rows: {% for k, v in snapshot.rows.items() %}{{ k }} {{ v }}
+{%- if not loop.last %}, {% endif %}{% endfor %}.
+Groups are as given at M0 (intention to treat) unless a model says per-protocol.</p>
+
+{% if retention %}
+<h2>Retention</h2>
+<h3>Participant flow (CONSORT-style)</h3>{{ retention.consort|safe }}
+<h3>Completion of M6 and M12 by centre and group</h3>
+<p class="note">Denominators count participants whose visit window has closed (or who
+completed the visit); "in window" counts questionnaires completed inside the window.</p>
+{{ retention.completion|safe }}
+<h3>Time to loss to follow-up</h3>
+<img src="{{ figures.km_by_group }}"
+ alt="Kaplan–Meier curves of time to loss to follow-up by group, with numbers at risk">
+{{ retention.km|safe }}
+<h4>Log-rank tests</h4>{{ retention.logrank|safe }}
+<h4>Cox model</h4>{{ retention.cox|safe }}
+<img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre">
+<h4>Competing risks</h4>
+<img src="{{ figures.cif_ltfu }}"
+ alt="Cumulative incidence of loss to follow-up with death as a competing event">
+{{ retention.cif|safe }}
+{% endif %}
+
+{% if outcomes %}
+<h2>Injection-risk outcomes</h2>
+<h3>Table 1 — baseline characteristics by group</h3>
+<p class="note">Largest |standardised mean difference|: {{ '%.3f'|format(outcomes.table1_smd) }}
+before weighting, {{ '%.3f'|format(outcomes.table1w_smd) }} after inverse probability of
+treatment weighting (|SMD| &gt; 0.1 flags imbalance).</p>
+{{ outcomes.table1|safe }}
+<h3>Group × time effects (odds ratios)</h3>
+<p class="note">GEE logistic, working correlation <b>{{ outcomes.cov_struct }}</b>, robust
+errors clustered on participant. The interaction is the ratio of the odds ratios (change
+from M0 in the intervention group over the change in the comparison group).</p>
+{{ outcomes.headline|safe }}
+<img src="{{ figures.forest_interaction }}" alt="Forest plot of group × time odds ratios">
+{% for f in outcomes.figures %}
+<h4>{{ f.label }}</h4>
+<img src="{{ f.src }}" alt="Proportion over time by group with 95% CIs: {{ f.label }}">
+{% endfor %}
+<h3>Weights</h3>{{ outcomes.iptw|safe }}{{ outcomes.ipcw|safe }}
+<h3>Table 1 after IPTW</h3>{{ outcomes.table1w|safe }}
+<h3>All contrasts</h3>{{ outcomes.all|safe }}
+{% endif %}
+
+<h2>Model specifications</h2>
+<table class="t"><tr><th>model</th><th>specification</th><th>notes</th></tr>
+{% for s in specs %}<tr><td>{{ s.model }}</td><td><code>{{ s.spec }}</code>
+{% if s.n_obs is defined %} — {{ s.n_obs }} visits, {{ s.n_participants }} participants
+{%- endif %}</td>
+<td>{{ s.notes if s.notes is defined else '' }}</td></tr>{% endfor %}
+</table>
+</body></html>
+"""

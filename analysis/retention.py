@@ -1,0 +1,277 @@
+"""Retention: completion per centre and group, time to loss to follow-up, CONSORT flow.
+
+Thin wrappers over lifelines, each returning a result object with a ``summary`` frame.
+The generic functions (:func:`fit_km`, :func:`fit_cox`, :func:`logrank`,
+:func:`cumulative_incidence`) take any frame and column names, so they are checked
+against R on reference data; :func:`retention_analysis` applies them to the cohort.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import AnalysisData
+
+GROUPS = ("intervention", "comparison")
+
+
+@dataclass
+class KMResult:
+    """Kaplan–Meier fits per level of ``by``; ``summary`` gives survival at given times."""
+
+    by: str | None
+    fitters: dict[str, Any]
+    summary: pd.DataFrame
+
+
+@dataclass
+class TestResult:
+    """A log-rank test: ``summary`` has the statistic, degrees of freedom and p-value."""
+
+    name: str
+    summary: pd.DataFrame
+
+    @property
+    def p_value(self) -> float:
+        return float(self.summary["p"].iloc[0])
+
+
+@dataclass
+class CoxResult:
+    """A Cox model: ``summary`` has log-HR, SE, HR and its 95% CI per covariate."""
+
+    formula: str
+    strata: list[str] | None
+    cluster_col: str | None
+    summary: pd.DataFrame
+    fitter: Any = field(repr=False, default=None)
+
+
+@dataclass
+class CIFResult:
+    """Cumulative incidence (Aalen–Johansen) of the event of interest, with competing events."""
+
+    event_of_interest: int
+    fitters: dict[str, Any]
+    summary: pd.DataFrame
+
+
+def fit_km(df: pd.DataFrame, duration_col: str, event_col: str, *, by: str | None = None,
+           times: Sequence[float] = (6.0, 12.0), label: str = "all") -> KMResult:
+    """Kaplan–Meier survival (here: staying in follow-up) overall or per level of ``by``."""
+    from lifelines import KaplanMeierFitter
+
+    fitters: dict[str, Any] = {}
+    rows = []
+    levels = [(label, df)] if by is None else [(str(k), g) for k, g in df.groupby(by)]
+    for name, sub in levels:
+        kmf = KaplanMeierFitter(label=name).fit(sub[duration_col], sub[event_col])
+        fitters[name] = kmf
+        ci = kmf.confidence_interval_survival_function_
+        for t in times:
+            s = float(kmf.survival_function_at_times(t).iloc[0])
+            idx = ci.index[ci.index <= t]
+            lo, hi = (ci.loc[idx[-1]].to_numpy() if len(idx) else (1.0, 1.0))
+            rows.append({"level": name, "n": len(sub), "events": int(sub[event_col].sum()),
+                         "time": t, "survival": s, "ci_lower": float(lo),
+                         "ci_upper": float(hi), "median": float(kmf.median_survival_time_)})
+    return KMResult(by, fitters, pd.DataFrame(rows))
+
+
+def logrank(df: pd.DataFrame, duration_col: str, event_col: str, by: str) -> TestResult:
+    """Log-rank test of equal survival across the levels of ``by`` (two or more)."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    res = multivariate_logrank_test(df[duration_col], df[by], df[event_col])
+    summary = pd.DataFrame([{"test": f"log-rank by {by}", "statistic": float(res.test_statistic),
+                             "df": int(res.degrees_of_freedom), "p": float(res.p_value),
+                             "levels": int(df[by].nunique())}])
+    return TestResult(f"log-rank by {by}", summary)
+
+
+def fit_cox(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str],
+            *, strata: Sequence[str] | None = None, cluster_col: str | None = None,
+            formula: str | None = None) -> CoxResult:
+    """Cox proportional hazards (Efron ties, as R's ``coxph``).
+
+    ``strata`` gives each stratum its own baseline hazard; ``cluster_col`` asks for
+    cluster-robust (sandwich) standard errors, e.g. clustered on centre.
+    """
+    from lifelines import CoxPHFitter
+
+    cols = [duration_col, event_col, *covariates, *(strata or [])]
+    if cluster_col:
+        cols.append(cluster_col)
+    frame = df[list(dict.fromkeys(cols))].dropna()
+    cph = CoxPHFitter()
+    kwargs: dict[str, Any] = {"strata": list(strata) if strata else None}
+    if cluster_col:
+        kwargs["cluster_col"] = cluster_col
+    if formula:
+        kwargs["formula"] = formula
+    cph.fit(frame, duration_col, event_col, **kwargs)
+    s = cph.summary
+    summary = pd.DataFrame({
+        "term": s.index.astype(str), "coef": s["coef"].to_numpy(),
+        "se": s["se(coef)"].to_numpy(), "hr": s["exp(coef)"].to_numpy(),
+        "ci_lower": s["exp(coef) lower 95%"].to_numpy(),
+        "ci_upper": s["exp(coef) upper 95%"].to_numpy(), "p": s["p"].to_numpy(),
+    })
+    spec = formula or " + ".join(covariates)
+    return CoxResult(f"Surv({duration_col}, {event_col}) ~ {spec}",
+                     list(strata) if strata else None, cluster_col, summary, cph)
+
+
+def cumulative_incidence(df: pd.DataFrame, duration_col: str, outcome_col: str, *,
+                         event_of_interest: int = 1, by: str | None = None,
+                         times: Sequence[float] = (6.0, 12.0), seed: int = 0) -> CIFResult:
+    """Aalen–Johansen cumulative incidence with competing events (outcome codes > 0).
+
+    lifelines breaks tied times with a small seeded jitter; its warning about it is
+    expected here and silenced.
+    """
+    from lifelines import AalenJohansenFitter
+
+    fitters: dict[str, Any] = {}
+    rows = []
+    levels = [("all", df)] if by is None else [(str(k), g) for k, g in df.groupby(by)]
+    for name, sub in levels:
+        ajf = AalenJohansenFitter(seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ajf.fit(sub[duration_col], sub[outcome_col], event_of_interest=event_of_interest,
+                    label=name)
+        fitters[name] = ajf
+        cif = ajf.cumulative_density_
+        for t in times:
+            idx = cif.index[cif.index <= t]
+            value = float(cif.iloc[len(idx) - 1, 0]) if len(idx) else 0.0
+            rows.append({"level": name, "time": t, "cumulative_incidence": value,
+                         "events": int((sub[outcome_col] == event_of_interest).sum()),
+                         "competing": int(((sub[outcome_col] > 0)
+                                           & (sub[outcome_col] != event_of_interest)).sum())})
+    return CIFResult(event_of_interest, fitters, pd.DataFrame(rows))
+
+
+def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group_itt"),
+               ) -> pd.DataFrame:
+    """M6 and M12 completion per centre and group: counts, % of enrolled, % in window.
+
+    Only participants whose window has closed by the as-of date count in the denominator
+    (``eligible_m6``/``eligible_m12``), so recently enrolled people do not look missing.
+    """
+    from cohort.vocab import Timepoint
+
+    config = data.config
+    as_of = pd.Timestamp(data.snapshot.as_of)
+    p = data.participants
+    q = data.questionnaires
+    rows = p[["participant_id", *by, "inclusion_date"]].copy()
+    for tp in ("M6", "M12"):
+        done = q[q["timepoint"] == tp].set_index("participant_id")
+        width = config.target_day(Timepoint(tp)) + config.window_days
+        closes = rows["inclusion_date"] + pd.Timedelta(days=width)
+        rows[f"eligible_{tp.lower()}"] = (closes <= as_of) | rows["participant_id"].isin(
+            done.index)
+        rows[f"done_{tp.lower()}"] = rows["participant_id"].isin(done.index)
+        rows[f"in_window_{tp.lower()}"] = rows["participant_id"].map(
+            done["in_window"]).eq(True)
+    agg = rows.groupby(list(by)).agg(
+        enrolled=("participant_id", "size"),
+        eligible_m6=("eligible_m6", "sum"), m6_done=("done_m6", "sum"),
+        m6_in_window=("in_window_m6", "sum"),
+        eligible_m12=("eligible_m12", "sum"), m12_done=("done_m12", "sum"),
+        m12_in_window=("in_window_m12", "sum"),
+    ).reset_index()
+    if len(by) > 1:
+        total = agg.groupby(list(by[1:])).sum(numeric_only=True).reset_index()
+    else:
+        total = agg.sum(numeric_only=True).to_frame().T
+    total.insert(0, by[0], "All centres" if by[0] == "centre_code" else "All")
+    agg = pd.concat([agg, total[agg.columns]], ignore_index=True)
+    for tp in ("m6", "m12"):
+        denom = agg[f"eligible_{tp}"].replace(0, np.nan)
+        agg[f"{tp}_pct"] = 100 * agg[f"{tp}_done"] / denom
+        agg[f"{tp}_in_window_pct"] = 100 * agg[f"{tp}_in_window"] / denom
+    return agg
+
+
+def consort(data: AnalysisData) -> pd.DataFrame:
+    """The flow: screened, eligible, enrolled, then M0, M6 and M12 questionnaires by group."""
+    scr = data.screening
+    p = data.participants
+    q = data.questionnaires
+    not_eligible = int((scr["outcome"] == "not_eligible").sum())
+    rows = [
+        {"stage": "Screened", "group": "all", "n": len(scr)},
+        {"stage": "Not eligible", "group": "all", "n": not_eligible},
+        {"stage": "Eligible", "group": "all", "n": len(scr) - not_eligible},
+        {"stage": "Declined", "group": "all", "n": int((scr["outcome"] == "declined").sum())},
+        {"stage": "Enrolled", "group": "all", "n": len(p)},
+    ]
+    for g in GROUPS:
+        ids = p.loc[p["group_itt"] == g, "participant_id"]
+        rows.append({"stage": "Enrolled", "group": g, "n": len(ids)})
+        sub = q[q["participant_id"].isin(ids)]
+        for tp in ("M0", "M6", "M12"):
+            rows.append({"stage": f"{tp} questionnaire", "group": g,
+                         "n": int(sub.loc[sub["timepoint"] == tp, "participant_id"].nunique())})
+        pp = p[p["group_itt"] == g]
+        rows.append({"stage": "Lost to follow-up", "group": g, "n": int(pp["ltfu_event"].sum())})
+        rows.append({"stage": "Died", "group": g, "n": int((pp["ltfu_outcome"] == 2).sum())})
+        rows.append({"stage": "Withdrew", "group": g,
+                     "n": int((pp["current_status"] == "withdrawn").sum())})
+        rows.append({"stage": "Per protocol", "group": g, "n": int(pp["per_protocol"].sum())})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class RetentionResults:
+    """Everything the retention part of the report shows."""
+
+    completion: pd.DataFrame
+    consort: pd.DataFrame
+    km_group: KMResult
+    km_centre: KMResult
+    logrank_group: TestResult
+    logrank_centre: TestResult
+    cox: CoxResult
+    cif: CIFResult
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Key estimates in one long frame (for CSV/JSON)."""
+        parts = [
+            self.km_group.summary.assign(estimate="km_retention_by_group"),
+            self.logrank_group.summary.assign(estimate="logrank_group"),
+            self.logrank_centre.summary.assign(estimate="logrank_centre"),
+            self.cox.summary.assign(estimate="cox_ltfu"),
+            self.cif.summary.assign(estimate="cif_ltfu_death_competing"),
+        ]
+        return pd.concat(parts, ignore_index=True)
+
+
+def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> RetentionResults:
+    """All retention analyses on the cohort (time in months from inclusion).
+
+    The Cox model has group as its covariate and centre either as strata (default) or
+    as a cluster for robust errors (``cox_strata=False``).
+    """
+    p = data.participants.copy()
+    p["intervention"] = (p["group_itt"] == "intervention").astype(int)
+    km_g = fit_km(p, "ltfu_months", "ltfu_event", by="group_itt")
+    km_c = fit_km(p, "ltfu_months", "ltfu_event", by="centre_code")
+    lr_g = logrank(p, "ltfu_months", "ltfu_event", "group_itt")
+    lr_c = logrank(p, "ltfu_months", "ltfu_event", "centre_code")
+    if cox_strata:
+        cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], strata=["centre_code"])
+    else:
+        cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], cluster_col="centre_id")
+    cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt")
+    return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif)

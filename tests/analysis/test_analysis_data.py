@@ -1,0 +1,140 @@
+"""Extraction and derived variables, on SQLite and PostgreSQL (records built through the
+services by the shared factory)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session
+
+from analysis.data import load_frames
+from cohort.services.participants import change_status
+from cohort.vocab import Group, Status, Timepoint
+from tests.conftest import TODAY
+
+
+@pytest.fixture
+def cohort(session: Session, factory: Any) -> dict[str, Any]:
+    """Four people who exercise every branch of the per-protocol rule, and two statuses."""
+    centre = factory.centre("C01")
+    worker = factory.worker(centre)
+    start = TODAY - timedelta(days=400)
+    p: dict[str, Any] = {
+        "int_valid": factory.participant(worker, inclusion_date=start),
+        "int_none": factory.participant(worker, inclusion_date=start),
+        "int_late": factory.participant(worker, inclusion_date=start),
+        "comp_clean": factory.participant(worker, inclusion_date=start, group=Group.COMPARISON),
+        "comp_contaminated": factory.participant(worker, inclusion_date=start,
+                                                 group=Group.COMPARISON),
+    }
+    for person in p.values():
+        factory.questionnaire(worker, person, Timepoint.M0)
+    factory.questionnaire(worker, p["int_valid"], Timepoint.M6, share_syringe="1")
+    factory.questionnaire(worker, p["comp_clean"], Timepoint.M6, abscess="1")
+    factory.aerli_session(worker, p["int_valid"])
+    factory.aerli_session(worker, p["int_late"], session_date=start + timedelta(days=250))
+    factory.aerli_session(worker, p["comp_contaminated"])
+    change_status(session, actor=worker, code=p["int_none"].code,
+                  status=Status.LOST_TO_FOLLOW_UP, effective_date=start + timedelta(days=100),
+                  on=TODAY)
+    change_status(session, actor=worker, code=p["comp_clean"].code,
+                  status=Status.LOST_TO_FOLLOW_UP, effective_date=start + timedelta(days=150),
+                  on=TODAY)
+    change_status(session, actor=worker, code=p["comp_clean"].code, status=Status.RETURNED,
+                  effective_date=start + timedelta(days=170), on=TODAY)
+    change_status(session, actor=worker, code=p["int_late"].code, status=Status.DECEASED,
+                  effective_date=start + timedelta(days=300), on=TODAY)
+    return p
+
+
+def _row(data: Any, person: Any) -> Any:
+    parts = data.participants.set_index("code")
+    return parts.loc[person.code]
+
+
+def test_per_protocol_exposure_and_contamination(session: Session, cohort: dict[str, Any]
+                                                 ) -> None:
+    data = load_frames(session, as_of=TODAY)
+    assert len(data.participants) == 5
+    expected = {  # per_protocol, contaminated, valid_session_6m
+        "int_valid": (True, False, True), "int_none": (False, False, False),
+        "int_late": (False, False, False), "comp_clean": (True, False, False),
+        "comp_contaminated": (False, True, False),
+    }
+    for name, (pp, contaminated, valid) in expected.items():
+        row = _row(data, cohort[name])
+        assert (bool(row["per_protocol"]), bool(row["contaminated"]),
+                bool(row["valid_session_6m"])) == (pp, contaminated, valid), name
+    assert _row(data, cohort["int_valid"])["group_pp"] == "intervention"
+    assert _row(data, cohort["comp_contaminated"])["group_itt"] == "comparison"
+    assert _row(data, cohort["comp_contaminated"])["group_pp"] != "comparison"
+
+
+def test_time_to_loss_to_follow_up(session: Session, cohort: dict[str, Any]) -> None:
+    data = load_frames(session, as_of=TODAY)
+    lost = _row(data, cohort["int_none"])
+    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 100)
+    returned = _row(data, cohort["comp_clean"])  # came back: not lost, censored at last contact
+    assert (returned["ltfu_event"], returned["ltfu_outcome"]) == (0, 0)
+    assert returned["ltfu_days"] == 182  # the M6 visit is the last contact
+    died = _row(data, cohort["int_late"])
+    assert (died["ltfu_event"], died["ltfu_outcome"], died["ltfu_days"]) == (0, 2, 300)
+    active = _row(data, cohort["int_valid"])
+    assert (active["ltfu_event"], active["ltfu_days"]) == (0, 182)
+
+
+def test_long_questionnaires_with_composites_and_labels(session: Session,
+                                                        cohort: dict[str, Any]) -> None:
+    data = load_frames(session, as_of=TODAY)
+    q = data.questionnaires
+    assert len(q) == 7 and set(q["timepoint"]) == {"M0", "M6"}
+    m6 = q[q["timepoint"] == "M6"].set_index("code")
+    assert m6.loc[cohort["int_valid"].code, "share_syringe"] == 1
+    assert m6.loc[cohort["int_valid"].code, "any_risk_practice"] == 1
+    assert m6.loc[cohort["comp_clean"].code, "any_complication"] == 1
+    assert m6.loc[cohort["int_valid"].code, "month"] == 6
+    assert isinstance(q["products"].iloc[0], list)
+    assert data.variable_labels["share_syringe"].startswith("Used a syringe")
+    assert data.value_labels["share_syringe"] == {"1": "Yes", "0": "No"}
+    long = data.long
+    assert len(long) == 7 and {"per_protocol", "age_at_inclusion", "housing"} <= set(
+        long.columns)
+    assert long["housing"].notna().all()  # the baseline answer is on every visit row
+    assert data.snapshot.rows["participants"] == 5
+    assert "password" not in data.snapshot.database
+
+
+def test_as_of_hides_later_records(session: Session, cohort: dict[str, Any]) -> None:
+    early = TODAY - timedelta(days=400) + timedelta(days=120)
+    data = load_frames(session, as_of=early)
+    assert set(data.questionnaires["timepoint"]) == {"M0"}
+    assert _row(data, cohort["int_none"])["ltfu_event"] == 1
+    assert _row(data, cohort["comp_clean"])["ltfu_event"] == 0
+
+
+def test_one_query_per_table(session: Session, cohort: dict[str, Any]) -> None:
+    conn = session.connection()
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        load_frames(session, as_of=TODAY)
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 6, selects
+
+
+def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -> None:
+    data = load_frames(session, as_of=TODAY, censor_at="as_of")
+    active = _row(data, cohort["int_valid"])
+    assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)  # end of M12 window: 407
+    assert _row(data, cohort["int_none"])["ltfu_days"] == 100  # events keep their date
+    with pytest.raises(ValueError, match="unknown censoring rule"):
+        load_frames(session, as_of=TODAY, censor_at="never")

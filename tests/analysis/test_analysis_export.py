@@ -1,0 +1,112 @@
+"""Exports in every format and shape, read back with the tools statisticians use."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import forms
+from analysis.data import AnalysisData
+from analysis.export import FORMATS, export, export_frame
+
+
+@pytest.mark.parametrize("shape", ["long", "wide"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_and_shape(demo_data: AnalysisData, tmp_path: Path, fmt: str,
+                                shape: str) -> None:
+    result = export(demo_data, tmp_path / f"cohort.{fmt}", shape=shape)
+    expected_rows = (len(demo_data.questionnaires) if shape == "long"
+                     else len(demo_data.participants))
+    assert result.rows == expected_rows
+    assert result.codebook.read_text(encoding="utf-8").startswith("variable,")
+    labels = pd.read_csv(result.variables)
+    assert list(labels["variable"]) == result.columns
+    back = _read(result.path, fmt)
+    assert len(back) == expected_rows
+    assert list(back.columns) == result.columns
+    assert ("share_syringe" if shape == "long" else "share_syringe_m6") in back.columns
+    assert "products___1" in back.columns or "products___1_m0" in back.columns
+
+
+def _read(path: Path, fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        return pd.read_csv(path)
+    if fmt == "xlsx":
+        return pd.read_excel(path, sheet_name="data")
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    import pyreadstat
+
+    reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    return reader(str(path))[0]
+
+
+@pytest.mark.parametrize("fmt", ["dta", "sav"])
+def test_stata_and_spss_carry_dictionary_labels(demo_data: AnalysisData, tmp_path: Path,
+                                                fmt: str) -> None:
+    import pyreadstat
+
+    result = export(demo_data, tmp_path / f"wide.{fmt}", shape="wide")
+    reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    df, meta = reader(str(result.path))
+    labels = meta.column_names_to_labels
+    assert labels["share_syringe_m6"] == (
+        "Used a syringe or needle already used by someone else (M6)")
+    assert meta.variable_value_labels["share_syringe_m6"] == {0: "No", 1: "Yes"}
+    assert meta.variable_value_labels["housing"][3] == "Squat"
+    assert meta.variable_value_labels["products___1_m0"] == {0: "Unchecked", 1: "Checked"}
+    assert labels["products___1_m0"].endswith(": Heroin (M0)")
+    assert labels["group_itt"] == "Group at M0 (intention to treat)"
+    assert set(df["share_syringe_m0"].dropna().unique()) <= {0.0, 1.0}
+
+
+def test_parquet_and_excel_keep_labels(demo_data: AnalysisData, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    result = export(demo_data, tmp_path / "long.parquet")
+    meta = pq.read_schema(result.path).metadata
+    labels = json.loads(meta[b"variable_labels"])
+    assert labels["any_risk_practice"].startswith("At least one HIV")
+    assert json.loads(meta[b"value_labels"])["inj_freq"]
+    assert json.loads(meta[b"snapshot"])["as_of"] == "2026-11-22"
+    xlsx = export(demo_data, tmp_path / "long.xlsx")
+    variables = pd.read_excel(xlsx.path, sheet_name="variables")
+    assert "Study code (pseudonymised)" in set(variables["label"])
+
+
+def _dictionary_with_identifiers(names: set[str]) -> forms.DataDictionary:
+    base = forms.default_dictionary()
+    rows = list(csv.reader(io.StringIO(base.to_csv())))
+    for row in rows[1:]:
+        if row[0] in names:
+            row[10] = "y"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return forms.load_dictionary_text(out.getvalue(), events_text=base.events.to_csv())
+
+
+def test_fields_marked_as_identifiers_are_never_exported(demo_data: AnalysisData,
+                                                         tmp_path: Path) -> None:
+    dictionary = _dictionary_with_identifiers({"year_of_birth", "products", "inj_freq"})
+    assert dictionary.identifier_fields() == {"year_of_birth", "products", "inj_freq"}
+    for shape in ("long", "wide"):
+        frame, dropped = export_frame(demo_data, shape=shape, dictionary=dictionary)
+        leaked = [c for c in frame.columns
+                  if c.startswith(("year_of_birth", "products", "inj_freq"))]
+        assert leaked == [] and "year_of_birth" in dropped
+    result = export(demo_data, tmp_path / "x.csv", dictionary=dictionary)
+    header = result.path.read_text(encoding="utf-8").splitlines()[0]
+    assert "year_of_birth" not in header and "products___" not in header
+    assert "year_of_birth" in export_frame(demo_data)[0].columns  # not an identifier by default
+
+
+def test_unknown_format_or_shape(demo_data: AnalysisData, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown export format 'rds'"):
+        export(demo_data, tmp_path / "x.rds")
+    with pytest.raises(ValueError, match="unknown shape"):
+        export(demo_data, tmp_path / "x.csv", shape="tall")

@@ -1,0 +1,136 @@
+"""Retention tables, the report and the command line on a small demo cohort."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analysis.data import AnalysisData
+from analysis.report import write_report
+from analysis.retention import completion, consort, retention_analysis
+from cohort.settings import get_settings
+
+
+def test_consort_flow_adds_up(demo_data: AnalysisData) -> None:
+    flow = consort(demo_data).set_index(["stage", "group"])["n"]
+    screened = flow[("Screened", "all")]
+    assert flow[("Not eligible", "all")] + flow[("Eligible", "all")] == screened
+    assert flow[("Eligible", "all")] - flow[("Declined", "all")] == flow[("Enrolled", "all")]
+    assert flow[("Enrolled", "intervention")] + flow[("Enrolled", "comparison")] == flow[
+        ("Enrolled", "all")] == len(demo_data.participants)
+    for g in ("intervention", "comparison"):
+        assert flow[("M12 questionnaire", g)] <= flow[("Enrolled", g)]
+
+
+def test_completion_percentages(demo_data: AnalysisData) -> None:
+    table = completion(demo_data)
+    total = table[table["centre_code"] == "All centres"].set_index("group_itt")
+    per_centre = table[table["centre_code"] != "All centres"]
+    assert total["enrolled"].sum() == len(demo_data.participants)
+    assert total.loc["intervention", "m6_done"] == per_centre.loc[
+        per_centre["group_itt"] == "intervention", "m6_done"].sum()
+    row = total.loc["comparison"]
+    assert row["m6_pct"] == pytest.approx(100 * row["m6_done"] / row["eligible_m6"])
+    assert (table["m6_in_window"] <= table["m6_done"]).all()
+    assert (table["m12_pct"].dropna() <= 100).all()
+
+
+def test_retention_models(demo_data: AnalysisData) -> None:
+    r = retention_analysis(demo_data)
+    assert set(r.km_group.fitters) == {"intervention", "comparison"}
+    assert r.cox.strata == ["centre_code"] and list(r.cox.summary["term"]) == ["intervention"]
+    assert 0 <= r.logrank_group.p_value <= 1
+    cif = r.cif.summary
+    km = r.km_group.summary
+    # Death competes, so the cumulative incidence of loss never exceeds 1 - KM.
+    merged = cif.merge(km, on=["level", "time"])
+    assert (merged["cumulative_incidence"] <= 1 - merged["survival"] + 1e-9).all()
+    clustered = retention_analysis(demo_data, cox_strata=False)
+    assert clustered.cox.cluster_col == "centre_id"
+
+
+def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
+                                                  tmp_path: Path) -> None:
+    report = write_report(demo_data, tmp_path / "report", what="all", cov_struct="ar1",
+                          outcomes=("any_risk_practice", "any_complication", "share_syringe"))
+    names = {p.name for p in report.figures}
+    assert {"km_by_group.png", "km_by_centre.png", "cif_ltfu.png", "forest_interaction.png",
+            "proportions_any_risk_practice.png"} <= names
+    for fig in report.figures:
+        assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 10_000
+    html = report.html.read_text(encoding="utf-8")
+    assert "2026-11-22" in html and "ar1" in html and "Table 1" in html
+    assert 'src="figures/km_by_group.png"' in html
+    payload = json.loads((report.directory / "estimates.json").read_text(encoding="utf-8"))
+    assert payload["snapshot"]["as_of"] == "2026-11-22"
+    assert payload["snapshot"]["rows"]["participants"] == 120
+    specs = " ".join(m["spec"] for m in payload["models"])
+    assert "y ~ intervention * (m6 + m12)" in specs and "ar1" in specs
+    est = pd.read_csv(report.directory / "estimates.csv")
+    inter = est[est["contrast"].fillna("").str.startswith("group × time")]
+    assert set(inter["analysis"]) >= {"ITT", "per-protocol", "IPTW", "IPTW + IPCW",
+                                      "mixed-effects"}
+    assert (inter["ci_lower"] <= inter["odds_ratio"]).all()
+    for word in ("addict", "abuser", "clean", "dirty"):
+        assert word not in html.lower()
+
+
+def test_report_retention_only(demo_data: AnalysisData, tmp_path: Path) -> None:
+    report = write_report(demo_data, tmp_path, what="retention")
+    assert not (tmp_path / "table1.csv").exists()
+    assert "Injection-risk outcomes" not in report.html.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown report section"):
+        write_report(demo_data, tmp_path, what="everything")
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("COHORT_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def test_cli_demo_then_analyse_and_export(cli_db: Path, tmp_path: Path) -> None:
+    from cohort.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--participants", "120", "--as-of", "2026-11-22"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "report"
+    res = runner.invoke(app, ["analyse", "all", "-o", str(out), "--as-of", "2026-11-22",
+                              "--no-ipcw"])
+    assert res.exit_code == 0, res.output
+    assert "Report written" in res.stdout
+    assert (out / "index.html").exists() and (out / "estimates.json").exists()
+    res = runner.invoke(app, ["export", "--format", "dta", "--shape", "wide", "-o",
+                              str(tmp_path / "cohort.dta"), "--as-of", "2026-11-22"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "cohort_codebook.csv").exists()
+
+
+def test_cli_errors_are_one_line(cli_db: Path, tmp_path: Path) -> None:
+    from cohort.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyse", "all", "-o", str(tmp_path)])
+    assert res.exit_code == 3
+    assert res.stderr.count("\n") == 1 and "cohort init" in res.stderr
+    res = runner.invoke(app, ["analyse", "everything"])
+    assert res.exit_code == 2 and "retention, outcomes or all" in res.stderr
+    res = runner.invoke(app, ["export", "-o", str(tmp_path / "x.rds")])
+    assert res.exit_code == 2 and "csv, xlsx, dta, sav, parquet" in res.stderr
+    res = runner.invoke(app, ["analyse", "--correlation", "unstructured"])
+    assert res.exit_code == 2 and "exchangeable" in res.stderr
+
+
+def test_completion_by_group_only(demo_data: AnalysisData) -> None:
+    table = completion(demo_data, by=("group_itt",))
+    assert list(table["group_itt"]) == ["comparison", "intervention", "All"]
+    assert table["enrolled"].iloc[-1] == len(demo_data.participants)

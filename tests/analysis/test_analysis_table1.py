@@ -1,0 +1,48 @@
+"""Table 1 on a frame small enough to check by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.table1 import max_abs_smd, table1
+
+
+@pytest.fixture
+def parts() -> pd.DataFrame:
+    return pd.DataFrame({
+        "participant_id": range(1, 9),
+        "group_itt": ["intervention"] * 4 + ["comparison"] * 4,
+        "age_at_inclusion": [20, 30, 40, 50, 30, 30, 30, 30],
+        "prison_ever": [1, 1, 0, None, 0, 0, 0, 1],
+        "housing": ["1", "3", "3", "4", "1", "1", "3", None],
+    })
+
+
+def test_counts_percentages_and_smd(parts: pd.DataFrame) -> None:
+    t = table1(parts, variables=("age_at_inclusion", "prison_ever", "housing"),
+               variable_labels={"housing": "Where is the participant living?"},
+               value_labels={"housing": {"1": "Own home", "3": "Squat", "4": "Street"}}).summary
+    assert t.iloc[0][["intervention", "comparison"]].tolist() == ["4", "4"]
+    age = t[(t["variable"] == "age_at_inclusion") & (t["level"] == "mean (SD)")].iloc[0]
+    assert age["intervention"] == "35.0 (11.2)" and age["comparison"] == "30.0 (0.0)"
+    # SMD with the pooled SD sqrt((125 + 0) / 2)
+    assert float(age["smd"]) == pytest.approx(5 / np.sqrt(62.5), abs=1e-3)
+    prison = t[(t["variable"] == "prison_ever") & (t["level"] == "Yes")].iloc[0]
+    assert prison["intervention"] == "2 (66.7%)" and prison["comparison"] == "1 (25.0%)"
+    missing = t[(t["variable"] == "prison_ever") & (t["level"] == "missing")].iloc[0]
+    assert missing["intervention"] == "1" and missing["comparison"] == "0"
+    squat = t[(t["variable"] == "housing") & (t["level"] == "Squat")].iloc[0]
+    assert squat["intervention"] == "2 (50.0%)" and squat["comparison"] == "1 (33.3%)"
+    assert "Where is the participant living?" in set(t["label"])
+    assert max_abs_smd(table1(parts, variables=("age_at_inclusion",))) == pytest.approx(
+        0.632, abs=1e-3)
+
+
+def test_weights_change_the_balance(parts: pd.DataFrame) -> None:
+    w = pd.Series([1, 1, 1, 1, 3, 1, 1, 1], index=parts["participant_id"])
+    t = table1(parts, variables=("prison_ever",), weights=w).summary
+    row = t[t["level"] == "Yes"].iloc[0]
+    assert row["comparison"] == "1 (16.7%)"
+    assert t.iloc[0]["comparison"] == "6"

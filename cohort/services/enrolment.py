@@ -94,13 +94,13 @@ def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
     gender = clean.get("gender")
     consent_date = clean.get("consent_date")
     return EnrolmentCreate(
-        age=int(clean["age"]),
+        age=int(str(clean["age"])),
         injected_past_month=yes("injected_past_month"),
         wish_neck_groin=yes("wish_neck_groin"),
         consent=yes("consent"),
         consent_date=date.fromisoformat(str(consent_date)) if consent_date else None,
         inclusion_date=date.fromisoformat(str(clean["inclusion_date"])),
-        year_of_birth=int(clean["year_of_birth"]) if "year_of_birth" in clean else None,
+        year_of_birth=int(str(clean["year_of_birth"])) if "year_of_birth" in clean else None,
         gender=GENDER_CODES[str(gender)] if gender is not None else None,
         reached_via=REACHED_VIA_CODES[str(clean.get("reached_via", "1"))],
         group=GROUP_CODES[str(clean["study_group"])],

@@ -64,11 +64,18 @@ def session_from_answers(
         modality=MODALITY_CODES[str(clean["modality"])],
         product=str(clean["product"]) if "product" in clean else None,
         injection_site=INJECTION_SITE_CODES[str(site)] if site is not None else None,
-        risks=[str(c) for c in clean.get("risks", [])],
-        topics=[str(c) for c in clean.get("topics", [])],
+        risks=_codes(clean.get("risks")),
+        topics=_codes(clean.get("topics")),
         note=str(clean["session_note"]) if "session_note" in clean else None,
         staff_ids=staff_ids,
     )
+
+
+def _codes(value: object) -> list[str]:
+    """Checkbox answers arrive as a list of choice codes; anything else means none ticked."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return [str(code) for code in value]
+    return []
 
 
 def log_session(

@@ -14,7 +14,7 @@ def test_centre_status_counts(factory: Factory) -> None:
     c1, c2 = factory.centre("C01"), factory.centre("C02")
     w1, w2 = factory.worker(c1), factory.worker(c2)
     today = factory.today
-    done = factory.participant(w1, inclusion_date=today - timedelta(days=400))
+    done = factory.participant(w1, inclusion_date=today - timedelta(days=460))
     factory.questionnaire(w1, done)
     factory.questionnaire(w1, done, Timepoint.M6)
     factory.questionnaire(w1, done, Timepoint.M12,

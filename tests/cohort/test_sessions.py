@@ -43,6 +43,7 @@ def test_on_protocol_session_counts_and_raises_nothing(factory: Factory) -> None
 def test_soft_rule_saves_the_session_and_raises_a_deviation(
     factory: Factory, setup: dict[str, Any], rule_id: str, counts: bool
 ) -> None:
+    setup = dict(setup)  # the parameter dict is shared by both database backends
     worker = factory.worker()
     person = factory.participant(worker, group=setup.pop("group", Group.INTERVENTION),
                                  inclusion_date=factory.today - timedelta(days=500))
@@ -65,8 +66,10 @@ def test_session_trained_after_the_session_date_does_not_count_as_trained(
     factory: Factory,
 ) -> None:
     worker = factory.worker()
-    person = factory.participant(worker, inclusion_date=factory.today - timedelta(days=900))
+    # The factory trains staff on 2024-01-15: this session is before that date.
+    person = factory.participant(worker, inclusion_date=factory.today - timedelta(days=1100))
     pair = [factory.staff(), factory.staff()]
+    assert person.inclusion_date + timedelta(days=10) < pair[0].aerli_trained_on
     saved = factory.aerli_session(worker, person, staff=pair,
                                   session_date=person.inclusion_date + timedelta(days=10))
     assert [d.rule_id for d in saved.deviations] == ["session.trained_staff"]

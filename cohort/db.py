@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 from sqlalchemy import event
@@ -34,9 +33,24 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-@cache
+_ENGINES: dict[tuple[str, bool], Engine] = {}
+
+
 def engine_for(url: str, echo: bool = False) -> Engine:
     """Build (once per URL) an engine; SQLite gets WAL and enforced foreign keys."""
+    key = (url, bool(echo))
+    if key not in _ENGINES:
+        _ENGINES[key] = _build_engine(url, echo)
+    return _ENGINES[key]
+
+
+def forget_engines(url: str) -> None:
+    """Close and drop the cached engines of ``url`` (before its SQLite file is replaced)."""
+    for key in [k for k in _ENGINES if k[0] == url]:
+        _ENGINES.pop(key).dispose()
+
+
+def _build_engine(url: str, echo: bool) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}

@@ -96,16 +96,18 @@ def emit(data: Any) -> None:
 @app.command()
 @friendly
 def init(
-    drop: Annotated[bool, typer.Option(help="Start from an empty SQLite file.")] = False,
+    drop: Annotated[bool, typer.Option(
+        help="Start from an empty SQLite file; only a file built by the demo is dropped.")] = False,
 ) -> None:
     """Create or upgrade the database schema (alembic migrations)."""
-    from cohort.migrate import upgrade
+    from cohort.migrate import is_replaceable_sqlite, remove_sqlite_file, upgrade
     from cohort.settings import get_settings
 
     url = get_settings().database_url
     if drop:
-        from cohort.migrate import remove_sqlite_file
-
+        if not is_replaceable_sqlite(url):
+            fail(f"{safe_url(url)} holds study data (or is not an SQLite file); it is never "
+                 "dropped. Participants and their history are kept for good.")
         remove_sqlite_file(url)
     upgrade(url)
     typer.echo(f"Database ready: {safe_url(url)}")
@@ -123,7 +125,9 @@ def demo(
     participants: Annotated[int, typer.Option(min=1, max=200_000)] = 600,
     seed: Annotated[int, typer.Option()] = 42,
     as_of: AsOf = None,
-    fresh: Annotated[bool, typer.Option(help="Replace an existing SQLite demo database.")] = True,
+    fresh: Annotated[bool, typer.Option(
+        help="Replace an SQLite database built by an earlier demo (never one holding other "
+             "study data).")] = True,
     accounts: Annotated[
         bool, typer.Option(help="Also create demo sign-in accounts and print them once.")
     ] = False,
@@ -132,18 +136,23 @@ def demo(
     import time
 
     from cohort.demo import build_demo
-    from cohort.migrate import remove_sqlite_file, upgrade
+    from cohort.migrate import DEMO_MARK, is_replaceable_sqlite, remove_sqlite_file, upgrade
     from cohort.settings import get_settings
 
     url = get_settings().database_url
-    if fresh:
+    if fresh and is_replaceable_sqlite(url):
         remove_sqlite_file(url)
     upgrade(url)
     with db_session() as session:
-        from cohort.models import Centre
+        from cohort.models import Centre, ImportBatch
 
         if session.exec(_select(Centre)).first() is not None:
-            fail("the database already holds centres; use an empty database for the demo.")
+            fail(f"{safe_url(url)} already holds study data that the demo did not build; "
+                 "the demo needs an empty database (set COHORT_DATABASE_URL to another one).")
+        # The mark lets a later `cohort demo` know this database is synthetic and replaceable.
+        session.add(ImportBatch(file_digest=f"seed-{seed}", filename="cohort demo",
+                                kind=DEMO_MARK))
+        session.commit()
         started = time.perf_counter()
         summary = build_demo(session, participants=participants, seed=seed,
                              as_of=parse_date(as_of))

@@ -124,3 +124,33 @@ def test_init_creates_the_schema_then_status_is_empty(db_file: Path) -> None:
     assert code == 0 and "Database ready" in out
     code, out, _ = run("status", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_demo_and_init_drop_never_delete_a_database_holding_study_data(db_file: Path) -> None:
+    from sqlmodel import Session
+
+    from cohort.db import engine_for
+    from cohort.services.setup import CentreCreate, create_centre
+
+    assert run("init")[0] == 0
+    with Session(engine_for(f"sqlite:///{db_file}")) as session:
+        create_centre(session, actor=None,
+                      data=CentreCreate(code="C01", name="Centre one", city="Lyon"))
+    size = db_file.stat().st_size
+
+    for args in (("demo", "--participants", "5"), ("init", "--drop")):
+        code, out, err = run(*args)
+        assert code != 0, out
+        assert "study data" in err and "Traceback" not in err
+    assert db_file.stat().st_size == size
+    code, out, _ = run("status", "--json")
+    assert [row["centre_code"] for row in json.loads(out)] == ["C01"]
+
+
+def test_demo_replaces_its_own_earlier_demo(db_file: Path) -> None:
+    assert run("demo", "--participants", "20", "--seed", "3")[0] == 0
+    code, out, err = run("demo", "--participants", "30", "--seed", "3")
+    assert code == 0, err
+    assert "30 participants" in out
+    code, out, _ = run("status", "--json")
+    assert sum(row["enrolled"] for row in json.loads(out)) == 30

@@ -29,7 +29,6 @@ serve: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check cohort forms || true
 
 format: setup
 	$(BIN)/ruff format .

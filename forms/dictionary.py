@@ -196,6 +196,21 @@ class DataDictionary:
             writer.writerow(f.raw or codebook.raw_cells(f))
         return out.getvalue()
 
+    def to_redcap_csv(self, record_id: str = "record_id") -> str:
+        """The dictionary ready to upload into REDCap, which takes its first field as the
+        record identifier: a ``record_id`` text field (the study code) is put first, on the
+        first form, unless the dictionary already starts with it. Every other row is as in
+        ``to_csv``."""
+        lines = self.to_csv().splitlines(keepends=True)
+        first = next(iter(self.fields.values()), None)
+        if first is None or first.name == record_id:
+            return "".join(lines)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(
+            [record_id, first.form, "", "text", "Study code", "", "Assigned by the system "
+             "at enrolment (for example C04-0123-K)."] + [""] * (len(COLUMNS) - 7))
+        return lines[0] + out.getvalue() + "".join(lines[1:])
+
     def codebook_rows(self) -> list[dict[str, Any]]:
         return codebook.rows(list(self.fields.values()), self.events)
 

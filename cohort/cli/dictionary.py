@@ -73,6 +73,18 @@ def check(
         typer.echo("No warnings.")
 
 
+@dictionary_app.command("redcap")
+def redcap(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write to this file.")],
+    path: Annotated[Path | None, typer.Option(
+        "--dictionary", help="Dictionary CSV (default: the study's own).")] = None,
+) -> None:
+    """Write the dictionary for upload into REDCap (``record_id`` first, as REDCap requires)."""
+    dictionary = forms.default_dictionary() if path is None else _load(path, None)
+    output.write_text(dictionary.to_redcap_csv(), encoding="utf-8")
+    typer.echo(f"Wrote {output}: {len(dictionary.fields)} fields, record identifier first.")
+
+
 @dictionary_app.command("codebook")
 def codebook(
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or csv.")] = "md",

@@ -72,3 +72,22 @@ def test_codebook_of_another_dictionary(tmp_path: Path) -> None:
     result = runner.invoke(dictionary_app, ["codebook", "--dictionary", str(path)])
     assert result.exit_code == 0
     assert "| `a` | Smokes? | yesno | 1 = Yes; 0 = No |" in result.output
+
+
+def test_redcap_export_puts_the_record_identifier_first(tmp_path: Path) -> None:
+    import forms
+
+    out = tmp_path / "redcap.csv"
+    result = runner.invoke(dictionary_app, ["redcap", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ours = forms.default_dictionary()
+    exported = forms.load_dictionary(out)
+    names = list(exported.fields)
+    assert names[0] == "record_id" and names[1:] == list(ours.fields)
+    assert exported.field("record_id").form == next(iter(ours.forms))
+    assert out.read_text().splitlines()[2:] == ours.to_csv().splitlines()[1:]
+    # Already first: the file is written unchanged.
+    again = tmp_path / "again.csv"
+    assert runner.invoke(dictionary_app, ["redcap", "--dictionary", str(out),
+                                          "-o", str(again)]).exit_code == 0
+    assert again.read_text() == out.read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from sqlmodel import SQLModel
 
 from cohort.db import engine_for
 from cohort.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,16 +21,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]
         yield f"sqlite:///{tmp_path}/migrated.db"
         return
     request.getfixturevalue("pg_url")  # fails in CI / skips locally when unreachable
-    name = f"cohort_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with pg_database("cohort_mig") as url:
+        yield url
 
 
 def test_migrations_match_models_and_install_guards(empty_url: str) -> None:

@@ -20,7 +20,14 @@ from forms.errors import DictionaryProblem
 from forms.events import EventMapping
 from forms.fields import Field
 from forms.functions import Env
-from forms.validation import FieldPlan, FieldProblem, ValidationResult, compute_into, run
+from forms.validation import (
+    FieldPlan,
+    FieldProblem,
+    Outcome,
+    ValidationResult,
+    compute_into,
+    run,
+)
 
 ACRONYMS = frozenset({"aerli", "hiv", "hcv", "oat", "id"})
 
@@ -37,6 +44,14 @@ class FormDefinition:
     name: str
     label: str
     fields: list[Field] = field(default_factory=list)
+
+
+def _answered_share(plans: Sequence[FieldPlan], outcome: Outcome) -> float:
+    counted = [p.name for p in plans if p.name in outcome.shown
+               and p.field.field_type not in ("calc", "descriptive", "file")]
+    if not counted:
+        return 1.0
+    return sum(1 for name in counted if name in outcome.clean) / len(counted)
 
 
 class DataDictionary:
@@ -122,7 +137,8 @@ class DataDictionary:
                 problems.append(FieldProblem(
                     name, self.forms[name].label, "form_not_in_event",
                     f"The form '{self.forms[name].label}' is not filled at {event}."))
-        return ValidationResult(ok=not problems, problems=problems, clean=outcome.clean)
+        return ValidationResult(ok=not problems, problems=problems, clean=outcome.clean,
+                                completeness=_answered_share(plans, outcome))
 
     def completeness(
         self,
@@ -137,11 +153,7 @@ class DataDictionary:
         plans = [plan for name in names for plan in self._form_plans[name]]
         outcome = run(plans, answers, event=event, other_events=other_events,
                       check_unknown=False)
-        counted = [p.name for p in plans if p.name in outcome.shown
-                   and p.field.field_type not in ("calc", "descriptive", "file")]
-        if not counted:
-            return 1.0
-        return sum(1 for name in counted if name in outcome.clean) / len(counted)
+        return _answered_share(plans, outcome)
 
     def compute_calcs(
         self,

@@ -38,6 +38,9 @@ class ValidationResult:
     ok: bool
     problems: list[FieldProblem] = field(default_factory=list)
     clean: dict[str, object] = field(default_factory=dict)
+    #: Share of the questions shown that have an answer, from the same pass (so a caller
+    #: storing both does not validate twice); see ``DataDictionary.completeness``.
+    completeness: float = 1.0
 
 
 def _blank(value: object) -> bool:

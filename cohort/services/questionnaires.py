@@ -49,7 +49,7 @@ def _validated(
         )
     clean = dict(result.clean)
     visit = date.fromisoformat(str(clean["visit_date"]))
-    return clean, dictionary.completeness(names, clean, event=event), visit
+    return clean, result.completeness, visit
 
 
 def _check_dates(participant: Participant, visit: date, on: date | None) -> None:
@@ -66,6 +66,13 @@ def _existing(session: Session, participant_id: int) -> dict[Timepoint, Question
     return {q.timepoint: q for q in rows}
 
 
+def _done_timepoints(session: Session, participant_id: int) -> frozenset[Timepoint]:
+    """Timepoints already filled (answers not loaded: only the rule needs this)."""
+    return frozenset(session.exec(
+        select(Questionnaire.timepoint).where(Questionnaire.participant_id == participant_id)
+    ).all())
+
+
 def save_questionnaire(
     session: Session,
     *,
@@ -79,15 +86,13 @@ def save_questionnaire(
     participant = get_participant(session, actor, code)
     require_scope(actor, participant.centre_id)
     assert participant.id is not None  # noqa: S101
-    existing = _existing(session, participant.id)
+    existing = _done_timepoints(session, participant.id)
     config = protocol_config()
-    facts = VisitFacts(timepoint, on or today(), participant.inclusion_date,
-                       frozenset(existing), config)
+    facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, existing, config)
     rules.enforce("questionnaire", facts)
     clean, completeness, visit = _validated(timepoint, answers)
     _check_dates(participant, visit, on)
-    window_facts = VisitFacts(timepoint, visit, participant.inclusion_date,
-                              frozenset(existing), config)
+    window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, existing, config)
     findings = rules.evaluate("questionnaire_window", window_facts)
     questionnaire = Questionnaire(
         participant_id=participant.id,

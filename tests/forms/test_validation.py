@@ -192,6 +192,10 @@ def test_completeness_counts_shown_questions(form: DataDictionary) -> None:
     value = form.completeness("f", BASE)
     assert value == pytest.approx(3 / len(shown))
     assert form.completeness("f", {**BASE, "sex": "1"}) == pytest.approx(3 / (len(shown) + 1))
+    # validate() reports the same share from its single pass.
+    assert form.validate("f", BASE).completeness == pytest.approx(value)
+    assert form.validate("f", {**BASE, "sex": "1"}).completeness == pytest.approx(
+        3 / (len(shown) + 1))
 
 
 def test_compute_calcs_alone(form: DataDictionary) -> None:

@@ -68,9 +68,10 @@ def _existing(session: Session, participant_id: int) -> dict[Timepoint, Question
 
 def _done_timepoints(session: Session, participant_id: int) -> frozenset[Timepoint]:
     """Timepoints already filled (answers not loaded: only the rule needs this)."""
-    return frozenset(session.exec(
+    rows = session.exec(
         select(Questionnaire.timepoint).where(Questionnaire.participant_id == participant_id)
-    ).all())
+    ).all()
+    return frozenset(Timepoint(value) for value in rows)
 
 
 def save_questionnaire(

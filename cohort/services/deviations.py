@@ -29,25 +29,42 @@ def raise_findings(
     """
     raised: list[Deviation] = []
     for finding in findings:
-        key = f"{finding.rule_id}:{entity}:{record_id}{key_suffix}"
-        exists = session.exec(select(Deviation.id).where(Deviation.dedupe_key == key)).first()
+        deviation = new_deviation(finding, entity=entity, record_id=record_id,
+                                  participant=participant, key_suffix=key_suffix)
+        exists = session.exec(
+            select(Deviation.id).where(Deviation.dedupe_key == deviation.dedupe_key)).first()
         if exists is not None:
             continue
-        deviation = Deviation(
-            rule_id=finding.rule_id,
-            severity=finding.severity,
-            entity=entity,
-            record_id=record_id,
-            participant_id=participant.id,
-            centre_id=participant.centre_id,
-            message=f"{participant.code}: {finding.message}",
-            dedupe_key=key,
-        )
         session.add(deviation)
         raised.append(deviation)
     if raised:
         session.flush()
     return raised
+
+
+def new_deviation(
+    finding: Finding,
+    *,
+    entity: str,
+    record_id: int,
+    participant: Participant,
+    key_suffix: str = "",
+) -> Deviation:
+    """The deviation a finding raises on a record (not added to the session).
+
+    A record created in the same transaction cannot have been flagged before, so bulk
+    writers add these directly instead of going through ``raise_findings``'s look-up.
+    """
+    return Deviation(
+        rule_id=finding.rule_id,
+        severity=finding.severity,
+        entity=entity,
+        record_id=record_id,
+        participant_id=participant.id,
+        centre_id=participant.centre_id,
+        message=f"{participant.code}: {finding.message}",
+        dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
+    )
 
 
 def list_deviations(

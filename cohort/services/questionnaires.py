@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,7 @@ from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import FieldError, NotFound, StaleVersion, ValidationFailed
 from cohort.models import Participant, Questionnaire, utcnow
-from cohort.rules import DatedFacts, VisitFacts
+from cohort.rules import DatedFacts, Finding, VisitFacts
 from cohort.services import audit
 from cohort.services.context import (
     Actor,
@@ -87,15 +88,53 @@ def save_questionnaire(
     participant = get_participant(session, actor, code)
     require_scope(actor, participant.centre_id)
     assert participant.id is not None  # noqa: S101
-    existing = _done_timepoints(session, participant.id)
+    checked = check_new(actor=actor, participant=participant, timepoint=timepoint,
+                        answers=answers, done=_done_timepoints(session, participant.id), on=on)
+    questionnaire = checked.record
+    session.add(questionnaire)
+    session.flush()
+    assert questionnaire.id is not None  # noqa: S101
+    audit.record_create(session, actor.staff_id, questionnaire)
+    deviations = raise_findings(
+        session, findings=checked.findings, entity="questionnaire",
+        record_id=questionnaire.id, participant=participant,
+    )
+    finish(session)
+    return Saved(questionnaire, deviations)
+
+
+@dataclass
+class Checked:
+    """A questionnaire that passed every hard rule and the dictionary, not yet added."""
+
+    record: Questionnaire
+    findings: list[Finding]
+
+
+def check_new(
+    *,
+    actor: Actor,
+    participant: Participant,
+    timepoint: Timepoint,
+    answers: Mapping[str, Any],
+    done: frozenset[Timepoint],
+    on: date | None = None,
+) -> Checked:
+    """Every check of a new questionnaire, without touching the database.
+
+    ``done`` are the timepoints the participant already has. Raises the hard rule's error
+    or ``ValidationFailed``; returns the record to add and the soft findings to flag.
+    Shared by ``save_questionnaire`` and the bulk writer so both apply the same rules.
+    """
     config = protocol_config()
-    facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, existing, config)
+    facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, done, config)
     rules.enforce("questionnaire", facts)
     clean, completeness, visit = _validated(timepoint, answers)
     _check_dates(participant, visit, on)
-    window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, existing, config)
+    window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, done, config)
     findings = rules.evaluate("questionnaire_window", window_facts)
-    questionnaire = Questionnaire(
+    assert participant.id is not None  # noqa: S101
+    record = Questionnaire(
         participant_id=participant.id,
         timepoint=timepoint,
         visit_date=visit,
@@ -104,16 +143,7 @@ def save_questionnaire(
         completeness=completeness,
         in_window=not findings,
     )
-    session.add(questionnaire)
-    session.flush()
-    assert questionnaire.id is not None  # noqa: S101
-    audit.record_create(session, actor.staff_id, questionnaire)
-    deviations = raise_findings(
-        session, findings=findings, entity="questionnaire", record_id=questionnaire.id,
-        participant=participant,
-    )
-    finish(session)
-    return Saved(questionnaire, deviations)
+    return Checked(record, list(findings))
 
 
 def get_questionnaire(

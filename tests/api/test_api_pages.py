@@ -153,8 +153,10 @@ def test_questionnaire_page_save_and_soft_rule_message(client: TestClient, world
     data = {"csrf_token": csrf(form.text), **questionnaire_answers(late)}
     del data["housing"], data["income_source"], data["education"]
     del data["years_injecting"], data["age_first_injection"], data["prison_ever"]
-    payload = [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])]
-    bad = client.post(url, data=[(k, "abc" if k == "inj_freq" else v) for k, v in payload])
+    # httpx takes repeated form fields (checkboxes) as a mapping of lists, not as pairs.
+    payload = {k: [str(v) for v in vs] if isinstance(vs, list) else str(vs)
+               for k, vs in data.items()}
+    bad = client.post(url, data={**payload, "inj_freq": "abc"})
     assert bad.status_code == 422 and 'id="field-inj_freq"' in bad.text
     saved = client.post(url, data=payload, follow_redirects=False)
     assert saved.status_code == 303

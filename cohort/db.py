@@ -29,8 +29,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SQLITE_BEGIN_MODES = {"DEFERRED", "IMMEDIATE"}
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes while another connection writes
+    # fails at once with "database is locked" (busy_timeout cannot wait for it), so
+    # concurrent writers such as web requests ask for the write lock up front with
+    # ``engine.execution_options(sqlite_begin="IMMEDIATE")``.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode not in SQLITE_BEGIN_MODES:
+        raise ValueError(f"sqlite_begin must be one of {sorted(SQLITE_BEGIN_MODES)}")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 _ENGINES: dict[tuple[str, bool], Engine] = {}

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.problems import NotSignedIn, is_api
@@ -30,9 +31,25 @@ SESSION_ACCOUNT = "account_id"
 SESSION_CSRF = "csrf"
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _engine_for(request: Request) -> Engine:
+    """The app's engine; on SQLite, writing requests take the write lock when they begin,
+    so concurrent saves wait their turn (busy timeout) instead of failing as locked."""
+    engine: Engine = request.app.state.engine
+    if request.method in READ_METHODS or engine.dialect.name != "sqlite":
+        return engine
+    writer: Engine | None = getattr(request.app.state, "write_engine", None)
+    if writer is None:
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        request.app.state.write_engine = writer
+    return writer
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One database session per request; services commit, anything left is rolled back."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(_engine_for(request), expire_on_commit=False) as session:
         try:
             yield session
         finally:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
 from api.problems import register_problem_handlers
@@ -43,6 +44,36 @@ saved but flagged by a soft rule list the `deviations` they raised.
 """
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware (cheaper than ``@app.middleware("http")``): security headers on
+    every response but the Swagger page, and no caching of anything but static files, so
+    study data does not stay in the cache of a shared phone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        extra: dict[str, str] = {}
+        if not path.startswith("/api/docs"):
+            extra.update(SECURITY_HEADERS)
+        if not path.startswith("/static/"):
+            extra["Cache-Control"] = "no-store"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and extra:
+                headers = MutableHeaders(scope=message)
+                for key, value in extra.items():
+                    if key not in headers:
+                        headers[key] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -70,17 +101,7 @@ def create_app(
         same_site="lax",
         https_only=False,
     )
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
-        response: Response = await call_next(request)
-        if not request.url.path.startswith("/api/docs"):
-            for key, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(key, value)
-        if not request.url.path.startswith("/static/"):
-            # Study data must not stay in the cache of a shared phone.
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     register_problem_handlers(app)
     routers.include_all(app)
     pages.include_all(app)

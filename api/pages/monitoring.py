@@ -13,7 +13,7 @@ from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
 from cohort.services import queries
 from cohort.services.deviations import list_deviations, review
-from cohort.services.monitoring import centre_status, participant_overview, worklist
+from cohort.services.monitoring import participant_overview, worklist
 from cohort.vocab import DeviationStatus
 
 router = page_router()
@@ -22,7 +22,7 @@ router = page_router()
 @router.get("/retention", response_class=HTMLResponse)
 def retention_page(request: Request, user: CurrentUser, session: DbSession,
                    today: Today) -> HTMLResponse:
-    rows = centre_status(session, actor=user.actor, as_of=today)
+    rows = queries.retention_summary(session, actor=user.actor, as_of=today)
     total = {key: sum(getattr(r, key) for r in rows) for key in (
         "enrolled", "intervention", "comparison", "m0_done", "m6_done", "m6_in_window",
         "m12_done", "m12_in_window", "m6_due", "m6_overdue", "m12_due", "m12_overdue",
@@ -35,7 +35,7 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 def centre_page(centre_code: str, request: Request, user: CurrentUser, session: DbSession,
                 today: Today) -> HTMLResponse:
     centre = queries.get_centre(session, actor=user.actor, code=centre_code)
-    row = next(r for r in centre_status(session, actor=user.actor, as_of=today)
+    row = next(r for r in queries.retention_summary(session, actor=user.actor, as_of=today)
                if r.centre_id == centre.id)
     work = worklist(session, actor=user.actor, as_of=today, centre_id=centre.id)
     people = participant_overview(session, actor=user.actor, as_of=today, centre_id=centre.id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, DbSession, Today
 from cohort.services import queries
-from cohort.services.monitoring import CentreStatus, WorklistItem, centre_status, worklist
+from cohort.services.monitoring import CentreStatus, WorklistItem, worklist
 
 router = APIRouter(tags=["monitoring"])
 
@@ -21,14 +21,14 @@ def retention(user: CurrentUser, session: DbSession, today: Today,
               as_of: AsOf = None) -> list[CentreStatus]:
     """Per visible centre: enrolled by group, M0/M6/M12 done and in window, due and
     overdue visits, sessions, open deviations, withdrawals and losses."""
-    return centre_status(session, actor=user.actor, as_of=as_of or today)
+    return queries.retention_summary(session, actor=user.actor, as_of=as_of or today)
 
 
 @router.get("/centres/{centre_code}/retention", response_model=CentreStatus)
 def centre_retention(centre_code: str, user: CurrentUser, session: DbSession, today: Today,
                      as_of: AsOf = None) -> CentreStatus:
     centre = queries.get_centre(session, actor=user.actor, code=centre_code)
-    rows = centre_status(session, actor=user.actor, as_of=as_of or today)
+    rows = queries.retention_summary(session, actor=user.actor, as_of=as_of or today)
     return next(r for r in rows if r.centre_id == centre.id)
 
 

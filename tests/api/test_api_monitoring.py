@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 
+from cohort.vocab import Timepoint
 from tests.api.conftest import World
+from tests.factories import questionnaire_answers
 
 
 def test_retention_per_centre(client: TestClient, world: World) -> None:
@@ -18,6 +22,27 @@ def test_retention_per_centre(client: TestClient, world: World) -> None:
     assert one["centre_code"] == "C02" and one["enrolled"] == 1
     earlier = client.get("/api/v1/retention?as_of=2025-01-01", headers=world.h("officer"))
     assert earlier.status_code == 200
+
+
+def test_retention_follows_every_write(client: TestClient, world: World) -> None:
+    """The summary is remembered between writes, never across one."""
+    assert world.pa is not None
+
+    def c01() -> dict[str, int]:
+        rows = client.get("/api/v1/retention", headers=world.h("officer")).json()
+        return next(r for r in rows if r["centre_code"] == "C01")
+
+    before = c01()
+    assert c01() == before
+    visit = world.pa.inclusion_date + timedelta(days=182)
+    saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
+                        json={"answers": questionnaire_answers(visit, Timepoint.M6)},
+                        headers=world.h("worker_a"))
+    assert saved.status_code == 201, saved.text
+    after = c01()
+    assert after["m6_done"] == before["m6_done"] + 1
+    assert after["m6_overdue"] == before["m6_overdue"] - 1
+    assert c01() == after
 
 
 def test_worklist(client: TestClient, world: World) -> None:

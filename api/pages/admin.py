@@ -19,9 +19,13 @@ router = page_router()
 def _page(request: Request, user: SignedIn, session: DbSession, error: str = "",
           status: int = 200) -> HTMLResponse:
     rows = accounts.list_accounts(session, actor=user.actor)
+    centres = queries.list_centres(session, actor=user.actor)
+    codes = {c.id: c.code for c in centres}
+    reach = {staff_id: ", ".join(sorted(codes[i] for i in ids if i in codes))
+             for staff_id, ids in accounts.centre_access(session, actor=user.actor).items()}
     return render(request, "accounts.html",
-                  {"rows": rows, "roles": list(Role), "error": error,
-                   "centres": queries.list_centres(session, actor=user.actor)},
+                  {"rows": rows, "roles": list(Role), "error": error, "centres": centres,
+                   "codes": codes, "reach": reach},
                   user=user, status=status)
 
 
@@ -36,12 +40,13 @@ def accounts_create(
     username: Annotated[str, Form()], password: Annotated[str, Form()],
     role: Annotated[Role, Form()], display_name: Annotated[str, Form()] = "",
     centre_code: Annotated[str, Form()] = "", aerli_trained: Annotated[bool, Form()] = False,
+    limit_to: Annotated[list[str] | None, Form()] = None,
 ) -> HTMLResponse | RedirectResponse:
     try:
         accounts.create_staff_account(
             session, actor=user.actor, username=username, password=password, role=role,
             centre_code=centre_code or None, display_name=display_name or None,
-            aerli_trained=aerli_trained,
+            aerli_trained=aerli_trained, limit_to=limit_to or (),
         )
     except CohortError as error:
         session.rollback()

@@ -27,6 +27,9 @@ def add(
     centre: Annotated[str | None, typer.Option(
         help="Centre code (outreach workers; limits a research officer to it).")] = None,
     name: Annotated[str | None, typer.Option(help="Name shown to colleagues.")] = None,
+    limit_to: Annotated[list[str] | None, typer.Option(
+        "--limit-to", help="Research officers: limit to this centre (repeat for several).")]
+    = None,
     trained: Annotated[bool, typer.Option(help="AERLI-trained as of today.")] = False,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input.")] = False,
@@ -53,6 +56,7 @@ def add(
             account = create_staff_account(
                 session, actor=None, username=username, password=password, role=wanted,
                 centre_code=centre, display_name=name, aerli_trained=trained,
+                limit_to=limit_to or (),
             )
     except CohortError as error:
         rule = getattr(error, "rule_id", None)
@@ -63,7 +67,8 @@ def add(
               "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
         return
     typer.echo(f"Account '{account.username}' created ({wanted.value}"
-               f"{', centre ' + centre.upper() if centre else ''}).")
+               f"{', centre ' + centre.upper() if centre else ''}"
+               f"{', limited to ' + ', '.join(c.upper() for c in limit_to) if limit_to else ''}).")
 
 
 @user_app.command("list")

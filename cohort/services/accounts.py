@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -227,6 +228,15 @@ def list_accounts(session: Session, *, actor: Actor | None) -> list[tuple[Accoun
     ]
 
 
+def centre_access(session: Session, *, actor: Actor | None) -> dict[int, list[int]]:
+    """Staff id -> the extra centres a research officer is limited to (admin page)."""
+    _admin_id(actor)
+    out: dict[int, list[int]] = {}
+    for row in session.exec(select(StaffCentreAccess)).all():
+        out.setdefault(row.staff_id, []).append(row.centre_id)
+    return out
+
+
 def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
     _admin_id(actor)
     account = session.get(Account, account_id)
@@ -245,38 +255,46 @@ def create_staff_account(
     centre_code: str | None = None,
     display_name: str | None = None,
     aerli_trained: bool = False,
+    limit_to: Sequence[str] = (),
 ) -> Account:
     """Create a staff member and their account together (``cohort user add``, admin page).
 
-    Outreach workers need a centre; national staff have none.
+    Outreach workers need a centre; national staff have none. A research officer given a
+    centre, or a list of centres in ``limit_to``, sees only those centres.
     """
     _admin_id(actor)
     name = _clean_username(username)
     _check_password(password)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
         raise CohortError(f"The username '{name}' is taken; please choose another one.")
-    centre_id = None
-    if centre_code:
-        centre = session.exec(
-            select(Centre).where(Centre.code == centre_code.strip().upper())
-        ).first()
-        if centre is None:
-            raise NotFound(f"No centre with code {centre_code}.")
-        centre_id = centre.id
-    elif role is Role.OUTREACH_WORKER:
+    centre_id = _centre_id(session, centre_code) if centre_code else None
+    if centre_id is None and role is Role.OUTREACH_WORKER:
         raise CohortError("Outreach workers belong to a centre: please give --centre (e.g. C04).")
+    extra_ids = sorted({_centre_id(session, code) for code in limit_to} - {centre_id})
+    if extra_ids and role is not Role.RESEARCH_OFFICER:
+        raise CohortError("Only research officers can be limited to a list of centres.")
     data = StaffCreate(display_name=display_name or name, role=role, centre_id=centre_id,
                        aerli_trained_on=utcnow().date() if aerli_trained else None)
     if in_batch(session):
-        return _staff_and_account(session, actor, data, name, password)
+        return _staff_and_account(session, actor, data, name, password, extra_ids)
     with batch(session):  # both rows, or neither
-        return _staff_and_account(session, actor, data, name, password)
+        return _staff_and_account(session, actor, data, name, password, extra_ids)
+
+
+def _centre_id(session: Session, code: str) -> int:
+    centre_id = session.exec(
+        select(Centre.id).where(Centre.code == code.strip().upper())
+    ).first()
+    if centre_id is None:
+        raise NotFound(f"No centre with code {code}.")
+    return int(centre_id)
 
 
 def _staff_and_account(
-    session: Session, actor: Actor | None, data: StaffCreate, username: str, password: str
+    session: Session, actor: Actor | None, data: StaffCreate, username: str, password: str,
+    extra_centre_ids: list[int] | None = None,
 ) -> Account:
-    staff = create_staff(session, actor=actor, data=data)
+    staff = create_staff(session, actor=actor, data=data, extra_centre_ids=extra_centre_ids)
     assert staff.id is not None  # noqa: S101
     return create_account(session, actor=actor, staff_id=staff.id, username=username,
                           password=password)

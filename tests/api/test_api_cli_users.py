@@ -14,6 +14,7 @@ from cohort.cli.users import register
 from cohort.db import create_schema, engine_for
 from cohort.models import Account, CentreCreate, Staff
 from cohort.services.accounts import authenticate
+from cohort.services.context import actor_for
 from cohort.services.setup import create_centre
 from cohort.settings import get_settings
 
@@ -74,3 +75,17 @@ def test_add_errors_are_one_line(cli: tuple[typer.Typer, str], args: list[str], 
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_add_research_officer_limited_to_centres(cli: tuple[typer.Typer, str]) -> None:
+    app, url = cli
+    result = CliRunner().invoke(app, ["user", "add", "--username", "regional", "--role",
+                                      "research_officer", "--limit-to", "c04",
+                                      "--password-stdin"], input="long enough pass\n")
+    assert result.exit_code == 0, result.output
+    assert "limited to C04" in result.output
+    with Session(engine_for(url)) as session:
+        account = session.exec(select(Account)).one()
+        staff = session.get(Staff, account.staff_id)
+        assert staff is not None
+        assert actor_for(session, staff).centre_ids is not None

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from cohort.models import Deviation
 from tests.api.conftest import PASSWORD, World
@@ -162,3 +162,49 @@ def test_questionnaire_page_save_and_soft_rule_message(client: TestClient, world
     assert saved.status_code == 303
     page = client.get(saved.headers["location"]).text
     assert "Saved" in page and "Please note" in page and "outside its window" in page
+
+
+def test_admin_resets_password_and_disables_from_page(client: TestClient, world: World,
+                                                      session: Session) -> None:
+    from cohort.models import Account
+
+    sign_in(client, "admin")
+    page = client.get("/accounts")
+    target = session.exec(select(Account).where(Account.username == "worker.b")).one()
+    assert f'id="account-{target.id}"' in page.text
+    token = csrf(page.text)
+    short = client.post(f"/accounts/{target.id}",
+                        data={"action": "password", "password": "short", "csrf_token": token})
+    assert "too short" in short.text
+    reset = client.post(f"/accounts/{target.id}", data={
+        "action": "password", "password": "a brand new passphrase", "csrf_token": token})
+    assert reset.status_code == 200 and "Password changed" in reset.text
+    assert client.post("/api/v1/auth/token", data={
+        "username": "worker.b", "password": "a brand new passphrase"}).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=world.h("worker_b")).status_code == 401
+    disabled = client.post(f"/accounts/{target.id}",
+                           data={"action": "disable", "csrf_token": token})
+    assert "Account disabled" in disabled.text
+    assert client.post("/api/v1/auth/token", data={
+        "username": "worker.b", "password": "a brand new passphrase"}).status_code == 401
+    forged = client.post(f"/accounts/{target.id}", data={"action": "enable"})
+    assert forged.status_code == 403
+
+
+def test_admin_creates_officer_limited_to_centres(client: TestClient, world: World) -> None:
+    sign_in(client, "admin")
+    page = client.get("/accounts")
+    created = client.post("/accounts", data={
+        "username": "regional", "password": "long enough password",
+        "role": "research_officer", "limit_to": ["C02"], "csrf_token": csrf(page.text)})
+    assert created.status_code == 200 and "limited to C02" in created.text
+    token = client.post("/api/v1/auth/token", data={"username": "regional",
+                                                    "password": "long enough password"})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert [c["code"] for c in client.get("/api/v1/centres", headers=headers).json()] == ["C02"]
+    assert client.get(f"/api/v1/participants/{world.pa.code}",  # type: ignore[union-attr]
+                      headers=headers).status_code == 404
+    worker = client.post("/accounts", data={
+        "username": "w2", "password": "long enough password", "role": "outreach_worker",
+        "centre_code": "C01", "limit_to": ["C02"], "csrf_token": csrf(page.text)})
+    assert worker.status_code == 422 and "Only research officers" in worker.text

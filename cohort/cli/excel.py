@@ -1,9 +1,176 @@
-"""CLI commands of this feature (registered by ``cohort.cli.main``)."""
+"""``cohort template``, ``cohort import`` and ``cohort report --excel``: offline workbooks.
+
+Who imports: ``--as`` is required (a staff id or a username). The rows are written in that
+person's name and within their centres, exactly as if they had typed them on the web pages;
+the command line never picks someone on their behalf.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from cohort.excel.importer import ImportReport
+    from cohort.services.context import Actor
+
+Out = Annotated[Path, typer.Option("-o", "--out", help="File to write (.xlsx).")]
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="Evaluate as of this date (YYYY-MM-DD); default today.")]
+
+
+def _main() -> Any:
+    from cohort.cli import main
+
+    return main
+
+
+def _staff_actor(session: Session, who: str) -> Actor:
+    from sqlmodel import select
+
+    from cohort.errors import NotFound
+    from cohort.models import Account
+    from cohort.services.context import load_actor
+
+    text = who.strip()
+    if text.isdigit():
+        return load_actor(session, int(text))
+    account = session.exec(select(Account).where(Account.username == text.lower())).first()
+    if account is None or not account.active:
+        raise NotFound(f"No active staff member with username or id '{who}'.")
+    return load_actor(session, account.staff_id)
+
+
+def template(
+    out: Out,
+    centre: Annotated[str, typer.Option(help="Centre code, e.g. C04.")],
+    kind: Annotated[str, typer.Option(
+        help="questionnaire (default), enrolment or session.")] = "questionnaire",
+    timepoint: Annotated[str | None, typer.Option(
+        help="M0, M6 or M12 (questionnaires): the participants due are listed.")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Make an entry workbook for offline use (one row per participant due)."""
+    from cohort.excel.layout import Kind
+    from cohort.excel.templates import build_template
+    from cohort.vocab import Timepoint
+
+    main = _main()
+    try:
+        chosen = Kind(kind.strip().lower().removesuffix("s"))
+    except ValueError:
+        main.fail(f"'{kind}' is not a kind of workbook; use questionnaire, enrolment or "
+                  "session.")
+    tp = None
+    if timepoint is not None:
+        try:
+            tp = Timepoint(timepoint.strip().upper())
+        except ValueError:
+            main.fail(f"'{timepoint}' is not a timepoint; use M0, M6 or M12.")
+    if chosen is Kind.QUESTIONNAIRE and tp is None:
+        main.fail("Please give --timepoint M0, M6 or M12 for a questionnaire workbook.")
+    with main.db_session() as session:
+        data, rows = build_template(session, actor=main._national(session), kind=chosen,
+                                    centre_code=centre, timepoint=tp,
+                                    as_of=main.parse_date(as_of))
+    out.write_bytes(data)
+    extra = f", {rows} participant(s) due" if chosen is Kind.QUESTIONNAIRE else ""
+    typer.echo(f"Template written to {out} ({chosen.value}, centre {centre.upper()}{extra}).")
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="A filled workbook (.xlsx) or a REDCap "
+                                              "records export (.csv).")],
+    who: Annotated[str, typer.Option(
+        "--as", help="Who is importing: staff id or username (required; rows are saved in "
+                     "their name and within their centres).")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check every row and report, but save nothing.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Where to write the annotated copy (default: next to the file, "
+                            "'-to-correct.xlsx', when something needs correcting).")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Import a filled workbook or REDCap export: all rows are saved, or none."""
+    from cohort.excel.annotate import annotate
+    from cohort.excel.importer import import_file, is_csv
+
+    main = _main()
+    if not file.is_file():
+        main.fail(f"{file} does not exist.")
+    data = file.read_bytes()
+    with main.db_session() as session:
+        actor = _staff_actor(session, who)
+        report = import_file(session, actor=actor, data=data, filename=file.name,
+                             dry_run=dry_run, on=main.parse_date(as_of))
+    _print(report)
+    marked = report.problems + report.deviations
+    target = out or (file.with_name(f"{file.stem}-to-correct.xlsx") if report.problems
+                     else None)
+    if target is not None and report.already_imported is None:
+        target.write_bytes(annotate(data, marked,
+                                    csv_name=file.name if is_csv(file.name, data) else None))
+        typer.echo(f"Annotated copy: {target}")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _print(report: ImportReport) -> None:
+    if report.already_imported is not None:
+        typer.echo(f"{report.filename} was already imported on "
+                   f"{report.already_imported:%Y-%m-%d %H:%M} UTC; nothing new was saved.")
+        return
+    head = f"{report.filename} ({report.kind.value}, sheet '{report.sheet}'): " \
+           f"{report.rows} filled row(s), {report.blank_rows} empty."
+    typer.echo(head)
+    if report.problems:
+        typer.echo(f"{len(report.problems)} problem(s) to correct; nothing was saved.", err=True)
+        for p in report.problems[:20]:
+            where = f"row {p.row}" if p.row else "header"
+            cell = f", column {p.column}" if p.column else ""
+            typer.echo(f"  {where}{cell} [{p.rule}] {p.message}", err=True)
+        if len(report.problems) > 20:
+            typer.echo(f"  … and {len(report.problems) - 20} more (see the annotated copy).",
+                       err=True)
+        return
+    verb = "would be saved (dry run, nothing written)" if report.dry_run else "saved"
+    typer.echo(f"{report.written} row(s) {verb}, {report.unchanged} already stored "
+               "(unchanged).")
+    for ref, code in report.created:
+        typer.echo(f"  {ref}: enrolled as {code}")
+    if report.deviations:
+        typer.echo(f"{len(report.deviations)} deviation(s) raised for review:")
+        for p in report.deviations:
+            typer.echo(f"  row {p.row} [{p.rule}] {p.message}")
+
+
+def report(
+    out: Out,
+    excel: Annotated[bool, typer.Option("--excel", help="Write an Excel workbook.")] = False,
+    as_of: AsOf = None,
+) -> None:
+    """The research officers' workbook: retention, visits due, open deviations."""
+    from cohort.excel.report import build_report
+
+    main = _main()
+    if not excel:
+        main.fail("Only the Excel report exists for now: add --excel.")
+    with main.db_session() as session:
+        data = build_report(session, actor=main._national(session),
+                            as_of=main.parse_date(as_of))
+    out.write_bytes(data)
+    typer.echo(f"Report written to {out}.")
 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
+    main = _main()
+    app.command("template")(main.friendly(template))
+    app.command("import")(main.friendly(import_))
+    app.command("report")(main.friendly(report))
+
+

@@ -1,0 +1,332 @@
+"""Importing a filled workbook (or a REDCap export): every row checked, all or nothing.
+
+Rows go through the normal services (``enrol``, ``save_questionnaires``, ``log_session``)
+inside one ``batch`` transaction. Enrolment and session rows each get a SAVEPOINT, so a
+refused row is rolled back alone and the next rows are still checked: the person hears
+about every problem at once. If any row was refused, or on ``dry_run``, the whole batch is
+rolled back. Rows flagged by a soft rule are saved and their deviations listed.
+
+Importing the same file twice writes nothing: a written import is recorded with its
+SHA-256 digest (``ImportBatch``), and rows already stored (same questionnaire answers, same
+session) are counted as unchanged rather than written again. Enrolments have no natural key
+(no names are kept), so a row matching an existing participant field for field is refused
+with an explanation instead of silently creating a second person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from hashlib import sha256
+
+from sqlmodel import Session, col, select
+
+from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
+from cohort.excel.layout import CODE, STAFF, Kind
+from cohort.excel.reader import EntryRow, EntrySheet, Problem, read_workbook
+from cohort.models import Account, AerliSession, ImportBatch, Participant
+from cohort.rules import Finding
+from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnaires
+from cohort.services.context import Actor, batch, get_participant
+from cohort.services.enrolment import EnrolmentCreate, enrol, enrolment_from_answers
+from cohort.services.sessions import AerliSessionCreate, log_session, session_from_answers
+
+#: Where a rule's problem is shown when the error names no field.
+RULE_FIELDS = {
+    "visit.duplicate": CODE, "visit.out_of_window": "visit_date",
+    "session.trained_staff": STAFF, "session.not_in_person": "modality",
+    "session.high_risk_site": "injection_site", "session.after_follow_up": "session_date",
+    "session.comparison_group": CODE, "group.crossing": "study_group",
+    "group.locked_after_m0": "study_group",
+}
+DATE_FIELDS = {Kind.QUESTIONNAIRE: "visit_date", Kind.SESSION: "session_date",
+               Kind.ENROLMENT: "inclusion_date"}
+_STAFF_SPLIT = re.compile(r"[,;/\s]+")
+
+
+class ImportStopped(CohortError):
+    """An unexpected failure stopped the import; everything was rolled back."""
+
+
+class _RollBack(Exception):
+    """Raised inside the batch to undo it (dry run, or a refused row)."""
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did; ``problems`` empty means it was (or would be) saved."""
+
+    filename: str
+    kind: Kind
+    sheet: str
+    digest: str
+    dry_run: bool = False
+    rows: int = 0
+    blank_rows: int = 0
+    written: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    deviations: list[Problem] = field(default_factory=list)
+    created: list[tuple[str, str]] = field(default_factory=list)  # (row ref, new code)
+    already_imported: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def saved(self) -> bool:
+        return self.ok and not self.dry_run and self.written > 0
+
+
+def digest_of(data: bytes) -> str:
+    return sha256(data).hexdigest()
+
+
+def import_file(
+    session: Session,
+    *,
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    dry_run: bool = False,
+    on: date | None = None,
+) -> ImportReport:
+    """Read and import a workbook (``.xlsx``) or a REDCap records export (``.csv``)."""
+    if is_csv(filename, data):
+        from cohort.excel.redcap import read_records
+
+        sheet = read_records(data, name=filename)
+    else:
+        sheet = read_workbook(data)
+    return import_sheet(session, actor=actor, sheet=sheet, data=data, filename=filename,
+                        dry_run=dry_run, on=on)
+
+
+def is_csv(filename: str, data: bytes) -> bool:
+    return filename.lower().endswith(".csv") or not data.startswith(b"PK")
+
+
+def import_sheet(
+    session: Session,
+    *,
+    actor: Actor,
+    sheet: EntrySheet,
+    data: bytes,
+    filename: str,
+    dry_run: bool = False,
+    on: date | None = None,
+) -> ImportReport:
+    report = ImportReport(filename, sheet.kind, sheet.title, digest_of(data), dry_run,
+                          rows=len(sheet.rows), blank_rows=sheet.blank_rows,
+                          problems=list(sheet.problems))
+    earlier = session.exec(select(ImportBatch).where(
+        ImportBatch.file_digest == report.digest)).first()
+    if earlier is not None:
+        report.already_imported = earlier.imported_at
+        return report
+    if report.problems:
+        return report
+    work: Callable[[Session, Actor, EntrySheet, ImportReport, date | None], None] = {
+        Kind.QUESTIONNAIRE: _questionnaires, Kind.ENROLMENT: _enrolments,
+        Kind.SESSION: _sessions}[sheet.kind]
+    try:
+        with batch(session):
+            work(session, actor, sheet, report, on)
+            if report.problems or dry_run:
+                raise _RollBack
+            if report.written:
+                session.add(ImportBatch(
+                    file_digest=report.digest, filename=filename[-255:],
+                    kind=sheet.kind.value, actor_id=actor.staff_id,
+                    rows_written=report.written, rows_skipped=report.unchanged))
+    except _RollBack:
+        pass
+    except CohortError:
+        raise
+    except Exception as error:
+        raise ImportStopped(
+            f"The import stopped on an unexpected error ({type(error).__name__}: {error}); "
+            "nothing was saved. Please report this to the data manager.") from error
+    if report.problems or dry_run:
+        report.created.clear()
+    return report
+
+
+# --------------------------------------------------------------------------- problems
+def _at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
+        severity: str = "error") -> Problem:
+    column = sheet.letter(name) or sheet.letter(CODE)
+    return Problem(sheet.title, row.number, column, name, rule, message, severity)
+
+
+def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[Problem]:
+    """Turn a service's error into problems on the cells concerned."""
+    if isinstance(error, ValidationFailed):
+        return [_at(sheet, row, p.field, f"dictionary.{p.code}", p.message)
+                for p in error.problems] or [_at(sheet, row, CODE, "dictionary", error.message)]
+    if isinstance(error, ProtocolViolation):
+        name = error.field or RULE_FIELDS.get(error.rule_id, CODE)
+        if name == "date":
+            name = DATE_FIELDS[sheet.kind]
+        elif name == "group":
+            name = "study_group"
+        elif name == "timepoint":
+            name = CODE
+        return [_at(sheet, row, name, error.rule_id, error.message)]
+    if isinstance(error, NotFound):
+        return [_at(sheet, row, CODE, "participant.unknown", error.message)]
+    return [_at(sheet, row, CODE, "import.refused", error.message)]
+
+
+def _flagged(sheet: EntrySheet, row: EntryRow, findings: list[tuple[str, str]],
+             report: ImportReport) -> None:
+    for rule_id, message in findings:
+        report.deviations.append(_at(sheet, row, RULE_FIELDS.get(rule_id, CODE), rule_id,
+                                     message, "deviation"))
+
+
+def _need_code(sheet: EntrySheet, row: EntryRow, report: ImportReport) -> str | None:
+    if not row.code:
+        report.problems.append(_at(sheet, row, CODE, "import.no_code",
+                                   "This row has answers but no participant code; add the "
+                                   "code (for example C04-0012) or clear the row."))
+    return row.code
+
+
+# --------------------------------------------------------------------------- kinds
+def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+                    on: date | None) -> None:
+    rows: list[QuestionnaireRow] = []
+    by_ref: dict[str, EntryRow] = {}
+    for row in sheet.rows:
+        code = _need_code(sheet, row, report)
+        timepoint = row.timepoint or sheet.timepoint
+        if code is None or timepoint is None:
+            continue
+        ref = str(row.number)
+        by_ref[ref] = row
+        rows.append(QuestionnaireRow(code, timepoint, row.answers, ref))
+    if report.problems or not rows:
+        return
+    try:
+        result = save_questionnaires(session, actor=actor, rows=rows, on=on)
+    except BulkRefused as refused:
+        for error in refused.errors:
+            report.problems.extend(problems_for(sheet, by_ref[error.row.ref], error.error))
+        return
+    report.written = len(result.saved)
+    report.unchanged = len(result.unchanged)
+    refs = [r.ref for r in rows if r not in result.unchanged]
+    for ref, saved in zip(refs, result.saved, strict=True):
+        _flagged(sheet, by_ref[ref], [(d.rule_id, d.message) for d in saved.deviations],
+                 report)
+
+
+def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,
+               write: Callable[[], list[Finding] | list[tuple[str, str]] | None]) -> bool:
+    nested = session.begin_nested()
+    try:
+        flagged = write()
+    except CohortError as error:
+        nested.rollback()
+        report.problems.extend(problems_for(sheet, row, error))
+        return False
+    nested.commit()
+    if flagged:
+        _flagged(sheet, row, [f if isinstance(f, tuple) else (f.rule_id, f.message)
+                              for f in flagged], report)
+    return True
+
+
+def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+                on: date | None) -> None:
+    for row in sheet.rows:
+        def write(row: EntryRow = row) -> None:
+            data = enrolment_from_answers(row.answers).model_copy(
+                update={"centre_code": sheet.centre})
+            twin = _same_enrolment(session, data, actor)
+            if twin is not None:
+                raise CohortError(
+                    f"This row matches participant {twin} answer for answer (already "
+                    "enrolled?). Delete the row; if it really is another person, enrol "
+                    "them on the web page.")
+            saved = enrol(session, actor=actor, data=data, on=on)
+            report.created.append((row.ref, saved.record.code))
+            report.written += 1
+
+        _savepoint(session, sheet, row, report, write)
+
+
+def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor) -> str | None:
+    candidates = session.exec(select(Participant).where(
+        Participant.inclusion_date == data.inclusion_date,
+        Participant.age_at_inclusion == data.age)).all()
+    for person in candidates:
+        if not actor.can_see(person.centre_id):
+            continue
+        if (person.consent_date, person.year_of_birth, person.gender, person.group,
+                person.injected_past_month, person.wish_neck_groin, person.reached_via) == (
+                data.consent_date, data.year_of_birth, data.gender, data.group,
+                data.injected_past_month, data.wish_neck_groin, data.reached_via):
+            return person.code
+    return None
+
+
+def _sessions(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+              on: date | None) -> None:
+    for row in sheet.rows:
+        code = _need_code(sheet, row, report)
+        if code is None:
+            continue
+
+        def write(row: EntryRow = row, code: str = code) -> list[tuple[str, str]] | None:
+            staff_ids = _staff_ids(session, row.staff)
+            data = session_from_answers(row.answers, staff_ids)
+            if _session_stored(session, actor, code, data):
+                report.unchanged += 1
+                return None
+            saved = log_session(session, actor=actor, code=code, data=data, on=on)
+            report.written += 1
+            return [(d.rule_id, d.message) for d in saved.deviations]
+
+        _savepoint(session, sheet, row, report, write)
+
+
+def _staff_ids(session: Session, text: str | None) -> list[int]:
+    """Staff ids or usernames, as typed in the 'workers present' column."""
+    if not text:
+        raise ProtocolViolation("import.no_staff", "Please list the workers present at the "
+                                "session (staff ids or usernames).", field=STAFF)
+    ids: list[int] = []
+    unknown: list[str] = []
+    for token in (t for t in _STAFF_SPLIT.split(text) if t):
+        if token.isdigit():
+            ids.append(int(token))
+            continue
+        account = session.exec(select(Account).where(
+            Account.username == token.strip().lower())).first()
+        if account is None:
+            unknown.append(token)
+        else:
+            ids.append(account.staff_id)
+    if unknown:
+        raise ProtocolViolation("import.unknown_staff", f"Unknown worker(s): "
+                                f"{', '.join(unknown)}; use staff ids or usernames.",
+                                field=STAFF)
+    return ids
+
+
+def _session_stored(session: Session, actor: Actor, code: str,
+                    data: AerliSessionCreate) -> bool:
+    person = get_participant(session, actor, code)
+    stored = session.exec(select(AerliSession).where(
+        AerliSession.participant_id == person.id,
+        AerliSession.session_date == data.session_date,
+        col(AerliSession.setting) == data.setting,
+        col(AerliSession.modality) == data.modality)).all()
+    return any(s.product == data.product and s.injection_site == data.injection_site
+               and sorted(s.risks) == sorted(data.risks) and sorted(s.topics) == sorted(data.topics)
+               and (s.note or None) == (data.note or None) for s in stored)

@@ -1,0 +1,288 @@
+"""Reading a filled entry workbook back: which sheet, which columns, which rows.
+
+The sheet is found by its variable-name row, not by its name, so a renamed sheet is read;
+columns are matched by that row too, so moved columns are read. The hidden ``_meta`` sheet
+says what kind of workbook it is; without it (a sheet made by hand) the kind is recognised
+from the columns, and a questionnaire's timepoint from the sheet name. Anything that cannot
+be read with certainty becomes a ``Problem`` on that cell; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+from zipfile import BadZipFile
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError
+from cohort.excel.cells import CellError, Reader, reader_for
+from cohort.excel.layout import (
+    CHECKBOX_SEPARATOR,
+    CODE,
+    INSTRUCTIONS_SHEET,
+    LISTS_SHEET,
+    META_SHEET,
+    STAFF,
+    SUMMARY_SHEET,
+    Column,
+    Kind,
+    columns_for,
+)
+from cohort.vocab import Timepoint
+
+#: How far down a sheet the variable-name row is looked for.
+HEADER_SEARCH_ROWS = 6
+SKIPPED_SHEETS = frozenset({META_SHEET, LISTS_SHEET, INSTRUCTIONS_SHEET, SUMMARY_SHEET})
+
+
+class WorkbookUnreadable(CohortError):
+    """The file as a whole cannot be read (not a workbook, no entry sheet…)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something to correct, at a cell when known (``row``/``column`` None: whole sheet)."""
+
+    sheet: str
+    row: int | None
+    column: str | None
+    field: str
+    rule: str
+    message: str
+    severity: str = "error"  # error | deviation (saved, and flagged for review)
+
+
+@dataclass
+class EntryRow:
+    """One filled row: its answers keyed by variable name, and where each came from."""
+
+    number: int
+    ref: str
+    code: str | None
+    answers: dict[str, Any]
+    staff: str | None = None
+    timepoint: Timepoint | None = None  # REDCap rows carry their own event
+
+
+@dataclass
+class EntrySheet:
+    kind: Kind
+    timepoint: Timepoint | None
+    centre: str | None
+    title: str
+    letters: dict[str, str] = field(default_factory=dict)  # variable name -> column letter
+    name_row: int = 2
+    rows: list[EntryRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    blank_rows: int = 0
+    dictionary_version: str | None = None
+
+    def letter(self, name: str) -> str | None:
+        """The column of a variable (a checkbox field: its first choice column)."""
+        if name in self.letters:
+            return self.letters[name]
+        prefix = name + CHECKBOX_SEPARATOR
+        return next((v for k, v in self.letters.items() if k.startswith(prefix)), None)
+
+
+def _all_names() -> set[str]:
+    names = {CODE, STAFF}
+    for f in get_dictionary().fields.values():
+        names.add(f.name)
+        names.update(f"{f.name}{CHECKBOX_SEPARATOR}{c}" for c in f.choices if f.is_checkbox)
+    return names
+
+
+def _norm(value: object) -> str:
+    return str(value).strip().lower() if value is not None else ""
+
+
+def _meta(book: Any) -> dict[str, str]:
+    if META_SHEET not in book.sheetnames:
+        return {}
+    meta: dict[str, str] = {}
+    for row in book[META_SHEET].iter_rows(min_row=1, max_col=2, values_only=True):
+        if row and row[0] is not None:
+            meta[str(row[0]).strip()] = "" if len(row) < 2 or row[1] is None else str(row[1])
+    return meta
+
+
+def read_workbook(data: bytes) -> EntrySheet:
+    """Read the entry sheet of a workbook; problems with cells are collected, not raised."""
+    try:
+        book = load_workbook(BytesIO(data), read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError, ValueError) as error:
+        raise WorkbookUnreadable(
+            "This file is not an Excel workbook (.xlsx) that can be read; save it as "
+            f"'Excel 2007-365 (.xlsx)' and try again ({type(error).__name__}).") from None
+    try:
+        return _read(book)
+    finally:
+        book.close()
+
+
+def _read(book: Any) -> EntrySheet:
+    meta = _meta(book)
+    known = _all_names()
+    found: list[tuple[Any, int, list[str], Iterator[Sequence[object]]]] = []
+    for ws in book.worksheets:
+        if ws.title in SKIPPED_SHEETS:
+            continue
+        rows = ws.iter_rows(values_only=True)
+        for number, values in enumerate(rows, start=1):
+            names = [_norm(v) for v in values]
+            if sum(1 for n in names if n in known) >= 2:
+                found.append((ws, number, names, rows))
+                break
+            if number >= HEADER_SEARCH_ROWS:
+                break
+    if not found:
+        raise WorkbookUnreadable(
+            "No entry sheet found: none has the row of variable names (participant_code, "
+            "visit_date, …) under the questions. Please use a template made by "
+            "`cohort template` and keep rows 1 and 2 as they are.")
+    if len(found) > 1:
+        named = [f for f in found if f[0].title == meta.get("sheet")]
+        if len(named) != 1:
+            titles = ", ".join(f"'{f[0].title}'" for f in found)
+            raise WorkbookUnreadable(
+                f"Several sheets hold entry columns ({titles}); please keep the answers in "
+                "one sheet per workbook.")
+        found = named
+    ws, name_row, names, rows = found[0]
+    kind = _kind(meta, names, ws.title)
+    timepoint = _timepoint(meta, ws.title) if kind is Kind.QUESTIONNAIRE else None
+    sheet = EntrySheet(kind, timepoint, meta.get("centre") or None, ws.title,
+                       name_row=name_row, dictionary_version=meta.get("dictionary_version"))
+    readers = _header(sheet, names)
+    with_name = {index for index, name in enumerate(names) if name}
+    _rows(sheet, readers, with_name, rows)
+    return sheet
+
+
+def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
+    if meta.get("kind"):
+        try:
+            return Kind(meta["kind"])
+        except ValueError:
+            raise WorkbookUnreadable(f"Unknown workbook kind '{meta['kind']}' in the hidden "
+                                     "_meta sheet.") from None
+    present = set(names)
+    if "session_date" in present:
+        return Kind.SESSION
+    if "visit_date" in present:
+        return Kind.QUESTIONNAIRE
+    if {"age", "consent", "inclusion_date"} <= present:
+        return Kind.ENROLMENT
+    raise WorkbookUnreadable(f"Cannot tell what the sheet '{title}' holds (enrolment, "
+                             "questionnaire or AERLI sessions); please use a template.")
+
+
+def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
+    if meta.get("timepoint"):
+        try:
+            return Timepoint(meta["timepoint"].strip().upper())
+        except ValueError:
+            raise WorkbookUnreadable(f"Unknown timepoint '{meta['timepoint']}' in the hidden "
+                                     "_meta sheet.") from None
+    words = title.upper().replace("_", " ").split()
+    matches = [tp for tp in Timepoint if tp.value in words]
+    if len(matches) != 1:
+        raise WorkbookUnreadable(
+            f"Cannot tell the timepoint of the sheet '{title}'; name it 'M0 questionnaire', "
+            "'M6 questionnaire' or 'M12 questionnaire', or use a template.")
+    return matches[0]
+
+
+def _header(sheet: EntrySheet, names: list[str]) -> list[tuple[int, Column, Reader]]:
+    columns = {c.name: c for c in columns_for(sheet.kind, sheet.timepoint)}
+    readers: list[tuple[int, Column, Reader]] = []
+    seen: dict[str, str] = {}
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        letter = get_column_letter(index + 1)
+        if name in seen:
+            sheet.problems.append(Problem(
+                sheet.title, sheet.name_row, letter, name, "import.duplicate_column",
+                f"Columns {seen[name]} and {letter} both hold '{name}'; keep one of them."))
+            continue
+        column = columns.get(name)
+        if column is None:
+            sheet.problems.append(Problem(
+                sheet.title, sheet.name_row, letter, name, "import.unknown_column",
+                f"'{name}' (row {sheet.name_row}, column {letter}) is not a variable of this "
+                "workbook; correct the name or delete the column."))
+            continue
+        seen[name] = letter
+        readers.append((index, column, reader_for(column)))
+    sheet.letters = seen
+    needed = [c for c in columns.values()
+              if c.name == CODE or (c.field is not None and c.field.required
+                                    and not c.field.branching and c.choice is None)]
+    for column in needed:
+        if column.name not in seen:
+            sheet.problems.append(Problem(
+                sheet.title, sheet.name_row, None, column.name, "import.missing_column",
+                f"The column '{column.label}' ({column.name}) is missing; add it back "
+                "(copy it from a new template)."))
+    return readers
+
+
+def _rows(sheet: EntrySheet, readers: list[tuple[int, Column, Reader]], named: set[int],
+          rows: Iterator[Sequence[object]]) -> None:
+    width = max(named, default=-1) + 1
+    unnamed = [index for index in range(width) if index not in named]
+    for number, values in enumerate(rows, start=sheet.name_row + 1):
+        answers: dict[str, Any] = {}
+        ticks: dict[str, list[str]] = {}
+        code: str | None = None
+        staff: str | None = None
+        filled = False
+        for index, column, read in readers:
+            raw = values[index] if index < len(values) else None
+            if raw is None:
+                continue
+            try:
+                value = read(raw)
+            except CellError as error:
+                sheet.problems.append(Problem(
+                    sheet.title, number, get_column_letter(index + 1),
+                    column.field.name if column.field else column.name,
+                    "import.unreadable_value", str(error)))
+                filled = True
+                continue
+            if value is None:
+                continue
+            name = column.name
+            if name == CODE:
+                code = str(value)
+                continue
+            filled = True
+            if name == STAFF:
+                staff = str(value)
+            elif column.choice is not None and column.field is not None:
+                chosen = ticks.setdefault(column.field.name, [])
+                if value:
+                    chosen.append(column.choice)
+            else:
+                answers[name] = value
+        for index in [*unnamed, *range(width, len(values))]:
+            if index < len(values) and values[index] is not None and str(values[index]).strip():
+                filled = True
+                letter = get_column_letter(index + 1)
+                sheet.problems.append(Problem(
+                    sheet.title, number, letter, "", "import.unnamed_column",
+                    f"Column {letter} has no variable name in row {sheet.name_row}, so its "
+                    "value cannot be read; move it to the right column or delete it."))
+        if not filled:
+            sheet.blank_rows += 1
+            continue
+        for name, chosen in ticks.items():
+            answers[name] = [c for c in get_dictionary().field(name).choices if c in chosen]
+        sheet.rows.append(EntryRow(number, f"{sheet.title}!{number}", code, answers, staff))

@@ -1,0 +1,155 @@
+"""The research officers' workbook: retention per centre, visits due, open deviations.
+
+Figures come from ``cohort.services.monitoring`` and ``cohort.services.deviations`` (the
+same numbers as the dashboard and ``cohort status``); this module only lays them out, with
+frozen headers, filters and conditional formatting that draws the eye to what needs doing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlmodel import Session, select
+
+from cohort.models import Centre
+from cohort.services.context import Actor
+from cohort.services.deviations import list_deviations
+from cohort.services.monitoring import centre_status, worklist
+from cohort.vocab import DeviationStatus
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+RED = PatternFill("solid", fgColor="FFC7CE")
+AMBER = PatternFill("solid", fgColor="FFEB9C")
+PAGE = 5000
+
+
+def _share(done: int, of: int) -> float | None:
+    return round(done / of, 3) if of else None
+
+
+def _table(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]],
+           widths: Sequence[int] | None = None) -> None:
+    ws.append(list(header))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+    for row in rows:
+        ws.append(list(row))
+    ws.freeze_panes = "B2"
+    last = get_column_letter(len(header))
+    ws.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 2)}"
+    for index, title in enumerate(header, start=1):
+        width = widths[index - 1] if widths else max(10, len(title) + 2)
+        ws.column_dimensions[get_column_letter(index)].width = width
+
+
+def build_report(session: Session, *, actor: Actor, as_of: date) -> bytes:
+    """The workbook's bytes, for the centres ``actor`` may see."""
+    book = Workbook()
+    retention = book.active
+    assert retention is not None  # noqa: S101
+    retention.title = "Retention"
+    _retention(retention, session, actor, as_of)
+    _visits(book.create_sheet("Visits due"), session, actor, as_of)
+    _deviations(book, session, actor)
+    about = book.create_sheet("About")
+    for line in (f"Cohort report as of {as_of.isoformat()}.",
+                 "Retention: share of participants with the M6 / M12 questionnaire among "
+                 "those whose visit window has closed or is open now.",
+                 "Visits due: follow-up visits whose window is open (due) or has closed "
+                 "without a questionnaire (overdue). Nobody is dropped: overdue people are "
+                 "still welcome at their next visit.",
+                 "Open deviations: soft-rule flags not yet resolved, by rule and centre."):
+        about.append([line])
+    about.column_dimensions["A"].width = 120
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
+    header = ("Centre", "Name", "Enrolled", "Intervention", "Comparison", "M0 done",
+              "M6 done", "M6 due now", "M6 overdue", "M6 retention", "M12 done",
+              "M12 due now", "M12 overdue", "M12 retention", "With a valid session",
+              "Open deviations", "Withdrawn", "Lost to follow-up")
+    rows = []
+    for r in centre_status(session, actor=actor, as_of=as_of):
+        rows.append((r.centre_code, r.centre_name, r.enrolled, r.intervention, r.comparison,
+                     r.m0_done, r.m6_done, r.m6_due, r.m6_overdue,
+                     _share(r.m6_done, r.m6_done + r.m6_overdue + r.m6_due),
+                     r.m12_done, r.m12_due, r.m12_overdue,
+                     _share(r.m12_done, r.m12_done + r.m12_overdue + r.m12_due),
+                     r.with_valid_session, r.open_deviations, r.withdrawn,
+                     r.lost_to_follow_up))
+    _table(ws, header, rows, [8, 28, *([11] * (len(header) - 2))])
+    end = len(rows) + 1
+    if rows:
+        for letter in ("J", "N"):
+            for row in range(2, end + 1):
+                ws[f"{letter}{row}"].number_format = "0%"
+            ws.conditional_formatting.add(f"{letter}2:{letter}{end}", ColorScaleRule(
+                start_type="num", start_value=0.5, start_color="F8696B",
+                mid_type="num", mid_value=0.75, mid_color="FFEB84",
+                end_type="num", end_value=1, end_color="63BE7B"))
+        for letter in ("I", "M", "P"):
+            ws.conditional_formatting.add(f"{letter}2:{letter}{end}", CellIsRule(
+                operator="greaterThan", formula=["0"], fill=RED))
+
+
+def _visits(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
+    items = [i for i in worklist(session, actor=actor, as_of=as_of, horizon_days=0)
+             if i.state in ("due", "overdue")]
+    rows = [(i.code, i.centre_code, i.timepoint.value, i.state, i.opens, i.target, i.closes,
+             (as_of - i.closes).days if i.state == "overdue" else None, i.group.value,
+             i.status.value) for i in items]
+    _table(ws, ("Participant", "Centre", "Visit", "State", "Window opens", "Target",
+                "Window closes", "Days overdue", "Group", "Status"), rows,
+           [13, 8, 7, 10, 13, 12, 13, 12, 13, 18])
+    for row in range(2, len(rows) + 2):
+        for letter in "EFG":
+            ws[f"{letter}{row}"].number_format = "yyyy-mm-dd"
+    if rows:
+        span = f"A2:J{len(rows) + 1}"
+        ws.conditional_formatting.add(span, CellIsRule(operator="equal", formula=['"overdue"'],
+                                                       fill=RED))
+        ws.conditional_formatting.add(f"D2:D{len(rows) + 1}", CellIsRule(
+            operator="equal", formula=['"due"'], fill=AMBER))
+
+
+def _deviations(book: Workbook, session: Session, actor: Actor) -> None:
+    found: list[Any] = []
+    offset = 0
+    while True:
+        page, total = list_deviations(session, actor=actor, status=DeviationStatus.OPEN,
+                                      limit=PAGE, offset=offset)
+        found.extend(page)
+        offset += PAGE
+        if offset >= total or not page:
+            break
+    centres = {c.id: c.code for c in session.exec(select(Centre)).all()}
+    counts = Counter((d.rule_id, centres.get(d.centre_id, "?")) for d in found)
+    codes = sorted({centre for _, centre in counts})
+    rules = sorted({rule for rule, _ in counts})
+    ws = book.create_sheet("Open deviations")
+    rows = [(rule, *[counts.get((rule, c), 0) for c in codes],
+             sum(counts.get((rule, c), 0) for c in codes)) for rule in rules]
+    _table(ws, ("Rule", *codes, "Total"), rows, [28, *([8] * (len(codes) + 1))])
+    if rows:
+        last = get_column_letter(len(codes) + 2)
+        ws.conditional_formatting.add(f"B2:{last}{len(rows) + 1}", ColorScaleRule(
+            start_type="num", start_value=0, start_color="FFFFFF",
+            end_type="max", end_color="F8696B"))
+    detail = book.create_sheet("Deviation list")
+    _table(detail, ("Raised", "Centre", "Rule", "Severity", "Status", "Message"),
+           [(d.raised_at.date(), centres.get(d.centre_id, "?"), d.rule_id, d.severity.value,
+             d.status.value, d.message) for d in found], [12, 8, 28, 9, 10, 100])
+

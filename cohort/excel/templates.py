@@ -1,0 +1,245 @@
+"""Entry workbooks built from the data dictionary, one row per participant due.
+
+A template has a plain-words ``Instructions`` sheet, one entry sheet (labels on row 1,
+variable names on row 2, both locked and frozen; data from row 3) with drop-down lists,
+date and number checks and the field note as input help, and two hidden sheets: ``_lists``
+(the drop-down choices) and ``_meta`` (kind, centre, timepoint, dictionary version), which
+lets an import recognise the entry sheet even after it was renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlmodel import Session, select
+
+from cohort.errors import CohortError, NotFound
+from cohort.excel.layout import (
+    CODE,
+    FIRST_DATA_ROW,
+    FORMAT_VERSION,
+    INSTRUCTIONS_SHEET,
+    LABEL_ROW,
+    LISTS_SHEET,
+    META_SHEET,
+    NAME_ROW,
+    Column,
+    Kind,
+    columns_for,
+    dictionary_version,
+    sheet_title,
+)
+from cohort.models import Centre
+from cohort.services.context import Actor
+from cohort.services.monitoring import participant_overview, worklist
+from cohort.vocab import Timepoint
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+NAME_FILL = PatternFill("solid", fgColor="F2F2F2")
+EMPTY_ROWS = 50
+DATE_FORMAT = "yyyy-mm-dd"
+
+
+def choice_entries(column: Column) -> list[str]:
+    """Drop-down entries, ``code = label``; the reader takes the code before ``=``."""
+    if column.choice is not None:
+        return ["1 = Yes", "0 = No"]
+    assert column.field is not None  # noqa: S101
+    return [f"{code} = {label}" for code, label in column.field.choices.items()]
+
+
+def due_codes(session: Session, *, actor: Actor, centre: Centre, timepoint: Timepoint,
+              as_of: date) -> list[str]:
+    """Codes of the centre's participants whose ``timepoint`` visit is due or overdue."""
+    if timepoint is Timepoint.M0:
+        rows = participant_overview(session, actor=actor, as_of=as_of, centre_id=centre.id)
+        return [r.code for r in rows if r.next_timepoint == "M0"
+                and r.window_state in ("due", "overdue")]
+    items = worklist(session, actor=actor, as_of=as_of, centre_id=centre.id, horizon_days=0)
+    return sorted(i.code for i in items if i.timepoint is timepoint
+                  and i.state in ("due", "overdue"))
+
+
+def find_centre(session: Session, actor: Actor, code: str) -> Centre:
+    centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
+    if centre is None or centre.id is None or not actor.can_see(centre.id):
+        raise NotFound(f"No centre with code {code}.")
+    return centre
+
+
+def build_template(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: Kind,
+    centre_code: str,
+    timepoint: Timepoint | None = None,
+    as_of: date,
+) -> tuple[bytes, int]:
+    """The workbook's bytes and how many participant rows were pre-filled."""
+    if kind is Kind.QUESTIONNAIRE and timepoint is None:
+        raise CohortError("Please say which timepoint the questionnaire is for (M0, M6 or M12).")
+    centre = find_centre(session, actor, centre_code)
+    codes = (due_codes(session, actor=actor, centre=centre, timepoint=timepoint, as_of=as_of)
+             if kind is Kind.QUESTIONNAIRE and timepoint is not None else [])
+    return template_bytes(kind, centre.code, timepoint, codes, as_of), len(codes)
+
+
+def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
+                   codes: Sequence[str], as_of: date) -> bytes:
+    columns = columns_for(kind, timepoint)
+    book = Workbook()
+    intro = book.active
+    assert intro is not None  # noqa: S101
+    intro.title = INSTRUCTIONS_SHEET
+    title = sheet_title(kind, timepoint)
+    sheet = book.create_sheet(title)
+    lists = book.create_sheet(LISTS_SHEET)
+    meta = book.create_sheet(META_SHEET)
+    _instructions(intro, kind, title, centre_code, timepoint, as_of)
+    _entry_sheet(sheet, lists, columns, codes)
+    for key, value in (("kind", kind.value), ("centre", centre_code),
+                       ("timepoint", timepoint.value if timepoint else ""),
+                       ("dictionary_version", dictionary_version()),
+                       ("sheet", title), ("format", FORMAT_VERSION),
+                       ("generated_on", as_of.isoformat())):
+        meta.append([key, value])
+    lists.sheet_state = "hidden"
+    meta.sheet_state = "hidden"
+    book.active = 1
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
+                  timepoint: Timepoint | None, as_of: date) -> None:
+    what = {Kind.QUESTIONNAIRE: f"the {timepoint.value if timepoint else ''} questionnaire of "
+                                "the participants listed (their visit is due now)",
+            Kind.ENROLMENT: "new participants, one row per person you include",
+            Kind.SESSION: "AERLI sessions, one row per session"}[kind]
+    lines = [
+        f"Workbook for centre {centre}: {what}.",
+        f"Made on {as_of.isoformat()}. Fill in the sheet '{title}'.",
+        "",
+        "How to fill it in",
+        "- One row per " + ("person." if kind is not Kind.SESSION else "session."),
+        "- Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
+        "- Click a cell to see help. Where there is a list, pick from it (or type the number).",
+        "- Dates: pick or type them as 2026-03-31 (31/03/2026 is read as day/month/year).",
+        "- Leave a cell empty when the person did not answer, or the question does not apply.",
+        "- A row left empty (apart from the participant code) is not imported.",
+        "- Please do not write names, nicknames, addresses or anything that could identify "
+        "someone, in any cell.",
+        "",
+        "When you are back online",
+        "- Import the file (cohort import, or the Import page). If anything needs correcting, "
+        "nothing is saved and you get this workbook back with the cells to fix in red and a "
+        "comment on each; a 'Summary' sheet lists them all.",
+        "- Importing the same workbook twice saves nothing twice.",
+    ]
+    for line in lines:
+        ws.append([line])
+    ws["A1"].font = Font(bold=True, size=13)
+    ws["A4"].font = Font(bold=True)
+    ws["A13"].font = Font(bold=True)
+    ws.column_dimensions["A"].width = 110
+
+
+def _entry_sheet(ws: Worksheet, lists: Worksheet, columns: Sequence[Column],
+                 codes: Sequence[str]) -> None:
+    last_row = FIRST_DATA_ROW + max(len(codes), 0) + EMPTY_ROWS - 1
+    unlocked = Protection(locked=False)
+    list_col = 0
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        label = ws.cell(LABEL_ROW, index, column.label)
+        label.font = Font(bold=True)
+        label.fill = HEADER_FILL
+        label.alignment = Alignment(wrap_text=True, vertical="top")
+        name = ws.cell(NAME_ROW, index, column.name)
+        name.font = Font(italic=True, color="595959", size=9)
+        name.fill = NAME_FILL
+        ws.column_dimensions[letter].width = max(14, min(40, len(column.label) // 2 + 4))
+        cells = f"{letter}{FIRST_DATA_ROW}:{letter}{last_row}"
+        validation = _validation(column, lists, list_col)
+        if column.field is not None and (column.field.has_choices or column.choice):
+            list_col += 1
+        if validation is not None:
+            ws.add_data_validation(validation)
+            validation.add(cells)
+        kind = column.field.kind if column.field is not None else ""
+        for row in range(FIRST_DATA_ROW, last_row + 1):
+            cell = ws.cell(row, index)
+            cell.protection = unlocked
+            if kind == "date":
+                cell.number_format = DATE_FORMAT
+            elif column.name == CODE or kind == "text":
+                cell.number_format = "@"
+    for offset, code in enumerate(codes):
+        ws.cell(FIRST_DATA_ROW + offset, 1, code)
+    ws.row_dimensions[LABEL_ROW].height = 60
+    ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 2 if columns and columns[0].name == CODE else 1)
+    protection = ws.protection
+    protection.sheet = True
+    protection.formatColumns = False
+    protection.formatCells = False
+    protection.insertRows = False
+    protection.deleteRows = False
+    protection.sort = False
+    protection.autoFilter = False
+
+
+def _help(column: Column, expected: str) -> tuple[str, str]:
+    title = column.label if len(column.label) <= 32 else column.label[:31] + "…"
+    text = " ".join(part for part in (column.note, expected) if part)
+    return title, text[:250]
+
+
+def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidation | None:
+    f = column.field
+    if f is None:
+        title, text = _help(column, "")
+        dv = DataValidation(allow_blank=True, showInputMessage=True)
+        dv.promptTitle, dv.prompt = title, text
+        return dv if text else None
+    if f.has_choices or column.choice:
+        entries = choice_entries(column)
+        letter = get_column_letter(list_col + 1)
+        for row, entry in enumerate(entries, start=1):
+            lists.cell(row, list_col + 1, entry)
+        lists.cell(len(entries) + 2, list_col + 1, column.name)
+        source = f"{quote_sheetname(LISTS_SHEET)}!${letter}$1:${letter}${len(entries)}"
+        dv = DataValidation(type="list", formula1=source, allow_blank=True,
+                            showErrorMessage=True, errorTitle="Not in the list",
+                            error="Please pick an answer from the list.")
+        expected = "Pick from the list."
+    elif f.kind == "date":
+        dv = DataValidation(type="date", operator="greaterThan", formula1="DATE(1900,1,1)",
+                            allow_blank=True, showErrorMessage=True, errorTitle="Not a date",
+                            error="Please type a date like 2026-03-31.")
+        expected = "A date like 2026-03-31."
+    elif f.kind in ("integer", "number"):
+        low = f.min if f.min not in (None, "") else "-1000000"
+        high = f.max if f.max not in (None, "") else "1000000"
+        whole = f.kind == "integer"
+        dv = DataValidation(type="whole" if whole else "decimal", operator="between",
+                            formula1=str(low), formula2=str(high), allow_blank=True,
+                            showErrorMessage=True, errorTitle="Number expected",
+                            error=f"Please type a {'whole ' if whole else ''}number "
+                                  f"between {low} and {high}.")
+        expected = f"A {'whole ' if whole else ''}number" + (
+            f" between {f.min} and {f.max}." if f.min and f.max else ".")
+    else:
+        dv = DataValidation(allow_blank=True)
+        expected = ""
+    dv.showInputMessage = True
+    dv.promptTitle, dv.prompt = _help(column, expected)
+    return dv

@@ -20,7 +20,7 @@ from cohort.errors import CohortError, NotFound
 from cohort.models import Deviation, Participant, Questionnaire
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_scope
-from cohort.services.deviations import new_deviation
+from cohort.services.deviations import audit_raised, new_deviation
 from cohort.services.questionnaires import check_new
 from cohort.services.results import Saved
 from cohort.vocab import Timepoint
@@ -159,6 +159,7 @@ def save_questionnaires(
         session.add_all(deviations)
         result.saved.append(Saved(record, deviations))
     session.flush()
+    audit_raised(session, result.deviations)
     finish(session)
     return result
 

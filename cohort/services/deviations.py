@@ -39,7 +39,14 @@ def raise_findings(
         raised.append(deviation)
     if raised:
         session.flush()
+        audit_raised(session, raised)
     return raised
+
+
+def audit_raised(session: Session, deviations: Iterable[Deviation]) -> None:
+    """Audit flushed deviations as created by the system (no staff member raised them)."""
+    for deviation in deviations:
+        audit.record_create(session, None, deviation)
 
 
 def new_deviation(

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from cohort.models import Deviation
+from cohort.models import AuditEntry, Deviation
 from cohort.services.checks import run_checks
 from cohort.vocab import DeviationStatus, Group, Timepoint
 from tests.factories import Factory
@@ -46,3 +46,15 @@ def test_a_valid_session_in_time_prevents_the_no_session_deviation(factory: Fact
     factory.aerli_session(worker, person)
     report = run_checks(factory.session, as_of=factory.today)
     assert "time.no_session_6m" not in report.by_rule()
+
+
+def test_raised_deviations_are_in_the_audit_trail(factory: Factory) -> None:
+    worker = factory.worker()
+    factory.participant(worker, inclusion_date=factory.today - timedelta(days=300))
+    report = run_checks(factory.session, as_of=factory.today)
+    assert report.raised
+    for deviation in report.raised:
+        entries = factory.session.exec(select(AuditEntry).where(
+            AuditEntry.table_name == "deviation", AuditEntry.record_id == deviation.id)).all()
+        assert [e.action for e in entries] == ["create"]
+    assert factory.session.get(Deviation, report.raised[0].id) is not None

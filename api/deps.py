@@ -9,15 +9,18 @@ the session-bound CSRF token.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import NotSignedIn, is_api
 from cohort.errors import ActionNotAllowed
@@ -32,28 +35,63 @@ SESSION_CSRF = "csrf"
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SETUP_LOCK = threading.Lock()
 
 
-def _engine_for(request: Request) -> Engine:
-    """The app's engine; on SQLite, writing requests take the write lock when they begin,
-    so concurrent saves wait their turn (busy timeout) instead of failing as locked."""
+@dataclass(frozen=True)
+class _SqliteWriter:
+    engine: Engine
+    lock: anyio.Lock
+
+
+def _sqlite_writer(request: Request) -> _SqliteWriter | None:
+    """For a writing request on SQLite: an engine whose transactions begin IMMEDIATE, and a
+    lock that queues this process's writers.
+
+    A deferred transaction that reads and then writes while another one writes fails at
+    once with "database is locked"; IMMEDIATE makes it wait instead. SQLite's own wait
+    sleeps in growing steps (up to 100 ms), so writers of this process also queue, in
+    order, on an async lock that hands over at once and holds no worker thread while it
+    waits; other processes still wait through the busy timeout.
+    """
     engine: Engine = request.app.state.engine
     if request.method in READ_METHODS or engine.dialect.name != "sqlite":
-        return engine
-    writer: Engine | None = getattr(request.app.state, "write_engine", None)
+        return None
+    writer: _SqliteWriter | None = getattr(request.app.state, "sqlite_writer", None)
     if writer is None:
-        writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-        request.app.state.write_engine = writer
+        with _SETUP_LOCK:
+            writer = getattr(request.app.state, "sqlite_writer", None)
+            if writer is None:
+                writer = _SqliteWriter(engine.execution_options(sqlite_begin="IMMEDIATE"),
+                                       anyio.Lock())
+                request.app.state.sqlite_writer = writer
     return writer
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One database session per request; services commit, anything left is rolled back."""
-    with Session(_engine_for(request), expire_on_commit=False) as session:
+def _close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One database session per request; services commit, anything left is rolled back
+    (in a worker thread: closing may talk to the database)."""
+    writer = _sqlite_writer(request)
+    if writer is None:
+        session = Session(request.app.state.engine, expire_on_commit=False)
         try:
             yield session
         finally:
-            session.rollback()
+            await run_in_threadpool(_close, session)
+        return
+    async with writer.lock:
+        session = Session(writer.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await run_in_threadpool(_close, session)
 
 
 DbSession = Annotated[Session, Depends(get_session)]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from api.deps import _engine_for
+from api.deps import _sqlite_writer
 from cohort.db import engine_for, forget_engines
 
 
@@ -28,10 +28,11 @@ def test_writing_requests_begin_immediate_on_sqlite(tmp_path: Path) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (x INTEGER)"))
-        reader = _engine_for(_request("GET", engine))
-        assert reader is engine
-        writer = _engine_for(_request("POST", engine))
-        with writer.connect() as conn, conn.begin():
+        assert _sqlite_writer(_request("GET", engine)) is None
+        request = _request("POST", engine)
+        writer = _sqlite_writer(request)
+        assert writer is not None and _sqlite_writer(request) is writer
+        with writer.engine.connect() as conn, conn.begin():
             conn.execute(text("SELECT count(*) FROM t"))  # only a read so far
             other = sqlite3.connect(tmp_path / "lock.db", timeout=0, isolation_level=None)
             try:

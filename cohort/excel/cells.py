@@ -117,10 +117,12 @@ def read_date(value: object) -> object:
             return date(year, month, day).isoformat()
         if dmy:
             day, month, year = (int(g) for g in dmy.groups())
-            if month > 12 and day <= 12:
+            if month > 12 >= day:
                 raise CellError(f"'{text}' looks like month/day/year; dates are read as "
                                 "day/month/year. Please type it like 2026-03-31.")
             return date(year, month, day).isoformat()
+    except CellError:
+        raise
     except ValueError:
         raise CellError(f"'{text}' is not a date that exists in the calendar. Please type "
                         "it like 2026-03-31 (year-month-day) or 31/03/2026 "

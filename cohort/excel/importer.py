@@ -1,7 +1,8 @@
 """Importing a filled workbook (or a REDCap export): every row checked, all or nothing.
 
 Rows go through the normal services (``enrol``, ``save_questionnaires``, ``log_session``)
-inside one ``batch`` transaction. Enrolment and session rows each get a SAVEPOINT, so a
+inside one ``batch`` transaction, including rows next to unreadable ones so that the
+person hears about every problem at once. Enrolment and session rows each get a SAVEPOINT, so a
 refused row is rolled back alone and the next rows are still checked: the person hears
 about every problem at once. If any row was refused, or on ``dry_run``, the whole batch is
 rolled back. Rows flagged by a soft rule are saved and their deviations listed.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from hashlib import sha256
 
@@ -127,8 +128,10 @@ def import_sheet(
     if earlier is not None:
         report.already_imported = earlier.imported_at
         return report
-    if report.problems:
-        return report
+    if any(p.row is None or p.row <= sheet.name_row for p in report.problems):
+        return report  # a header to fix first: checking rows now would only add noise
+    unreadable = {p.row for p in report.problems}
+    sheet = replace(sheet, rows=[r for r in sheet.rows if r.number not in unreadable])
     work: Callable[[Session, Actor, EntrySheet, ImportReport, date | None], None] = {
         Kind.QUESTIONNAIRE: _questionnaires, Kind.ENROLMENT: _enrolments,
         Kind.SESSION: _sessions}[sheet.kind]
@@ -209,7 +212,7 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
         ref = str(row.number)
         by_ref[ref] = row
         rows.append(QuestionnaireRow(code, timepoint, row.answers, ref))
-    if report.problems or not rows:
+    if not rows:
         return
     try:
         result = save_questionnaires(session, actor=actor, rows=rows, on=on)

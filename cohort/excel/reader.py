@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
+from itertools import chain, islice
 from typing import Any
 from zipfile import BadZipFile
 
@@ -134,13 +135,12 @@ def _read(book: Any) -> EntrySheet:
         if ws.title in SKIPPED_SHEETS:
             continue
         rows = ws.iter_rows(values_only=True)
-        for number, values in enumerate(rows, start=1):
-            names = [_norm(v) for v in values]
-            if sum(1 for n in names if n in known) >= 2:
-                found.append((ws, number, names, rows))
-                break
-            if number >= HEADER_SEARCH_ROWS:
-                break
+        head = list(islice(rows, HEADER_SEARCH_ROWS))
+        scores = [sum(1 for v in values if _norm(v) in known) for values in head]
+        if scores and max(scores) >= 2:
+            best = scores.index(max(scores))
+            names = [_norm(v) for v in head[best]]
+            found.append((ws, best + 1, names, chain(head[best + 1:], rows)))
     if not found:
         raise WorkbookUnreadable(
             "No entry sheet found: none has the row of variable names (participant_code, "

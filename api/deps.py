@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from api.problems import NotSignedIn, is_api
 from cohort.errors import ActionNotAllowed
 from cohort.models import Account, Staff
-from cohort.services.accounts import account_for_token
+from cohort.services.accounts import signed_in_by_token
 from cohort.services.context import Actor, actor_for
 from cohort.vocab import Role
 
@@ -134,21 +134,20 @@ def signed_in(
     session: DbSession,
     token: Annotated[str | None, Depends(bearer)],
 ) -> SignedIn:
-    account: Account | None = None
+    found: tuple[Account, Staff] | None = None
     if is_api(request):
         if token:
-            account = account_for_token(session, token)
+            found = signed_in_by_token(session, token)
     else:
         account_id = request.session.get(SESSION_ACCOUNT)
-        if isinstance(account_id, int):
-            account = session.get(Account, account_id)
-            if account is not None and not account.active:
-                account = None
-    if account is None:
+        account = session.get(Account, account_id) if isinstance(account_id, int) else None
+        if account is not None and account.active:
+            staff = session.get(Staff, account.staff_id)
+            if staff is not None and staff.active:
+                found = account, staff
+    if found is None:
         raise NotSignedIn()
-    staff = session.get(Staff, account.staff_id)
-    if staff is None or not staff.active:
-        raise NotSignedIn()
+    account, staff = found
     return SignedIn(account, staff, actor_for(session, staff))
 
 

@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
-from cohort.excel.layout import CHECKBOX_SEPARATOR, Column, Kind, columns_for
+from cohort.excel.layout import CHECKBOX_SEPARATOR, CODE, Column, Kind, columns_for
 from cohort.excel.reader import EntryRow, EntrySheet, Problem, WorkbookUnreadable
 from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 
@@ -52,6 +52,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
             "project, with the event column, in REDCap's flat CSV format.")
     sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, SHEET, name_row=1)
     sheet.letters = {h: get_column_letter(i + 1) for i, h in enumerate(header)}
+    sheet.letters[CODE] = "A"  # the record id is the participant's study code
     dictionary = get_dictionary()
     events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}

@@ -35,20 +35,35 @@ def field_errors(error: CohortError) -> tuple[dict[str, str], str]:
     return {}, error.message
 
 
+PAGE_SIZE = 50
+
+
 @router.get("/participants", response_class=HTMLResponse)
 def participant_list(
     request: Request, user: CurrentUser, session: DbSession, today: Today,
     centre: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query()] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    """Next visit and window state of each participant (own centre for outreach workers)."""
+    """Next visit and window state of each participant (own centre for outreach workers),
+    most urgent first, ``PAGE_SIZE`` to a page so that a phone never loads the whole cohort."""
     centre_row = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
     rows = participant_overview(session, actor=user.actor, as_of=today,
                                 centre_id=centre_row.id if centre_row else None)
     order = {"overdue": 0, "due": 1, "upcoming": 2, "complete": 3, "not_followed": 4}
     rows.sort(key=lambda r: (order.get(r.window_state, 9), r.next_closes or today, r.code))
-    counts = {state: sum(1 for r in rows if r.window_state == state) for state in order}
+    counts = {name: sum(1 for r in rows if r.window_state == name) for name in order}
+    if state in order:
+        rows = [r for r in rows if r.window_state == state]
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    centres = [] if user.role is Role.OUTREACH_WORKER else queries.list_centres(
+        session, actor=user.actor)
     return render(request, "participants.html",
-                  {"rows": rows, "centre": centre_row, "counts": counts, "today": today},
+                  {"rows": shown, "total": len(rows), "centre": centre_row, "counts": counts,
+                   "today": today, "state": state if state in order else "",
+                   "centres": centres, "page": page, "pages": pages},
                   user=user)
 
 

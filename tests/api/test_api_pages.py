@@ -208,3 +208,16 @@ def test_admin_creates_officer_limited_to_centres(client: TestClient, world: Wor
         "username": "w2", "password": "long enough password", "role": "outreach_worker",
         "centre_code": "C01", "limit_to": ["C02"], "csrf_token": csrf(page.text)})
     assert worker.status_code == 422 and "Only research officers" in worker.text
+
+
+def test_participant_list_filters_by_state_and_centre(client: TestClient, world: World) -> None:
+    assert world.pa is not None and world.pb is not None
+    sign_in(client, "officer")
+    everyone = client.get("/participants")
+    assert world.pa.code in everyone.text and world.pb.code in everyone.text
+    c01 = client.get("/participants?centre=C01")
+    assert world.pa.code in c01.text and world.pb.code not in c01.text
+    overdue = client.get("/participants?centre=C01&state=overdue")
+    assert world.pa.code in overdue.text and "show everyone" in overdue.text
+    upcoming = client.get("/participants?centre=C01&state=upcoming&page=9")
+    assert upcoming.status_code == 200 and world.pa.code not in upcoming.text

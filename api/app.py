@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
+from api.pages import excel as excel_pages
 from api.problems import register_problem_handlers
 from cohort.db import engine_for
 from cohort.settings import Settings, get_settings
@@ -105,5 +106,6 @@ def create_app(
     register_problem_handlers(app)
     routers.include_all(app)
     pages.include_all(app)
+    app.include_router(excel_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

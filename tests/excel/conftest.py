@@ -9,6 +9,7 @@ import pytest
 
 from cohort.models import Centre, Participant, Staff
 from cohort.services.context import Actor
+from tests.api.conftest import app, client, world  # noqa: F401 (fixtures for test_web)
 from tests.factories import Factory
 
 

@@ -1,0 +1,128 @@
+"""Workbook pages: download an entry template, upload a filled one, download the report.
+
+A thin layer over ``cohort.excel``: the upload is imported in the signed-in person's name
+(all rows or none); when something needs correcting the annotated copy is kept in memory
+for a short while, for that person only, and offered as a download.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CurrentUser, DbSession, Today
+from api.pages.common import page_router, render, render_error
+from cohort.errors import CohortError
+from cohort.excel.annotate import annotate
+from cohort.excel.importer import import_file, is_csv
+from cohort.excel.layout import Kind
+from cohort.excel.report import build_report
+from cohort.excel.templates import build_template
+from cohort.services import queries
+from cohort.vocab import Role, Timepoint
+
+router = page_router()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_UPLOAD = 20 * 1024 * 1024
+KEEP_SECONDS = 3600
+_annotated: OrderedDict[str, tuple[int, float, str, bytes]] = OrderedDict()
+
+
+def _download(data: bytes, filename: str) -> Response:
+    return Response(data, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _keep(account_id: int, filename: str, data: bytes) -> str:
+    now = time.monotonic()
+    for key in [k for k, v in _annotated.items() if now - v[1] > KEEP_SECONDS]:
+        del _annotated[key]
+    while len(_annotated) >= 50:
+        _annotated.popitem(last=False)
+    token = secrets.token_urlsafe(16)
+    _annotated[token] = (account_id, now, filename, data)
+    return token
+
+
+def _page(request: Request, user: CurrentUser, session: DbSession, **extra: object
+          ) -> HTMLResponse:
+    context = {"centres": queries.list_centres(session, actor=user.actor),
+               "timepoints": [t.value for t in Timepoint],
+               "may_report": user.role in (Role.RESEARCH_OFFICER, Role.ADMIN), **extra}
+    return render(request, "workbooks.html", context, user=user)
+
+
+@router.get("/workbooks", response_class=HTMLResponse)
+def workbooks_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
+    return _page(request, user, session)
+
+
+@router.get("/workbooks/template")
+def template_download(
+    request: Request, user: CurrentUser, session: DbSession, today: Today,
+    centre: Annotated[str, Query()],
+    kind: Annotated[str, Query()] = "questionnaire",
+    timepoint: Annotated[str | None, Query()] = None,
+) -> Response:
+    try:
+        chosen = Kind(kind)
+        tp = Timepoint(timepoint) if chosen is Kind.QUESTIONNAIRE and timepoint else None
+    except ValueError:
+        return render_error(request, status=422, title="Unknown workbook",
+                            detail="Please pick a kind of workbook and a timepoint.")
+    data, _ = build_template(session, actor=user.actor, kind=chosen, centre_code=centre,
+                             timepoint=tp, as_of=today)
+    name = f"{centre.upper()}-{tp.value if tp else chosen.value}-{today.isoformat()}.xlsx"
+    return _download(data, name)
+
+
+@router.post("/workbooks/import", response_class=HTMLResponse)
+async def import_upload(
+    request: Request, user: CurrentUser, session: DbSession, today: Today,
+    file: Annotated[UploadFile, File()],
+    dry_run: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    data = await file.read(MAX_UPLOAD + 1)
+    filename = file.filename or "workbook.xlsx"
+    if not data or len(data) > MAX_UPLOAD:
+        return _page(request, user, session,
+                     error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
+                           "most 20 MB.")
+    try:
+        report = import_file(session, actor=user.actor, data=data, filename=filename,
+                             dry_run=dry_run, on=today)
+    except CohortError as error:
+        return _page(request, user, session, error=error.message)
+    token = None
+    marked = report.problems + report.deviations
+    if marked and report.already_imported is None:
+        copy = annotate(data, marked, csv_name=filename if is_csv(filename, data) else None)
+        stem = filename.rsplit(".", 1)[0]
+        assert user.account.id is not None  # noqa: S101
+        token = _keep(user.account.id, f"{stem}-to-correct.xlsx", copy)
+    return _page(request, user, session, report=report, token=token)
+
+
+@router.get("/workbooks/annotated/{token}")
+def annotated_download(token: str, request: Request, user: CurrentUser) -> Response:
+    kept = _annotated.get(token)
+    if kept is None or kept[0] != user.account.id:
+        return render_error(request, status=404, title="No longer available",
+                            detail="This annotated copy has expired; import the file again "
+                                   "to get a new one.")
+    return _download(kept[3], kept[2])
+
+
+@router.get("/workbooks/report.xlsx")
+def report_download(request: Request, user: CurrentUser, session: DbSession,
+                    today: Today) -> Response:
+    if user.role not in (Role.RESEARCH_OFFICER, Role.ADMIN):
+        return render_error(request, status=403, title="Not available",
+                            detail="The report workbook is for research officers.")
+    return _download(build_report(session, actor=user.actor, as_of=today),
+                     f"cohort-report-{today.isoformat()}.xlsx")

@@ -7,14 +7,15 @@ with old and new values, so "who changed this answer, and from what" is one quer
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, col, select
 
-from cohort.models import AuditEntry
+from cohort.models import AuditEntry, utcnow
 
 
 def _text(value: Any) -> str | None:
@@ -42,6 +43,23 @@ def record_create(session: Session, actor_id: int | None, record: SQLModel) -> N
             new_value=json.dumps(data, sort_keys=True, default=str),
         )
     )
+
+
+def record_creates(session: Session, actor_id: int | None,
+                   records: Sequence[SQLModel]) -> None:
+    """``record_create`` for many flushed records, in one multi-row INSERT (imports)."""
+    if not records:
+        return
+    now = utcnow()
+    rows = []
+    for record in records:
+        data = record.model_dump(mode="json")
+        rows.append({
+            "at": now, "actor_id": actor_id, "action": "create",
+            "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),
+            "record_id": int(data["id"]), "field": None, "old_value": None,
+            "new_value": json.dumps(data, sort_keys=True, default=str)})
+    session.execute(insert(AuditEntry), rows)
 
 
 def record_changes(

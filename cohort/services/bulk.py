@@ -150,10 +150,10 @@ def save_questionnaires(
 
     session.add_all([checked.record for _, checked in accepted])
     session.flush()
+    audit.record_creates(session, actor.staff_id, [checked.record for _, checked in accepted])
     for person, checked in accepted:
         record = checked.record
         assert record.id is not None  # noqa: S101
-        audit.record_create(session, actor.staff_id, record)
         deviations = [new_deviation(finding, entity="questionnaire", record_id=record.id,
                                     participant=person) for finding in checked.findings]
         session.add_all(deviations)

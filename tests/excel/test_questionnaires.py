@@ -192,28 +192,26 @@ def test_dry_run_checks_everything_and_writes_nothing(factory: Factory, site: Si
     assert row_counts(factory.session) == before
 
 
-def test_a_failure_half_way_leaves_the_database_unchanged(
+def test_a_failure_after_the_rows_were_written_leaves_the_database_unchanged(
         factory: Factory, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The questionnaires are flushed, then writing their audit entries fails."""
     book = load(_template(factory, site))
     ws = entry_sheet(book)
     for person in [*site.due, site.late]:
         fill(ws, row_of(ws, person.code), as_cells(_answers(_visit(factory))))
     from cohort.services import audit
 
-    calls = {"n": 0}
-    real = audit.record_create
+    flushed: list[int] = []
 
-    def fail_on_third(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("disk full")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def fail(session: object, actor_id: object, records: list[Questionnaire]) -> None:
+        flushed.extend(r.id for r in records if r.id is not None)
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "record_create", fail_on_third)
+    monkeypatch.setattr(audit, "record_creates", fail)
     before = row_counts(factory.session)
     with pytest.raises(ImportStopped, match="nothing was saved"):
         _import(factory, site, save(book))
-    assert calls["n"] == 3
+    assert len(flushed) == 4
     assert row_counts(factory.session) == before
 
 

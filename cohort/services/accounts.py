@@ -133,6 +133,8 @@ def set_active(
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"No account with id {account_id}.")
+    if not active and actor_id is not None and account.staff_id == actor_id:
+        raise CohortError("You cannot disable your own account; ask another data manager.")
     old = account.active
     account.active = active
     session.add(account)

@@ -221,3 +221,16 @@ def test_participant_list_filters_by_state_and_centre(client: TestClient, world:
     assert world.pa.code in overdue.text and "show everyone" in overdue.text
     upcoming = client.get("/participants?centre=C01&state=upcoming&page=9")
     assert upcoming.status_code == 200 and world.pa.code not in upcoming.text
+
+
+def test_admin_cannot_disable_own_account(client: TestClient, world: World,
+                                          session: Session) -> None:
+    from cohort.models import Account
+
+    sign_in(client, "admin")
+    own = session.exec(select(Account).where(Account.username == "admin")).one()
+    page = client.get("/accounts")
+    refused = client.post(f"/accounts/{own.id}",
+                          data={"action": "disable", "csrf_token": csrf(page.text)})
+    assert "cannot disable your own account" in refused.text
+    assert client.get("/accounts").status_code == 200

@@ -95,9 +95,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
                                    stale=True)
     except CohortError as error:
         session.rollback()
-        errors, message = field_errors(error)
-        if "date" in errors:
-            errors["visit_date"] = errors.pop("date")
+        errors, message = field_errors(error, {"date": "visit_date"})
         return _questionnaire_page(request, user, participant, timepoint, answers, errors,
                                    version=version, error=message, status=422)
     flash_saved(request, f"{timepoint.value} questionnaire of {participant.code}",
@@ -142,9 +140,7 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
                             on=today)
     except CohortError as error:
         session.rollback()
-        errors, message = field_errors(error)
-        if "date" in errors:
-            errors["session_date"] = errors.pop("date")
+        errors, message = field_errors(error, {"date": "session_date"})
         return _session_page(request, user, session, participant, answers, errors, chosen,
                              message, 422)
     flash_saved(request, f"AERLI session with {participant.code}", saved.deviations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -24,13 +25,16 @@ router = page_router()
 RULE_FIELDS = {"group": "study_group", "date": "inclusion_date"}
 
 
-def field_errors(error: CohortError) -> tuple[dict[str, str], str]:
-    """Per-field messages for inline display, and what is left for the top of the form."""
+def field_errors(error: CohortError, renames: Mapping[str, str] = RULE_FIELDS,
+                 ) -> tuple[dict[str, str], str]:
+    """Per-field messages for inline display, and what is left for the top of the form.
+
+    ``renames`` maps a rule's field (``date``) to the form's field (``visit_date``)."""
     if isinstance(error, ValidationFailed):
         return {p.field: p.message for p in error.problems}, (
             "Some answers need correcting: see the messages next to them.")
     if isinstance(error, ProtocolViolation) and error.field:
-        name = RULE_FIELDS.get(error.field, error.field)
+        name = renames.get(error.field, error.field)
         return {name: error.message}, error.message
     return {}, error.message
 

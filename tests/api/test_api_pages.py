@@ -234,3 +234,43 @@ def test_admin_cannot_disable_own_account(client: TestClient, world: World,
                           data={"action": "disable", "csrf_token": csrf(page.text)})
     assert "cannot disable your own account" in refused.text
     assert client.get("/accounts").status_code == 200
+
+
+def test_session_log_page_flags_in_plain_words(client: TestClient, world: World) -> None:
+    """session.trained_staff: one trained worker only; saved, and the worker is told why it
+    will be reviewed. date.in_future: refused inline."""
+    assert world.pa is not None
+    sign_in(client, "worker.a")
+    url = f"/participants/{world.pa.code}/sessions/new"
+    form = client.get(url)
+    assert form.status_code == 200 and 'name="staff_ids"' in form.text
+    day = world.pa.inclusion_date + timedelta(days=30)
+    base = {"csrf_token": csrf(form.text), "setting": "1", "modality": "1",
+            "injection_site": "1", "staff_ids": [str(world.users["worker_a"].staff.id)]}
+    future = client.post(url, data={**base, "session_date": "2027-01-01"})
+    assert future.status_code == 422
+    assert re.search(r'id="field-session_date"[^>]*>.*?class="error"[^>]*>[^<]*future',
+                     future.text, re.S | re.I)
+    saved = client.post(url, data={**base, "session_date": day.isoformat()},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"]).text
+    assert "Saved" in page and "Please note" in page
+    other = client.get(f"/participants/{world.pb.code}/sessions/new")  # type: ignore[union-attr]
+    assert other.status_code == 404
+
+
+def test_questionnaire_page_date_rule_shown_on_the_date(client: TestClient, world: World) -> None:
+    """date.before_inclusion: the refusal is shown next to the visit date."""
+    assert world.pa is not None
+    sign_in(client, "worker.a")
+    url = f"/participants/{world.pa.code}/questionnaires/M6"
+    form = client.get(url)
+    early = world.pa.inclusion_date - timedelta(days=3)
+    data = {"csrf_token": csrf(form.text), **questionnaire_answers(early)}
+    payload = {k: [str(v) for v in vs] if isinstance(vs, list) else str(vs)
+               for k, vs in data.items()}
+    refused = client.post(url, data=payload)
+    assert refused.status_code == 422
+    assert re.search(r'id="field-visit_date"[^>]*>.*?class="error"[^>]*>[^<]*inclusion',
+                     refused.text, re.S | re.I)

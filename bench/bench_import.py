@@ -65,7 +65,8 @@ def build(rows: int, folder: Path) -> tuple[str, Path, int]:
         staff = create_staff(session, actor=None, data=StaffCreate(
             display_name="worker", role=Role.OUTREACH_WORKER, centre_id=centre.id,
             aerli_trained_on=date(2024, 1, 1)))
-        assert centre.id is not None and staff.id is not None
+        if centre.id is None or staff.id is None:
+            raise SystemExit("could not create the centre and worker")
         people = []
         for seq in range(1, rows + 1):
             inclusion = AS_OF - timedelta(days=rng.randint(160, 220))
@@ -85,7 +86,8 @@ def build(rows: int, folder: Path) -> tuple[str, Path, int]:
     where = {str(c.value): c.column for c in ws[NAME_ROW] if c.value}
     for offset, (code, inclusion) in enumerate(codes):
         row = FIRST_DATA_ROW + offset
-        assert ws.cell(row, where[CODE]).value == code
+        if ws.cell(row, where[CODE]).value != code:
+            raise SystemExit(f"template row {row} is not {code}")
         visit = min(inclusion + timedelta(days=182 + rng.randint(-20, 20)), AS_OF)
         for name, value in row_values(rng, visit).items():
             ws.cell(row, where[name], value)
@@ -128,13 +130,15 @@ def main() -> None:
             from cohort.models import Staff
 
             staff = session.get(Staff, staff_id)
-            assert staff is not None
+            if staff is None:
+                raise SystemExit("worker missing")
             actor = actor_for(session, staff)
             started = time.perf_counter()
             report = import_file(session, actor=actor, data=data, filename=path.name,
                                  on=AS_OF)
             elapsed = time.perf_counter() - started
-        assert report.ok and report.written == args.rows, report.problems[:3]
+        if not report.ok or report.written != args.rows:
+            raise SystemExit(f"import failed: {report.problems[:3]}")
         print(f"floor (openpyxl read-only, every cell): {base:.2f} s "
               f"(median of {args.repeat})")
         print(f"reading the workbook (cells as meant):  {reading:.2f} s "

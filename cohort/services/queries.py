@@ -170,6 +170,7 @@ def staff_names(session: Session, *, actor: Actor, ids: set[int]) -> dict[int, s
 _RETENTION_CACHE: dict[tuple[object, ...], list[CentreStatus]] = {}
 _RETENTION_LOCK = threading.Lock()
 _RETENTION_CACHE_SIZE = 64
+_LATE_COMMIT_WINDOW = 1000
 
 
 def retention_summary(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
@@ -184,9 +185,16 @@ def retention_summary(session: Session, *, actor: Actor, as_of: date) -> list[Ce
     newest = session.exec(
         select(AuditEntry.id, AuditEntry.at).order_by(col(AuditEntry.id).desc()).limit(1)
     ).first()
+    # On PostgreSQL ids are handed out before commit, so a transaction that took an older
+    # id may commit after a newer one: the count of the latest ids catches that late
+    # arrival (an index range scan, not a count of the whole trail).
+    recent = 0
+    if newest is not None and newest[0] is not None:
+        recent = session.exec(select(func.count()).select_from(AuditEntry).where(
+            col(AuditEntry.id) > newest[0] - _LATE_COMMIT_WINDOW)).one()
     bind = session.get_bind()
     key = (str(bind.engine.url), id(bind.engine), actor.centre_ids, as_of, protocol_config(),
-           tuple(newest) if newest else None)
+           tuple(newest) if newest else None, recent)
     with _RETENTION_LOCK:
         cached = _RETENTION_CACHE.get(key)
     if cached is None:

@@ -53,3 +53,31 @@ def test_centre_status_counts(factory: Factory) -> None:
     assert overview[due.code].next_timepoint == "M0"
     assert overview[gone.code].window_state == "not_followed"
     assert overview[done.code].valid_sessions == 1
+
+
+def test_remembered_retention_sees_a_late_commit_with_an_older_audit_id(
+        factory: Factory) -> None:
+    """PostgreSQL hands out ids before commit: an older id can become visible last."""
+    import sqlalchemy as sa
+
+    from cohort.models import AuditEntry, Participant
+    from cohort.services.queries import retention_summary
+
+    worker = factory.worker()
+    person = factory.participant(worker, inclusion_date=factory.today - timedelta(days=30))
+    officer = factory.actor(factory.staff(role=Role.RESEARCH_OFFICER, national=True))
+    newest = factory.session.exec(sa.select(sa.func.max(AuditEntry.id))).one()[0]
+    # A newer transaction commits first...
+    factory.session.add(AuditEntry(id=newest + 10, action="update", table_name="staff",
+                                   record_id=1, field="note"))
+    factory.session.flush()
+    before = retention_summary(factory.session, actor=officer, as_of=factory.today)
+    assert before[0].withdrawn == 0
+    # ...then the older one, which withdrew the participant, becomes visible.
+    factory.session.execute(sa.update(Participant).where(Participant.id == person.id)
+                            .values(status=Status.WITHDRAWN))
+    factory.session.add(AuditEntry(id=newest + 5, action="update", table_name="participant",
+                                   record_id=person.id, field="status"))
+    factory.session.flush()
+    after = retention_summary(factory.session, actor=officer, as_of=factory.today)
+    assert after[0].withdrawn == 1

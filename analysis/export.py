@@ -62,7 +62,7 @@ def _expand_checkboxes(df: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
         pos = out.columns.get_loc(name)
         out = out.drop(columns=[name])
         for i, (col, vals) in enumerate(cols.items()):
-            out.insert(int(pos) + i, col, vals)  # type: ignore[arg-type]
+            out.insert(int(pos) + i, col, vals)
     return out
 
 

@@ -44,7 +44,7 @@ def _table(df: pd.DataFrame, *, digits: int = 3) -> str:
             return f"{v:.{digits}f}"
         return v
 
-    return df.map(fmt).to_html(index=False, border=0, classes="t", escape=True)
+    return str(df.map(fmt).to_html(index=False, border=0, classes="t", escape=True))
 
 
 def _or_text(row: pd.Series) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from cohort.errors import CohortError, NotFound
@@ -148,9 +149,9 @@ def save_questionnaires(
     if errors:
         raise BulkRefused(errors)
 
-    session.add_all([checked.record for _, checked in accepted])
-    session.flush()
-    audit.record_creates(session, actor.staff_id, [checked.record for _, checked in accepted])
+    records = [checked.record for _, checked in accepted]
+    _insert(session, records)
+    audit.record_creates(session, actor.staff_id, records)
     for person, checked in accepted:
         record = checked.record
         assert record.id is not None  # noqa: S101
@@ -162,6 +163,22 @@ def save_questionnaires(
     audit_raised(session, result.deviations)
     finish(session)
     return result
+
+
+def _insert(session: Session, records: Sequence[Questionnaire]) -> None:
+    """One multi-row INSERT … RETURNING id for many records (no per-object unit of work).
+
+    The records keep their values and get their ids; they are not added to the session.
+    """
+    if not records:
+        return
+    table = Questionnaire.__table__  # type: ignore[attr-defined]
+    columns = [c.name for c in table.columns if c.name != "id"]
+    values = [{name: getattr(record, name) for name in columns} for record in records]
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.execute(statement, values).scalars().all()
+    for record, new_id in zip(records, ids, strict=True):
+        record.id = new_id
 
 
 def _same_as_stored(

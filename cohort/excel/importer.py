@@ -204,8 +204,12 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
                     on: date | None) -> None:
     rows: list[QuestionnaireRow] = []
     by_ref: dict[str, EntryRow] = {}
+    enrolled, refused = _new_records(session, actor, sheet, report, on)
     for row in sheet.rows:
         code = _need_code(sheet, row, report)
+        if code in refused:
+            continue
+        code = enrolled.get(code, code) if code else None
         timepoint = row.timepoint or sheet.timepoint
         if code is None or timepoint is None:
             continue
@@ -220,8 +224,8 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
         for error in refused.errors:
             report.problems.extend(problems_for(sheet, by_ref[error.row.ref], error.error))
         return
-    report.written = len(result.saved)
-    report.unchanged = len(result.unchanged)
+    report.written += len(result.saved)
+    report.unchanged += len(result.unchanged)
     refs = [r.ref for r in rows if r not in result.unchanged]
     for ref, saved in zip(refs, result.saved, strict=True):
         _flagged(sheet, by_ref[ref], [(d.rule_id, d.message) for d in saved.deviations],
@@ -244,23 +248,59 @@ def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: Impor
     return True
 
 
+def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
+               answers: dict[str, object], centre: str | None, report: ImportReport,
+               on: date | None, label: str) -> str | None:
+    """Enrol the person of one row (in its own SAVEPOINT); their new code, or None."""
+    created: list[str] = []
+
+    def write() -> None:
+        data = enrolment_from_answers(answers).model_copy(update={"centre_code": centre})
+        twin = _same_enrolment(session, data, actor)
+        if twin is not None:
+            raise CohortError(
+                f"This row matches participant {twin} answer for answer (already "
+                "enrolled?). Delete the row; if it really is another person, enrol "
+                "them on the web page.")
+        saved = enrol(session, actor=actor, data=data, on=on)
+        created.append(saved.record.code)
+        report.created.append((label, saved.record.code))
+        report.written += 1
+
+    _savepoint(session, sheet, row, report, write)
+    return created[0] if created else None
+
+
 def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
                 on: date | None) -> None:
     for row in sheet.rows:
-        def write(row: EntryRow = row) -> None:
-            data = enrolment_from_answers(row.answers).model_copy(
-                update={"centre_code": sheet.centre})
-            twin = _same_enrolment(session, data, actor)
-            if twin is not None:
-                raise CohortError(
-                    f"This row matches participant {twin} answer for answer (already "
-                    "enrolled?). Delete the row; if it really is another person, enrol "
-                    "them on the web page.")
-            saved = enrol(session, actor=actor, data=data, on=on)
-            report.created.append((row.ref, saved.record.code))
-            report.written += 1
+        _enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref)
 
-        _savepoint(session, sheet, row, report, write)
+
+def _new_records(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+                 on: date | None) -> tuple[dict[str, str], set[str]]:
+    """REDCap records that are not yet participants here, enrolled from their M0 row.
+
+    Returns record id -> new study code (records already known keep their code), and the
+    records whose enrolment was refused (their other rows are not checked).
+    """
+    wanted = sorted({r.code for r in sheet.rows if r.enrolment and r.code})
+    refused: set[str] = set()
+    if not wanted:
+        return {}, refused
+    known = set(session.exec(select(Participant.code).where(
+        col(Participant.code).in_(wanted))).all())
+    codes: dict[str, str] = {}
+    for row in sheet.rows:
+        if not row.enrolment or not row.code or row.code in known or row.code in codes:
+            continue
+        code = _enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
+                          report, on, f"record {row.code}")
+        if code is None:
+            refused.add(row.code)
+        else:
+            codes[row.code] = code
+    return codes, refused
 
 
 def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor) -> str | None:

@@ -68,6 +68,8 @@ class EntryRow:
     answers: dict[str, Any]
     staff: str | None = None
     timepoint: Timepoint | None = None  # REDCap rows carry their own event
+    enrolment: dict[str, Any] | None = None  # REDCap M0 rows: the enrolment form
+    centre: str | None = None  # REDCap data access group, when it names a centre
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 The export has ``record_id`` (or the project's record field) first, ``redcap_event_name``
 (``m0_arm_1``…), one column per field, ``field___code`` columns for checkboxes, and a
-``<form>_complete`` column per instrument. The record id must be the participant's study
-code: participants are enrolled here first (REDCap holds no enrolment history this system
-could check), then their questionnaires are moved over. Values in a form that is not filled
+``<form>_complete`` column per instrument. A record id that is a participant's study code
+adds questionnaires to that participant. Any other record is enrolled from the enrolment
+form of its M0 row (in the centre named by ``redcap_data_access_group``, else the
+importing person's centre) and gets a new study code, reported next to its record id;
+its questionnaires are then saved under that code. Values in a form that is not filled
 at the row's event, and columns the dictionary does not know, are refused rather than
 dropped.
 """
@@ -62,6 +64,8 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         per_event[tp] = [(i, wanted[h], reader_for(wanted[h]))
                          for i, h in enumerate(header) if h in wanted]
         by_name[tp] = set(wanted)
+    enrolment = [(i, c, reader_for(c)) for c in columns_for(Kind.ENROLMENT)
+                 for i, h in enumerate(header) if h == c.name]
     asked = set().union(*by_name.values())
     known = {name for f in dictionary.fields.values() for name in f.export_columns()}
     answer_columns: list[tuple[int, str]] = []
@@ -100,6 +104,11 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
             continue
         row.timepoint = timepoint
         _answers(sheet, row, values, per_event[timepoint])
+        if timepoint is Timepoint.M0:
+            found = EntryRow(number, row.ref, code, {})
+            _answers(sheet, found, values, enrolment)
+            row.enrolment = found.answers or None
+            row.centre = cells.get("redcap_data_access_group", "").strip().upper() or None
         for index, column in answer_columns:
             if column not in by_name[timepoint] and index < len(values) \
                     and values[index].strip() and values[index].strip() != "0":

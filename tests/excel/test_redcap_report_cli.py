@@ -25,7 +25,8 @@ from tests.factories import Factory, questionnaire_answers
 def redcap_export(records: list[dict[str, object]]) -> bytes:
     """A REDCap flat export: every field column, checkboxes as ``field___code``."""
     dictionary = get_dictionary()
-    header = ["record_id", "redcap_event_name", "redcap_repeat_instrument",
+    header = ["record_id", "redcap_event_name", "redcap_data_access_group",
+              "redcap_repeat_instrument",
               "redcap_repeat_instance"]
     for form in dictionary.forms.values():
         for f in form.fields:
@@ -64,6 +65,47 @@ def test_a_redcap_export_moves_questionnaires_over(factory: Factory, site: Site)
     again = import_file(factory.session, actor=site.worker, data=data, filename="export.csv",
                         on=factory.today)
     assert again.already_imported is not None
+
+
+def test_records_new_here_are_enrolled_then_their_questionnaires_saved(
+        factory: Factory, site: Site) -> None:
+    inclusion = factory.today - timedelta(days=200)
+    enrolment = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
+                 "consent": "1", "consent_date": inclusion.isoformat(), "gender": "1",
+                 "reached_via": "1", "study_group": "2",
+                 "inclusion_date": inclusion.isoformat(), "redcap_data_access_group": "c04"}
+    def export(second_age: str) -> bytes:
+        rows = []
+        for record, age in (("101", "31"), ("102", second_age)):
+            rows.append(_row(record, "m0_arm_1", {
+                **questionnaire_answers(inclusion, Timepoint.M0), **enrolment, "age": age}))
+            rows.append(_row(record, "m6_arm_1", questionnaire_answers(
+                inclusion + timedelta(days=185), Timepoint.M6)))
+        return redcap_export(rows)
+
+    data = export("16")
+    refused = import_file(factory.session, actor=site.worker, data=data,
+                          filename="export.csv", on=factory.today)
+    assert [(p.row, p.field, p.rule) for p in refused.problems] == \
+        [(4, "age", "enrol.under_18")]
+    assert refused.created == []
+
+    data = export("36")
+    report = import_file(factory.session, actor=site.worker, data=data,
+                         filename="export.csv", on=factory.today)
+    assert report.problems == [], report.problems
+    labels = dict(report.created)
+    assert set(labels) == {"record 101", "record 102"}
+    new_code = labels["record 101"]
+    assert new_code.startswith("C04-")
+    from cohort.models import Participant
+
+    person = factory.session.exec(select(Participant).where(
+        Participant.code == new_code)).one()
+    stored = factory.session.exec(select(Questionnaire).where(
+        Questionnaire.participant_id == person.id)).all()
+    assert sorted(q.timepoint.value for q in stored) == ["M0", "M6"]
+    assert report.written == 6  # two enrolments, four questionnaires
 
 
 def test_a_redcap_export_with_problems_writes_nothing_and_names_the_cells(

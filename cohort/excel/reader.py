@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
+from cohort.excel.fastrows import rows as sheet_rows
 from cohort.excel.layout import (
     CHECKBOX_SEPARATOR,
     CODE,
@@ -136,7 +137,7 @@ def _read(book: Any) -> EntrySheet:
     for ws in book.worksheets:
         if ws.title in SKIPPED_SHEETS:
             continue
-        rows = ws.iter_rows(values_only=True)
+        rows = sheet_rows(ws)
         head = list(islice(rows, HEADER_SEARCH_ROWS))
         scores = [sum(1 for v in values if _norm(v) in known) for values in head]
         if scores and max(scores) >= 2:
@@ -156,14 +157,14 @@ def _read(book: Any) -> EntrySheet:
                 f"Several sheets hold entry columns ({titles}); please keep the answers in "
                 "one sheet per workbook.")
         found = named
-    ws, name_row, names, rows = found[0]
+    ws, name_row, names, data_rows = found[0]
     kind = _kind(meta, names, ws.title)
     timepoint = _timepoint(meta, ws.title) if kind is Kind.QUESTIONNAIRE else None
     sheet = EntrySheet(kind, timepoint, meta.get("centre") or None, ws.title,
                        name_row=name_row, dictionary_version=meta.get("dictionary_version"))
     readers = _header(sheet, names)
     with_name = {index for index, name in enumerate(names) if name}
-    _rows(sheet, readers, with_name, rows)
+    _rows(sheet, readers, with_name, data_rows)
     return sheet
 
 

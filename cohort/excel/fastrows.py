@@ -1,0 +1,93 @@
+"""Cell values of a read-only worksheet, row by row, without a cell object per cell.
+
+Templates style every entry cell (unlocked, number format), so a 10,000-row workbook holds
+half a million ``<c>`` elements, most of them empty. openpyxl's read-only parser builds a
+dictionary for each; this reader skips empty cells at once and decodes the others exactly
+as openpyxl does (shared and inline strings, booleans, ISO dates, numbers, and numbers in a
+date format as dates; formulas give their cached value, as with ``data_only=True``).
+``tests/excel/test_fastrows.py`` checks it against openpyxl's own ``iter_rows``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from openpyxl.cell.text import Text
+from openpyxl.utils import column_index_from_string
+from openpyxl.utils.datetime import from_excel, from_ISO8601
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import _cast_number
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
+
+ROW = f"{{{SHEET_MAIN_NS}}}row"
+VALUE = f"{{{SHEET_MAIN_NS}}}v"
+INLINE = f"{{{SHEET_MAIN_NS}}}is"
+_DIGITS = "0123456789"
+
+
+def rows(ws: Any) -> Iterator[tuple[object, ...]]:
+    """Like ``ws.iter_rows(values_only=True)`` (trailing empty cells left off)."""
+    if not isinstance(ws, ReadOnlyWorksheet):
+        yield from ws.iter_rows(values_only=True)
+        return
+    book = ws.parent
+    strings = ws._shared_strings
+    dates = book._date_formats
+    durations = book._timedelta_formats
+    epoch = book.epoch
+    columns: dict[str, int] = {}
+    expected = 1
+    with ws._get_source() as source:
+        for _, element in iterparse(source):
+            if element.tag != ROW:
+                continue
+            number = element.get("r")
+            index = int(float(number)) if number else expected
+            while expected < index:
+                expected += 1
+                yield ()
+            found: dict[int, object] = {}
+            column = 0
+            for cell in element:
+                ref = cell.get("r")
+                if ref:
+                    letters = ref.rstrip(_DIGITS)
+                    column = columns.get(letters) or columns.setdefault(
+                        letters, column_index_from_string(letters))
+                else:
+                    column += 1
+                kind = cell.get("t", "n")
+                if kind == "inlineStr":
+                    child = cell.find(INLINE)
+                    if child is not None:
+                        found[column] = Text.from_tree(child).content
+                    continue
+                text = cell.findtext(VALUE)
+                if not text:
+                    continue
+                value: object
+                if kind == "n":
+                    value = _cast_number(text)
+                    style = cell.get("s")
+                    if style and int(style) in dates:
+                        value = from_excel(value, epoch, timedelta=int(style) in durations)
+                elif kind == "s":
+                    value = strings[int(text)]
+                elif kind == "b":
+                    value = bool(int(text))
+                elif kind == "d":
+                    value = from_ISO8601(text)
+                else:  # "str" (a formula's text) and "e" (an error such as #N/A)
+                    value = text
+                found[column] = value
+            element.clear()
+            expected = index + 1
+            if not found:
+                yield ()
+                continue
+            values: list[object] = [None] * max(found)
+            for col, value in found.items():
+                values[col - 1] = value
+            yield tuple(values)

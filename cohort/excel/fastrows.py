@@ -24,6 +24,7 @@ from openpyxl.xml.functions import iterparse
 ROW = f"{{{SHEET_MAIN_NS}}}row"
 VALUE = f"{{{SHEET_MAIN_NS}}}v"
 INLINE = f"{{{SHEET_MAIN_NS}}}is"
+TEXT = f"{{{SHEET_MAIN_NS}}}t"
 _DIGITS = "0123456789"
 
 
@@ -61,7 +62,11 @@ def rows(ws: Any) -> Iterator[tuple[object, ...]]:
                 kind = cell.get("t", "n")
                 if kind == "inlineStr":
                     child = cell.find(INLINE)
-                    if child is not None:
+                    if child is None:
+                        continue
+                    if len(child) == 1 and child[0].tag == TEXT:  # plain text, no runs
+                        found[column] = child[0].text or ""
+                    else:
                         found[column] = Text.from_tree(child).content
                     continue
                 text = cell.findtext(VALUE)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 
 from cohort.excel.fastrows import rows
 
@@ -44,6 +46,8 @@ def _mixed() -> bytes:
     ws["AB9"].number_format = "yyyy-mm-dd"
     ws["C9"] = -0.25
     ws["D9"] = "é, ü and a newline\nhere"
+    ws["G9"] = CellRichText(["plain ", TextBlock(InlineFont(b=True), "bold")])
+    ws["H9"] = ""
     other = book.create_sheet("second")
     other["A1"] = "x"
     out = BytesIO()

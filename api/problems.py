@@ -54,6 +54,8 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "protocol-refused": ("Refused by the protocol", "Correct the value named in `field`."),
     "validation": ("Some answers need correcting", "See `errors` for each field."),
     "invalid-request": ("Request cannot be processed", "See `detail`."),
+    "too-many-attempts": ("Too many sign-in attempts",
+                          "Wait for the number of seconds in the Retry-After header."),
     "http": ("HTTP error", "See `detail`."),
 }
 
@@ -154,7 +156,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     detail = str(exc.detail)
     if not is_api(request):
         return _page(request, exc.status_code, "Something went wrong", detail)
-    slug = {404: "not-found", 403: "forbidden", 401: "not-signed-in"}.get(exc.status_code, "http")
+    slug = {404: "not-found", 403: "forbidden", 401: "not-signed-in",
+            429: "too-many-attempts"}.get(exc.status_code, "http")
     response = problem_response(request, exc.status_code, slug, detail)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import SESSION_ACCOUNT, CurrentUser, DbSession
 from api.pages.common import page_router, redirect, render
+from api.throttle import client_address, throttle_of
 from cohort.models import Staff
 from cohort.services.accounts import authenticate
 from cohort.vocab import Role
@@ -45,12 +46,24 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",  # noqa: A002
 ) -> HTMLResponse | RedirectResponse:
+    throttle, address = throttle_of(request), client_address(request)
+    wait = throttle.wait_seconds(username, address)
+    if wait:
+        minutes = max(1, -(-wait // 60))
+        return render(request, "login.html",
+                      {"next": _safe_next(next) or "", "username": username,
+                       "error": f"Too many sign-in attempts for this account. Please wait "
+                                f"about {minutes} minute{'s' if minutes != 1 else ''} and "
+                                "try again."},
+                      status=429)
     account = authenticate(session, username=username, password=password)
     if account is None:
+        throttle.failed(username, address)
         return render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
                        "error": "That username and password do not match an active account."},
                       status=401)
+    throttle.succeeded(username, address)
     request.session.clear()  # a fresh session (and CSRF token) after signing in
     request.session[SESSION_ACCOUNT] = account.id
     staff = session.get(Staff, account.staff_id)

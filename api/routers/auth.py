@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, DbSession, bearer
 from api.problems import NotSignedIn
 from api.schemas import MeOut, TokenOut
+from api.throttle import client_address, refuse_if_throttled, throttle_of
 from cohort.services.accounts import DEFAULT_TOKEN_TTL, authenticate, issue_token, revoke_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenOut)
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession) -> TokenOut:
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          session: DbSession) -> TokenOut:
     """Exchange a username and password (form fields) for a bearer token."""
+    refuse_if_throttled(request, form.username)
+    throttle, address = throttle_of(request), client_address(request)
     account = authenticate(session, username=form.username, password=form.password)
     if account is None:
+        throttle.failed(form.username, address)
         raise NotSignedIn()
+    throttle.succeeded(form.username, address)
     value = issue_token(session, account=account, ttl=DEFAULT_TOKEN_TTL)
     return TokenOut(access_token=value, expires_in=int(DEFAULT_TOKEN_TTL.total_seconds()))
 

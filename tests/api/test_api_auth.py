@@ -115,3 +115,43 @@ def test_demo_accounts_bound_to_staff_and_idempotent(session: Session, factory: 
                                      password=by_name[demo.username].password) is None
     assert session.exec(select(Account)).all().__len__() == len(first)
     assert utcnow()  # aware clock used for last_sign_in_at
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(client: TestClient, world: World) -> None:
+    from api.throttle import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES):
+        bad = client.post("/api/v1/auth/token", data={"username": "worker.a2", "password": "no"})
+        assert bad.status_code == 401
+    # Even the right password waits now; the answer says so and for how long.
+    blocked = client.post("/api/v1/auth/token",
+                          data={"username": "Worker.A2", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert blocked.json()["type"].endswith("too-many-attempts")
+    assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    token = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    page = client.post("/login", data={"username": "worker.a2", "password": PASSWORD,
+                                       "csrf_token": token}, follow_redirects=False)
+    assert page.status_code == 429 and "Too many sign-in attempts" in page.text
+    # Another account is not affected.
+    other = client.post("/api/v1/auth/token", data={"username": "worker.a", "password": PASSWORD})
+    assert other.status_code == 200
+
+
+def test_throttle_window_slides_and_success_clears() -> None:
+    from api.throttle import SignInThrottle
+
+    now = [1000.0]
+    throttle = SignInThrottle(max_failures=2, window=60, clock=lambda: now[0])
+    throttle.failed("a", "ip")
+    throttle.failed("A ", "ip")
+    assert throttle.wait_seconds("a", "ip") == 60
+    assert throttle.wait_seconds("a", "other-ip") == 0
+    now[0] += 30
+    assert throttle.wait_seconds("a", "ip") == 30
+    now[0] += 31
+    assert throttle.wait_seconds("a", "ip") == 0
+    throttle.failed("a", "ip")
+    throttle.succeeded("a", "ip")
+    throttle.failed("a", "ip")
+    assert throttle.wait_seconds("a", "ip") == 0

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import pages, routers
 from api.pages import excel as excel_pages
 from api.problems import register_problem_handlers
+from api.session_secret import session_secret
 from cohort.db import engine_for
 from cohort.settings import Settings, get_settings
 
@@ -96,11 +97,11 @@ def create_app(
     app.state.today = today or date.today
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=session_secret(settings),
         session_cookie="outsider_session",
         max_age=SESSION_MAX_AGE,
         same_site="lax",
-        https_only=False,
+        https_only=settings.cookie_secure,
     )
     app.add_middleware(SecurityHeaders)
     register_problem_handlers(app)

@@ -17,7 +17,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COHORT_", extra="ignore")
 
     database_url: str = "sqlite:///cohort.db"
-    secret_key: str = "change-me-in-production-this-is-only-for-the-demo"
+    # Signs the page session cookie. Unset: a random key is generated once and kept in a
+    # 0600 file (see ``api.session_secret``); never a published constant.
+    secret_key: str | None = None
+    # Send the session cookie over HTTPS only. Off for the loopback demo; turn it on
+    # (COHORT_COOKIE_SECURE=true) in any deployment served over TLS.
+    cookie_secure: bool = False
     # Visit windows in days around the target day after inclusion.
     m6_target_day: int = 182
     m12_target_day: int = 365

@@ -27,12 +27,18 @@ from api.deps import get_session
 from cohort.models import Account, Centre, Participant, Staff, StaffCreate
 from cohort.services.accounts import hash_password, issue_token
 from cohort.services.setup import create_staff
+from cohort.settings import Settings, get_settings
 from cohort.vocab import Group, Role
 from tests.conftest import TODAY
 from tests.factories import Factory
 
 PASSWORD = "correct horse battery"
 _HASH: list[str] = []
+
+
+def fixed_key_settings() -> Settings:
+    """The environment's settings with a fixed session key (no key file written)."""
+    return get_settings().model_copy(update={"secret_key": "test-only-session-key-" * 3})
 
 
 def password_hash() -> str:
@@ -43,7 +49,7 @@ def password_hash() -> str:
 
 @pytest.fixture
 def app(engine: Engine, session: Session) -> Iterator[FastAPI]:
-    application = create_app(engine=engine, today=lambda: TODAY)
+    application = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
 
     def bound() -> Iterator[Session]:
         try:

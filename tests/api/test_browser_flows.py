@@ -19,6 +19,7 @@ import pytest
 
 from cohort.db import create_schema, engine_for
 from cohort.vocab import Timepoint
+from tests.api.conftest import fixed_key_settings
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
@@ -60,7 +61,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with Session(engine, expire_on_commit=False) as session:
         build_demo(session, participants=40, seed=1, as_of=TODAY)
         accounts = create_demo_accounts(session)
-    app = create_app(engine=engine, today=lambda: TODAY)
+    app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))

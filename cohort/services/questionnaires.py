@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from cohort import rules
@@ -191,18 +193,46 @@ def update_questionnaire(
     assert questionnaire.id is not None  # noqa: S101
     changes: dict[str, tuple[Any, Any]] = audit.answer_changes(questionnaire.answers, clean)
     changes["visit_date"] = (questionnaire.visit_date, visit)
-    changes["version"] = (questionnaire.version, questionnaire.version + 1)
+    changes["version"] = (expected_version, expected_version + 1)
+    _write_if_unchanged(session, questionnaire, expected_version, timepoint, {
+        "answers": clean, "visit_date": visit, "completeness": completeness,
+        "in_window": not findings, "version": expected_version + 1, "updated_at": utcnow(),
+    })
     audit.record_changes(session, actor.staff_id, "questionnaire", questionnaire.id, changes)
-    questionnaire.answers = clean
-    questionnaire.visit_date = visit
-    questionnaire.completeness = completeness
-    questionnaire.in_window = not findings
-    questionnaire.version += 1
-    questionnaire.updated_at = utcnow()
-    session.add(questionnaire)
     deviations = raise_findings(
         session, findings=findings, entity="questionnaire", record_id=questionnaire.id,
         participant=participant, key_suffix=f":{visit.isoformat()}",
     )
     finish(session)
     return Saved(questionnaire, deviations)
+
+
+def _write_if_unchanged(
+    session: Session, questionnaire: Questionnaire, expected_version: int,
+    timepoint: Timepoint, values: dict[str, Any],
+) -> None:
+    """``UPDATE … WHERE id = :id AND version = :expected``, first write of the transaction.
+
+    The version read above may be stale by the time we write: two saves can both read
+    version 1. The database decides: on PostgreSQL the second UPDATE waits for the first
+    to commit and then matches no row, so it is refused with ``StaleVersion`` and
+    overwrites nothing (nothing else has been written yet in this transaction).
+    """
+    table = Questionnaire.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.id == questionnaire.id, table.c.version == expected_version)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        current = session.exec(
+            select(Questionnaire.version).where(Questionnaire.id == questionnaire.id)
+        ).one()
+        raise StaleVersion(
+            f"This {timepoint.value} questionnaire was changed by someone else "
+            f"(version {current}, you loaded {expected_version}). "
+            "Reload it to see their changes, then make yours again.",
+            current_version=int(current),
+        )
+    for name, value in values.items():
+        set_committed_value(questionnaire, name, value)

@@ -59,6 +59,10 @@ class DateInFuture(ProtocolViolation):
     """A visit, session or status dated after today."""
 
 
+class FutureCheckDate(CohortError):
+    """``cohort check`` asked about a future day: visits not yet late would be flagged."""
+
+
 class OutsideCentreScope(ProtocolViolation):
     """The person is writing for a centre that is not theirs."""
 

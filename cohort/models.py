@@ -310,9 +310,16 @@ class Deviation(SQLModel, table=True):
     """A soft or time-based rule that fired; research officers acknowledge or resolve it.
 
     ``dedupe_key`` makes raising idempotent: the same rule for the same record (and, for
-    time-based rules, the same due date) is raised once.
+    time-based rules, the same visit) is open at most once. Only open or acknowledged
+    deviations are unique per key, so a time-based deviation resolved because its
+    condition cleared can be raised again if the condition returns (history is kept).
     """
 
+    __table_args__ = (
+        sa.Index("uq_deviation_dedupe_unresolved", "dedupe_key", unique=True,
+                 sqlite_where=sa.text("status != 'resolved'"),
+                 postgresql_where=sa.text("status != 'resolved'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(max_length=40, index=True)
     severity: Severity = Field(sa_type=_enum(Severity, "severity"))
@@ -328,7 +335,7 @@ class Deviation(SQLModel, table=True):
     resolution_comment: str | None = None
     resolved_by: int | None = Field(default=None, foreign_key="staff.id")
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    dedupe_key: str = Field(max_length=120, unique=True)
+    dedupe_key: str = Field(max_length=120, index=True)
 
 
 class DeviationPublic(SQLModel):

@@ -1,26 +1,44 @@
 """Time-based rules over the whole cohort (``cohort check``).
 
-Idempotent by construction: each finding has a stable key (rule, participant, visit),
-so running the check twice raises nothing new. A time-based deviation whose condition
-has cleared (the late M6 was finally entered) is resolved automatically, with a comment
-saying so, rather than left for someone to close by hand.
+Idempotent by construction: each finding has a stable key (rule, participant, visit) and
+at most one open or acknowledged deviation per key, so running the check twice raises
+nothing new.
+
+A time-based deviation is resolved automatically only for a reason found in the data:
+the overdue questionnaire was entered, a valid session within six months was logged, or
+the person is no longer followed (withdrawn, deceased, or no longer in the intervention
+group). It is never resolved because ``as_of`` is earlier than the day it was raised:
+looking back in time must not close what is still true today. The conditions are
+evaluated as of ``as_of`` to raise and as of today to clear; both rules only become true
+as days pass, so only new data can clear them.
+
+A deviation the check resolved itself can be raised again if its condition returns (a
+withdrawn person comes back, say). One a research officer resolved by hand stays
+resolved: their comment is the decision, and the check does not reopen it every night.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlmodel import Session, col, select
 
 from cohort import rules
+from cohort.errors import FutureCheckDate
 from cohort.models import AerliSession, Deviation, Participant, Questionnaire, utcnow
 from cohort.rules import Finding, ScheduleFacts, overdue_timepoints
 from cohort.services import audit
 from cohort.services.context import finish, protocol_config
-from cohort.services.deviations import raise_findings
-from cohort.vocab import DeviationStatus, Severity, Status, Timepoint
+from cohort.services.context import today as current_day
+from cohort.services.deviations import audit_raised, new_deviation
+from cohort.vocab import DeviationStatus, Group, Severity, Status, Timepoint
+
+NO_SESSION = "time.no_session_6m"
+OVERDUE = "time.visit_overdue"
+NOT_FOLLOWED = (Status.WITHDRAWN, Status.DECEASED)
 
 
 @dataclass
@@ -37,8 +55,53 @@ class CheckReport:
         return dict(counts)
 
 
-def run_checks(session: Session, *, as_of: date) -> CheckReport:
-    """Evaluate the time-based rules as of a date and raise what is new."""
+def _findings(participant: Participant, facts: ScheduleFacts) -> Iterator[tuple[str, Finding]]:
+    """(key suffix, finding) for every time-based rule that fires on these facts."""
+    no_session = rules.RULES_BY_ID[NO_SESSION].check(facts)
+    if no_session is not None:
+        yield "", Finding(NO_SESSION, Severity.TIME, no_session)
+    for tp, closes in overdue_timepoints(facts):
+        message = f"{tp.value} questionnaire overdue: its window closed on {closes}."
+        yield f":{tp.value}", Finding(OVERDUE, Severity.TIME, message)
+
+
+def _key(rule_id: str, participant_id: int, suffix: str) -> str:
+    return f"{rule_id}:participant:{participant_id}{suffix}"
+
+
+def _cleared_because(deviation: Deviation, participant: Participant | None,
+                     done: set[Timepoint]) -> str:
+    """Why a deviation no longer holds, in words for the research officer."""
+    if participant is None:
+        return "the participant record is no longer there"
+    if participant.status in NOT_FOLLOWED:
+        return f"the participant is no longer followed ({participant.status.value})"
+    if deviation.rule_id == OVERDUE:
+        tp = deviation.dedupe_key.rsplit(":", 1)[-1]
+        if tp in {t.value for t in done}:
+            return f"the {tp} questionnaire has been entered"
+    if deviation.rule_id == NO_SESSION and participant.group is not Group.INTERVENTION:
+        return "the participant is not in the intervention group"
+    if deviation.rule_id == NO_SESSION:
+        return "a valid session within six months of inclusion has been logged"
+    return "its condition no longer holds"
+
+
+def run_checks(
+    session: Session, *, as_of: date, today: date | None = None
+) -> CheckReport:
+    """Evaluate the time-based rules as of a date, raise what is new, clear what is not.
+
+    ``as_of`` may be in the past (what was late then and still is), never in the future:
+    a visit whose window has not closed yet is not overdue. ``today`` is the real date
+    unless a caller builds data as of another day (the demo generator).
+    """
+    now = today or current_day()
+    if as_of > now:
+        raise FutureCheckDate(
+            f"Cannot check as of {as_of}: that is in the future (today is {now}). "
+            "Give a date up to today, or leave it out to check as of today."
+        )
     config = protocol_config()
     report = CheckReport(as_of=as_of)
     done: dict[int, set[Timepoint]] = defaultdict(set)
@@ -53,56 +116,67 @@ def run_checks(session: Session, *, as_of: date) -> CheckReport:
         )
     ):
         valid_sessions[pid].append(when)
-    open_time = {
-        d.dedupe_key: d
-        for d in session.exec(
-            select(Deviation).where(
-                Deviation.severity == Severity.TIME,
-                col(Deviation.status) != DeviationStatus.RESOLVED,
-            )
-        )
-    }
+    # The latest deviation per key decides: open or acknowledged ones are not raised twice,
+    # and one resolved by a person is not reopened.
+    latest: dict[str, Deviation] = {}
+    for deviation in session.exec(
+        select(Deviation).where(Deviation.severity == Severity.TIME).order_by(col(Deviation.id))
+    ):
+        latest[deviation.dedupe_key] = deviation
+
     still_true: set[str] = set()
+    new: list[Deviation] = []
+    people: dict[int, Participant] = {}
     for participant in session.exec(select(Participant).order_by(col(Participant.id))):
         assert participant.id is not None  # noqa: S101
+        people[participant.id] = participant
         report.participants += 1
         facts = ScheduleFacts(
             group=participant.group,
             inclusion_date=participant.inclusion_date,
             as_of=as_of,
-            following=participant.status not in (Status.WITHDRAWN, Status.DECEASED),
+            following=participant.status not in NOT_FOLLOWED,
             done=frozenset(done[participant.id]),
             valid_session_dates=tuple(valid_sessions[participant.id]),
             config=config,
         )
-        no_session = rules.RULES_BY_ID["time.no_session_6m"].check(facts)
-        if no_session is not None:
-            finding = Finding("time.no_session_6m", Severity.TIME, no_session)
-            still_true.add(f"time.no_session_6m:participant:{participant.id}")
-            report.raised += raise_findings(
-                session, findings=[finding], entity="participant",
-                record_id=participant.id, participant=participant,
-            )
-        for tp, closes in overdue_timepoints(facts):
-            message = f"{tp.value} questionnaire overdue: its window closed on {closes}."
-            suffix = f":{tp.value}"
-            still_true.add(f"time.visit_overdue:participant:{participant.id}{suffix}")
-            report.raised += raise_findings(
-                session, findings=[Finding("time.visit_overdue", Severity.TIME, message)],
-                entity="participant", record_id=participant.id, participant=participant,
-                key_suffix=suffix,
-            )
-    for key, deviation in open_time.items():
-        if key in still_true:
+        for suffix, finding in _findings(participant, facts):
+            key = _key(finding.rule_id, participant.id, suffix)
+            still_true.add(key)
+            previous = latest.get(key)
+            if previous is not None and (
+                previous.status is not DeviationStatus.RESOLVED or previous.resolved_by is not None
+            ):
+                continue
+            deviation = new_deviation(finding, entity="participant", record_id=participant.id,
+                                      participant=participant, key_suffix=suffix)
+            latest[key] = deviation
+            new.append(deviation)
+        if as_of < now:
+            today_facts = replace(facts, as_of=now)
+            still_true.update(_key(f.rule_id, participant.id, suffix)
+                              for suffix, f in _findings(participant, today_facts))
+
+    for key, deviation in latest.items():
+        if key in still_true or deviation.status is DeviationStatus.RESOLVED:
             continue
         assert deviation.id is not None  # noqa: S101
-        old = deviation.status
+        person = people.get(deviation.participant_id or 0)
+        reason = _cleared_because(deviation, person, done[person.id or 0] if person else set())
+        old_status, old_comment = deviation.status, deviation.resolution_comment
         deviation.status = DeviationStatus.RESOLVED
-        deviation.resolution_comment = f"Resolved automatically on {as_of}: condition cleared."
+        deviation.resolution_comment = f"Resolved automatically on {now}: {reason}."
         deviation.resolved_at = utcnow()
         session.add(deviation)
         audit.record_changes(session, None, "deviation", deviation.id,
-                             {"status": (old, deviation.status)})
+                             {"status": (old_status, deviation.status),
+                              "resolution_comment": (old_comment, deviation.resolution_comment)})
         report.auto_resolved += 1
+    if new:
+        session.add_all(new)
+        session.flush()
+        audit_raised(session, new)
+    report.raised = new
     finish(session)
     return report
+

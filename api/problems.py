@@ -19,6 +19,7 @@ status with an HTML page in plain words instead of JSON.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,6 +41,7 @@ from cohort.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 CONFLICT_RULES = (GroupCrossingRefused, GroupLocked, DuplicateTimepoint)
 
 # slug → (title, what the caller should do); served at /problems/{slug}.
@@ -57,6 +59,9 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "too-many-attempts": ("Too many sign-in attempts",
                           "Wait for the number of seconds in the Retry-After header."),
     "http": ("HTTP error", "See `detail`."),
+    "server-error": ("Something went wrong on the server",
+                     "Nothing was saved. Try again in a moment; if it keeps happening, tell "
+                     "the data manager the time it happened."),
 }
 
 
@@ -164,8 +169,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Any other error: logged with its traceback here, never shown to the caller."""
+    log.exception("Unexpected error on %s %s", request.method, request.url.path,
+                  exc_info=exc)
+    title, what = PROBLEM_TYPES["server-error"]
+    if not is_api(request):
+        return _page(request, 500, title, what)
+    return problem_response(request, 500, "server-error", what)
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CohortError, _cohort_error)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

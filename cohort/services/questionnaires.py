@@ -8,12 +8,19 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from cohort import rules
 from cohort.dictionary import get_dictionary
-from cohort.errors import FieldError, NotFound, StaleVersion, ValidationFailed
+from cohort.errors import (
+    DuplicateTimepoint,
+    FieldError,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+)
 from cohort.models import Participant, Questionnaire, utcnow
 from cohort.rules import DatedFacts, Finding, VisitFacts
 from cohort.services import audit
@@ -93,8 +100,24 @@ def save_questionnaire(
     checked = check_new(actor=actor, participant=participant, timepoint=timepoint,
                         answers=answers, done=_done_timepoints(session, participant.id), on=on)
     questionnaire = checked.record
+    nested = session.begin_nested()
     session.add(questionnaire)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # Two saves of the same timepoint at once (a double submit): both passed the rule,
+        # the unique constraint stops the second. Same answer as the rule gives.
+        nested.rollback()
+        if "uq_questionnaire_timepoint" not in str(error.orig) and "questionnaire.timepoint" \
+                not in str(error.orig):
+            raise
+        raise DuplicateTimepoint(
+            "visit.duplicate",
+            f"{code} already has a {timepoint.value} questionnaire (it was saved a moment "
+            "ago, perhaps by a second tap on Save). Open it to check or correct it.",
+            field="timepoint",
+        ) from None
+    nested.commit()
     assert questionnaire.id is not None  # noqa: S101
     audit.record_create(session, actor.staff_id, questionnaire)
     deviations = raise_findings(

@@ -1,130 +1,265 @@
 """The role × centre access matrix, every pair tried, on SQLite and PostgreSQL.
 
-Rules cited: ``scope.other_centre`` (another centre's participant reads as unknown: 404,
-and enrolling into another centre is refused: 403), ``scope.role`` (statisticians never
-write; only research officers and data managers review deviations; only data managers
-administer). Centre A is C01, centre B is C02; ``officer_b`` is a research officer limited
-to C02.
+Rules cited: ``scope.other_centre`` (another centre's participant, deviation or centre reads
+as unknown: 404 with the same body as a code that does not exist, and enrolling into another
+centre is refused: 403), ``scope.role`` (statisticians never write; only research officers
+and data managers review deviations; only data managers administer). Centre A is C01,
+centre B is C02; ``officer_b`` is a research officer limited to C02. Every request that
+names a centre is sent for both centres, so each role meets each centre it may not see.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from cohort.models import Deviation, StaffCreate
+from cohort.models import Account, Deviation, Participant, StaffCreate
 from cohort.services.setup import create_staff
-from cohort.vocab import Role
+from cohort.vocab import Group, Role, Timepoint
 from tests.api.conftest import PASSWORD, World
 from tests.conftest import TODAY
 from tests.factories import Factory, questionnaire_answers
 
 ROLES = ["worker_a", "worker_a2", "worker_b", "officer", "officer_b", "statistician", "admin"]
-
-# Expected status per kind of request and role.
-OK = dict.fromkeys(ROLES, 200)
-READ_A = {**OK, "worker_b": 404, "officer_b": 404}
-HISTORY_A = {**READ_A, "statistician": 403}
-WRITE_A = {**READ_A, "statistician": 403}
-CREATED_A = {r: (201 if s == 200 else s) for r, s in WRITE_A.items()}
-ENROL_A = {**CREATED_A, "worker_b": 403, "officer_b": 403}
-ADMIN_ONLY = dict.fromkeys(ROLES, 403) | {"admin": 200}
-ADMIN_CREATES = dict.fromkeys(ROLES, 403) | {"admin": 201}
-REVIEW_A = dict.fromkeys(ROLES, 403) | {"officer": 200, "admin": 200, "officer_b": 404}
-
-Request = tuple[str, str, Callable[[World, dict[str, Any]], Any] | None, dict[str, int]]
+CENTRES = ["C01", "C02"]
+# Centres each role may see (roles not listed see every centre).
+VISIBLE = {"worker_a": {"C01"}, "worker_a2": {"C01"}, "worker_b": {"C02"},
+           "officer_b": {"C02"}}
+REVIEWERS = {"officer", "officer_b", "admin"}
 
 
-def _session_body(w: World, ctx: dict[str, Any]) -> dict[str, Any]:
-    return {"session_date": (w.pa.inclusion_date + timedelta(days=20)).isoformat(),  # type: ignore[union-attr]
+def sees(role: str, centre: str) -> bool:
+    return centre in VISIBLE.get(role, set(CENTRES))
+
+
+# Expected status of a kind of request, for a role and the centre the request is about.
+def read(role: str, centre: str) -> int:
+    return 200 if sees(role, centre) else 404
+
+
+def history(role: str, centre: str) -> int:
+    return 403 if role == "statistician" else read(role, centre)
+
+
+def write(role: str, centre: str) -> int:
+    return 403 if role == "statistician" else read(role, centre)
+
+
+def create(role: str, centre: str) -> int:
+    status = write(role, centre)
+    return 201 if status == 200 else status
+
+
+def enrol(role: str, centre: str) -> int:
+    return 201 if role != "statistician" and sees(role, centre) else 403
+
+
+def review(role: str, centre: str) -> int:
+    return read(role, centre) if role in REVIEWERS else 403
+
+
+def anyone(role: str, centre: str) -> int:
+    return 200
+
+
+def admin_only(role: str, centre: str) -> int:
+    return 200 if role == "admin" else 403
+
+
+def admin_creates(role: str, centre: str) -> int:
+    return 201 if role == "admin" else 403
+
+
+@dataclass
+class Target:
+    """What a request about one centre needs: its codes, ids and a valid body's parts."""
+
+    centre: str
+    code: str
+    group: Group
+    inclusion: Any
+    deviation: int
+    m0_version: int
+    staff_ids: list[int]
+
+
+Body = Callable[[Target, dict[str, Any]], Any] | None
+Expect = Callable[[str, str], int]
+Request = tuple[str, str, Body, Expect]
+
+
+def _session_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
+    return {"session_date": (t.inclusion + timedelta(days=20)).isoformat(),
             "setting": "squat", "modality": "in_person", "injection_site": "arm",
-            "staff_ids": [w.users["worker_a"].staff.id, w.users["worker_a2"].staff.id]}
+            "staff_ids": t.staff_ids}
 
 
-def _m6_body(w: World, ctx: dict[str, Any]) -> dict[str, Any]:
-    from cohort.vocab import Timepoint
-
-    visit = w.pa.inclusion_date + timedelta(days=182)  # type: ignore[union-attr]
+def _m6_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
+    visit = t.inclusion + timedelta(days=182)
     return {"answers": questionnaire_answers(visit, Timepoint.M6)}
 
 
-REQUESTS: list[Request] = [
-    ("GET", "/participants/{pa}", None, READ_A),
-    ("GET", "/participants/{pa}/questionnaires", None, READ_A),
-    ("GET", "/participants/{pa}/sessions", None, READ_A),
-    ("GET", "/participants/{pa}/status", None, READ_A),
-    ("GET", "/participants/{pa}/deviations", None, READ_A),
-    ("GET", "/participants/{pa}/history", None, HISTORY_A),
-    ("GET", "/centres/C01", None, READ_A),
-    ("GET", "/centres/C01/retention", None, READ_A),
-    ("GET", "/worklist?centre=C01", None, READ_A),
-    ("GET", "/participants?centre=C01", None, READ_A),
-    ("GET", "/staff?centre=C01", None, READ_A),
-    ("GET", "/deviations?centre=C01", None, READ_A),
-    ("GET", "/deviations/{dev_a}", None, READ_A),
-    ("POST", "/participants/{pa}/sessions", _session_body, CREATED_A),
-    ("POST", "/participants/{pa}/questionnaires/M6", _m6_body, CREATED_A),
-    ("PUT", "/participants/{pa}/group", lambda w, c: {"group": "intervention"}, WRITE_A),
-    ("POST", "/participants/{pa}/status",
-     lambda w, c: {"status": "lost_to_follow_up", "effective_date": TODAY.isoformat()},
-     CREATED_A),
-    ("POST", "/participants",
-     lambda w, c: {"centre_code": "C01", "age": 30, "injected_past_month": True,
-                   "wish_neck_groin": False, "consent": True,
-                   "consent_date": TODAY.isoformat(), "inclusion_date": TODAY.isoformat(),
-                   "group": "comparison"},
-     ENROL_A),
-    ("POST", "/deviations/{dev_a}/acknowledge", lambda w, c: {"comment": "seen"}, REVIEW_A),
-    ("POST", "/centres", lambda w, c: {"code": "C77", "name": "New", "city": "Caen"},
-     ADMIN_CREATES),
+def _m0_update(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
+    return {"version": t.m0_version,
+            "answers": questionnaire_answers(t.inclusion, Timepoint.M0, inj_freq="2")}
+
+
+def _enrolment(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
+    return {"centre_code": t.centre, "age": 30, "injected_past_month": True,
+            "wish_neck_groin": False, "consent": True, "consent_date": TODAY.isoformat(),
+            "inclusion_date": TODAY.isoformat(), "group": "comparison"}
+
+
+# Requests about one centre, sent for C01 and for C02 ({code}, {centre}, {deviation}).
+# Order matters: reads first, then writes; acknowledge before resolve.
+CENTRE_REQUESTS: list[Request] = [
+    ("GET", "/participants/{code}", None, read),
+    ("GET", "/participants/{code}/questionnaires", None, read),
+    ("GET", "/participants/{code}/questionnaires/M0", None, read),
+    ("GET", "/participants/{code}/sessions", None, read),
+    ("GET", "/participants/{code}/status", None, read),
+    ("GET", "/participants/{code}/deviations", None, read),
+    ("GET", "/participants/{code}/history", None, history),
+    ("GET", "/centres/{centre}", None, read),
+    ("GET", "/centres/{centre}/retention", None, read),
+    ("GET", "/worklist?centre={centre}", None, read),
+    ("GET", "/participants?centre={centre}", None, read),
+    ("GET", "/staff?centre={centre}", None, read),
+    ("GET", "/deviations?centre={centre}", None, read),
+    ("GET", "/deviations/{deviation}", None, read),
+    ("PUT", "/participants/{code}/questionnaires/M0", _m0_update, write),
+    ("POST", "/participants/{code}/sessions", _session_body, create),
+    ("POST", "/participants/{code}/questionnaires/M6", _m6_body, create),
+    ("PUT", "/participants/{code}/group", lambda t, c: {"group": t.group.value}, write),
+    ("POST", "/participants/{code}/status",
+     lambda t, c: {"status": "lost_to_follow_up", "effective_date": TODAY.isoformat()},
+     create),
+    ("POST", "/participants", _enrolment, enrol),
+    ("POST", "/deviations/{deviation}/acknowledge", lambda t, c: {"comment": "seen"}, review),
+    ("POST", "/deviations/{deviation}/resolve",
+     lambda t, c: {"comment": "Talked it through with the team."}, review),
+]
+
+# Requests about no one centre: every role tries each once.
+GLOBAL_REQUESTS: list[Request] = [
+    ("GET", "/retention", None, anyone),
+    ("GET", "/worklist", None, anyone),
+    ("GET", "/participants", None, anyone),
+    ("GET", "/deviations", None, anyone),
+    ("GET", "/centres", None, anyone),
+    ("POST", "/centres", lambda t, c: {"code": "C77", "name": "New", "city": "Caen"},
+     admin_creates),
     ("POST", "/staff",
-     lambda w, c: {"display_name": "New worker", "role": "outreach_worker",
-                   "centre_id": w.a.id}, ADMIN_CREATES),
-    ("GET", "/accounts", None, ADMIN_ONLY),
+     lambda t, c: {"display_name": "New worker", "role": "outreach_worker",
+                   "centre_id": c["centre_a_id"]}, admin_creates),
+    ("GET", "/accounts", None, admin_only),
     ("POST", "/accounts",
-     lambda w, c: {"staff_id": c["spare"], "username": "spare.one",
-                   "password": "a long enough password"}, ADMIN_CREATES),
-    ("PATCH", "/accounts/{acct_b}", lambda w, c: {"active": True}, ADMIN_ONLY),
+     lambda t, c: {"staff_id": c["spare"], "username": "spare.one",
+                   "password": "a long enough password"}, admin_creates),
+    ("PATCH", "/accounts/{acct_b}", lambda t, c: {"active": True}, admin_only),
 ]
 
 
-def _context(session: Session, world: World, factory: Factory) -> dict[str, Any]:
+def _targets(session: Session, world: World, factory: Factory) -> dict[str, Target]:
+    """One participant per centre with an M0 and an open deviation, and two staff each."""
     assert world.pa is not None and world.pb is not None
-    worker_a = factory.actor(world.users["worker_a"].staff)
-    # One trained worker only: raises session.trained_staff in centre A.
-    saved = factory.aerli_session(worker_a, world.pa, staff=[world.users["worker_a"].staff])
-    dev = next(d for d in saved.deviations if isinstance(d, Deviation))
+    b_partner = create_staff(session, actor=None, data=StaffCreate(
+        display_name="Second worker of B", role=Role.OUTREACH_WORKER, centre_id=world.b.id,
+        aerli_trained_on=TODAY - timedelta(days=900)))
+    targets = {}
+    for centre, participant, workers in (
+        ("C01", world.pa, [world.users["worker_a"].staff, world.users["worker_a2"].staff]),
+        ("C02", world.pb, [world.users["worker_b"].staff, b_partner]),
+    ):
+        actor = factory.actor(workers[0])
+        m0 = factory.questionnaire(actor, participant, Timepoint.M0).record
+        # One trained worker only: raises session.trained_staff (and, for the comparison
+        # participant of C02, session.comparison_group).
+        saved = factory.aerli_session(actor, participant, staff=[workers[0]])
+        deviation = next(d for d in saved.deviations if isinstance(d, Deviation))
+        targets[centre] = Target(centre, participant.code, participant.group,
+                                 participant.inclusion_date, deviation.id or 0, m0.version,
+                                 [s.id or 0 for s in workers])
+    return targets
+
+
+def _globals(session: Session, world: World) -> dict[str, Any]:
     spare = create_staff(session, actor=None, data=StaffCreate(
         display_name="Spare", role=Role.OUTREACH_WORKER, centre_id=world.a.id))
-    from sqlmodel import select
-
-    from cohort.models import Account
-
     acct_b = session.exec(select(Account.id).where(Account.username == "worker.b")).one()
-    return {"pa": world.pa.code, "pb": world.pb.code, "dev_a": dev.id, "spare": spare.id,
-            "acct_b": acct_b}
+    return {"spare": spare.id, "acct_b": acct_b, "centre_a_id": world.a.id}
+
+
+def _unknown(t: Target) -> Target:
+    """The same request about nothing that exists: a code, centre and deviation never used."""
+    return Target("C99", f"{t.centre}-0999-X", t.group, t.inclusion, 999_999, t.m0_version,
+                  t.staff_ids)
+
+
+def _problem_shape(body: dict[str, Any], *secrets: str) -> dict[str, Any]:
+    """A problem body with the names asked about blanked, to compare two 404s."""
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    out = dict(body)
+    for key in ("detail", "instance"):
+        out[key] = pattern.sub("X", str(out.get(key, "")))
+    return out
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_by_centre_matrix(role: str, client: TestClient, world: World, session: Session,
                                factory: Factory) -> None:
-    ctx = _context(session, world, factory)
+    """scope.other_centre, scope.role: every request, for each centre, has the status its
+    role and centre call for; each 404 is indistinguishable from one for an unknown code."""
+    targets = _targets(session, world, factory)
+    ctx = _globals(session, world)
     mismatches = []
-    for method, template, body, expected in REQUESTS:
-        path = "/api/v1" + template.format(**ctx)
-        payload = body(world, ctx) if body else None
-        response = client.request(method, path, json=payload, headers=world.h(role))
-        if response.status_code != expected[role]:
+    tried_forbidden = 0
+
+    def send(method: str, template: str, body: Body, t: Target) -> Any:
+        path = "/api/v1" + template.format(code=t.code, centre=t.centre,
+                                           deviation=t.deviation, **ctx)
+        payload = body(t, ctx) if body else None
+        return client.request(method, path, json=payload, headers=world.h(role))
+
+    for centre in CENTRES:
+        t = targets[centre]
+        for method, template, body, expect in CENTRE_REQUESTS:
+            expected = expect(role, centre)
+            response = send(method, template, body, t)
+            label = f"{method} {template} [{centre}]"
+            if response.status_code != expected:
+                mismatches.append(f"{label}: {response.status_code} (expected {expected}) "
+                                  f"{response.text[:200]}")
+                continue
+            if response.status_code >= 400:
+                assert response.headers["content-type"].startswith("application/problem+json")
+            if not sees(role, centre):
+                tried_forbidden += 1
+            if response.status_code == 404:
+                unknown = _unknown(t)
+                twin = send(method, template, body, unknown)
+                secrets = (t.code, unknown.code, str(t.deviation), str(unknown.deviation),
+                           t.centre, "C99")
+                if twin.status_code != 404 or _problem_shape(response.json(), *secrets) \
+                        != _problem_shape(twin.json(), *secrets):
+                    mismatches.append(f"{label}: 404 differs from an unknown one: "
+                                      f"{response.text[:200]} vs {twin.text[:200]}")
+    for method, template, body, expect in GLOBAL_REQUESTS:
+        expected = expect(role, "")
+        response = send(method, template, body, targets["C01"])
+        if response.status_code != expected:
             mismatches.append(f"{method} {template}: {response.status_code} "
-                              f"(expected {expected[role]}) {response.text[:200]}")
-        elif response.status_code >= 400:
-            assert response.headers["content-type"].startswith("application/problem+json")
+                              f"(expected {expected}) {response.text[:200]}")
     assert not mismatches, "\n".join(mismatches)
+    forbidden_centres = sum(not sees(role, c) for c in CENTRES)
+    assert tried_forbidden == forbidden_centres * len(CENTRE_REQUESTS)
 
 
 def test_other_centre_reads_exactly_like_unknown_code(client: TestClient, world: World) -> None:
@@ -187,3 +322,36 @@ def test_page_cookie_does_not_open_the_api(client: TestClient, world: World) -> 
     assert client.get("/api/v1/participants").status_code == 401
 
 
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_retention_lists_only_visible_centres(role: str, client: TestClient,
+                                              world: World) -> None:
+    """scope.other_centre: /retention without a filter has a row per centre the role may
+    see and none other (a centre-limited officer and an outreach worker see theirs only)."""
+    rows = client.get("/api/v1/retention", headers=world.h(role))
+    assert rows.status_code == 200
+    codes = [r["centre_code"] for r in rows.json()]
+    assert codes == sorted(VISIBLE.get(role, set(CENTRES)))
+    enrolled = {r["centre_code"]: r["enrolled"] for r in rows.json()}
+    assert all(n == 1 for n in enrolled.values())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_worklist_without_filter_stays_in_scope(role: str, client: TestClient, world: World,
+                                                session: Session) -> None:
+    """scope.other_centre: the unfiltered worklist holds the visits of visible centres only.
+
+    Both participants were included 400 days ago, so each has an M6 and an M12 visit on it.
+    """
+    response = client.get("/api/v1/worklist", headers=world.h(role))
+    assert response.status_code == 200
+    items = response.json()
+    visible = VISIBLE.get(role, set(CENTRES))
+    assert {i["centre_code"] for i in items} == visible
+    codes = dict(session.exec(select(Participant.code, Participant.centre_id)).all())
+    centre_of = {world.a.id: "C01", world.b.id: "C02"}
+    assert {i["code"] for i in items} == {c for c, cid in codes.items()
+                                         if centre_of[cid] in visible}
+    assert {(i["code"], i["timepoint"]) for i in items} >= {
+        (c, tp) for c, cid in codes.items() if centre_of[cid] in visible for tp in ("M6", "M12")}

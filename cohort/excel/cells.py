@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 
+from openpyxl.utils.datetime import to_excel
+
 from cohort.excel.layout import CODE, STAFF, Column
 
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?$")
@@ -143,6 +145,8 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
     def read(value: object) -> object:
         if _blank(value):
             return None
+        if isinstance(value, date | time):
+            raise CellError(_date_formatted(value, f"the code of the answer ({words})"))
         if isinstance(value, bool):
             code = "1" if value else "0"
         elif isinstance(value, float) and value.is_integer():
@@ -171,10 +175,34 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
     return read
 
 
+def _date_formatted(value: date | time, wanted: str) -> str:
+    """Why a number typed in a cell formatted as a date came back as a date, and what to do.
+
+    Excel and LibreOffice keep the number typed but show (and save) it through the cell's
+    format, so ``2`` typed in a date-formatted cell is read back as 1900-01-02. Turning it
+    back into 2 would be a guess (the person may have meant a date), so the cell is
+    refused with the number it probably was.
+    """
+    if isinstance(value, time):
+        kind, shown, serial = "time", value.isoformat(), -1.0
+    else:
+        moment = value if isinstance(value, datetime) else datetime.combine(value, time(0))
+        kind = "date"
+        shown = str(moment.date()) if moment.time() == time(0) else str(moment)
+        serial = float(to_excel(moment))
+    what = (f", so the {int(serial)} typed here reads as the date {shown}"
+            if serial.is_integer() and 0 <= serial < 1000
+            else f" and holds {shown}, which is not an answer here")
+    return (f"This cell is formatted as a {kind}{what}. Pick the answer from the list, "
+            f"or format the cell as text (Format > Cells > Text) and type {wanted} again.")
+
+
 def _read_tick(value: object) -> object:
     """A checkbox choice column: ticked (True), not ticked (False) or left empty (None)."""
     if _blank(value):
         return None
+    if isinstance(value, date | time):
+        raise CellError(_date_formatted(value, "1 (ticked) or 0 (not ticked)"))
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):

@@ -13,7 +13,6 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from forms import constants as c
 from forms.events import EventMapping
 from forms.fields import Field
 
@@ -25,17 +24,6 @@ CODEBOOK_COLUMNS = (
     "min", "max", "required", "identifier", "branching", "calculation", "note",
     "export_columns", "events",
 )
-
-
-def raw_cells(f: Field) -> list[str]:
-    """REDCap cells for a field built in code (one loaded from a file keeps its own)."""
-    choices = f.calculation or (" | ".join(f"{k}, {v}" for k, v in f.choices.items())
-                                if f.field_type in c.CHOICE_TYPES else
-                                " | ".join(f.slider_labels))
-    return [f.name, f.form, f.section_header, f.field_type, f.label, choices, f.note,
-            f.validation or "", f.min or "", f.max or "", "y" if f.identifier else "",
-            f.branching or "", "y" if f.required else "", f.alignment, f.question_number,
-            f.matrix_group, f.matrix_ranking, f.annotation]
 
 
 def choice_text(choices: Mapping[str, str]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from forms import codebook
+from forms import codebook, writer
 from forms.constants import CHECKBOX_SEPARATOR, COLUMNS
 from forms.errors import DictionaryProblem
 from forms.events import EventMapping
@@ -64,6 +64,8 @@ class DataDictionary:
         events: EventMapping | None = None,
         warnings: Sequence[DictionaryProblem] = (),
         source: str = "",
+        header_text: str = "",
+        trailer: str = "",
     ) -> None:
         self.fields: dict[str, Field] = {f.name: f for f in fields}
         self.forms: dict[str, FormDefinition] = {}
@@ -73,6 +75,8 @@ class DataDictionary:
         self.events = events or EventMapping()
         self.warnings: list[DictionaryProblem] = list(warnings)
         self.source = source
+        self._header_text = header_text
+        self._trailer = trailer
         self._plans = {f.name: FieldPlan(f) for f in fields}
         self._form_plans = {name: [self._plans[f.name] for f in form.fields]
                             for name, form in self.forms.items()}
@@ -200,13 +204,10 @@ class DataDictionary:
         return dict(self.field(field_name).choices)
 
     def to_csv(self) -> str:
-        """The dictionary in REDCap's format; our own file comes back byte for byte."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(COLUMNS)
-        for f in self.fields.values():
-            writer.writerow(f.raw or codebook.raw_cells(f))
-        return out.getvalue()
+        """The dictionary in REDCap's format. A dictionary read from a file comes back byte
+        for byte: every line whose field was not edited is written exactly as it was read."""
+        return writer.to_csv(self.fields.values(), header_text=self._header_text,
+                             trailer=self._trailer)
 
     def to_redcap_csv(self, record_id: str = "record_id") -> str:
         """The dictionary ready to upload into REDCap, which takes its first field as the

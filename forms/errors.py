@@ -41,6 +41,8 @@ PROBLEM_CODES: Final[dict[str, str]] = {
     "not_rendered": "a REDCap feature this tool reads but does not render",
     "action_tags": "action tags in Field Annotation are kept but not applied",
     "missing_label": "a field has no label",
+    "missing_annotation_column": "the header lacks only the last column, Field Annotation",
+    "field_not_in_event": "an expression reads a field at an event where its form is not filled",
     "events_header": "the event mapping file does not have the expected columns",
     "unknown_form": "the event mapping names a form that is not in the dictionary",
     "duplicate_mapping": "the same form is mapped twice to one event",

@@ -1,7 +1,8 @@
 """Typed dictionary rows: one ``Field`` per CSV line, with the problems of that line alone.
 
 Problems that need the whole dictionary (duplicate names, references in expressions, forms
-split across lines) are checked later in ``forms.checks``.
+split across lines, events) are checked afterwards in ``forms.loader``, once every line has
+been read, so that all problems are reported together.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Field:
     matrix_ranking: str = ""
     row: int = 0
     raw: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: The line's text as read, written back unchanged while the field is not edited.
+    raw_text: str = field(default="", compare=False, repr=False)
     branching_node: Node | None = field(default=None, compare=False, repr=False)
     calc_node: Node | None = field(default=None, compare=False, repr=False)
     bounds: tuple[object, object] = field(default=(None, None), compare=False, repr=False)
@@ -205,7 +208,8 @@ class _RowBuilder:
             slider_labels=sliders, alignment=cells[c.ALIGNMENT].strip(),
             question_number=cells[c.QUESTION_NUMBER].strip(),
             matrix_ranking=cells[c.MATRIX_RANKING].strip(), row=self.row.line,
-            raw=self.row.raw, branching_node=branching, calc_node=calc_node, bounds=bounds,
+            raw=self.row.raw, raw_text=self.row.text, branching_node=branching,
+            calc_node=calc_node, bounds=bounds,
         )
 
     def choices(self, ftype: str, text: str) -> tuple[dict[str, str], str | None, tuple[str, ...]]:

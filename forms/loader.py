@@ -16,7 +16,7 @@ from forms.dictionary import DataDictionary
 from forms.errors import DictionaryError, DictionaryProblem
 from forms.events import EventMapping, parse_events
 from forms.fields import Field, build_field
-from forms.reader import RawRow, read_rows
+from forms.reader import RawRow, read_file
 
 DICTIONARY_FILE = "data_dictionary.csv"
 EVENTS_FILE = "event_mapping.csv"
@@ -47,8 +47,8 @@ def load_dictionary_text(
     events_source: str = EVENTS_FILE,
 ) -> DataDictionary:
     """Load a dictionary from CSV text (handy for small inline fixtures)."""
-    rows, errors = read_rows(text, source)
-    warnings: list[DictionaryProblem] = []
+    read = read_file(text, source)
+    rows, errors, warnings = read.rows, read.errors, read.warnings
     fields: list[Field] = []
     for row in rows:
         built, row_errors, row_warnings = build_field(row, source)
@@ -67,7 +67,8 @@ def load_dictionary_text(
     _check_references(fields, names, mapping, errors, warnings, source)
     if errors:
         raise DictionaryError(sorted(errors, key=lambda p: (p.source != source, p.row)))
-    return DataDictionary(fields, events=mapping, warnings=warnings, source=source)
+    return DataDictionary(fields, events=mapping, warnings=warnings, source=source,
+                          header_text=read.header_text, trailer=read.trailer)
 
 
 def _check_names(
@@ -140,16 +141,48 @@ def _check_references(
                             f.row, column, "bad_checkbox_reference",
                             f"'{ref.name}' has no choice '{ref.code}'.", source))
                 if ref.event:
-                    if mapping.events and ref.event not in mapping.events:
-                        errors.append(DictionaryProblem(
-                            f.row, column, "unknown_event",
-                            f"event '{ref.event}' is not declared in the event mapping.",
-                            source))
-                    elif not mapping.events:
-                        warnings.append(DictionaryProblem(
-                            f.row, column, "unknown_event",
-                            f"event '{ref.event}' cannot be checked: no event mapping was "
-                            "loaded.", source))
+                    _check_event(f, ref.name, ref.event, column, what, by_name, mapping,
+                                 errors, warnings, source)
+
+
+def _check_event(
+    f: Field,
+    name: str,
+    event: str,
+    column: str,
+    what: str,
+    by_name: dict[str, Field],
+    mapping: EventMapping,
+    errors: list[DictionaryProblem],
+    warnings: list[DictionaryProblem],
+    source: str,
+) -> None:
+    """An event-prefixed reference ``[event][field]``.
+
+    REDCap lets an expression read any field at any event, so a field whose form is not
+    filled at that event is only a warning (the value will always be blank there, which is
+    usually a slip); an event that does not exist at all is an error.
+    """
+    if not mapping.events:
+        warnings.append(DictionaryProblem(
+            f.row, column, "unknown_event",
+            f"event '{event}' cannot be checked: no event mapping was loaded.", source))
+        return
+    if event not in mapping.events:
+        errors.append(DictionaryProblem(
+            f.row, column, "unknown_event",
+            f"the {what} names event '{event}', which is not declared in the event mapping "
+            f"(events: {', '.join(mapping.events)}).", source))
+        return
+    target = by_name.get(name)
+    designated = mapping.designations[event]
+    if target is not None and designated and target.form not in designated:
+        where = ", ".join(mapping.events_for(target.form)) or "no event"
+        warnings.append(DictionaryProblem(
+            f.row, column, "field_not_in_event",
+            f"the {what} reads [{event}][{name}], but form '{target.form}' is not filled at "
+            f"{event} (it is filled at {where}), so the value will always be blank; check the "
+            "event name.", source))
 
 
 def dictionary_paths() -> tuple[Path, Path]:

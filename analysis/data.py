@@ -13,10 +13,15 @@ Derived variables, as the protocol defines them:
   the protocol on or before the six-month deadline; comparison participants with no AERLI
   session at all (``contaminated`` marks those who had one); ``group_pp`` is the group for
   per-protocol participants and missing otherwise;
-- ``any_risk_practice``, ``any_complication``, ``share_any_equipment``: the dictionary's
-  composites, recomputed here from their items so they exist even for old records;
+- every ``calc`` field of the dictionary (the outcome composites ``any_risk_practice``,
+  ``any_complication``, ``share_any_equipment``, …), recomputed with the dictionary's own
+  expressions so they exist even for old records and follow any change to the dictionary;
 - time to loss to follow-up: ``ltfu_days``/``ltfu_months`` from inclusion, ``ltfu_event``
   (1 lost, 0 censored) and ``ltfu_outcome`` (0 censored, 1 lost, 2 died) for competing risks.
+
+Enrolment choices stored as words in the participant table (``gender='man'``,
+``reached_via='in_person'``) are turned into the dictionary's codes (``'2'``, ``'1'``), so
+that one set of value labels serves the frames, Table 1 and every export.
 """
 
 from __future__ import annotations
@@ -43,17 +48,16 @@ from cohort.models import (
     StatusChange,
 )
 from cohort.rules import ProtocolConfig
-from cohort.vocab import Status
+from cohort.vocab import GENDER_CODES, REACHED_VIA_CODES, Status
 
 TIMEPOINTS = ("M0", "M6", "M12")
 MONTHS = {"M0": 0, "M6": 6, "M12": 12}
 DAYS_PER_MONTH = 365.25 / 12
 
-# The composites of the data dictionary, recomputed from their items (yes = 1).
-COMPOSITES: dict[str, tuple[str, ...]] = {
-    "any_risk_practice": ("share_syringe", "share_cooker", "share_filter", "share_water"),
-    "any_complication": ("abscess", "cellulitis", "vein_damage", "missed_hit"),
-    "share_any_equipment": ("share_cooker", "share_filter", "share_water"),
+# Participant columns stored as words, with the dictionary code of each word.
+CODED_COLUMNS: dict[str, dict[str, str]] = {
+    "gender": {str(word): code for code, word in GENDER_CODES.items()},
+    "reached_via": {str(word): code for code, word in REACHED_VIA_CODES.items()},
 }
 # Binary injection-risk outcomes modelled by default (composites first, then each item).
 BINARY_OUTCOMES: tuple[str, ...] = (
@@ -211,6 +215,24 @@ def _to_date(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series)
 
 
+def _to_codes(words: pd.Series, codes: dict[str, str], column: str,
+              dictionary: Any) -> pd.Series:
+    """Stored words -> dictionary codes; a word with no code is an error, never a blank.
+
+    Codes already in the dictionary's form pass through (a REDCap-loaded value, say).
+    """
+    known = set(dictionary.fields[column].choices) if column in dictionary.fields else set()
+    mapped = words.map(lambda v: codes.get(v, v if v in known else None) if isinstance(
+        v, str) else None)
+    unknown = sorted({str(v) for v in words[mapped.isna() & words.notna()]})
+    if unknown:
+        raise ValueError(
+            f"participants.{column} holds {', '.join(map(repr, unknown))}, which has no code in "
+            f"the data dictionary's '{column}' choices ({', '.join(sorted(known))}); add the "
+            "choice to data_dictionary.csv or correct the stored value.")
+    return mapped.astype(object)
+
+
 def _yesno_fields(dictionary: Any) -> set[str]:
     if dictionary is None:
         return set()
@@ -232,6 +254,8 @@ def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolC
     parts = raw["participants"].copy()
     for col in ("gender", "reached_via", "group", "status"):
         parts[col] = _as_str(parts[col])
+    for col, codes in CODED_COLUMNS.items():
+        parts[col] = _to_codes(parts[col], codes, col, dictionary)
     parts["inclusion_date"] = _to_date(parts["inclusion_date"])
 
     questionnaires = _questionnaires(raw["questionnaires"], dictionary)
@@ -282,21 +306,79 @@ def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
     base["in_window"] = base["in_window"].astype(bool)
     base["month"] = base["timepoint"].map(MONTHS).astype("int64")
     out = pd.concat([base, wide], axis=1)
-    yesno = _yesno_fields(dictionary)
-    for name in yesno | set(COMPOSITES):
+    calcs = compute_calc_columns(out, dictionary)
+    out = out.drop(columns=[c for c in calcs.columns if c in out.columns])
+    out = pd.concat([out, calcs], axis=1)
+    for name in _yesno_fields(dictionary) | set(calcs.columns):
         if name in out.columns:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype("Float64")
-    for name, items in COMPOSITES.items():
-        present = [i for i in items if i in out.columns]
-        if not present:
-            out[name] = pd.Series(pd.NA, index=out.index, dtype="Float64")
-            continue
-        block = out[present]
-        anyyes = (block == 1).any(axis=1)
-        allno = (block == 0).all(axis=1)
-        out[name] = pd.Series(np.where(anyyes, 1.0, np.where(allno, 0.0, np.nan)),
-                              index=out.index).astype("Float64")
     return out
+
+
+def _calc_inputs(dictionary: Any, name: str, seen: set[str] | None = None) -> set[str]:
+    """The answered fields a calc depends on: its references, through other calcs and
+    through the branching logic of what it reads (a hidden field counts as blank)."""
+    seen = set() if seen is None else seen
+    if name in seen or name not in dictionary.fields:
+        return set()
+    seen.add(name)
+    f = dictionary.fields[name]
+    nodes = [n for n in (f.calc_node, f.branching_node) if n is not None]
+    out: set[str] = set()
+    for node in nodes:
+        for ref in node.references():
+            if ref.event:
+                raise ValueError(
+                    f"calc field '{name}' reads [{ref.event}][{ref.name}] from another event; "
+                    "the analysis frames compute calcs within one questionnaire only — "
+                    "export the data and compute this variable in the statistics package.")
+            ref_field = dictionary.fields.get(ref.name)
+            if ref_field is not None and ref_field.is_calc:
+                out |= _calc_inputs(dictionary, ref.name, seen)
+            else:
+                out.add(ref.name)
+                out |= _calc_inputs(dictionary, ref.name, seen) - {ref.name}
+    return out
+
+
+def compute_calc_columns(frame: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
+    """Every calc field of the dictionary whose inputs are in ``frame``, one column each.
+
+    The dictionary's own evaluator (``compute_calcs``) decides each value, so the frames
+    follow the dictionary's rule whatever it is. It runs once per distinct combination
+    of a calc's inputs, not per row: yes/no composites have at most 3^k combinations,
+    so 300,000 questionnaires cost a few hundred evaluations instead of 300,000.
+    Blank results are missing (``None``).
+    """
+    columns: dict[str, pd.Series] = {}
+    for name, f in dictionary.fields.items():
+        if not f.is_calc:
+            continue
+        inputs = sorted(_calc_inputs(dictionary, name))
+        present = [c for c in inputs if c in frame.columns]
+        if not present:
+            continue
+        block = frame[present].map(_calc_key)
+        combos = block.drop_duplicates()
+        values = []
+        for combo in combos.itertuples(index=False):
+            answers = {k: list(v) if isinstance(v, tuple) else v
+                       for k, v in zip(present, combo, strict=True) if v != ""}
+            values.append(dictionary.compute_calcs(answers).get(name))
+        lookup = combos.assign(__value=values)
+        merged = block.merge(lookup, on=present, how="left", validate="many_to_one")
+        columns[name] = pd.Series(merged["__value"].to_numpy(), index=frame.index,
+                                  dtype=object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _calc_key(value: Any) -> Any:
+    """A hashable stand-in for an answer (lists of ticked codes become tuples)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, list):
+        return tuple(value)
+    return value
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -359,42 +441,59 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
 
     The event is the participant's *current* status: someone recorded as lost who later
     returned was not lost (the protocol never drops anybody), so only a latest status of
-    ``lost_to_follow_up`` (or ``deceased``) ends follow-up, at its effective date.
-    Withdrawn participants are censored at their withdrawal; the others at their last
-    contact (``censor_at="last_contact"``, the conservative default) or, when statuses
-    are known to be recorded promptly, at the as-of date capped at the end of follow-up
-    (``censor_at="as_of"``).
+    ``lost_to_follow_up`` (or ``deceased``) ends follow-up. A death is dated by its
+    status. Loss to follow-up is dated at the **last contact** (latest questionnaire or
+    AERLI session): the day the status is recorded says when the team gave up, not when
+    the person was last seen, and would put every event at the same months-after-visit.
+
+    Withdrawn participants are censored at their withdrawal. The others, with the default
+    ``censor_at="last_contact"``, are censored at their last contact if a visit is overdue
+    (its window closed with no questionnaire) and otherwise at the as-of date capped at
+    the end of follow-up: a recently enrolled person who is not yet due for M6 has been
+    followed until today, not for zero days. ``censor_at="as_of"`` censors everyone still
+    followed at the as-of date (capped likewise), for when statuses are recorded promptly.
     """
+    from cohort.vocab import Timepoint
+
     parts = parts.copy()
     latest = status.groupby("participant_id").tail(1).set_index("participant_id")
-    contact = pd.concat([
+    seen = pd.concat([
         q[["participant_id", "visit_date"]].rename(columns={"visit_date": "d"}),
         sessions[["participant_id", "session_date"]].rename(columns={"session_date": "d"}),
-        status[["participant_id", "effective_date"]].rename(columns={"effective_date": "d"}),
     ]).groupby("participant_id")["d"].max()
     pid = parts["participant_id"]
+    inclusion = parts["inclusion_date"]
+    as_of_ts = pd.Timestamp(as_of)
     current = pid.map(latest["status"]).fillna(Status.ACTIVE.value)
     current_date = pid.map(latest["effective_date"])
-    last_contact = pid.map(contact).fillna(parts["inclusion_date"])
-    last_contact = last_contact.where(last_contact >= parts["inclusion_date"],
-                                      parts["inclusion_date"])
+    last_contact = pid.map(seen).fillna(inclusion)
+    last_contact = last_contact.where(last_contact >= inclusion, inclusion)
     lost = current == Status.LOST_TO_FOLLOW_UP.value
     died = current == Status.DECEASED.value
     withdrawn = current == Status.WITHDRAWN.value
+    follow_up_end = inclusion + pd.Timedelta(days=config.m12_target_day + config.window_days)
+    followed_to = follow_up_end.where(follow_up_end <= as_of_ts, as_of_ts)
     if censor_at == "as_of":
-        follow_up_end = parts["inclusion_date"] + pd.Timedelta(
-            days=config.m12_target_day + config.window_days)
-        censor = follow_up_end.where(follow_up_end <= pd.Timestamp(as_of), pd.Timestamp(as_of))
-        censor = censor.where(~withdrawn, current_date)
+        censor = followed_to
     elif censor_at == "last_contact":
-        censor = last_contact
+        # Overdue: the window of a follow-up visit closed before the as-of date without a
+        # questionnaire (completion of M0 is assumed at inclusion).
+        overdue = pd.Series(False, index=parts.index)
+        for tp in (Timepoint.M6, Timepoint.M12):
+            closes = inclusion + pd.Timedelta(days=config.target_day(tp) + config.window_days)
+            done = pid.isin(q.loc[q["timepoint"] == tp.value, "participant_id"])
+            overdue |= (closes <= as_of_ts) & ~done
+        censor = last_contact.where(overdue, followed_to.where(followed_to >= last_contact,
+                                                               last_contact))
     else:
         raise ValueError(f"unknown censoring rule '{censor_at}'; use last_contact or as_of")
-    end = censor.where(~(lost | died), current_date)
-    end = end.where(end <= pd.Timestamp(as_of), pd.Timestamp(as_of))
+    censor = censor.where(~withdrawn, current_date)
+    end = censor.where(~lost, last_contact).where(~died, current_date)
+    end = end.where(end <= as_of_ts, as_of_ts)
+    end = end.where(end >= inclusion, inclusion)
     parts["current_status"] = current
     parts["last_contact"] = last_contact
-    parts["ltfu_days"] = (end - parts["inclusion_date"]).dt.days.astype("int64")
+    parts["ltfu_days"] = (end - inclusion).dt.days.astype("int64")
     parts["ltfu_months"] = parts["ltfu_days"] / DAYS_PER_MONTH
     parts["ltfu_event"] = lost.astype("int64")
     parts["ltfu_outcome"] = np.where(lost, 1, np.where(died, 2, 0)).astype("int64")
@@ -418,8 +517,11 @@ def _labels(dictionary: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]
         "valid_session_6m": "At least one protocol session within 6 months of inclusion",
         "sessions": "AERLI sessions received",
         "valid_sessions": "AERLI sessions that count for the protocol",
-        "ltfu_days": "Days from inclusion to loss to follow-up, death or last contact",
-        "ltfu_months": "Months from inclusion to loss to follow-up, death or last contact",
+        "ltfu_days": "Days from inclusion to the end of follow-up (last contact if lost; "
+                     "death; or censoring)",
+        "ltfu_months": "Months from inclusion to the end of follow-up (last contact if "
+                       "lost; death; or censoring)",
+        "last_contact": "Date of the latest questionnaire or AERLI session",
         "ltfu_event": "Lost to follow-up (1) or censored (0)",
         "ltfu_outcome": "0 censored, 1 lost to follow-up, 2 died",
         "age_at_inclusion": "Age at inclusion (years)",

@@ -1,9 +1,15 @@
 """Exports for statisticians: CSV, Excel, Stata, SPSS and Parquet, long or wide.
 
 Variable labels and value labels come from the data dictionary (Stata and SPSS files
-carry them natively through pyreadstat; Excel gets a ``variables`` sheet; Parquet keeps
-them in its schema metadata). A codebook is written beside every export. Any field the
-dictionary marks as an identifier is dropped, whatever the format.
+carry them natively through pyreadstat; Excel gets ``variables`` and ``value_labels``
+sheets; Parquet keeps them in its schema metadata). A codebook is written beside every
+export, named after the full file name (``cohort.dta.codebook.csv``) so that two formats
+of one stem do not overwrite each other's. Any field the dictionary marks as an
+identifier is dropped, whatever the format. Free-text fields (``notes``, and ``text``
+fields without a validation type, such as ``products_other``) are dropped too unless
+``include_free_text=True``: people write names and places into comment boxes despite the
+reminder, and statisticians must get de-identified data. The codebook says which fields
+were left out and why.
 
 Shapes: ``long`` has one row per participant and questionnaire timepoint (participant
 variables repeated); ``wide`` has one row per participant, questionnaire items suffixed
@@ -40,6 +46,13 @@ class ExportResult:
     rows: int
     columns: list[str]
     dropped_identifiers: list[str] = field(default_factory=list)
+    dropped_free_text: list[str] = field(default_factory=list)
+
+
+def free_text_fields(dictionary: Any) -> set[str]:
+    """Fields where people type what they like: ``notes``, and ``text`` with no validation."""
+    return {name for name, f in dictionary.fields.items()
+            if f.field_type == "notes" or (f.field_type == "text" and not f.validation)}
 
 
 def _base_name(column: str) -> str:
@@ -83,9 +96,9 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def export_frame(data: AnalysisData, *, shape: str = "long",
-                 dictionary: Any | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """The frame an export writes, and the identifier columns that were dropped."""
+def export_frame(data: AnalysisData, *, shape: str = "long", dictionary: Any | None = None,
+                 include_free_text: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """The frame an export writes, and the identifier (and free-text) columns dropped."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape '{shape}'; use long or wide")
     if dictionary is None:
@@ -93,6 +106,8 @@ def export_frame(data: AnalysisData, *, shape: str = "long",
 
         dictionary = forms.default_dictionary()
     identifiers = set(dictionary.identifier_fields())
+    if not include_free_text:
+        identifiers |= free_text_fields(dictionary)
     if shape == "long":
         df = data.long
         df = df.sort_values(["participant_id", "month"], kind="stable")
@@ -150,17 +165,62 @@ def _shorten(text: str, limit: int) -> str:
 
 def _numeric_codes(df: pd.DataFrame, value_labels: dict[str, dict[int | float, str]]
                    ) -> pd.DataFrame:
-    """Stata and SPSS attach value labels to numbers: turn '1'/'2' codes into 1.0/2.0."""
+    """Stata and SPSS attach value labels to numbers: turn '1'/'2' codes into 1.0/2.0.
+
+    A value that is not a number is refused, never turned into a blank: a silently
+    emptied column (words where codes were expected) is worse than no export.
+    """
     out = df.copy()
     for col in value_labels:
-        if col in out.columns and out[col].dtype == object:
-            out[col] = pd.to_numeric(out[col], errors="coerce")
+        if col not in out.columns or out[col].dtype != object:
+            continue
+        numbers = pd.to_numeric(out[col], errors="coerce")
+        bad = out[col][numbers.isna() & out[col].notna()]
+        if len(bad):
+            sample = ", ".join(repr(v) for v in sorted(set(map(str, bad)))[:5])
+            raise ValueError(
+                f"column '{col}' holds {sample} where the dictionary's codes "
+                f"({', '.join(str(k) for k in value_labels[col])}) were expected; the "
+                "values would be lost in Stata/SPSS. Map them to their codes before "
+                "exporting (analysis.data does this for the enrolment choices).")
+        out[col] = numbers
     return out
 
 
+def _codebook(dictionary: Any, columns: list[str], dropped_identifiers: list[str],
+              dropped_free_text: list[str]) -> pd.DataFrame:
+    """The dictionary's codebook plus whether and how each field is in this export."""
+    rows = pd.DataFrame(dictionary.codebook_rows())
+    exported = {_base_name(c).split(CHECKBOX_SEP)[0] for c in columns}
+    free = {_base_name(c).split(CHECKBOX_SEP)[0] for c in dropped_free_text}
+    ident = {_base_name(c).split(CHECKBOX_SEP)[0] for c in dropped_identifiers}
+
+    def status(name: str) -> str:
+        if name in ident:
+            return "no: identifier, never exported"
+        if name in free:
+            return ("no: free text, left out so the data stay de-identified (a data manager "
+                    "can add it with cohort export --include-free-text)")
+        return "yes" if name in exported else "no: not in these records"
+
+    rows["in_this_export"] = rows["variable"].map(status)
+    return rows
+
+
+def _value_label_rows(val_labels: dict[str, dict[int | float, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"variable": col, "code": code, "label": label}
+         for col, labels in val_labels.items() for code, label in labels.items()],
+        columns=["variable", "code", "label"])
+
+
 def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str = "long",
-           dictionary: Any | None = None) -> ExportResult:
-    """Write the cohort to ``path`` in ``fmt`` (default: from the file's suffix)."""
+           dictionary: Any | None = None, include_free_text: bool = False) -> ExportResult:
+    """Write the cohort to ``path`` in ``fmt`` (default: from the file's suffix).
+
+    Free-text fields are left out unless ``include_free_text`` (for the data manager,
+    who may read them; never for statisticians).
+    """
     import forms
 
     path = Path(path)
@@ -168,7 +228,11 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}")
     dictionary = dictionary or forms.default_dictionary()
-    df, dropped = export_frame(data, shape=shape, dictionary=dictionary)
+    df, dropped = export_frame(data, shape=shape, dictionary=dictionary,
+                               include_free_text=include_free_text)
+    free = free_text_fields(dictionary)
+    dropped_free = [c for c in dropped if _base_name(c).split(CHECKBOX_SEP)[0] in free]
+    dropped_ids = [c for c in dropped if c not in dropped_free]
     var_labels, val_labels = labels_for(list(df.columns), data, dictionary)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -178,6 +242,8 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
             df.to_excel(writer, sheet_name="data", index=False)
             variables.to_excel(writer, sheet_name="variables", index=False)
+            _value_label_rows(val_labels).to_excel(writer, sheet_name="value_labels",
+                                                   index=False)
     elif fmt in ("dta", "sav"):
         import pyreadstat
 
@@ -202,12 +268,14 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
             ensure_ascii=False).encode()
         meta[b"snapshot"] = json.dumps(data.snapshot.as_dict()).encode()
         pq.write_table(table.replace_schema_metadata(meta), path)
-    codebook = path.with_name(f"{path.stem}_codebook.csv")
-    codebook.write_text(dictionary.codebook_csv(), encoding="utf-8")
-    variables_path = path.with_name(f"{path.stem}_variables.csv")
+    codebook = path.with_name(f"{path.name}.codebook.csv")
+    _codebook(dictionary, list(df.columns), dropped_ids, dropped_free).to_csv(
+        codebook, index=False)
+    variables_path = path.with_name(f"{path.name}.variables.csv")
     pd.DataFrame({
         "variable": list(var_labels), "label": list(var_labels.values()),
         "values": [" | ".join(f"{k}, {v}" for k, v in val_labels.get(c, {}).items())
                    for c in var_labels],
     }).to_csv(variables_path, index=False)
-    return ExportResult(path, codebook, variables_path, len(df), list(df.columns), dropped)
+    return ExportResult(path, codebook, variables_path, len(df), list(df.columns), dropped_ids,
+                        dropped_free)

@@ -74,16 +74,41 @@ def test_per_protocol_exposure_and_contamination(session: Session, cohort: dict[
 
 
 def test_time_to_loss_to_follow_up(session: Session, cohort: dict[str, Any]) -> None:
+    """Loss to follow-up is dated at the last contact, not at the day it was recorded."""
     data = load_frames(session, as_of=TODAY)
-    lost = _row(data, cohort["int_none"])
-    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 100)
-    returned = _row(data, cohort["comp_clean"])  # came back: not lost, censored at last contact
+    lost = _row(data, cohort["int_none"])  # M0 only, status recorded on day 100
+    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 0)
+    returned = _row(data, cohort["comp_clean"])  # came back: not lost
     assert (returned["ltfu_event"], returned["ltfu_outcome"]) == (0, 0)
-    assert returned["ltfu_days"] == 182  # the M6 visit is the last contact
-    died = _row(data, cohort["int_late"])
+    # M6 done, M12 window still open on day 400: followed until the as-of date.
+    assert returned["ltfu_days"] == 400
+    died = _row(data, cohort["int_late"])  # death dated by its status
     assert (died["ltfu_event"], died["ltfu_outcome"], died["ltfu_days"]) == (0, 2, 300)
     active = _row(data, cohort["int_valid"])
-    assert (active["ltfu_event"], active["ltfu_days"]) == (0, 182)
+    assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)
+    # Missed M6 (window closed on day 224), still "active": censored at the last contact.
+    overdue = _row(data, cohort["comp_contaminated"])
+    assert (overdue["ltfu_event"], overdue["ltfu_days"]) == (0, 30)  # its AERLI session
+
+
+def test_lost_dated_at_last_session_and_recent_people_followed_to_today(
+        session: Session, factory: Any) -> None:
+    """A session counts as contact; someone enrolled 60 days ago contributes 60 days."""
+    centre = factory.centre("C02")
+    worker = factory.worker(centre)
+    start = TODAY - timedelta(days=300)
+    lost = factory.participant(worker, inclusion_date=start)
+    factory.questionnaire(worker, lost, Timepoint.M0)
+    factory.aerli_session(worker, lost, session_date=start + timedelta(days=45))
+    change_status(session, actor=worker, code=lost.code, status=Status.LOST_TO_FOLLOW_UP,
+                  effective_date=start + timedelta(days=260), on=TODAY)
+    recent = factory.participant(worker, inclusion_date=TODAY - timedelta(days=60))
+    factory.questionnaire(worker, recent, Timepoint.M0)
+    data = load_frames(session, as_of=TODAY)
+    assert (_row(data, lost)["ltfu_event"], _row(data, lost)["ltfu_days"]) == (1, 45)
+    assert (_row(data, recent)["ltfu_event"], _row(data, recent)["ltfu_days"]) == (0, 60)
+    as_of = load_frames(session, as_of=TODAY, censor_at="as_of")
+    assert _row(as_of, lost)["ltfu_days"] == 45  # the event date does not depend on it
 
 
 def test_long_questionnaires_with_composites_and_labels(session: Session,
@@ -135,6 +160,6 @@ def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -
     data = load_frames(session, as_of=TODAY, censor_at="as_of")
     active = _row(data, cohort["int_valid"])
     assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)  # end of M12 window: 407
-    assert _row(data, cohort["int_none"])["ltfu_days"] == 100  # events keep their date
+    assert _row(data, cohort["int_none"])["ltfu_days"] == 0  # lost: last contact (M0)
     with pytest.raises(ValueError, match="unknown censoring rule"):
         load_frames(session, as_of=TODAY, censor_at="never")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -110,3 +111,95 @@ def test_unknown_format_or_shape(demo_data: AnalysisData, tmp_path: Path) -> Non
         export(demo_data, tmp_path / "x.rds")
     with pytest.raises(ValueError, match="unknown shape"):
         export(demo_data, tmp_path / "x.csv", shape="tall")
+
+
+# --- review of issue 6: labelled columns, labels in every format, free text, file names
+
+
+def _labelled_columns(result_columns: list[str], demo_data: AnalysisData) -> list[str]:
+    from analysis.export import labels_for
+
+    _, val = labels_for(result_columns, demo_data, forms.default_dictionary())
+    return list(val)
+
+
+@pytest.mark.parametrize("shape", ["long", "wide"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_labelled_column_is_emptied_by_the_export(demo_data: AnalysisData, tmp_path: Path,
+                                                      fmt: str, shape: str) -> None:
+    """Words stored for gender/reached_via became blanks in .dta/.sav (625/625 missing)."""
+    frame, _ = export_frame(demo_data, shape=shape)
+    result = export(demo_data, tmp_path / f"cohort.{fmt}", shape=shape)
+    back = _read(result.path, fmt)
+    labelled = _labelled_columns(result.columns, demo_data)
+    assert {"gender", "reached_via"} <= set(labelled)
+    for col in labelled:
+        if frame[col].notna().any():
+            assert back[col].notna().sum() == frame[col].notna().sum(), (fmt, shape, col)
+    assert set(back["gender"].dropna().astype(float)) <= {1.0, 2.0, 3.0, 4.0}
+
+
+@pytest.mark.parametrize("fmt", ["dta", "sav"])
+def test_gender_and_reached_via_carry_value_labels(demo_data: AnalysisData, tmp_path: Path,
+                                                   fmt: str) -> None:
+    import pyreadstat
+
+    result = export(demo_data, tmp_path / f"c.{fmt}")
+    reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    df, meta = reader(str(result.path), apply_value_formats=True)
+    assert meta.variable_value_labels["gender"][2] == "Man"
+    assert meta.variable_value_labels["reached_via"][1] == "In person"
+    assert df["gender"].notna().all() and "Man" in set(df["gender"])
+    assert set(df["reached_via"]) <= {"In person", "Online", "Phone"}
+
+
+def test_words_where_codes_are_expected_are_refused(demo_data: AnalysisData,
+                                                    tmp_path: Path) -> None:
+    from analysis.export import _numeric_codes
+
+    frame = pd.DataFrame({"gender": ["2", "man", None]})
+    with pytest.raises(ValueError, match="column 'gender' holds 'man'"):
+        _numeric_codes(frame, {"gender": {1: "Woman", 2: "Man"}})
+    assert _numeric_codes(frame.iloc[[0, 2]], {"gender": {2: "Man"}})["gender"].iloc[0] == 2
+
+
+def test_excel_has_value_labels_sheet(demo_data: AnalysisData, tmp_path: Path) -> None:
+    result = export(demo_data, tmp_path / "long.xlsx")
+    labels = pd.read_excel(result.path, sheet_name="value_labels")
+    gender = labels[labels["variable"] == "gender"].set_index("code")["label"]
+    assert gender[2] == "Man" and gender[1] == "Woman"
+    assert set(labels.columns) == {"variable", "code", "label"}
+
+
+def test_two_formats_of_one_stem_keep_their_own_codebooks(demo_data: AnalysisData,
+                                                          tmp_path: Path) -> None:
+    dta = export(demo_data, tmp_path / "cohort.dta", shape="wide")
+    csv_ = export(demo_data, tmp_path / "cohort.csv", shape="long")
+    assert dta.codebook != csv_.codebook and dta.variables != csv_.variables
+    assert dta.codebook.name == "cohort.dta.codebook.csv"
+    wide_vars = pd.read_csv(dta.variables)["variable"]
+    assert "share_syringe_m6" in set(wide_vars)  # not overwritten by the long export
+
+
+def test_free_text_is_left_out_unless_asked_for(demo_data: AnalysisData,
+                                                tmp_path: Path) -> None:
+    from analysis.export import free_text_fields
+
+    dictionary = forms.default_dictionary()
+    free = free_text_fields(dictionary)
+    assert {"questionnaire_note", "products_other", "fu_reason", "session_note"} <= free
+    q = demo_data.questionnaires.assign(questionnaire_note="Met near the station",
+                                        products_other="ketamine")
+    data = dataclasses.replace(demo_data, questionnaires=q)
+    for shape in ("long", "wide"):
+        result = export(data, tmp_path / f"{shape}.csv", shape=shape)
+        assert not [c for c in result.columns
+                    if c.startswith(("questionnaire_note", "products_other"))], shape
+        assert "station" not in result.path.read_text(encoding="utf-8")
+    codebook = pd.read_csv(result.codebook).set_index("variable")["in_this_export"]
+    assert codebook["questionnaire_note"].startswith("no: free text")
+    assert "--include-free-text" in codebook["questionnaire_note"]
+    assert codebook["share_syringe"] == "yes"
+    full = export(data, tmp_path / "full.csv", include_free_text=True)
+    assert any(c.startswith(("questionnaire_note", "products_other")) for c in full.columns)
+    assert full.dropped_free_text == []

@@ -16,6 +16,8 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
+from alembic.util.exc import CommandError as AlembicCommandError
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cohort.cli import analysis, excel, users
@@ -54,12 +56,40 @@ def friendly(func: F) -> F:
             rule = getattr(error, "rule_id", None)
             fail(f"[{rule}] {error.message}" if rule else error.message, 2)
         except OperationalError as error:
+            missing = _missing_sqlite_directory()
+            if missing is not None:
+                fail(f"the directory {missing} does not exist; create it, or point "
+                     "COHORT_DATABASE_URL at a file in an existing directory.", 3)
             fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}"
                  " — run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
         except SQLAlchemyError as error:
             fail(f"database error: {str(error).splitlines()[0]}", 3)
+        except AlembicCommandError as error:
+            fail(f"cannot migrate the database: {str(error).splitlines()[0]} — it was made by "
+                 "another version of this software, or COHORT_DATABASE_URL points at "
+                 "another application's database.", 3)
+        except PydanticValidationError as error:
+            problems = "; ".join(
+                f"COHORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in error.errors())
+            fail(f"invalid setting — {problems}. Correct or unset it and try again.", 4)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _missing_sqlite_directory() -> str | None:
+    """The parent directory of the configured SQLite file, if it does not exist."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from cohort.settings import get_settings
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    parent = Path(url.database).parent
+    return None if parent.is_dir() else str(parent)
 
 
 def parse_date(value: str | None) -> date:

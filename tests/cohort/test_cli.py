@@ -154,3 +154,56 @@ def test_demo_replaces_its_own_earlier_demo(db_file: Path) -> None:
     assert "30 participants" in out
     code, out, _ = run("status", "--json")
     assert sum(row["enrolled"] for row in json.loads(out)) == 30
+
+
+def _one_line_no_traceback(code: int, out: str, err: str, expected_code: int) -> str:
+    assert code == expected_code, (out, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_init_on_a_database_with_an_unknown_revision_is_one_line(db_file: Path) -> None:
+    import sqlite3
+
+    assert run("init")[0] == 0
+    with sqlite3.connect(db_file) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'from_elsewhere'")
+    line = _one_line_no_traceback(*run("init"), expected_code=3)
+    assert "from_elsewhere" in line and "another version" in line
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHORT_M6_TARGET_DAY", "abc")
+    get_settings.cache_clear()
+    line = _one_line_no_traceback(*run("status"), expected_code=4)
+    assert "COHORT_M6_TARGET_DAY" in line
+
+
+def test_init_into_a_missing_directory_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHORT_DATABASE_URL", f"sqlite:///{tmp_path}/absent/cohort.db")
+    get_settings.cache_clear()
+    try:
+        line = _one_line_no_traceback(*run("init"), expected_code=3)
+    finally:
+        get_settings.cache_clear()
+    assert f"{tmp_path}/absent does not exist" in line and "cohort init" not in line
+
+
+def test_check_refuses_a_future_as_of_date_in_one_line(db_file: Path) -> None:
+    """time.visit_overdue is never raised ahead of time."""
+    assert run("init")[0] == 0
+    line = _one_line_no_traceback(*run("check", "--as-of", "2999-01-01"), expected_code=2)
+    assert "in the future" in line
+
+
+@pytest.mark.parametrize("args", [("check", "--bogus"), ("status", "--as-of"), ("nope",)])
+def test_usage_errors_are_typer_messages_not_tracebacks(args: tuple[str, ...]) -> None:
+    code, out, err = run(*args)
+    assert code == 2 and "Traceback" not in out + err
+    assert "Error" in err

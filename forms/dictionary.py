@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -44,6 +44,19 @@ class FormDefinition:
     name: str
     label: str
     fields: list[Field] = field(default_factory=list)
+
+
+def _missing(value: object) -> bool:
+    """Blank, None, NaN or pandas' NA/NaT (without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return False
 
 
 def _answered_share(plans: Sequence[FieldPlan], outcome: Outcome) -> float:
@@ -175,6 +188,42 @@ class DataDictionary:
         compute_into(self._calcs, Env(values, others=other_events, event=event, today=today),
                  values)
         return {p.name: values[p.name] for p in self._calcs if p.name in values}
+
+    def compute_calcs_rows(
+        self, rows: Iterable[Mapping[str, object]]
+    ) -> list[dict[str, object]]:
+        """The calc fields of many answer sets at once (e.g. ``df.to_dict("records")``).
+
+        Only the fields the calculations read are normalised, so this is much cheaper per
+        row than ``compute_calcs``; missing values (None, NaN, pandas' NA) and values that
+        cannot be read count as blank, and a blank result is left out of the row's dict
+        (so ``pd.DataFrame(result, index=df.index)`` has NaN there, never a made-up 0).
+        Event-prefixed references see blanks: this is for one answer set per row.
+        """
+        calcs = self._calcs
+        names = {name for p in calcs for name in p.references_all}
+        inputs = [self._plans[n] for n in names if n in self._plans
+                  and self._plans[n].calc is None]
+        today = date.today()
+        out: list[dict[str, object]] = []
+        for row in rows:
+            values: dict[str, object] = {}
+            for plan in inputs:
+                raw = row.get(plan.name)
+                if raw is None and plan.field.is_checkbox:
+                    try:
+                        raw = plan.checkbox_from_columns(row)
+                    except ValueError:
+                        continue
+                if _missing(raw):
+                    continue
+                try:
+                    values[plan.name] = plan.read(raw, today)
+                except ValueError:
+                    continue
+            compute_into(calcs, Env(values, today=today), values)
+            out.append({p.name: values[p.name] for p in calcs if p.name in values})
+        return out
 
     def expand_checkboxes(self, record: Mapping[str, object]) -> dict[str, object]:
         """``products=['1','5']`` -> ``products___1=1, products___2=0, …`` (REDCap export)."""

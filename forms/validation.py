@@ -62,7 +62,8 @@ def _quote(value: object) -> str:
 class FieldPlan:
     """A field with everything validation needs, prepared once."""
 
-    __slots__ = ("branching", "calc", "field", "label", "name", "read", "references", "shown_as")
+    __slots__ = ("branching", "calc", "field", "label", "name", "read", "references",
+                 "references_all", "shown_as")
 
     def __init__(self, f: Field) -> None:
         self.field = f
@@ -73,6 +74,9 @@ class FieldPlan:
         self.calc: Compiled | None = compile_expression(f.calc_node) if f.calc_node else None
         self.references = list(dict.fromkeys(
             n.name for n in f.branching_node.references())) if f.branching_node else []
+        self.references_all = list(dict.fromkeys(
+            n.name for node in (f.branching_node, f.calc_node) if node is not None
+            for n in node.references()))
         self.read: Callable[[object, date], object] = self._reader()
         self.shown_as = f.field_type not in ("calc", "descriptive")
 

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, DbSession
 from api.schemas import DeviationsPublic, ReviewIn
-from cohort.errors import NotFound
 from cohort.models import Deviation, DeviationPublic
 from cohort.services import queries
-from cohort.services.deviations import list_deviations, review
+from cohort.services.deviations import get_deviation, list_deviations, review
 from cohort.vocab import DeviationStatus
 
 router = APIRouter(prefix="/deviations", tags=["deviations"])
@@ -40,11 +39,7 @@ def list_all(
 
 @router.get("/{deviation_id}", response_model=DeviationPublic)
 def get(deviation_id: int, user: CurrentUser, session: DbSession) -> Deviation:
-    deviation = session.get(Deviation, deviation_id)
-    if deviation is None or (deviation.centre_id is not None
-                             and not user.actor.can_see(deviation.centre_id)):
-        raise NotFound(f"No deviation with id {deviation_id}.")
-    return deviation
+    return get_deviation(session, actor=user.actor, deviation_id=deviation_id)
 
 
 @router.post("/{deviation_id}/acknowledge", response_model=DeviationPublic)

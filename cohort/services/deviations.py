@@ -11,6 +11,7 @@ from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
+from cohort.services.deid import redact_records
 from cohort.vocab import DeviationStatus
 
 
@@ -100,7 +101,22 @@ def list_deviations(
         .offset(offset)
         .limit(limit)
     ).all()
-    return list(rows), int(total)
+    return redact_records(actor, rows), int(total)
+
+
+def get_deviation(session: Session, *, actor: Actor, deviation_id: int) -> Deviation:
+    """One deviation the actor may see. A deviation tied to no centre is visible only to
+    those who see every centre; any other reads as unknown (404)."""
+    deviation = session.get(Deviation, deviation_id)
+    if deviation is None or not _visible(actor, deviation):
+        raise NotFound(f"No deviation with id {deviation_id}.")
+    return redact_records(actor, [deviation])[0]
+
+
+def _visible(actor: Actor, deviation: Deviation) -> bool:
+    if deviation.centre_id is None:
+        return actor.centre_ids is None
+    return actor.can_see(deviation.centre_id)
 
 
 def review(
@@ -114,9 +130,7 @@ def review(
     """Acknowledge or resolve a deviation; resolving needs a comment."""
     require_role(actor, "review")
     deviation = session.get(Deviation, deviation_id)
-    if deviation is None or (
-        deviation.centre_id is not None and not actor.can_see(deviation.centre_id)
-    ):
+    if deviation is None or not _visible(actor, deviation):
         raise NotFound(f"No deviation with id {deviation_id}.")
     if status is DeviationStatus.OPEN:
         raise CohortError("A deviation can be acknowledged or resolved, not reopened.")

@@ -12,6 +12,7 @@ from cohort.models import Participant, Questionnaire, StatusChange
 from cohort.rules import DatedFacts, GroupChangeFacts
 from cohort.services import audit
 from cohort.services.context import Actor, finish, get_participant, require_scope, today
+from cohort.services.deid import redact_records
 from cohort.vocab import Group, Status, Timepoint
 
 # Relational harm reduction: "accountability without termination". Anyone may come
@@ -97,11 +98,10 @@ def change_status(
 
 
 def status_history(session: Session, *, actor: Actor, code: str) -> list[StatusChange]:
+    """The status history; statisticians get it without the free-text reasons."""
     participant = get_participant(session, actor, code)
-    return list(
-        session.exec(
-            select(StatusChange)
-            .where(StatusChange.participant_id == participant.id)
-            .order_by(col(StatusChange.id))
-        ).all()
-    )
+    return redact_records(actor, session.exec(
+        select(StatusChange)
+        .where(StatusChange.participant_id == participant.id)
+        .order_by(col(StatusChange.id))
+    ).all())

@@ -26,6 +26,7 @@ from cohort.models import (
     StatusChange,
 )
 from cohort.services.context import Actor, get_participant, protocol_config, require_role
+from cohort.services.deid import redact_records
 from cohort.services.monitoring import CentreStatus, centre_status
 from cohort.vocab import Role
 
@@ -114,13 +115,11 @@ def list_sessions(session: Session, *, actor: Actor, code: str) -> list[SessionR
 
 def participant_deviations(session: Session, *, actor: Actor, code: str) -> list[Deviation]:
     participant = get_participant(session, actor, code)
-    return list(
-        session.exec(
-            select(Deviation)
-            .where(Deviation.participant_id == participant.id)
-            .order_by(col(Deviation.raised_at), col(Deviation.id))
-        ).all()
-    )
+    return redact_records(actor, session.exec(
+        select(Deviation)
+        .where(Deviation.participant_id == participant.id)
+        .order_by(col(Deviation.raised_at), col(Deviation.id))
+    ).all())
 
 
 def participant_history(session: Session, *, actor: Actor, code: str) -> list[AuditEntry]:

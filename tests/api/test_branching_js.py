@@ -43,7 +43,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
     dictionary = get_dictionary()
     for form in dictionary.forms.values():
         for f in form.fields:
-            if not f.branching:
+            if not f.branching or f.branching_node is None:
                 continue
             refs = f.branching_node.references()
             names = sorted({r.name for r in refs})

@@ -42,6 +42,9 @@ class ProtocolConfig:
     m12_target_day: int = 365
     window_days: int = 42
     session_deadline_days: int = 183
+    # Per-visit half-widths; None falls back to ``window_days``.
+    m6_window_days: int | None = None
+    m12_window_days: int | None = None
 
     def target_day(self, timepoint: Timepoint) -> int:
         return {
@@ -50,12 +53,18 @@ class ProtocolConfig:
             Timepoint.M12: self.m12_target_day,
         }[timepoint]
 
+    def window_width(self, timepoint: Timepoint) -> int:
+        """Days either side of the target day (M6 and M12 may differ)."""
+        own = {Timepoint.M6: self.m6_window_days, Timepoint.M12: self.m12_window_days}
+        width = own.get(timepoint)
+        return self.window_days if width is None else width
+
     def window(self, timepoint: Timepoint, inclusion: date) -> tuple[date, date, date]:
         """(opens, target, closes) of a visit window, inclusive."""
         if timepoint is Timepoint.M0:
             return inclusion, inclusion, inclusion + timedelta(days=self.m0_window_days)
         target = inclusion + timedelta(days=self.target_day(timepoint))
-        width = timedelta(days=self.window_days)
+        width = timedelta(days=self.window_width(timepoint))
         return target - width, target, target + width
 
     def follow_up_end(self, inclusion: date) -> date:
@@ -89,6 +98,7 @@ class EnrolmentFacts:
     consent_date: date | None
     inclusion_date: date
     today: date
+    config: ProtocolConfig = ProtocolConfig()
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,9 @@ class ScheduleFacts:
 
 # --------------------------------------------------------------------------- checks
 def _age(f: EnrolmentFacts) -> str | None:
-    if f.age < 18:
-        return f"The person is {f.age}; the study enrols people aged 18 or over."
+    if f.age < f.config.min_age:
+        return (f"The person is {f.age}; the study enrols people aged "
+                f"{f.config.min_age} or over.")
     return None
 
 
@@ -179,8 +190,13 @@ def _consent(f: EnrolmentFacts) -> str | None:
             f"Consent is dated {f.consent_date}, after inclusion on {f.inclusion_date}; "
             "consent must come first."
         )
+    return None
+
+
+def _inclusion_in_future(f: EnrolmentFacts) -> str | None:
     if f.inclusion_date > f.today:
-        return f"Inclusion date {f.inclusion_date} is in the future."
+        return (f"The inclusion date {f.inclusion_date} is in the future (today is {f.today}); "
+                "please enter the day the person was included.")
     return None
 
 
@@ -334,6 +350,8 @@ RULES: tuple[Rule[Any], ...] = (
          _high_risk_wish, NotEligible, "wish_neck_groin"),
     Rule("enrol.no_consent", HARD, "Enrolment refused: no dated consent before inclusion.",
          "enrolment", _consent, NotEligible, "consent"),
+    Rule("enrol.inclusion_in_future", HARD, "Enrolment refused: inclusion dated in the future.",
+         "enrolment", _inclusion_in_future, DateInFuture, "inclusion_date"),
     Rule("group.crossing", HARD, "Comparison participant cannot move to the intervention group.",
          "group_change", _crossing, GroupCrossingRefused, "group"),
     Rule("group.locked_after_m0", HARD, "Group cannot change after M0.", "group_change",

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     m6_target_day: int = 182
     m12_target_day: int = 365
     window_days: int = 42
+    # M6 and M12 half-widths of their own (COHORT_M6_WINDOW_DAYS, COHORT_M12_WINDOW_DAYS);
+    # unset, both use window_days.
+    m6_window_days: int | None = None
+    m12_window_days: int | None = None
     session_deadline_days: int = 183
     echo_sql: bool = False
 

@@ -85,6 +85,8 @@ def protocol_config() -> ProtocolConfig:
         m6_target_day=s.m6_target_day,
         m12_target_day=s.m12_target_day,
         window_days=s.window_days,
+        m6_window_days=s.m6_window_days,
+        m12_window_days=s.m12_window_days,
         session_deadline_days=s.session_deadline_days,
     )
 

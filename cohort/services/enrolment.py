@@ -22,7 +22,7 @@ from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
 from cohort.models import Centre, Participant, Screening, StatusChange
 from cohort.rules import EnrolmentFacts
 from cohort.services import audit
-from cohort.services.context import Actor, finish, require_scope, today
+from cohort.services.context import Actor, finish, protocol_config, require_scope, today
 from cohort.services.results import Saved
 from cohort.vocab import (
     GENDER_CODES,
@@ -131,6 +131,7 @@ def enrol(
             consent_date=data.consent_date,
             inclusion_date=data.inclusion_date,
             today=on or today(),
+            config=protocol_config(),
         ),
     )
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)

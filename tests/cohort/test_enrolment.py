@@ -1,6 +1,7 @@
 """Enrolment and screening on both backends.
 
 Rules: enrol.under_18, enrol.no_recent_injection, enrol.high_risk_site, enrol.no_consent,
+enrol.inclusion_in_future,
 scope.other_centre, scope.role.
 """
 
@@ -60,17 +61,6 @@ def test_ineligible_enrolment_is_refused_and_nothing_written(
     assert row_counts(factory.session) == before
 
 
-def test_inclusion_in_the_future_is_refused(factory: Factory) -> None:
-    worker = factory.worker()
-    before = row_counts(factory.session)
-    future = factory.today + timedelta(days=2)
-    with pytest.raises(NotEligible):
-        enrol(factory.session, actor=worker,
-              data=factory.enrolment(inclusion_date=future, consent_date=future),
-              on=factory.today)
-    assert row_counts(factory.session) == before
-
-
 def test_worker_cannot_enrol_for_another_centre(factory: Factory) -> None:
     worker = factory.worker(factory.centre("C01"))
     factory.centre("C02")
@@ -100,3 +90,20 @@ def test_screening_log_keeps_refusals_anonymously(factory: Factory) -> None:
     assert screening.id is not None and screening.participant_id is None
     columns = set(Screening.model_fields)
     assert not columns & {"name", "first_name", "birth_date", "phone", "email", "address"}
+
+
+def test_inclusion_in_the_future_is_refused_as_such_and_nothing_written(
+    factory: Factory,
+) -> None:
+    """enrol.inclusion_in_future: reported as a future date, not as missing consent."""
+    from cohort.errors import DateInFuture
+
+    worker = factory.worker()
+    later = factory.today + timedelta(days=2)
+    before = row_counts(factory.session)
+    with pytest.raises(DateInFuture) as refused:
+        enrol(factory.session, actor=worker,
+              data=factory.enrolment(inclusion_date=later, consent_date=later),
+              on=factory.today)
+    assert refused.value.rule_id == "enrol.inclusion_in_future"
+    assert row_counts(factory.session) == before

@@ -1,7 +1,8 @@
 """Pure protocol-rule tests: facts in, decision out, no database.
 
 Rules covered (ids from ``cohort.rules.RULES``): enrol.under_18, enrol.no_recent_injection,
-enrol.high_risk_site, enrol.no_consent, group.crossing, group.locked_after_m0,
+enrol.high_risk_site, enrol.no_consent, enrol.inclusion_in_future,
+group.crossing, group.locked_after_m0,
 visit.duplicate, date.before_inclusion, date.in_future, scope.role, scope.other_centre,
 session.comparison_group, session.trained_staff, session.not_in_person,
 session.high_risk_site, session.after_follow_up, visit.out_of_window,
@@ -94,6 +95,33 @@ def test_ineligible_enrolment_is_refused_with_its_rule(facts: EnrolmentFacts, ru
 
 def test_age_18_is_eligible() -> None:
     rules.enforce("enrolment", enrolment(age=18))
+
+
+def test_minimum_age_comes_from_the_protocol_config() -> None:
+    """enrol.under_18 uses ProtocolConfig.min_age, so another study can change it."""
+    stricter = rules.ProtocolConfig(min_age=21)
+    with pytest.raises(NotEligible) as refused:
+        rules.enforce("enrolment", enrolment(age=19, config=stricter))
+    assert refused.value.rule_id == "enrol.under_18" and "21 or over" in refused.value.message
+
+
+def test_inclusion_in_the_future_is_its_own_rule_not_consent() -> None:
+    """enrol.inclusion_in_future (DateInFuture), not enrol.no_consent."""
+    later = TODAY + timedelta(days=3)
+    with pytest.raises(rules.DateInFuture) as refused:
+        rules.enforce("enrolment", enrolment(inclusion_date=later, consent_date=later,
+                                             today=TODAY))
+    assert refused.value.rule_id == "enrol.inclusion_in_future"
+    assert refused.value.field == "inclusion_date"
+
+
+def test_m6_and_m12_windows_can_differ() -> None:
+    """visit.out_of_window: COHORT_M6_WINDOW_DAYS / COHORT_M12_WINDOW_DAYS via the config."""
+    config = rules.ProtocolConfig(m6_window_days=21, m12_window_days=60)
+    incl = date(2026, 1, 1)
+    assert config.window(Timepoint.M6, incl)[2] == incl + timedelta(days=182 + 21)
+    assert config.window(Timepoint.M12, incl)[0] == incl + timedelta(days=365 - 60)
+    assert rules.ProtocolConfig().window_width(Timepoint.M6) == 42
 
 
 def test_comparison_to_intervention_is_refused_even_before_m0() -> None:

@@ -10,8 +10,11 @@ rolled back. Rows flagged by a soft rule are saved and their deviations listed.
 Importing the same file twice writes nothing: a written import is recorded with its
 SHA-256 digest (``ImportBatch``), and rows already stored (same questionnaire answers, same
 session) are counted as unchanged rather than written again. Enrolments have no natural key
-(no names are kept), so a row matching an existing participant field for field is refused
-with an explanation instead of silently creating a second person.
+(no names are kept, codes are generated): in an enrolment workbook a row equal field for
+field to a participant of the same centre counts as that person, unchanged, so rows can be
+added to a workbook and the file imported again; each stored person answers for one row
+only, so a further identical row (and, from a REDCap export, any match) is refused with
+an explanation instead of silently creating a second person.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlmodel import Session, col, select
 from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
 from cohort.excel.layout import CODE, STAFF, Kind
 from cohort.excel.reader import EntryRow, EntrySheet, Problem, read_workbook
-from cohort.models import Account, AerliSession, ImportBatch, Participant
+from cohort.models import Account, AerliSession, Centre, ImportBatch, Participant
 from cohort.rules import Finding
 from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnaires
 from cohort.services.context import Actor, batch, get_participant
@@ -250,13 +253,25 @@ def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: Impor
 
 def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
                answers: dict[str, object], centre: str | None, report: ImportReport,
-               on: date | None, label: str) -> str | None:
-    """Enrol the person of one row (in its own SAVEPOINT); their new code, or None."""
+               on: date | None, label: str, claimed: set[str] | None = None) -> str | None:
+    """Enrol the person of one row (in its own SAVEPOINT); their new code, or None.
+
+    With ``claimed`` (workbook rows), a row equal field for field to a participant of the
+    same centre not yet matched by another row of this import is that participant,
+    already enrolled by an earlier import of the workbook: counted unchanged, not refused,
+    so rows can be added to a workbook and the whole file imported again. Each stored
+    participant is matched by one row at most, so a second identical row is still refused.
+    """
     created: list[str] = []
 
     def write() -> None:
         data = enrolment_from_answers(answers).model_copy(update={"centre_code": centre})
-        twin = _same_enrolment(session, data, actor)
+        twin = _same_enrolment(session, data, actor, exclude=claimed or set(),
+                               centre=centre)
+        if twin is not None and claimed is not None and twin not in claimed:
+            claimed.add(twin)
+            report.unchanged += 1
+            return
         if twin is not None:
             raise CohortError(
                 f"This row matches participant {twin} answer for answer (already "
@@ -264,6 +279,8 @@ def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
                 "them on the web page.")
         saved = enrol(session, actor=actor, data=data, on=on)
         created.append(saved.record.code)
+        if claimed is not None:
+            claimed.add(saved.record.code)
         report.created.append((label, saved.record.code))
         report.written += 1
 
@@ -273,8 +290,10 @@ def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
 
 def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
                 on: date | None) -> None:
+    claimed: set[str] = set()
     for row in sheet.rows:
-        _enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref)
+        _enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref,
+                   claimed)
 
 
 def _new_records(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
@@ -303,12 +322,25 @@ def _new_records(session: Session, actor: Actor, sheet: EntrySheet, report: Impo
     return codes, refused
 
 
-def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor) -> str | None:
+def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
+                    exclude: set[str] | None = None, centre: str | None = None) -> str | None:
+    """A visible participant (of ``centre``, when given) enrolled with the same answers.
+
+    Participants in ``exclude`` (already matched by another row) are passed over first,
+    so two identical rows match two stored people before the second is called a twin.
+    """
     candidates = session.exec(select(Participant).where(
         Participant.inclusion_date == data.inclusion_date,
         Participant.age_at_inclusion == data.age)).all()
+    centre_id = None
+    if centre:
+        centre_id = session.exec(select(Centre.id).where(
+            Centre.code == centre.strip().upper())).first()
+    candidates = sorted(candidates, key=lambda p: (p.code in (exclude or set()), p.code))
     for person in candidates:
         if not actor.can_see(person.centre_id):
+            continue
+        if centre_id is not None and person.centre_id != centre_id:
             continue
         if (person.consent_date, person.year_of_birth, person.gender, person.group,
                 person.injected_past_month, person.wish_neck_groin, person.reached_via) == (

@@ -62,8 +62,44 @@ def test_enrolment_rows_create_participants_and_report_their_codes(
     assert _import(factory, site, data).already_imported is not None
 
     ws["A1"].value = "Age"  # another file holding the same people
-    twins = _import(factory, site, save(book))
-    assert len(twins.problems) == 2 and "already" in twins.problems[0].message
+    again = _import(factory, site, save(book))
+    assert (again.problems, again.written, again.unchanged) == ([], 0, 2)
+
+
+def test_rows_added_to_an_imported_enrolment_workbook_are_the_only_ones_enrolled(
+        factory: Factory, site: Site) -> None:
+    book = _book(factory, site, Kind.ENROLMENT)
+    ws = entry_sheet(book)
+    for row, age in ((3, 25), (4, 33), (5, 47)):
+        fill(ws, row, _person(factory, age=age, year_of_birth=2024 - age))
+    first = _import(factory, site, save(book))
+    assert (first.problems, first.written) == ([], 3)
+    before = row_counts(factory.session)
+
+    fill(ws, 6, _person(factory, age=52, year_of_birth=1972))
+    fill(ws, 8, _person(factory, age=25, year_of_birth=1999, gender="1 = Woman"))
+    again = _import(factory, site, save(book))
+    assert (again.problems, again.written, again.unchanged) == ([], 2, 3)
+    people = factory.session.exec(select(Participant).where(
+        Participant.centre_id == site.centre.id)).all()
+    added = [p for p in people if p.code in {code for _, code in again.created}]
+    assert sorted(p.age_at_inclusion for p in added) == [25, 52]
+    after = row_counts(factory.session)
+    assert after["participant"] == before["participant"] + 2
+    assert _import(factory, site, save(book)).written == 0  # and once more: nothing new
+
+
+def test_a_second_identical_new_row_is_refused_as_a_possible_twin(
+        factory: Factory, site: Site) -> None:
+    book = _book(factory, site, Kind.ENROLMENT)
+    ws = entry_sheet(book)
+    fill(ws, 3, _person(factory))
+    fill(ws, 4, _person(factory))
+    before = row_counts(factory.session)
+    report = _import(factory, site, save(book))
+    assert row_counts(factory.session) == before
+    [problem] = report.problems
+    assert problem.row == 4 and "already enrolled" in problem.message
 
 
 def test_an_ineligible_person_stops_the_whole_enrolment_workbook(

@@ -78,11 +78,25 @@ def redcap(
     output: Annotated[Path, typer.Option("--output", "-o", help="Write to this file.")],
     path: Annotated[Path | None, typer.Option(
         "--dictionary", help="Dictionary CSV (default: the study's own).")] = None,
+    events: Annotated[Path | None, typer.Option(
+        "--events", help="Also write REDCap's instrument designation CSV (arm_num, "
+        "unique_event_name, form) to this file, for upload on the Define My Events page.",
+    )] = None,
 ) -> None:
-    """Write the dictionary for upload into REDCap (``record_id`` first, as REDCap requires)."""
+    """Write the dictionary for upload into REDCap (``record_id`` first, as REDCap requires),
+    and with ``--events`` which forms are filled at which event."""
     dictionary = forms.default_dictionary() if path is None else _load(path, None)
+    if events is not None and not dictionary.events:
+        typer.echo("Error: this dictionary has no event mapping to write; put "
+                   "event_mapping.csv next to it.", err=True)
+        raise typer.Exit(1)
     output.write_text(dictionary.to_redcap_csv(), encoding="utf-8")
     typer.echo(f"Wrote {output}: {len(dictionary.fields)} fields, record identifier first.")
+    if events is not None:
+        events.write_text(dictionary.events.to_csv(), encoding="utf-8")
+        typer.echo(f"Wrote {events}: {len(dictionary.events.rows)} form–event designations "
+                   f"({', '.join(dictionary.events.events)}); create these events in REDCap "
+                   "first.")
 
 
 @dictionary_app.command("codebook")

@@ -19,8 +19,8 @@ def test_check_summarises_our_dictionary() -> None:
     assert result.exit_code == 0, result.output
     assert "59 fields in 5 forms" in result.output
     assert "questionnaire: 32 fields (m0_arm_1, m6_arm_1, m12_arm_1)" in result.output
-    assert "aerli_session: 8 fields (no event)" in result.output
-    assert "Events: m0_arm_1, m6_arm_1, m12_arm_1" in result.output
+    assert "aerli_session: 8 fields (ongoing_arm_1)" in result.output
+    assert "Events: m0_arm_1, m6_arm_1, m12_arm_1, ongoing_arm_1" in result.output
     assert "No warnings." in result.output
 
 
@@ -91,3 +91,35 @@ def test_redcap_export_puts_the_record_identifier_first(tmp_path: Path) -> None:
     assert runner.invoke(dictionary_app, ["redcap", "--dictionary", str(out),
                                           "-o", str(again)]).exit_code == 0
     assert again.read_text() == out.read_text()
+
+
+def test_redcap_export_writes_the_instrument_designation_for_every_form(
+        tmp_path: Path) -> None:
+    import csv
+    import io
+
+    import forms
+
+    out, events = tmp_path / "redcap.csv", tmp_path / "events.csv"
+    result = runner.invoke(dictionary_app, ["redcap", "-o", str(out), "--events", str(events)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(events.read_text(encoding="utf-8"))))
+    assert list(rows[0]) == ["arm_num", "unique_event_name", "form"]
+    designated = {row["form"] for row in rows}
+    # Every form can be filled in REDCap, the session log and status between visits.
+    assert designated == set(forms.default_dictionary().forms)
+    assert {(r["unique_event_name"], r["form"]) for r in rows
+            if r["unique_event_name"] == "ongoing_arm_1"} == {
+        ("ongoing_arm_1", "aerli_session"), ("ongoing_arm_1", "follow_up_status")}
+    again = forms.load_dictionary(out, events=events)
+    assert again.events.rows == forms.default_dictionary().events.rows
+
+
+def test_redcap_events_need_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "dd.csv"
+    path.write_text(csv_text(line("a", "text")), encoding="utf-8")
+    result = runner.invoke(dictionary_app, ["redcap", "--dictionary", str(path), "-o",
+                                            str(tmp_path / "o.csv"), "--events",
+                                            str(tmp_path / "e.csv")])
+    assert result.exit_code == 1
+    assert "no event mapping" in result.output

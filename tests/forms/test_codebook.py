@@ -45,5 +45,5 @@ def test_markdown_and_html_pages() -> None:
 def test_study_codebook_says_when_forms_are_filled() -> None:
     md = default_dictionary().codebook_markdown()
     assert "Filled at: m0_arm_1, m6_arm_1, m12_arm_1." in md
-    assert "not tied to a timepoint" in md
+    assert "Filled at: ongoing_arm_1." in md
     assert "`hr_services`" in md

@@ -8,6 +8,7 @@ import pytest
 
 from forms import TIMEPOINT_EVENTS, DataDictionary, default_dictionary
 from forms.constants import NO_IDENTIFIERS_NOTE
+from forms.events import ONGOING_EVENT
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,16 @@ def test_loads_without_warnings_and_is_cached(study: DataDictionary) -> None:
 def test_forms_and_events(study: DataDictionary) -> None:
     assert list(study.forms) == ["enrolment", "baseline", "questionnaire", "aerli_session",
                                  "follow_up_status"]
-    assert study.events.events == list(TIMEPOINT_EVENTS.values())
+    assert study.events.events == [*TIMEPOINT_EVENTS.values(), ONGOING_EVENT]
     assert [f.name for f in study.forms_for_event("m0_arm_1")] == [
         "enrolment", "baseline", "questionnaire"]
     for event in ("m6_arm_1", "m12_arm_1"):
         assert [f.name for f in study.forms_for_event(event)] == ["questionnaire"]
-    assert [f.name for f in study.unmapped_forms()] == ["aerli_session", "follow_up_status"]
+    # Every form is designated for an event, or REDCap could not fill it; the session log
+    # and follow-up status are filled between visits, never inside a questionnaire.
+    assert [f.name for f in study.forms_for_event(ONGOING_EVENT)] == [
+        "aerli_session", "follow_up_status"]
+    assert study.unmapped_forms() == []
 
 
 CONTRACT = {

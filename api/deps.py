@@ -23,7 +23,6 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import NotSignedIn, is_api
-from cohort.errors import ActionNotAllowed
 from cohort.models import Account, Staff
 from cohort.services.accounts import signed_in_by_token
 from cohort.services.context import Actor, actor_for
@@ -122,11 +121,6 @@ class SignedIn:
     def deidentified(self) -> bool:
         """Statisticians see de-identified data only (no staff names, no free text)."""
         return self.staff.role is Role.STATISTICIAN
-
-    def require(self, *roles: Role) -> None:
-        if self.staff.role not in roles:
-            names = ", ".join(r.value.replace("_", " ") for r in roles)
-            raise ActionNotAllowed("scope.role", f"This needs one of these roles: {names}.")
 
 
 def signed_in(

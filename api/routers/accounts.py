@@ -37,13 +37,8 @@ def create_account(body: AccountIn, user: CurrentUser, session: DbSession) -> Ac
 def update_account(account_id: int, body: AccountPatch, user: CurrentUser,
                    session: DbSession) -> AccountOut:
     """Disable / re-enable an account or reset its password (revokes its tokens)."""
-    account = accounts.get_account(session, actor=user.actor, account_id=account_id)
-    if body.password is not None:
-        account = accounts.set_password(session, actor=user.actor, account_id=account_id,
-                                        password=body.password)
-    if body.active is not None:
-        account = accounts.set_active(session, actor=user.actor, account_id=account_id,
-                                      active=body.active)
+    account = accounts.update_account(session, actor=user.actor, account_id=account_id,
+                                      password=body.password, active=body.active)
     staff = session.get(Staff, account.staff_id)
     assert staff is not None  # noqa: S101
     return account_out(account, staff)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -142,6 +143,24 @@ def set_active(
         _revoke_all(session, account_id)
     audit.record_changes(session, actor_id, "account", account_id, {"active": (old, active)})
     finish(session)
+    return account
+
+
+def update_account(
+    session: Session, *, actor: Actor | None, account_id: int,
+    password: str | None = None, active: bool | None = None,
+) -> Account:
+    """Reset the password and/or disable or re-enable an account, in one commit: either
+    every requested change is made or none (a refused change leaves the other undone)."""
+    account = get_account(session, actor=actor, account_id=account_id)
+    if password is None and active is None:
+        return account
+    with batch(session) if not in_batch(session) else nullcontext():
+        if password is not None:
+            account = set_password(session, actor=actor, account_id=account_id,
+                                   password=password)
+        if active is not None:
+            account = set_active(session, actor=actor, account_id=account_id, active=active)
     return account
 
 

@@ -177,6 +177,10 @@ def demo(
         from cohort.models import Centre, ImportBatch
 
         if session.exec(_select(Centre)).first() is not None:
+            if session.exec(_select(ImportBatch).where(ImportBatch.kind == DEMO_MARK)).first():
+                fail(f"{safe_url(url)} already holds a demo cohort; the demo only replaces "
+                     "an SQLite file and never deletes data on a server. Point "
+                     "COHORT_DATABASE_URL at an empty database, or drop and recreate this one.")
             fail(f"{safe_url(url)} already holds study data that the demo did not build; "
                  "the demo needs an empty database (set COHORT_DATABASE_URL to another one).")
         # The mark lets a later `cohort demo` know this database is synthetic and replaceable.

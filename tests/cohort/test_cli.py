@@ -207,3 +207,20 @@ def test_usage_errors_are_typer_messages_not_tracebacks(args: tuple[str, ...]) -
     code, out, err = run(*args)
     assert code == 2 and "Traceback" not in out + err
     assert "Error" in err
+
+
+def test_demo_twice_on_postgresql_says_it_holds_a_demo(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import pg_database
+
+    request.getfixturevalue("pg_url")  # fails in CI / skips locally when unreachable
+    with pg_database("cohort_demo2") as url:
+        monkeypatch.setenv("COHORT_DATABASE_URL", url)
+        get_settings.cache_clear()
+        try:
+            assert run("demo", "--participants", "5", "--as-of", "2026-11-22")[0] == 0
+            line = _one_line_no_traceback(*run("demo", "--participants", "5"), expected_code=1)
+        finally:
+            get_settings.cache_clear()
+    assert "already holds a demo cohort" in line and "did not build" not in line

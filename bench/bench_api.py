@@ -339,12 +339,40 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
             headers = {"Authorization": f"Bearer {token['access_token']}"}
             return lambda: client.get("/api/v1/retention", headers=headers).status_code == 200
 
+        # Half the visits in window are kept for the mixed run, so that it has work too.
+        reserved = work[: len(work) // 2]
+        del work[: len(work) // 2]
         run_load("warm-up", args.clients, 1.0, api_call)
         results.append(run_load("save questionnaire", args.clients, args.seconds, save_call))
         results.append(run_load("retention page (HTML)", args.clients, args.seconds, page_call))
         results.append(run_load("retention API (JSON)", args.clients, args.seconds, api_call))
+        work.extend(reserved)
+        results.extend(mixed_run(args, save_call, page_call))
     results.append(uncached_retention(url))
     return results
+
+
+def mixed_run(args: argparse.Namespace, save_call: Callable[[int], Callable[[], bool] | None],
+              page_call: Callable[[int], Callable[[], bool] | None]) -> list[dict[str, Any]]:
+    """Half the clients save questionnaires while the other half load /retention: every
+    save writes an audit entry, so the retention cache keeps being invalidated and the
+    page is measured as it is while outreach workers enter data."""
+    savers = max(1, args.clients // 2)
+    readers = max(1, args.clients - savers)
+    out: dict[str, dict[str, Any]] = {}
+
+    def run(name: str, clients: int, make: Callable[[int], Callable[[], bool] | None]) -> None:
+        out[name] = run_load(name, clients, args.seconds, make)
+
+    threads = [threading.Thread(target=run, args=("mixed: save questionnaire", savers,
+                                                  save_call)),
+               threading.Thread(target=run, args=("mixed: retention page while saving",
+                                                  readers, page_call))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [out["mixed: save questionnaire"], out["mixed: retention page while saving"]]
 
 
 def uncached_retention(url: str, repeat: int = 20) -> dict[str, Any]:

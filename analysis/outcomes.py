@@ -36,6 +36,9 @@ PS_COVARIATES: tuple[str, ...] = (
     "years_injecting",
     "oat_current_m0", "any_risk_practice_m0", "any_complication_m0", "reached_via",
 )
+# Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
+# an effect: the model is reported as not estimable rather than as a result.
+MAX_ABS_COEF = 10.0
 VB_OPTIONS = {"maxiter": 20_000, "maxcor": 50, "ftol": 1e-14, "gtol": 1e-9}
 TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
 # Each contrast is a linear combination of the model's log-odds coefficients.
@@ -64,6 +67,7 @@ class GEEResult:
     dependence: str = ""
     result: Any = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    estimable: bool = True
 
 
 @dataclass
@@ -79,6 +83,7 @@ class OutcomeModel:
     summary: pd.DataFrame
     coefficients: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    estimable: bool = True
 
 
 def _cov_struct(name: str) -> Any:
@@ -114,17 +119,35 @@ def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "e
         model = smf.gee(formula, groups, data=frame, family=sm.families.Binomial(),
                         cov_struct=_cov_struct(cov_struct), **kwargs)
         res = model.fit()
-    params, se = res.params, res.bse
-    summary = pd.DataFrame({
-        "term": params.index.astype(str), "coef": params.to_numpy(), "se": se.to_numpy(),
-        "odds_ratio": np.exp(params.to_numpy()),
-        "ci_lower": np.exp(params.to_numpy() - Z95 * se.to_numpy()),
-        "ci_upper": np.exp(params.to_numpy() + Z95 * se.to_numpy()),
-        "p": res.pvalues.to_numpy(),
-    })
+        params, se, pvalues = res.params, res.bse, res.pvalues.to_numpy()
+    b, e = params.to_numpy(dtype=float), se.to_numpy(dtype=float)
+    notes = [str(w.message) for w in caught]
+    problem = _estimability(res, b, e)
+    if problem:
+        notes.append(f"not estimable: {problem}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        summary = pd.DataFrame({
+            "term": params.index.astype(str), "coef": b, "se": e,
+            "odds_ratio": np.exp(b), "ci_lower": np.exp(b - Z95 * e),
+            "ci_upper": np.exp(b + Z95 * e), "p": pvalues,
+        })
     return GEEResult(formula, cov_struct, int(res.nobs), int(len(model.group_labels)), summary,
-                     str(model.cov_struct.summary()), res,
-                     [str(w.message) for w in caught])
+                     str(model.cov_struct.summary()), res, notes, problem is None)
+
+
+def _estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
+    """Why a fit cannot be reported (no convergence, separation), or None if it can."""
+    converged = getattr(res, "converged", True)
+    fit_history = getattr(res, "fit_history", {}) or {}
+    if converged is False or fit_history.get("converged") is False:
+        return "the GEE did not converge"
+    if not (np.isfinite(b).all() and np.isfinite(se).all()):
+        return "some estimates or standard errors are not finite"
+    big = np.abs(b) > MAX_ABS_COEF
+    if big.any():
+        return (f"|log-odds| above {MAX_ABS_COEF:g} (separation: a group × time cell with "
+                "almost no or only events)")
+    return None
 
 
 def contrasts(params: pd.Series, cov: pd.DataFrame,
@@ -185,12 +208,19 @@ def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
     fit = fit_gee(frame, formula, "participant_id", cov_struct=cov_struct,
                   time="step", weights=weights)
     res = fit.result
-    summary = contrasts(res.params, res.cov_params())
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = contrasts(res.params, res.cov_params())
     summary.insert(0, "outcome", outcome)
     summary.insert(1, "analysis", analysis)
+    summary["estimable"] = fit.estimable
+    summary["note"] = "" if fit.estimable else fit.notes[-1]
+    if not fit.estimable:
+        summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = np.nan
     return OutcomeModel(outcome, analysis, formula + f"  [GEE logit, {cov_struct}, robust SE"
                         + (f", weights={weights}" if weights else "") + "]",
-                        cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, fit.notes)
+                        cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, fit.notes,
+                        fit.estimable)
 
 
 # --------------------------------------------------------------------------- weights

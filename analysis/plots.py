@@ -95,6 +95,12 @@ def forest_plot(summary: pd.DataFrame, path: Path, *, title: str,
                 label_cols: tuple[str, ...] = ("outcome", "analysis", "contrast")) -> Path:
     """Odds ratios with 95% CIs on a log scale, one line per row of ``summary``."""
     plt = _plt()
+    finite = np.isfinite(summary[["odds_ratio", "ci_lower", "ci_upper"]].to_numpy(
+        dtype=float)).all(axis=1)
+    if "estimable" in summary.columns:
+        finite &= summary["estimable"].ne(False).to_numpy()
+    left_out = int((~finite).sum())
+    summary = summary[finite]
     n = len(summary)
     fig, ax = plt.subplots(figsize=(9, max(2.5, 0.32 * n + 1.2)))
     y = np.arange(n)[::-1]
@@ -107,7 +113,8 @@ def forest_plot(summary: pd.DataFrame, path: Path, *, title: str,
     labels = [" · ".join(str(r[c]) for c in label_cols if c in summary.columns)
               for _, r in summary.iterrows()]
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("Odds ratio (95% CI, log scale)")
+    ax.set_xlabel("Odds ratio (95% CI, log scale)" + (
+        f"; {left_out} not-estimable model(s) left out" if left_out else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()

@@ -132,6 +132,13 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
             files.append(path)
             prop_figs.append({"outcome": outcome, "label": label,
                               "src": f"figures/{path.name}"})
+        ok = summary["estimable"].ne(False) if "estimable" in summary else pd.Series(
+            True, index=summary.index)
+        dropped_models = [
+            {"outcome": m.outcome, "analysis": m.analysis,
+             "reason": next((n for n in m.notes if n.startswith("not estimable")), "")}
+            for m in o.models if not m.estimable]
+        summary = summary[ok]
         inter = summary[summary["contrast"].str.startswith("group × time")]
         files.append(plots.forest_plot(inter, fig_dir / "forest_interaction.png",
                                        title="Group × time interaction (ratio of odds ratios)"))
@@ -143,7 +150,10 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         ctx["outcomes"] = {
             "table1": _table(t1.summary), "table1_smd": max_abs_smd(t1),
             "table1w_smd": max_abs_smd(t1w), "table1w": _table(t1w.summary),
-            "headline": _table(headline), "all": _table(summary.drop(columns=["log_or"])),
+            "headline": _table(headline),
+            "all": _table(summary.drop(columns=["log_or", "estimable", "note"],
+                                       errors="ignore")),
+            "not_estimable": dropped_models,
             "figures": prop_figs,
             "iptw": _table(o.iptw.summary) if o.iptw else "",
             "ipcw": _table(o.ipcw.summary) if o.ipcw else "",
@@ -224,6 +234,9 @@ treatment weighting (|SMD| &gt; 0.1 flags imbalance).</p>
 errors clustered on participant. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>
 {{ outcomes.headline|safe }}
+{% if outcomes.not_estimable %}<p class="note">Not estimable, left out of the tables and
+the forest plot: {% for m in outcomes.not_estimable %}{{ m.outcome }} ({{ m.analysis }}):
+{{ m.reason }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <img src="{{ figures.forest_interaction }}" alt="Forest plot of group × time odds ratios">
 {% for f in outcomes.figures %}
 <h4>{{ f.label }}</h4>

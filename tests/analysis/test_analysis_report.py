@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -75,7 +76,15 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
     inter = est[est["contrast"].fillna("").str.startswith("group × time")]
     assert set(inter["analysis"]) >= {"ITT", "per-protocol", "IPTW", "IPTW + IPCW",
                                       "mixed-effects"}
-    assert (inter["ci_lower"] <= inter["odds_ratio"]).all()
+    # Models with separation stay in the CSV, marked, with no OR (never 0.00 or inf).
+    failed = inter["estimable"].eq(False)
+    assert inter.loc[failed, "odds_ratio"].isna().all()
+    assert inter.loc[failed, "note"].str.startswith("not estimable").all()
+    ok = inter[~failed]
+    assert (ok["ci_lower"] <= ok["odds_ratio"]).all()
+    assert np.isfinite(ok["odds_ratio"]).all() and (ok["odds_ratio"] < 1e4).all()
+    if failed.any():
+        assert "Not estimable, left out" in html
     for word in ("addict", "abuser", "clean", "dirty"):
         assert word not in html.lower()
 
@@ -112,7 +121,7 @@ def test_cli_demo_then_analyse_and_export(cli_db: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", "--format", "dta", "--shape", "wide", "-o",
                               str(tmp_path / "cohort.dta"), "--as-of", "2026-11-22"])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "cohort_codebook.csv").exists()
+    assert (tmp_path / "cohort.dta.codebook.csv").exists()  # named after the full file name
 
 
 def test_cli_errors_are_one_line(cli_db: Path, tmp_path: Path) -> None:

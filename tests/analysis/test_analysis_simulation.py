@@ -7,6 +7,8 @@ true group × time log-odds ratios are exactly the parameters below.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,36 @@ def test_sparse_mixed_model_matches_statsmodels_from_formula() -> None:
             "y ~ intervention * (m6 + m12)", {"p": "0 + C(participant_id)"}, design).fit_vb()
     np.testing.assert_allclose(ours.coefficients["coef"], ref.fe_mean, atol=2e-3)
     np.testing.assert_allclose(ours.coefficients["se"], ref.fe_sd, atol=2e-3)
+
+
+def test_separation_is_reported_as_not_estimable(tmp_path: Path) -> None:
+    """A sparse cell (no events in one group at M6) must not become an OR of 0 or inf."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from analysis.outcomes import gee_outcome
+    from analysis.plots import forest_plot
+
+    rng = np.random.default_rng(5)
+    n = 120
+    rows = []
+    for pid in range(n):
+        group = "intervention" if pid % 2 else "comparison"
+        for tp, month in (("M0", 0), ("M6", 6), ("M12", 12)):
+            y = float(rng.random() < 0.4)
+            if group == "intervention" and tp == "M6":
+                y = 0.0  # the sparse cell
+            rows.append({"participant_id": pid, "group_itt": group, "timepoint": tp,
+                         "month": month, "age_at_inclusion": 20 + pid % 30, "y": y})
+    long = pd.DataFrame(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = gee_outcome(long, "y")
+    assert not model.estimable
+    assert any(n.startswith("not estimable") for n in model.notes)
+    assert model.summary["odds_ratio"].isna().all()
+    assert not model.summary["estimable"].any()
+    path = forest_plot(model.summary, tmp_path / "f.png", title="t")
+    assert path.exists()

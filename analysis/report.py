@@ -103,8 +103,10 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                                         aggfunc="sum", sort=False).reset_index()
         ctx["retention"] = {
             "completion": _table(r.completion, digits=1),
-            "consort": _table(consort.fillna(0).astype({c: int for c in consort.columns
-                                                        if c != "stage"})),
+            # A cell that does not apply (screening by group, say) stays blank, not 0.
+            "consort": _table(consort.map(
+                lambda v: "" if isinstance(v, float) and math.isnan(v) else
+                (str(int(v)) if isinstance(v, float) else v))),
             "km": _table(r.km_group.summary), "logrank": _table(pd.concat(
                 [r.logrank_group.summary, r.logrank_centre.summary])),
             "cox": _table(r.cox.summary), "cif": _table(r.cif.summary),

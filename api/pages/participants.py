@@ -15,7 +15,7 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
 from cohort.services import queries
 from cohort.services.context import get_participant
-from cohort.services.enrolment import enrol, enrolment_from_answers
+from cohort.services.enrolment import enrol_screened, enrolment_from_answers
 from cohort.services.monitoring import participant_overview
 from cohort.vocab import Role, Timepoint
 
@@ -103,7 +103,7 @@ async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
         data = enrolment_from_answers(answers)
         if centre_code:
             data.centre_code = centre_code
-        saved = enrol(session, actor=user.actor, data=data, on=today)
+        saved = enrol_screened(session, actor=user.actor, data=data, on=today)
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error)

@@ -19,7 +19,7 @@ from api.schemas import (
 from cohort.models import DeviationPublic, Participant, ParticipantPublic, ParticipantsPublic
 from cohort.services import participants, queries
 from cohort.services.context import get_participant
-from cohort.services.enrolment import EnrolmentCreate, enrol
+from cohort.services.enrolment import EnrolmentCreate, enrol_screened
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 
@@ -46,7 +46,7 @@ def enrol_participant(body: EnrolmentCreate, user: CurrentUser, session: DbSessi
                       today: Today) -> ParticipantSaved:
     """Enrol a person: eligibility and consent are checked, the code generated, the
     group set. Refused enrolments answer 422 with the rule id and write nothing."""
-    saved = enrol(session, actor=user.actor, data=body, on=today)
+    saved = enrol_screened(session, actor=user.actor, data=body, on=today)
     return ParticipantSaved(
         participant=ParticipantPublic.model_validate(saved.record, from_attributes=True),
         deviations=briefs(saved.deviations),

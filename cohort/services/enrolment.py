@@ -18,11 +18,11 @@ from sqlmodel import Session, SQLModel, func, select
 from cohort import rules
 from cohort.codes import make_code
 from cohort.dictionary import get_dictionary
-from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.errors import CohortError, FieldError, NotEligible, NotFound, ValidationFailed
 from cohort.models import Centre, Participant, Screening, StatusChange
 from cohort.rules import EnrolmentFacts
 from cohort.services import audit
-from cohort.services.context import Actor, finish, protocol_config, require_scope, today
+from cohort.services.context import Actor, finish, in_batch, protocol_config, require_scope, today
 from cohort.services.results import Saved
 from cohort.vocab import (
     GENDER_CODES,
@@ -207,3 +207,26 @@ def log_screening(session: Session, *, actor: Actor, data: ScreeningCreate) -> S
     audit.record_create(session, actor.staff_id, screening)
     finish(session)
     return screening
+
+
+def enrol_screened(
+    session: Session, *, actor: Actor, data: EnrolmentCreate, on: date | None = None
+) -> Saved[Participant]:
+    """``enrol``, and when eligibility refuses it, log the refused check anonymously.
+
+    Every eligibility check belongs in the screening log (the flow diagram's first box).
+    The refusal rolls the enrolment back first, so the participant tables stay untouched;
+    the screening line (outcome not eligible, reason = the rule id) is then written in its
+    own transaction, and the refusal is raised again for the caller to show.
+    """
+    try:
+        return enrol(session, actor=actor, data=data, on=on)
+    except NotEligible as refusal:
+        if in_batch(session):
+            raise
+        session.rollback()
+        log_screening(session, actor=actor, data=ScreeningCreate(
+            screened_on=data.inclusion_date, centre_code=data.centre_code,
+            outcome=ScreeningOutcome.NOT_ELIGIBLE, reason=refusal.rule_id,
+            reached_via=data.reached_via))
+        raise

@@ -50,7 +50,10 @@ def test_under_18_refused_with_rule_id_and_nothing_written(client: TestClient, w
     problem = response.json()
     assert problem["rule_id"] == "enrol.under_18" and problem["field"] == "age"
     assert problem["type"] == "/problems/protocol-refused" and "18" in problem["detail"]
-    assert row_counts(session) == before
+    # Participant tables untouched; only the anonymous screening line and its audit entry.
+    expected = dict(before, screening=before["screening"] + 1,
+                    audit_entry=before["audit_entry"] + 1)
+    assert row_counts(session) == expected
 
 
 def test_no_consent_refused(client: TestClient, world: World) -> None:

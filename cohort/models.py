@@ -143,6 +143,9 @@ class Account(SQLModel, table=True):
     active: bool = True
     created_at: datetime = _ts()
     last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Page sessions carry this number; raising it (sign-out, new password, account
+    # disabled) ends every page session signed before, wherever the cookie was copied.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ApiToken(SQLModel, table=True):
@@ -386,3 +389,21 @@ class ImportBatch(SQLModel, table=True):
     imported_at: datetime = _ts()
     rows_written: int = 0
     rows_skipped: int = 0
+
+
+class ExternalRecord(SQLModel, table=True):
+    """Which participant a record of another system (a REDCap ``record_id``) became.
+
+    Kept so that a fresh export of the same project can be imported again: known records
+    map to their study code instead of being enrolled twice.
+    """
+
+    __tablename__ = "external_record"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_external_record_source_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=40)
+    external_id: str = Field(max_length=100)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    created_at: datetime = _ts()

@@ -317,7 +317,8 @@ class _Parser:
         low, high = FUNCTIONS[name].arity
         if len(args) < low or (high is not None and len(args) > high):
             expected = str(low) if low == high else f"{low} to {high}" if high else f"{low}+"
-            raise self.fail(f"{name}() takes {expected} arguments, not {len(args)}", name_tok)
+            noun = "argument" if expected == "1" else "arguments"
+            raise self.fail(f"{name}() takes {expected} {noun}, not {len(args)}", name_tok)
         return Node("call", tuple(args), name=name, offset=name_tok.offset)
 
 
@@ -362,8 +363,7 @@ def compile_expression(node: Node) -> Compiled:
         return lambda env: arithmetic(op, left(env), right(env))
     if op == "call":
         if node.name == "if":
-            cond, then = args[0], args[1]
-            other = args[2] if len(args) > 2 else (lambda env: "")
+            cond, then, other = args
             return lambda env: then(env) if truthy(cond(env)) else other(env)
         impl = FUNCTIONS[node.name].impl
         return lambda env: impl(env, [a(env) for a in args])

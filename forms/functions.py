@@ -240,11 +240,20 @@ class Function:
 
 
 def _if(env: Env, args: list[Value]) -> Value:  # pragma: no cover - compiled lazily instead
-    return args[1] if truthy(args[0]) else (args[2] if len(args) > 2 else "")
+    return args[1] if truthy(args[0]) else args[2]
+
+
+def _date_part(part: str) -> Callable[[Env, list[Value]], Value]:
+    """REDCap's ``year()``, ``month()``, ``day()``: blank for a blank or unreadable date."""
+    def impl(env: Env, args: list[Value]) -> Value:
+        moment = parse_moment(args[0], "ymd", env)
+        return "" if moment is None else int(getattr(moment, part))
+    return impl
 
 
 FUNCTIONS: dict[str, Function] = {
-    "if": Function((2, 3), _if),
+    # REDCap refuses if() without its "else" value; so do we, rather than guess one.
+    "if": Function((3, 3), _if),
     "sum": Function((1, None), _aggregate(math.fsum)),
     "min": Function((1, None), _aggregate(min)),
     "max": Function((1, None), _aggregate(max)),
@@ -259,6 +268,9 @@ FUNCTIONS: dict[str, Function] = {
     "exp": Function((1, 1), _unary(math.exp)),
     "log": Function((1, 2), lambda env, a: _log(a)),
     "datediff": Function((3, 5), _datediff),
+    "year": Function((1, 1), _date_part("year")),
+    "month": Function((1, 1), _date_part("month")),
+    "day": Function((1, 1), _date_part("day")),
     "isnumber": Function((1, 1), lambda env, a: as_number(a[0]) is not None),
     "isinteger": Function((1, 1), lambda env, a: bool(re.fullmatch(r"-?\d+", as_text(a[0])))),
     "contains": Function((2, 2), _text_fn(lambda a, b: b.lower() in a.lower())),

@@ -18,7 +18,7 @@ ATOMS = st.sampled_from([
     "[event-name]", "'today'",
 ])
 OPS = st.sampled_from(["=", "<>", "!=", ">=", "<", "+", "-", "*", "/", "^", "and", "or"])
-ARITY = {"if": (2, 3), "sum": (1, 3), "round": (1, 2), "abs": (1, 1), "min": (1, 3),
+ARITY = {"if": (3, 3), "year": (1, 1), "sum": (1, 3), "round": (1, 2), "abs": (1, 1), "min": (1, 3),
          "max": (1, 3), "mean": (1, 3), "datediff": (3, 5)}
 
 

@@ -8,6 +8,7 @@ are kept on the loaded ``DataDictionary``.
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -185,13 +186,20 @@ def _check_event(
             "event name.", source))
 
 
+INSTALLED_DIR = Path(sys.prefix) / "share" / "outsider-cohort"
+
+
 def dictionary_paths() -> tuple[Path, Path]:
-    """Where the study's dictionary lives: ``COHORT_DICTIONARY`` or the repository root."""
+    """Where the study's dictionary lives: ``COHORT_DICTIONARY``, else the repository root
+    (a checkout or editable install), else the copy a regular ``pip install`` puts under
+    ``<prefix>/share/outsider-cohort``."""
     configured = os.environ.get("COHORT_DICTIONARY")
     if configured:
         path = Path(configured)
         return path, path.parent / EVENTS_FILE
     root = Path(__file__).resolve().parents[1]
+    if not (root / DICTIONARY_FILE).is_file() and (INSTALLED_DIR / DICTIONARY_FILE).is_file():
+        root = INSTALLED_DIR
     return root / DICTIONARY_FILE, root / EVENTS_FILE
 
 

@@ -3,7 +3,9 @@
 ``CurrentUser`` is the one dependency every protected route takes. API routes accept only a
 bearer token and pages only the signed session cookie, so a page cookie can never be used
 to call the API from another site (no CSRF surface on the API), and every page POST checks
-the session-bound CSRF token.
+the session-bound CSRF token. The cookie holds the account id and the account's session
+epoch at sign-in; once the epoch is raised (sign-out, new password, account disabled) the
+cookie, and every copy of it, is refused.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.problems import NotSignedIn, is_api
 from cohort.models import Account, Staff
-from cohort.services.accounts import signed_in_by_token
+from cohort.services.accounts import signed_in_by_session, signed_in_by_token
 from cohort.services.context import Actor, actor_for
 from cohort.vocab import Role
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 SESSION_ACCOUNT = "account_id"
+SESSION_EPOCH = "epoch"
 SESSION_CSRF = "csrf"
 
 
@@ -133,12 +136,7 @@ def signed_in(
         if token:
             found = signed_in_by_token(session, token)
     else:
-        account_id = request.session.get(SESSION_ACCOUNT)
-        account = session.get(Account, account_id) if isinstance(account_id, int) else None
-        if account is not None and account.active:
-            staff = session.get(Staff, account.staff_id)
-            if staff is not None and staff.active:
-                found = account, staff
+        found = page_account(request, session)
     if found is None:
         raise NotSignedIn()
     account, staff = found
@@ -146,6 +144,22 @@ def signed_in(
 
 
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]
+
+
+def page_account(request: Request, session: Session) -> tuple[Account, Staff] | None:
+    """The account and staff member of a still-valid page session cookie, else None."""
+    account_id = request.session.get(SESSION_ACCOUNT)
+    epoch = request.session.get(SESSION_EPOCH)
+    if not isinstance(account_id, int) or not isinstance(epoch, int):
+        return None
+    return signed_in_by_session(session, account_id, epoch)
+
+
+def start_page_session(request: Request, account: Account) -> None:
+    """A fresh session (and CSRF token) bound to the account's current session epoch."""
+    request.session.clear()
+    request.session[SESSION_ACCOUNT] = account.id
+    request.session[SESSION_EPOCH] = account.session_epoch
 
 
 def csrf_token(request: Request) -> str:

@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import SESSION_ACCOUNT, CurrentUser, DbSession
+from api.deps import CurrentUser, DbSession, page_account, start_page_session
 from api.pages.common import page_router, redirect, render
 from api.throttle import client_address, throttle_of
-from cohort.models import Staff
-from cohort.services.accounts import authenticate
+from cohort.services.accounts import sign_in, sign_out
 from cohort.vocab import Role
 
 router = page_router()
@@ -56,22 +55,24 @@ def login(
                                 f"about {minutes} minute{'s' if minutes != 1 else ''} and "
                                 "try again."},
                       status=429)
-    account = authenticate(session, username=username, password=password)
-    if account is None:
+    found = sign_in(session, username=username, password=password)
+    if found is None:
         throttle.failed(username, address)
         return render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
                        "error": "That username and password do not match an active account."},
                       status=401)
     throttle.succeeded(username, address)
-    request.session.clear()  # a fresh session (and CSRF token) after signing in
-    request.session[SESSION_ACCOUNT] = account.id
-    staff = session.get(Staff, account.staff_id)
-    role = staff.role if staff else Role.OUTREACH_WORKER
-    return redirect(_safe_next(next) or _home(role))
+    account, staff = found
+    start_page_session(request, account)
+    return redirect(_safe_next(next) or _home(staff.role))
 
 
 @router.post("/logout", response_class=RedirectResponse)
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: DbSession) -> RedirectResponse:
+    """Ends this cookie and every copy of it (an already ended one just leaves)."""
+    found = page_account(request, session)
+    if found is not None and found[0].id is not None:
+        sign_out(session, account_id=found[0].id)
     request.session.clear()
     return redirect("/login")

@@ -4,6 +4,11 @@ An account is the credential of one staff member; the role and the centres a per
 see come from the staff row (``context.actor_for``), never from the account, so changing
 someone's centre needs no change here. Only the SHA-256 digest of a bearer token is stored:
 a copy of the database does not let anyone sign in.
+
+Page sessions are signed cookies kept by the browser, so the server cannot delete them.
+Each carries the account's ``session_epoch`` from the moment of sign-in; raising the epoch
+(sign-out, new password, account or staff member disabled) makes every cookie issued
+before it worthless, wherever it was copied to.
 """
 
 from __future__ import annotations
@@ -122,6 +127,7 @@ def set_password(
     _revoke_all(session, account_id)
     audit.record_changes(session, actor_id, "account", account_id,
                          {"password": ("(set)", "(reset)")})
+    _end_page_sessions(session, actor_id, account)
     finish(session)
     return account
 
@@ -139,11 +145,36 @@ def set_active(
     old = account.active
     account.active = active
     session.add(account)
+    audit.record_changes(session, actor_id, "account", account_id, {"active": (old, active)})
     if not active:
         _revoke_all(session, account_id)
-    audit.record_changes(session, actor_id, "account", account_id, {"active": (old, active)})
+        _end_page_sessions(session, actor_id, account)
     finish(session)
     return account
+
+
+def sign_out(session: Session, *, account_id: int) -> None:
+    """End every page session of this account (the cookie signed out and any copy of it).
+
+    A signed cookie cannot be recalled, so signing out raises the account's epoch: every
+    cookie signed before, on this device or another, is refused from now on. Bearer tokens
+    are signed out on their own (``revoke_token``).
+    """
+    account = session.get(Account, account_id)
+    if account is None:
+        return
+    _end_page_sessions(session, account.staff_id, account)
+    finish(session)
+
+
+def _end_page_sessions(session: Session, actor_id: int | None, account: Account) -> None:
+    """Raise the account's session epoch (audited); the caller commits."""
+    assert account.id is not None  # noqa: S101
+    old = account.session_epoch
+    account.session_epoch = old + 1
+    session.add(account)
+    audit.record_changes(session, actor_id, "account", account.id,
+                         {"session_epoch": (old, account.session_epoch)})
 
 
 def update_account(
@@ -174,6 +205,13 @@ def _revoke_all(session: Session, account_id: int) -> None:
 
 def authenticate(session: Session, *, username: str, password: str) -> Account | None:
     """The active account these credentials open, or None (same answer for every failure)."""
+    found = sign_in(session, username=username, password=password)
+    return found[0] if found else None
+
+
+def sign_in(session: Session, *, username: str, password: str) -> tuple[Account, Staff] | None:
+    """The active account these credentials open and its staff member, or None (the same
+    answer for every failure). Records the time of sign-in."""
     account = session.exec(
         select(Account).where(Account.username == username.strip().lower())
     ).first()
@@ -192,7 +230,7 @@ def authenticate(session: Session, *, username: str, password: str) -> Account |
     account.last_sign_in_at = utcnow()
     session.add(account)
     finish(session)
-    return account
+    return account, staff
 
 
 def _digest(token: str) -> str:
@@ -230,6 +268,25 @@ def signed_in_by_token(session: Session, token: str) -> tuple[Account, Staff] | 
     api_token, account, staff = row
     if (api_token.revoked or api_token.expires_at <= utcnow() or not account.active
             or not staff.active):
+        return None
+    return account, staff
+
+
+def signed_in_by_session(
+    session: Session, account_id: int, epoch: int
+) -> tuple[Account, Staff] | None:
+    """The active account and staff member of a page session cookie, in one query, or None
+    when the cookie was signed before the account's last sign-out, password reset or
+    disabling (its epoch is no longer the account's)."""
+    row = session.exec(
+        select(Account, Staff)
+        .join(Staff, col(Staff.id) == Account.staff_id)
+        .where(Account.id == account_id)
+    ).first()
+    if row is None:
+        return None
+    account, staff = row
+    if account.session_epoch != epoch or not account.active or not staff.active:
         return None
     return account, staff
 
@@ -357,6 +414,7 @@ def create_demo_accounts(session: Session) -> list[DemoAccount]:
             account.active = True
             session.add(account)
             _revoke_all(session, int(account.id or 0))
+            _end_page_sessions(session, None, account)
             finish(session)
             staff = session.get(Staff, account.staff_id)
             assert staff is not None  # noqa: S101

@@ -28,6 +28,7 @@ from cohort.services.context import (
     Actor,
     finish,
     get_participant,
+    in_batch,
     protocol_config,
     require_scope,
     today,
@@ -100,14 +101,20 @@ def save_questionnaire(
     checked = check_new(actor=actor, participant=participant, timepoint=timepoint,
                         answers=answers, done=_done_timepoints(session, participant.id), on=on)
     questionnaire = checked.record
-    nested = session.begin_nested()
+    # The questionnaire is this transaction's first write, so a refused insert can roll the
+    # whole transaction back; only inside a batch, where earlier writes must survive, is a
+    # savepoint worth its two extra statements.
+    nested = session.begin_nested() if in_batch(session) else None
     session.add(questionnaire)
     try:
         session.flush()
     except IntegrityError as error:
         # Two saves of the same timepoint at once (a double submit): both passed the rule,
         # the unique constraint stops the second. Same answer as the rule gives.
-        nested.rollback()
+        if nested is not None:
+            nested.rollback()
+        else:
+            session.rollback()
         if "uq_questionnaire_timepoint" not in str(error.orig) and "questionnaire.timepoint" \
                 not in str(error.orig):
             raise
@@ -117,7 +124,8 @@ def save_questionnaire(
             "ago, perhaps by a second tap on Save). Open it to check or correct it.",
             field="timepoint",
         ) from None
-    nested.commit()
+    if nested is not None:
+        nested.commit()
     assert questionnaire.id is not None  # noqa: S101
     audit.record_create(session, actor.staff_id, questionnaire)
     deviations = raise_findings(

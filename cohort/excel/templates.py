@@ -5,6 +5,13 @@ variable names on row 2, both locked and frozen; data from row 3) with drop-down
 date and number checks and the field note as input help, and two hidden sheets: ``_lists``
 (the drop-down choices) and ``_meta`` (kind, centre, timepoint, dictionary version), which
 lets an import recognise the entry sheet even after it was renamed.
+
+Drop-down lists and date cells use the *warning* error style, not *stop*: the importer
+reads a typed answer number (``2``), the answer's words (``Squat``) and a date typed as
+``31/03/2026``, but a stop-style check would refuse them at the keyboard, offline, where
+nobody can help. Excel and LibreOffice then warn and let the person keep what they typed;
+the import still checks every cell. Number checks keep the stop style: a number outside
+the range would be refused at import anyway.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from cohort.vocab import Timepoint
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 NAME_FILL = PatternFill("solid", fgColor="F2F2F2")
 EMPTY_ROWS = 50
+ONLINE = "When you are back online"
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -132,14 +140,21 @@ def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
         "How to fill it in",
         "- One row per " + ("person." if kind is not Kind.SESSION else "session."),
         "- Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
-        "- Click a cell to see help. Where there is a list, pick from it (or type the number).",
-        "- Dates: pick or type them as 2026-03-31 (31/03/2026 is read as day/month/year).",
+        "- Click a cell to see help.",
+        "- Where there is a list, pick from it. You may also type the answer's number (the "
+        "number before '=' in the list, e.g. 2) or its words as written in the list: Excel "
+        "then asks 'Continue?', answer Yes; LibreOffice warns, press OK.",
+        "- Tick-box columns (one per answer): pick 1 = Yes, or type 1, yes or x; leave the "
+        "cell empty when that answer does not apply.",
+        "- Dates: type them as 2026-03-31 (year-month-day), which every program reads the "
+        "same way; 31/03/2026 is read as day/month/year. If a warning says it is not a "
+        "date, keep it (Yes or OK).",
         "- Leave a cell empty when the person did not answer, or the question does not apply.",
         "- A row left empty (apart from the participant code) is not imported.",
         "- Please do not write names, nicknames, addresses or anything that could identify "
         "someone, in any cell.",
         "",
-        "When you are back online",
+        ONLINE,
         "- Import the file (cohort import, or the Import page). If anything needs correcting, "
         "nothing is saved and you get this workbook back with the cells to fix in red and a "
         "comment on each; a 'Summary' sheet lists them all.",
@@ -149,7 +164,7 @@ def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
         ws.append([line])
     ws["A1"].font = Font(bold=True, size=13)
     ws["A4"].font = Font(bold=True)
-    ws["A13"].font = Font(bold=True)
+    ws[f"A{lines.index(ONLINE) + 1}"].font = Font(bold=True)
     ws.column_dimensions["A"].width = 110
 
 
@@ -218,13 +233,18 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
         lists.cell(len(entries) + 2, list_col + 1, column.name)
         source = f"{quote_sheetname(LISTS_SHEET)}!${letter}$1:${letter}${len(entries)}"
         dv = DataValidation(type="list", formula1=source, allow_blank=True,
-                            showErrorMessage=True, errorTitle="Not in the list",
-                            error="Please pick an answer from the list.")
+                            showErrorMessage=True, errorStyle="warning",
+                            errorTitle="Not in the list",
+                            error="This is not one of the list's entries. A typed answer "
+                                  "number (2) or the answer's words are fine: keep it. "
+                                  "Otherwise go back and pick from the list.")
         expected = "Pick from the list."
     elif f.kind == "date":
         dv = DataValidation(type="date", operator="greaterThan", formula1="DATE(1900,1,1)",
-                            allow_blank=True, showErrorMessage=True, errorTitle="Not a date",
-                            error="Please type a date like 2026-03-31.")
+                            allow_blank=True, showErrorMessage=True, errorStyle="warning",
+                            errorTitle="Not a date",
+                            error="Type the date like 2026-03-31 or 31/03/2026 "
+                                  "(day/month/year). A date typed that way is fine: keep it.")
         expected = "A date like 2026-03-31."
     elif f.kind in ("integer", "number"):
         low = f.min if f.min not in (None, "") else "-1000000"

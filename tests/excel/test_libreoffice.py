@@ -54,6 +54,9 @@ def test_a_template_saved_by_libreoffice_imports(
 
     converted = _through_libreoffice(save(book), tmp_path)
     assert META_SHEET in load(converted).sheetnames
+    kept = entry_sheet(load(converted)).data_validations.dataValidation
+    # LibreOffice keeps the warning style: a typed answer number is not refused there either
+    assert {dv.errorStyle for dv in kept if dv.type == "list"} == {"warning"}
 
     report = import_file(factory.session, actor=site.worker, data=converted,
                          filename="filled.xlsx", on=factory.today)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from cohort.excel.importer import ImportReport
+    from cohort.excel.reader import Problem
     from cohort.services.context import Actor
 
 Out = Annotated[Path, typer.Option("-o", "--out", help="File to write (.xlsx).")]
@@ -124,15 +125,20 @@ def _print(report: ImportReport) -> None:
         typer.echo(f"{report.filename} was already imported on "
                    f"{report.already_imported:%Y-%m-%d %H:%M} UTC; nothing new was saved.")
         return
-    head = f"{report.filename} ({report.kind.value}, sheet '{report.sheet}'): " \
-           f"{report.rows} filled row(s), {report.blank_rows} empty."
-    typer.echo(head)
+    several = len(report.sheets) > 1
+    sheets = f"sheets {report.sheet}" if several else f"sheet '{report.sheet}'"
+    typer.echo(f"{report.filename} ({report.kind.value}, {sheets}): {report.rows} filled "
+               f"row(s), {report.blank_rows} empty.")
+
+    def where(p: Problem) -> str:
+        place = f"row {p.row}" if p.row else "header"
+        return f"sheet '{p.sheet}' {place}" if several else place
+
     if report.problems:
         typer.echo(f"{len(report.problems)} problem(s) to correct; nothing was saved.", err=True)
         for p in report.problems[:20]:
-            where = f"row {p.row}" if p.row else "header"
             cell = f", column {p.column}" if p.column else ""
-            typer.echo(f"  {where}{cell} [{p.rule}] {p.message}", err=True)
+            typer.echo(f"  {where(p)}{cell} [{p.rule}] {p.message}", err=True)
         if len(report.problems) > 20:
             typer.echo(f"  … and {len(report.problems) - 20} more (see the annotated copy).",
                        err=True)
@@ -145,7 +151,7 @@ def _print(report: ImportReport) -> None:
     if report.deviations:
         typer.echo(f"{len(report.deviations)} deviation(s) raised for review:")
         for p in report.deviations:
-            typer.echo(f"  row {p.row} [{p.rule}] {p.message}")
+            typer.echo(f"  {where(p)} [{p.rule}] {p.message}")
 
 
 def report(

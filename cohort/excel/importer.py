@@ -75,6 +75,7 @@ class ImportReport:
     deviations: list[Problem] = field(default_factory=list)
     created: list[tuple[str, str]] = field(default_factory=list)  # (row ref, new code)
     already_imported: datetime | None = None
+    sheets: list[str] = field(default_factory=list)  # every sheet rows were read from
 
     @property
     def ok(self) -> bool:
@@ -125,16 +126,18 @@ def import_sheet(
 ) -> ImportReport:
     report = ImportReport(filename, sheet.kind, sheet.title, digest_of(data), dry_run,
                           rows=len(sheet.rows), blank_rows=sheet.blank_rows,
-                          problems=list(sheet.problems))
+                          problems=list(sheet.problems),
+                          sheets=[layout.title for layout in sheet.layouts])
     earlier = session.exec(select(ImportBatch).where(
         ImportBatch.file_digest == report.digest)).first()
     if earlier is not None:
         report.already_imported = earlier.imported_at
         return report
-    if any(p.row is None or p.row <= sheet.name_row for p in report.problems):
+    if any(sheet.in_header(p) for p in report.problems):
         return report  # a header to fix first: checking rows now would only add noise
-    unreadable = {p.row for p in report.problems}
-    sheet = replace(sheet, rows=[r for r in sheet.rows if r.number not in unreadable])
+    unreadable = {(p.sheet, p.row) for p in report.problems}
+    sheet = replace(sheet, rows=[r for r in sheet.rows
+                                 if (sheet.layout_of(r).title, r.number) not in unreadable])
     work: Callable[[Session, Actor, EntrySheet, ImportReport, date | None], None] = {
         Kind.QUESTIONNAIRE: _questionnaires, Kind.ENROLMENT: _enrolments,
         Kind.SESSION: _sessions}[sheet.kind]
@@ -164,8 +167,9 @@ def import_sheet(
 # --------------------------------------------------------------------------- problems
 def _at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
         severity: str = "error") -> Problem:
-    column = sheet.letter(name) or sheet.letter(CODE)
-    return Problem(sheet.title, row.number, column, name, rule, message, severity)
+    layout = sheet.layout_of(row)
+    column = layout.letter(name) or layout.letter(CODE)
+    return Problem(layout.title, row.number, column, name, rule, message, severity)
 
 
 def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[Problem]:
@@ -216,9 +220,8 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
         timepoint = row.timepoint or sheet.timepoint
         if code is None or timepoint is None:
             continue
-        ref = str(row.number)
-        by_ref[ref] = row
-        rows.append(QuestionnaireRow(code, timepoint, row.answers, ref))
+        by_ref[row.ref] = row
+        rows.append(QuestionnaireRow(code, timepoint, row.answers, row.ref))
     if not rows:
         return
     try:

@@ -1,10 +1,13 @@
 """Reading a filled entry workbook back: which sheet, which columns, which rows.
 
-The sheet is found by its variable-name row, not by its name, so a renamed sheet is read;
-columns are matched by that row too, so moved columns are read. The hidden ``_meta`` sheet
-says what kind of workbook it is; without it (a sheet made by hand) the kind is recognised
-from the columns, and a questionnaire's timepoint from the sheet name. Anything that cannot
-be read with certainty becomes a ``Problem`` on that cell; nothing is guessed.
+Entry sheets are found by their variable-name row, not by their name, so a renamed sheet
+is read; columns are matched by that row too, so moved columns are read. *Every* sheet with
+that row is read: a person who copied the entry sheet and filled the copy (or both) has
+every filled row imported, each row and problem naming the sheet it is on. The hidden
+``_meta`` sheet says what kind of workbook it is; without it (a sheet made by hand) the
+kind is recognised from the columns, and a questionnaire's timepoint from the sheet name.
+Sheets holding different kinds of rows are refused as a whole. Anything that cannot be
+read with certainty becomes a ``Problem`` on that cell; nothing is guessed.
 """
 
 from __future__ import annotations
@@ -60,6 +63,22 @@ class Problem:
 
 
 @dataclass
+class Layout:
+    """Where one sheet's entries are: its title, its variable-name row, its columns."""
+
+    title: str
+    name_row: int = 2
+    letters: dict[str, str] = field(default_factory=dict)  # variable name -> column letter
+
+    def letter(self, name: str) -> str | None:
+        """The column of a variable (a checkbox field: its first choice column)."""
+        if name in self.letters:
+            return self.letters[name]
+        prefix = name + CHECKBOX_SEPARATOR
+        return next((v for k, v in self.letters.items() if k.startswith(prefix)), None)
+
+
+@dataclass
 class EntryRow:
     """One filled row: its answers keyed by variable name, and where each came from."""
 
@@ -68,30 +87,41 @@ class EntryRow:
     code: str | None
     answers: dict[str, Any]
     staff: str | None = None
-    timepoint: Timepoint | None = None  # REDCap rows carry their own event
+    timepoint: Timepoint | None = None  # questionnaire rows: their sheet's (REDCap: event's)
     enrolment: dict[str, Any] | None = None  # REDCap M0 rows: the enrolment form
     centre: str | None = None  # REDCap data access group, when it names a centre
+    layout: Layout | None = None  # the sheet it is on (None: the first entry sheet)
 
 
 @dataclass
 class EntrySheet:
+    """What a workbook (or a REDCap export) holds: one kind of rows, from one or more sheets."""
+
     kind: Kind
     timepoint: Timepoint | None
     centre: str | None
-    title: str
-    letters: dict[str, str] = field(default_factory=dict)  # variable name -> column letter
-    name_row: int = 2
+    layouts: list[Layout]
     rows: list[EntryRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     blank_rows: int = 0
     dictionary_version: str | None = None
 
-    def letter(self, name: str) -> str | None:
-        """The column of a variable (a checkbox field: its first choice column)."""
-        if name in self.letters:
-            return self.letters[name]
-        prefix = name + CHECKBOX_SEPARATOR
-        return next((v for k, v in self.letters.items() if k.startswith(prefix)), None)
+    @property
+    def title(self) -> str:
+        """The entry sheet's title; several sheets: their titles, quoted, in order."""
+        if len(self.layouts) == 1:
+            return self.layouts[0].title
+        return ", ".join(f"'{layout.title}'" for layout in self.layouts)
+
+    def layout_of(self, row: EntryRow) -> Layout:
+        return row.layout or self.layouts[0]
+
+    def in_header(self, problem: Problem) -> bool:
+        """Whether a problem concerns a header (or a whole sheet), not an entry row."""
+        if problem.row is None:
+            return True
+        rows = {layout.title: layout.name_row for layout in self.layouts}
+        return problem.row <= rows.get(problem.sheet, self.layouts[0].name_row)
 
 
 def _all_names() -> set[str]:
@@ -149,23 +179,28 @@ def _read(book: Any) -> EntrySheet:
             "No entry sheet found: none has the row of variable names (participant_code, "
             "visit_date, …) under the questions. Please use a template made by "
             "`cohort template` and keep rows 1 and 2 as they are.")
-    if len(found) > 1:
-        named = [f for f in found if f[0].title == meta.get("sheet")]
-        if len(named) != 1:
-            titles = ", ".join(f"'{f[0].title}'" for f in found)
-            raise WorkbookUnreadable(
-                f"Several sheets hold entry columns ({titles}); please keep the answers in "
-                "one sheet per workbook.")
-        found = named
-    ws, name_row, names, data_rows = found[0]
-    kind = _kind(meta, names, ws.title)
-    timepoint = _timepoint(meta, ws.title) if kind is Kind.QUESTIONNAIRE else None
-    sheet = EntrySheet(kind, timepoint, meta.get("centre") or None, ws.title,
-                       name_row=name_row, dictionary_version=meta.get("dictionary_version"))
-    readers = _header(sheet, names)
-    with_name = {index for index, name in enumerate(names) if name}
-    _rows(sheet, readers, with_name, data_rows)
+    kinds = [(ws.title, _kind(meta, names, ws.title)) for ws, _, names, _ in found]
+    if len({kind for _, kind in kinds}) > 1:
+        held = "; ".join(f"'{title}' holds {_KIND_WORDS[kind]}" for title, kind in kinds)
+        raise WorkbookUnreadable(
+            f"This workbook mixes kinds of rows ({held}). Nothing was read: please put each "
+            "kind in its own workbook (a new template) and import them one by one.")
+    kind = kinds[0][1]
+    timepoints = [_timepoint(meta, ws.title) if kind is Kind.QUESTIONNAIRE else None
+                  for ws, *_ in found]
+    sheet = EntrySheet(kind, timepoints[0], meta.get("centre") or None, [],
+                       dictionary_version=meta.get("dictionary_version"))
+    for (ws, name_row, names, data_rows), timepoint in zip(found, timepoints, strict=True):
+        layout = Layout(ws.title, name_row)
+        sheet.layouts.append(layout)
+        readers = _header(sheet, layout, names, timepoint)
+        with_name = {index for index, name in enumerate(names) if name}
+        _rows(sheet, layout, timepoint, readers, with_name, data_rows)
     return sheet
+
+
+_KIND_WORDS = {Kind.ENROLMENT: "enrolments", Kind.QUESTIONNAIRE: "questionnaires",
+               Kind.SESSION: "AERLI sessions"}
 
 
 def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
@@ -187,23 +222,30 @@ def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
 
 
 def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
+    words = title.upper().replace("_", " ").split()
+    named = [tp for tp in Timepoint if tp.value in words]
     if meta.get("timepoint"):
         try:
-            return Timepoint(meta["timepoint"].strip().upper())
+            made_for = Timepoint(meta["timepoint"].strip().upper())
         except ValueError:
             raise WorkbookUnreadable(f"Unknown timepoint '{meta['timepoint']}' in the hidden "
                                      "_meta sheet.") from None
-    words = title.upper().replace("_", " ").split()
-    matches = [tp for tp in Timepoint if tp.value in words]
-    if len(matches) != 1:
+        if len(named) == 1 and named[0] is not made_for:
+            raise WorkbookUnreadable(
+                f"The sheet '{title}' is named for {named[0].value}, but this workbook was "
+                f"made for {made_for.value} questionnaires. Nothing was read: rename the "
+                f"sheet, or copy its rows into a {named[0].value} template.")
+        return made_for
+    if len(named) != 1:
         raise WorkbookUnreadable(
             f"Cannot tell the timepoint of the sheet '{title}'; name it 'M0 questionnaire', "
             "'M6 questionnaire' or 'M12 questionnaire', or use a template.")
-    return matches[0]
+    return named[0]
 
 
-def _header(sheet: EntrySheet, names: list[str]) -> list[tuple[int, Column, Reader]]:
-    columns = {c.name: c for c in columns_for(sheet.kind, sheet.timepoint)}
+def _header(sheet: EntrySheet, layout: Layout, names: list[str],
+            timepoint: Timepoint | None) -> list[tuple[int, Column, Reader]]:
+    columns = {c.name: c for c in columns_for(sheet.kind, timepoint)}
     readers: list[tuple[int, Column, Reader]] = []
     seen: dict[str, str] = {}
     for index, name in enumerate(names):
@@ -212,36 +254,37 @@ def _header(sheet: EntrySheet, names: list[str]) -> list[tuple[int, Column, Read
         letter = get_column_letter(index + 1)
         if name in seen:
             sheet.problems.append(Problem(
-                sheet.title, sheet.name_row, letter, name, "import.duplicate_column",
+                layout.title, layout.name_row, letter, name, "import.duplicate_column",
                 f"Columns {seen[name]} and {letter} both hold '{name}'; keep one of them."))
             continue
         column = columns.get(name)
         if column is None:
             sheet.problems.append(Problem(
-                sheet.title, sheet.name_row, letter, name, "import.unknown_column",
-                f"'{name}' (row {sheet.name_row}, column {letter}) is not a variable of this "
+                layout.title, layout.name_row, letter, name, "import.unknown_column",
+                f"'{name}' (row {layout.name_row}, column {letter}) is not a variable of this "
                 "workbook; correct the name or delete the column."))
             continue
         seen[name] = letter
         readers.append((index, column, reader_for(column)))
-    sheet.letters = seen
+    layout.letters = seen
     needed = [c for c in columns.values()
               if c.name == CODE or (c.field is not None and c.field.required
                                     and not c.field.branching and c.choice is None)]
     for column in needed:
         if column.name not in seen:
             sheet.problems.append(Problem(
-                sheet.title, sheet.name_row, None, column.name, "import.missing_column",
+                layout.title, layout.name_row, None, column.name, "import.missing_column",
                 f"The column '{column.label}' ({column.name}) is missing; add it back "
                 "(copy it from a new template)."))
     return readers
 
 
-def _rows(sheet: EntrySheet, readers: list[tuple[int, Column, Reader]], named: set[int],
+def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
+          readers: list[tuple[int, Column, Reader]], named: set[int],
           rows: Iterator[Sequence[object]]) -> None:
     width = max(named, default=-1) + 1
     unnamed = [index for index in range(width) if index not in named]
-    for number, values in enumerate(rows, start=sheet.name_row + 1):
+    for number, values in enumerate(rows, start=layout.name_row + 1):
         answers: dict[str, Any] = {}
         ticks: dict[str, list[str]] = {}
         code: str | None = None
@@ -255,7 +298,7 @@ def _rows(sheet: EntrySheet, readers: list[tuple[int, Column, Reader]], named: s
                 value = read(raw)
             except CellError as error:
                 sheet.problems.append(Problem(
-                    sheet.title, number, get_column_letter(index + 1),
+                    layout.title, number, get_column_letter(index + 1),
                     column.field.name if column.field else column.name,
                     "import.unreadable_value", str(error)))
                 filled = True
@@ -280,12 +323,13 @@ def _rows(sheet: EntrySheet, readers: list[tuple[int, Column, Reader]], named: s
                 filled = True
                 letter = get_column_letter(index + 1)
                 sheet.problems.append(Problem(
-                    sheet.title, number, letter, "", "import.unnamed_column",
-                    f"Column {letter} has no variable name in row {sheet.name_row}, so its "
+                    layout.title, number, letter, "", "import.unnamed_column",
+                    f"Column {letter} has no variable name in row {layout.name_row}, so its "
                     "value cannot be read; move it to the right column or delete it."))
         if not filled:
             sheet.blank_rows += 1
             continue
         for name, chosen in ticks.items():
             answers[name] = [c for c in get_dictionary().field(name).choices if c in chosen]
-        sheet.rows.append(EntryRow(number, f"{sheet.title}!{number}", code, answers, staff))
+        sheet.rows.append(EntryRow(number, f"{layout.title}!{number}", code, answers, staff,
+                                   timepoint, layout=layout))

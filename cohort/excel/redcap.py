@@ -22,7 +22,7 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
 from cohort.excel.layout import CHECKBOX_SEPARATOR, CODE, Column, Kind, columns_for
-from cohort.excel.reader import EntryRow, EntrySheet, Problem, WorkbookUnreadable
+from cohort.excel.reader import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
 from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 
 SHEET = "records"
@@ -52,9 +52,9 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         raise WorkbookUnreadable(
             f"{name} has no '{EVENT}' column: export the records of the longitudinal "
             "project, with the event column, in REDCap's flat CSV format.")
-    sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, SHEET, name_row=1)
-    sheet.letters = {h: get_column_letter(i + 1) for i, h in enumerate(header)}
-    sheet.letters[CODE] = "A"  # the record id is the participant's study code
+    letters = {h: get_column_letter(i + 1) for i, h in enumerate(header)}
+    letters[CODE] = "A"  # the record id is the participant's study code
+    sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, [Layout(SHEET, 1, letters)])
     dictionary = get_dictionary()
     events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}
@@ -90,7 +90,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         row = EntryRow(number, f"{SHEET}!{number}", code, {})
         if cells.get(REPEAT, "").strip():
             sheet.problems.append(Problem(
-                SHEET, number, sheet.letters[REPEAT], REPEAT, "redcap.repeating_row",
+                SHEET, number, letters[REPEAT], REPEAT, "redcap.repeating_row",
                 f"Rows of the repeating instrument '{cells[REPEAT].strip()}' are not "
                 "imported from REDCap; log AERLI sessions with a session workbook and remove "
                 "these rows."))
@@ -98,7 +98,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         timepoint = events.get(event)
         if timepoint is None:
             sheet.problems.append(Problem(
-                SHEET, number, sheet.letters[EVENT], EVENT, "redcap.unknown_event",
+                SHEET, number, letters[EVENT], EVENT, "redcap.unknown_event",
                 f"'{event}' is not one of the study's events "
                 f"({', '.join(TIMEPOINT_EVENTS.values())})."))
             continue

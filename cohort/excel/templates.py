@@ -140,6 +140,8 @@ def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
         "How to fill it in",
         "- One row per " + ("person." if kind is not Kind.SESSION else "session."),
         "- Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
+        f"- You may copy the sheet '{title}' and fill the copy too: every sheet with these two "
+        "rows is imported.",
         "- Click a cell to see help.",
         "- Where there is a list, pick from it. You may also type the answer's number (the "
         "number before '=' in the list, e.g. 2) or its words as written in the list: Excel "

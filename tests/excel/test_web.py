@@ -73,3 +73,19 @@ def test_a_file_that_is_not_a_workbook_gets_a_clear_message(
     sign_in(client, "worker.a")
     response = _upload(client, b"PK\x03\x04 not really a zip")
     assert response.status_code == 200 and "not an Excel workbook" in response.text
+
+
+def test_the_upload_page_names_the_sheet_of_each_problem(
+        client: TestClient, world: World) -> None:
+    sign_in(client, "worker.a")
+    got = client.get("/workbooks/template", params={"centre": "C01", "kind": "questionnaire",
+                                                     "timepoint": "M12"})
+    book = load(got.content)
+    copy = book.copy_worksheet(entry_sheet(book))
+    copy.title = "field copy"
+    assert world.pa is not None
+    fill(copy, row_of(copy, world.pa.code), as_cells(questionnaire_answers(
+        TODAY - timedelta(days=1), Timepoint.M12, inj_freq="9")))
+    refused = _upload(client, save(book))
+    assert "nothing was saved" in refused.text
+    assert "<th>Sheet</th>" in refused.text and "<td>field copy</td>" in refused.text

@@ -68,6 +68,25 @@ BINARY_OUTCOMES: tuple[str, ...] = (
 Source = Session | Engine | Connection
 
 
+def window_close_day(config: ProtocolConfig, timepoint: str) -> int:
+    """Days from inclusion to the last day of a visit's window (``'M6'`` or ``'M12'``).
+
+    Each visit has its own half-width (``ProtocolConfig.window_width``: M6 and M12 may
+    differ), so every "has this window closed?" question in the analyses goes through
+    here rather than through the common ``window_days``.
+    """
+    from cohort.vocab import Timepoint
+
+    tp = Timepoint(timepoint)
+    return config.target_day(tp) + config.window_width(tp)
+
+
+def follow_up_days(config: ProtocolConfig) -> int:
+    """Days from inclusion to the end of follow-up: the close of the M12 window
+    (as ``ProtocolConfig.follow_up_end``)."""
+    return window_close_day(config, "M12")
+
+
 @dataclass
 class Snapshot:
     """What a set of estimates was computed from, for the report and the JSON output."""
@@ -471,7 +490,7 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     lost = current == Status.LOST_TO_FOLLOW_UP.value
     died = current == Status.DECEASED.value
     withdrawn = current == Status.WITHDRAWN.value
-    follow_up_end = inclusion + pd.Timedelta(days=config.m12_target_day + config.window_days)
+    follow_up_end = inclusion + pd.Timedelta(days=follow_up_days(config))
     followed_to = follow_up_end.where(follow_up_end <= as_of_ts, as_of_ts)
     if censor_at == "as_of":
         censor = followed_to
@@ -480,7 +499,7 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
         # questionnaire (completion of M0 is assumed at inclusion).
         overdue = pd.Series(False, index=parts.index)
         for tp in (Timepoint.M6, Timepoint.M12):
-            closes = inclusion + pd.Timedelta(days=config.target_day(tp) + config.window_days)
+            closes = inclusion + pd.Timedelta(days=window_close_day(config, tp.value))
             done = pid.isin(q.loc[q["timepoint"] == tp.value, "participant_id"])
             overdue |= (closes <= as_of_ts) & ~done
         censor = last_contact.where(overdue, followed_to.where(followed_to >= last_contact,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data import BINARY_OUTCOMES, AnalysisData
+from analysis.data import BINARY_OUTCOMES, AnalysisData, window_close_day
 
 Z95 = 1.959963984540054
 COV_STRUCTS = ("exchangeable", "ar1", "independence")
@@ -300,8 +300,6 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
-    from cohort.vocab import Timepoint
-
     cfg = data.config
     p = data.participants
     q = data.questionnaires
@@ -309,8 +307,7 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     x = _covariate_frame(p, covariates)
     rows = []
     for tp in ("M6", "M12"):
-        closes = p["inclusion_date"] + pd.Timedelta(
-            days=cfg.target_day(Timepoint(tp)) + cfg.window_days)
+        closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = x[due].copy()

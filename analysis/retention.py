@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data import AnalysisData
+from analysis.data import AnalysisData, window_close_day
 
 GROUPS = ("intervention", "comparison")
 
@@ -166,8 +166,6 @@ def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group
     Only participants whose window has closed by the as-of date count in the denominator
     (``eligible_m6``/``eligible_m12``), so recently enrolled people do not look missing.
     """
-    from cohort.vocab import Timepoint
-
     config = data.config
     as_of = pd.Timestamp(data.snapshot.as_of)
     p = data.participants
@@ -175,8 +173,7 @@ def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group
     rows = p[["participant_id", *by, "inclusion_date"]].copy()
     for tp in ("M6", "M12"):
         done = q[q["timepoint"] == tp].set_index("participant_id")
-        width = config.target_day(Timepoint(tp)) + config.window_days
-        closes = rows["inclusion_date"] + pd.Timedelta(days=width)
+        closes = rows["inclusion_date"] + pd.Timedelta(days=window_close_day(config, tp))
         rows[f"eligible_{tp.lower()}"] = (closes <= as_of) | rows["participant_id"].isin(
             done.index)
         rows[f"done_{tp.lower()}"] = rows["participant_id"].isin(done.index)

@@ -163,3 +163,22 @@ def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -
     assert _row(data, cohort["int_none"])["ltfu_days"] == 0  # lost: last contact (M0)
     with pytest.raises(ValueError, match="unknown censoring rule"):
         load_frames(session, as_of=TODAY, censor_at="never")
+
+
+def test_per_visit_window_widths_set_the_end_of_follow_up(session: Session,
+                                                          factory: Any) -> None:
+    """``ProtocolConfig.m12_window_days`` (not the common ``window_days``) decides where
+    follow-up ends: someone seen at M0, M6 and M12 and still active is followed until
+    the M12 window closes, day 365 + its own half-width."""
+    from cohort.rules import ProtocolConfig
+
+    centre = factory.centre("C03")
+    worker = factory.worker(centre)
+    done = factory.participant(worker, inclusion_date=TODAY - timedelta(days=500))
+    for tp in (Timepoint.M0, Timepoint.M6, Timepoint.M12):
+        factory.questionnaire(worker, done, tp)
+    default = load_frames(session, as_of=TODAY, config=ProtocolConfig())
+    wider = load_frames(session, as_of=TODAY,
+                        config=ProtocolConfig(m6_window_days=10, m12_window_days=60))
+    assert _row(default, done)["ltfu_days"] == 365 + 42
+    assert _row(wider, done)["ltfu_days"] == 365 + 60

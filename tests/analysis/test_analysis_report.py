@@ -143,3 +143,22 @@ def test_completion_by_group_only(demo_data: AnalysisData) -> None:
     table = completion(demo_data, by=("group_itt",))
     assert list(table["group_itt"]) == ["comparison", "intervention", "All"]
     assert table["enrolled"].iloc[-1] == len(demo_data.participants)
+
+
+def test_completion_and_ipcw_use_each_visits_own_window(demo_data: AnalysisData) -> None:
+    """A narrower M6 window closes earlier, so more people are due for M6 (completion
+    denominators, IPCW model rows); ``window_days`` alone would leave them unchanged."""
+    import dataclasses
+
+    from analysis.outcomes import censoring_weights
+    from cohort.rules import ProtocolConfig
+
+    base = dataclasses.replace(demo_data, config=ProtocolConfig(window_days=42))
+    narrow = dataclasses.replace(demo_data, config=ProtocolConfig(
+        window_days=42, m6_window_days=2, m12_window_days=2))
+    due = {name: completion(d, by=("group_itt",)).set_index("group_itt").loc["All"]
+           for name, d in (("base", base), ("narrow", narrow))}
+    assert due["narrow"]["eligible_m6"] > due["base"]["eligible_m6"]
+    rows = {name: censoring_weights(d).summary["n"].iloc[0]
+            for name, d in (("base", base), ("narrow", narrow))}
+    assert rows["narrow"] > rows["base"]

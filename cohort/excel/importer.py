@@ -36,6 +36,7 @@ from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnai
 from cohort.services.context import Actor, batch, get_participant
 from cohort.services.enrolment import EnrolmentCreate, enrol, enrolment_from_answers
 from cohort.services.sessions import AerliSessionCreate, log_session, session_from_answers
+from cohort.vocab import Timepoint
 
 #: Where a rule's problem is shown when the error names no field.
 RULE_FIELDS = {
@@ -211,6 +212,7 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
                     on: date | None) -> None:
     rows: list[QuestionnaireRow] = []
     by_ref: dict[str, EntryRow] = {}
+    first: dict[tuple[str, Timepoint], EntryRow] = {}
     enrolled, refused = _new_records(session, actor, sheet, report, on)
     for row in sheet.rows:
         code = _need_code(sheet, row, report)
@@ -219,6 +221,10 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
         code = enrolled.get(code, code) if code else None
         timepoint = row.timepoint or sheet.timepoint
         if code is None or timepoint is None:
+            continue
+        earlier = first.setdefault((code, timepoint), row)
+        if earlier is not row:
+            report.problems.append(_twice(sheet, row, earlier, timepoint))
             continue
         by_ref[row.ref] = row
         rows.append(QuestionnaireRow(code, timepoint, row.answers, row.ref))
@@ -236,6 +242,20 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
     for ref, saved in zip(refs, result.saved, strict=True):
         _flagged(sheet, by_ref[ref], [(d.rule_id, d.message) for d in saved.deviations],
                  report)
+
+
+def _twice(sheet: EntrySheet, row: EntryRow, earlier: EntryRow, timepoint: Timepoint
+           ) -> Problem:
+    """A second row for the same questionnaire in one file (``visit.duplicate``)."""
+    where = f"Row {earlier.number}"
+    there = sheet.layout_of(earlier).title
+    if there != sheet.layout_of(row).title:
+        where += f" of the sheet '{there}'"
+    whose = f"record {earlier.code}" if sheet.source == "export" else earlier.code
+    return _at(sheet, row, CODE, "visit.duplicate",
+               f"{where} of this {sheet.source} already has {whose}'s "
+               f"{timepoint.value} questionnaire. Keep the answers in one of the two rows "
+               "and clear the other.")
 
 
 def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,

@@ -105,6 +105,7 @@ class EntrySheet:
     problems: list[Problem] = field(default_factory=list)
     blank_rows: int = 0
     dictionary_version: str | None = None
+    source: str = "workbook"  # what the person calls the file: workbook, export
 
     @property
     def title(self) -> str:

@@ -54,7 +54,8 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
             "project, with the event column, in REDCap's flat CSV format.")
     letters = {h: get_column_letter(i + 1) for i, h in enumerate(header)}
     letters[CODE] = "A"  # the record id is the participant's study code
-    sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, [Layout(SHEET, 1, letters)])
+    sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, [Layout(SHEET, 1, letters)],
+                       source="export")
     dictionary = get_dictionary()
     events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}

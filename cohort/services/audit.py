@@ -54,7 +54,12 @@ def record_creates(session: Session, actor_id: int | None,
             "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),
             "record_id": int(data["id"]), "field": None, "old_value": None,
             "new_value": json.dumps(data, sort_keys=True, default=str)})
-    session.execute(insert(AuditEntry), rows)
+    # The table, not the mapped class: an ORM-enabled insert would go through the bulk
+    # persistence machinery, which costs more than the row itself.
+    session.connection().execute(insert(_AUDIT_TABLE), rows)
+
+
+_AUDIT_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 def record_changes(

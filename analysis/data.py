@@ -18,6 +18,8 @@ Derived variables, as the protocol defines them:
   expressions so they exist even for old records and follow any change to the dictionary;
 - time to loss to follow-up: ``ltfu_days``/``ltfu_months`` from inclusion, ``ltfu_event``
   (1 lost, 0 censored) and ``ltfu_outcome`` (0 censored, 1 lost, 2 died) for competing risks.
+  A loss is dated at the close of the first visit window missed after the last contact
+  (see ``_time_to_ltfu`` for the whole definition).
 
 Enrolment choices stored as words in the participant table (``gender='man'``,
 ``reached_via='in_person'``) are turned into the dictionary's codes (``'2'``, ``'1'``), so
@@ -66,6 +68,8 @@ BINARY_OUTCOMES: tuple[str, ...] = (
 )
 
 Source = Session | Engine | Connection
+# How people still followed are censored (see ``_time_to_ltfu``).
+CENSOR_RULES = ("missed_visit", "as_of")
 
 
 def window_close_day(config: ProtocolConfig, timepoint: str) -> int:
@@ -121,7 +125,7 @@ class AnalysisData:
     variable_labels: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     config: ProtocolConfig = field(default_factory=ProtocolConfig)
-    censor_at: str = "last_contact"
+    censor_at: str = "missed_visit"
 
     @property
     def long(self) -> pd.DataFrame:
@@ -164,13 +168,14 @@ def git_commit(start: Path | None = None) -> str | None:
 
 
 def load_frames(source: Source, *, as_of: date, config: ProtocolConfig | None = None,
-                dictionary: Any | None = None, censor_at: str = "last_contact"
+                dictionary: Any | None = None, censor_at: str = "missed_visit"
                 ) -> AnalysisData:
     """Extract every table the analyses need, as of ``as_of`` (later records are ignored).
 
     ``source`` may be a session, an engine or a connection; nothing is written.
     ``censor_at`` chooses how people still followed are censored for time to loss to
-    follow-up: at their last contact (default) or at the as-of date.
+    follow-up: where a loss would be dated (``"missed_visit"``, default: the close of the
+    first missed window, else the as-of date) or at the as-of date (``"as_of"``).
     """
     config = config or _default_config()
     conn, owned = _connection(source)
@@ -261,7 +266,7 @@ def _yesno_fields(dictionary: Any) -> set[str]:
 
 def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolConfig,
                  dictionary: Any | None = None, database: str = "",
-                 censor_at: str = "last_contact") -> AnalysisData:
+                 censor_at: str = "missed_visit") -> AnalysisData:
     """Turn raw extracted tables into the tidy, derived frames (no database needed).
 
     Split from :func:`load_frames` so that benchmarks and tests can feed synthetic tables.
@@ -456,24 +461,33 @@ def _baseline(parts: pd.DataFrame, q: pd.DataFrame) -> pd.DataFrame:
 def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
                   status: pd.DataFrame, as_of: date, config: ProtocolConfig,
                   censor_at: str) -> pd.DataFrame:
-    """Loss to follow-up as an event; death competes; others are censored.
+    """Time to loss to follow-up: loss is the event, death competes, the rest is censored.
 
-    The event is the participant's *current* status: someone recorded as lost who later
-    returned was not lost (the protocol never drops anybody), so only a latest status of
-    ``lost_to_follow_up`` (or ``deceased``) ends follow-up. A death is dated by its
-    status. Loss to follow-up is dated at the **last contact** (latest questionnaire or
-    AERLI session): the day the status is recorded says when the team gave up, not when
-    the person was last seen, and would put every event at the same months-after-visit.
+    Who is lost: only a *current* status of ``lost_to_follow_up`` (someone recorded as lost
+    who later returned was not lost; the protocol never drops anybody).
 
-    Withdrawn participants are censored at their withdrawal. The others, with the default
-    ``censor_at="last_contact"``, are censored at their last contact if a visit is overdue
-    (its window closed with no questionnaire) and otherwise at the as-of date capped at
-    the end of follow-up: a recently enrolled person who is not yet due for M6 has been
-    followed until today, not for zero days. ``censor_at="as_of"`` censors everyone still
-    followed at the as-of date (capped likewise), for when statuses are recorded promptly.
+    When the loss happens (the definition the report states): a loss can only be seen at
+    a scheduled visit, so a lost participant is **at risk until the window of the first
+    visit they missed after their last contact closes, and the loss is dated then** (M6:
+    day 182 + the M6 half-width; M12: the end of follow-up). Last contact is the latest
+    questionnaire or AERLI session. Dating the loss at the last contact instead would put
+    everyone never seen after M0 at day 0 (a vertical drop of the Kaplan–Meier curve, and
+    events that Aalen–Johansen cannot place); dating it at the day the status was typed
+    would measure the team's paperwork. If the team records the loss before any missed
+    window has closed (someone who moved away, say), the loss is dated on the status's
+    effective date, never before the last contact. Events therefore concentrate at the
+    two window closes: the hazard is essentially discrete, and Efron ties handle it.
+
+    Death is dated by its status. A loss or death dated after the end of follow-up (the
+    M12 window's close) is censored there. Withdrawal is censored at its date. Everyone
+    else, with
+    the default ``censor_at="missed_visit"``, is censored where a loss would have been
+    dated: at the close of the first window missed after their last contact if it has
+    closed (they are known not to be lost before it, and nothing after), otherwise at the
+    as-of date capped at the end of follow-up (a person enrolled 60 days ago has been
+    followed for 60 days, not 0). ``censor_at="as_of"`` censors them all at the as-of date
+    (capped likewise), for studies that record statuses promptly.
     """
-    from cohort.vocab import Timepoint
-
     parts = parts.copy()
     latest = status.groupby("participant_id").tail(1).set_index("participant_id")
     seen = pd.concat([
@@ -484,7 +498,7 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     inclusion = parts["inclusion_date"]
     as_of_ts = pd.Timestamp(as_of)
     current = pid.map(latest["status"]).fillna(Status.ACTIVE.value)
-    current_date = pid.map(latest["effective_date"])
+    current_date = pd.to_datetime(pid.map(latest["effective_date"]))
     last_contact = pid.map(seen).fillna(inclusion)
     last_contact = last_contact.where(last_contact >= inclusion, inclusion)
     lost = current == Status.LOST_TO_FOLLOW_UP.value
@@ -492,22 +506,29 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     withdrawn = current == Status.WITHDRAWN.value
     follow_up_end = inclusion + pd.Timedelta(days=follow_up_days(config))
     followed_to = follow_up_end.where(follow_up_end <= as_of_ts, as_of_ts)
-    if censor_at == "as_of":
+    followed_to = followed_to.where(followed_to >= last_contact, last_contact)
+    # The close of the first follow-up window missed after the last contact (NaT if none).
+    first_missed = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
+    for tp in ("M12", "M6"):
+        closes = inclusion + pd.Timedelta(days=window_close_day(config, tp))
+        done = pid.isin(q.loc[q["timepoint"] == tp, "participant_id"])
+        first_missed = first_missed.mask(~done & (closes >= last_contact), closes)
+    missed_closed = first_missed.notna() & (first_missed <= as_of_ts)
+    recorded = current_date.where(current_date >= last_contact, last_contact)
+    lost_on = first_missed.where(missed_closed, recorded)
+    if censor_at == "missed_visit":
+        censor = first_missed.where(missed_closed, followed_to)
+    elif censor_at == "as_of":
         censor = followed_to
-    elif censor_at == "last_contact":
-        # Overdue: the window of a follow-up visit closed before the as-of date without a
-        # questionnaire (completion of M0 is assumed at inclusion).
-        overdue = pd.Series(False, index=parts.index)
-        for tp in (Timepoint.M6, Timepoint.M12):
-            closes = inclusion + pd.Timedelta(days=window_close_day(config, tp.value))
-            done = pid.isin(q.loc[q["timepoint"] == tp.value, "participant_id"])
-            overdue |= (closes <= as_of_ts) & ~done
-        censor = last_contact.where(overdue, followed_to.where(followed_to >= last_contact,
-                                                               last_contact))
     else:
-        raise ValueError(f"unknown censoring rule '{censor_at}'; use last_contact or as_of")
-    censor = censor.where(~withdrawn, current_date)
-    end = censor.where(~lost, last_contact).where(~died, current_date)
+        raise ValueError(f"unknown censoring rule '{censor_at}'; use "
+                         f"{' or '.join(CENSOR_RULES)}")
+    end = censor.where(~withdrawn, current_date).where(~lost, lost_on)
+    end = end.where(~died, current_date)
+    # A loss or death after the end of follow-up did not happen during the study.
+    after = end > follow_up_end
+    lost, died = lost & ~after, died & ~after
+    end = end.where(~after, follow_up_end)
     end = end.where(end <= as_of_ts, as_of_ts)
     end = end.where(end >= inclusion, inclusion)
     parts["current_status"] = current
@@ -536,10 +557,10 @@ def _labels(dictionary: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]
         "valid_session_6m": "At least one protocol session within 6 months of inclusion",
         "sessions": "AERLI sessions received",
         "valid_sessions": "AERLI sessions that count for the protocol",
-        "ltfu_days": "Days from inclusion to the end of follow-up (last contact if lost; "
-                     "death; or censoring)",
-        "ltfu_months": "Months from inclusion to the end of follow-up (last contact if "
-                       "lost; death; or censoring)",
+        "ltfu_days": "Days from inclusion to loss to follow-up (close of the first visit "
+                     "window missed after the last contact), death or censoring",
+        "ltfu_months": "Months from inclusion to loss to follow-up (close of the first "
+                       "visit window missed after the last contact), death or censoring",
         "last_contact": "Date of the latest questionnaire or AERLI session",
         "ltfu_event": "Lost to follow-up (1) or censored (0)",
         "ltfu_outcome": "0 censored, 1 lost to follow-up, 2 died",

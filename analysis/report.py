@@ -51,6 +51,26 @@ def _or_text(row: pd.Series) -> str:
     return f"{row['odds_ratio']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})"
 
 
+def ltfu_definition(data: AnalysisData) -> str:
+    """The definition of time to loss to follow-up, in words, with this protocol's days."""
+    from analysis.data import window_close_day
+
+    m6, m12 = (window_close_day(data.config, tp) for tp in ("M6", "M12"))
+    others = ("at the close of the first visit window they missed after their last "
+              "contact if it has closed, otherwise at the as-of date (at most the end of "
+              "follow-up)" if data.censor_at == "missed_visit" else
+              "at the as-of date (at most the end of follow-up)")
+    return (
+        "time = months from inclusion. Event: a current status of lost to follow-up, "
+        "dated at the close of the window of the first visit missed after the last "
+        f"contact (questionnaire or AERLI session): day {m6} for M6, day {m12} (the end "
+        "of follow-up) for M12, or at the status date if the loss was recorded before any "
+        "missed window closed. A loss can only be seen at a scheduled visit, so the "
+        "person counts as at risk until then. Death (dated by its status) is a competing "
+        "event; withdrawal is censored at its date; a loss or death after the end of "
+        f"follow-up is censored there; everyone else is censored {others}.")
+
+
 def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                  cov_struct: str = "exchangeable", ipcw: bool = True,
                  outcomes: tuple[str, ...] = BINARY_OUTCOMES) -> Report:
@@ -89,10 +109,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         est = r.summary.assign(section="retention")
         estimates.append(est)
         specs += [
-            {"model": "Kaplan–Meier", "spec": "time = months from inclusion to the current "
-             "lost-to-follow-up status; death and withdrawal censored at their date; others "
-             + ("censored at their last contact" if data.censor_at == "last_contact" else
-                "censored at the as-of date (at most the end of the M12 window)")},
+            {"model": "Kaplan–Meier", "spec": ltfu_definition(data)},
             {"model": "log-rank", "spec": "by group_itt; by centre_code"},
             {"model": "Cox", "spec": r.cox.formula + (f", strata={r.cox.strata}" if r.cox.strata
                                                        else f", cluster={r.cox.cluster_col}")},
@@ -110,6 +127,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
             "km": _table(r.km_group.summary), "logrank": _table(pd.concat(
                 [r.logrank_group.summary, r.logrank_centre.summary])),
             "cox": _table(r.cox.summary), "cif": _table(r.cif.summary),
+            "ltfu_definition": ltfu_definition(data),
         }
 
     if what in ("outcomes", "all"):
@@ -214,6 +232,7 @@ completed the visit); "in window" counts questionnaires completed inside the win
 <h3>Time to loss to follow-up</h3>
 <img src="{{ figures.km_by_group }}"
  alt="Kaplan–Meier curves of time to loss to follow-up by group, with numbers at risk">
+<p class="note">{{ retention.ltfu_definition }}</p>
 {{ retention.km|safe }}
 <h4>Log-rank tests</h4>{{ retention.logrank|safe }}
 <h4>Cox model</h4>{{ retention.cox|safe }}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data import AnalysisData, window_close_day
+from analysis.data import DAYS_PER_MONTH, AnalysisData, window_close_day
 
 GROUPS = ("intervention", "comparison")
 
@@ -254,21 +254,34 @@ class RetentionResults:
         return pd.concat(parts, ignore_index=True)
 
 
+def report_times(data: AnalysisData) -> tuple[float, float]:
+    """Months at which retention is reported: when the M6 window closes and at the end of
+    follow-up (the M12 window's close). Losses are dated at these closes, so the usual
+    6 and 12 months would fall just before each step and show almost no loss."""
+    m6, m12 = (window_close_day(data.config, tp) / DAYS_PER_MONTH for tp in ("M6", "M12"))
+    return m6, m12
+
+
 def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> RetentionResults:
     """All retention analyses on the cohort (time in months from inclusion).
+
+    Loss to follow-up is dated at the close of the first missed visit window (see
+    :func:`analysis.data._time_to_ltfu`); survival and cumulative incidence are reported
+    at the M6 window's close and at the end of follow-up (:func:`report_times`).
 
     The Cox model has group as its covariate and centre either as strata (default) or
     as a cluster for robust errors (``cox_strata=False``).
     """
     p = data.participants.copy()
     p["intervention"] = (p["group_itt"] == "intervention").astype(int)
-    km_g = fit_km(p, "ltfu_months", "ltfu_event", by="group_itt")
-    km_c = fit_km(p, "ltfu_months", "ltfu_event", by="centre_code")
+    times = report_times(data)
+    km_g = fit_km(p, "ltfu_months", "ltfu_event", by="group_itt", times=times)
+    km_c = fit_km(p, "ltfu_months", "ltfu_event", by="centre_code", times=times)
     lr_g = logrank(p, "ltfu_months", "ltfu_event", "group_itt")
     lr_c = logrank(p, "ltfu_months", "ltfu_event", "centre_code")
     if cox_strata:
         cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], strata=["centre_code"])
     else:
         cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], cluster_col="centre_id")
-    cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt")
+    cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt", times=times)
     return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif)

@@ -33,7 +33,7 @@ def _as_of(value: str | None) -> date:
     raise AssertionError  # pragma: no cover
 
 
-def _load(database: str | None, as_of: date, censor_at: str = "last_contact") -> Any:
+def _load(database: str | None, as_of: date, censor_at: str = "missed_visit") -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
     from analysis.data import load_frames
@@ -63,8 +63,9 @@ def analyse(
     ipcw: Annotated[bool, typer.Option(
         help="Also fit models with inverse probability of censoring weights.")] = True,
     censor_at: Annotated[str, typer.Option(
-        help="Censor people still followed at their last_contact or at the as_of date.")
-    ] = "last_contact",
+        help="Censor people still followed where a loss would be dated (missed_visit: "
+             "close of the first missed visit window) or at the as_of date.")
+    ] = "missed_visit",
 ) -> None:
     """Write the HTML report (tables, figures) and the estimates as CSV and JSON."""
     from analysis.outcomes import COV_STRUCTS
@@ -75,8 +76,8 @@ def analyse(
     if correlation not in COV_STRUCTS:
         _fail(f"unknown working correlation '{correlation}'; use one of "
               f"{', '.join(COV_STRUCTS)}.")
-    if censor_at not in ("last_contact", "as_of"):
-        _fail(f"unknown censoring rule '{censor_at}'; use last_contact or as_of.")
+    if censor_at not in ("missed_visit", "as_of"):
+        _fail(f"unknown censoring rule '{censor_at}'; use missed_visit or as_of.")
     data = _load(database, _as_of(as_of), censor_at)
     from analysis.report import write_report
 

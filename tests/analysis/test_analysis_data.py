@@ -74,10 +74,12 @@ def test_per_protocol_exposure_and_contamination(session: Session, cohort: dict[
 
 
 def test_time_to_loss_to_follow_up(session: Session, cohort: dict[str, Any]) -> None:
-    """Loss to follow-up is dated at the last contact, not at the day it was recorded."""
+    """A loss is dated at the close of the first visit window missed after the last
+    contact (M6: day 182 + 42 = 224), neither at the last contact (day 0 for everyone
+    never seen after M0) nor at the day it was recorded."""
     data = load_frames(session, as_of=TODAY)
     lost = _row(data, cohort["int_none"])  # M0 only, status recorded on day 100
-    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 0)
+    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 224)
     returned = _row(data, cohort["comp_clean"])  # came back: not lost
     assert (returned["ltfu_event"], returned["ltfu_outcome"]) == (0, 0)
     # M6 done, M12 window still open on day 400: followed until the as-of date.
@@ -86,12 +88,13 @@ def test_time_to_loss_to_follow_up(session: Session, cohort: dict[str, Any]) -> 
     assert (died["ltfu_event"], died["ltfu_outcome"], died["ltfu_days"]) == (0, 2, 300)
     active = _row(data, cohort["int_valid"])
     assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)
-    # Missed M6 (window closed on day 224), still "active": censored at the last contact.
+    # Missed M6 (window closed on day 224), still "active": censored where a loss would
+    # have been dated, not at the last contact (its AERLI session on day 30).
     overdue = _row(data, cohort["comp_contaminated"])
-    assert (overdue["ltfu_event"], overdue["ltfu_days"]) == (0, 30)  # its AERLI session
+    assert (overdue["ltfu_event"], overdue["ltfu_days"]) == (0, 224)
 
 
-def test_lost_dated_at_last_session_and_recent_people_followed_to_today(
+def test_loss_after_a_session_is_dated_at_the_next_missed_window(
         session: Session, factory: Any) -> None:
     """A session counts as contact; someone enrolled 60 days ago contributes 60 days."""
     centre = factory.centre("C02")
@@ -105,10 +108,35 @@ def test_lost_dated_at_last_session_and_recent_people_followed_to_today(
     recent = factory.participant(worker, inclusion_date=TODAY - timedelta(days=60))
     factory.questionnaire(worker, recent, Timepoint.M0)
     data = load_frames(session, as_of=TODAY)
-    assert (_row(data, lost)["ltfu_event"], _row(data, lost)["ltfu_days"]) == (1, 45)
+    assert (_row(data, lost)["ltfu_event"], _row(data, lost)["ltfu_days"]) == (1, 224)
     assert (_row(data, recent)["ltfu_event"], _row(data, recent)["ltfu_days"]) == (0, 60)
     as_of = load_frames(session, as_of=TODAY, censor_at="as_of")
-    assert _row(as_of, lost)["ltfu_days"] == 45  # the event date does not depend on it
+    assert _row(as_of, lost)["ltfu_days"] == 224  # the event date does not depend on it
+
+
+def test_loss_definition_branches(session: Session, factory: Any) -> None:
+    """Seen at M6 then lost: dated at the M12 window's close (the end of follow-up).
+    Recorded lost before any missed window closed: dated at the status's date. Nobody
+    lost is ever an event at day 0, so Kaplan–Meier has no vertical drop at inclusion."""
+    centre = factory.centre("C04")
+    worker = factory.worker(centre)
+    start = TODAY - timedelta(days=500)
+    after_m6 = factory.participant(worker, inclusion_date=start)
+    factory.questionnaire(worker, after_m6, Timepoint.M0)
+    factory.questionnaire(worker, after_m6, Timepoint.M6)
+    change_status(session, actor=worker, code=after_m6.code,
+                  status=Status.LOST_TO_FOLLOW_UP, effective_date=start + timedelta(days=300),
+                  on=TODAY)
+    early = factory.participant(worker, inclusion_date=TODAY - timedelta(days=150))
+    factory.questionnaire(worker, early, Timepoint.M0)
+    change_status(session, actor=worker, code=early.code, status=Status.LOST_TO_FOLLOW_UP,
+                  effective_date=TODAY - timedelta(days=70), on=TODAY)
+    data = load_frames(session, as_of=TODAY)
+    assert (_row(data, after_m6)["ltfu_event"], _row(data, after_m6)["ltfu_days"]) == (
+        1, 365 + 42)
+    assert (_row(data, early)["ltfu_event"], _row(data, early)["ltfu_days"]) == (1, 80)
+    lost = data.participants[data.participants["ltfu_event"] == 1]
+    assert (lost["ltfu_days"] > 0).all()
 
 
 def test_long_questionnaires_with_composites_and_labels(session: Session,
@@ -160,7 +188,8 @@ def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -
     data = load_frames(session, as_of=TODAY, censor_at="as_of")
     active = _row(data, cohort["int_valid"])
     assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)  # end of M12 window: 407
-    assert _row(data, cohort["int_none"])["ltfu_days"] == 0  # lost: last contact (M0)
+    assert _row(data, cohort["int_none"])["ltfu_days"] == 224  # lost: M6 window's close
+    assert _row(data, cohort["comp_contaminated"])["ltfu_days"] == 400  # overdue, not lost
     with pytest.raises(ValueError, match="unknown censoring rule"):
         load_frames(session, as_of=TODAY, censor_at="never")
 

@@ -167,6 +167,16 @@ def sign_out(session: Session, *, account_id: int) -> None:
     finish(session)
 
 
+def end_sign_ins_of_staff(session: Session, *, actor_id: int | None, staff_id: int) -> None:
+    """A staff member left the team: revoke their tokens and end their page sessions, so
+    that making them active again does not bring old sign-ins back. The caller commits."""
+    account = session.exec(select(Account).where(Account.staff_id == staff_id)).first()
+    if account is None or account.id is None:
+        return
+    _revoke_all(session, account.id)
+    _end_page_sessions(session, actor_id, account)
+
+
 def _end_page_sessions(session: Session, actor_id: int | None, account: Account) -> None:
     """Raise the account's session epoch (audited); the caller commits."""
     assert account.id is not None  # noqa: S101
@@ -324,6 +334,21 @@ def centre_access(session: Session, *, actor: Actor | None) -> dict[int, list[in
     return out
 
 
+def get_account_by_username(session: Session, *, actor: Actor | None, username: str
+                            ) -> tuple[Account, Staff]:
+    """An account and its staff member by sign-in name (admins, the command line)."""
+    _admin_id(actor)
+    row = session.exec(
+        select(Account, Staff)
+        .join(Staff, col(Staff.id) == Account.staff_id)
+        .where(Account.username == username.strip().lower())
+    ).first()
+    if row is None:
+        raise NotFound(f"No account with the username '{username}': please check the "
+                       "spelling in the list of accounts.")
+    return row[0], row[1]
+
+
 def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
     _admin_id(actor)
     account = session.get(Account, account_id)
@@ -355,11 +380,7 @@ def create_staff_account(
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
         raise CohortError(f"The username '{name}' is taken; please choose another one.")
     centre_id = _centre_id(session, centre_code) if centre_code else None
-    if centre_id is None and role is Role.OUTREACH_WORKER:
-        raise CohortError("Outreach workers belong to a centre: please give --centre (e.g. C04).")
     extra_ids = sorted({_centre_id(session, code) for code in limit_to} - {centre_id})
-    if extra_ids and role is not Role.RESEARCH_OFFICER:
-        raise CohortError("Only research officers can be limited to a list of centres.")
     data = StaffCreate(display_name=display_name or name, role=role, centre_id=centre_id,
                        aerli_trained_on=utcnow().date() if aerli_trained else None)
     if in_batch(session):

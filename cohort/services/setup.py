@@ -1,15 +1,35 @@
-"""Centres, staff and training: the data manager's set-up work."""
+"""Centres, staff and training: the data manager's set-up work.
+
+Every way of adding or changing staff (API, admin page, command line, demo) goes through
+``create_staff`` and ``update_staff``, so the checks below hold whatever the interface:
+an outreach worker belongs to a centre, only research officers are limited to a list of
+centres, and an AERLI training date is not in the future (the two-trained-workers rule
+counts it).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
+from enum import Enum
+from typing import Final
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from cohort.errors import CohortError, NotFound
+from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
 from cohort.models import Centre, CentreCreate, Staff, StaffCentreAccess, StaffCreate
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
+from cohort.vocab import Role
+
+STAFF_DETAILS = "staff details"
+
+
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED: Final = _Unchanged.UNCHANGED
 
 
 def _admin(actor: Actor | None) -> int | None:
@@ -40,39 +60,173 @@ def centre_by_code(session: Session, code: str) -> Centre:
     return centre
 
 
+def centre_ids_for(session: Session, *, actor: Actor | None, codes: Iterable[str]) -> list[int]:
+    """The ids of centres given by code (``C04``), for data managers; an unknown code is
+    named."""
+    _admin(actor)
+    ids = []
+    for code in codes:
+        centre_id = session.exec(
+            select(Centre.id).where(Centre.code == code.strip().upper())
+        ).first()
+        if centre_id is None:
+            raise NotFound(f"No centre with code {code}.")
+        ids.append(int(centre_id))
+    return ids
+
+
+def _refuse(field: str, label: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed([FieldError(field=field, label=label, message=message, code=code)],
+                            STAFF_DETAILS)
+
+
+def _check_centres(role: Role, centre_id: int | None, extra_ids: Sequence[int]) -> None:
+    if role is Role.OUTREACH_WORKER and centre_id is None:
+        raise _refuse("centre_id", "Centre",
+                      "Outreach workers belong to a centre: please choose the centre this "
+                      "person works for.", "required")
+    if extra_ids and role is not Role.RESEARCH_OFFICER:
+        raise _refuse("extra_centre_codes", "Limited to centres",
+                      "Only research officers can be limited to a list of centres: please "
+                      "leave the list empty for this role.")
+
+
+def _check_training_date(trained_on: date | None, today: date | None) -> None:
+    if trained_on is not None and today is not None and trained_on > today:
+        raise _refuse("aerli_trained_on", "AERLI training date",
+                      f"The date {trained_on.isoformat()} is in the future: please enter "
+                      "the date the AERLI training was completed (today, "
+                      f"{today.isoformat()}, or earlier).", "date_in_future")
+
+
+def _existing_centres(session: Session, ids: Iterable[int]) -> None:
+    for centre_id in ids:
+        if session.get(Centre, centre_id) is None:
+            raise NotFound(f"No centre with id {centre_id}.")
+
+
 def create_staff(
     session: Session,
     *,
     actor: Actor | None,
     data: StaffCreate,
     extra_centre_ids: list[int] | None = None,
+    on: date | None = None,
 ) -> Staff:
+    """Add a staff member. ``extra_centre_ids`` limits a research officer to those centres
+    (with their own centre, if any); ``on`` is today, to refuse a training date after it."""
     actor_id = _admin(actor)
-    if data.centre_id is not None and session.get(Centre, data.centre_id) is None:
-        raise NotFound(f"No centre with id {data.centre_id}.")
+    extra = sorted(set(extra_centre_ids or ()) - {data.centre_id})
+    _check_centres(data.role, data.centre_id, extra)
+    _check_training_date(data.aerli_trained_on, on)
+    _existing_centres(session, [data.centre_id] if data.centre_id is not None else [])
+    _existing_centres(session, extra)
     staff = Staff.model_validate(data)
     session.add(staff)
     session.flush()
     assert staff.id is not None  # noqa: S101
-    for centre_id in extra_centre_ids or []:
+    for centre_id in extra:
         session.add(StaffCentreAccess(staff_id=staff.id, centre_id=centre_id))
     audit.record_create(session, actor_id, staff)
+    if extra:
+        audit.record_changes(session, actor_id, "staff", staff.id,
+                             {"centre_access": (None, _codes(session, extra))})
     finish(session)
     return staff
 
 
-def set_training(
-    session: Session, *, actor: Actor | None, staff_id: int, trained_on: date | None
+def _codes(session: Session, ids: Iterable[int]) -> str:
+    wanted = list(ids)
+    if not wanted:
+        return ""
+    rows = session.exec(select(Centre.code).where(col(Centre.id).in_(wanted))).all()
+    return ", ".join(sorted(rows))
+
+
+def get_staff(session: Session, *, actor: Actor | None, staff_id: int) -> Staff:
+    """A staff member, for data managers."""
+    _admin(actor)
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"No staff member with id {staff_id}.")
+    return staff
+
+
+def update_staff(
+    session: Session,
+    *,
+    actor: Actor | None,
+    staff_id: int,
+    on: date,
+    trained_on: date | None | _Unchanged = UNCHANGED,
+    active: bool | None = None,
+    extra_centre_ids: Sequence[int] | None = None,
 ) -> Staff:
-    """Record (or clear) the date a staff member completed AERLI training."""
+    """Change what a data manager keeps about a staff member, in one commit with its audit
+    entries: either every requested change is made or none.
+
+    ``trained_on`` records (a date) or clears (``None``) the AERLI training, which decides
+    who counts towards the two trained workers a session needs, so a date after ``on``
+    (today) is refused. ``active=False`` marks someone who left the study team: their
+    sign-ins end at once. ``extra_centre_ids`` replaces the centres a research officer is
+    limited to (empty: national again, or only their own centre).
+    """
     actor_id = _admin(actor)
     staff = session.get(Staff, staff_id)
     if staff is None:
         raise NotFound(f"No staff member with id {staff_id}.")
-    old = staff.aerli_trained_on
-    staff.aerli_trained_on = trained_on
+    # Every check before any change, so that a refused part leaves the rest undone.
+    if not isinstance(trained_on, _Unchanged):
+        _check_training_date(trained_on, on)
+    extra: list[int] | None = None
+    if extra_centre_ids is not None:
+        extra = sorted(set(extra_centre_ids) - {staff.centre_id})
+        _check_centres(staff.role, staff.centre_id, extra)
+        _existing_centres(session, extra)
+    if active is False and actor_id is not None and staff_id == actor_id:
+        raise CohortError("You cannot mark yourself as no longer active; please ask another "
+                          "data manager.")
+
+    changes: dict[str, tuple[object, object]] = {}
+    if not isinstance(trained_on, _Unchanged):
+        changes["aerli_trained_on"] = (staff.aerli_trained_on, trained_on)
+        staff.aerli_trained_on = trained_on
+    if extra is not None:
+        _replace_centre_access(session, staff_id, extra, changes)
+    if active is not None and active != staff.active:
+        changes["active"] = (staff.active, active)
+        staff.active = active
+        if not active:
+            # Imported here: ``accounts`` builds on this module (create_staff).
+            from cohort.services.accounts import end_sign_ins_of_staff
+
+            end_sign_ins_of_staff(session, actor_id=actor_id, staff_id=staff_id)
     session.add(staff)
-    audit.record_changes(session, actor_id, "staff", staff_id,
-                         {"aerli_trained_on": (old, trained_on)})
+    audit.record_changes(session, actor_id, "staff", staff_id, changes)
     finish(session)
     return staff
+
+
+def _replace_centre_access(session: Session, staff_id: int, extra: list[int],
+                           changes: dict[str, tuple[object, object]]) -> None:
+    current = session.exec(
+        select(StaffCentreAccess).where(StaffCentreAccess.staff_id == staff_id)
+    ).all()
+    old_ids = sorted(row.centre_id for row in current)
+    if old_ids == extra:
+        return
+    changes["centre_access"] = (_codes(session, old_ids), _codes(session, extra))
+    for row in current:
+        session.delete(row)
+    session.flush()
+    for centre_id in extra:
+        session.add(StaffCentreAccess(staff_id=staff_id, centre_id=centre_id))
+
+
+def set_training(
+    session: Session, *, actor: Actor | None, staff_id: int, trained_on: date | None,
+    on: date,
+) -> Staff:
+    """Record (or clear) the date a staff member completed AERLI training; ``on`` is today
+    (a training date after it is refused)."""
+    return update_staff(session, actor=actor, staff_id=staff_id, on=on, trained_on=trained_on)

@@ -125,6 +125,19 @@ class StaffIn(StaffCreate):
     )
 
 
+class StaffPatch(SQLModel):
+    """Only the fields sent are changed."""
+
+    aerli_trained_on: date | None = Field(
+        default=None, description="Date AERLI training was completed (not in the future); "
+                                  "null clears it.")
+    active: bool | None = Field(default=None, description="false: no longer on the team "
+                                                          "(their sign-ins end).")
+    extra_centre_codes: list[str] | None = Field(
+        default=None, description="Research officers: the centres they are limited to "
+                                  "(codes); [] makes them national again.")
+
+
 class AccountIn(SQLModel):
     staff_id: int
     username: str = Field(max_length=80)

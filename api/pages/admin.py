@@ -1,22 +1,24 @@
-"""Data managers' page: accounts (create, disable, reset password)."""
+"""Data managers' page: accounts (create, disable, reset password) and AERLI training."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import CurrentUser, DbSession, SignedIn
-from api.pages.common import flash, page_router, redirect, render
+from api.deps import CurrentUser, DbSession, SignedIn, Today
+from api.pages.common import flash, page_router, plain_error, redirect, render
+from api.problems import describe
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
-from cohort.services import accounts, queries
+from cohort.services import accounts, queries, setup
 from cohort.vocab import Role
 
 router = page_router()
 
 
-def _page(request: Request, user: SignedIn, session: DbSession, error: str = "",
+def _page(request: Request, user: SignedIn, session: DbSession, today: date, error: str = "",
           status: int = 200) -> HTMLResponse:
     rows = accounts.list_accounts(session, actor=user.actor)
     centres = queries.list_centres(session, actor=user.actor)
@@ -25,18 +27,19 @@ def _page(request: Request, user: SignedIn, session: DbSession, error: str = "",
              for staff_id, ids in accounts.centre_access(session, actor=user.actor).items()}
     return render(request, "accounts.html",
                   {"rows": rows, "roles": list(Role), "error": error, "centres": centres,
-                   "codes": codes, "reach": reach},
+                   "codes": codes, "reach": reach, "today": today},
                   user=user, status=status)
 
 
 @router.get("/accounts", response_class=HTMLResponse)
-def accounts_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
-    return _page(request, user, session)
+def accounts_page(request: Request, user: CurrentUser, session: DbSession,
+                  today: Today) -> HTMLResponse:
+    return _page(request, user, session, today)
 
 
 @router.post("/accounts", response_model=None)
 def accounts_create(
-    request: Request, user: CurrentUser, session: DbSession,
+    request: Request, user: CurrentUser, session: DbSession, today: Today,
     username: Annotated[str, Form()], password: Annotated[str, Form()],
     role: Annotated[Role, Form()], display_name: Annotated[str, Form()] = "",
     centre_code: Annotated[str, Form()] = "", aerli_trained: Annotated[bool, Form()] = False,
@@ -52,7 +55,7 @@ def accounts_create(
         session.rollback()
         if isinstance(error, ActionNotAllowed):
             raise
-        return _page(request, user, session, error.message, 422)
+        return _page(request, user, session, today, plain_error(error), describe(error)[0])
     flash(request, f"Account '{username.strip().lower()}' created.")
     return redirect("/accounts")
 
@@ -76,4 +79,33 @@ def accounts_update(
         if isinstance(error, NotFound | ActionNotAllowed):
             raise
         flash(request, error.message, "error")
+    return redirect("/accounts")
+
+
+@router.post("/staff/{staff_id}/training", response_class=RedirectResponse)
+def training_update(
+    staff_id: int, request: Request, user: CurrentUser, session: DbSession, today: Today,
+    action: Annotated[str, Form()], trained_on: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Record or clear the date someone completed AERLI training."""
+    if action == "clear":
+        when: date | None = None
+    else:
+        try:
+            when = date.fromisoformat(trained_on.strip())
+        except ValueError:
+            flash(request, "AERLI training date: please enter the date the training was "
+                  "completed (for example 2026-01-15).", "error")
+            return redirect("/accounts")
+    try:
+        staff = setup.set_training(session, actor=user.actor, staff_id=staff_id,
+                                   trained_on=when, on=today)
+    except CohortError as error:
+        session.rollback()
+        if isinstance(error, NotFound | ActionNotAllowed):
+            raise
+        flash(request, plain_error(error), "error")
+        return redirect("/accounts")
+    flash(request, f"{staff.display_name}: AERLI training "
+          + (f"recorded as completed on {when.isoformat()}." if when else "date cleared."))
     return redirect("/accounts")

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SignedIn, check_csrf, csrf_token
+from cohort.errors import CohortError, ValidationFailed
 from cohort.models import Deviation
 from cohort.vocab import Role
 
@@ -59,6 +60,13 @@ def _plain(message: str) -> str:
     """Deviation messages start with the participant code, already shown on the page."""
     _, _, rest = message.partition(": ")
     return rest or message
+
+
+def plain_error(error: CohortError) -> str:
+    """An error for a page: each refused field named by its label, not its API name."""
+    if isinstance(error, ValidationFailed) and error.problems:
+        return " ".join(f"{p.label or p.field}: {p.message}" for p in error.problems)
+    return error.message
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, DbSession
-from api.schemas import StaffIn, StaffOut
+from api.deps import CurrentUser, DbSession, Today
+from api.schemas import StaffIn, StaffOut, StaffPatch
 from cohort.models import Centre, CentreCreate, CentrePublic, Staff
 from cohort.services import queries, setup
 
@@ -49,11 +49,31 @@ def list_staff(
 
 
 @router.post("/staff", response_model=StaffOut, status_code=201)
-def create_staff(body: StaffIn, user: CurrentUser, session: DbSession) -> StaffOut:
-    """Add a staff member (data managers); research officers may be limited to centres."""
-    extra = [queries.get_centre(session, actor=user.actor, code=c).id or 0
-             for c in body.extra_centre_codes]
+def create_staff(body: StaffIn, user: CurrentUser, session: DbSession,
+                 today: Today) -> StaffOut:
+    """Add a staff member (data managers). Outreach workers need a centre; only research
+    officers may be limited to centres; an AERLI training date may not be in the future."""
+    extra = setup.centre_ids_for(session, actor=user.actor, codes=body.extra_centre_codes)
     staff = setup.create_staff(session, actor=user.actor,
                                data=StaffIn.model_validate(body.model_dump()),
-                               extra_centre_ids=extra)
+                               extra_centre_ids=extra, on=today)
+    return staff_out(staff, deidentified=False)
+
+
+@router.patch("/staff/{staff_id}", response_model=StaffOut)
+def update_staff(staff_id: int, body: StaffPatch, user: CurrentUser, session: DbSession,
+                 today: Today) -> StaffOut:
+    """Data managers: record or clear (``null``) the AERLI training date, mark someone
+    active or not (no longer active ends their sign-ins), or replace the centres a research
+    officer is limited to (``[]``: national again). Only the fields sent are changed, all
+    of them or none."""
+    sent = body.model_fields_set
+    extra = None
+    if body.extra_centre_codes is not None:
+        extra = setup.centre_ids_for(session, actor=user.actor, codes=body.extra_centre_codes)
+    staff = setup.update_staff(
+        session, actor=user.actor, staff_id=staff_id, on=today,
+        trained_on=body.aerli_trained_on if "aerli_trained_on" in sent else setup.UNCHANGED,
+        active=body.active, extra_centre_ids=extra,
+    )
     return staff_out(staff, deidentified=False)

@@ -1,4 +1,4 @@
-"""``cohort user add|list`` and ``cohort serve``.
+"""``cohort user add|list|train`` and ``cohort serve``.
 
 Passwords are never echoed nor accepted as an option (they would land in the shell
 history): they are typed at a hidden prompt or piped with ``--password-stdin``.
@@ -17,6 +17,23 @@ user_app = typer.Typer(help="Sign-in accounts of the study team.", no_args_is_he
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
+
+
+# The options of these commands, by the service's field names, so errors name the option.
+OPTIONS = {"centre_id": "--centre", "extra_centre_codes": "--limit-to",
+           "aerli_trained_on": "--on"}
+
+
+def _message(error: Exception) -> str:
+    """One line for a refused command, naming the option to correct."""
+    from cohort.errors import CohortError, ValidationFailed
+
+    assert isinstance(error, CohortError)  # noqa: S101
+    if isinstance(error, ValidationFailed) and error.problems:
+        return " ".join(f"{OPTIONS.get(p.field, p.label or p.field)}: {p.message}"
+                        for p in error.problems)
+    rule = getattr(error, "rule_id", None)
+    return f"[{rule}] {error.message}" if rule else error.message
 
 
 @user_app.command("add")
@@ -59,8 +76,7 @@ def add(
                 limit_to=limit_to or (),
             )
     except CohortError as error:
-        rule = getattr(error, "rule_id", None)
-        _fail(f"[{rule}] {error.message}" if rule else error.message)
+        _fail(_message(error))
         return
     except SQLAlchemyError as error:
         _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
@@ -69,6 +85,55 @@ def add(
     typer.echo(f"Account '{account.username}' created ({wanted.value}"
                f"{', centre ' + centre.upper() if centre else ''}"
                f"{', limited to ' + ', '.join(c.upper() for c in limit_to) if limit_to else ''}).")
+
+
+@user_app.command("train")
+def train(
+    username: Annotated[str, typer.Option(help="Sign-in name of the staff member.")],
+    on: Annotated[str | None, typer.Option(
+        help="Date AERLI training was completed (YYYY-MM-DD); default today.")] = None,
+    clear: Annotated[bool, typer.Option(
+        "--clear", help="Remove the training date (not AERLI-trained).")] = False,
+) -> None:
+    """Record (or clear) the date a staff member completed AERLI training (audited).
+
+    Sessions need two AERLI-trained workers; this is the date that decides who counts.
+    """
+    from datetime import date
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cohort.db import session_scope
+    from cohort.errors import CohortError
+    from cohort.services.accounts import get_account_by_username
+    from cohort.services.setup import set_training
+
+    if clear and on is not None:
+        _fail("give either --on DATE or --clear, not both.")
+        return
+    trained_on: date | None = None
+    if not clear:
+        try:
+            trained_on = date.fromisoformat(on) if on is not None else date.today()
+        except ValueError:
+            _fail(f"'{on}' is not a date; use YYYY-MM-DD, for example 2026-01-15.")
+            return
+    try:
+        with session_scope() as session:
+            account, staff = get_account_by_username(session, actor=None, username=username)
+            set_training(session, actor=None, staff_id=staff.id or 0, trained_on=trained_on,
+                         on=date.today())
+    except CohortError as error:
+        _fail(_message(error) + (" (`cohort user list` shows every account.)"
+                                 if "No account" in error.message else ""))
+        return
+    except SQLAlchemyError as error:
+        _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
+              "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+        return
+    typer.echo(f"'{account.username}': AERLI training "
+               + (f"completed on {trained_on.isoformat()}." if trained_on
+                  else "date cleared (not AERLI-trained)."))
 
 
 @user_app.command("list")

@@ -164,6 +164,7 @@ GLOBAL_REQUESTS: list[Request] = [
      lambda t, c: {"staff_id": c["spare"], "username": "spare.one",
                    "password": "a long enough password"}, admin_creates),
     ("PATCH", "/accounts/{acct_b}", lambda t, c: {"active": True}, admin_only),
+    ("PATCH", "/staff/{spare}", lambda t, c: {"aerli_trained_on": "2026-01-15"}, admin_only),
 ]
 
 

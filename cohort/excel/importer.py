@@ -1,11 +1,14 @@
 """Importing a filled workbook (or a REDCap export): every row checked, all or nothing.
 
 Rows go through the normal services (``enrol``, ``save_questionnaires``, ``log_session``)
-inside one ``batch`` transaction, including rows next to unreadable ones so that the
-person hears about every problem at once. Enrolment and session rows each get a SAVEPOINT, so a
-refused row is rolled back alone and the next rows are still checked: the person hears
-about every problem at once. If any row was refused, or on ``dry_run``, the whole batch is
-rolled back. Rows flagged by a soft rule are saved and their deviations listed.
+inside one ``batch`` transaction. A row with an unreadable cell is checked too, without
+that cell (what only follows from the missing cell is not reported twice), so the person
+hears about every problem at once. The services check the dictionary before the protocol
+rules, though: when an unreadable cell is a required answer, the row's rules (dates,
+windows, eligibility) are checked in the next round, once the cell is readable.
+Enrolment and session rows each get a SAVEPOINT, so a refused row is rolled back alone and
+the next rows are still checked. If any row was refused, or on ``dry_run``, the whole
+batch is rolled back. Rows flagged by a soft rule are saved and their deviations listed.
 
 Importing the same file twice writes nothing: a written import is recorded with its
 SHA-256 digest (``ImportBatch``), and rows already stored (same questionnaire answers, same
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from hashlib import sha256
 
 from sqlmodel import Session, col, select
 
+from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
 from cohort.excel.layout import CODE, STAFF, Kind
 from cohort.excel.reader import EntryRow, EntrySheet, Problem, read_workbook
@@ -49,6 +53,7 @@ RULE_FIELDS = {
 DATE_FIELDS = {Kind.QUESTIONNAIRE: "visit_date", Kind.SESSION: "session_date",
                Kind.ENROLMENT: "inclusion_date"}
 _STAFF_SPLIT = re.compile(r"[,;/\s]+")
+UNREADABLE = "import.unreadable_value"
 
 
 class ImportStopped(CohortError):
@@ -136,9 +141,7 @@ def import_sheet(
         return report
     if any(sheet.in_header(p) for p in report.problems):
         return report  # a header to fix first: checking rows now would only add noise
-    unreadable = {(p.sheet, p.row) for p in report.problems}
-    sheet = replace(sheet, rows=[r for r in sheet.rows
-                                 if (sheet.layout_of(r).title, r.number) not in unreadable])
+    read_first = len(report.problems)
     work: Callable[[Session, Actor, EntrySheet, ImportReport, date | None], None] = {
         Kind.QUESTIONNAIRE: _questionnaires, Kind.ENROLMENT: _enrolments,
         Kind.SESSION: _sessions}[sheet.kind]
@@ -160,9 +163,52 @@ def import_sheet(
         raise ImportStopped(
             f"The import stopped on an unexpected error ({type(error).__name__}: {error}); "
             "nothing was saved. Please report this to the data manager.") from error
+    report.problems[read_first:] = _not_from_unreadable(report.problems[:read_first],
+                                                        report.problems[read_first:])
     if report.problems or dry_run:
         report.created.clear()
     return report
+
+
+def _not_from_unreadable(read: list[Problem], checked: list[Problem]) -> list[Problem]:
+    """The problems the checks found, less those an unreadable cell of the row explains.
+
+    A row with an unreadable cell is still checked (the cell is left out), so the person
+    sees every problem of the row at once. Leaving the cell out makes the dictionary
+    say it needs an answer, and may show or hide the questions whose branching logic
+    depends on it: those problems are the unreadable cell's, already reported, and dropped.
+    """
+    unreadable: dict[tuple[str, int], set[str]] = {}
+    for p in read:
+        if p.rule == UNREADABLE and p.row is not None:
+            unreadable.setdefault((p.sheet, p.row), set()).add(p.field or CODE)
+    if not unreadable:
+        return checked
+    kept: list[Problem] = []
+    for p in checked:
+        fields = unreadable.get((p.sheet, p.row or 0))
+        if fields is None or not _depends_on(p.field, fields):
+            kept.append(p)
+    return kept
+
+
+def _depends_on(name: str, fields: set[str]) -> bool:
+    """Whether ``name`` is one of ``fields`` or asked depending on them (branching logic)."""
+    if name in fields:
+        return True
+    dictionary = get_dictionary()
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = dictionary.fields.get(todo.pop())
+        if current is None or current.name in seen or current.branching_node is None:
+            continue
+        seen.add(current.name)
+        references = {n.name for n in current.branching_node.references()}
+        if references & fields:
+            return True
+        todo.extend(references)
+    return False
 
 
 # --------------------------------------------------------------------------- problems

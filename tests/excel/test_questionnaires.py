@@ -152,7 +152,8 @@ def test_a_missing_answer_and_a_word_not_in_the_list_are_both_reported(
     fill(ws, row, as_cells(answers))
     report = _import(factory, site, save(book))
     found = sorted((p.row, p.field, p.rule) for p in report.problems)
-    assert found == [(row, "inj_freq", "import.unreadable_value")]
+    assert found == [(row, "inj_freq", "import.unreadable_value"),
+                     (row, "share_syringe", "dictionary.required")]  # in one round
     assert "Less than once a week" in report.problems[0].message
 
     fill(ws, row, {"inj_freq": "Once a week"})

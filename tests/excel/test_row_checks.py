@@ -82,3 +82,36 @@ def test_a_record_exported_twice_for_one_event_names_the_first_line(
     assert (problem.row, problem.rule) == (3, "visit.duplicate")
     assert problem.message.startswith(
         f"Row 2 of this export already has record {person.code}'s M6 questionnaire")
+
+
+def test_an_unreadable_cell_does_not_hide_the_other_problems_of_its_row(
+        factory: Factory, site: Site) -> None:
+    book = _book(factory, site)
+    ws = entry_sheet(book)
+    row = row_of(ws, site.due[0].code)
+    answers = _answers(factory, hcv_test_ever="perhaps", hcv_last_result="1")
+    answers["visit_date"] = "31/02/2026"
+    del answers["share_syringe"], answers["share_cooker"]
+    fill(ws, row, as_cells(answers))
+    before = row_counts(factory.session)
+
+    report = _import(factory, site, save(book))
+
+    assert row_counts(factory.session) == before
+    assert sorted((p.row, p.field, p.rule) for p in report.problems) == [
+        (row, "hcv_test_ever", "import.unreadable_value"),
+        (row, "share_cooker", "dictionary.required"),
+        (row, "share_syringe", "dictionary.required"),
+        (row, "visit_date", "import.unreadable_value"),
+    ]  # hcv_last_result depends on the unreadable answer: not reported on its own
+
+
+def test_an_unreadable_session_date_does_not_hide_an_unknown_worker(
+        factory: Factory, site: Site) -> None:
+    book = _book(factory, site, Kind.SESSION)
+    ws = entry_sheet(book)
+    fill(ws, 3, {"participant_code": site.due[0].code, "session_date": "2026-13-01",
+                 "setting": "1", "modality": "1", "workers_present": "nobody.here"})
+    report = _import(factory, site, save(book))
+    assert sorted((p.field, p.rule) for p in report.problems) == [
+        ("session_date", "import.unreadable_value"), ("workers_present", "import.unknown_staff")]

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import answers_from_form, field_views
 from api.pages.common import flash_saved, page_router, redirect, render
+from api.problems import describe
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
 from cohort.services import queries
@@ -107,8 +108,9 @@ async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error)
-        return _enrol_page(request, user, session, answers, errors, message, 422,
-                           centre_code or "")
+        # The API's status for the same refusal (403 for another centre, 404 unknown).
+        return _enrol_page(request, user, session, answers, errors, message,
+                           describe(error)[0], centre_code or "")
     flash_saved(request, f"{saved.record.code} is enrolled. Please write this code on "
                 "their card", saved.deviations)
     return redirect(f"/participants/{saved.record.code}")

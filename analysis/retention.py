@@ -8,7 +8,6 @@ against R on reference data; :func:`retention_analysis` applies them to the coho
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,13 +127,45 @@ def fit_cox(df: pd.DataFrame, duration_col: str, event_col: str, covariates: Seq
                      list(strata) if strata else None, cluster_col, summary, cph)
 
 
+def untie(durations: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Durations made distinct so that lifelines' Aalen–Johansen fitter sees no ties and
+    no event at time 0, without changing the tied-time estimator.
+
+    lifelines cannot take tied event times: it jitters them at random (so estimates depend
+    on a seed, and a censoring can land before an event it tied with), and it sets the
+    increment of its first row to zero, so events at time 0 (tied or jittered there) are
+    dropped. Instead, within each distinct time ``t`` the ``k``-th event (any cause) is
+    moved to ``t + k·ε`` and the censorings after all of them, with ε so small that no
+    record crosses half the gap to the next distinct time. Handling ``d`` tied events one
+    after the other gives the same product ``(n - d) / n`` and the same increments
+    ``S(t-)·d_j / n`` as the tied formulas, and censorings after events is the
+    Kaplan–Meier convention: with no competing event the result equals ``1 - KM`` exactly.
+    """
+    t = np.asarray(durations, dtype=float)
+    distinct = np.unique(t)
+    gap = float(np.diff(distinct).min()) if len(distinct) > 1 else 1.0
+    eps = gap / (2.0 * (len(t) + 2))
+    censored = np.asarray(outcomes) == 0
+    order = np.lexsort((censored, t))  # by time, events before censorings
+    sorted_t = t[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_t)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, len(t)]))
+    rank = np.arange(len(t)) - first
+    out = np.empty_like(t)
+    out[order] = sorted_t + eps * (rank + 1)
+    return out
+
+
 def cumulative_incidence(df: pd.DataFrame, duration_col: str, outcome_col: str, *,
                          event_of_interest: int = 1, by: str | None = None,
-                         times: Sequence[float] = (6.0, 12.0), seed: int = 0) -> CIFResult:
+                         times: Sequence[float] = (6.0, 12.0)) -> CIFResult:
     """Aalen–Johansen cumulative incidence with competing events (outcome codes > 0).
 
-    lifelines breaks tied times with a small seeded jitter; its warning about it is
-    expected here and silenced.
+    Times are made distinct first (:func:`untie`): every record moves forward by less
+    than half the gap between two distinct times, events before censorings, so events
+    at time 0 count and ties are handled as by the tied-time estimator (R ``cmprsk``),
+    deterministically. The fitters' timelines are these shifted times (invisible on a
+    plot); ``summary`` reads each curve at the original ``times``.
     """
     from lifelines import AalenJohansenFitter
 
@@ -142,20 +173,21 @@ def cumulative_incidence(df: pd.DataFrame, duration_col: str, outcome_col: str, 
     rows = []
     levels = [("all", df)] if by is None else [(str(k), g) for k, g in df.groupby(by)]
     for name, sub in levels:
-        ajf = AalenJohansenFitter(seed=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ajf.fit(sub[duration_col], sub[outcome_col], event_of_interest=event_of_interest,
-                    label=name)
+        original = sub[duration_col].to_numpy(dtype=float)
+        outcome = sub[outcome_col].to_numpy()
+        shifted = untie(original, outcome)
+        ajf = AalenJohansenFitter().fit(shifted, outcome, event_of_interest=event_of_interest,
+                                        label=name)
         fitters[name] = ajf
         cif = ajf.cumulative_density_
         for t in times:
-            idx = cif.index[cif.index <= t]
-            value = float(cif.iloc[len(idx) - 1, 0]) if len(idx) else 0.0
+            upto = shifted[original <= t]
+            value = (float(cif.loc[cif.index <= upto.max()].iloc[-1, 0]) if len(upto)
+                     else 0.0)
             rows.append({"level": name, "time": t, "cumulative_incidence": value,
-                         "events": int((sub[outcome_col] == event_of_interest).sum()),
-                         "competing": int(((sub[outcome_col] > 0)
-                                           & (sub[outcome_col] != event_of_interest)).sum())})
+                         "events": int((outcome == event_of_interest).sum()),
+                         "competing": int(((outcome > 0)
+                                           & (outcome != event_of_interest)).sum())})
     return CIFResult(event_of_interest, fitters, pd.DataFrame(rows))
 
 

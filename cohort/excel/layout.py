@@ -73,6 +73,14 @@ def field_columns(f: Field) -> list[Column]:
     return [Column(f.name, f.plain_label, f, None, f.note)]
 
 
+def choice_entries(column: Column) -> list[str]:
+    """Drop-down entries, ``code = label``; the reader takes the code before ``=``."""
+    if column.choice is not None:
+        return ["1 = Yes", "0 = No"]
+    assert column.field is not None  # noqa: S101
+    return [f"{code} = {label}" for code, label in column.field.choices.items()]
+
+
 def columns_for(kind: Kind, timepoint: Timepoint | None = None) -> list[Column]:
     """Every column of a kind of workbook, in template order."""
     dictionary = get_dictionary()

@@ -37,6 +37,7 @@ from cohort.excel.layout import (
     Column,
     Kind,
     columns_for,
+    dictionary_version,
 )
 from cohort.vocab import Timepoint
 
@@ -165,6 +166,7 @@ def _read(book: Any) -> EntrySheet:
     meta = _meta(book)
     known = _all_names()
     found: list[tuple[Any, int, list[str], Iterator[Sequence[object]]]] = []
+    labels: dict[str, dict[str, str]] = {}  # sheet -> variable name -> the label above it
     for ws in book.worksheets:
         if ws.title in SKIPPED_SHEETS:
             continue
@@ -175,6 +177,9 @@ def _read(book: Any) -> EntrySheet:
             best = scores.index(max(scores))
             names = [_norm(v) for v in head[best]]
             found.append((ws, best + 1, names, chain(head[best + 1:], rows)))
+            above = head[best - 1] if best else ()
+            labels[ws.title] = {name: str(label).strip() for name, label in zip(
+                names, above, strict=False) if name and label is not None}
     if not found:
         raise WorkbookUnreadable(
             "No entry sheet found: none has the row of variable names (participant_code, "
@@ -197,6 +202,12 @@ def _read(book: Any) -> EntrySheet:
         readers = _header(sheet, layout, names, timepoint)
         with_name = {index for index, name in enumerate(names) if name}
         _rows(sheet, layout, timepoint, readers, with_name, data_rows)
+    if sheet.dictionary_version and sheet.dictionary_version != dictionary_version():
+        from cohort.excel.versions import meanings_changed
+
+        changed = meanings_changed(book, sheet.layouts, labels)
+        if changed:  # cells were read with today's codes: only the header problems count
+            sheet.problems = [p for p in sheet.problems if sheet.in_header(p)] + changed
     return sheet
 
 

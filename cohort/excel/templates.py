@@ -39,6 +39,7 @@ from cohort.excel.layout import (
     NAME_ROW,
     Column,
     Kind,
+    choice_entries,
     columns_for,
     dictionary_version,
     sheet_title,
@@ -53,14 +54,6 @@ NAME_FILL = PatternFill("solid", fgColor="F2F2F2")
 EMPTY_ROWS = 50
 ONLINE = "When you are back online"
 DATE_FORMAT = "yyyy-mm-dd"
-
-
-def choice_entries(column: Column) -> list[str]:
-    """Drop-down entries, ``code = label``; the reader takes the code before ``=``."""
-    if column.choice is not None:
-        return ["1 = Yes", "0 = No"]
-    assert column.field is not None  # noqa: S101
-    return [f"{code} = {label}" for code, label in column.field.choices.items()]
 
 
 def due_codes(session: Session, *, actor: Actor, centre: Centre, timepoint: Timepoint,

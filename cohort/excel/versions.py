@@ -1,0 +1,105 @@
+"""A workbook made from another version of the data dictionary: do its answers still mean
+what they meant when the person picked them?
+
+Templates record the dictionary's fingerprint in ``_meta``. The fingerprint changes with
+any edit of the dictionary (a question reworded, a field added, a range widened), and
+refusing every such workbook would make outreach workers re-type their field work for
+nothing: columns added or removed are already named by the header checks, and ranges,
+required answers and branching logic are checked against today's dictionary at import.
+What an older workbook can silently get wrong is a *choice code whose meaning changed*: a
+``2`` picked or typed when 2 meant "Public place" would be saved as whatever 2 means now.
+
+So when the fingerprint differs, the meanings the workbook carries are compared with
+today's dictionary: the drop-down lists in its hidden ``_lists`` sheet (``code = label``,
+each list with its variable name under it) and, for tick columns (``field___code``), the
+label above the column. A code that no longer exists, or whose words changed, refuses the
+whole workbook, naming each column, before any row is checked; the person copies the
+answers into a new template, picking each answer again. A code *added* to a list changes
+nothing the person wrote and is not reported. A workbook whose ``_lists`` sheet is gone
+cannot be compared and is refused too. A workbook without a fingerprint (a sheet made by
+hand) has nothing to compare: its cells are read with today's codes, as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cohort.dictionary import get_dictionary
+from cohort.excel.layout import CHECKBOX_SEPARATOR, LISTS_SHEET
+from cohort.excel.reader import Layout, Problem
+
+RULE = "import.dictionary_changed"
+_ENTRY = re.compile(r"^\s*(\S+?)\s*=\s*(.*?)\s*$")
+_AGAIN = ("Nothing was read, so that no answer is saved with another meaning: please copy "
+          "the answers into a new template (cohort template, or the Workbooks page), "
+          "picking each of these answers again from its list.")
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _lists(book: Any) -> dict[str, dict[str, str]] | None:
+    """Variable name -> {code: label} of each drop-down list kept in ``_lists``."""
+    if LISTS_SHEET not in book.sheetnames:
+        return None
+    columns: dict[int, list[object]] = {}
+    for values in book[LISTS_SHEET].iter_rows(values_only=True):
+        for index, value in enumerate(values):
+            columns.setdefault(index, []).append(value)
+    found: dict[str, dict[str, str]] = {}
+    for cells in columns.values():
+        end = next((i for i, v in enumerate(cells) if v is None), len(cells))
+        name = next((str(v).strip().lower() for v in cells[end:] if v is not None), None)
+        if name is None:
+            continue
+        pairs = [_ENTRY.match(str(v)) for v in cells[:end]]
+        found[name] = {m.group(1): m.group(2) for m in pairs if m}
+    return found
+
+
+def meanings_changed(book: Any, layouts: list[Layout],
+                     labels: dict[str, dict[str, str]]) -> list[Problem]:
+    """One problem per column whose choice codes no longer mean what the workbook shows."""
+    dictionary = get_dictionary()
+    kept = _lists(book)
+    problems: list[Problem] = []
+    for layout in layouts:
+        row = max(layout.name_row - 1, 1)
+        if kept is None:
+            problems.append(Problem(
+                layout.title, row, None, "", RULE,
+                "This workbook was made from another version of the data dictionary, and "
+                f"its hidden sheet '{LISTS_SHEET}' (the answers of each list) is gone, so "
+                f"whether its answer codes still mean the same cannot be checked. {_AGAIN}"))
+            continue
+        for name, letter in layout.letters.items():
+            base, _, choice = name.partition(CHECKBOX_SEPARATOR)
+            f = dictionary.fields.get(base)
+            if f is None or not f.has_choices:
+                continue
+            if choice:
+                said = labels.get(layout.title, {}).get(name, "")
+                now = f.choices.get(choice, "")
+                if said and now and not _words(said).endswith(_words(now)):
+                    problems.append(Problem(
+                        layout.title, row, letter, f.name, RULE,
+                        f"This workbook was made from another version of the data "
+                        f"dictionary: the column '{said}' ({name}) now means '{now}'. "
+                        f"{_AGAIN}"))
+                continue
+            before = kept.get(name)
+            if before is None:
+                continue  # not a list in that version: the cell check says what it holds
+            changes = [f"{code} was '{label}', now '{f.choices[code]}'"
+                       if code in f.choices else f"{code} ('{label}') is no longer an answer"
+                       for code, label in before.items()
+                       if code not in f.choices or _words(label) != _words(f.choices[code])]
+            if changes:
+                problems.append(Problem(
+                    layout.title, row, letter, f.name, RULE,
+                    f"This workbook was made from another version of the data dictionary, "
+                    f"in which the answers to '{f.plain_label}' ({name}) had other codes: "
+                    f"{'; '.join(changes)}. {_AGAIN}"))
+    return problems

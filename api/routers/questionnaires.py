@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deid import deidentify_answers
-from api.deps import CurrentUser, DbSession, SignedIn, Today
+from api.deps import CurrentUser, DbSession, Today
 from api.schemas import (
     QuestionnaireIn,
     QuestionnaireSaved,
@@ -15,35 +14,29 @@ from api.schemas import (
 )
 from cohort.models import Questionnaire, QuestionnairePublic
 from cohort.services import queries
-from cohort.services.questionnaires import (
-    get_questionnaire,
-    save_questionnaire,
-    update_questionnaire,
-)
+from cohort.services.questionnaires import save_questionnaire, update_questionnaire
 from cohort.vocab import Timepoint
 
 router = APIRouter(prefix="/participants/{code}/questionnaires", tags=["questionnaires"])
 
 
-def public(q: Questionnaire, user: SignedIn) -> QuestionnairePublic:
-    out = QuestionnairePublic.model_validate(q, from_attributes=True)
-    if user.deidentified:
-        out.answers = deidentify_answers(out.answers)
-    return out
+def public(q: Questionnaire) -> QuestionnairePublic:
+    """De-identification for statisticians is done by the read services."""
+    return QuestionnairePublic.model_validate(q, from_attributes=True)
 
 
 @router.get("", response_model=QuestionnairesPublic)
 def list_questionnaires(code: str, user: CurrentUser, session: DbSession) -> QuestionnairesPublic:
     rows = queries.list_questionnaires(session, actor=user.actor, code=code)
-    return QuestionnairesPublic(data=[public(q, user) for q in rows], count=len(rows))
+    return QuestionnairesPublic(data=[public(q) for q in rows], count=len(rows))
 
 
 @router.get("/{timepoint}", response_model=QuestionnairePublic)
 def get(code: str, timepoint: Timepoint, user: CurrentUser,
         session: DbSession) -> QuestionnairePublic:
     """Includes ``version``: send it back with an update."""
-    return public(get_questionnaire(session, actor=user.actor, code=code, timepoint=timepoint),
-                  user)
+    return public(queries.get_questionnaire(session, actor=user.actor, code=code,
+                                            timepoint=timepoint))
 
 
 @router.post("/{timepoint}", response_model=QuestionnaireSaved, status_code=201)
@@ -54,7 +47,7 @@ def create(code: str, timepoint: Timepoint, body: QuestionnaireIn, user: Current
     window is saved and flagged (``visit.out_of_window`` in ``deviations``)."""
     saved = save_questionnaire(session, actor=user.actor, code=code, timepoint=timepoint,
                                answers=body.answers, on=today)
-    return QuestionnaireSaved(questionnaire=public(saved.record, user),
+    return QuestionnaireSaved(questionnaire=public(saved.record),
                               deviations=briefs(saved.deviations))
 
 
@@ -65,5 +58,5 @@ def update(code: str, timepoint: Timepoint, body: QuestionnaireUpdate, user: Cur
     overwrites nothing; every changed answer is audited with old and new value."""
     saved = update_questionnaire(session, actor=user.actor, code=code, timepoint=timepoint,
                                  answers=body.answers, expected_version=body.version, on=today)
-    return QuestionnaireSaved(questionnaire=public(saved.record, user),
+    return QuestionnaireSaved(questionnaire=public(saved.record),
                               deviations=briefs(saved.deviations))

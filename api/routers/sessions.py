@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, DbSession, SignedIn, Today
+from api.deps import CurrentUser, DbSession, Today
 from api.schemas import SessionSaved, SessionsPublic, briefs
 from cohort.models import AerliSession, AerliSessionPublic
 from cohort.services import queries
@@ -13,18 +13,16 @@ from cohort.services.sessions import AerliSessionCreate, log_session
 router = APIRouter(prefix="/participants/{code}/sessions", tags=["AERLI sessions"])
 
 
-def public(record: AerliSession, staff_ids: list[int], user: SignedIn) -> AerliSessionPublic:
-    out = AerliSessionPublic.model_validate(record, from_attributes=True,
-                                            update={"staff_ids": staff_ids})
-    if user.deidentified:
-        out.note = None
-    return out
+def public(record: AerliSession, staff_ids: list[int]) -> AerliSessionPublic:
+    """De-identification for statisticians is done by the read services."""
+    return AerliSessionPublic.model_validate(record, from_attributes=True,
+                                             update={"staff_ids": staff_ids})
 
 
 @router.get("", response_model=SessionsPublic)
 def list_sessions(code: str, user: CurrentUser, session: DbSession) -> SessionsPublic:
     rows = queries.list_sessions(session, actor=user.actor, code=code)
-    return SessionsPublic(data=[public(r.record, r.staff_ids, user) for r in rows],
+    return SessionsPublic(data=[public(r.record, r.staff_ids) for r in rows],
                           count=len(rows))
 
 
@@ -34,5 +32,5 @@ def create(code: str, body: AerliSessionCreate, user: CurrentUser, session: DbSe
     """Log a session. Soft rules (comparison group, fewer than two trained workers, not in
     person, high-risk site, after follow-up) save it and list the deviations raised."""
     saved = log_session(session, actor=user.actor, code=code, data=body, on=today)
-    return SessionSaved(session=public(saved.record, sorted(set(body.staff_ids)), user),
+    return SessionSaved(session=public(saved.record, sorted(set(body.staff_ids))),
                         deviations=briefs(saved.deviations))

@@ -1,11 +1,12 @@
 """One de-identification policy for statisticians: no staff names, no free text.
 
 Free text is where people write what they should not (names, places, phone numbers), so
-it is withheld rather than trusted. Applied by the read services (so the API, the pages
-and any export see the same thing): questionnaire answers keep only coded fields, and the
-free-text notes on records (a status change's ``reason``, a deviation's
-``resolution_comment``) are emptied. Exports (``analysis``) should call
-``deidentify_answers`` and ``redact_records`` too.
+it is withheld rather than trusted. Applied by the read services (``queries``,
+``participants``, ``deviations``), so the API, the pages and any other caller see the same
+thing: questionnaire answers keep only coded fields, and the free-text notes on records (a
+status change's ``reason``, a deviation's ``resolution_comment``, an AERLI session's
+``note``) are emptied. Exports (``analysis``) should call ``deidentify_answers`` and
+``redact_records`` too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ FREE_TEXT_COLUMNS: dict[str, frozenset[str]] = {
     "status_change": frozenset({"reason"}),
     "deviation": frozenset({"resolution_comment"}),
     "screening": frozenset({"reason"}),
+    "aerli_session": frozenset({"note"}),
 }
+# Tables whose ``answers`` come from the data dictionary: only coded fields are kept.
+ANSWER_TABLES = frozenset({"questionnaire"})
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -58,13 +62,16 @@ def deidentify_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def redact(record: T) -> T:
-    """A detached copy of ``record`` with its free-text columns emptied (the stored record
-    is untouched: the copy is never added to a session)."""
+    """A detached copy of ``record`` with its free-text columns emptied and, for a
+    questionnaire, its free-text answers left out (the stored record is untouched: the copy
+    is never added to a session)."""
     table = str(getattr(record, "__tablename__", ""))
     hidden = FREE_TEXT_COLUMNS.get(table, frozenset())
     values = record.model_dump()
     for name in hidden:
         values[name] = None
+    if table in ANSWER_TABLES and isinstance(values.get("answers"), dict):
+        values["answers"] = deidentify_answers(values["answers"])
     return type(record).model_validate(values)
 
 

@@ -28,7 +28,8 @@ from cohort.models import (
 from cohort.services.context import Actor, get_participant, protocol_config, require_role
 from cohort.services.deid import redact_records
 from cohort.services.monitoring import CentreStatus, centre_status
-from cohort.vocab import Role
+from cohort.services.questionnaires import get_questionnaire as _get_questionnaire
+from cohort.vocab import Role, Timepoint
 
 
 def list_centres(session: Session, *, actor: Actor) -> list[Centre]:
@@ -79,14 +80,23 @@ def list_participants(
 
 
 def list_questionnaires(session: Session, *, actor: Actor, code: str) -> list[Questionnaire]:
+    """A participant's questionnaires; statisticians get detached copies without the
+    free-text answers (``deid``)."""
     participant = get_participant(session, actor, code)
-    return list(
-        session.exec(
-            select(Questionnaire)
-            .where(Questionnaire.participant_id == participant.id)
-            .order_by(col(Questionnaire.visit_date))
-        ).all()
-    )
+    return redact_records(actor, session.exec(
+        select(Questionnaire)
+        .where(Questionnaire.participant_id == participant.id)
+        .order_by(col(Questionnaire.visit_date))
+    ).all())
+
+
+def get_questionnaire(
+    session: Session, *, actor: Actor, code: str, timepoint: Timepoint
+) -> Questionnaire:
+    """One questionnaire to read (with its ``version``); statisticians get a detached copy
+    without the free-text answers. Writers load through ``questionnaires``."""
+    found = _get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
+    return redact_records(actor, [found])[0]
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,14 @@ class SessionRow:
 
 
 def list_sessions(session: Session, *, actor: Actor, code: str) -> list[SessionRow]:
+    """A participant's AERLI sessions with the staff present; statisticians get detached
+    copies without the free-text note."""
     participant = get_participant(session, actor, code)
-    sessions = session.exec(
+    sessions = redact_records(actor, session.exec(
         select(AerliSession)
         .where(AerliSession.participant_id == participant.id)
         .order_by(col(AerliSession.session_date), col(AerliSession.id))
-    ).all()
+    ).all())
     ids = [s.id for s in sessions]
     staff: dict[int, list[int]] = {}
     for session_id, staff_id in session.exec(

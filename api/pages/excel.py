@@ -21,10 +21,10 @@ from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
 from cohort.excel.importer import import_file, is_csv
 from cohort.excel.layout import Kind
-from cohort.excel.report import build_report
+from cohort.excel.report import may_report, report_workbook
 from cohort.excel.templates import build_template
 from cohort.services import queries
-from cohort.vocab import Role, Timepoint
+from cohort.vocab import Timepoint
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,7 +53,7 @@ def _page(request: Request, user: CurrentUser, session: DbSession, **extra: obje
           ) -> HTMLResponse:
     context = {"centres": queries.list_centres(session, actor=user.actor),
                "timepoints": [t.value for t in Timepoint],
-               "may_report": user.role in (Role.RESEARCH_OFFICER, Role.ADMIN), **extra}
+               "may_report": may_report(user.actor), **extra}
     return render(request, "workbooks.html", context, user=user)
 
 
@@ -119,10 +119,7 @@ def annotated_download(token: str, request: Request, user: CurrentUser) -> Respo
 
 
 @router.get("/workbooks/report.xlsx")
-def report_download(request: Request, user: CurrentUser, session: DbSession,
-                    today: Today) -> Response:
-    if user.role not in (Role.RESEARCH_OFFICER, Role.ADMIN):
-        return render_error(request, status=403, title="Not available",
-                            detail="The report workbook is for research officers.")
-    return _download(build_report(session, actor=user.actor, as_of=today),
+def report_download(user: CurrentUser, session: DbSession, today: Today) -> Response:
+    """Research officers and data managers (``report_workbook`` refuses others: 403)."""
+    return _download(report_workbook(session, actor=user.actor, as_of=today),
                      f"cohort-report-{today.isoformat()}.xlsx")

@@ -34,9 +34,8 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 @router.get("/centres/{centre_code}", response_class=HTMLResponse)
 def centre_page(centre_code: str, request: Request, user: CurrentUser, session: DbSession,
                 today: Today) -> HTMLResponse:
-    centre = queries.get_centre(session, actor=user.actor, code=centre_code)
-    row = next(r for r in queries.retention_summary(session, actor=user.actor, as_of=today)
-               if r.centre_id == centre.id)
+    centre, row = queries.centre_retention(session, actor=user.actor, code=centre_code,
+                                           as_of=today)
     work = worklist(session, actor=user.actor, as_of=today, centre_id=centre.id)
     people = participant_overview(session, actor=user.actor, as_of=today, centre_id=centre.id)
     open_devs, n_open = list_deviations(session, actor=user.actor, centre_ids=[centre.id or 0],
@@ -61,15 +60,8 @@ def deviations_page(
     rows, total = list_deviations(session, actor=user.actor, centre_ids=centre_ids,
                                   rule_id=rule or None, status=wanted, limit=size,
                                   offset=(page - 1) * size)
-    codes = {}
-    if rows:
-        from sqlmodel import col, select
-
-        from cohort.models import Participant
-
-        ids = {d.participant_id for d in rows if d.participant_id is not None}
-        codes = dict(session.exec(select(Participant.id, Participant.code)
-                                  .where(col(Participant.id).in_(ids))).all())
+    codes = queries.participant_codes(session, actor=user.actor,
+                                      ids=(d.participant_id for d in rows))
     return render(request, "deviations.html",
                   {"rows": rows, "total": total, "codes": codes,
                    "centres": queries.list_centres(session, actor=user.actor),

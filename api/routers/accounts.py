@@ -28,17 +28,15 @@ def create_account(body: AccountIn, user: CurrentUser, session: DbSession) -> Ac
     """Give an existing staff member a sign-in (Argon2-hashed password)."""
     account = accounts.create_account(session, actor=user.actor, staff_id=body.staff_id,
                                       username=body.username, password=body.password)
-    staff = session.get(Staff, account.staff_id)
-    assert staff is not None  # noqa: S101
-    return account_out(account, staff)
+    return account_out(*accounts.account_with_staff(session, actor=user.actor,
+                                                    account_id=account.id or 0))
 
 
 @router.patch("/{account_id}", response_model=AccountOut)
 def update_account(account_id: int, body: AccountPatch, user: CurrentUser,
                    session: DbSession) -> AccountOut:
     """Disable / re-enable an account or reset its password (revokes its tokens)."""
-    account = accounts.update_account(session, actor=user.actor, account_id=account_id,
-                                      password=body.password, active=body.active)
-    staff = session.get(Staff, account.staff_id)
-    assert staff is not None  # noqa: S101
-    return account_out(account, staff)
+    accounts.update_account(session, actor=user.actor, account_id=account_id,
+                            password=body.password, active=body.active)
+    return account_out(*accounts.account_with_staff(session, actor=user.actor,
+                                                    account_id=account_id))

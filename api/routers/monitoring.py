@@ -27,9 +27,8 @@ def retention(user: CurrentUser, session: DbSession, today: Today,
 @router.get("/centres/{centre_code}/retention", response_model=CentreStatus)
 def centre_retention(centre_code: str, user: CurrentUser, session: DbSession, today: Today,
                      as_of: AsOf = None) -> CentreStatus:
-    centre = queries.get_centre(session, actor=user.actor, code=centre_code)
-    rows = queries.retention_summary(session, actor=user.actor, as_of=as_of or today)
-    return next(r for r in rows if r.centre_id == centre.id)
+    return queries.centre_retention(session, actor=user.actor, code=centre_code,
+                                    as_of=as_of or today)[1]
 
 
 @router.get("/worklist", response_model=list[WorklistItem])

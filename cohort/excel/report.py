@@ -20,16 +20,33 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, select
 
+from cohort.errors import ActionNotAllowed
 from cohort.models import Centre
 from cohort.services.context import Actor
 from cohort.services.deviations import list_deviations
 from cohort.services.monitoring import centre_status, worklist
-from cohort.vocab import DeviationStatus
+from cohort.vocab import DeviationStatus, Role
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 RED = PatternFill("solid", fgColor="FFC7CE")
 AMBER = PatternFill("solid", fgColor="FFEB9C")
 PAGE = 5000
+# Who may download the report: the people who follow retention and review deviations.
+REPORT_ROLES = frozenset({Role.RESEARCH_OFFICER, Role.ADMIN})
+
+
+def may_report(actor: Actor) -> bool:
+    return actor.role in REPORT_ROLES
+
+
+def report_workbook(session: Session, *, actor: Actor, as_of: date) -> bytes:
+    """The report for a person: refused (rule ``scope.role``) unless they are a research
+    officer or a data manager. Entry points call this, not ``build_report``."""
+    if not may_report(actor):
+        raise ActionNotAllowed(
+            "scope.role", "The report workbook is for research officers and data managers; "
+            "please ask one of them for a copy.")
+    return build_report(session, actor=actor, as_of=as_of)
 
 
 def _share(done: int, of: int) -> float | None:
@@ -53,7 +70,8 @@ def _table(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 def build_report(session: Session, *, actor: Actor, as_of: date) -> bytes:
-    """The workbook's bytes, for the centres ``actor`` may see."""
+    """The workbook's bytes, for the centres ``actor`` may see. The role is not checked
+    here: use ``report_workbook`` for a request made by a person."""
     book = Workbook()
     retention = book.active
     assert retention is not None  # noqa: S101

@@ -349,6 +349,20 @@ def get_account_by_username(session: Session, *, actor: Actor | None, username: 
     return row[0], row[1]
 
 
+def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
+                       ) -> tuple[Account, Staff]:
+    """An account and its staff member, for data managers (what the accounts list shows)."""
+    _admin_id(actor)
+    row = session.exec(
+        select(Account, Staff)
+        .join(Staff, col(Staff.id) == Account.staff_id)
+        .where(Account.id == account_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No account with id {account_id}.")
+    return row[0], row[1]
+
+
 def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
     _admin_id(actor)
     account = session.get(Account, account_id)

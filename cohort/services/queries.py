@@ -7,6 +7,7 @@ Records of a centre the actor may not see read exactly like records that do not 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -170,6 +171,19 @@ def participant_history(session: Session, *, actor: Actor, code: str) -> list[Au
     )
 
 
+def participant_codes(session: Session, *, actor: Actor, ids: Iterable[int | None]
+                      ) -> dict[int, str]:
+    """Study codes of the participants with these ids that the actor may see (for lists of
+    records that hold only the participant id, such as the deviations queue)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    statement = select(Participant.id, Participant.code).where(col(Participant.id).in_(wanted))
+    if actor.centre_ids is not None:
+        statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
+    return {int(i): code for i, code in session.exec(statement).all() if i is not None}
+
+
 def staff_names(session: Session, *, actor: Actor, ids: set[int]) -> dict[int, str]:
     """Display names for staff ids; statisticians get none (de-identified)."""
     if actor.role is Role.STATISTICIAN or not ids:
@@ -215,3 +229,13 @@ def retention_summary(session: Session, *, actor: Actor, as_of: date) -> list[Ce
                 _RETENTION_CACHE.clear()
             _RETENTION_CACHE[key] = cached
     return [replace(row) for row in cached]
+
+
+def centre_retention(session: Session, *, actor: Actor, code: str, as_of: date
+                     ) -> tuple[Centre, CentreStatus]:
+    """One visible centre and its retention figures (another centre reads as unknown)."""
+    centre = get_centre(session, actor=actor, code=code)
+    for row in retention_summary(session, actor=actor, as_of=as_of):
+        if row.centre_id == centre.id:
+            return centre, row
+    raise NotFound(f"No centre with code {code}.")

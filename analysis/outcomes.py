@@ -13,7 +13,7 @@ of interest in a non-randomised before/after comparison).
 Sensitivity analyses: per-protocol population; inverse probability of treatment weights
 from a propensity score (groups were not randomised); inverse probability of censoring
 weights for missed follow-up questionnaires; a mixed-effects logistic model (random
-intercept per participant, statsmodels' variational Bayes).
+intercept per participant, statsmodels' variational Bayes: :mod:`analysis.mixed`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ PS_COVARIATES: tuple[str, ...] = (
 # Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
 # an effect: the model is reported as not estimable rather than as a result.
 MAX_ABS_COEF = 10.0
-VB_OPTIONS = {"maxiter": 20_000, "maxcor": 50, "ftol": 1e-14, "gtol": 1e-9}
 TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
 # Each contrast is a linear combination of the model's log-odds coefficients.
 CONTRASTS: dict[str, dict[str, float]] = {
@@ -191,8 +190,12 @@ def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_it
     return frame.dropna()
 
 
-def _formula(covariates: Sequence[str], frame: pd.DataFrame) -> str:
-    terms = ["intervention * (m6 + m12)"]
+GROUP_BY_TIME = "intervention * (m6 + m12)"
+
+
+def _formula(covariates: Sequence[str], frame: pd.DataFrame, main: str = GROUP_BY_TIME
+             ) -> str:
+    terms = [main]
     for c in covariates:
         terms.append(f"C({c})" if frame[c].dtype == object else c)
     return "y ~ " + " + ".join(terms)
@@ -337,53 +340,6 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     return WeightsResult(w, summary, formula)
 
 
-# --------------------------------------------------------------------------- mixed model
-def mixed_logistic(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
-                   covariates: Sequence[str] = DEFAULT_ADJUST) -> OutcomeModel:
-    """Random-intercept logistic model (statsmodels ``BinomialBayesMixedGLM``, VB fit).
-
-    A conditional (participant-specific) model: its ORs are further from 1 than GEE's
-    population-averaged ORs; agreement in direction and significance is what to check.
-    """
-    import patsy
-    import scipy.sparse as sp
-    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
-
-    frame = design_frame(long, outcome, group_col=group_col, covariates=covariates)
-    formula = _formula(covariates, frame)
-    y, x = patsy.dmatrices(formula, frame, return_type="dataframe")
-    # One random-intercept column per participant, as a sparse matrix: a dense design
-    # (what from_formula builds) would need visits × participants cells.
-    codes, uniques = pd.factorize(frame["participant_id"])
-    exog_vc = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
-                            shape=(len(codes), len(uniques)))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = BinomialBayesMixedGLM(
-            y.iloc[:, 0].to_numpy(), x.to_numpy(), exog_vc, np.zeros(len(uniques), dtype=int),
-            fep_names=list(x.columns), vcp_names=["participant"])
-        # Limited-memory BFGS: the default dense BFGS stores a (2 × parameters)² matrix,
-        # impossible with one random effect per participant. Tight tolerances and a
-        # longer memory reach the same optimum as dense BFGS (checked on the demo cohort).
-        res = model.fit_vb(fit_method="L-BFGS-B", minim_opts=VB_OPTIONS)
-    k = model.k_fep
-    names = list(x.columns[:k])
-    params = pd.Series(res.fe_mean, index=names)
-    cov = pd.DataFrame(np.diag(np.asarray(res.fe_sd) ** 2), index=names, columns=names)
-    summary = contrasts(params, cov)
-    summary.insert(0, "outcome", outcome)
-    summary.insert(1, "analysis", "mixed-effects")
-    coefs = pd.DataFrame({"term": names, "coef": params.to_numpy(),
-                          "se": np.asarray(res.fe_sd),
-                          "odds_ratio": np.exp(params.to_numpy())})
-    sd = float(np.exp(res.vcp_mean[0])) if len(res.vcp_mean) else float("nan")
-    notes = [str(w.message) for w in caught] + [f"random-intercept SD (posterior mean) {sd:.3f}"]
-    return OutcomeModel(outcome, "mixed-effects",
-                        formula + "  [logit, random intercept per participant, VB]",
-                        "random intercept", len(frame), int(frame["participant_id"].nunique()),
-                        summary, coefs, notes)
-
-
 # --------------------------------------------------------------------------- the whole set
 def proportions(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt"
                 ) -> pd.DataFrame:
@@ -449,6 +405,8 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
                 models.append(gee_outcome(long, outcome, analysis="IPTW + IPCW",
                                           covariates=covariates, cov_struct=cov_struct,
                                           weights="iptw_ipcw"))
+    from analysis.mixed import mixed_logistic
+
     for outcome in (primary if mixed is None else mixed):
         models.append(mixed_logistic(long, outcome, covariates=covariates))
     return OutcomeResults(models, pd.concat(props, ignore_index=True) if props else

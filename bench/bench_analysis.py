@@ -170,10 +170,10 @@ def floor(data: Any, outcomes: Any) -> dict[str, float]:
     from statsmodels.genmod import cov_struct
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 
+    from analysis.mixed import VB_OPTIONS
     from analysis.outcomes import (
         DEFAULT_ADJUST,
         PS_COVARIATES,
-        VB_OPTIONS,
         _covariate_frame,
         _formula,
         _logit_formula,

@@ -15,7 +15,8 @@ import pytest
 from scipy.special import expit
 from scipy.stats import norm
 
-from analysis.outcomes import gee_outcome, mixed_logistic, propensity_weights
+from analysis.mixed import mixed_logistic
+from analysis.outcomes import gee_outcome, propensity_weights
 from analysis.table1 import max_abs_smd, table1
 
 TRUE = {"intercept": -0.4, "intervention": 0.5, "m6": -0.2, "m12": -0.3,
@@ -138,3 +139,41 @@ def test_separation_is_reported_as_not_estimable(tmp_path: Path) -> None:
     assert not model.summary["estimable"].any()
     path = forest_plot(model.summary, tmp_path / "f.png", title="t")
     assert path.exists()
+
+
+def test_mixed_model_contrasts_are_single_coefficients_of_a_reference_fit() -> None:
+    """The VB fit has no covariance between coefficients, so a sum of two (group at M6 =
+    intervention + intervention:m6) got a wrong interval from a diagonal matrix. Every
+    reported contrast must be one coefficient of some fit, and match statsmodels' own
+    ``from_formula`` fit in the parameterisation where it is that coefficient."""
+    import warnings
+
+    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+
+    from analysis.outcomes import Z95
+
+    frame = simulate(n=150, seed=3)
+    ours = mixed_logistic(frame, "outcome", covariates=())
+    s = ours.summary.set_index("contrast")
+    assert len(s) == 9 and s["term"].notna().all() and s["parameterisation"].notna().all()
+    np.testing.assert_allclose(s["ci_lower"], np.exp(s["log_or"] - Z95 * s["se"]))
+    np.testing.assert_allclose(s["ci_upper"], np.exp(s["log_or"] + Z95 * s["se"]))
+    treated = (frame["group_itt"] == "intervention").astype(float)
+    m6 = (frame["timepoint"] == "M6").astype(float)
+    m12 = (frame["timepoint"] == "M12").astype(float)
+    design = frame.assign(y=frame["outcome"], m6=m6, m12=m12, int_m0=treated * (1 - m6 - m12),
+                          int_m6=treated * m6, int_m12=treated * m12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = BinomialBayesMixedGLM.from_formula(
+            "y ~ m6 + m12 + int_m0 + int_m6 + int_m12", {"p": "0 + C(participant_id)"},
+            design).fit_vb()
+    names = list(ref.model.fep_names)
+    for contrast, term in (("intervention vs comparison at M0", "int_m0"),
+                           ("intervention vs comparison at M6", "int_m6"),
+                           ("intervention vs comparison at M12", "int_m12")):
+        assert s.loc[contrast, "term"] == term
+        assert s.loc[contrast, "log_or"] == pytest.approx(ref.fe_mean[names.index(term)],
+                                                          abs=2e-3)
+        assert s.loc[contrast, "se"] == pytest.approx(ref.fe_sd[names.index(term)], abs=2e-3)
+    assert any("mean-field" in n for n in ours.notes)

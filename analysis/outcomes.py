@@ -201,10 +201,25 @@ def _formula(covariates: Sequence[str], frame: pd.DataFrame, main: str = GROUP_B
     return "y ~ " + " + ".join(terms)
 
 
+WEIGHTED_NOTE = (
+    "weighted model: independence working correlation whatever was asked for. Visit-level "
+    "weights (IPCW) give consistent estimates only with an independence working "
+    "correlation (a correlated one lets observed visits stand in for missed ones of the "
+    "same person), and statsmodels ignores weights when estimating AR(1); IPTW-only "
+    "models use independence too, so all weighted analyses are comparable")
+
+
 def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
                 group_col: str = "group_itt", covariates: Sequence[str] = DEFAULT_ADJUST,
                 cov_struct: str = "exchangeable", weights: str | None = None) -> OutcomeModel:
-    """The group × time GEE for one binary outcome, summarised as ORs per contrast."""
+    """The group × time GEE for one binary outcome, summarised as ORs per contrast.
+
+    With ``weights`` the working correlation is always independence (:data:`WEIGHTED_NOTE`
+    says why, and goes in the model's notes); robust errors keep the within-participant
+    correlation in the standard errors.
+    """
+    if weights:
+        cov_struct = "independence"
     frame = design_frame(long, outcome, group_col=group_col, covariates=covariates,
                          extra=[weights] if weights else [])
     formula = _formula(covariates, frame)
@@ -220,9 +235,10 @@ def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
     summary["note"] = "" if fit.estimable else fit.notes[-1]
     if not fit.estimable:
         summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = np.nan
+    notes = ([WEIGHTED_NOTE] if weights else []) + fit.notes
     return OutcomeModel(outcome, analysis, formula + f"  [GEE logit, {cov_struct}, robust SE"
                         + (f", weights={weights}" if weights else "") + "]",
-                        cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, fit.notes,
+                        cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, notes,
                         fit.estimable)
 
 

@@ -251,8 +251,10 @@ before weighting, {{ '%.3f'|format(outcomes.table1w_smd) }} after inverse probab
 treatment weighting (|SMD| &gt; 0.1 flags imbalance).</p>
 {{ outcomes.table1|safe }}
 <h3>Group × time effects (odds ratios)</h3>
-<p class="note">GEE logistic, working correlation <b>{{ outcomes.cov_struct }}</b>, robust
-errors clustered on participant. The interaction is the ratio of the odds ratios (change
+<p class="note">GEE logistic, working correlation <b>{{ outcomes.cov_struct }}</b> (ITT and
+per-protocol; the weighted IPTW and IPCW models use an <b>independence</b> working
+correlation, the only one consistent with visit-level weights), robust errors clustered on
+participant. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>
 {{ outcomes.headline|safe }}
 {% if outcomes.not_estimable %}<p class="note">Not estimable, left out of the tables and

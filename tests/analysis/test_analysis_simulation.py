@@ -177,3 +177,26 @@ def test_mixed_model_contrasts_are_single_coefficients_of_a_reference_fit() -> N
                                                           abs=2e-3)
         assert s.loc[contrast, "se"] == pytest.approx(ref.fe_sd[names.index(term)], abs=2e-3)
     assert any("mean-field" in n for n in ours.notes)
+
+
+@pytest.mark.parametrize("asked", ["exchangeable", "ar1"])
+def test_weighted_gee_uses_an_independence_working_correlation(asked: str) -> None:
+    """Visit-level weights (IPCW) are consistent only with independence, and statsmodels
+    ignores weights when it estimates AR(1): a weighted model must be the independence
+    fit whatever correlation the rest of the report uses, and say so."""
+    import warnings
+
+    frame = simulate(n=400, seed=11)
+    rng = np.random.default_rng(2)
+    frame["w"] = np.where(frame["month"] > 0, rng.uniform(0.8, 2.5, len(frame)), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weighted = gee_outcome(frame, "outcome", covariates=(), cov_struct=asked,
+                               weights="w", analysis="IPCW")
+    reference = gee_outcome(frame, "outcome", covariates=(), cov_struct="independence",
+                            weights="w", analysis="IPCW")
+    assert weighted.cov_struct == "independence" and "independence" in weighted.formula
+    assert any("independence working correlation" in n for n in weighted.notes)
+    pd.testing.assert_frame_equal(weighted.summary, reference.summary)
+    unweighted = gee_outcome(frame, "outcome", covariates=(), cov_struct=asked)
+    assert unweighted.cov_struct == asked

@@ -17,7 +17,9 @@ session) are counted as unchanged rather than written again. Enrolments have no 
 field to a participant of the same centre counts as that person, unchanged, so rows can be
 added to a workbook and the file imported again; each stored person answers for one row
 only, so a further identical row (and, from a REDCap export, any match) is refused with
-an explanation instead of silently creating a second person.
+an explanation instead of silently creating a second person. A REDCap record has a natural
+key, its record id: the participant it became is stored with its enrolment and found again
+in later exports (``records``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ DATE_FIELDS = {Kind.QUESTIONNAIRE: "visit_date", Kind.SESSION: "session_date",
                Kind.ENROLMENT: "inclusion_date"}
 _STAFF_SPLIT = re.compile(r"[,;/\s]+")
 UNREADABLE = "import.unreadable_value"
+#: REDCap rows of the forms filled between visits: their date, and where a refusal shows.
+INSTRUMENT_DATES = {"aerli_session": "session_date", "follow_up_status": "fu_status_date"}
+INSTRUMENT_FIELDS = {"follow_up_status": "fu_status"}
 
 
 class ImportStopped(CohortError):
@@ -212,8 +217,9 @@ def _depends_on(name: str, fields: set[str]) -> bool:
 
 
 # --------------------------------------------------------------------------- problems
-def _at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
+def at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
         severity: str = "error") -> Problem:
+    """A problem at the cell of ``name`` on ``row`` (its code cell when it has no column)."""
     layout = sheet.layout_of(row)
     column = layout.letter(name) or layout.letter(CODE)
     return Problem(layout.title, row.number, column, name, rule, message, severity)
@@ -222,32 +228,34 @@ def _at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
 def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[Problem]:
     """Turn a service's error into problems on the cells concerned."""
     if isinstance(error, ValidationFailed):
-        return [_at(sheet, row, p.field, f"dictionary.{p.code}", p.message)
-                for p in error.problems] or [_at(sheet, row, CODE, "dictionary", error.message)]
+        return [at(sheet, row, p.field, f"dictionary.{p.code}", p.message)
+                for p in error.problems] or [at(sheet, row, CODE, "dictionary", error.message)]
     if isinstance(error, ProtocolViolation):
         name = error.field or RULE_FIELDS.get(error.rule_id, CODE)
         if name == "date":
-            name = DATE_FIELDS[sheet.kind]
+            name = INSTRUMENT_DATES.get(row.instrument or "", DATE_FIELDS[sheet.kind])
         elif name == "group":
             name = "study_group"
         elif name == "timepoint":
             name = CODE
-        return [_at(sheet, row, name, error.rule_id, error.message)]
+        return [at(sheet, row, name, error.rule_id, error.message)]
     if isinstance(error, NotFound):
-        return [_at(sheet, row, CODE, "participant.unknown", error.message)]
-    return [_at(sheet, row, CODE, "import.refused", error.message)]
+        return [at(sheet, row, CODE, "participant.unknown", error.message)]
+    return [at(sheet, row, INSTRUMENT_FIELDS.get(row.instrument or "", CODE), "import.refused",
+               error.message)]
 
 
 def _flagged(sheet: EntrySheet, row: EntryRow, findings: list[tuple[str, str]],
              report: ImportReport) -> None:
     for rule_id, message in findings:
-        report.deviations.append(_at(sheet, row, RULE_FIELDS.get(rule_id, CODE), rule_id,
+        report.deviations.append(at(sheet, row, RULE_FIELDS.get(rule_id, CODE), rule_id,
                                      message, "deviation"))
 
 
-def _need_code(sheet: EntrySheet, row: EntryRow, report: ImportReport) -> str | None:
+def need_code(sheet: EntrySheet, row: EntryRow, report: ImportReport) -> str | None:
+    """The row's participant code (REDCap: record id); a problem when it has none."""
     if not row.code:
-        report.problems.append(_at(sheet, row, CODE, "import.no_code",
+        report.problems.append(at(sheet, row, CODE, "import.no_code",
                                    "This row has answers but no participant code; add the "
                                    "code (for example C04-0012) or clear the row."))
     return row.code
@@ -259,9 +267,16 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
     rows: list[QuestionnaireRow] = []
     by_ref: dict[str, EntryRow] = {}
     first: dict[tuple[str, Timepoint], EntryRow] = {}
-    enrolled, refused = _new_records(session, actor, sheet, report, on)
+    enrolled: dict[str, str] = {}
+    refused: set[str] = set()
+    if sheet.source == "export":
+        from cohort.excel.records import between_visits, resolve
+
+        enrolled, refused = resolve(session, actor, sheet, report, on)
     for row in sheet.rows:
-        code = _need_code(sheet, row, report)
+        if row.instrument:
+            continue
+        code = need_code(sheet, row, report)
         if code in refused:
             continue
         code = enrolled.get(code, code) if code else None
@@ -274,8 +289,15 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
             continue
         by_ref[row.ref] = row
         rows.append(QuestionnaireRow(code, timepoint, row.answers, row.ref))
-    if not rows:
-        return
+    if rows:
+        _save_questionnaires(session, actor, sheet, report, on, rows, by_ref)
+    if sheet.source == "export":
+        between_visits(session, actor, sheet, report, on, enrolled, refused)
+
+
+def _save_questionnaires(session: Session, actor: Actor, sheet: EntrySheet,
+                         report: ImportReport, on: date | None, rows: list[QuestionnaireRow],
+                         by_ref: dict[str, EntryRow]) -> None:
     try:
         result = save_questionnaires(session, actor=actor, rows=rows, on=on)
     except BulkRefused as refused:
@@ -298,14 +320,16 @@ def _twice(sheet: EntrySheet, row: EntryRow, earlier: EntryRow, timepoint: Timep
     if there != sheet.layout_of(row).title:
         where += f" of the sheet '{there}'"
     whose = f"record {earlier.code}" if sheet.source == "export" else earlier.code
-    return _at(sheet, row, CODE, "visit.duplicate",
+    return at(sheet, row, CODE, "visit.duplicate",
                f"{where} of this {sheet.source} already has {whose}'s "
                f"{timepoint.value} questionnaire. Keep the answers in one of the two rows "
                "and clear the other.")
 
 
-def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,
+def write_row(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,
                write: Callable[[], list[Finding] | list[tuple[str, str]] | None]) -> bool:
+    """Run one row's ``write`` in a SAVEPOINT: refused, it is undone alone and reported;
+    saved, the soft-rule findings it returns are listed as deviations."""
     nested = session.begin_nested()
     try:
         flagged = write()
@@ -320,10 +344,14 @@ def _savepoint(session: Session, sheet: EntrySheet, row: EntryRow, report: Impor
     return True
 
 
-def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
+def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
                answers: dict[str, object], centre: str | None, report: ImportReport,
-               on: date | None, label: str, claimed: set[str] | None = None) -> str | None:
+               on: date | None, label: str, claimed: set[str] | None = None,
+               link: Callable[[Participant], None] | None = None) -> str | None:
     """Enrol the person of one row (in its own SAVEPOINT); their new code, or None.
+
+    ``link`` is called with the new participant inside the same SAVEPOINT (a REDCap
+    record's link to the participant it became is stored with the enrolment, or neither).
 
     With ``claimed`` (workbook rows), a row equal field for field to a participant of the
     same centre not yet matched by another row of this import is that participant,
@@ -347,13 +375,15 @@ def _enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
                 "enrolled?). Delete the row; if it really is another person, enrol "
                 "them on the web page.")
         saved = enrol(session, actor=actor, data=data, on=on)
+        if link is not None:
+            link(saved.record)
         created.append(saved.record.code)
         if claimed is not None:
             claimed.add(saved.record.code)
         report.created.append((label, saved.record.code))
         report.written += 1
 
-    _savepoint(session, sheet, row, report, write)
+    write_row(session, sheet, row, report, write)
     return created[0] if created else None
 
 
@@ -361,34 +391,8 @@ def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: Impor
                 on: date | None) -> None:
     claimed: set[str] = set()
     for row in sheet.rows:
-        _enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref,
+        enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref,
                    claimed)
-
-
-def _new_records(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
-                 on: date | None) -> tuple[dict[str, str], set[str]]:
-    """REDCap records that are not yet participants here, enrolled from their M0 row.
-
-    Returns record id -> new study code (records already known keep their code), and the
-    records whose enrolment was refused (their other rows are not checked).
-    """
-    wanted = sorted({r.code for r in sheet.rows if r.enrolment and r.code})
-    refused: set[str] = set()
-    if not wanted:
-        return {}, refused
-    known = set(session.exec(select(Participant.code).where(
-        col(Participant.code).in_(wanted))).all())
-    codes: dict[str, str] = {}
-    for row in sheet.rows:
-        if not row.enrolment or not row.code or row.code in known or row.code in codes:
-            continue
-        code = _enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
-                          report, on, f"record {row.code}")
-        if code is None:
-            refused.add(row.code)
-        else:
-            codes[row.code] = code
-    return codes, refused
 
 
 def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
@@ -422,21 +426,28 @@ def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
 def _sessions(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
               on: date | None) -> None:
     for row in sheet.rows:
-        code = _need_code(sheet, row, report)
-        if code is None:
-            continue
+        code = need_code(sheet, row, report)
+        if code is not None:
+            session_row(session, actor, sheet, row, code, report, on)
 
-        def write(row: EntryRow = row, code: str = code) -> list[tuple[str, str]] | None:
-            staff_ids = _staff_ids(session, row.staff)
-            data = session_from_answers(row.answers, staff_ids)
-            if _session_stored(session, actor, code, data):
-                report.unchanged += 1
-                return None
-            saved = log_session(session, actor=actor, code=code, data=data, on=on)
-            report.written += 1
-            return [(d.rule_id, d.message) for d in saved.deviations]
 
-        _savepoint(session, sheet, row, report, write)
+def session_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow, code: str,
+                report: ImportReport, on: date | None) -> None:
+    """Log one AERLI session row through ``log_session`` (in its own SAVEPOINT).
+
+    A session already stored (same day, place, modality and content) is counted unchanged.
+    """
+    def write() -> list[tuple[str, str]] | None:
+        staff_ids = _staff_ids(session, row.staff)
+        data = session_from_answers(row.answers, staff_ids)
+        if _session_stored(session, actor, code, data):
+            report.unchanged += 1
+            return None
+        saved = log_session(session, actor=actor, code=code, data=data, on=on)
+        report.written += 1
+        return [(d.rule_id, d.message) for d in saved.deviations]
+
+    write_row(session, sheet, row, report, write)
 
 
 def _staff_ids(session: Session, text: str | None) -> list[int]:

@@ -92,6 +92,7 @@ class EntryRow:
     enrolment: dict[str, Any] | None = None  # REDCap M0 rows: the enrolment form
     centre: str | None = None  # REDCap data access group, when it names a centre
     layout: Layout | None = None  # the sheet it is on (None: the first entry sheet)
+    instrument: str | None = None  # REDCap rows of a form filled between visits
 
 
 @dataclass

@@ -1,14 +1,16 @@
-"""A REDCap "records" export (flat CSV) read as questionnaire rows, one per record and event.
+"""A REDCap "records" export (flat CSV) read as rows, one per record and event (or instance).
 
 The export has ``record_id`` (or the project's record field) first, ``redcap_event_name``
 (``m0_arm_1``…), one column per field, ``field___code`` columns for checkboxes, and a
-``<form>_complete`` column per instrument. A record id that is a participant's study code
-adds questionnaires to that participant. Any other record is enrolled from the enrolment
-form of its M0 row (in the centre named by ``redcap_data_access_group``, else the
-importing person's centre) and gets a new study code, reported next to its record id;
-its questionnaires are then saved under that code. Values in a form that is not filled
-at the row's event, and columns the dictionary does not know, are refused rather than
-dropped.
+``<form>_complete`` column per instrument. Rows of the timepoint events are questionnaire
+rows; an M0 row also carries the enrolment form, from which a record new here is enrolled
+(``records.resolve`` says which participant each record is). Rows of the forms filled
+between visits, the AERLI session log and the follow-up status (``ongoing_arm_1``, one
+``redcap_repeat_instance`` each), carry their form's answers and go through the session
+and status services. REDCap's session form does not name the workers present, so an
+optional ``workers_present`` column (staff ids or usernames) is read on session rows.
+A repeating instrument of another form, values in a form that is not filled on the row,
+and columns the dictionary does not know are refused rather than dropped.
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ from openpyxl.utils import get_column_letter
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
-from cohort.excel.layout import CHECKBOX_SEPARATOR, CODE, Column, Kind, columns_for
+from cohort.excel.layout import (
+    CHECKBOX_SEPARATOR,
+    CODE,
+    STAFF,
+    Column,
+    Kind,
+    columns_for,
+    field_columns,
+)
 from cohort.excel.reader import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
 from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from forms.events import ONGOING_EVENT
 
 SHEET = "records"
 EVENT = "redcap_event_name"
@@ -31,6 +42,10 @@ EVENT = "redcap_event_name"
 BOOKKEEPING = frozenset({"redcap_data_access_group", "redcap_survey_identifier",
                          "redcap_repeat_instance"})
 REPEAT = "redcap_repeat_instrument"
+SESSION_FORM = "aerli_session"
+STATUS_FORM = "follow_up_status"
+#: Forms filled between visits (``ongoing_arm_1``), one repeat instance per session or status.
+ONGOING_FORMS = (SESSION_FORM, STATUS_FORM)
 
 
 def _field_of(name: str) -> str:
@@ -60,18 +75,27 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}
     by_name: dict[Timepoint, set[str]] = {}
+    enrolment_columns = columns_for(Kind.ENROLMENT)
     for tp in Timepoint:
         wanted = {c.name: c for c in columns_for(Kind.QUESTIONNAIRE, tp)}
         per_event[tp] = [(i, wanted[h], reader_for(wanted[h]))
                          for i, h in enumerate(header) if h in wanted]
         by_name[tp] = set(wanted)
-    enrolment = [(i, c, reader_for(c)) for c in columns_for(Kind.ENROLMENT)
+    by_name[Timepoint.M0] |= {c.name for c in enrolment_columns}
+    enrolment = [(i, c, reader_for(c)) for c in enrolment_columns
                  for i, h in enumerate(header) if h == c.name]
-    asked = set().union(*by_name.values())
+    per_form: dict[str, list[tuple[int, Column, Reader]]] = {}
+    form_names: dict[str, set[str]] = {}
+    for form in ONGOING_FORMS:
+        wanted = {c.name: c for f in dictionary.form(form).fields for c in field_columns(f)}
+        per_form[form] = [(i, wanted[h], reader_for(wanted[h]))
+                          for i, h in enumerate(header) if h in wanted]
+        form_names[form] = set(wanted)
+    asked = set().union(*by_name.values(), *form_names.values())
     known = {name for f in dictionary.fields.values() for name in f.export_columns()}
     answer_columns: list[tuple[int, str]] = []
     for index, column in enumerate(header):
-        if index == 0 or column in (EVENT, REPEAT) or column in BOOKKEEPING \
+        if index == 0 or column in (EVENT, REPEAT, STAFF) or column in BOOKKEEPING \
                 or column.endswith("_complete"):
             continue
         if column not in known:
@@ -81,6 +105,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
                 "load the dictionary it comes from."))
         elif column in asked:
             answer_columns.append((index, column))
+    all_events = [*TIMEPOINT_EVENTS.values(), ONGOING_EVENT]
     for number, values in enumerate(lines[1:], start=2):
         if not any(v.strip() for v in values):
             sheet.blank_rows += 1
@@ -88,43 +113,93 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         cells = dict(zip(header, values, strict=False))
         code = cells.get(header[0], "").strip().upper() or None
         event = cells.get(EVENT, "").strip().lower()
+        instrument = cells.get(REPEAT, "").strip().lower()
         row = EntryRow(number, f"{SHEET}!{number}", code, {})
-        if cells.get(REPEAT, "").strip():
-            sheet.problems.append(Problem(
-                SHEET, number, letters[REPEAT], REPEAT, "redcap.repeating_row",
-                f"Rows of the repeating instrument '{cells[REPEAT].strip()}' are not "
-                "imported from REDCap; log AERLI sessions with a session workbook and remove "
-                "these rows."))
-            continue
-        timepoint = events.get(event)
-        if timepoint is None:
+        if event not in all_events:
             sheet.problems.append(Problem(
                 SHEET, number, letters[EVENT], EVENT, "redcap.unknown_event",
-                f"'{event}' is not one of the study's events "
-                f"({', '.join(TIMEPOINT_EVENTS.values())})."))
+                f"'{event}' is not one of the study's events ({', '.join(all_events)})."))
             continue
-        row.timepoint = timepoint
-        _answers(sheet, row, values, per_event[timepoint])
-        if timepoint is Timepoint.M0:
-            found = EntryRow(number, row.ref, code, {})
-            _answers(sheet, found, values, enrolment)
-            row.enrolment = found.answers or None
-            row.centre = cells.get("redcap_data_access_group", "").strip().upper() or None
+        if instrument or event == ONGOING_EVENT:
+            if not instrument:
+                filled = _filled_forms(values, per_form)
+                if len(filled) != 1:
+                    if filled:
+                        sheet.problems.append(_several_forms(number, letters, event, filled))
+                    else:
+                        sheet.blank_rows += 1
+                    continue
+                instrument = filled[0]
+            if instrument not in ONGOING_FORMS:
+                sheet.problems.append(_not_repeating(number, letters, instrument))
+                continue
+            row.instrument = instrument
+            _answers(sheet, row, values, per_form[instrument])
+            allowed, where = form_names[instrument], f"the form '{instrument}'"
+            if instrument == SESSION_FORM:
+                row.staff = cells.get(STAFF, "").strip() or None
+        else:
+            timepoint = events[event]
+            row.timepoint = timepoint
+            _answers(sheet, row, values, per_event[timepoint])
+            if timepoint is Timepoint.M0:
+                found = EntryRow(number, row.ref, code, {})
+                _answers(sheet, found, values, enrolment)
+                row.enrolment = found.answers or None
+                row.centre = cells.get("redcap_data_access_group", "").strip().upper() or None
+            allowed, where = by_name[timepoint], f"{timepoint.value} ({event})"
         for index, column in answer_columns:
-            if column not in by_name[timepoint] and index < len(values) \
+            if column not in allowed and index < len(values) \
                     and values[index].strip() and values[index].strip() != "0":
                 sheet.problems.append(Problem(
                     SHEET, number, get_column_letter(index + 1), _field_of(column),
                     "redcap.not_in_event",
-                    f"'{column}' is not asked at {timepoint.value} ({event}), but has a "
-                    "value here; move it to the right event row or clear it."))
+                    f"'{column}' is not asked in {where}, but has a value on this row; move "
+                    "it to the right row or clear it."))
+        if row.instrument != SESSION_FORM and cells.get(STAFF, "").strip():
+            sheet.problems.append(Problem(
+                SHEET, number, letters[STAFF], STAFF, "redcap.not_in_event",
+                f"'{STAFF}' is read on AERLI session rows only; clear it on this row."))
         if row.answers:
             sheet.rows.append(row)
         else:
             sheet.blank_rows += 1
     if not sheet.rows and not sheet.problems:
-        raise CohortError(f"{name} holds no questionnaire answers to import.")
+        raise CohortError(f"{name} holds no answers to import.")
     return sheet
+
+
+def _filled_forms(values: list[str],
+                  per_form: dict[str, list[tuple[int, Column, Reader]]]) -> list[str]:
+    """The ongoing forms a row without ``redcap_repeat_instrument`` holds answers of."""
+    return [form for form, readers in per_form.items()
+            if any(i < len(values) and values[i].strip() not in ("", "0")
+                   for i, _, _ in readers)]
+
+
+def _several_forms(number: int, letters: dict[str, str], event: str,
+                   filled: list[str]) -> Problem:
+    return Problem(SHEET, number, letters.get(REPEAT) or letters[EVENT], REPEAT,
+                   "redcap.repeating_row",
+                   f"This {event} row holds answers of several forms ({', '.join(filled)}) "
+                   "and names no repeating instrument; export the records again with the "
+                   "redcap_repeat_instrument column, one form per row.")
+
+
+def _not_repeating(number: int, letters: dict[str, str], instrument: str) -> Problem:
+    """A repeating-instrument row that cannot be mapped, named for what it is."""
+    forms = get_dictionary().forms
+    ongoing = " and ".join(f"'{forms[f].label}' ({f})" for f in ONGOING_FORMS)
+    if instrument in forms:
+        message = (f"Rows of the repeating instrument '{forms[instrument].label}' "
+                   f"({instrument}) cannot be imported: in this study only {ongoing} repeat, "
+                   f"and '{instrument}' is filled once per event. Export it as a non-repeating "
+                   "form, or remove these rows.")
+    else:
+        message = (f"'{instrument}' is not a form of this study's data dictionary, so its "
+                   f"rows cannot be imported; only {ongoing} repeat. Remove these rows.")
+    column = letters.get(REPEAT) or letters[EVENT]
+    return Problem(SHEET, number, column, REPEAT, "redcap.repeating_row", message)
 
 
 def _answers(sheet: EntrySheet, row: EntryRow, values: list[str],

@@ -1,0 +1,198 @@
+"""REDCap records moved over: which participant each record is, and the forms filled
+between visits.
+
+A record is looked up first in ``ExternalRecord`` (source ``redcap``): a record enrolled by
+an earlier import of the same project maps to the participant it became, so a fresh export
+can be imported again (questionnaires already stored are counted unchanged, new ones are
+saved). Otherwise a record id that is a participant's study code is that participant, and
+any other record is enrolled from its M0 row, its link stored in the same SAVEPOINT as the
+enrolment (both written, or neither).
+
+Rows of the ``ongoing_arm_1`` event go through the services the web pages use, with the
+same hard rules, soft rules and deviations: follow-up status rows through
+``change_status`` (oldest first, so a loss to follow-up and a return apply in order),
+AERLI session rows through ``log_session``. A status the participant's history already
+shows on that date, or a session already stored, is counted unchanged, so importing the
+export again writes nothing new. REDCap's session form does not say who was present, and a
+session is never saved without its workers: session rows need a ``workers_present`` column
+(staff ids or usernames) added to the export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError, FieldError, ProtocolViolation, ValidationFailed
+from cohort.excel.importer import (
+    ImportReport,
+    at,
+    enrol_row,
+    need_code,
+    problems_for,
+    session_row,
+    write_row,
+)
+from cohort.excel.layout import CODE, STAFF
+from cohort.excel.reader import EntryRow, EntrySheet
+from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
+from cohort.models import ExternalRecord, Participant, StatusChange
+from cohort.services import audit
+from cohort.services.context import Actor, get_participant
+from cohort.services.participants import change_status
+from cohort.services.sessions import session_from_answers
+from cohort.vocab import STATUS_CODES, Status
+
+SOURCE = "redcap"
+#: Record ids per ``IN (...)`` query; well under every engine's parameter limit.
+CHUNK = 900
+REASON_LENGTH = 500
+NO_WORKERS = (
+    "REDCap's AERLI session form does not say who was present, and a session is saved "
+    f"with its workers only: add a column '{STAFF}' to the export with the staff ids or "
+    "usernames of the workers present at each session (separated by commas), then import "
+    "it again.")
+
+
+def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+            on: date | None) -> tuple[dict[str, str], set[str]]:
+    """Record id -> study code, for every record known here or enrolled now.
+
+    Also returns the records refused (their enrolment, or a record linked to a centre the
+    importing person does not work with): their other rows are not checked.
+    """
+    wanted = sorted({r.code for r in sheet.rows if r.code})
+    codes: dict[str, str] = {}
+    hidden: set[str] = set()
+    refused: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        linked = session.exec(
+            select(ExternalRecord.external_id, Participant.code, Participant.centre_id)
+            .join(Participant, col(ExternalRecord.participant_id) == col(Participant.id))
+            .where(ExternalRecord.source == SOURCE, col(ExternalRecord.external_id).in_(chunk)))
+        for linked_id, code, centre_id in linked:
+            if actor.can_see(centre_id):
+                codes[linked_id] = code
+            else:
+                hidden.add(linked_id)
+        named = session.exec(select(Participant.code).where(col(Participant.code).in_(chunk)))
+        for code in named:
+            if code not in hidden:
+                codes.setdefault(code, code)
+    for row in sheet.rows:
+        record = row.code
+        if not record or record in codes or record in refused:
+            continue
+        if record in hidden:
+            refused.add(record)
+            report.problems.append(at(
+                sheet, row, CODE, "scope.other_centre",
+                f"Record {record} was moved over earlier as a participant of a centre you do "
+                "not work with; nothing of this record can be imported in your name. Ask a "
+                "research officer of that centre to import the export."))
+            continue
+        if not row.enrolment:
+            continue
+        new = enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
+                        report, on, f"record {record}", link=_link(session, actor, record))
+        if new is None:
+            refused.add(record)
+        else:
+            codes[record] = new
+    return codes, refused
+
+
+def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant], None]:
+    def link(person: Participant) -> None:
+        assert person.id is not None  # noqa: S101
+        entry = ExternalRecord(source=SOURCE, external_id=record, participant_id=person.id)
+        session.add(entry)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise CohortError(
+                f"Record {record} was moved over by another import a moment ago; nothing "
+                "was saved from this one. Import the export again: the record is then "
+                "recognised.") from None
+        audit.record_create(session, actor.staff_id, entry)
+
+    return link
+
+
+def between_visits(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+                   on: date | None, codes: dict[str, str], refused: set[str]) -> None:
+    """Follow-up status rows (oldest first), then AERLI session rows, each in a SAVEPOINT."""
+    statuses = sorted((r for r in sheet.rows if r.instrument == STATUS_FORM),
+                      key=lambda r: (str(r.answers.get("fu_status_date", "")), r.number))
+    sessions = [r for r in sheet.rows if r.instrument == SESSION_FORM]
+    for row in [*statuses, *sessions]:
+        found = need_code(sheet, row, report)
+        if found is None or found in refused:
+            continue
+        code = codes.get(found, found)
+        if row.instrument == STATUS_FORM:
+            _status_row(session, actor, sheet, row, code, report, on)
+        elif row.staff:
+            session_row(session, actor, sheet, row, code, report, on)
+        else:
+            report.problems.append(at(sheet, row, STAFF, "import.no_staff", NO_WORKERS))
+            try:
+                session_from_answers(row.answers, [])
+            except CohortError as error:
+                report.problems.extend(problems_for(sheet, row, error))
+
+
+def _status_answers(answers: dict[str, object]) -> tuple[Status, date, str | None]:
+    """The follow-up status form, checked by the dictionary, as a status change."""
+    dictionary = get_dictionary()
+    result = dictionary.validate(STATUS_FORM, answers)
+    problems = [FieldError(p.field, p.message, p.label, p.code) for p in result.problems]
+    clean = result.clean
+    for name in ("fu_status", "fu_status_date"):
+        if name not in clean and not any(p.field == name for p in problems):
+            label = dictionary.fields[name].plain_label
+            problems.append(FieldError(name, f"{label}: a status change needs it.", label,
+                                       "required"))
+    reason = str(clean["fu_reason"]) if clean.get("fu_reason") else None
+    if reason is not None and len(reason) > REASON_LENGTH:
+        label = dictionary.fields["fu_reason"].plain_label
+        problems.append(FieldError("fu_reason", f"{label}: please keep it under "
+                                   f"{REASON_LENGTH} characters.", label, "too_long"))
+    if problems:
+        raise ValidationFailed(problems, context="follow-up status answers")
+    status = STATUS_CODES[str(clean["fu_status"])]
+    return status, date.fromisoformat(str(clean["fu_status_date"])), reason
+
+
+def _status_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow, code: str,
+                report: ImportReport, on: date | None) -> None:
+    def write() -> None:
+        status, effective, reason = _status_answers(row.answers)
+        person = get_participant(session, actor, code)
+        history = session.exec(
+            select(StatusChange).where(StatusChange.participant_id == person.id)
+            .order_by(col(StatusChange.effective_date), col(StatusChange.id))).all()
+        shown = [h for h in history if h.effective_date <= effective]
+        if shown and shown[-1].status == status:
+            report.unchanged += 1  # the history already says so on that date
+            return
+        later = [h for h in history if h.effective_date > effective]
+        if later and effective >= person.inclusion_date:
+            raise ProtocolViolation(
+                "import.status_out_of_order",
+                f"{code}'s status history already has a later change ("
+                f"{later[-1].status.value.replace('_', ' ')} on "
+                f"{later[-1].effective_date.isoformat()}); a status dated "
+                f"{effective.isoformat()} cannot be added before it by an import. Check the "
+                "date in REDCap; if it is right, ask the data manager to add it.",
+                field="fu_status_date")
+        change_status(session, actor=actor, code=code, status=status, effective_date=effective,
+                      reason=reason, on=on)
+        report.written += 1
+
+    write_row(session, sheet, row, report, write)

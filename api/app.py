@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
 from api.pages import excel as excel_pages
-from api.problems import register_problem_handlers
+from api.problems import problem_openapi, register_problem_handlers
 from api.session_secret import session_secret
 from cohort.db import engine_for
 from cohort.settings import Settings, get_settings
@@ -105,6 +105,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     register_problem_handlers(app)
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     routers.include_all(app)
     pages.include_all(app)
     app.include_router(excel_pages.router)

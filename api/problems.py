@@ -15,6 +15,11 @@ Status codes, and why:
 
 Refusals by a protocol rule carry ``rule_id`` and ``field``. Page requests get the same
 status with an HTML page in plain words instead of JSON.
+
+``Problem`` documents these bodies in the OpenAPI schema: routers declare which error
+statuses they answer with ``responses=problems(...)``, and ``problem_openapi`` files the
+bodies under ``application/problem+json`` (FastAPI would list them as ``application/json``
+and add its own ``HTTPValidationError`` for 422, which we never send).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cohort.errors import (
@@ -63,6 +70,75 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
                      "Nothing was saved. Try again in a moment; if it keeps happening, tell "
                      "the data manager the time it happened."),
 }
+
+
+class FieldProblem(BaseModel):
+    """One refused value: from the data dictionary, or from the request's shape."""
+
+    field: str = Field(description="The field, as named in the request (dotted for nested).")
+    label: str = Field(description="The question as the data dictionary words it, or ''.")
+    code: str = Field(description="A stable code for the kind of problem, e.g. 'required'.")
+    message: str = Field(description="What is wrong and what to do, for a person.")
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details, with this API's extension members."""
+
+    type: str = Field(description="A URI reference for the kind of problem, e.g. "
+                                  "/problems/stale-version (readable at that path).")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, in plain words.")
+    instance: str = Field(description="The path of the request.")
+    rule_id: str | None = Field(default=None, description="The protocol rule that refused "
+                                "the write (GET /api/v1/rules lists them).")
+    field: str | None = Field(default=None, description="With rule_id: the value the rule "
+                              "refused, when it is about one value.")
+    errors: list[FieldProblem] | None = Field(default=None, description="422 validation: "
+                                              "every refused value.")
+    current_version: int | None = Field(default=None, description="409 stale-version: the "
+                                        "version now stored; reload, then save again.")
+
+
+# What each error status means for a caller, in the schema.
+PROBLEM_STATUSES: dict[int, str] = {
+    401: "Not signed in: no valid bearer token (problem type not-signed-in).",
+    403: "Your role, or your centre, does not allow this (forbidden; rule_id scope.*).",
+    404: "Not found: unknown, or another centre's record (the same answer on purpose).",
+    409: "Conflicts with what is recorded: a protocol rule (rule_id) or a stale version "
+         "(current_version).",
+    422: "A value is refused: the data dictionary (errors), a protocol rule (rule_id and "
+         "field) or the request's shape (errors).",
+    429: "Too many sign-in attempts: wait for the seconds in Retry-After.",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A ``responses=`` map documenting these error statuses as ``Problem`` bodies."""
+    return {status: {"model": Problem, "description": PROBLEM_STATUSES[status]}
+            for status in statuses}
+
+
+SIGNED_IN = problems(401, 403, 404, 422)
+"""Every route that needs a signed-in person may answer these."""
+CONFLICTS = problems(409)
+"""Writes that a protocol rule or a stale version may refuse as a conflict."""
+
+
+def problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema with every error body under ``application/problem+json``."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    app.openapi_schema = schema
+    return schema
 
 
 class NotSignedIn(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.problems import SIGNED_IN
 from api.routers import (
     accounts,
     auth,
@@ -20,7 +21,10 @@ PREFIX = "/api/v1"
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, centres, accounts, participants, questionnaires, sessions,
-                   deviations, monitoring):
-        app.include_router(module.router, prefix=PREFIX)
+    """Every resource that needs a signed-in person documents the same error bodies
+    (``Problem``); ``auth`` documents its own, ``meta`` needs no sign-in."""
+    app.include_router(auth.router, prefix=PREFIX)
+    for module in (centres, accounts, participants, questionnaires, sessions, deviations,
+                   monitoring):
+        app.include_router(module.router, prefix=PREFIX, responses=SIGNED_IN)
     app.include_router(meta.router)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, DbSession, bearer
-from api.problems import NotSignedIn
+from api.problems import NotSignedIn, problems
 from api.schemas import MeOut, TokenOut
 from api.throttle import client_address, refuse_if_throttled, throttle_of
 from cohort.services.accounts import DEFAULT_TOKEN_TTL, authenticate, issue_token, revoke_token
@@ -16,7 +16,7 @@ from cohort.services.accounts import DEFAULT_TOKEN_TTL, authenticate, issue_toke
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut, responses=problems(401, 422, 429))
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           session: DbSession) -> TokenOut:
     """Exchange a username and password (form fields) for a bearer token."""
@@ -31,7 +31,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     return TokenOut(access_token=value, expires_in=int(DEFAULT_TOKEN_TTL.total_seconds()))
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=problems(401))
 def me(user: CurrentUser) -> MeOut:
     """Who the token belongs to, and which centres they see."""
     ids = user.actor.centre_ids
@@ -42,7 +42,7 @@ def me(user: CurrentUser) -> MeOut:
     )
 
 
-@router.post("/revoke", status_code=204)
+@router.post("/revoke", status_code=204, responses=problems(401))
 def revoke(user: CurrentUser, session: DbSession,
            value: Annotated[str | None, Depends(bearer)]) -> None:
     """Sign this token out."""

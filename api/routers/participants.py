@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, DbSession, Today
+from api.problems import CONFLICTS
 from api.schemas import (
     AuditOut,
     DeviationsPublic,
@@ -59,7 +60,7 @@ def get(code: str, user: CurrentUser, session: DbSession) -> Participant:
     return get_participant(session, user.actor, code)
 
 
-@router.put("/{code}/group", response_model=ParticipantPublic)
+@router.put("/{code}/group", response_model=ParticipantPublic, responses=CONFLICTS)
 def change_group(code: str, body: GroupIn, user: CurrentUser, session: DbSession) -> Participant:
     """Only before M0, and never comparison → intervention (409 with the rule id)."""
     return participants.change_group(session, actor=user.actor, code=code, group=body.group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, DbSession, Today
+from api.problems import CONFLICTS
 from api.schemas import (
     QuestionnaireIn,
     QuestionnaireSaved,
@@ -39,7 +40,8 @@ def get(code: str, timepoint: Timepoint, user: CurrentUser,
                                             timepoint=timepoint))
 
 
-@router.post("/{timepoint}", response_model=QuestionnaireSaved, status_code=201)
+@router.post("/{timepoint}", response_model=QuestionnaireSaved, status_code=201,
+             responses=CONFLICTS)
 def create(code: str, timepoint: Timepoint, body: QuestionnaireIn, user: CurrentUser,
            session: DbSession, today: Today) -> QuestionnaireSaved:
     """Validated by the data dictionary (422 with field errors); a second questionnaire
@@ -51,7 +53,7 @@ def create(code: str, timepoint: Timepoint, body: QuestionnaireIn, user: Current
                               deviations=briefs(saved.deviations))
 
 
-@router.put("/{timepoint}", response_model=QuestionnaireSaved)
+@router.put("/{timepoint}", response_model=QuestionnaireSaved, responses=CONFLICTS)
 def update(code: str, timepoint: Timepoint, body: QuestionnaireUpdate, user: CurrentUser,
            session: DbSession, today: Today) -> QuestionnaireSaved:
     """Replace the answers. A stale ``version`` answers 409 with ``current_version`` and

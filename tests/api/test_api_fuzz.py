@@ -1,8 +1,10 @@
 """A small, bounded schemathesis run against our own OpenAPI schema.
 
 Every operation gets generated requests (as a data manager, who may call everything, and
-with a real participant code in the path); none may answer with a server error, and every
-error answer must be a problem-details document.
+with a real participant code in the path); none may answer with a server error, every
+error answer must be a problem-details document, and every answer must conform to the
+schema: a documented status, its documented content type and a body matching its schema
+(``Problem`` for errors).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ pytestmark = pytest.mark.slow
 
 def test_no_server_errors_from_generated_requests(app: FastAPI, world: World) -> None:
     import schemathesis
+    from schemathesis.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
+    conformance = [status_code_conformance, content_type_conformance,
+                   response_schema_conformance, response_headers_conformance]
     assert world.pa is not None
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     strategy = schema.as_strategy()
@@ -41,6 +51,11 @@ def test_no_server_errors_from_generated_requests(app: FastAPI, world: World) ->
             kind = kind[0] if isinstance(kind, list) else kind
             if not str(kind).startswith("application/problem+json"):
                 failures.append(f"{case.method} {case.formatted_path}: {kind}")
+        try:
+            case.validate_response(response, checks=conformance)
+        except BaseException as error:  # noqa: BLE001 (schemathesis raises groups)
+            failures.append(f"{case.method} {case.formatted_path}: {response.status_code} "
+                            f"does not conform: {str(error)[:300]}")
 
     run()
     assert not failures, "\n".join(failures[:10])

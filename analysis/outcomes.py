@@ -31,10 +31,13 @@ from analysis.data import BINARY_OUTCOMES, AnalysisData, window_close_day
 Z95 = 1.959963984540054
 COV_STRUCTS = ("exchangeable", "ar1", "independence")
 DEFAULT_ADJUST: tuple[str, ...] = ("age_at_inclusion",)
+# The propensity score uses baseline characteristics and the M0 value of every outcome
+# modelled (composites and each sharing item): groups differed at baseline on them, and
+# Table 1 shows the balance of exactly these (see analysis.table1.DEFAULT_VARIABLES).
 PS_COVARIATES: tuple[str, ...] = (
-    "age_at_inclusion", "gender", "housing", "income_source", "education", "prison_ever",
-    "years_injecting",
-    "oat_current_m0", "any_risk_practice_m0", "any_complication_m0", "reached_via",
+    "age_at_inclusion", "gender", "reached_via", "housing", "income_source", "education",
+    "years_injecting", "prison_ever", "oat_current_m0",
+    *(f"{name}_m0" for name in BINARY_OUTCOMES),
 )
 # Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
 # an effect: the model is reported as not estimable rather than as a result.
@@ -275,6 +278,12 @@ def _logit_formula(target: str, x: pd.DataFrame) -> str:
 def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] = PS_COVARIATES,
                        group_col: str = "group_itt", trim: float = 0.01) -> WeightsResult:
     """Stabilised inverse probability of treatment weights from a logistic propensity score.
+
+    The default covariates include the baseline (M0) value of every modelled outcome.
+    Balancing groups on the baseline outcome in a before/after comparison can itself bias
+    the group × time effect through regression to the mean (each group drifts back towards
+    its own population's mean), so the weighted models are a sensitivity analysis; the
+    unweighted ITT model, which compares each group with its own baseline, is primary.
 
     Missing covariates become their own category (categorical) or the median (numeric);
     weights are truncated at the ``trim`` and ``1 - trim`` quantiles.

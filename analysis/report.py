@@ -257,6 +257,13 @@ correlation, the only one consistent with visit-level weights), robust errors cl
 participant. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>
 {{ outcomes.headline|safe }}
+<p class="note">The ITT model (unweighted) is the primary analysis. The IPTW and IPTW + IPCW
+models are sensitivity analyses: their propensity score includes the baseline (M0) value of
+every outcome as well as baseline characteristics, and in a before/after comparison of
+non-randomised groups, balancing the groups on the baseline outcome can itself create a
+group × time effect through regression to the mean (each group drifts back towards its own
+population's mean; Daw &amp; Hatfield, Health Serv Res 2018). A difference between the ITT
+and IPTW interactions is therefore not evidence of confounding by itself.</p>
 {% if outcomes.not_estimable %}<p class="note">Not estimable, left out of the tables and
 the forest plot: {% for m in outcomes.not_estimable %}{{ m.outcome }} ({{ m.analysis }}):
 {{ m.reason }}{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}

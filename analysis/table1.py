@@ -16,7 +16,8 @@ import pandas as pd
 DEFAULT_VARIABLES: tuple[str, ...] = (
     "age_at_inclusion", "gender", "reached_via", "housing", "income_source", "education",
     "years_injecting", "age_first_injection", "prison_ever", "oat_current_m0",
-    "any_risk_practice_m0", "any_complication_m0", "share_syringe_m0",
+    "any_risk_practice_m0", "any_complication_m0", "share_syringe_m0", "share_cooker_m0",
+    "share_filter_m0", "share_water_m0", "share_any_equipment_m0",
 )
 
 

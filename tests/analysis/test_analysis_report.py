@@ -66,6 +66,7 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
         assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 10_000
     html = report.html.read_text(encoding="utf-8")
     assert "2026-11-22" in html and "ar1" in html and "Table 1" in html
+    assert "regression to the mean" in html and "primary analysis" in html
     assert 'src="figures/km_by_group.png"' in html
     payload = json.loads((report.directory / "estimates.json").read_text(encoding="utf-8"))
     assert payload["snapshot"]["as_of"] == "2026-11-22"

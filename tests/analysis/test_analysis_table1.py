@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.data import AnalysisData
 from analysis.table1 import max_abs_smd, table1
 
 
@@ -46,3 +47,41 @@ def test_weights_change_the_balance(parts: pd.DataFrame) -> None:
     row = t[t["level"] == "Yes"].iloc[0]
     assert row["comparison"] == "1 (16.7%)"
     assert t.iloc[0]["comparison"] == "6"
+
+
+def test_propensity_score_includes_every_baseline_outcome(demo_data: AnalysisData) -> None:
+    """share_syringe_m0 kept an SMD of 0.166 after weighting because it was not in the
+    propensity model. The M0 value of every modelled outcome is a default PS covariate,
+    and Table 1 shows every PS covariate."""
+    from analysis.data import BINARY_OUTCOMES
+    from analysis.outcomes import PS_COVARIATES, propensity_weights
+    from analysis.table1 import DEFAULT_VARIABLES
+
+    baseline = {f"{name}_m0" for name in BINARY_OUTCOMES}
+    assert baseline <= set(PS_COVARIATES) <= set(DEFAULT_VARIABLES)
+    weights = propensity_weights(demo_data.participants)
+    assert all(name in weights.formula for name in baseline)
+    t = table1(demo_data.participants, value_labels=demo_data.value_labels).summary
+    assert baseline <= set(t["variable"])
+
+
+def test_default_propensity_score_balances_a_baseline_sharing_item() -> None:
+    """A cohort where sharing a syringe at M0 drives who is in the intervention group:
+    the default weights must balance it (|SMD| below 0.05 from about 0.5)."""
+    from scipy.special import expit
+
+    from analysis.outcomes import propensity_weights
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    share = (rng.random(n) < 0.3).astype(float)
+    treated = rng.random(n) < expit(-0.4 + 1.2 * share)
+    parts = pd.DataFrame({"participant_id": np.arange(n), "age_at_inclusion": rng.normal(
+        35, 8, n), "share_syringe_m0": share,
+        "group_itt": np.where(treated, "intervention", "comparison")})
+    variables = ("age_at_inclusion", "share_syringe_m0")
+    before = table1(parts, variables=variables)
+    after = table1(parts, variables=variables,
+                   weights=propensity_weights(parts, trim=0).weights)
+    assert max_abs_smd(before) > 0.3
+    assert max_abs_smd(after) < 0.05

@@ -193,3 +193,32 @@ def test_research_officer_resolves_a_deviation(page: Any, live: Live) -> None:
     assert resolved.count() == 1
     assert "second worker trained" in resolved.inner_text()
     shot(page, "13-deviation-resolved")
+
+
+def test_research_officer_reads_retention_on_a_phone(page: Any, live: Live) -> None:
+    """390 px wide: every centre's M6 and M12 figures are readable without scrolling
+    sideways (a stacked card per centre under the phone media query)."""
+    sign_in(page, live, "officer")
+    page.goto(f"{live.base}/retention")
+    page.wait_for_load_state()
+    width = page.viewport_size["width"]
+    assert width == 390
+    shot(page, "14-officer-retention-390px")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    rows = page.locator("#retention tbody tr")
+    assert rows.count() == 20
+    for index in (0, rows.count() - 1):
+        row = rows.nth(index)
+        row.scroll_into_view_if_needed()
+        for label in ("M12 done", "M12 on time", "M12 due now", "M12 overdue",
+                      "M6 done", "M6 overdue"):
+            cell = row.locator(f"td[data-label='{label}']")
+            assert cell.is_visible(), label
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, \
+                (label, box)
+            assert cell.inner_text().strip().split()[-1].isdigit(), (label, cell.inner_text())
+    total = page.locator("#retention tfoot th[data-label='M12 done']")
+    assert total.is_visible()
+    box = total.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width

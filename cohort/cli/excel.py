@@ -7,6 +7,8 @@ the command line never picks someone on their behalf.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +30,25 @@ def _main() -> Any:
     from cohort.cli import main
 
     return main
+
+
+@contextmanager
+def _writer_session() -> Iterator[Session]:
+    """A session whose transaction takes SQLite's write lock when it begins.
+
+    Two imports at once: a deferred transaction that has read, then writes while the
+    other import writes, fails at once with "database is locked". Beginning IMMEDIATE
+    makes the second import wait for the first (SQLite's busy timeout) and then read
+    what the first wrote; if the wait runs out, nothing was written and the person is
+    told to try again (exit code 3, a database problem).
+    """
+    from cohort.db import get_engine, session_scope
+
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with session_scope(engine) as session:
+        yield session
 
 
 def _staff_actor(session: Session, who: str) -> Actor:
@@ -97,17 +118,35 @@ def import_(
     as_of: AsOf = None,
 ) -> None:
     """Import a filled workbook or REDCap export: all rows are saved, or none."""
+    from sqlalchemy.exc import OperationalError
+
     from cohort.excel.annotate import annotate
-    from cohort.excel.importer import import_file, is_csv
+    from cohort.excel.importer import (
+        BUSY_MESSAGE,
+        ImportBusy,
+        import_sheet,
+        is_busy,
+        is_csv,
+        read_file,
+    )
 
     main = _main()
     if not file.is_file():
         main.fail(f"{file} does not exist.")
     data = file.read_bytes()
-    with main.db_session() as session:
-        actor = _staff_actor(session, who)
-        report = import_file(session, actor=actor, data=data, filename=file.name,
-                             dry_run=dry_run, on=main.parse_date(as_of))
+    on = main.parse_date(as_of)
+    sheet = read_file(data, file.name)  # before the database is locked
+    try:
+        with _writer_session() as session:
+            actor = _staff_actor(session, who)
+            report = import_sheet(session, actor=actor, sheet=sheet, data=data,
+                                  filename=file.name, dry_run=dry_run, on=on)
+    except ImportBusy as error:
+        main.fail(error.message, 3)
+    except OperationalError as error:
+        if not is_busy(error):
+            raise
+        main.fail(BUSY_MESSAGE, 3)
     _print(report)
     marked = report.problems + report.deviations
     target = out or (file.with_name(f"{file.stem}-to-correct.xlsx") if report.problems

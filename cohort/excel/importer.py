@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from hashlib import sha256
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from cohort.dictionary import get_dictionary
@@ -59,10 +60,18 @@ UNREADABLE = "import.unreadable_value"
 #: REDCap rows of the forms filled between visits: their date, and where a refusal shows.
 INSTRUMENT_DATES = {"aerli_session": "session_date", "follow_up_status": "fu_status_date"}
 INSTRUMENT_FIELDS = {"follow_up_status": "fu_status"}
+BUSY_MESSAGE = ("The database is busy: another import or save is in progress. Nothing was "
+                "saved; please try again in a minute.")
+#: PostgreSQL: lock not available, deadlock detected, serialization failure.
+BUSY_STATES = frozenset({"55P03", "40P01", "40001"})
 
 
 class ImportStopped(CohortError):
     """An unexpected failure stopped the import; everything was rolled back."""
+
+
+class ImportBusy(CohortError):
+    """Another import or save holds the database; nothing was written, try again later."""
 
 
 class _RollBack(Exception):
@@ -111,14 +120,32 @@ def import_file(
     on: date | None = None,
 ) -> ImportReport:
     """Read and import a workbook (``.xlsx``) or a REDCap records export (``.csv``)."""
+    sheet = read_file(data, filename)
+    return import_sheet(session, actor=actor, sheet=sheet, data=data, filename=filename,
+                        dry_run=dry_run, on=on)
+
+
+def read_file(data: bytes, filename: str) -> EntrySheet:
+    """Read a workbook or REDCap export (no database: callers read before they lock)."""
     if is_csv(filename, data):
         from cohort.excel.redcap import read_records
 
-        sheet = read_records(data, name=filename)
-    else:
-        sheet = read_workbook(data)
-    return import_sheet(session, actor=actor, sheet=sheet, data=data, filename=filename,
-                        dry_run=dry_run, on=on)
+        return read_records(data, name=filename)
+    return read_workbook(data)
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means another writer holds the lock (worth a retry).
+
+    SQLite says "database is locked" (or busy) once its busy timeout has run out;
+    PostgreSQL gives a lock timeout, a deadlock or a serialization failure.
+    """
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return "database is locked" in text or "database is busy" in text \
+        or state in BUSY_STATES
 
 
 def is_csv(filename: str, data: bytes) -> bool:
@@ -135,12 +162,23 @@ def import_sheet(
     dry_run: bool = False,
     on: date | None = None,
 ) -> ImportReport:
+    """Check and write every row in one transaction; see the module docstring.
+
+    Raises ``ImportBusy`` when another writer keeps the database locked (nothing is
+    written), ``ImportStopped`` on any other unexpected failure (nothing is written).
+    """
     report = ImportReport(filename, sheet.kind, sheet.title, digest_of(data), dry_run,
                           rows=len(sheet.rows), blank_rows=sheet.blank_rows,
                           problems=list(sheet.problems),
                           sheets=[layout.title for layout in sheet.layouts])
-    earlier = session.exec(select(ImportBatch).where(
-        ImportBatch.file_digest == report.digest)).first()
+    try:
+        earlier = session.exec(select(ImportBatch).where(
+            ImportBatch.file_digest == report.digest)).first()
+    except OperationalError as error:
+        if is_busy(error):
+            session.rollback()
+            raise ImportBusy(BUSY_MESSAGE) from error
+        raise
     if earlier is not None:
         report.already_imported = earlier.imported_at
         return report
@@ -165,6 +203,8 @@ def import_sheet(
     except CohortError:
         raise
     except Exception as error:
+        if is_busy(error):
+            raise ImportBusy(BUSY_MESSAGE) from error
         raise ImportStopped(
             f"The import stopped on an unexpected error ({type(error).__name__}: {error}); "
             "nothing was saved. Please report this to the data manager.") from error

@@ -5,16 +5,23 @@ carry them natively through pyreadstat; Excel gets ``variables`` and ``value_lab
 sheets; Parquet keeps them in its schema metadata). A codebook is written beside every
 export, named after the full file name (``cohort.dta.codebook.csv``) so that two formats
 of one stem do not overwrite each other's. Any field the dictionary marks as an
-identifier is dropped, whatever the format. Free-text fields (``notes``, and ``text``
-fields without a validation type, such as ``products_other``) are dropped too unless
-``include_free_text=True``: people write names and places into comment boxes despite the
+identifier is dropped, whatever the format, with every column derived from it
+(:data:`SOURCE_FIELDS`: ``age`` takes ``age_at_inclusion``, ``study_group`` takes
+``group``, ``group_itt``, ``group_pp``, ``intervention`` and ``contaminated``).
+Free-text fields (``notes``, and ``text`` fields without a validation type, such as
+``products_other``) are dropped too unless ``include_free_text=True`` (``cohort export
+--include-free-text``): people write names and places into comment boxes despite the
 reminder, and statisticians must get de-identified data. The codebook says which fields
 were left out and why.
 
 Shapes: ``long`` has one row per participant and questionnaire timepoint (participant
 variables repeated); ``wide`` has one row per participant, questionnaire items suffixed
 by timepoint (``share_syringe_m6``). Checkbox fields become REDCap-style 0/1 columns
-(``products___1``).
+(``products___1``). Yes/no columns, derived ones included (``in_window_m6``,
+``per_protocol``), are 0/1 numbers with value labels and blank when missing. In Stata and
+SPSS files ``group``, ``group_itt``, ``group_pp`` (1 intervention, 2 comparison: the
+dictionary's ``study_group`` codes) and ``timepoint`` (0, 6, 12 for M0, M6, M12) are
+labelled numbers; CSV, Excel and Parquet keep their words.
 """
 
 from __future__ import annotations
@@ -31,6 +38,30 @@ import pandas as pd
 from analysis.data import TIMEPOINTS, AnalysisData
 
 FORMATS = ("csv", "xlsx", "dta", "sav", "parquet")
+# Columns of the analysis frames that are not dictionary fields, with the dictionary
+# field(s) each is derived from: marking a field as an identifier drops these too.
+SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "age_at_inclusion": ("age",),
+    "group": ("study_group",), "group_itt": ("study_group",), "group_pp": ("study_group",),
+    "intervention": ("study_group",), "contaminated": ("study_group",),
+    "first_valid_session": ("session_date",),
+    "last_contact": ("visit_date", "session_date"),
+}
+# Derived yes/no and coded columns: exported as numbers with these value labels.
+DERIVED_VALUE_LABELS: dict[str, dict[int | float, str]] = {
+    **{name: {0: "No", 1: "Yes"} for name in (
+        "in_window", "per_protocol", "contaminated", "valid_session_6m", "has_m0",
+        "intervention")},
+    "ltfu_event": {0: "Censored", 1: "Lost to follow-up"},
+    "ltfu_outcome": {0: "Censored", 1: "Lost to follow-up", 2: "Died"},
+}
+# Stata and SPSS: these word columns become numbers with value labels (group codes are
+# the dictionary's study_group codes; a timepoint's code is its month).
+STATA_CODES: dict[str, dict[str, int]] = {
+    **{name: {"intervention": 1, "comparison": 2} for name in ("group", "group_itt",
+                                                               "group_pp")},
+    "timepoint": {"M0": 0, "M6": 6, "M12": 12},
+}
 SHAPES = ("long", "wide")
 CHECKBOX_SEP = "___"
 _TP_SUFFIX = re.compile(r"_(m0|m6|m12)$")
@@ -57,6 +88,13 @@ def free_text_fields(dictionary: Any) -> set[str]:
 
 def _base_name(column: str) -> str:
     return _TP_SUFFIX.sub("", column)
+
+
+def source_fields(column: str) -> tuple[str, ...]:
+    """The dictionary field(s) an exported column carries (``age_at_inclusion`` -> ``age``,
+    ``share_syringe_m6`` -> ``share_syringe``, ``products___1`` -> ``products``)."""
+    base = _base_name(column).split(CHECKBOX_SEP)[0]
+    return SOURCE_FIELDS.get(base, (base,))
 
 
 def _expand_checkboxes(df: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
@@ -86,6 +124,10 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
             out[col] = s.astype(float)
+        elif s.dtype == object and s.notna().any() and s.dropna().map(
+                lambda v: isinstance(v, bool | np.bool_)).all():
+            # yes/no with missing (in_window_m6 of someone without an M6): 0/1, blank.
+            out[col] = s.map(lambda v: float(v) if isinstance(v, bool | np.bool_) else np.nan)
         elif pd.api.types.is_extension_array_dtype(s.dtype) and pd.api.types.is_numeric_dtype(
                 s.dtype):
             out[col] = s.astype(float)
@@ -114,7 +156,7 @@ def export_frame(data: AnalysisData, *, shape: str = "long", dictionary: Any | N
     else:
         df = _wide(data, dictionary)
     df = _expand_checkboxes(df, dictionary)
-    dropped = [c for c in df.columns if _base_name(c).split(CHECKBOX_SEP)[0] in identifiers]
+    dropped = [c for c in df.columns if set(source_fields(c)) & identifiers]
     df = df.drop(columns=dropped).reset_index(drop=True)
     return _normalise(df), dropped
 
@@ -149,6 +191,8 @@ def labels_for(columns: list[str], data: AnalysisData, dictionary: Any
         if sep and field_name in dictionary.fields:
             label = f"{label}: {dictionary.fields[field_name].choices.get(code, code)}"
             val[col] = {1: "Checked", 0: "Unchecked"}
+        elif field_name in DERIVED_VALUE_LABELS:
+            val[col] = DERIVED_VALUE_LABELS[field_name]
         elif field_name in data.value_labels:
             choices = data.value_labels[field_name]
             try:
@@ -187,13 +231,37 @@ def _numeric_codes(df: pd.DataFrame, value_labels: dict[str, dict[int | float, s
     return out
 
 
+def _stata_codes(df: pd.DataFrame, val_labels: dict[str, dict[int | float, str]],
+                 data: AnalysisData) -> tuple[pd.DataFrame,
+                                              dict[str, dict[int | float, str]]]:
+    """Stata and SPSS: group and timepoint words become labelled numbers (:data:`STATA_CODES`),
+    so ``i.group_itt`` or a crosstab works without ``encode``; other formats keep words."""
+    out = df.copy()
+    labels = dict(val_labels)
+    study_group = {int(k): v for k, v in data.value_labels.get("study_group", {}).items()}
+    for col in out.columns:
+        codes = STATA_CODES.get(_base_name(col))
+        if codes is None or out[col].dtype != object:
+            continue
+        unknown = sorted(set(out[col].dropna()) - set(codes))
+        if unknown:
+            raise ValueError(f"column '{col}' holds {', '.join(map(repr, unknown))}; "
+                             f"expected one of {', '.join(codes)}")
+        out[col] = out[col].map(codes).astype(float)
+        words = {code: word for word, code in codes.items()}
+        is_group = _base_name(col).startswith("group")
+        labels[col] = {c: study_group.get(c, words[c]) if is_group else words[c]
+                       for c in codes.values()}
+    return out, labels
+
+
 def _codebook(dictionary: Any, columns: list[str], dropped_identifiers: list[str],
               dropped_free_text: list[str]) -> pd.DataFrame:
     """The dictionary's codebook plus whether and how each field is in this export."""
     rows = pd.DataFrame(dictionary.codebook_rows())
-    exported = {_base_name(c).split(CHECKBOX_SEP)[0] for c in columns}
-    free = {_base_name(c).split(CHECKBOX_SEP)[0] for c in dropped_free_text}
-    ident = {_base_name(c).split(CHECKBOX_SEP)[0] for c in dropped_identifiers}
+    exported = {f for c in columns for f in source_fields(c)}
+    free = {f for c in dropped_free_text for f in source_fields(c)}
+    ident = {f for c in dropped_identifiers for f in source_fields(c)}
 
     def status(name: str) -> str:
         if name in ident:
@@ -231,7 +299,7 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
     df, dropped = export_frame(data, shape=shape, dictionary=dictionary,
                                include_free_text=include_free_text)
     free = free_text_fields(dictionary)
-    dropped_free = [c for c in dropped if _base_name(c).split(CHECKBOX_SEP)[0] in free]
+    dropped_free = [c for c in dropped if set(source_fields(c)) & free]
     dropped_ids = [c for c in dropped if c not in dropped_free]
     var_labels, val_labels = labels_for(list(df.columns), data, dictionary)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +315,8 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
     elif fmt in ("dta", "sav"):
         import pyreadstat
 
-        numeric = _numeric_codes(df, val_labels)
+        numeric, val_labels = _stata_codes(df, val_labels, data)
+        numeric = _numeric_codes(numeric, val_labels)
         limit = 80 if fmt == "dta" else 255  # Stata's and SPSS's variable-label limits
         labels: list[str | None] = [_shorten(var_labels[c], limit) for c in numeric.columns]
         if fmt == "dta":

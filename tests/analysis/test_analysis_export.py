@@ -203,3 +203,95 @@ def test_free_text_is_left_out_unless_asked_for(demo_data: AnalysisData,
     full = export(data, tmp_path / "full.csv", include_free_text=True)
     assert any(c.startswith(("questionnaire_note", "products_other")) for c in full.columns)
     assert full.dropped_free_text == []
+
+
+# --- audit of the analysis layer: derived identifiers, yes/no and coded columns
+
+SMALL_DICTIONARY = """\
+Variable / Field Name,Form Name,Section Header,Field Type,Field Label,\
+"Choices, Calculations, OR Slider Labels",Field Note,Text Validation Type OR Show Slider \
+Number,Text Validation Min,Text Validation Max,Identifier?,Branching Logic (Show field \
+only if...),Required Field?,Custom Alignment,Question Number (surveys only),Matrix Group \
+Name,Matrix Ranking?,Field Annotation
+age,enrolment,,text,Age (years),,,integer,0,120,y,,,,,,,
+study_group,enrolment,,radio,Study group,"1, Intervention | 2, Comparison",,,,,y,,,,,,,
+share_syringe,questionnaire,,yesno,Shared a syringe,,,,,,,,,,,,,
+"""
+
+
+@pytest.mark.parametrize("shape", ["long", "wide"])
+def test_identifier_fields_take_their_derived_columns(demo_data: AnalysisData,
+                                                      tmp_path: Path, shape: str) -> None:
+    """Marking ``age`` an identifier exported ``age_at_inclusion`` anyway, and marking the
+    group field left ``group``/``group_itt``: columns are matched to the dictionary
+    field they come from."""
+    dictionary = forms.load_dictionary_text(SMALL_DICTIONARY)
+    assert dictionary.identifier_fields() == {"age", "study_group"}
+    frame, dropped = export_frame(demo_data, shape=shape, dictionary=dictionary)
+    derived = {"age_at_inclusion", "group", "group_itt", "group_pp", "intervention",
+               "contaminated"}
+    assert not derived & set(frame.columns)
+    assert (derived if shape == "wide" else {"age_at_inclusion", "group_itt"}) <= set(
+        dropped)
+    assert "share_syringe" in frame.columns or "share_syringe_m6" in frame.columns
+    result = export(demo_data, tmp_path / f"{shape}.csv", shape=shape, dictionary=dictionary)
+    header = result.path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert not derived & set(header)
+    codebook = pd.read_csv(result.codebook).set_index("variable")["in_this_export"]
+    assert codebook["age"].startswith("no: identifier")
+    assert codebook["study_group"].startswith("no: identifier")
+
+
+@pytest.mark.parametrize("fmt", ["dta", "sav", "parquet"])
+def test_in_window_is_numeric_with_missing_as_missing(demo_data: AnalysisData,
+                                                      tmp_path: Path, fmt: str) -> None:
+    """``in_window_m6``/``in_window_m12`` were written as the strings "True"/"False"/""
+    in wide files while ``in_window_m0`` was numeric."""
+    result = export(demo_data, tmp_path / f"wide.{fmt}", shape="wide")
+    q = demo_data.questionnaires
+    has = {tp: set(q.loc[q["timepoint"] == tp, "participant_id"]) for tp in ("M6", "M12")}
+    if fmt == "parquet":
+        back = pd.read_parquet(result.path)
+        labels = json.loads(pq_meta(result.path)[b"value_labels"])
+        assert labels["in_window_m6"] == {"0": "No", "1": "Yes"}
+    else:
+        import pyreadstat
+
+        reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+        back, meta = reader(str(result.path))
+        assert meta.variable_value_labels["in_window_m6"] == {0: "No", 1: "Yes"}
+        assert meta.variable_value_labels["in_window_m12"] == {0: "No", 1: "Yes"}
+    for col in ("in_window_m0", "in_window_m6", "in_window_m12"):
+        assert pd.api.types.is_numeric_dtype(back[col]), (fmt, col, back[col].dtype)
+        assert set(back[col].dropna().unique()) <= {0.0, 1.0}
+    for tp in ("M6", "M12"):
+        col = f"in_window_{tp.lower()}"
+        seen = back["participant_id"].isin(has[tp])
+        assert back.loc[seen, col].notna().all() and back.loc[~seen, col].isna().all()
+
+
+def pq_meta(path: Path) -> dict[bytes, bytes]:
+    import pyarrow.parquet as pq
+
+    return dict(pq.read_schema(path).metadata)
+
+
+@pytest.mark.parametrize("fmt", ["dta", "sav"])
+def test_group_and_timepoint_are_labelled_numbers_in_stata_and_spss(
+        demo_data: AnalysisData, tmp_path: Path, fmt: str) -> None:
+    import pyreadstat
+
+    reader = pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav
+    back, meta = reader(str(export(demo_data, tmp_path / f"long.{fmt}").path))
+    assert set(back["group_itt"].dropna()) <= {1.0, 2.0}
+    assert meta.variable_value_labels["group_itt"][1].startswith("Intervention")
+    assert meta.variable_value_labels["group_itt"][2].startswith("Comparison")
+    assert set(back["timepoint"]) == {0.0, 6.0, 12.0}
+    assert meta.variable_value_labels["timepoint"] == {0: "M0", 6: "M6", 12: "M12"}
+    assert (back["timepoint"] == back["month"]).all()
+    n_int = int((demo_data.long["group_itt"] == "intervention").sum())
+    assert int((back["group_itt"] == 1).sum()) == n_int
+    assert meta.variable_value_labels["per_protocol"] == {0: "No", 1: "Yes"}
+    wide, wmeta = reader(str(export(demo_data, tmp_path / f"wide.{fmt}", shape="wide").path))
+    assert wmeta.variable_value_labels["ltfu_outcome"][2] == "Died"
+    assert set(wide["group"].dropna()) <= {1.0, 2.0}

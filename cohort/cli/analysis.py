@@ -103,8 +103,16 @@ def export(
     shape: Annotated[str, typer.Option(help="long (one row per visit) | wide")] = "long",
     database: Database = None,
     as_of: AsOf = None,
+    include_free_text: Annotated[bool, typer.Option(
+        "--include-free-text",
+        help="Also export free-text fields (notes, 'other' boxes). Left out by default: "
+             "people write names and places in them; for the data manager only.")] = False,
 ) -> None:
-    """Export analysis-ready data with variable and value labels, and its codebook beside."""
+    """Export analysis-ready data with variable and value labels, and its codebook beside.
+
+    Fields the dictionary marks as identifiers are never exported; free-text fields only
+    with ``--include-free-text``.
+    """
     from analysis.export import FORMATS, SHAPES
 
     chosen = (fmt or out.suffix.lstrip(".")).lower()
@@ -117,12 +125,16 @@ def export(
     from analysis.export import export as write_export
 
     try:
-        result = write_export(data, out, fmt=chosen, shape=shape)
+        result = write_export(data, out, fmt=chosen, shape=shape,
+                              include_free_text=include_free_text)
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}.", 1)
         return
     typer.echo(f"Exported {result.rows} rows × {len(result.columns)} columns to {result.path} "
                f"({chosen}, {shape}); codebook: {result.codebook}; labels: {result.variables}.")
+    if include_free_text:
+        typer.echo("Free-text fields are included: check them for names and places before "
+                   "sharing the file.")
 
 
 def register(app: typer.Typer) -> None:

@@ -163,3 +163,35 @@ def test_completion_and_ipcw_use_each_visits_own_window(demo_data: AnalysisData)
     rows = {name: censoring_weights(d).summary["n"].iloc[0]
             for name, d in (("base", base), ("narrow", narrow))}
     assert rows["narrow"] > rows["base"]
+
+
+def test_cli_export_free_text_only_when_asked(cli_db: Path, tmp_path: Path) -> None:
+    """The codebook tells users to run ``cohort export --include-free-text``: the option
+    must exist, and free text stays out without it."""
+    from sqlmodel import Session, select
+
+    from cohort.cli.main import app
+    from cohort.db import engine_for
+    from cohort.models import Questionnaire
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--participants", "40", "--as-of", "2026-11-22"])
+    assert res.exit_code == 0, res.output
+    engine = engine_for(f"sqlite:///{cli_db}")
+    with Session(engine) as session:
+        q = session.exec(select(Questionnaire)).first()
+        assert q is not None
+        q.answers = {**q.answers, "questionnaire_note": "Met near the station"}
+        session.add(q)
+        session.commit()
+    engine.dispose()
+    plain, full = tmp_path / "plain.csv", tmp_path / "full.csv"
+    args = ["export", "--as-of", "2026-11-22", "-o"]
+    res = runner.invoke(app, [*args, str(plain)])
+    assert res.exit_code == 0, res.output
+    assert "station" not in plain.read_text(encoding="utf-8")
+    assert "questionnaire_note" not in plain.read_text(encoding="utf-8").splitlines()[0]
+    res = runner.invoke(app, [*args, str(full), "--include-free-text"])
+    assert res.exit_code == 0, res.output
+    assert "station" in full.read_text(encoding="utf-8")
+    assert "check them for names" in res.stdout

@@ -99,8 +99,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
-def get_today(request: Request) -> date:
-    """Today's date for rules and windows (tests pin it through ``app.state.today``)."""
+async def get_today(request: Request) -> date:
+    """Today's date for rules and windows (tests pin it through ``app.state.today``).
+
+    ``async`` only so that FastAPI runs it on the event loop instead of sending it to a
+    worker thread: on SQLite that hop happened while the request held the writer lock."""
     today: date = request.app.state.today()
     return today
 

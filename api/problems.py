@@ -32,8 +32,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cohort.db import BUSY_MESSAGE, is_busy
 from cohort.errors import (
     ActionNotAllowed,
     CohortError,
@@ -66,6 +68,8 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "too-many-attempts": ("Too many sign-in attempts",
                           "Wait for the number of seconds in the Retry-After header."),
     "http": ("HTTP error", "See `detail`."),
+    "database-busy": ("The database is busy",
+                      "Nothing was saved. Try again in a minute (see Retry-After)."),
     "server-error": ("Something went wrong on the server",
                      "Nothing was saved. Try again in a moment; if it keeps happening, tell "
                      "the data manager the time it happened."),
@@ -110,6 +114,8 @@ PROBLEM_STATUSES: dict[int, str] = {
     422: "A value is refused: the data dictionary (errors), a protocol rule (rule_id and "
          "field) or the request's shape (errors).",
     429: "Too many sign-in attempts: wait for the seconds in Retry-After.",
+    503: "The database is busy with another writer (a long import): nothing was saved; try "
+         "again after the seconds in Retry-After.",
 }
 
 
@@ -119,7 +125,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for status in statuses}
 
 
-SIGNED_IN = problems(401, 403, 404, 422)
+SIGNED_IN = problems(401, 403, 404, 422, 503)
 """Every route that needs a signed-in person may answer these."""
 CONFLICTS = problems(409)
 """Writes that a protocol rule or a stale version may refuse as a conflict."""
@@ -255,9 +261,26 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(request, 500, "server-error", what)
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database held by another writer past the wait (a long import on SQLite) is not a
+    fault of the request: 503 with Retry-After, saying nothing was saved. Any other
+    database error is unexpected."""
+    if not is_busy(exc):
+        return await _unexpected(request, exc)
+    log.warning("Database busy on %s %s", request.method, request.url.path)
+    response: Response
+    if is_api(request):
+        response = problem_response(request, 503, "database-busy", BUSY_MESSAGE)
+    else:
+        response = _page(request, 503, PROBLEM_TYPES["database-busy"][0], BUSY_MESSAGE)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CohortError, _cohort_error)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from cohort.settings import get_settings
@@ -95,3 +96,24 @@ def create_schema(engine: Engine) -> None:
 
     SQLModel.metadata.create_all(engine)
     install_guards(engine)
+
+
+BUSY_MESSAGE = ("The database is busy: another import or save is in progress. Nothing was "
+                "saved; please try again in a minute.")
+#: PostgreSQL: lock not available, deadlock detected, serialization failure.
+BUSY_STATES = frozenset({"55P03", "40P01", "40001"})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means another writer holds the lock (worth a retry).
+
+    SQLite says "database is locked" (or busy) once its busy timeout has run out;
+    PostgreSQL gives a lock timeout, a deadlock or a serialization failure. Every entry
+    point (command line, web) answers these with ``BUSY_MESSAGE``, not a server error.
+    """
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return "database is locked" in text or "database is busy" in text \
+        or state in BUSY_STATES

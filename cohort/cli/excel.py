@@ -120,15 +120,9 @@ def import_(
     """Import a filled workbook or REDCap export: all rows are saved, or none."""
     from sqlalchemy.exc import OperationalError
 
+    from cohort.db import BUSY_MESSAGE, is_busy
     from cohort.excel.annotate import annotate
-    from cohort.excel.importer import (
-        BUSY_MESSAGE,
-        ImportBusy,
-        import_sheet,
-        is_busy,
-        is_csv,
-        read_file,
-    )
+    from cohort.excel.importer import ImportBusy, import_sheet, is_csv, read_file
 
     main = _main()
     if not file.is_file():

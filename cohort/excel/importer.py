@@ -33,6 +33,7 @@ from hashlib import sha256
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from cohort.db import BUSY_MESSAGE, is_busy
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
 from cohort.excel.layout import CODE, STAFF, Kind
@@ -60,10 +61,6 @@ UNREADABLE = "import.unreadable_value"
 #: REDCap rows of the forms filled between visits: their date, and where a refusal shows.
 INSTRUMENT_DATES = {"aerli_session": "session_date", "follow_up_status": "fu_status_date"}
 INSTRUMENT_FIELDS = {"follow_up_status": "fu_status"}
-BUSY_MESSAGE = ("The database is busy: another import or save is in progress. Nothing was "
-                "saved; please try again in a minute.")
-#: PostgreSQL: lock not available, deadlock detected, serialization failure.
-BUSY_STATES = frozenset({"55P03", "40P01", "40001"})
 
 
 class ImportStopped(CohortError):
@@ -132,20 +129,6 @@ def read_file(data: bytes, filename: str) -> EntrySheet:
 
         return read_records(data, name=filename)
     return read_workbook(data)
-
-
-def is_busy(error: BaseException) -> bool:
-    """Whether a database error means another writer holds the lock (worth a retry).
-
-    SQLite says "database is locked" (or busy) once its busy timeout has run out;
-    PostgreSQL gives a lock timeout, a deadlock or a serialization failure.
-    """
-    if not isinstance(error, OperationalError):
-        return False
-    text = str(error.orig).lower()
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return "database is locked" in text or "database is busy" in text \
-        or state in BUSY_STATES
 
 
 def is_csv(filename: str, data: bytes) -> bool:

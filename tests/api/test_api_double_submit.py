@@ -51,3 +51,27 @@ def test_unexpected_error_is_a_problem_body_without_internals(
     assert body["type"] == "/problems/server-error" and body["status"] == 500
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert "hunter2" in caplog.text  # the traceback stays in the server log
+
+
+@pytest.mark.parametrize("path", ["/api/v1/boom-busy", "/boom-busy"])
+def test_a_busy_database_answers_503_with_retry_after_not_a_server_error(
+    app: FastAPI, world: World, path: str
+) -> None:
+    """SQLite's busy timeout ran out behind a long import: the person is told nothing was
+    saved and to try again, on the API and on pages alike."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    @app.get(path)
+    def busy() -> None:
+        raise OperationalError("INSERT INTO questionnaire", {},
+                               sqlite3.OperationalError("database is locked"))
+
+    with TestClient(app, raise_server_exceptions=True) as client:
+        response = client.get(path, headers=world.h("admin"))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "60"
+    assert "Nothing was saved" in response.text and "INSERT" not in response.text
+    if path.startswith("/api/"):
+        assert response.json()["type"] == "/problems/database-busy"

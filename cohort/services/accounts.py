@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -334,33 +335,31 @@ def centre_access(session: Session, *, actor: Actor | None) -> dict[int, list[in
     return out
 
 
+def _account_and_staff(session: Session, condition: Any, missing: str) -> tuple[Account, Staff]:
+    row = session.exec(
+        select(Account, Staff).join(Staff, col(Staff.id) == Account.staff_id).where(condition)
+    ).first()
+    if row is None:
+        raise NotFound(missing)
+    return row[0], row[1]
+
+
 def get_account_by_username(session: Session, *, actor: Actor | None, username: str
                             ) -> tuple[Account, Staff]:
     """An account and its staff member by sign-in name (admins, the command line)."""
     _admin_id(actor)
-    row = session.exec(
-        select(Account, Staff)
-        .join(Staff, col(Staff.id) == Account.staff_id)
-        .where(Account.username == username.strip().lower())
-    ).first()
-    if row is None:
-        raise NotFound(f"No account with the username '{username}': please check the "
-                       "spelling in the list of accounts.")
-    return row[0], row[1]
+    return _account_and_staff(
+        session, Account.username == username.strip().lower(),
+        f"No account with the username '{username}': please check the spelling in the "
+        "list of accounts.")
 
 
 def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
                        ) -> tuple[Account, Staff]:
     """An account and its staff member, for data managers (what the accounts list shows)."""
     _admin_id(actor)
-    row = session.exec(
-        select(Account, Staff)
-        .join(Staff, col(Staff.id) == Account.staff_id)
-        .where(Account.id == account_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"No account with id {account_id}.")
-    return row[0], row[1]
+    return _account_and_staff(session, Account.id == account_id,
+                              f"No account with id {account_id}.")
 
 
 def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:

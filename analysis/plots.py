@@ -49,6 +49,58 @@ def km_plot(km: Any, path: Path, *, title: str, xlabel: str = "Months since incl
     return path
 
 
+def km_small_multiples(km: Any, path: Path, *, title: str, overall: Any | None = None,
+                       ncols: int = 5, xlabel: str = "Months since inclusion") -> Path:
+    """One small panel per level (e.g. all 20 centres), each with its 95% band, the
+    pooled curve in grey behind it, and n / lost in the panel title.
+
+    Twenty curves on one axis are unreadable (and a legend of 20 colours worse): panels
+    share both axes so centres compare at a glance. The y-axis starts at the lowest
+    confidence bound rounded down to a tenth (at most 0.5), which the axis labels show.
+    """
+    fig = km_panels_figure(km, title=title, overall=overall, ncols=ncols, xlabel=xlabel)
+    return _save(fig, path)
+
+
+def km_panels_figure(km: Any, *, title: str, overall: Any | None = None, ncols: int = 5,
+                     xlabel: str = "Months since inclusion") -> Any:
+    """The figure of :func:`km_small_multiples`, unsaved (tests inspect its panels)."""
+    plt = _plt()
+    fitters = list(km.fitters.values())
+    n = len(fitters)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    lows = [float(f.confidence_interval_survival_function_.iloc[:, 0].min()) for f in fitters]
+    floor = min(0.5, np.floor(10 * min(lows, default=0.0)) / 10)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols + 0.8, 2.0 * nrows + 1.0),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax, f in zip(axes.flat, fitters, strict=False):
+        if overall is not None:
+            overall.plot_survival_function(ax=ax, ci_show=False, color="#bbbbbb", lw=1.2,
+                                           legend=False)
+        f.plot_survival_function(ax=ax, ci_show=True, color="#2166ac", lw=1.4, legend=False)
+        table = f.event_table
+        ax.set_title(f"{f.label}  n={int(table['entrance'].sum())}, "
+                     f"lost={int(table['observed'].sum())}", fontsize=8.5)
+        ax.set_ylim(floor, 1.01)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7.5)
+        ax.set_xlabel("")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.supxlabel(xlabel, fontsize=9)
+    fig.supylabel("Still in follow-up (not lost)", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def cif_plot(cif: Any, path: Path, *, title: str) -> Path:
     """Cumulative incidence of loss to follow-up (death as a competing event)."""
     plt = _plt()
@@ -67,18 +119,35 @@ def cif_plot(cif: Any, path: Path, *, title: str) -> Path:
 
 
 def proportions_plot(props: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Observed proportion at M0, M6, M12 by group with Wilson 95% CIs."""
+    """Observed proportion at M0, M6, M12 by group with Wilson 95% CIs, and the number of
+    participants per group and visit in rows under the axis."""
+    return _save(proportions_figure(props, title=title), path)
+
+
+def proportions_figure(props: pd.DataFrame, *, title: str) -> Any:
+    """The figure of :func:`proportions_plot`, unsaved (tests inspect its labels)."""
+    import matplotlib.transforms as mtransforms
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for i, (group, sub) in enumerate(props.groupby("group")):
+    groups = list(props.groupby("group"))
+    fig, ax = plt.subplots(figsize=(6.5, 4.8 + 0.25 * len(groups)))
+    # Numbers of participants sit in rows under the axis, one per group (as numbers at
+    # risk under a Kaplan–Meier plot): beside the points they collided with the bars.
+    below = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.text(-0.02, -0.14, "n", transform=ax.transAxes, ha="right", fontsize=8,
+            color="grey")
+    for i, (group, sub) in enumerate(groups):
         x = sub["month"].to_numpy() + (i - 0.5) * 0.25
         y = sub["proportion"].to_numpy()
         err = np.vstack([y - sub["ci_lower"].to_numpy(), sub["ci_upper"].to_numpy() - y])
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=str(group),
-                    color=COLOURS.get(str(group)))
-        for xi, yi, n in zip(x, y, sub["n"], strict=True):
-            ax.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(6, -12),
-                        fontsize=7, color="grey")
+        colour = COLOURS.get(str(group))
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=str(group), color=colour)
+        row = -0.14 - 0.065 * (i + 1)
+        ax.text(-0.02, row, str(group), transform=ax.transAxes, ha="right", fontsize=8,
+                color=colour)
+        for month, n in zip(sub["month"], sub["n"], strict=True):
+            ax.text(month, row, str(n), transform=below, ha="center", fontsize=8,
+                    color=colour)
     ax.set_xticks([0, 6, 12], ["M0", "M6", "M12"])
     ax.set_ylim(0, 1)
     ax.set_ylabel("Proportion of participants")
@@ -86,9 +155,7 @@ def proportions_plot(props: pd.DataFrame, path: Path, *, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def forest_plot(summary: pd.DataFrame, path: Path, *, title: str,

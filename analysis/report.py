@@ -99,8 +99,11 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         r = retention_analysis(data)
         files.append(plots.km_plot(r.km_group, fig_dir / "km_by_group.png",
                                    title="Time to loss to follow-up, by group (Kaplan–Meier)"))
-        files.append(plots.km_plot(r.km_centre, fig_dir / "km_by_centre.png",
-                                   title="Time to loss to follow-up, by centre (first 8)"))
+        files.append(plots.km_small_multiples(
+            r.km_centre, fig_dir / "km_by_centre.png",
+            title="Time to loss to follow-up, by centre (Kaplan–Meier, 95% CI; grey: all "
+                  "centres)",
+            overall=r.km_all.fitters["all centres"] if r.km_all else None))
         files.append(plots.cif_plot(r.cif, fig_dir / "cif_ltfu.png",
                                     title="Cumulative incidence of loss to follow-up "
                                           "(death as competing event)"))
@@ -128,6 +131,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                 [r.logrank_group.summary, r.logrank_centre.summary])),
             "cox": _table(r.cox.summary), "cif": _table(r.cif.summary),
             "ltfu_definition": ltfu_definition(data),
+            "n_centres": len(r.km_centre.fitters),
         }
 
     if what in ("outcomes", "all"):
@@ -236,7 +240,11 @@ completed the visit); "in window" counts questionnaires completed inside the win
 {{ retention.km|safe }}
 <h4>Log-rank tests</h4>{{ retention.logrank|safe }}
 <h4>Cox model</h4>{{ retention.cox|safe }}
-<img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre">
+<img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre, one panel per centre">
+<p class="note">One panel per centre (all {{ retention.n_centres }} centres), each with its
+95% confidence band and the pooled curve of all centres in grey; panel titles give the
+participants and losses of the centre. The shared y-axis is zoomed to the curves' range
+(read its labels).</p>
 <h4>Competing risks</h4>
 <img src="{{ figures.cif_ltfu }}"
  alt="Cumulative incidence of loss to follow-up with death as a competing event">

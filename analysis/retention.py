@@ -272,6 +272,7 @@ class RetentionResults:
     logrank_centre: TestResult
     cox: CoxResult
     cif: CIFResult
+    km_all: KMResult | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -309,6 +310,7 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     times = report_times(data)
     km_g = fit_km(p, "ltfu_months", "ltfu_event", by="group_itt", times=times)
     km_c = fit_km(p, "ltfu_months", "ltfu_event", by="centre_code", times=times)
+    km_all = fit_km(p, "ltfu_months", "ltfu_event", times=times, label="all centres")
     lr_g = logrank(p, "ltfu_months", "ltfu_event", "group_itt")
     lr_c = logrank(p, "ltfu_months", "ltfu_event", "centre_code")
     if cox_strata:
@@ -316,4 +318,5 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     else:
         cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], cluster_col="centre_id")
     cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt", times=times)
-    return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif)
+    return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif,
+                            km_all)

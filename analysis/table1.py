@@ -38,6 +38,20 @@ def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return m, v
 
 
+def _quartiles(x: np.ndarray, w: np.ndarray | None) -> list[float]:
+    """Median, 25th and 75th percentiles; weighted (statsmodels' ``DescrStatsW``, inverse
+    of the weighted distribution function) when ``w`` is given, so that a weighted Table 1
+    shows the weighted pseudo-population in every row, not its means alone."""
+    if len(x) == 0:
+        return [float("nan")] * 3
+    if w is None:
+        return [float(v) for v in np.percentile(x, [50, 25, 75])]
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    q = DescrStatsW(x, weights=w).quantile([0.5, 0.25, 0.75], return_pandas=False)
+    return [float(v) for v in q]
+
+
 def _smd_cont(a: tuple[float, float], b: tuple[float, float]) -> float:
     pooled = np.sqrt((a[1] + b[1]) / 2)
     return float((a[0] - b[0]) / pooled) if pooled > 0 else 0.0
@@ -59,6 +73,9 @@ def table1(participants: pd.DataFrame, *, group_col: str = "group_itt",
            weights: pd.Series | None = None,
            groups: Sequence[str] = ("intervention", "comparison")) -> Table1:
     """Counts and % (categorical, yes/no) or mean (SD) and median [IQR] (continuous).
+
+    With ``weights`` every cell is weighted: counts are sums of weights, and medians and
+    IQRs are weighted quantiles (labelled "weighted median [IQR]").
 
     ``weights``, when given, is indexed by ``participant_id``. The SMD compares the first
     group with the second; missing values are counted in a row of their own.
@@ -133,10 +150,11 @@ def table1(participants: pd.DataFrame, *, group_col: str = "group_itt",
                 row[g] = f"{mv[0]:.1f} ({np.sqrt(mv[1]):.1f})"
             row["smd"] = f"{_smd_cont(stats[0], stats[1]):.3f}"
             rows.append(row)
-            row = {"variable": name, "label": "", "level": "median [IQR]", "smd": ""}
+            row = {"variable": name, "label": "", "smd": "",
+                   "level": "weighted median [IQR]" if weights is not None else "median [IQR]"}
             for g in groups:
-                xs = x[masks[g] & ~np.isnan(x)]
-                q = np.percentile(xs, [50, 25, 75]) if len(xs) else [np.nan] * 3
+                m = masks[g] & ~np.isnan(x)
+                q = _quartiles(x[m], w_all[m] if weights is not None else None)
                 row[g] = f"{q[0]:.0f} [{q[1]:.0f}–{q[2]:.0f}]"
             rows.append(row)
             _missing_row(rows, name, s, masks, groups, w_all)

@@ -195,3 +195,34 @@ def test_cli_export_free_text_only_when_asked(cli_db: Path, tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     assert "station" in full.read_text(encoding="utf-8")
     assert "check them for names" in res.stdout
+
+
+def test_km_by_centre_shows_every_centre(demo_data: AnalysisData) -> None:
+    """The by-centre figure showed the first 8 of 20 centres on one axis: one panel per
+    centre now, each titled with its code."""
+    from analysis.plots import _plt, km_panels_figure
+
+    r = retention_analysis(demo_data)
+    centres = sorted(demo_data.participants["centre_code"].unique())
+    assert len(centres) > 8
+    fig = km_panels_figure(r.km_centre, title="t",
+                           overall=r.km_all.fitters["all centres"] if r.km_all else None)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    _plt().close(fig)
+    assert sorted(t.split()[0] for t in titles) == centres
+
+
+def test_proportion_counts_sit_under_the_axis(demo_data: AnalysisData) -> None:
+    """``n=`` labels beside the points overlapped the error bars: the counts are rows
+    under the axis, one per group, a number per visit."""
+    from analysis.outcomes import proportions
+    from analysis.plots import _plt, proportions_figure
+
+    props = proportions(demo_data.long, "any_risk_practice")
+    fig = proportions_figure(props, title="t")
+    ax = fig.axes[0]
+    texts = [t for t in ax.texts if t.get_text().isdigit()]
+    _plt().close(fig)
+    assert sorted(int(t.get_text()) for t in texts) == sorted(props["n"].astype(int))
+    assert all(t.get_position()[1] < 0 for t in texts)  # axes fraction: below the plot
+    assert not [t for t in ax.texts if t.get_text().startswith("n=")]

@@ -85,3 +85,14 @@ def test_default_propensity_score_balances_a_baseline_sharing_item() -> None:
                    weights=propensity_weights(parts, trim=0).weights)
     assert max_abs_smd(before) > 0.3
     assert max_abs_smd(after) < 0.05
+
+
+def test_weighted_table_has_weighted_medians(parts: pd.DataFrame) -> None:
+    """Weighted Table 1 showed unweighted medians under weighted counts and means."""
+    w = pd.Series([5, 1, 1, 1, 1, 1, 1, 1], index=parts["participant_id"])
+    t = table1(parts, variables=("age_at_inclusion",), weights=w).summary
+    median = t[t["level"].str.contains("median")].iloc[0]
+    assert median["level"] == "weighted median [IQR]"
+    assert median["intervention"] == "20 [20–35]"  # weights 5, 1, 1, 1 on ages 20–50
+    plain = table1(parts, variables=("age_at_inclusion",)).summary
+    assert plain[plain["level"] == "median [IQR]"].iloc[0]["intervention"] == "35 [28–42]"

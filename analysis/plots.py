@@ -75,10 +75,14 @@ def km_panels_figure(km: Any, *, title: str, overall: Any | None = None, ncols: 
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols + 0.8, 2.0 * nrows + 1.0),
                              sharex=True, sharey=True, squeeze=False)
     for ax, f in zip(axes.flat, fitters, strict=False):
+        # Steps drawn straight from the fitted curves: lifelines' plot_survival_function
+        # (through pandas) cost about 0.3 s a panel.
         if overall is not None:
-            overall.plot_survival_function(ax=ax, ci_show=False, color="#bbbbbb", lw=1.2,
-                                           legend=False)
-        f.plot_survival_function(ax=ax, ci_show=True, color="#2166ac", lw=1.4, legend=False)
+            _step(ax, overall.survival_function_, color="#bbbbbb", lw=1.2)
+        _step(ax, f.survival_function_, color="#2166ac", lw=1.4)
+        ci = f.confidence_interval_survival_function_
+        ax.fill_between(ci.index.to_numpy(), ci.iloc[:, 0].to_numpy(), ci.iloc[:, 1].to_numpy(),
+                        step="post", color="#2166ac", alpha=0.25, lw=0)
         table = f.event_table
         ax.set_title(f"{f.label}  n={int(table['entrance'].sum())}, "
                      f"lost={int(table['observed'].sum())}", fontsize=8.5)
@@ -93,6 +97,10 @@ def km_panels_figure(km: Any, *, title: str, overall: Any | None = None, ncols: 
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _step(ax: Any, curve: pd.DataFrame, **kwargs: Any) -> None:
+    ax.step(curve.index.to_numpy(), curve.iloc[:, 0].to_numpy(), where="post", **kwargs)
 
 
 def _save(fig: Any, path: Path) -> Path:

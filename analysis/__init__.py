@@ -5,7 +5,8 @@
 - :func:`analysis.retention.retention_analysis` — completion, Kaplan–Meier, log-rank, Cox,
   Aalen–Johansen with death as a competing event, CONSORT flow;
 - :func:`analysis.outcomes.outcome_analysis` — GEE logistic group × time models (ITT,
-  per-protocol, IPTW, IPCW) and a mixed-effects sensitivity model;
+  per-protocol, IPTW, IPCW) and a mixed-effects sensitivity model
+  (:mod:`analysis.mixed`);
 - :func:`analysis.table1.table1` — baseline characteristics with standardised differences;
 - :func:`analysis.report.write_report` and :func:`analysis.export.export` — what
   ``cohort analyse`` and ``cohort export`` write.

@@ -138,6 +138,8 @@ def test_cli_errors_are_one_line(cli_db: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "csv, xlsx, dta, sav, parquet" in res.stderr
     res = runner.invoke(app, ["analyse", "--correlation", "unstructured"])
     assert res.exit_code == 2 and "exchangeable" in res.stderr
+    res = runner.invoke(app, ["analyse", "--censor-at", "last_contact"])
+    assert res.exit_code == 2 and "missed_visit or as_of" in res.stderr
 
 
 def test_completion_by_group_only(demo_data: AnalysisData) -> None:

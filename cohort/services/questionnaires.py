@@ -8,9 +8,10 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cohort import rules
 from cohort.dictionary import get_dictionary
@@ -77,11 +78,14 @@ def _existing(session: Session, participant_id: int) -> dict[Timepoint, Question
     return {q.timepoint: q for q in rows}
 
 
+_DONE = select(Questionnaire.timepoint).where(
+    col(Questionnaire.participant_id) == bindparam("participant_id"))
+
+
 def _done_timepoints(session: Session, participant_id: int) -> frozenset[Timepoint]:
-    """Timepoints already filled (answers not loaded: only the rule needs this)."""
-    rows = session.exec(
-        select(Questionnaire.timepoint).where(Questionnaire.participant_id == participant_id)
-    ).all()
+    """Timepoints already filled (answers not loaded: only the rule needs this). The
+    statement is built once: this runs on every save."""
+    rows = session.exec(_DONE, params={"participant_id": participant_id}).all()
     return frozenset(Timepoint(value) for value in rows)
 
 

@@ -78,15 +78,22 @@ def _existing(session: Session, participant_id: int) -> dict[Timepoint, Question
     return {q.timepoint: q for q in rows}
 
 
-_DONE = select(Questionnaire.timepoint).where(
-    col(Questionnaire.participant_id) == bindparam("participant_id"))
+_WITH_DONE = (
+    select(Participant, Questionnaire.timepoint)
+    .outerjoin(Questionnaire, col(Questionnaire.participant_id) == Participant.id)
+    .where(col(Participant.code) == bindparam("code"))
+)
 
 
-def _done_timepoints(session: Session, participant_id: int) -> frozenset[Timepoint]:
-    """Timepoints already filled (answers not loaded: only the rule needs this). The
-    statement is built once: this runs on every save."""
-    rows = session.exec(_DONE, params={"participant_id": participant_id}).all()
-    return frozenset(Timepoint(value) for value in rows)
+def _participant_and_done(
+    session: Session, actor: Actor, code: str
+) -> tuple[Participant, frozenset[Timepoint]]:
+    """``get_participant`` and the timepoints already filled, in one round trip (a save
+    needs both; the 404 for an unknown or another centre's code is the same)."""
+    rows = session.exec(_WITH_DONE, params={"code": code}).all()
+    if not rows or not actor.can_see(rows[0][0].centre_id):
+        raise NotFound(f"No participant with code {code}.")
+    return rows[0][0], frozenset(Timepoint(tp) for _, tp in rows if tp is not None)
 
 
 def save_questionnaire(
@@ -99,11 +106,10 @@ def save_questionnaire(
     on: date | None = None,
 ) -> Saved[Questionnaire]:
     """Create a timepoint's questionnaire; flag it when the visit is outside its window."""
-    participant = get_participant(session, actor, code)
+    participant, done = _participant_and_done(session, actor, code)
     require_scope(actor, participant.centre_id)
-    assert participant.id is not None  # noqa: S101
     checked = check_new(actor=actor, participant=participant, timepoint=timepoint,
-                        answers=answers, done=_done_timepoints(session, participant.id), on=on)
+                        answers=answers, done=done, on=on)
     questionnaire = checked.record
     # The questionnaire is this transaction's first write, so a refused insert can roll the
     # whole transaction back; only inside a batch, where earlier writes must survive, is a

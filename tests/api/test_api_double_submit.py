@@ -22,7 +22,9 @@ def test_second_concurrent_create_is_visit_duplicate_not_500(
     """Both saves passed the rule (they read before either wrote): the unique constraint
     stops the second, which answers like the rule visit.duplicate."""
     assert world.pa is not None
-    monkeypatch.setattr(questionnaires, "_done_timepoints", lambda *_: frozenset())
+    found = questionnaires._participant_and_done
+    monkeypatch.setattr(questionnaires, "_participant_and_done",
+                        lambda *args: (found(*args)[0], frozenset()))
     body: dict[str, Any] = {"answers": questionnaire_answers(world.pa.inclusion_date)}
     url = f"/api/v1/participants/{world.pa.code}/questionnaires/{Timepoint.M0.value}"
     first = client.post(url, json=body, headers=world.h("worker_a"))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
@@ -151,8 +151,13 @@ CurrentUser = Annotated[SignedIn, Depends(signed_in)]
 
 def page_account(request: Request, session: Session) -> tuple[Account, Staff] | None:
     """The account and staff member of a still-valid page session cookie, else None."""
-    account_id = request.session.get(SESSION_ACCOUNT)
-    epoch = request.session.get(SESSION_EPOCH)
+    return cookie_account(session, request.session)
+
+
+def cookie_account(session: Session, cookie: Mapping[str, Any]) -> tuple[Account, Staff] | None:
+    """``page_account`` for the contents of a session cookie (kept after it was cleared)."""
+    account_id = cookie.get(SESSION_ACCOUNT)
+    epoch = cookie.get(SESSION_EPOCH)
     if not isinstance(account_id, int) or not isinstance(epoch, int):
         return None
     return signed_in_by_session(session, account_id, epoch)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import CurrentUser, DbSession, page_account, start_page_session
+from api.deps import CurrentUser, DbSession, cookie_account, start_page_session
 from api.pages.common import page_router, redirect, render
 from api.throttle import client_address, throttle_of
 from cohort.services.accounts import sign_in, sign_out
@@ -70,9 +70,13 @@ def login(
 
 @router.post("/logout", response_class=RedirectResponse)
 def logout(request: Request, session: DbSession) -> RedirectResponse:
-    """Ends this cookie and every copy of it (an already ended one just leaves)."""
-    found = page_account(request, session)
+    """Ends this cookie and every copy of it (an already ended one just leaves).
+
+    The cookie is cleared first: if the database cannot be reached below, the error page
+    still carries the cleared cookie, so a shared phone is never left signed in."""
+    ended = dict(request.session)
+    request.session.clear()
+    found = cookie_account(session, ended)
     if found is not None and found[0].id is not None:
         sign_out(session, account_id=found[0].id)
-    request.session.clear()
     return redirect("/login")

@@ -117,3 +117,29 @@ def test_epoch_raised_with_its_audit_entry_in_one_commit(session: Session, world
                                           (str(start + 1), str(start + 2))]
     assert accounts.signed_in_by_session(session, account.id or 0, start) is None
     assert accounts.signed_in_by_session(session, account.id or 0, start + 2) is not None
+
+
+def test_sign_out_clears_the_cookie_even_when_the_database_is_busy(
+        app: FastAPI, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared phone must not stay signed in because SQLite's wait ran out during sign-out:
+    the error page carries the cleared cookie."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from api import deps
+
+    with TestClient(app, base_url="http://testserver") as browser:
+        sign_in(browser, "worker.a")
+        page = browser.get("/participants").text
+
+        def busy(*_: object) -> None:
+            raise OperationalError("SELECT account", {},
+                                   sqlite3.OperationalError("database is locked"))
+
+        monkeypatch.setattr(deps, "signed_in_by_session", busy)
+        response = browser.post("/logout", data={"csrf_token": csrf(page)},
+                                follow_redirects=False)
+        assert response.status_code == 503
+        monkeypatch.undo()
+        assert refused(browser)

@@ -473,9 +473,9 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     questionnaire or AERLI session. Dating the loss at the last contact instead would put
     everyone never seen after M0 at day 0 (a vertical drop of the Kaplan–Meier curve, and
     events that Aalen–Johansen cannot place); dating it at the day the status was typed
-    would measure the team's paperwork. If the team records the loss before any missed
-    window has closed (someone who moved away, say), the loss is dated on the status's
-    effective date, never before the last contact. Events therefore concentrate at the
+    would measure the team's paperwork. If the status's effective date is earlier than
+    that close (someone who moved away, say), the loss is dated on it, never before the
+    last contact, and stays there in later snapshots. Events therefore concentrate at the
     two window closes: the hazard is essentially discrete, and Efron ties handle it.
 
     Death is dated by its status. A loss or death dated after the end of follow-up (the
@@ -515,7 +515,9 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
         first_missed = first_missed.mask(~done & (closes >= last_contact), closes)
     missed_closed = first_missed.notna() & (first_missed <= as_of_ts)
     recorded = current_date.where(current_date >= last_contact, last_contact)
-    lost_on = first_missed.where(missed_closed, recorded)
+    # The earlier of the two, so a snapshot taken after the missed window closed does not
+    # move a loss that was recorded before it.
+    lost_on = first_missed.where(missed_closed & (first_missed < recorded), recorded)
     if censor_at == "missed_visit":
         censor = first_missed.where(missed_closed, followed_to)
     elif censor_at == "as_of":

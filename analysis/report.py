@@ -64,8 +64,8 @@ def ltfu_definition(data: AnalysisData) -> str:
         "time = months from inclusion. Event: a current status of lost to follow-up, "
         "dated at the close of the window of the first visit missed after the last "
         f"contact (questionnaire or AERLI session): day {m6} for M6, day {m12} (the end "
-        "of follow-up) for M12, or at the status date if the loss was recorded before any "
-        "missed window closed. A loss can only be seen at a scheduled visit, so the "
+        "of follow-up) for M12, or at the status's effective date if that is earlier "
+        "(never before the last contact). A loss can only be seen at a scheduled visit, so the "
         "person counts as at risk until then. Death (dated by its status) is a competing "
         "event; withdrawal is censored at its date; a loss or death after the end of "
         f"follow-up is censored there; everyone else is censored {others}.")

@@ -75,11 +75,14 @@ def test_per_protocol_exposure_and_contamination(session: Session, cohort: dict[
 
 def test_time_to_loss_to_follow_up(session: Session, cohort: dict[str, Any]) -> None:
     """A loss is dated at the close of the first visit window missed after the last
-    contact (M6: day 182 + 42 = 224), neither at the last contact (day 0 for everyone
-    never seen after M0) nor at the day it was recorded."""
+    contact (M6: day 182 + 42 = 224), not at the last contact (day 0 for everyone never
+    seen after M0), or at the status's effective date when that is earlier, in every
+    snapshot (it does not move once the window has closed)."""
     data = load_frames(session, as_of=TODAY)
-    lost = _row(data, cohort["int_none"])  # M0 only, status recorded on day 100
-    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 224)
+    lost = _row(data, cohort["int_none"])  # M0 only, lost effective day 100, before day 224
+    assert (lost["ltfu_event"], lost["ltfu_outcome"], lost["ltfu_days"]) == (1, 1, 100)
+    early = load_frames(session, as_of=cohort["int_none"].inclusion_date + timedelta(days=150))
+    assert _row(early, cohort["int_none"])["ltfu_days"] == 100
     returned = _row(data, cohort["comp_clean"])  # came back: not lost
     assert (returned["ltfu_event"], returned["ltfu_outcome"]) == (0, 0)
     # M6 done, M12 window still open on day 400: followed until the as-of date.
@@ -115,9 +118,9 @@ def test_loss_after_a_session_is_dated_at_the_next_missed_window(
 
 
 def test_loss_definition_branches(session: Session, factory: Any) -> None:
-    """Seen at M6 then lost: dated at the M12 window's close (the end of follow-up).
-    Recorded lost before any missed window closed: dated at the status's date. Nobody
-    lost is ever an event at day 0, so Kaplan–Meier has no vertical drop at inclusion."""
+    """Seen at M6 then lost: dated at the M12 window's close (the end of follow-up), or at
+    the status's effective date when that is earlier. Nobody lost is ever an event at
+    day 0, so Kaplan–Meier has no vertical drop at inclusion."""
     centre = factory.centre("C04")
     worker = factory.worker(centre)
     start = TODAY - timedelta(days=500)
@@ -132,8 +135,14 @@ def test_loss_definition_branches(session: Session, factory: Any) -> None:
     change_status(session, actor=worker, code=early.code, status=Status.LOST_TO_FOLLOW_UP,
                   effective_date=TODAY - timedelta(days=70), on=TODAY)
     data = load_frames(session, as_of=TODAY)
-    assert (_row(data, after_m6)["ltfu_event"], _row(data, after_m6)["ltfu_days"]) == (
-        1, 365 + 42)
+    assert (_row(data, after_m6)["ltfu_event"], _row(data, after_m6)["ltfu_days"]) == (1, 300)
+    later = factory.participant(worker, inclusion_date=start)
+    factory.questionnaire(worker, later, Timepoint.M0)
+    factory.questionnaire(worker, later, Timepoint.M6)
+    change_status(session, actor=worker, code=later.code, status=Status.LOST_TO_FOLLOW_UP,
+                  effective_date=start + timedelta(days=450), on=TODAY)
+    data = load_frames(session, as_of=TODAY)
+    assert (_row(data, later)["ltfu_event"], _row(data, later)["ltfu_days"]) == (1, 365 + 42)
     assert (_row(data, early)["ltfu_event"], _row(data, early)["ltfu_days"]) == (1, 80)
     lost = data.participants[data.participants["ltfu_event"] == 1]
     assert (lost["ltfu_days"] > 0).all()
@@ -188,7 +197,7 @@ def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -
     data = load_frames(session, as_of=TODAY, censor_at="as_of")
     active = _row(data, cohort["int_valid"])
     assert (active["ltfu_event"], active["ltfu_days"]) == (0, 400)  # end of M12 window: 407
-    assert _row(data, cohort["int_none"])["ltfu_days"] == 224  # lost: M6 window's close
+    assert _row(data, cohort["int_none"])["ltfu_days"] == 100  # lost: effective day 100
     assert _row(data, cohort["comp_contaminated"])["ltfu_days"] == 400  # overdue, not lost
     with pytest.raises(ValueError, match="unknown censoring rule"):
         load_frames(session, as_of=TODAY, censor_at="never")

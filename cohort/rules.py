@@ -243,14 +243,35 @@ def _other_centre(f: ScopeFacts) -> str | None:
     return None
 
 
+# The role table of rule ``scope.role``: actions only some roles may take, whatever the
+# centre, and what the others are told. Any other action is a write, refused to
+# statisticians (read-only).
+ACTION_ROLES: dict[str, tuple[frozenset[Role], str]] = {
+    "review": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
+               "Only research officers and data managers review deviations and download "
+               "the monitoring report; please ask one of them."),
+    "admin": (frozenset({Role.ADMIN}),
+              "Only data managers (admins) manage centres, staff and accounts."),
+    # Choosing among centres (filters, enrolling for a centre): outreach workers work with
+    # their own centre only.
+    "choose_centre": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN, Role.STATISTICIAN}),
+                      "Outreach workers work with their own centre's participants only."),
+}
+
+
 def _role(f: ScopeFacts) -> str | None:
+    if f.action in ACTION_ROLES:
+        roles, refusal = ACTION_ROLES[f.action]
+        return None if f.role in roles else refusal
     if f.role is Role.STATISTICIAN:
         return "Statisticians have read-only access to de-identified data."
-    if f.action == "review" and f.role not in (Role.RESEARCH_OFFICER, Role.ADMIN):
-        return "Only research officers and data managers review deviations."
-    if f.action == "admin" and f.role is not Role.ADMIN:
-        return "Only data managers (admins) manage centres, staff and accounts."
     return None
+
+
+def may(role: Role, action: str) -> bool:
+    """Whether rule ``scope.role`` lets this role take the action (any centre in reach):
+    what a page asks before offering a button it would otherwise refuse."""
+    return _role(ScopeFacts(role, None, 0, action)) is None
 
 
 def _visit_window(f: VisitFacts) -> str | None:

@@ -12,6 +12,7 @@ from api.pages.common import flash, page_router, redirect, render
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
 from cohort.services import queries
+from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
 from cohort.vocab import DeviationStatus
@@ -69,7 +70,7 @@ def deviations_page(
                    "filters": {"centre": centre or "", "rule": rule or "",
                                "status": status or ""},
                    "page": page, "pages": max(1, -(-total // size)),
-                   "may_review": user.role.value in ("research_officer", "admin")},
+                   "may_review": may(user.actor, "review")},
                   user=user)
 
 

@@ -15,10 +15,10 @@ from api.problems import describe
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
 from cohort.services import queries
-from cohort.services.context import get_participant
+from cohort.services.context import get_participant, may
 from cohort.services.enrolment import enrol_screened, enrolment_from_answers
 from cohort.services.monitoring import participant_overview
-from cohort.vocab import Role, Timepoint
+from cohort.vocab import Timepoint
 
 router = page_router()
 
@@ -63,8 +63,8 @@ def participant_list(
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(page, pages)
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    centres = [] if user.role is Role.OUTREACH_WORKER else queries.list_centres(
-        session, actor=user.actor)
+    centres = queries.list_centres(session, actor=user.actor) \
+        if may(user.actor, "choose_centre") else []
     return render(request, "participants.html",
                   {"rows": shown, "total": len(rows), "centre": centre_row, "counts": counts,
                    "today": today, "state": state if state in order else "",
@@ -79,8 +79,8 @@ def _enrol_fields() -> list[Any]:
 def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: dict[str, Any],
                 errors: dict[str, str], error: str = "", status: int = 200,
                 centre_code: str = "") -> HTMLResponse:
-    centres = [] if user.role is Role.OUTREACH_WORKER else queries.list_centres(
-        session, actor=user.actor)
+    centres = queries.list_centres(session, actor=user.actor) \
+        if may(user.actor, "choose_centre") else []
     return render(request, "enrol.html",
                   {"fields": field_views(_enrol_fields(), values, errors), "error": error,
                    "centres": centres, "centre_code": centre_code},
@@ -127,7 +127,7 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
                       queries.list_questionnaires(session, actor=user.actor, code=code)}
     sessions = queries.list_sessions(session, actor=user.actor, code=code)
     deviations = queries.participant_deviations(session, actor=user.actor, code=code)
-    may_write = user.role is not Role.STATISTICIAN
+    may_write = may(user.actor, "write")
     return render(request, "participant.html",
                   {"p": participant, "overview": overview, "questionnaires": questionnaires,
                    "timepoints": [t.value for t in Timepoint], "sessions": sessions,

@@ -72,6 +72,11 @@ def require_role(actor: Actor, action: str) -> None:
     rules.enforce("scope", ScopeFacts(actor.role, None, 0, action))
 
 
+def may(actor: Actor, action: str) -> bool:
+    """``require_role`` as a question (rule ``scope.role``): whether a page offers it."""
+    return rules.may(actor.role, action)
+
+
 # Built once: every participant request starts here, and composing the SELECT cost more
 # than running it.
 _BY_CODE = select(Participant).where(col(Participant.code) == bindparam("code"))

@@ -169,6 +169,28 @@ def test_scope_rules() -> None:
     rules.enforce("scope", ScopeFacts(Role.RESEARCH_OFFICER, None, 7, "review"))
 
 
+RO, ADMIN, OW, STAT = (Role.RESEARCH_OFFICER, Role.ADMIN, Role.OUTREACH_WORKER,
+                       Role.STATISTICIAN)
+
+
+@pytest.mark.parametrize(("action", "allowed"), [
+    ("write", {RO, ADMIN, OW}),
+    ("review", {RO, ADMIN}),
+    ("admin", {ADMIN}),
+    ("choose_centre", {RO, ADMIN, STAT}),
+])
+def test_may_answers_what_scope_role_enforces(action: str, allowed: set[Role]) -> None:
+    """``rules.may`` (what pages ask) and rule scope.role (what services enforce) agree."""
+    for role in Role:
+        assert rules.may(role, action) is (role in allowed), (role, action)
+        if role in allowed:
+            rules.enforce("scope", ScopeFacts(role, None, 0, action))
+        else:
+            with pytest.raises(ActionNotAllowed) as refused:
+                rules.enforce("scope", ScopeFacts(role, None, 0, action))
+            assert refused.value.rule_id == "scope.role"
+
+
 def fired(kind: str, facts: object) -> set[str]:
     return {f.rule_id for f in rules.evaluate(kind, facts)}
 

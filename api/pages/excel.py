@@ -10,16 +10,19 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from datetime import date
 from typing import Annotated
 
 from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, DbSession, Today
+from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.pages.common import page_router, render, render_error
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
-from cohort.excel.importer import import_file, is_csv
+from cohort.excel.importer import ImportBusy, ImportReport, import_file, is_csv
 from cohort.excel.layout import Kind
 from cohort.excel.report import may_report, report_workbook
 from cohort.excel.templates import build_template
@@ -94,18 +97,34 @@ async def import_upload(
                      error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
                            "most 20 MB.")
     try:
-        report = import_file(session, actor=user.actor, data=data, filename=filename,
-                             dry_run=dry_run, on=today)
+        # In a worker thread: a 10,000-row import must not hold up every other request.
+        report, copy = await run_in_threadpool(
+            _import_and_annotate, session, user, data, filename, dry_run, today)
+    except ImportBusy as error:
+        busy = _page(request, user, session, error=error.message)
+        busy.status_code = 503
+        busy.headers["Retry-After"] = "60"
+        return busy
     except CohortError as error:
         return _page(request, user, session, error=error.message)
     token = None
-    marked = report.problems + report.deviations
-    if marked and report.already_imported is None:
-        copy = annotate(data, marked, csv_name=filename if is_csv(filename, data) else None)
+    if copy is not None:
         stem = filename.rsplit(".", 1)[0]
         assert user.account.id is not None  # noqa: S101
         token = _keep(user.account.id, f"{stem}-to-correct.xlsx", copy)
     return _page(request, user, session, report=report, token=token)
+
+
+def _import_and_annotate(session: Session, user: SignedIn, data: bytes, filename: str,
+                         dry_run: bool, today: date) -> tuple[ImportReport, bytes | None]:
+    """The import, and the marked copy of the file when something is to correct or flag."""
+    report = import_file(session, actor=user.actor, data=data, filename=filename,
+                         dry_run=dry_run, on=today)
+    marked = report.problems + report.deviations
+    if not marked or report.already_imported is not None:
+        return report, None
+    csv_name = filename if is_csv(filename, data) else None
+    return report, annotate(data, marked, csv_name=csv_name)
 
 
 @router.get("/workbooks/annotated/{token}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session, select
 
 from cohort.models import Questionnaire
@@ -89,3 +90,21 @@ def test_the_upload_page_names_the_sheet_of_each_problem(
     refused = _upload(client, save(book))
     assert "nothing was saved" in refused.text
     assert "<th>Sheet</th>" in refused.text and "<td>field copy</td>" in refused.text
+
+
+def test_an_upload_while_another_import_holds_the_database_answers_503(
+        client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The busy message, status 503 and Retry-After, as on the API; nothing was saved."""
+    from api.pages import excel
+    from cohort.db import BUSY_MESSAGE
+    from cohort.excel.importer import ImportBusy
+
+    def busy(*_: object, **__: object) -> None:
+        raise ImportBusy(BUSY_MESSAGE)
+
+    sign_in(client, "worker.a")
+    monkeypatch.setattr(excel, "import_file", busy)
+    response = _upload(client, b"PK not really a workbook")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "60"
+    assert "Nothing was saved" in response.text

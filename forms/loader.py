@@ -8,7 +8,7 @@ are kept on the loaded ``DataDictionary``.
 from __future__ import annotations
 
 import os
-import sys
+import sysconfig
 from functools import cache
 from pathlib import Path
 
@@ -186,7 +186,12 @@ def _check_event(
             "event name.", source))
 
 
-INSTALLED_DIR = Path(sys.prefix) / "share" / "outsider-cohort"
+def installed_dirs() -> list[Path]:
+    """Where ``pip install`` puts the wheel's data files: the environment's prefix, or the
+    user's base for ``pip install --user``."""
+    schemes = [sysconfig.get_default_scheme(), f"{os.name}_user"]
+    return [Path(sysconfig.get_path("data", scheme)) / "share" / "outsider-cohort"
+            for scheme in schemes if scheme in sysconfig.get_scheme_names()]
 
 
 def dictionary_paths() -> tuple[Path, Path]:
@@ -198,8 +203,8 @@ def dictionary_paths() -> tuple[Path, Path]:
         path = Path(configured)
         return path, path.parent / EVENTS_FILE
     root = Path(__file__).resolve().parents[1]
-    if not (root / DICTIONARY_FILE).is_file() and (INSTALLED_DIR / DICTIONARY_FILE).is_file():
-        root = INSTALLED_DIR
+    if not (root / DICTIONARY_FILE).is_file():
+        root = next((d for d in installed_dirs() if (d / DICTIONARY_FILE).is_file()), root)
     return root / DICTIONARY_FILE, root / EVENTS_FILE
 
 

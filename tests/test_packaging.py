@@ -41,21 +41,32 @@ def test_the_wheel_carries_dictionary_templates_and_migrations(wheel: Path) -> N
                for n in names)
 
 
-def test_an_installed_copy_loads_the_study_dictionary(wheel: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["environment", "user"])
+def test_an_installed_copy_loads_the_study_dictionary(wheel: Path, tmp_path: Path,
+                                                      where: str) -> None:
+    """``pip install`` into an environment, or ``pip install --user`` (data files then go
+    under the user's base, not the environment's prefix)."""
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=False)
+    user_base = tmp_path / "userbase"
+    venv.create(env_dir, with_pip=False, system_site_packages=where == "user")
     python = env_dir / "bin" / "python"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONUSERBASE": str(user_base)}
+    scheme = "posix_user" if where == "user" else "venv"
     site = Path(subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True).stdout.strip())
+        [python, "-c", f"import sysconfig; print(sysconfig.get_path('purelib', '{scheme}'))"],
+        check=True, capture_output=True, text=True, env=env).stdout.strip())
+    site.mkdir(parents=True, exist_ok=True)
     # The project's dependencies come from this test's environment, after the installed copy.
     (site / "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                    "--no-deps", "--quiet", str(wheel)], check=True, capture_output=True)
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+               "--quiet", *(["--user"] if where == "user" else []), str(wheel)]
+    subprocess.run(install, check=True, capture_output=True, env={**env, "PIP_USER": "0"}
+                   if where == "environment" else {**env})
     probe = ("import forms, forms.loader as l; d = forms.default_dictionary(); "
              "print(l.dictionary_paths()[0]); print(len(d.fields), sorted(d.forms))")
     result = subprocess.run([python, "-c", probe], cwd=tmp_path, check=True,
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+                            capture_output=True, text=True, env=env)
     path, summary = result.stdout.strip().splitlines()
-    assert Path(path) == env_dir / "share" / "outsider-cohort" / "data_dictionary.csv"
+    base = user_base if where == "user" else env_dir
+    assert Path(path) == base / "share" / "outsider-cohort" / "data_dictionary.csv"
     assert "questionnaire" in summary and "aerli_session" in summary

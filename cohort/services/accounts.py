@@ -38,7 +38,7 @@ from cohort.models import (
 )
 from cohort.services import audit
 from cohort.services.context import Actor, batch, finish, in_batch, require_role
-from cohort.services.setup import create_staff
+from cohort.services.setup import centre_by_code, centre_ids_for, create_staff
 from cohort.vocab import Role
 
 MIN_PASSWORD_LENGTH = 10
@@ -398,23 +398,14 @@ def create_staff_account(
     _check_password(password)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
         raise CohortError(f"The username '{name}' is taken; please choose another one.")
-    centre_id = _centre_id(session, centre_code) if centre_code else None
-    extra_ids = sorted({_centre_id(session, code) for code in limit_to} - {centre_id})
+    centre_id = centre_by_code(session, centre_code).id if centre_code else None
+    extra_ids = sorted(set(centre_ids_for(session, actor=actor, codes=limit_to)) - {centre_id})
     data = StaffCreate(display_name=display_name or name, role=role, centre_id=centre_id,
                        aerli_trained_on=utcnow().date() if aerli_trained else None)
     if in_batch(session):
         return _staff_and_account(session, actor, data, name, password, extra_ids)
     with batch(session):  # both rows, or neither
         return _staff_and_account(session, actor, data, name, password, extra_ids)
-
-
-def _centre_id(session: Session, code: str) -> int:
-    centre_id = session.exec(
-        select(Centre.id).where(Centre.code == code.strip().upper())
-    ).first()
-    if centre_id is None:
-        raise NotFound(f"No centre with code {code}.")
-    return int(centre_id)
 
 
 def _staff_and_account(

@@ -54,8 +54,9 @@ def create_centre(session: Session, *, actor: Actor | None, data: CentreCreate) 
 
 
 def centre_by_code(session: Session, code: str) -> Centre:
+    """The centre of a code (``c04`` is ``C04``); an unknown code is named (NotFound)."""
     centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
-    if centre is None:
+    if centre is None or centre.id is None:
         raise NotFound(f"No centre with code {code}.")
     return centre
 
@@ -64,15 +65,7 @@ def centre_ids_for(session: Session, *, actor: Actor | None, codes: Iterable[str
     """The ids of centres given by code (``C04``), for data managers; an unknown code is
     named."""
     _admin(actor)
-    ids = []
-    for code in codes:
-        centre_id = session.exec(
-            select(Centre.id).where(Centre.code == code.strip().upper())
-        ).first()
-        if centre_id is None:
-            raise NotFound(f"No centre with code {code}.")
-        ids.append(int(centre_id))
-    return ids
+    return [int(centre_by_code(session, code).id or 0) for code in codes]
 
 
 def _refuse(field: str, label: str, message: str, code: str = "invalid") -> ValidationFailed:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from cohort.errors import ActionNotAllowed, CohortError, NotFound, ValidationFailed
-from cohort.models import Account, ApiToken, AuditEntry, StaffCreate
+from cohort.models import Account, ApiToken, AuditEntry, Centre, Staff, StaffCreate
 from cohort.services import accounts, setup
 from cohort.services.context import actor_for
 from cohort.vocab import Role
@@ -90,6 +90,38 @@ def test_create_staff_account_wording_speaks_to_every_interface(factory: Factory
                                       password="long enough password",
                                       role=Role.OUTREACH_WORKER)
     assert "--centre" not in refused.value.message and "centre_id" == field_of(refused.value)
+
+
+def test_centre_codes_are_looked_up_by_one_helper(factory: Factory,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``centre_ids_for`` and ``create_staff_account`` both go through ``centre_by_code``:
+    the same normalising (`` c02 `` is C02) and the same message for an unknown code."""
+    a, b = factory.centre("C01"), factory.centre("C02")
+    asked: list[str] = []
+    lookup = setup.centre_by_code
+
+    def spy(session: Session, code: str) -> Centre:
+        asked.append(code)
+        return lookup(session, code)
+
+    monkeypatch.setattr(setup, "centre_by_code", spy)
+    monkeypatch.setattr(accounts, "centre_by_code", spy, raising=False)
+    assert setup.centre_ids_for(factory.session, actor=None, codes=[" c02 ", "C01"]) == \
+        [b.id, a.id]
+    account = accounts.create_staff_account(
+        factory.session, actor=None, username="regional.officer",
+        password="long enough password", role=Role.RESEARCH_OFFICER, centre_code="c01",
+        limit_to=["C02"])
+    assert asked == [" c02 ", "C01", "c01", "C02"]
+    staff = factory.session.get(Staff, account.staff_id)
+    assert staff is not None and actor_for(factory.session, staff).centre_ids == {a.id, b.id}
+    for refused in (lambda: setup.centre_ids_for(factory.session, actor=None, codes=["C77"]),
+                    lambda: accounts.create_staff_account(
+                        factory.session, actor=None, username="someone.else",
+                        password="long enough password", role=Role.RESEARCH_OFFICER,
+                        limit_to=["C77"])):
+        with pytest.raises(NotFound, match="No centre with code C77"):
+            refused()
 
 
 def test_training_date_in_the_future_refused_at_creation(factory: Factory) -> None:

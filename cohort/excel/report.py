@@ -20,32 +20,27 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, select
 
-from cohort.errors import ActionNotAllowed
 from cohort.models import Centre
-from cohort.services.context import Actor
+from cohort.services.context import Actor, may, require_role
 from cohort.services.deviations import list_deviations
 from cohort.services.monitoring import centre_status, worklist
-from cohort.vocab import DeviationStatus, Role
+from cohort.vocab import DeviationStatus
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 RED = PatternFill("solid", fgColor="FFC7CE")
 AMBER = PatternFill("solid", fgColor="FFEB9C")
 PAGE = 5000
-# Who may download the report: the people who follow retention and review deviations.
-REPORT_ROLES = frozenset({Role.RESEARCH_OFFICER, Role.ADMIN})
 
 
 def may_report(actor: Actor) -> bool:
-    return actor.role in REPORT_ROLES
+    """Whether the report is offered: the people who review deviations (rule scope.role)."""
+    return may(actor, "review")
 
 
 def report_workbook(session: Session, *, actor: Actor, as_of: date) -> bytes:
-    """The report for a person: refused (rule ``scope.role``) unless they are a research
-    officer or a data manager. Entry points call this, not ``build_report``."""
-    if not may_report(actor):
-        raise ActionNotAllowed(
-            "scope.role", "The report workbook is for research officers and data managers; "
-            "please ask one of them for a copy.")
+    """The report for a person: refused (rule ``scope.role``, action ``review``) unless they
+    are a research officer or a data manager. Entry points call this, not ``build_report``."""
+    require_role(actor, "review")
     return build_report(session, actor=actor, as_of=as_of)
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from cohort import rules
 from cohort.errors import ActionNotAllowed, NotFound
-from cohort.excel.report import report_workbook
+from cohort.excel.report import may_report, report_workbook
 from cohort.services import accounts, queries
 from cohort.vocab import Role
 from tests.factories import Factory
@@ -59,6 +60,15 @@ def test_report_workbook_refused_to_other_roles(factory: Factory, role: Role) ->
         report_workbook(factory.session, actor=someone, as_of=factory.today)
     assert refused.value.rule_id == "scope.role"
     assert "research officers" in refused.value.message
+    # The refusal of reviewing deviations, from the one role table (action "review").
+    assert refused.value.message == rules.ACTION_ROLES["review"][1]
+    assert not may_report(someone)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_report_is_offered_to_the_people_who_review(factory: Factory, role: Role) -> None:
+    someone = factory.actor(factory.staff(role=role, national=role is not Role.OUTREACH_WORKER))
+    assert may_report(someone) is rules.may(role, "review")
 
 
 @pytest.mark.parametrize("role", [Role.RESEARCH_OFFICER, Role.ADMIN])

@@ -103,6 +103,7 @@ def train(
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cohort.cli.main import parse_date
     from cohort.db import session_scope
     from cohort.errors import CohortError
     from cohort.services.accounts import get_account_by_username
@@ -114,10 +115,9 @@ def train(
     trained_on: date | None = None
     if not clear:
         try:
-            trained_on = date.fromisoformat(on) if on is not None else date.today()
-        except ValueError:
-            _fail(f"'{on}' is not a date; use YYYY-MM-DD, for example 2026-01-15.")
-            return
+            trained_on = parse_date(on)
+        except typer.Exit as refused:  # a usage error here, like every `user train` error
+            raise typer.Exit(2) from refused
     try:
         with session_scope() as session:
             account, staff = get_account_by_username(session, actor=None, username=username)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from cohort.cli.main import parse_date
 from cohort.cli.users import register
 from cohort.db import create_schema, engine_for
 from cohort.models import AuditEntry, CentreCreate, Staff
@@ -226,6 +227,19 @@ def test_cli_train_sets_and_clears(cli: tuple[typer.Typer, str]) -> None:
     with Session(engine_for(url)) as session:
         assert len(session.exec(select(AuditEntry).where(
             AuditEntry.field == "aerli_trained_on")).all()) == 2
+
+
+def test_cli_train_reads_dates_like_every_command(cli: tuple[typer.Typer, str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``user train --on`` uses the command line's one date reader (its error text too)."""
+    with pytest.raises(typer.Exit):
+        parse_date("15/01/2026")
+    shared = capsys.readouterr().err.strip()
+    app, url = cli
+    result = CliRunner().invoke(app, ["user", "train", "--username", "m.dupont",
+                                      "--on", "15/01/2026"])
+    assert result.exit_code == 2 and result.output.strip() == shared
+    assert trained_on(url) is None
 
 
 @pytest.mark.parametrize(("args", "message"), [

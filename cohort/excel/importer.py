@@ -370,7 +370,8 @@ def write_row(session: Session, sheet: EntrySheet, row: EntryRow, report: Import
 def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
                answers: dict[str, object], centre: str | None, report: ImportReport,
                on: date | None, label: str, claimed: set[str] | None = None,
-               link: Callable[[Participant], None] | None = None) -> str | None:
+               link: Callable[[Participant], None] | None = None,
+               adopt: Callable[[Participant], bool] | None = None) -> str | None:
     """Enrol the person of one row (in its own SAVEPOINT); their new code, or None.
 
     ``link`` is called with the new participant inside the same SAVEPOINT (a REDCap
@@ -381,6 +382,11 @@ def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
     already enrolled by an earlier import of the workbook: counted unchanged, not refused,
     so rows can be added to a workbook and the whole file imported again. Each stored
     participant is matched by one row at most, so a second identical row is still refused.
+
+    With ``adopt`` (REDCap records), a row whose enrolment matches exactly one participant
+    answer for answer is offered to ``adopt`` in the same SAVEPOINT; when it takes them
+    (stores the record's link), the row is that participant: their code is returned, and
+    nothing is counted here (the M0 questionnaire of the row is counted unchanged).
     """
     created: list[str] = []
 
@@ -392,6 +398,11 @@ def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
             claimed.add(twin)
             report.unchanged += 1
             return
+        if twin is not None and adopt is not None:
+            matches = _same_enrolments(session, data, actor, centre=centre)
+            if len(matches) == 1 and adopt(matches[0]):
+                created.append(matches[0].code)
+                return
         if twin is not None:
             raise CohortError(
                 f"This row matches participant {twin} answer for answer (already "
@@ -425,6 +436,15 @@ def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
     Participants in ``exclude`` (already matched by another row) are passed over first,
     so two identical rows match two stored people before the second is called a twin.
     """
+    matches = _same_enrolments(session, data, actor, exclude, centre)
+    return matches[0].code if matches else None
+
+
+def _same_enrolments(session: Session, data: EnrolmentCreate, actor: Actor,
+                     exclude: set[str] | None = None,
+                     centre: str | None = None) -> list[Participant]:
+    """Every visible participant (of ``centre``, when given) enrolled with the same
+    answers, those in ``exclude`` last."""
     candidates = session.exec(select(Participant).where(
         Participant.inclusion_date == data.inclusion_date,
         Participant.age_at_inclusion == data.age)).all()
@@ -433,17 +453,13 @@ def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
         centre_id = session.exec(select(Centre.id).where(
             Centre.code == centre.strip().upper())).first()
     candidates = sorted(candidates, key=lambda p: (p.code in (exclude or set()), p.code))
-    for person in candidates:
-        if not actor.can_see(person.centre_id):
-            continue
-        if centre_id is not None and person.centre_id != centre_id:
-            continue
-        if (person.consent_date, person.year_of_birth, person.gender, person.group,
-                person.injected_past_month, person.wish_neck_groin, person.reached_via) == (
+    return [person for person in candidates
+            if actor.can_see(person.centre_id)
+            and (centre_id is None or person.centre_id == centre_id)
+            and (person.consent_date, person.year_of_birth, person.gender, person.group,
+                 person.injected_past_month, person.wish_neck_groin, person.reached_via) == (
                 data.consent_date, data.year_of_birth, data.gender, data.group,
-                data.injected_past_month, data.wish_neck_groin, data.reached_via):
-            return person.code
-    return None
+                data.injected_past_month, data.wish_neck_groin, data.reached_via)]
 
 
 def _sessions(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,

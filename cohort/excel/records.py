@@ -6,7 +6,10 @@ an earlier import of the same project maps to the participant it became, so a fr
 can be imported again (questionnaires already stored are counted unchanged, new ones are
 saved). Otherwise a record id that is a participant's study code is that participant, and
 any other record is enrolled from its M0 row, its link stored in the same SAVEPOINT as the
-enrolment (both written, or neither).
+enrolment (both written, or neither). A record moved over before links were kept (before
+migration 0003) whose M0 row matches exactly one participant of the importer's centres
+answer for answer, a participant with no REDCap record yet, is that participant: the link
+is stored then, and the record is imported as known.
 
 Rows of the ``ongoing_arm_1`` event go through the services the web pages use, with the
 same hard rules, soft rules and deviations: follow-up status rows through
@@ -98,8 +101,10 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
             continue
         if not row.enrolment:
             continue
+        link = _link(session, actor, record)
         new = enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
-                        report, on, f"record {record}", link=_link(session, actor, record))
+                        report, on, f"record {record}", link=link,
+                        adopt=_adopt(session, link))
         if new is None:
             refused.add(record)
         else:
@@ -122,6 +127,23 @@ def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant]
         audit.record_create(session, actor.staff_id, entry)
 
     return link
+
+
+def _adopt(session: Session, link: Callable[[Participant], None]
+           ) -> Callable[[Participant], bool]:
+    """A record moved over before links were kept (migration 0003): its enrolment matches
+    one participant answer for answer, and that participant has no REDCap record yet. The
+    link is stored now (the caller's SAVEPOINT), so the record imports again as known."""
+    def adopt(person: Participant) -> bool:
+        linked = session.exec(select(ExternalRecord.id).where(
+            ExternalRecord.source == SOURCE,
+            ExternalRecord.participant_id == person.id)).first()
+        if linked is not None:
+            return False
+        link(person)
+        return True
+
+    return adopt
 
 
 def between_visits(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,

@@ -17,7 +17,13 @@ from sqlmodel import select
 
 from cohort.dictionary import get_dictionary
 from cohort.excel.importer import import_file
-from cohort.models import AerliSession, ExternalRecord, Participant, Questionnaire, StatusChange
+from cohort.models import (
+    AerliSession,
+    ExternalRecord,
+    Participant,
+    Questionnaire,
+    StatusChange,
+)
 from cohort.vocab import Status, Timepoint
 from tests.cohort.helpers import row_counts
 from tests.excel.conftest import Site
@@ -120,6 +126,59 @@ def test_a_fresh_export_of_the_same_project_imports_again(
     third = _import(factory, site, later + b"\n")  # the same export, saved once more
     assert (third.problems, third.written, third.unchanged) == ([], 0, 4)  # one per row
     assert row_counts(factory.session) == before
+
+
+def _forget_links(factory: Factory) -> None:
+    """As a project moved over before migration 0003 (no ``external_record`` rows)."""
+    for link in factory.session.exec(select(ExternalRecord)).all():
+        factory.session.delete(link)
+    factory.session.commit()
+
+
+def test_a_record_moved_before_links_were_kept_is_linked_not_refused(
+        factory: Factory, site: Site) -> None:
+    first = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6)])
+    [(_, code)] = _import(factory, site, first).created
+    _forget_links(factory)
+    before = row_counts(factory.session)
+
+    later = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6),
+                    _visit(factory, "101", Timepoint.M12)])
+    again = _import(factory, site, later)
+
+    assert again.problems == [], again.problems
+    assert (again.created, again.written, again.unchanged) == ([], 1, 2)  # M12; M0, M6
+    link = factory.session.exec(select(ExternalRecord)).one()
+    assert (link.source, link.external_id, link.participant_id) == \
+        ("redcap", "101", _person(factory, code).id)
+    assert row_counts(factory.session)["participant"] == before["participant"]
+    third = _import(factory, site, later + b"\n")  # now known by its link
+    assert (third.problems, third.written, third.unchanged) == ([], 0, 3)
+
+
+def test_a_record_matching_a_linked_or_several_participants_is_still_refused(
+        factory: Factory, site: Site) -> None:
+    first = _import(factory, site, export([_m0(factory, "101")]))
+    assert first.problems == [], first.problems
+    [(_, code)] = first.created
+    before = row_counts(factory.session)
+    linked = _import(factory, site, export([_m0(factory, "102")]))  # 101 has its link
+    [problem] = linked.problems
+    assert "answer for answer" in problem.message
+    _forget_links(factory)
+    person = _person(factory, code)
+    twin = factory.participant(site.worker, inclusion_date=person.inclusion_date,
+                               age=person.age_at_inclusion, year_of_birth=person.year_of_birth,
+                               consent_date=person.consent_date, gender=person.gender,
+                               group=person.group, reached_via=person.reached_via,
+                               injected_past_month=person.injected_past_month,
+                               wish_neck_groin=person.wish_neck_groin)
+    assert twin.id != person.id
+    several = _import(factory, site, export([_m0(factory, "103")]))  # which of the two?
+    [problem] = several.problems
+    assert "answer for answer" in problem.message
+    assert factory.session.exec(select(ExternalRecord)).all() == []
+    assert row_counts(factory.session)["participant"] == before["participant"] + 1
 
 
 def test_a_refused_export_stores_no_link(factory: Factory, site: Site) -> None:

@@ -392,17 +392,18 @@ def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
 
     def write() -> None:
         data = enrolment_from_answers(answers).model_copy(update={"centre_code": centre})
-        twin = _same_enrolment(session, data, actor, exclude=claimed or set(),
-                               centre=centre)
+        # Participants already matched by another row come last, so two identical rows
+        # match two stored people before the second is called a twin.
+        matches = _same_enrolments(session, data, actor, exclude=claimed or set(),
+                                   centre=centre)
+        twin = matches[0].code if matches else None
         if twin is not None and claimed is not None and twin not in claimed:
             claimed.add(twin)
             report.unchanged += 1
             return
-        if twin is not None and adopt is not None:
-            matches = _same_enrolments(session, data, actor, centre=centre)
-            if len(matches) == 1 and adopt(matches[0]):
-                created.append(matches[0].code)
-                return
+        if len(matches) == 1 and adopt is not None and adopt(matches[0]):
+            created.append(matches[0].code)
+            return
         if twin is not None:
             raise CohortError(
                 f"This row matches participant {twin} answer for answer (already "
@@ -427,17 +428,6 @@ def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: Impor
     for row in sheet.rows:
         enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref,
                    claimed)
-
-
-def _same_enrolment(session: Session, data: EnrolmentCreate, actor: Actor,
-                    exclude: set[str] | None = None, centre: str | None = None) -> str | None:
-    """A visible participant (of ``centre``, when given) enrolled with the same answers.
-
-    Participants in ``exclude`` (already matched by another row) are passed over first,
-    so two identical rows match two stored people before the second is called a twin.
-    """
-    matches = _same_enrolments(session, data, actor, exclude, centre)
-    return matches[0].code if matches else None
 
 
 def _same_enrolments(session: Session, data: EnrolmentCreate, actor: Actor,

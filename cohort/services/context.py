@@ -84,7 +84,12 @@ _BY_CODE = select(Participant).where(col(Participant.code) == bindparam("code"))
 
 def get_participant(session: Session, actor: Actor, code: str) -> Participant:
     """A participant the actor may see; another centre's code reads as unknown (404)."""
-    participant = session.exec(_BY_CODE, params={"code": code}).first()
+    return visible(actor, session.exec(_BY_CODE, params={"code": code}).first(), code)
+
+
+def visible(actor: Actor, participant: Participant | None, code: str) -> Participant:
+    """``participant`` if the actor may see it; else the same 404 as an unknown code (for
+    services that load the participant together with something else)."""
     if participant is None or not actor.can_see(participant.centre_id):
         raise NotFound(f"No participant with code {code}.")
     return participant

@@ -33,6 +33,7 @@ from cohort.services.context import (
     protocol_config,
     require_scope,
     today,
+    visible,
 )
 from cohort.services.deviations import raise_findings
 from cohort.services.results import Saved
@@ -91,9 +92,8 @@ def _participant_and_done(
     """``get_participant`` and the timepoints already filled, in one round trip (a save
     needs both; the 404 for an unknown or another centre's code is the same)."""
     rows = session.exec(_WITH_DONE, params={"code": code}).all()
-    if not rows or not actor.can_see(rows[0][0].centre_id):
-        raise NotFound(f"No participant with code {code}.")
-    return rows[0][0], frozenset(Timepoint(tp) for _, tp in rows if tp is not None)
+    participant = visible(actor, rows[0][0] if rows else None, code)
+    return participant, frozenset(Timepoint(tp) for _, tp in rows if tp is not None)
 
 
 def save_questionnaire(

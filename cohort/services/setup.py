@@ -136,15 +136,6 @@ def _codes(session: Session, ids: Iterable[int]) -> str:
     return ", ".join(sorted(rows))
 
 
-def get_staff(session: Session, *, actor: Actor | None, staff_id: int) -> Staff:
-    """A staff member, for data managers."""
-    _admin(actor)
-    staff = session.get(Staff, staff_id)
-    if staff is None:
-        raise NotFound(f"No staff member with id {staff_id}.")
-    return staff
-
-
 def update_staff(
     session: Session,
     *,

@@ -19,6 +19,11 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _database_failed(error: Exception) -> None:
+    _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
+          "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+
+
 # The options of these commands, by the service's field names, so errors name the option.
 OPTIONS = {"centre_id": "--centre", "extra_centre_codes": "--limit-to",
            "aerli_trained_on": "--on"}
@@ -79,8 +84,7 @@ def add(
         _fail(_message(error))
         return
     except SQLAlchemyError as error:
-        _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
-              "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+        _database_failed(error)
         return
     typer.echo(f"Account '{account.username}' created ({wanted.value}"
                f"{', centre ' + centre.upper() if centre else ''}"
@@ -128,8 +132,7 @@ def train(
                                  if "No account" in error.message else ""))
         return
     except SQLAlchemyError as error:
-        _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
-              "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+        _database_failed(error)
         return
     typer.echo(f"'{account.username}': AERLI training "
                + (f"completed on {trained_on.isoformat()}." if trained_on
@@ -151,8 +154,7 @@ def list_users() -> None:
             codes = {c.id: c.code for c in session.exec(select(Centre)).all()}
             rows = list_accounts(session, actor=None)
     except SQLAlchemyError as error:
-        _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
-              "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+        _database_failed(error)
         return
     for account, staff in rows:
         last = account.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if account.last_sign_in_at \

@@ -11,8 +11,10 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import typer
 from fastapi import FastAPI
 
 with warnings.catch_warnings():
@@ -24,9 +26,11 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.deps import get_session
-from cohort.models import Account, Centre, Participant, Staff, StaffCreate
+from cohort.cli.users import register
+from cohort.db import create_schema, engine_for
+from cohort.models import Account, Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.accounts import hash_password, issue_token
-from cohort.services.setup import create_staff
+from cohort.services.setup import create_centre, create_staff
 from cohort.settings import Settings, get_settings
 from cohort.vocab import Group, Role
 from tests.conftest import TODAY
@@ -122,3 +126,20 @@ def world(session: Session, factory: Factory) -> World:
     w.pa = factory.participant(factory.actor(w.users["worker_a"].staff), group=Group.INTERVENTION)
     w.pb = factory.participant(factory.actor(w.users["worker_b"].staff), group=Group.COMPARISON)
     return w
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[typer.Typer, str]]:
+    """The ``cohort user`` commands on a fresh SQLite file with centre C04."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("COHORT_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = engine_for(url)
+    create_schema(engine)
+    with Session(engine) as session:
+        create_centre(session, actor=None, data=CentreCreate(code="C04", name="Four", city="Metz"))
+    app = typer.Typer()
+    register(app)
+    yield app, url
+    engine.dispose()
+    get_settings.cache_clear()

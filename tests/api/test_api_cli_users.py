@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import typer
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from cohort.cli.users import register
-from cohort.db import create_schema, engine_for
-from cohort.models import Account, CentreCreate, Staff
+from cohort.db import engine_for
+from cohort.models import Account, Staff
 from cohort.services.accounts import authenticate
 from cohort.services.context import actor_for
-from cohort.services.setup import create_centre
-from cohort.settings import get_settings
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[typer.Typer, str]]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("COHORT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = engine_for(url)
-    create_schema(engine)
-    with Session(engine) as session:
-        create_centre(session, actor=None, data=CentreCreate(code="C04", name="Four", city="Metz"))
-    app = typer.Typer()
-    register(app)
-    yield app, url
-    engine.dispose()
-    get_settings.cache_clear()
 
 
 def test_add_reads_password_from_stdin_and_never_echoes(cli: tuple[typer.Typer, str]) -> None:

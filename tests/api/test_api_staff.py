@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 import typer
@@ -14,13 +12,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from cohort.cli.main import parse_date
-from cohort.cli.users import register
-from cohort.db import create_schema, engine_for
-from cohort.models import AuditEntry, CentreCreate, Staff
+from cohort.db import engine_for
+from cohort.models import AuditEntry, Staff
 from cohort.services.accounts import create_staff_account
 from cohort.services.context import actor_for
-from cohort.services.setup import create_centre
-from cohort.settings import get_settings
 from cohort.vocab import Role
 from tests.api.conftest import World
 from tests.api.test_api_pages import csrf, sign_in
@@ -193,21 +188,13 @@ def test_admin_page_speaks_no_command_line_flags(client: TestClient, world: Worl
 
 # ----------------------------------------------------------------- cohort user train
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[typer.Typer, str]]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("COHORT_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = engine_for(url)
-    create_schema(engine)
-    with Session(engine) as session:
-        create_centre(session, actor=None, data=CentreCreate(code="C04", name="Four", city="Metz"))
+def cli_worker(cli: tuple[typer.Typer, str]) -> tuple[typer.Typer, str]:
+    """The ``cli`` fixture (tests/api/conftest.py) with one outreach worker."""
+    app, url = cli
+    with Session(engine_for(url)) as session:
         create_staff_account(session, actor=None, username="m.dupont", role=Role.OUTREACH_WORKER,
                              password="long enough password", centre_code="C04")
-    app = typer.Typer()
-    register(app)
-    yield app, url
-    engine.dispose()
-    get_settings.cache_clear()
+    return app, url
 
 
 def trained_on(url: str) -> date | None:
@@ -215,8 +202,8 @@ def trained_on(url: str) -> date | None:
         return session.exec(select(Staff.aerli_trained_on)).one()
 
 
-def test_cli_train_sets_and_clears(cli: tuple[typer.Typer, str]) -> None:
-    app, url = cli
+def test_cli_train_sets_and_clears(cli_worker: tuple[typer.Typer, str]) -> None:
+    app, url = cli_worker
     result = CliRunner().invoke(app, ["user", "train", "--username", "M.Dupont",
                                       "--on", "2026-01-15"])
     assert result.exit_code == 0, result.output
@@ -229,13 +216,13 @@ def test_cli_train_sets_and_clears(cli: tuple[typer.Typer, str]) -> None:
             AuditEntry.field == "aerli_trained_on")).all()) == 2
 
 
-def test_cli_train_reads_dates_like_every_command(cli: tuple[typer.Typer, str],
+def test_cli_train_reads_dates_like_every_command(cli_worker: tuple[typer.Typer, str],
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """``user train --on`` uses the command line's one date reader (its error text too)."""
     with pytest.raises(typer.Exit):
         parse_date("15/01/2026")
     shared = capsys.readouterr().err.strip()
-    app, url = cli
+    app, url = cli_worker
     result = CliRunner().invoke(app, ["user", "train", "--username", "m.dupont",
                                       "--on", "15/01/2026"])
     assert result.exit_code == 2 and result.output.strip() == shared
@@ -249,9 +236,9 @@ def test_cli_train_reads_dates_like_every_command(cli: tuple[typer.Typer, str],
     (["--username", "nobody"], "No account with the username 'nobody'"),
     (["--username", "m.dupont", "--on", "2026-01-15", "--clear"], "not both"),
 ])
-def test_cli_train_errors_are_one_line(cli: tuple[typer.Typer, str], args: list[str],
+def test_cli_train_errors_are_one_line(cli_worker: tuple[typer.Typer, str], args: list[str],
                                        message: str) -> None:
-    app, url = cli
+    app, url = cli_worker
     result = CliRunner().invoke(app, ["user", "train", *args])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
 from api.pages import excel as excel_pages
-from api.redcap import router as redcap
 from api.problems import problem_openapi, register_problem_handlers
+from api.redcap import router as redcap
 from api.session_secret import session_secret
 from cohort.db import engine_for
 from cohort.settings import Settings, get_settings

@@ -47,8 +47,8 @@ class _SqliteWriter:
 
 
 def _sqlite_writer(request: Request) -> _SqliteWriter | None:
-    """For a writing request on SQLite (None otherwise): an engine whose transactions begin IMMEDIATE, and a
-    lock that queues this process's writers.
+    """For a writing request on SQLite (None on other engines): an engine whose transactions
+    begin IMMEDIATE, and a lock that queues this process's writers.
 
     A deferred transaction that reads and then writes while another one writes fails at
     once with "database is locked"; IMMEDIATE makes it wait instead. SQLite's own wait

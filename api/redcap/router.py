@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Annotated
 from xml.sax.saxutils import escape
 
@@ -131,7 +131,7 @@ def _version(request: Request, session: Session, actor: Actor, params: Params) -
     return answers.plain(project.REDCAP_VERSION)
 
 
-def _lister(build: Callable[[Params], list[dict[str, object]]]
+def _lister(build: Callable[[Params], Sequence[Mapping[str, object]]]
             ) -> Callable[[Request, Session, Actor, Params], Response]:
     def handle(request: Request, session: Session, actor: Actor, params: Params) -> Response:
         _no_action(params)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -46,8 +47,8 @@ from cohort.excel.reader import EntryRow, EntrySheet
 from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
 from cohort.models import ExternalRecord, Participant, Questionnaire, StatusChange
 from cohort.services import audit
-from cohort.services.context import Actor, get_participant
 from cohort.services.bulk import QuestionnaireRow
+from cohort.services.context import Actor, get_participant
 from cohort.services.enrolment import enrolment_answers
 from cohort.services.participants import change_group, change_status
 from cohort.services.questionnaires import answers_unchanged, update_questionnaire
@@ -94,9 +95,8 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
     for row in sheet.rows:
         record = row.code
         if sheet.updates and record in codes and row.enrolment:
-            code = codes[record]
-            write_row(session, sheet, row, report,
-                      lambda: _enrolment_changes(session, actor, code, row.enrolment or {}))
+            write_row(session, sheet, row, report, partial(
+                _enrolment_changes, session, actor, codes[record], row.enrolment))
         if not record or record in codes or record in refused:
             continue
         if record in hidden:
@@ -249,14 +249,14 @@ def _plain(value: object) -> str:
 
 
 def _enrolment_changes(session: Session, actor: Actor, code: str,
-                       answers: dict[str, object]) -> list[tuple[str, str]] | None:
+                       answers: dict[str, object] | None) -> list[tuple[str, str]] | None:
     """A known record's enrolment answers against the participant (REDCap API imports):
     the same answers change nothing; another group goes through ``change_group`` (rules
     ``group.crossing`` and ``group.locked_after_m0``); any other enrolment answer is fixed
     at inclusion and is refused, naming the field."""
     person = get_participant(session, actor, code)
     stored = enrolment_answers(person)
-    for name, value in answers.items():
+    for name, value in (answers or {}).items():
         if _plain(stored.get(name, "")) == _plain(value):
             continue
         if name == "study_group" and str(value) in GROUP_CODES:
@@ -280,19 +280,19 @@ def update_stored(session: Session, actor: Actor, sheet: EntrySheet, report: Imp
     wanted = sorted({r.code for r in rows})
     stored: dict[tuple[str, Timepoint], Questionnaire] = {}
     for start in range(0, len(wanted), CHUNK):
-        for found, code in session.exec(
+        for found_q, code in session.exec(
                 select(Questionnaire, Participant.code)
                 .join(Participant, col(Participant.id) == col(Questionnaire.participant_id))
                 .where(col(Participant.code).in_(wanted[start:start + CHUNK]))):
-            stored[(code, Timepoint(found.timepoint))] = found
+            stored[(code, Timepoint(found_q.timepoint))] = found_q
     fresh: list[QuestionnaireRow] = []
     for row in rows:
-        found = stored.get((row.code, row.timepoint))
-        if found is None:
+        known = stored.get((row.code, row.timepoint))
+        if known is None:
             fresh.append(row)
             continue
         write_row(session, sheet, by_ref[row.ref], report,
-                  _updater(session, actor, sheet, report, on, row, found))
+                  _updater(session, actor, sheet, report, on, row, known))
     return fresh
 
 

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import union
 from sqlmodel import Session, col, select
@@ -49,9 +50,8 @@ from cohort.redcap.project import (
     event_label,
 )
 from cohort.redcap.values import FlatRow, rows_of
-from cohort.services.context import Actor
+from cohort.services.context import Actor, may
 from cohort.services.deid import deidentified, withheld_fields
-from cohort.vocab import Role
 from forms.constants import FIXED_CHOICES
 
 #: Participants read per query: bounds memory whatever the size of the project.
@@ -170,7 +170,7 @@ class RecordExport:
             yield found
             last = found[-1].code
 
-    def _touched(self) -> object | None:
+    def _touched(self) -> Any:
         """Participants with an audited change in [begin, end] (REDCap's date range)."""
         if self.begin is None and self.end is None:
             return None
@@ -180,7 +180,7 @@ class RecordExport:
             window.append(col(a.at) >= self.begin)
         if self.end is not None:
             window.append(col(a.at) <= self.end)
-        selects = [select(col(a.record_id).label("pid")).where(
+        selects: list[Any] = [select(col(a.record_id).label("pid")).where(
             a.table_name == "participant", *window)]
         for model, table in ((Questionnaire, "questionnaire"), (AerliSession, "aerli_session"),
                              (StatusChange, "status_change")):
@@ -352,6 +352,6 @@ def prepare_export(session: Session, *, actor: Actor, query: RecordQuery) -> Rec
     end = parse_when(query.date_end, "dateRangeEnd")
     # REDCap exports the data access group only to people not in one: outreach workers
     # belong to their centre.
-    dags = query.dags and actor.role is not Role.OUTREACH_WORKER
+    dags = query.dags and may(actor, "choose_centre")
     return RecordExport(session, actor, query, data_columns, test, begin, end,
                         hidden=hidden, dags=dags)

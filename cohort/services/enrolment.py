@@ -28,12 +28,12 @@ from cohort.vocab import (
     GENDER_CODES,
     GROUP_CODES,
     REACHED_VIA_CODES,
-    code_for,
     Gender,
     Group,
     Modality,
     ScreeningOutcome,
     Status,
+    code_for,
 )
 
 

@@ -107,4 +107,4 @@ def live_token_dates(session: Session, account_ids: list[int]) -> dict[int, date
         return {}
     rows = session.exec(select(RedcapToken.account_id, RedcapToken.created_at).where(
         col(RedcapToken.account_id).in_(account_ids), col(RedcapToken.revoked_at).is_(None)))
-    return {account_id: created for account_id, created in rows}
+    return dict(rows.all())

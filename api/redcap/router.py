@@ -140,6 +140,15 @@ def _lister(build: Callable[[Params], Sequence[Mapping[str, object]]]
     return handle
 
 
+def _project(request: Request, session: Session, actor: Actor, params: Params) -> Response:
+    """One row in CSV; in JSON a single object, as REDCap answers it."""
+    _no_action(params)
+    info = project.project_info()
+    if answers.data_format(params.text("format", "xml").lower()) == "json":
+        return Response(json.dumps(info, ensure_ascii=False), media_type=answers.JSON)
+    return answers.rows([info], "csv")
+
+
 def _dags(request: Request, session: Session, actor: Actor, params: Params) -> Response:
     _no_action(params)
     fmt = answers.data_format(params.text("format", "xml").lower())
@@ -209,7 +218,7 @@ def _imported(outcome: ImportOutcome, what: str, fmt: str) -> Response:
 
 HANDLERS: dict[str, Callable[[Request, Session, Actor, Params], Response]] = {
     "version": _version,
-    "project": _lister(lambda p: [project.project_info()]),
+    "project": _project,
     "metadata": _lister(lambda p: list(project.metadata(p.items("fields"),
                                                         p.items("forms")))),
     "instrument": _lister(lambda p: list(project.instruments())),

@@ -273,3 +273,57 @@ def test_a_group_change_after_m0_is_refused_by_its_rule(
     same = post(client, tokens["worker_a"], content="record", format="csv",
                 data=f"record_id,redcap_event_name,study_group\n{code},m0_arm_1,1\n")
     assert same.status_code == 200 and same.text == "count\n1\n"
+
+
+def _new_record(record: str, day: str = "2026-11-01") -> dict[str, Any]:
+    from datetime import date
+
+    from cohort.dictionary import get_dictionary
+    from tests.factories import questionnaire_answers
+
+    return {"record_id": record, "redcap_event_name": "m0_arm_1", "age": "41",
+            "injected_past_month": "1", "wish_neck_groin": "0", "consent": "1",
+            "consent_date": day, "inclusion_date": day, "reached_via": "1", "study_group": "1",
+            **get_dictionary().expand_checkboxes(
+                questionnaire_answers(date.fromisoformat(day), Timepoint.M0))}
+
+
+def test_force_auto_number_and_date_format(client: TestClient, world: World,
+                                           tokens: dict[str, str]) -> None:
+    token = tokens["worker_a"]
+    auto = post(client, token, content="record", format="json", forceAutoNumber="true",
+                returnContent="auto_ids", data=json.dumps([_new_record("tmp-1")]))
+    assert auto.status_code == 200, auto.text
+    [pair] = auto.json()
+    new_code, sent = pair.split(",")
+    assert sent == "tmp-1" and new_code.startswith("C01-")
+    dmy = _new_record("77", day="2026-10-25")
+    dmy["age"] = "42"
+    for name in ("consent_date", "inclusion_date", "visit_date"):
+        dmy[name] = "25/10/2026"
+    saved = post(client, token, content="record", format="json", dateFormat="DMY",
+                 data=json.dumps([dmy]), returnContent="nothing")
+    assert saved.status_code == 200 and saved.text == ""
+    exported = post(client, token, content="record", format="json", fields="inclusion_date",
+                    filterLogic="[age] = 42").json()
+    assert [r["inclusion_date"] for r in exported] == ["2026-10-25"]
+    wrong = post(client, token, content="record", format="json", dateFormat="MDY",
+                 data=json.dumps([dmy | {"record_id": "78"}]))
+    assert wrong.status_code == 400 and "record 78" in wrong.text and "MDY" in wrong.text
+
+
+def test_design_exports_take_their_filters(client: TestClient, world: World,
+                                           tokens: dict[str, str]) -> None:
+    token = tokens["statistician"]
+    meta = post(client, token, content="metadata", format="json", **{
+        "fields[0]": "age", "forms[0]": "follow_up_status"}).json()
+    assert [m["field_name"] for m in meta] == ["age", "fu_status", "fu_status_date",
+                                               "fu_reason"]
+    names = post(client, token, content="exportFieldNames", format="json",
+                 field="risks").json()
+    assert [n["export_field_name"] for n in names] == [f"risks___{i}" for i in range(1, 7)]
+    assert post(client, token, content="event", format="json", arms="2").json() == []
+    events = post(client, token, content="event", format="json", **{"arms[0]": "1"}).json()
+    assert [e["unique_event_name"] for e in events] == ["m0_arm_1", "m6_arm_1", "m12_arm_1",
+                                                        "ongoing_arm_1"]
+    assert events[1]["days_offset"] == 182

@@ -119,19 +119,19 @@ def test_params_read_arrays_joined_strings_booleans_and_blanks() -> None:
 def test_unknown_parameters_values_answer_400(client: TestClient, world: World,
                                               tokens: dict[str, str]) -> None:
     token = tokens["admin"]
-    cases = [dict(content="record", format="csv", fields="nope"),
-             dict(content="record", format="csv", forms="nope"),
-             dict(content="record", format="csv", events="m9_arm_1"),
-             dict(content="record", format="csv", filterLogic="[age] >"),
-             dict(content="record", format="csv", filterLogic="[nope] = 1"),
-             dict(content="record", format="csv", rawOrLabel="both"),
-             dict(content="record", format="csv", type="eav"),
-             dict(content="record", format="xml"),
-             dict(content="record", format="csv", dateRangeBegin="yesterday"),
-             dict(content="record", format="csv", exportDataAccessGroups="perhaps"),
-             dict(content="record", action="delete", records="C01-0001-Z"),
-             dict(content="user", format="json"),
-             dict(content="metadata", format="csv", action="import", data="x")]
+    cases = [{"content": "record", "format": "csv", "fields": "nope"},
+             {"content": "record", "format": "csv", "forms": "nope"},
+             {"content": "record", "format": "csv", "events": "m9_arm_1"},
+             {"content": "record", "format": "csv", "filterLogic": "[age] >"},
+             {"content": "record", "format": "csv", "filterLogic": "[nope] = 1"},
+             {"content": "record", "format": "csv", "rawOrLabel": "both"},
+             {"content": "record", "format": "csv", "type": "eav"},
+             {"content": "record", "format": "xml"},
+             {"content": "record", "format": "csv", "dateRangeBegin": "yesterday"},
+             {"content": "record", "format": "csv", "exportDataAccessGroups": "perhaps"},
+             {"content": "record", "action": "delete", "records": "C01-0001-Z"},
+             {"content": "user", "format": "json"},
+             {"content": "metadata", "format": "csv", "action": "import", "data": "x"}]
     for form in cases:
         response = post(client, token, **form)
         assert response.status_code == 400, (form, response.text)

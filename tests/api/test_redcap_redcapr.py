@@ -53,9 +53,7 @@ def read_csv(text: str, guess: bool = True) -> pd.DataFrame:
         if values.empty:
             frame[name] = frame[name].astype("boolean")  # readr: an all-NA column is logical
         elif values.isin(_LOGICAL).all():
-            frame[name] = frame[name].map({**{v: True for v in ("T", "TRUE", "True", "true")},
-                                           **{v: False for v in ("F", "FALSE", "False",
-                                                                 "false")}})
+            frame[name] = frame[name].map(readr_logical)
         elif values.map(lambda v: bool(_NUMBER.match(v))).all():
             frame[name] = pd.to_numeric(frame[name])
         elif values.map(lambda v: bool(_DATE.match(v))).all():

@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import union
@@ -124,6 +125,7 @@ class RecordExport:
     centres: dict[int, Centre] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     dags: bool = False
+    _on: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     @property
     def header(self) -> list[str]:
@@ -220,8 +222,25 @@ class RecordExport:
                 yield row
 
     def _holds_wanted(self, row: FlatRow) -> bool:
-        forms = {c.form for c in self.data_columns}
-        return not forms or any(_on_row(row, form) for form in forms)
+        wanted = self._wanted_forms
+        return not wanted or not wanted.isdisjoint(self._forms_on(row))
+
+    @cached_property
+    def _wanted_forms(self) -> frozenset[str]:
+        return frozenset(c.form for c in self.data_columns)
+
+    def _forms_on(self, row: FlatRow) -> frozenset[str]:
+        """The forms the row's event (or repeat instrument) can hold, cached per kind."""
+        key = (row.event, row.instrument)
+        found = self._on.get(key)
+        if found is None:
+            if row.instrument:
+                found = frozenset({row.instrument})
+            else:
+                designated = get_dictionary().events.designations.get(row.event, ())
+                found = frozenset(f for f in designated if f not in ONGOING_FORMS)
+            self._on[key] = found
+        return found
 
     # ------------------------------------------------------------------ cells
     def _cells(self, row: FlatRow) -> list[str | int]:
@@ -237,35 +256,51 @@ class RecordExport:
             centre = self.centres.get(row.centre_id)
             cells.append("" if centre is None else centre.name if labels
                          else centre.code.lower())
-        cells.extend(self._cell(column, row) for column in self.data_columns)
+        on = self._forms_on(row)
+        cells.extend([encode(row, on) for encode in self._encoders])
         return cells
 
-    def _cell(self, column: Column, row: FlatRow) -> str:
+    @cached_property
+    def _encoders(self) -> list[Callable[[FlatRow, frozenset[str]], str]]:
+        """One encoder per data column, chosen once (an export calls them millions of
+        times)."""
+        return [self._encoder(column) for column in self.data_columns]
+
+    def _encoder(self, column: Column) -> Callable[[FlatRow, frozenset[str]], str]:
         q = self.query
-        f = column.field
+        form, f = column.form, column.field
         if f is None:
-            if column.form in row.forms:
-                return COMPLETE_LABELS["2"] if q.labels else "2"
-            if _on_row(row, column.form) and not q.blank_gray:
-                return COMPLETE_LABELS["0"] if q.labels else "0"
-            return ""
+            done = COMPLETE_LABELS["2"] if q.labels else "2"
+            gray = "" if q.blank_gray else COMPLETE_LABELS["0"] if q.labels else "0"
+            return lambda row, on: done if form in row.forms else gray if form in on else ""
+        name = f.name
         if column.choice is not None:
-            if not _on_row(row, column.form):
-                return ""
-            ticked = column.choice in (row.values.get(f.name) or ())
-            if not q.labels:
-                return "1" if ticked else "0"
-            if q.checkbox_labels:
-                return f.choices[column.choice] if ticked else ""
-            return "Checked" if ticked else "Unchecked"
-        value = row.values.get(f.name)
-        if value is None or value == "":
-            return ""
+            choice = column.choice
+            yes, no = ("1", "0") if not q.labels else \
+                (f.choices[choice], "") if q.checkbox_labels else ("Checked", "Unchecked")
+            return lambda row, on: ("" if form not in on
+                                    else yes if choice in (row.values.get(name) or ())
+                                    else no)
         if q.labels and (f.has_choices or f.field_type in FIXED_CHOICES):
-            return f.choices.get(str(value), str(value))
+            choices = f.choices
+
+            def label(row: FlatRow, on: frozenset[str]) -> str:
+                value = row.values.get(name)
+                return "" if value is None or value == "" else choices.get(str(value),
+                                                                            str(value))
+            return label
         if f.kind in ("number", "integer", "calc", "slider"):
-            return _number_text(value, q.decimal)
-        return str(value)
+            decimal = q.decimal
+
+            def number(row: FlatRow, on: frozenset[str]) -> str:
+                value = row.values.get(name)
+                return "" if value is None or value == "" else _number_text(value, decimal)
+            return number
+
+        def text(row: FlatRow, on: frozenset[str]) -> str:
+            value = row.values.get(name)
+            return "" if value is None else str(value)
+        return text
 
     # ------------------------------------------------------------------ output
     def chunks(self) -> Iterator[str]:
@@ -302,15 +337,6 @@ class RecordExport:
                 yield ("" if first else ",") + ",".join(parts)
                 first = False
         yield "]"
-
-
-def _on_row(row: FlatRow, form: str) -> bool:
-    """Whether the row's event (or repeat instrument) can hold the form."""
-    if row.instrument:
-        return form == row.instrument
-    if form in ONGOING_FORMS:
-        return False
-    return form in get_dictionary().events.designations.get(row.event, ())
 
 
 def select_columns(fields: Sequence[str], forms: Sequence[str],

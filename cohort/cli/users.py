@@ -24,6 +24,18 @@ def _database_failed(error: Exception) -> None:
           "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
 
 
+def _account_failed(error: Exception) -> None:
+    """A refused command about one account (pointing to the list when it is unknown), or
+    an unusable database."""
+    from cohort.errors import CohortError
+
+    if not isinstance(error, CohortError):
+        _database_failed(error)
+        return
+    _fail(_message(error) + (" (`cohort user list` shows every account.)"
+                             if "No account" in error.message else ""))
+
+
 # The options of these commands, by the service's field names, so errors name the option.
 OPTIONS = {"centre_id": "--centre", "extra_centre_codes": "--limit-to",
            "aerli_trained_on": "--on"}
@@ -127,12 +139,8 @@ def train(
             account, staff = get_account_by_username(session, actor=None, username=username)
             set_training(session, actor=None, staff_id=staff.id or 0, trained_on=trained_on,
                          on=date.today())
-    except CohortError as error:
-        _fail(_message(error) + (" (`cohort user list` shows every account.)"
-                                 if "No account" in error.message else ""))
-        return
-    except SQLAlchemyError as error:
-        _database_failed(error)
+    except (CohortError, SQLAlchemyError) as error:
+        _account_failed(error)
         return
     typer.echo(f"'{account.username}': AERLI training "
                + (f"completed on {trained_on.isoformat()}." if trained_on
@@ -163,12 +171,8 @@ def token(
                 count = revoke_redcap_token(session, actor=None, username=username)
             else:
                 made = new_redcap_token(session, actor=None, username=username)
-    except CohortError as error:
-        _fail(_message(error) + (" (`cohort user list` shows every account.)"
-                                 if "No account" in error.message else ""))
-        return
-    except SQLAlchemyError as error:
-        _database_failed(error)
+    except (CohortError, SQLAlchemyError) as error:
+        _account_failed(error)
         return
     if revoke:
         typer.echo(f"'{username}': REDCap API token revoked." if count

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -86,6 +87,26 @@ def _database(backend: str, tmp: Path) -> Iterator[str]:
 
 
 @contextmanager
+def serving(app: FastAPI) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on a free port, in a thread, until the block ends."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@contextmanager
 def live_server(backend: str, tmp: Path) -> Iterator[Live]:
     """Seed a database and serve it until the block ends."""
     with _database(backend, tmp) as database_url:
@@ -94,19 +115,9 @@ def live_server(backend: str, tmp: Path) -> Iterator[Live]:
         with Session(engine, expire_on_commit=False) as session:
             tokens, codes = seed(session)
         app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
         try:
-            yield Live(f"http://127.0.0.1:{port}/api/", database_url, engine, tokens, codes)
+            with serving(app) as port:
+                yield Live(f"http://127.0.0.1:{port}/api/", database_url, engine, tokens,
+                           codes)
         finally:
-            server.should_exit = True
-            thread.join(timeout=20)
             engine.dispose()

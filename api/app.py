@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import pages, routers
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
+from api.redcap import router as redcap
 from api.session_secret import session_secret
 from cohort.db import engine_for
 from cohort.settings import Settings, get_settings
@@ -109,5 +110,6 @@ def create_app(
     routers.include_all(app)
     pages.include_all(app)
     app.include_router(excel_pages.router)
+    app.include_router(redcap.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

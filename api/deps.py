@@ -46,9 +46,9 @@ class _SqliteWriter:
     lock: anyio.Lock
 
 
-def _sqlite_writer(request: Request) -> _SqliteWriter | None:
-    """For a writing request on SQLite: an engine whose transactions begin IMMEDIATE, and a
-    lock that queues this process's writers.
+def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter | None:
+    """For a writing request on SQLite (by its method, unless ``write`` says), an engine
+    whose transactions begin IMMEDIATE, and a lock that queues this process's writers.
 
     A deferred transaction that reads and then writes while another one writes fails at
     once with "database is locked"; IMMEDIATE makes it wait instead. SQLite's own wait
@@ -57,7 +57,8 @@ def _sqlite_writer(request: Request) -> _SqliteWriter | None:
     waits; other processes still wait through the busy timeout.
     """
     engine: Engine = request.app.state.engine
-    if request.method in READ_METHODS or engine.dialect.name != "sqlite":
+    writing = request.method not in READ_METHODS if write is None else write
+    if not writing or engine.dialect.name != "sqlite":
         return None
     writer: _SqliteWriter | None = getattr(request.app.state, "sqlite_writer", None)
     if writer is None:
@@ -80,7 +81,14 @@ def _close(session: Session) -> None:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One database session per request; services commit, anything left is rolled back
     (in a worker thread: closing may talk to the database)."""
-    writer = _sqlite_writer(request)
+    async for session in session_for(request, write=None):
+        yield session
+
+
+async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[Session]:
+    """``get_session`` for a route that knows better than its method whether it writes
+    (the REDCap API answers reads and writes alike with POST); None: by the method."""
+    writer = _sqlite_writer(request, write)
     if writer is None:
         session = Session(request.app.state.engine, expire_on_commit=False)
         try:

@@ -160,6 +160,23 @@ class ApiToken(SQLModel, table=True):
     revoked: bool = False
 
 
+class RedcapToken(SQLModel, table=True):
+    """A REDCap API token (32 upper-case hex characters) of one account, for PyCap and
+    REDCapR scripts; only its SHA-256 digest is stored, and it never expires by itself.
+
+    An account has at most one live token (``revoked_at`` empty): a new one revokes the
+    previous one, as REDCap's "regenerate token" does. Revoked rows are kept (history).
+    """
+
+    __tablename__ = "redcap_token"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_digest: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts()
+    created_by: int | None = Field(default=None, foreign_key="staff.id")
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 # --------------------------------------------------------------------------- screening
 class ScreeningBase(SQLModel):
     screened_on: date

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     m12_window_days: int | None = None
     session_deadline_days: int = 183
     echo_sql: bool = False
+    # The project title the REDCap API reports (content=project).
+    study_title: str = "OUTSIDER cohort"
 
 
 @cache

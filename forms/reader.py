@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from forms.constants import ANNOTATION, COLUMNS, VARIABLE
+from forms.constants import ANNOTATION, API_KEYS, COLUMNS, VARIABLE
 from forms.errors import DictionaryProblem
 
 
@@ -83,6 +83,8 @@ def read_file(text: str, source: str = "") -> ReadResult:
 
     A header that lacks only the last column, ``Field Annotation`` (older REDCap versions
     and some hand-made files), is accepted with a warning; its rows get an empty annotation.
+    The header of REDCap's API metadata export (``field_name,form_name,…``) is read as the
+    same 18 columns.
     """
     text = text.removeprefix("\ufeff")
     errors: list[DictionaryProblem] = []
@@ -100,6 +102,8 @@ def read_file(text: str, source: str = "") -> ReadResult:
                                                  source)], [])
     header_text = tap.drain()
     names = tuple(cell.strip() for cell in header)
+    if names == API_KEYS:
+        names = COLUMNS
     padded = False
     if names == COLUMNS[:-1]:
         padded = True

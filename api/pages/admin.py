@@ -12,22 +12,24 @@ from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.pages.common import flash, page_router, plain_error, redirect, render
 from api.problems import describe
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
-from cohort.services import accounts, queries, setup
+from cohort.services import accounts, queries, redcap_tokens, setup
 from cohort.vocab import Role
 
 router = page_router()
 
 
 def _page(request: Request, user: SignedIn, session: DbSession, today: date, error: str = "",
-          status: int = 200) -> HTMLResponse:
+          status: int = 200, new_token: tuple[str, str] | None = None) -> HTMLResponse:
     rows = accounts.list_accounts(session, actor=user.actor)
+    tokens = redcap_tokens.live_token_dates(session, [int(a.id or 0) for a, _ in rows])
     centres = queries.list_centres(session, actor=user.actor)
     codes = {c.id: c.code for c in centres}
     reach = {staff_id: ", ".join(sorted(codes[i] for i in ids if i in codes))
              for staff_id, ids in accounts.centre_access(session, actor=user.actor).items()}
     return render(request, "accounts.html",
                   {"rows": rows, "roles": list(Role), "error": error, "centres": centres,
-                   "codes": codes, "reach": reach, "today": today},
+                   "codes": codes, "reach": reach, "today": today, "tokens": tokens,
+                   "new_token": new_token},
                   user=user, status=status)
 
 
@@ -80,6 +82,24 @@ def accounts_update(
             raise
         flash(request, error.message, "error")
     return redirect("/accounts")
+
+
+@router.post("/accounts/{account_id}/redcap-token", response_model=None)
+def redcap_token_update(
+    account_id: int, request: Request, user: CurrentUser, session: DbSession, today: Today,
+    action: Annotated[str, Form()],
+) -> HTMLResponse | RedirectResponse:
+    """Make or revoke an account's REDCap API token. A new token is shown on this answer
+    only (never put in the session cookie, never stored): the page says to copy it now."""
+    account, _ = accounts.account_with_staff(session, actor=user.actor, account_id=account_id)
+    if action == "revoke":
+        count = redcap_tokens.revoke_redcap_token(session, actor=user.actor,
+                                                  username=account.username)
+        flash(request, f"REDCap API token of '{account.username}' revoked." if count
+              else f"'{account.username}' had no REDCap API token.")
+        return redirect("/accounts")
+    token = redcap_tokens.new_redcap_token(session, actor=user.actor, username=account.username)
+    return _page(request, user, session, today, new_token=(account.username, token))
 
 
 @router.post("/staff/{staff_id}/training", response_class=RedirectResponse)

@@ -1,4 +1,4 @@
-"""``cohort user add|list|train`` and ``cohort serve``.
+"""``cohort user add|list|train|token`` and ``cohort serve``.
 
 Passwords are never echoed nor accepted as an option (they would land in the shell
 history): they are typed at a hidden prompt or piped with ``--password-stdin``.
@@ -22,6 +22,18 @@ def _fail(message: str, code: int = 2) -> None:
 def _database_failed(error: Exception) -> None:
     _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
           "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+
+
+def _account_failed(error: Exception) -> None:
+    """A refused command about one account (pointing to the list when it is unknown), or
+    an unusable database."""
+    from cohort.errors import CohortError
+
+    if not isinstance(error, CohortError):
+        _database_failed(error)
+        return
+    _fail(_message(error) + (" (`cohort user list` shows every account.)"
+                             if "No account" in error.message else ""))
 
 
 # The options of these commands, by the service's field names, so errors name the option.
@@ -127,16 +139,48 @@ def train(
             account, staff = get_account_by_username(session, actor=None, username=username)
             set_training(session, actor=None, staff_id=staff.id or 0, trained_on=trained_on,
                          on=date.today())
-    except CohortError as error:
-        _fail(_message(error) + (" (`cohort user list` shows every account.)"
-                                 if "No account" in error.message else ""))
-        return
-    except SQLAlchemyError as error:
-        _database_failed(error)
+    except (CohortError, SQLAlchemyError) as error:
+        _account_failed(error)
         return
     typer.echo(f"'{account.username}': AERLI training "
                + (f"completed on {trained_on.isoformat()}." if trained_on
                   else "date cleared (not AERLI-trained)."))
+
+
+@user_app.command("token")
+def token(
+    username: Annotated[str, typer.Option(help="Sign-in name of the account.")],
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Revoke the account's REDCap API token instead.")] = False,
+) -> None:
+    """Make (or with --revoke, revoke) the account's REDCap API token (audited).
+
+    The token is printed once, here: only its digest is kept, so a lost token is replaced,
+    never recovered. A new token revokes the previous one. It opens what the account may
+    see (a statistician: de-identified data; an outreach worker: their centre).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cohort.db import session_scope
+    from cohort.errors import CohortError
+    from cohort.services.redcap_tokens import new_redcap_token, revoke_redcap_token
+
+    try:
+        with session_scope() as session:
+            if revoke:
+                count = revoke_redcap_token(session, actor=None, username=username)
+            else:
+                made = new_redcap_token(session, actor=None, username=username)
+    except (CohortError, SQLAlchemyError) as error:
+        _account_failed(error)
+        return
+    if revoke:
+        typer.echo(f"'{username}': REDCap API token revoked." if count
+                   else f"'{username}' had no REDCap API token; nothing to revoke.")
+        return
+    typer.echo(made)
+    typer.echo(f"This is '{username}''s REDCap API token; it is shown only once. Use it "
+               "with the URL http(s)://<this server>/api/ in PyCap or REDCapR.", err=True)
 
 
 @user_app.command("list")

@@ -144,8 +144,12 @@ def import_sheet(
     filename: str,
     dry_run: bool = False,
     on: date | None = None,
+    remember: bool = True,
 ) -> ImportReport:
     """Check and write every row in one transaction; see the module docstring.
+
+    With ``remember`` off (REDCap API imports) the file's digest is neither looked up nor
+    recorded: the same rows sent again are checked again (and count as unchanged).
 
     Raises ``ImportBusy`` when another writer keeps the database locked (nothing is
     written), ``ImportStopped`` on any other unexpected failure (nothing is written).
@@ -156,7 +160,7 @@ def import_sheet(
                           sheets=[layout.title for layout in sheet.layouts])
     try:
         earlier = session.exec(select(ImportBatch).where(
-            ImportBatch.file_digest == report.digest)).first()
+            ImportBatch.file_digest == report.digest)).first() if remember else None
     except OperationalError as error:
         if is_busy(error):
             session.rollback()
@@ -176,7 +180,7 @@ def import_sheet(
             work(session, actor, sheet, report, on)
             if report.problems or dry_run:
                 raise _RollBack
-            if report.written:
+            if report.written and remember:
                 session.add(ImportBatch(
                     file_digest=report.digest, filename=filename[-255:],
                     kind=sheet.kind.value, actor_id=actor.staff_id,
@@ -312,6 +316,10 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
             continue
         by_ref[row.ref] = row
         rows.append(QuestionnaireRow(code, timepoint, row.answers, row.ref))
+    if rows and sheet.updates:
+        from cohort.excel.records import update_stored
+
+        rows = update_stored(session, actor, sheet, report, on, rows, by_ref)
     if rows:
         _save_questionnaires(session, actor, sheet, report, on, rows, by_ref)
     if sheet.source == "export":

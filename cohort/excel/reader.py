@@ -108,6 +108,14 @@ class EntrySheet:
     blank_rows: int = 0
     dictionary_version: str | None = None
     source: str = "workbook"  # what the person calls the file: workbook, export
+    # REDCap API imports (``cohort.redcap.importing``): a questionnaire already stored is
+    # corrected rather than refused as a duplicate, an enrolment answer that differs goes
+    # through its service; ``versions`` are the questionnaire versions the rows were
+    # merged with ((code, timepoint) -> version), so a change made meanwhile is refused.
+    updates: bool = False
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    # REDCap's forceAutoNumber: every record of the import is a new participant.
+    auto_number: bool = False
 
     @property
     def title(self) -> str:

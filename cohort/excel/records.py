@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -33,6 +34,7 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, ProtocolViolation, ValidationFailed
 from cohort.excel.importer import (
     ImportReport,
+    _session_stored,
     at,
     enrol_row,
     need_code,
@@ -43,12 +45,15 @@ from cohort.excel.importer import (
 from cohort.excel.layout import CODE, STAFF
 from cohort.excel.reader import EntryRow, EntrySheet
 from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
-from cohort.models import ExternalRecord, Participant, StatusChange
+from cohort.models import ExternalRecord, Participant, Questionnaire, StatusChange
 from cohort.services import audit
+from cohort.services.bulk import QuestionnaireRow
 from cohort.services.context import Actor, get_participant
-from cohort.services.participants import change_status
+from cohort.services.enrolment import enrolment_answers
+from cohort.services.participants import change_group, change_status
+from cohort.services.questionnaires import answers_unchanged, update_questionnaire
 from cohort.services.sessions import session_from_answers
-from cohort.vocab import STATUS_CODES, Status
+from cohort.vocab import GROUP_CODES, STATUS_CODES, Status, Timepoint
 
 SOURCE = "redcap"
 #: Record ids per ``IN (...)`` query; well under every engine's parameter limit.
@@ -68,7 +73,7 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
     Also returns the records refused (their enrolment, or a record linked to a centre the
     importing person does not work with): their other rows are not checked.
     """
-    wanted = sorted({r.code for r in sheet.rows if r.code})
+    wanted = [] if sheet.auto_number else sorted({r.code for r in sheet.rows if r.code})
     codes: dict[str, str] = {}
     hidden: set[str] = set()
     refused: set[str] = set()
@@ -89,6 +94,9 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
                 codes.setdefault(code, code)
     for row in sheet.rows:
         record = row.code
+        if sheet.updates and record in codes and row.enrolment:
+            write_row(session, sheet, row, report, partial(
+                _enrolment_changes, session, actor, codes[record], row.enrolment))
         if not record or record in codes or record in refused:
             continue
         if record in hidden:
@@ -101,10 +109,10 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
             continue
         if not row.enrolment:
             continue
-        link = _link(session, actor, record)
+        link = None if sheet.auto_number else _link(session, actor, record)
         new = enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
                         report, on, f"record {record}", link=link,
-                        adopt=_adopt(session, link))
+                        adopt=_adopt(session, link) if link is not None else None)
         if new is None:
             refused.add(record)
         else:
@@ -161,6 +169,8 @@ def between_visits(session: Session, actor: Actor, sheet: EntrySheet, report: Im
             _status_row(session, actor, sheet, row, code, report, on)
         elif row.staff:
             session_row(session, actor, sheet, row, code, report, on)
+        elif _stored_session(session, actor, row, code):
+            report.unchanged += 1  # a session exported from here comes back as it was
         else:
             report.problems.append(at(sheet, row, STAFF, "import.no_staff", NO_WORKERS))
             try:
@@ -218,3 +228,86 @@ def _status_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow
         report.written += 1
 
     write_row(session, sheet, row, report, write)
+
+
+def _stored_session(session: Session, actor: Actor, row: EntryRow, code: str) -> bool:
+    """Whether a session row without its workers is a session already stored (readable
+    answers, same day, place and content)."""
+    try:
+        data = session_from_answers(row.answers, [])
+        return _session_stored(session, actor, code, data)
+    except CohortError:
+        return False
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _enrolment_changes(session: Session, actor: Actor, code: str,
+                       answers: dict[str, object] | None) -> list[tuple[str, str]] | None:
+    """A known record's enrolment answers against the participant (REDCap API imports):
+    the same answers change nothing; another group goes through ``change_group`` (rules
+    ``group.crossing`` and ``group.locked_after_m0``); any other enrolment answer is fixed
+    at inclusion and is refused, naming the field."""
+    person = get_participant(session, actor, code)
+    stored = enrolment_answers(person)
+    for name, value in (answers or {}).items():
+        if _plain(stored.get(name, "")) == _plain(value):
+            continue
+        if name == "study_group" and str(value) in GROUP_CODES:
+            change_group(session, actor=actor, code=code, group=GROUP_CODES[str(value)])
+            continue
+        label = get_dictionary().fields[name].plain_label
+        raise ProtocolViolation(
+            "import.enrolment_changed",
+            f"{label}: {code} was enrolled with '{_plain(stored.get(name, ''))}', and "
+            f"enrolment answers are not changed by an import ('{_plain(value)}' was sent). "
+            "Ask the data manager if the enrolment record is wrong.", field=name)
+    return None
+
+
+def update_stored(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+                  on: date | None, rows: list[QuestionnaireRow],
+                  by_ref: dict[str, EntryRow]) -> list[QuestionnaireRow]:
+    """REDCap API imports: a questionnaire already stored is corrected through
+    ``update_questionnaire`` (each in a SAVEPOINT; the same answers count as unchanged);
+    the rows of questionnaires not stored yet are returned for the bulk writer."""
+    wanted = sorted({r.code for r in rows})
+    stored: dict[tuple[str, Timepoint], Questionnaire] = {}
+    for start in range(0, len(wanted), CHUNK):
+        for found_q, code in session.exec(
+                select(Questionnaire, Participant.code)
+                .join(Participant, col(Participant.id) == col(Questionnaire.participant_id))
+                .where(col(Participant.code).in_(wanted[start:start + CHUNK]))):
+            stored[(code, Timepoint(found_q.timepoint))] = found_q
+    fresh: list[QuestionnaireRow] = []
+    for row in rows:
+        known = stored.get((row.code, row.timepoint))
+        if known is None:
+            fresh.append(row)
+            continue
+        write_row(session, sheet, by_ref[row.ref], report,
+                  _updater(session, actor, sheet, report, on, row, known))
+    return fresh
+
+
+def _updater(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
+             on: date | None, row: QuestionnaireRow, found: Questionnaire
+             ) -> Callable[[], list[tuple[str, str]] | None]:
+    def write() -> list[tuple[str, str]] | None:
+        if answers_unchanged(found, row.answers):
+            report.unchanged += 1
+            return None
+        version = sheet.versions.get((row.code, row.timepoint.value), found.version)
+        saved = update_questionnaire(session, actor=actor, code=row.code,
+                                     timepoint=row.timepoint, answers=row.answers,
+                                     expected_version=version, on=on)
+        report.written += 1
+        return [(d.rule_id, d.message) for d in saved.deviations]
+
+    return write

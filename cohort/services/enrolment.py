@@ -33,6 +33,7 @@ from cohort.vocab import (
     Modality,
     ScreeningOutcome,
     Status,
+    code_for,
 )
 
 
@@ -105,6 +106,30 @@ def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
         reached_via=REACHED_VIA_CODES[str(clean.get("reached_via", "1"))],
         group=GROUP_CODES[str(clean["study_group"])],
     )
+
+
+def _yes(flag: bool) -> str:
+    return "1" if flag else "0"
+
+
+def enrolment_answers(person: Participant) -> dict[str, Any]:
+    """The inverse of ``enrolment_from_answers``: a participant's enrolment form as
+    dictionary codes (everyone enrolled consented, on ``consent_date``)."""
+    values: dict[str, Any] = {
+        "age": person.age_at_inclusion,
+        "injected_past_month": _yes(person.injected_past_month),
+        "wish_neck_groin": _yes(person.wish_neck_groin),
+        "consent": "1",
+        "consent_date": person.consent_date.isoformat(),
+        "reached_via": code_for(dict(REACHED_VIA_CODES), person.reached_via),
+        "study_group": code_for(dict(GROUP_CODES), person.group),
+        "inclusion_date": person.inclusion_date.isoformat(),
+    }
+    if person.year_of_birth is not None:
+        values["year_of_birth"] = person.year_of_birth
+    if person.gender is not None:
+        values["gender"] = code_for(dict(GENDER_CODES), person.gender)
+    return values
 
 
 def _next_seq(session: Session, centre_id: int) -> int:

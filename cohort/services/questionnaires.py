@@ -189,6 +189,16 @@ def check_new(
     return Checked(record, list(findings))
 
 
+def answers_unchanged(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> bool:
+    """Whether saving ``answers`` over this questionnaire would change nothing (they are
+    checked as a save checks them: normalised, calc fields computed)."""
+    try:
+        clean, _, visit = _validated(questionnaire.timepoint, answers)
+    except ValidationFailed:
+        return False
+    return clean == dict(questionnaire.answers) and visit == questionnaire.visit_date
+
+
 def get_questionnaire(
     session: Session, *, actor: Actor, code: str, timepoint: Timepoint
 ) -> Questionnaire:

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.deps import get_session
+from api.redcap.router import redcap_session
 from cohort.cli.users import register
 from cohort.db import create_schema, engine_for
 from cohort.models import Account, Centre, CentreCreate, Participant, Staff, StaffCreate
@@ -62,6 +63,7 @@ def app(engine: Engine, session: Session) -> Iterator[FastAPI]:
             session.rollback()
 
     application.dependency_overrides[get_session] = bound
+    application.dependency_overrides[redcap_session] = bound
     yield application
     application.dependency_overrides.clear()
 

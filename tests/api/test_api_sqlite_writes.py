@@ -29,6 +29,8 @@ def test_writing_requests_begin_immediate_on_sqlite(tmp_path: Path) -> None:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (x INTEGER)"))
         assert _sqlite_writer(_request("GET", engine)) is None
+        # A REDCap export is a POST that only reads: it does not queue behind writers.
+        assert _sqlite_writer(_request("POST", engine), write=False) is None
         request = _request("POST", engine)
         writer = _sqlite_writer(request)
         assert writer is not None and _sqlite_writer(request) is writer

@@ -7,9 +7,6 @@ officer resolves a deviation. Screenshots go to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 from cohort.db import create_schema, engine_for
 from cohort.vocab import Timepoint
 from tests.api.conftest import fixed_key_settings
+from tests.api.redcap_live import serving
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
@@ -38,17 +36,10 @@ class Live:
     passwords: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make system-deps)")
-    import uvicorn
     from sqlmodel import Session
 
     from api.app import create_app
@@ -62,20 +53,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         build_demo(session, participants=40, seed=1, as_of=TODAY)
         accounts = create_demo_accounts(session)
     app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
     try:
-        yield Live(f"http://127.0.0.1:{port}", {a.username: a.password for a in accounts})
+        with serving(app) as port:
+            yield Live(f"http://127.0.0.1:{port}",
+                       {a.username: a.password for a in accounts})
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
 
 

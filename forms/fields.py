@@ -13,7 +13,8 @@ from typing import Any
 
 from forms import constants as c
 from forms.errors import DictionaryProblem, ExpressionError
-from forms.expressions import Compiled, Node, compile_expression, parse_expression
+from forms.evaluate import Compiled, compile_expression
+from forms.expressions import Node, parse_with_notes
 from forms.reader import RawRow
 from forms.values import BadValue, read_bound
 
@@ -93,6 +94,35 @@ class Field:
         return [self.name]
 
 
+def expression_problem(what: str, error: ExpressionError) -> str:
+    """``the branching logic does not parse: … at line 1, column 5 of the cell (a [field];
+    REDCap refuses it too).``"""
+    about = f"{error.construct}; {error.redcap}" if error.construct else error.redcap
+    return (f"the {what} does not parse: {error.reason} at line {error.line}, column "
+            f"{error.column} of the cell ({about}).")
+
+
+def redcap_name(text: str) -> str:
+    """What REDCap makes of a variable or form name on upload (``MetaData::error_checking``)."""
+    return re.sub(r"[^a-z_0-9]", "", text.strip().lower().replace(" ", "_"))
+
+
+def mdy_bound(text: str) -> str | None:
+    """``8/1/23 1:01`` -> ``2023-08-01 01:01``: REDCap's reading of a slashed date bound."""
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?",
+                         text.strip())
+    if match is None:
+        return None
+    month, day, year = match.group(1), match.group(2), match.group(3)
+    year = "20" + year if len(year) == 2 else year
+    out = f"{year}-{int(month):02d}-{int(day):02d}"
+    if match.group(4) is not None:
+        out += f" {int(match.group(4)):02d}:{match.group(5)}"
+        if match.group(6) is not None:
+            out += f":{match.group(6)}"
+    return out
+
+
 def field_kind(field_type: str, validation: str | None) -> str:
     if field_type in ("dropdown", "radio", "yesno", "truefalse"):
         return "choice"
@@ -156,28 +186,19 @@ class _RowBuilder:
 
     def expression(self, column: str, text: str, what: str) -> Node | None:
         try:
-            return parse_expression(text)
+            node, notes = parse_with_notes(text)
         except ExpressionError as error:
-            self.error(column, "bad_expression",
-                       f"the {what} does not parse: {error.reason} at line {error.line}, "
-                       f"column {error.column} of the cell.")
+            self.error(column, "bad_expression", expression_problem(what, error))
             return None
+        for note in notes:
+            self.warn(column, note.code, f"the {what}: {note.message}")
+        return node
 
     def build(self) -> Field | None:
         cells = self.row.cells
-        name = cells[c.VARIABLE].strip()
-        form = cells[c.FORM].strip()
+        name = self.name(cells[c.VARIABLE].strip(), c.VARIABLE, "variable")
+        form = self.name(cells[c.FORM].strip(), c.FORM, "form")
         ftype = cells[c.FIELD_TYPE].strip().lower()
-        if not name:
-            self.error(c.VARIABLE, "missing_name", "this line has no variable name.")
-        elif not c.NAME_PATTERN.match(name):
-            self.error(c.VARIABLE, "bad_name", f"'{name}' must start with a lower-case letter "
-                       "and use only lower-case letters, digits and underscores.")
-        if not form:
-            self.error(c.FORM, "missing_form", "this field has no form name.")
-        elif not c.NAME_PATTERN.match(form):
-            self.error(c.FORM, "bad_form_name", f"form name '{form}' must use only lower-case "
-                       "letters, digits and underscores.")
         if ftype not in c.FIELD_TYPES:
             self.error(c.FIELD_TYPE, "unknown_field_type", f"'{ftype}' is not a field type; use "
                        "one of " + ", ".join(sorted(c.FIELD_TYPES - {"sql"})) + ".")
@@ -211,6 +232,32 @@ class _RowBuilder:
             raw=self.row.raw, raw_text=self.row.text, branching_node=branching,
             calc_node=calc_node, bounds=bounds,
         )
+
+    def name(self, text: str, column: str, what: str) -> str:
+        """A variable or form name, renamed as REDCap renames it on upload (lower case,
+        spaces made underscores, other characters dropped) with a warning; names REDCap
+        refuses (starting with a digit or an underscore) are errors."""
+        if not text:
+            if what == "variable":
+                self.error(column, "missing_name", "this line has no variable name.")
+            else:
+                self.error(column, "missing_form", "this field has no form name.")
+            return text
+        if c.NAME_PATTERN.match(text):
+            return text
+        fixed = redcap_name(text)
+        if c.NAME_PATTERN.match(fixed) and fixed != text:
+            self.warn(column, "renamed_variable", f"{what} name '{text}' is read as '{fixed}', "
+                      "as REDCap renames it on upload (lower case, digits and single "
+                      "underscores only).")
+            return fixed
+        if what == "variable":
+            self.error(column, "bad_name", f"'{text}' must start with a lower-case letter "
+                       "and use only lower-case letters, digits and underscores.")
+        else:
+            self.error(column, "bad_form_name", f"form name '{text}' must use only "
+                       "lower-case letters, digits and underscores.")
+        return text
 
     def choices(self, ftype: str, text: str) -> tuple[dict[str, str], str | None, tuple[str, ...]]:
         text = text.strip()
@@ -288,6 +335,12 @@ class _RowBuilder:
         if validation is None or validation not in c.KNOWN_VALIDATION_TYPES \
                 or self.row.cells[c.FIELD_TYPE].strip().lower() != "text":
             return None
+        if "/" in text and (validation in c.DATE_TYPES or validation in c.DATETIME_TYPES):
+            converted = mdy_bound(text)
+            if converted is not None:
+                self.warn(column, "converted_bound", f"'{text}' is read as {converted} "
+                          "(month/day/year, as REDCap converts a date written with slashes).")
+                text = converted
         try:
             return read_bound(text, validation)
         except BadValue as error:

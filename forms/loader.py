@@ -16,7 +16,7 @@ from forms import constants as c
 from forms.dictionary import DataDictionary
 from forms.errors import DictionaryError, DictionaryProblem
 from forms.events import EventMapping, parse_events
-from forms.fields import Field, build_field
+from forms.fields import Field, build_field, redcap_name
 from forms.reader import RawRow, read_file
 
 DICTIONARY_FILE = "data_dictionary.csv"
@@ -62,7 +62,7 @@ def load_dictionary_text(
     mapping = EventMapping()
     if events_text is not None:
         mapping, event_problems = parse_events(
-            events_text, forms=[row.cells[c.FORM].strip() for row in rows],
+            events_text, forms=[redcap_name_of(row.cells[c.FORM].strip()) for row in rows],
             source=events_source)
         errors += event_problems
     _check_references(fields, names, mapping, errors, warnings, source)
@@ -72,6 +72,14 @@ def load_dictionary_text(
                           header_text=read.header_text, trailer=read.trailer)
 
 
+def redcap_name_of(text: str) -> str:
+    """The name a line's field or form gets (REDCap's renaming when the text needs it)."""
+    if not text or c.NAME_PATTERN.match(text):
+        return text
+    fixed = redcap_name(text)
+    return fixed if c.NAME_PATTERN.match(fixed) else text
+
+
 def _check_names(
     rows: list[RawRow], errors: list[DictionaryProblem], source: str
 ) -> dict[str, str]:
@@ -79,7 +87,7 @@ def _check_names(
     seen: dict[str, int] = {}
     types: dict[str, str] = {}
     for row in rows:
-        name = row.cells[c.VARIABLE].strip()
+        name = redcap_name_of(row.cells[c.VARIABLE].strip())
         if not name:
             continue
         if name in seen:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from forms import constants as c
-from forms.expressions import Compiled, compile_expression
+from forms.evaluate import Compiled, compile_expression
 from forms.fields import Field
 from forms.functions import Env, truthy
 from forms.values import BadValue, read_number, read_typed

@@ -72,9 +72,18 @@ def test_duplicate_choice_codes_and_bad_flags() -> None:
 
 
 def test_names_and_forms_must_be_redcap_names() -> None:
-    text = csv_text(line("Age", "text"), line("b", "text", form="My Form"), line("", "text"))
+    text = csv_text(line("1age", "text"), line("b", "text", form="_form"), line("", "text"))
     codes = {(row, code) for row, _col, code in problems_of(text)}
     assert codes == {(2, "bad_name"), (3, "bad_form_name"), (4, "missing_name")}
+
+
+def test_names_redcap_renames_on_upload_are_renamed_with_a_warning() -> None:
+    # REDCap's upload (MetaData::error_checking) lower-cases names and turns spaces into
+    # underscores, telling the user; it refuses names starting with a digit or underscore.
+    d = load_dictionary_text(csv_text(line("Age", "text"), line("b", "text", form="My Form")))
+    assert list(d.fields) == ["age", "b"]
+    assert list(d.forms) == ["f", "my_form"]
+    assert [w.code for w in d.warnings] == ["renamed_variable", "renamed_variable"]
 
 
 def test_a_form_split_over_non_consecutive_lines_is_refused() -> None:

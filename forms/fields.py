@@ -8,10 +8,11 @@ been read, so that all problems are reported together.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forms import constants as c
+from forms.actiontags import CALC_TAGS, EMPTY, Annotation, TagReport, parse_annotation
 from forms.errors import DictionaryProblem, ExpressionError
 from forms.evaluate import Compiled, compile_expression
 from forms.expressions import Node, parse_with_notes
@@ -51,6 +52,8 @@ class Field:
     raw_text: str = field(default="", compare=False, repr=False)
     branching_node: Node | None = field(default=None, compare=False, repr=False)
     calc_node: Node | None = field(default=None, compare=False, repr=False)
+    #: The action tags of the Field Annotation, read (``forms.actiontags``).
+    tags: Annotation = field(default=EMPTY, compare=False, repr=False)
     bounds: tuple[object, object] = field(default=(None, None), compare=False, repr=False)
 
     @property
@@ -81,6 +84,22 @@ class Field:
     @property
     def calc_ast(self) -> dict[str, Any] | None:
         return self.calc_node.to_json() if self.calc_node else None
+
+    @property
+    def computed_node(self) -> Node | None:
+        """What computes this field's value: a calc field's calculation, or the logic of an
+        ``@CALCTEXT``/``@CALCDATE`` tag (such a field is computed, never typed)."""
+        if self.calc_node is not None:
+            return self.calc_node
+        for name in CALC_TAGS:
+            tag = next((t for t in self.tags.tags if t.name == name and t.acted), None)
+            if tag is not None:
+                return tag.node
+        return None
+
+    @property
+    def is_computed(self) -> bool:
+        return self.computed_node is not None
 
     def compiled_branching(self) -> Compiled | None:
         return compile_expression(self.branching_node) if self.branching_node else None
@@ -230,7 +249,7 @@ class _RowBuilder:
             question_number=cells[c.QUESTION_NUMBER].strip(),
             matrix_ranking=cells[c.MATRIX_RANKING].strip(), row=self.row.line,
             raw=self.row.raw, raw_text=self.row.text, branching_node=branching,
-            calc_node=calc_node, bounds=bounds,
+            calc_node=calc_node, bounds=bounds, tags=self.action_tags(ftype),
         )
 
     def name(self, text: str, column: str, what: str) -> str:
@@ -348,6 +367,28 @@ class _RowBuilder:
                        f"(validation '{validation}').")
             return None
 
+    def action_tags(self, ftype: str) -> Annotation:
+        """The annotation's tags; those this tool will not act on are listed in a warning
+        (never an error: REDCap keeps tags it does not know, and so do we)."""
+        tags = parse_annotation(self.row.cells[c.ANNOTATION])
+        misplaced = {"@CALCTEXT": ftype != "text", "@CALCDATE": ftype != "text",
+                     "@NONEOFTHEABOVE": ftype != "checkbox",
+                     "@MAXCHECKED": ftype != "checkbox"}
+        if any(misplaced.get(t.name) for t in tags.tags):
+            tags = Annotation(tuple(
+                replace(t, problem=f"{t.name} applies to "
+                        + ("text" if t.name.startswith("@CALC") else "checkbox")
+                        + f" fields, not {ftype} fields") if misplaced.get(t.name) else t
+                for t in tags.tags), tags.conditionals)
+        report = TagReport()
+        for tag in tags.every():
+            report.add("", tag)
+        if report.kept:
+            why = "; ".join(f"{name}: {report.reasons[name]}" for name in sorted(report.kept))
+            self.warn(c.ANNOTATION, "action_tags", "action tags "
+                      + ", ".join(sorted(report.kept)) + f" are kept, not acted on ({why}).")
+        return tags
+
     def layout(self, name: str, ftype: str) -> None:
         cells = self.row.cells
         if cells[c.ALIGNMENT].strip() not in c.ALIGNMENTS:
@@ -366,10 +407,7 @@ class _RowBuilder:
                      "not stored)", "sql": "plain text"}[ftype]
             self.warn(c.FIELD_TYPE, "not_rendered", f"'{name}' is a {ftype} field; it is "
                       f"entered as {shown}.")
-        tags = sorted(set(c.ACTION_TAG_PATTERN.findall(cells[c.ANNOTATION])))
-        if tags:
-            self.warn(c.ANNOTATION, "action_tags", "action tags " + ", ".join(tags)
-                      + " are kept but not applied.")
+
 
 
 def build_field(row: RawRow, source: str = "") -> tuple[Field | None, list[DictionaryProblem],

@@ -126,7 +126,10 @@ def compare(op: str, left: Value, right: Value) -> bool:
         x, y = a, b
     else:
         x, y = as_text(left), as_text(right)
-        if op in ("<", "<=", ">", ">=") and (x == "" or y == ""):
+        if op in ("<", "<=", ">", ">=") and (x == "" or y == "" or a is not None
+                                              or b is not None):
+            # A blank, or a number against text (a missing-data code such as UNK in a
+            # number field): REDCap's page compares NaN, which is never true.
             return False
     if op in ("=", "=="):
         return x == y

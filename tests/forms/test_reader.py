@@ -141,7 +141,8 @@ def test_unknown_validation_loads_with_a_warning_and_validates_as_text() -> None
 
 def test_rendering_features_we_ignore_are_warnings() -> None:
     d = dd(line("a", "slider", choices="Low | Mid | High", validation="number"),
-           line("b", "checkbox", choices="1, A", matrix="grid", annotation="@DEFAULT='1' @HIDDEN"),
+           line("b", "checkbox", choices="1, A", matrix="grid",
+                annotation="@DEFAULT='1' @HIDDEN @RANDOMORDER @HIDDEN-SURVEY"),
            line("c", "file", validation="signature"),
            line("d", "text", question="4"),
            line("e", "yesno", choices="1, Yes | 0, No"))
@@ -149,7 +150,9 @@ def test_rendering_features_we_ignore_are_warnings() -> None:
     assert codes == [(2, "not_rendered"), (3, "not_rendered"), (3, "action_tags"),
                      (4, "not_rendered"), (5, "not_rendered"), (6, "ignored_choices")]
     assert d.field("a").slider_labels == ("Low", "Mid", "High")
-    assert "@DEFAULT, @HIDDEN" in d.warnings[2].message
+    # Tags acted on are not warned about; the others are listed, with why.
+    assert "@HIDDEN-SURVEY, @RANDOMORDER are kept, not acted on" in d.warnings[2].message
+    assert "this tool has no surveys" in d.warnings[2].message
 
 
 def test_our_dictionary_round_trips_byte_for_byte(tmp_path: object) -> None:

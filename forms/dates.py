@@ -11,6 +11,7 @@ times of day (``14:30``) may be compared with each other.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -101,13 +102,16 @@ def calcdate(env: Env, start: str, offset: float, unit: str, with_time: bool | N
     if moment is None:
         return None
     when, has_time = moment
+    seconds = offset * UNITS[unit]
     try:
-        moved = when + timedelta(seconds=round(offset * UNITS[unit]))
+        # PHP's round(): halves away from zero (Python's round() would round them to even).
+        moved = when + timedelta(seconds=math.copysign(math.floor(abs(seconds) + 0.5), seconds))
     except OverflowError:
         return None
+    day = f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}"
     if with_time if with_time is not None else has_time:
-        return moved.strftime("%Y-%m-%d %H:%M")
-    return moved.strftime("%Y-%m-%d")
+        return f"{day} {moved.hour:02d}:{moved.minute:02d}"
+    return day
 
 
 def date_part(env: Env, value: Value, part: str) -> int | None:

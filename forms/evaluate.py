@@ -111,16 +111,22 @@ def _instance_answers(env: Env, event: str | None, which: str) -> Mapping[str, A
     return instances.get(number) or {}
 
 
+def answers_for(env: Env, name: str, event: str = "", instance: str = "") -> Mapping[str, Any]:
+    """The answers a reference to ``name`` reads: this event's, another event's (a name
+    or an event smart variable), or one instance's of a repeating form."""
+    where = env.event if not event else resolve_event(env, event, name)
+    if instance:
+        return _instance_answers(env, where, instance)
+    if not event:
+        return env.values
+    return _answers(env, where)
+
+
 def _compile_var(node: Node) -> Compiled:
     name, code, event, instance = node.name, node.code, node.event, node.instance
 
     def source(env: Env) -> Mapping[str, Any]:
-        where = env.event if not event else resolve_event(env, event, name)
-        if instance:
-            return _instance_answers(env, where, instance)
-        if not event:
-            return env.values
-        return _answers(env, where)
+        return answers_for(env, name, event, instance)
 
     if code:
         def checked(env: Env) -> Value:

@@ -225,7 +225,7 @@ def _stdev(numbers: list[float]) -> float:
     if len(numbers) < 2:
         raise ValueError("needs two numbers")
     mean = _sum(numbers) / len(numbers)
-    return math.sqrt(_sum([(n - mean) ** 2 for n in numbers]) / (len(numbers) - 1))
+    return math.sqrt(_sum([(n - mean) * (n - mean) for n in numbers]) / (len(numbers) - 1))
 
 
 def _aggregate(fn: Callable[[list[float]], float]) -> Impl:

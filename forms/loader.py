@@ -21,8 +21,8 @@ from forms.events import EventMapping, parse_events
 from forms.expressions import Node
 from forms.fields import Field, build_field, redcap_name
 from forms.missing import MISSING_FILE, parse_missing_codes
-from forms.smart import EVENT_PREFIXES
 from forms.reader import RawRow, read_file
+from forms.smart import EVENT_PREFIXES
 
 DICTIONARY_FILE = "data_dictionary.csv"
 EVENTS_FILE = "event_mapping.csv"

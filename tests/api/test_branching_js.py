@@ -122,7 +122,7 @@ def pipe_fields_of(d: DataDictionary) -> dict[str, Any]:
 
 
 def _edge_env(answers: dict[str, Any]) -> dict[str, Any]:
-    others = {"visit_0_arm_1": {k: v for k, v in answers.items()},
+    others = {"visit_0_arm_1": dict(answers),
               "base_arm_1": {"a": "5"}}
     return {"values": answers, "others": others,
             "instances": {"": {"1": {"a": "4"}, "2": answers, "3": {"a": "x"}}}, "instance": 2}

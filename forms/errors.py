@@ -46,6 +46,7 @@ PROBLEM_CODES: Final[dict[str, str]] = {
     "renamed_column": "a column is headed differently from REDCap; it is read by position",
     "renamed_variable": "a variable or form name REDCap would rename (lower case, no spaces)",
     "bad_missing_code": "a missing-data code is not letters, digits, '.', '_' or '-', or twice",
+    "smart_variable_blank": "a smart variable REDCap fills from surveys, other records…",
     "chained_comparison": "two comparisons in a row, read left to right as REDCap does",
     "converted_bound": "a date minimum or maximum written M/D/Y, converted as REDCap does",
     "field_not_in_event": "an expression reads a field at an event where its form is not filled",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forms import constants as c
+from forms import smart
 from forms.actiontags import CALC_TAGS, EMPTY, Annotation, TagReport, parse_annotation
 from forms.errors import DictionaryProblem, ExpressionError
 from forms.evaluate import Compiled, compile_expression
@@ -211,6 +212,12 @@ class _RowBuilder:
             return None
         for note in notes:
             self.warn(column, note.code, f"the {what}: {note.message}")
+        blank = sorted({f"[{n.name}{':' + n.param if n.param else ''}]"
+                        for n in node.smart_variables() if n.name in smart.BLANK_HERE})
+        if blank:
+            self.warn(column, "smart_variable_blank", f"the {what} reads {', '.join(blank)}, "
+                      "which REDCap fills from surveys, other records or randomisation; this "
+                      "tool has none of those, so it reads as blank.")
         return node
 
     def build(self) -> Field | None:

@@ -36,7 +36,7 @@ EXPECTED_WARNINGS = frozenset({
     "not_rendered", "action_tags", "odd_choice_code", "missing_label", "ignored_choices",
     "ignored_validation", "unknown_validation", "unknown_event", "renamed_variable",
     "renamed_column", "missing_annotation_column", "missing_columns", "converted_bound",
-    "chained_comparison", "field_not_in_event",
+    "chained_comparison", "field_not_in_event", "smart_variable_blank",
 })
 
 

@@ -292,6 +292,16 @@ def _header(sheet: EntrySheet, layout: Layout, names: list[str],
     return readers
 
 
+def _is_default(column: Column, value: object) -> bool:
+    """Whether a cell still holds what the template pre-filled (``@DEFAULT``)."""
+    default = column.default
+    if default is None:
+        return False
+    if column.choice is not None:
+        return value is True
+    return str(value).strip() == str(default).strip()
+
+
 def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
           readers: list[tuple[int, Column, Reader]], named: set[int],
           rows: Iterator[Sequence[object]]) -> None:
@@ -300,6 +310,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
     for number, values in enumerate(rows, start=layout.name_row + 1):
         answers: dict[str, Any] = {}
         ticks: dict[str, list[str]] = {}
+        missing: dict[str, str] = {}
         code: str | None = None
         staff: str | None = None
         filled = False
@@ -322,12 +333,15 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
             if name == CODE:
                 code = str(value)
                 continue
-            filled = True
+            if not _is_default(column, value):
+                filled = True  # a new row's pre-filled defaults alone do not fill it
             if name == STAFF:
                 staff = str(value)
             elif column.choice is not None and column.field is not None:
                 chosen = ticks.setdefault(column.field.name, [])
-                if value:
+                if isinstance(value, str):
+                    missing[column.field.name] = value
+                elif value:
                     chosen.append(column.choice)
             else:
                 answers[name] = value
@@ -343,6 +357,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
             sheet.blank_rows += 1
             continue
         for name, chosen in ticks.items():
-            answers[name] = [c for c in get_dictionary().field(name).choices if c in chosen]
+            ticked = [c for c in get_dictionary().field(name).choices if c in chosen]
+            answers[name] = missing.get(name, ticked)
         sheet.rows.append(EntryRow(number, f"{layout.title}!{number}", code, answers, staff,
                                    timepoint, layout=layout))

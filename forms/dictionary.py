@@ -104,6 +104,10 @@ class DataDictionary:
         self._form_plans = {name: [self._plans[f.name] for f in form.fields]
                             for name, form in self.forms.items()}
         self._calcs = [p for p in self._plans.values() if p.calc is not None]
+        self._reads_others = any(
+            (n.op == "var" and n.event) or (n.op == "smart" and "event" in n.name)
+            for f in fields for node in (f.branching_node, f.computed_node)
+            if node is not None for n in node.walk())
 
     def __repr__(self) -> str:
         return (f"DataDictionary({len(self.fields)} fields, {len(self.forms)} forms, "
@@ -113,6 +117,13 @@ class DataDictionary:
         """An ``Env`` for this dictionary's expressions: its missing-data codes and event
         schedule, plus whatever the caller knows (event, other events, context…)."""
         return Env(values, missing=self._missing, schedule=self.schedule, **kwargs)
+
+    @property
+    def reads_other_events(self) -> bool:
+        """Whether any logic reads another event's answers (``[m0_arm_1][x]``,
+        ``[previous-event-name][x]``, ``[previous-event-name]``…): only then do the services
+        fetch a participant's other visits to validate one."""
+        return self._reads_others
 
     def is_missing_code(self, value: object) -> bool:
         return isinstance(value, str) and value in self._missing

@@ -175,42 +175,35 @@ def _quoted_end(text: str, start: int) -> int:
     return len(text) if end < 0 else end + 1
 
 
-def _parenthesised(text: str, start: int) -> tuple[str, int] | None:
-    """What is inside the parentheses opening at ``start``, and the index after them."""
-    depth = 0
-    pos = start
+def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) of each character outside quotes."""
+    depth, pos = 0, start
     while pos < len(text):
         char = text[pos]
         if char in "'\"":
             pos = _quoted_end(text, pos)
             continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:pos].strip(), pos + 1
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        yield pos, char, depth
         pos += 1
+
+
+def _parenthesised(text: str, start: int) -> tuple[str, int] | None:
+    """What is inside the parentheses opening at ``start``, and the index after them."""
+    for pos, char, depth in _scan(text, start):
+        if char == ")" and depth == 0:
+            return text[start + 1:pos].strip(), pos + 1
     return None
 
 
 def _split_top(text: str) -> list[str]:
     """Split on commas outside quotes and parentheses."""
-    parts, depth, start, pos = [], 0, 0, 0
-    while pos < len(text):
-        char = text[pos]
-        if char in "'\"":
-            pos = _quoted_end(text, pos)
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:pos].strip())
-            start = pos + 1
-        pos += 1
-    parts.append(text[start:].strip())
+    parts, begin = [], 0
+    for pos, char, depth in _scan(text):
+        if char == "," and depth == 0:
+            parts.append(text[begin:pos].strip())
+            begin = pos + 1
+    parts.append(text[begin:].strip())
     return parts
 
 

@@ -172,20 +172,6 @@ def form_page(
     return FormPage(views, entries, _json(page_env))
 
 
-def field_views(
-    fields: Iterable[Any],
-    values: Mapping[str, Any] | None = None,
-    errors: Mapping[str, str] | None = None,
-    *,
-    dictionary: DataDictionary | None = None,
-) -> list[FieldView]:
-    """The views alone (``form_page`` without the page's evaluation context)."""
-    from forms import default_dictionary
-
-    return form_page(fields, values, errors,
-                     dictionary=dictionary or default_dictionary()).fields
-
-
 def answers_from_form(fields: Iterable[Any], form: FormData,
                       locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The submitted answers of these fields; blank inputs are left out (not answered).

@@ -292,11 +292,8 @@ def _header(sheet: EntrySheet, layout: Layout, names: list[str],
     return readers
 
 
-def _is_default(column: Column, value: object) -> bool:
+def _is_default(column: Column, default: object, value: object) -> bool:
     """Whether a cell still holds what the template pre-filled (``@DEFAULT``)."""
-    default = column.default
-    if default is None:
-        return False
     if column.choice is not None:
         return value is True
     return str(value).strip() == str(default).strip()
@@ -307,6 +304,8 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
           rows: Iterator[Sequence[object]]) -> None:
     width = max(named, default=-1) + 1
     unnamed = [index for index in range(width) if index not in named]
+    defaults = {index: column.default for index, column, _ in readers
+                if column.default is not None}
     for number, values in enumerate(rows, start=layout.name_row + 1):
         answers: dict[str, Any] = {}
         ticks: dict[str, list[str]] = {}
@@ -333,7 +332,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
             if name == CODE:
                 code = str(value)
                 continue
-            if not _is_default(column, value):
+            if index not in defaults or not _is_default(column, defaults[index], value):
                 filled = True  # a new row's pre-filled defaults alone do not fill it
             if name == STAFF:
                 staff = str(value)

@@ -126,6 +126,11 @@ class AnalysisData:
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     config: ProtocolConfig = field(default_factory=ProtocolConfig)
     censor_at: str = "missed_visit"
+    #: Answers that were one of the project's missing-data codes (``UNK``, ``NA`` …): one
+    #: row per participant, timepoint and variable. In every other frame they are missing
+    #: (NaN), so every analysis counts them as missing; the exports write them back.
+    missing_codes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["participant_id", "timepoint", "variable", "code"]))
 
     @property
     def long(self) -> pd.DataFrame:
@@ -282,7 +287,7 @@ def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolC
         parts[col] = _to_codes(parts[col], codes, col, dictionary)
     parts["inclusion_date"] = _to_date(parts["inclusion_date"])
 
-    questionnaires = _questionnaires(raw["questionnaires"], dictionary)
+    questionnaires, missing_codes = _questionnaires(raw["questionnaires"], dictionary)
     sessions = raw["sessions"].copy()
     for col in ("setting", "modality", "injection_site"):
         sessions[col] = _as_str(sessions[col])
@@ -317,12 +322,36 @@ def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolC
               "screening": len(screening), "status_changes": len(status)},
     )
     return AnalysisData(parts, questionnaires, sessions, deviations, screening, status,
-                        snapshot, variable_labels, value_labels, config, censor_at)
+                        snapshot, variable_labels, value_labels, config, censor_at,
+                        missing_codes)
 
 
-def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
+def _set_aside_missing_codes(wide: pd.DataFrame, raw: pd.DataFrame, dictionary: Any
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The project's missing-data codes become NaN (counted as missing by every analysis);
+    which answer held which code is returned apart, for the exports."""
+    codes = set(getattr(dictionary, "missing_codes", {}) or {})
+    found = []
+    if codes:
+        for column in wide.columns:
+            if column not in dictionary.fields:
+                continue
+            values = wide[column]
+            mask = values.map(lambda v: isinstance(v, str) and v in codes)
+            if mask.any():
+                found += [{"participant_id": raw.at[i, "participant_id"],
+                           "timepoint": str(_as_str(raw.loc[[i], "timepoint"]).iloc[0]),
+                           "variable": column, "code": values.at[i]}
+                          for i in values.index[mask]]
+                wide[column] = values.where(~mask, np.nan)
+    frame = pd.DataFrame(found, columns=["participant_id", "timepoint", "variable", "code"])
+    return wide, frame
+
+
+def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     answers = raw["answers"].map(lambda a: a if isinstance(a, dict) else _json(a))
     wide = pd.DataFrame(answers.tolist(), index=raw.index)
+    wide, missing_codes = _set_aside_missing_codes(wide, raw, dictionary)
     wide = wide.drop(columns=[c for c in ("visit_date",) if c in wide.columns])
     base = raw.drop(columns=["answers"]).copy()
     base["timepoint"] = _as_str(base["timepoint"])
@@ -336,7 +365,7 @@ def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
     for name in _yesno_fields(dictionary) | set(calcs.columns):
         if name in out.columns:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype("Float64")
-    return out
+    return out, missing_codes
 
 
 def _calc_inputs(dictionary: Any, name: str, seen: set[str] | None = None) -> set[str]:

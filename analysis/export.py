@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +98,21 @@ def source_fields(column: str) -> tuple[str, ...]:
 
 
 def _expand_checkboxes(df: pd.DataFrame, dictionary: Any) -> pd.DataFrame:
-    """List-valued checkbox answers -> ``field___code`` 0/1 columns (missing stays missing)."""
+    """List-valued checkbox answers -> ``field___code`` 0/1 columns (missing stays missing;
+    a missing-data code is written in each of the field's columns)."""
     out = df
     for name, f in dictionary.fields.items():
         if not f.is_checkbox or name not in out.columns:
             continue
         values = out[name]
         present = values.map(lambda v: isinstance(v, list))
-        cols = {}
+        coded = values.map(lambda v: isinstance(v, str))
+        cols: dict[str, Any] = {}
         for code in f.choices:
             ticked = values.map(lambda v, c=code: isinstance(v, list) and c in v)
-            cols[f"{name}{CHECKBOX_SEP}{code}"] = np.where(present, ticked.astype(float),
-                                                            np.nan)
+            numbers = np.where(present, ticked.astype(float), np.nan)
+            cols[f"{name}{CHECKBOX_SEP}{code}"] = (
+                np.where(coded, values, numbers.astype(object)) if coded.any() else numbers)
         pos = out.columns.get_loc(name)
         out = out.drop(columns=[name])
         for i, (col, vals) in enumerate(cols.items()):
@@ -138,15 +141,42 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def with_missing_codes(data: AnalysisData) -> AnalysisData:
+    """The data with the project's missing-data codes written back where they were
+    answered (the analysis frames hold NaN there): what an export shows."""
+    codes = data.missing_codes
+    if codes.empty:
+        return data
+    q = data.questionnaires.copy()
+    parts = data.participants.copy()
+    where = {key: i for i, key in enumerate(zip(q["participant_id"], q["timepoint"],
+                                                 strict=True))}
+    people = {pid: i for i, pid in enumerate(parts["participant_id"])}
+    for row in codes.itertuples(index=False):
+        targets = [(q, where.get((row.participant_id, row.timepoint)), row.variable)]
+        if row.timepoint == "M0":
+            person = people.get(row.participant_id)
+            targets += [(parts, person, row.variable), (parts, person, f"{row.variable}_m0")]
+        for frame, position, column in targets:
+            if position is None or column not in frame.columns:
+                continue
+            if frame[column].dtype != object:
+                frame[column] = frame[column].astype(object)
+            frame.iat[position, frame.columns.get_loc(column)] = row.code
+    return replace(data, questionnaires=q, participants=parts)
+
+
 def export_frame(data: AnalysisData, *, shape: str = "long", dictionary: Any | None = None,
                  include_free_text: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """The frame an export writes, and the identifier (and free-text) columns dropped."""
+    """The frame an export writes, and the identifier (and free-text) columns dropped.
+    Missing-data codes are written as answered (``UNK``…)."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape '{shape}'; use long or wide")
     if dictionary is None:
         import forms
 
         dictionary = forms.default_dictionary()
+    data = with_missing_codes(data)
     identifiers = set(dictionary.identifier_fields())
     if not include_free_text:
         identifiers |= free_text_fields(dictionary)
@@ -207,18 +237,59 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _numeric_codes(df: pd.DataFrame, value_labels: dict[str, dict[int | float, str]]
-                   ) -> pd.DataFrame:
+#: SPSS stores a missing-data code as a user-missing number: the project's first code is
+#: -99991, the second -99992… (labelled with the code and its label).
+SPSS_MISSING_BASE = -99990
+
+
+def _coded_missing(df: pd.DataFrame, codes: dict[str, str], fmt: str
+                   ) -> tuple[pd.DataFrame, dict[str, list[Any]], dict[str, dict[Any, str]]]:
+    """Missing-data codes as Stata and SPSS keep them: Stata's extended missing values
+    (``.a`` for the first code, ``.b``…), SPSS's user-missing numbers (``SPSS_MISSING_BASE``
+    minus the code's rank). Returns the frame, the per-column missing values to declare,
+    and value labels for the SPSS numbers."""
+    order = list(codes)[:26]
+    letters = {code: chr(ord("a") + i) for i, code in enumerate(order)}
+    numbers = {code: float(SPSS_MISSING_BASE - i - 1) for i, code in enumerate(order)}
+    out = df.copy()
+    declared: dict[str, list[Any]] = {}
+    labels: dict[str, dict[Any, str]] = {}
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+        mask = out[col].map(lambda v: isinstance(v, str) and v in letters)
+        if not mask.any():
+            continue
+        used = sorted(set(out[col][mask]), key=order.index)
+        as_number = pd.to_numeric(out[col].where(~mask), errors="coerce")
+        if fmt == "dta":
+            out[col] = as_number.astype(object).where(~mask, out[col].map(letters))
+            declared[col] = [letters[c] for c in used]
+        else:
+            out[col] = as_number.where(~mask, out[col].map(numbers)).astype(float)
+            declared[col] = [numbers[c] for c in used]
+            labels[col] = {numbers[c]: f"{c}: {codes[c]}" for c in used}
+    return out, declared, labels
+
+
+def _numeric_codes(df: pd.DataFrame, value_labels: dict[str, dict[int | float, str]],
+                   kept: dict[str, list[Any]] | None = None) -> pd.DataFrame:
     """Stata and SPSS attach value labels to numbers: turn '1'/'2' codes into 1.0/2.0.
 
     A value that is not a number is refused, never turned into a blank: a silently
-    emptied column (words where codes were expected) is worse than no export.
+    emptied column (words where codes were expected) is worse than no export. ``kept``
+    are the values to leave as they are (Stata's extended missing letters).
     """
     out = df.copy()
+    kept = kept or {}
     for col in value_labels:
         if col not in out.columns or out[col].dtype != object:
             continue
-        numbers = pd.to_numeric(out[col], errors="coerce")
+        letters = set(kept.get(col, ()))
+        numbers = pd.to_numeric(out[col].where(~out[col].isin(letters)), errors="coerce")
+        if letters:
+            out[col] = numbers.astype(object).where(~out[col].isin(letters), out[col])
+            continue
         bad = out[col][numbers.isna() & out[col].notna()]
         if len(bad):
             sample = ", ".join(repr(v) for v in sorted(set(map(str, bad)))[:5])
@@ -316,15 +387,20 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
         import pyreadstat
 
         numeric, val_labels = _stata_codes(df, val_labels, data)
-        numeric = _numeric_codes(numeric, val_labels)
+        numeric, declared, code_labels = _coded_missing(numeric, dictionary.missing_codes, fmt)
+        for col, extra in code_labels.items():
+            val_labels[col] = {**val_labels.get(col, {}), **extra}
+        numeric = _numeric_codes(numeric, val_labels, declared if fmt == "dta" else None)
         limit = 80 if fmt == "dta" else 255  # Stata's and SPSS's variable-label limits
         labels: list[str | None] = [_shorten(var_labels[c], limit) for c in numeric.columns]
         if fmt == "dta":
             pyreadstat.write_dta(numeric, str(path), column_labels=labels,
-                                 variable_value_labels=val_labels, version=15)
+                                 variable_value_labels=val_labels, version=15,
+                                 missing_user_values=declared or None)
         else:
             pyreadstat.write_sav(numeric, str(path), column_labels=labels,
-                                 variable_value_labels=val_labels)
+                                 variable_value_labels=val_labels,
+                                 missing_ranges=declared or None)
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq

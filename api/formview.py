@@ -1,24 +1,36 @@
 """Dictionary fields → what a page template needs, and submitted forms → answers.
 
-The templates never look at the dictionary themselves: they get ``FieldView`` rows with
-the input type, choices, current value, error and the branching expression as JSON for
-``static/branching.js``. The server validates everything again; the browser only helps.
+The templates never look at the dictionary themselves: they get ``FieldView`` rows with the
+input type, choices offered, current value, error, piped label and note, the branching
+expression and computed fields' logic as JSON, and the action tags that shape the input
+(``forms.entry`` decides them, the same way for workbooks). ``static/logic.js`` and
+``static/branching.js`` show, hide, compute and pipe live; the server validates everything
+again and stays authoritative.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from starlette.datastructures import FormData
+
+from forms import DataDictionary, Field
+from forms.entry import EntryField, Piece, entry_fields, pipe_fields
 
 INPUT_TYPES = {
     "integer": "number", "number": "number", "date": "date", "datetime": "datetime-local",
     "time": "time", "email": "email", "slider": "number",
 }
-SKIPPED_KINDS = frozenset({"calc", "file"})
+SKIPPED_KINDS = frozenset({"file"})
+MISSING_SUFFIX = "__missing"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass
@@ -38,6 +50,19 @@ class FieldView:
     value: str = ""
     values: list[str] = field(default_factory=list)
     error: str = ""
+    label_parts: list[tuple[str, str]] = field(default_factory=list)
+    note_parts: list[tuple[str, str]] = field(default_factory=list)
+    section_parts: list[tuple[str, str]] = field(default_factory=list)
+    tag_hidden: bool = False
+    readonly: bool = False
+    computed: str = ""
+    placeholder: str = ""
+    maxlength: int | None = None
+    wordlimit: int | None = None
+    exclusive: str = ""
+    maxchecked: int | None = None
+    missing_choices: list[tuple[str, str]] = field(default_factory=list)
+    missing_value: str = ""
 
     @property
     def is_radio(self) -> bool:
@@ -59,52 +84,118 @@ class FieldView:
     def is_descriptive(self) -> bool:
         return self.kind == "descriptive"
 
+    @property
+    def is_computed(self) -> bool:
+        return bool(self.computed)
+
+
+@dataclass
+class FormPage:
+    """A form's fields, and what the browser needs to evaluate them (``data-env``)."""
+
+    fields: list[FieldView]
+    entries: list[EntryField]
+    env: str
+
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def field_views(
-    fields: Iterable[Any],
+def _parts(pieces: Sequence[Piece]) -> list[tuple[str, str]]:
+    return [(p, "") if isinstance(p, str) else (p[1], _json(p[0].to_json())) for p in pieces]
+
+
+def _view(entry: EntryField, value: Any, error: str, missing: Mapping[str, str]) -> FieldView:
+    f: Field = entry.field
+    kind = str(f.kind)
+    node = f.computed_node
+    view = FieldView(
+        name=f.name, label=f.label, kind=kind, input_type=INPUT_TYPES.get(kind, "text"),
+        note=_text(f.note), section_header=_text(f.section_header), required=bool(f.required),
+        choices=[(str(code), str(label)) for code, label in entry.choices.items()],
+        minimum=_text(f.min), maximum=_text(f.max),
+        step="any" if kind == "number" else ("1" if kind == "integer" else ""),
+        branching=_json(f.branching_ast) if f.branching_ast else "", error=error,
+        label_parts=_parts(entry.label), note_parts=_parts(entry.note),
+        section_parts=_parts(entry.section), tag_hidden=entry.hidden,
+        readonly=entry.readonly, computed=_json(node.to_json()) if node is not None else "",
+        placeholder=entry.placeholder, maxlength=entry.char_limit,
+        wordlimit=entry.word_limit, exclusive=_json(list(entry.exclusive))
+        if entry.exclusive else "", maxchecked=entry.max_checked,
+        missing_choices=list(missing.items()) if entry.accepts_missing else [],
+    )
+    if isinstance(value, str) and value in missing:
+        view.missing_value = value
+    elif kind == "multi":
+        view.values = [str(v) for v in value] if isinstance(value, list) else []
+    else:
+        view.value = _text(value)
+    return view
+
+
+def form_page(
+    fields: Iterable[Field],
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
-) -> list[FieldView]:
-    """One view per dictionary field, in dictionary order (calc and file fields left out)."""
-    values = values or {}
+    *,
+    dictionary: DataDictionary,
+    new: bool = False,
+    event: str | None = None,
+    others: Mapping[str, Mapping[str, Any]] | None = None,
+    context: Mapping[str, str] | None = None,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> FormPage:
+    """One view per field, in dictionary order (file fields left out), with defaults on a
+    ``new`` form, and the ``data-env`` the page's scripts evaluate logic against."""
+    values = dict(values or {})
     errors = errors or {}
+    shown = [f for f in fields if str(f.kind) not in SKIPPED_KINDS]
+    now = now or datetime.now().replace(second=0, microsecond=0)
+    env = dictionary.env(values, event=event, others=others, context=context, today=today,
+                         now=now)
+    entries = entry_fields(shown, dictionary.fields, env, new=new, now=now)
     views = []
+    for entry in entries:
+        value = values.get(entry.name)
+        if value in (None, "", []) and entry.default not in (None, "", []):
+            value = entry.default
+        views.append(_view(entry, value, errors.get(entry.name, ""),
+                           dictionary.missing_codes))
+    page_env = {
+        "event": event, "others": others or {}, "context": dict(context or {}),
+        "today": (today or date.today()).isoformat(), "now": now.strftime("%Y-%m-%dT%H:%M:%S"),
+        "missing": sorted(dictionary.missing_codes), "schedule": dictionary.schedule.to_json(),
+        "pipeFields": pipe_fields(entries, dictionary.fields),
+    }
+    return FormPage(views, entries, _json(page_env))
+
+
+def answers_from_form(fields: Iterable[Any], form: FormData,
+                      locked: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The submitted answers of these fields; blank inputs are left out (not answered).
+
+    Computed fields are never read (the server computes them); a locked (``@READONLY``)
+    field keeps the value it was shown with (``locked``), whatever the request says; a
+    missing-data code chosen in a field's "missing" list is that field's answer.
+    """
+    answers: dict[str, Any] = {}
+    locked = locked or {}
     for f in fields:
         kind = str(f.kind)
-        if kind in SKIPPED_KINDS:
+        if kind in SKIPPED_KINDS or kind in ("descriptive", "calc") \
+                or getattr(f, "is_computed", False):
             continue
-        current = values.get(f.name)
-        ast = f.branching_ast
-        view = FieldView(
-            name=f.name, label=f.label, kind=kind,
-            input_type=INPUT_TYPES.get(kind, "text"),
-            note=_text(f.note), section_header=_text(f.section_header),
-            required=bool(f.required),
-            choices=[(str(code), str(label)) for code, label in (f.choices or {}).items()],
-            minimum=_text(f.min), maximum=_text(f.max),
-            step="any" if kind == "number" else ("1" if kind == "integer" else ""),
-            branching=json.dumps(ast, separators=(",", ":")) if ast else "",
-            error=errors.get(f.name, ""),
-        )
+        if f.name in locked:
+            if locked[f.name] not in (None, "", []):
+                answers[f.name] = locked[f.name]
+            continue
+        code = form.get(f.name + MISSING_SUFFIX)
+        if isinstance(code, str) and code.strip():
+            answers[f.name] = code.strip()
+            continue
         if kind == "multi":
-            view.values = [str(v) for v in current] if isinstance(current, list) else []
-        else:
-            view.value = _text(current)
-        views.append(view)
-    return views
-
-
-def answers_from_form(fields: Iterable[Any], form: FormData) -> dict[str, Any]:
-    """The submitted answers of these fields; blank inputs are left out (not answered)."""
-    answers: dict[str, Any] = {}
-    for f in fields:
-        if str(f.kind) in SKIPPED_KINDS or str(f.kind) == "descriptive":
-            continue
-        if str(f.kind) == "multi":
             chosen = [str(v) for v in form.getlist(f.name) if str(v).strip()]
             if chosen:
                 answers[f.name] = chosen
@@ -113,3 +204,13 @@ def answers_from_form(fields: Iterable[Any], form: FormData) -> dict[str, Any]:
         if isinstance(raw, str) and raw.strip():
             answers[f.name] = raw.strip()
     return answers
+
+
+def locked_values(page: FormPage) -> dict[str, Any]:
+    """The values locked fields were shown with (stored answer, or a new form's default)."""
+    out: dict[str, Any] = {}
+    for view, entry in zip(page.fields, page.entries, strict=True):
+        if entry.readonly and not entry.computed:
+            out[view.name] = view.values if view.is_multi else (
+                view.missing_value or view.value)
+    return out

@@ -7,8 +7,9 @@ into REDCap. This package imports nothing from the rest of the project.
 
 from forms.dictionary import DataDictionary, FormDefinition
 from forms.errors import DictionaryError, DictionaryProblem, ExpressionError
+from forms.evaluate import compile_expression
 from forms.events import TIMEPOINT_EVENTS, EventMapping
-from forms.expressions import Node, compile_expression, parse_expression
+from forms.expressions import Node, parse_expression
 from forms.fields import Field
 from forms.functions import Env
 from forms.loader import default_dictionary, load_dictionary, load_dictionary_text

@@ -35,15 +35,16 @@ COLUMNS: Final[tuple[str, ...]] = (
     MATRIX_RANKING, ANNOTATION,
 )
 
-#: The same 18 columns as REDCap's API names them (``content=metadata``, in this order):
-#: a dictionary saved from the API, by PyCap or REDCapR, is read like the download.
-API_KEYS: Final[tuple[str, ...]] = (
+#: The same columns as REDCap's API exports them (``content=metadata``), in the same order.
+API_COLUMNS: Final[tuple[str, ...]] = (
     "field_name", "form_name", "section_header", "field_type", "field_label",
     "select_choices_or_calculations", "field_note", "text_validation_type_or_show_slider_number",
     "text_validation_min", "text_validation_max", "identifier", "branching_logic",
     "required_field", "custom_alignment", "question_number", "matrix_group_name",
     "matrix_ranking", "field_annotation",
 )
+#: A header needs at least name, form, section header and field type.
+MIN_COLUMNS: Final = 4
 
 FIELD_TYPES: Final = frozenset({
     "text", "notes", "dropdown", "radio", "checkbox", "yesno", "truefalse", "calc",

@@ -15,11 +15,13 @@ from datetime import date
 from typing import Any
 
 from forms import codebook, writer
+from forms.actiontags import TagReport
 from forms.constants import CHECKBOX_SEPARATOR, COLUMNS
 from forms.errors import DictionaryProblem
 from forms.events import EventMapping
 from forms.fields import Field
 from forms.functions import Env
+from forms.schedule import Schedule
 from forms.validation import (
     FieldPlan,
     FieldProblem,
@@ -60,8 +62,8 @@ def _missing(value: object) -> bool:
 
 
 def _answered_share(plans: Sequence[FieldPlan], outcome: Outcome) -> float:
-    counted = [p.name for p in plans if p.name in outcome.shown
-               and p.field.field_type not in ("calc", "descriptive", "file")]
+    counted = [p.name for p in plans if p.name in outcome.shown and p.shown_as
+               and p.field.field_type != "file"]
     if not counted:
         return 1.0
     return sum(1 for name in counted if name in outcome.clean) / len(counted)
@@ -79,8 +81,12 @@ class DataDictionary:
         source: str = "",
         header_text: str = "",
         trailer: str = "",
+        missing_codes: Mapping[str, str] | None = None,
     ) -> None:
         self.fields: dict[str, Field] = {f.name: f for f in fields}
+        #: The project's missing-data codes, code -> label (``forms.missing``).
+        self.missing_codes: dict[str, str] = dict(missing_codes or {})
+        self._missing = frozenset(self.missing_codes)
         self.forms: dict[str, FormDefinition] = {}
         for f in fields:
             form = self.forms.setdefault(f.form, FormDefinition(f.form, humanise(f.form)))
@@ -90,14 +96,45 @@ class DataDictionary:
         self.source = source
         self._header_text = header_text
         self._trailer = trailer
-        self._plans = {f.name: FieldPlan(f) for f in fields}
+        self.schedule = Schedule(
+            tuple(self.events.events), dict(self.events.arms),
+            {e: frozenset(forms) for e, forms in self.events.designations.items()},
+            {f.name: f.form for f in fields})
+        self._plans = {f.name: FieldPlan(f, self._missing) for f in fields}
         self._form_plans = {name: [self._plans[f.name] for f in form.fields]
                             for name, form in self.forms.items()}
         self._calcs = [p for p in self._plans.values() if p.calc is not None]
+        self._reads_others = any(
+            (n.op == "var" and n.event) or (n.op == "smart" and "event" in n.name)
+            for f in fields for node in (f.branching_node, f.computed_node)
+            if node is not None for n in node.walk())
 
     def __repr__(self) -> str:
         return (f"DataDictionary({len(self.fields)} fields, {len(self.forms)} forms, "
                 f"{len(self.events.events)} events)")
+
+    def env(self, values: Mapping[str, object], **kwargs: Any) -> Env:
+        """An ``Env`` for this dictionary's expressions: its missing-data codes and event
+        schedule, plus whatever the caller knows (event, other events, context…)."""
+        return Env(values, missing=self._missing, schedule=self.schedule, **kwargs)
+
+    @property
+    def reads_other_events(self) -> bool:
+        """Whether any logic reads another event's answers (``[m0_arm_1][x]``,
+        ``[previous-event-name][x]``, ``[previous-event-name]``…): only then do the services
+        fetch a participant's other visits to validate one."""
+        return self._reads_others
+
+    def is_missing_code(self, value: object) -> bool:
+        return isinstance(value, str) and value in self._missing
+
+    def action_tags(self) -> TagReport:
+        """Every action tag the dictionary uses: acted on, or kept (and why), by field."""
+        report = TagReport()
+        for f in self.fields.values():
+            for tag in f.tags.every():
+                report.add(f.name, tag)
+        return report
 
     def field(self, name: str) -> Field:
         try:
@@ -143,7 +180,7 @@ class DataDictionary:
         plans = [plan for name in names for plan in self._form_plans[name]]
         label = " and ".join(f"the form '{self.forms[n].label}'" for n in names)
         outcome = run(plans, answers, event=event, other_events=other_events, today=today,
-                      form_label=label)
+                      form_label=label, missing=self._missing, schedule=self.schedule)
         problems = outcome.problems
         if event is not None and self.events:
             allowed = set(self.events.forms_for(event)) if event in self.events.designations \
@@ -169,7 +206,7 @@ class DataDictionary:
         names = self._names(form_names)
         plans = [plan for name in names for plan in self._form_plans[name]]
         outcome = run(plans, answers, event=event, other_events=other_events,
-                      check_unknown=False)
+                      check_unknown=False, missing=self._missing, schedule=self.schedule)
         return _answered_share(plans, outcome)
 
     def compute_calcs(
@@ -183,10 +220,10 @@ class DataDictionary:
         """Every calc field of the dictionary from these answers (blank results left out)."""
         outcome = run([p for p in self._plans.values() if p.calc is None], answers,
                       event=event, other_events=other_events, today=today,
-                      check_unknown=False)
+                      check_unknown=False, missing=self._missing, schedule=self.schedule)
         values = dict(outcome.clean)
-        compute_into(self._calcs, Env(values, others=other_events, event=event, today=today),
-                 values)
+        compute_into(self._calcs, self.env(values, others=other_events, event=event,
+                                           today=today), values)
         return {p.name: values[p.name] for p in self._calcs if p.name in values}
 
     def compute_calcs_rows(
@@ -221,7 +258,7 @@ class DataDictionary:
                     values[plan.name] = plan.read(raw, today)
                 except ValueError:
                     continue
-            compute_into(calcs, Env(values, today=today), values)
+            compute_into(calcs, self.env(values, today=today), values)
             out.append({p.name: values[p.name] for p in calcs if p.name in values})
         return out
 
@@ -238,6 +275,10 @@ class DataDictionary:
                 chosen = [] if value is None or value == "" else plan.read(value, date.today())
             except ValueError:
                 chosen = []
+            if isinstance(chosen, str) and chosen in self._missing:
+                # A missing-data code is exported as written, in each choice's column.
+                out.update({f"{key}{CHECKBOX_SEPARATOR}{code}": chosen for code in f.choices})
+                continue
             ticked = set(chosen) if isinstance(chosen, list) else set()
             for code in f.choices:
                 out[f"{key}{CHECKBOX_SEPARATOR}{code}"] = 1 if code in ticked else 0

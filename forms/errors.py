@@ -42,6 +42,13 @@ PROBLEM_CODES: Final[dict[str, str]] = {
     "action_tags": "action tags in Field Annotation are kept but not applied",
     "missing_label": "a field has no label",
     "missing_annotation_column": "the header lacks only the last column, Field Annotation",
+    "missing_columns": "the header lacks its last columns; they are read as empty",
+    "renamed_column": "a column is headed differently from REDCap; it is read by position",
+    "renamed_variable": "a variable or form name REDCap would rename (lower case, no spaces)",
+    "bad_missing_code": "a missing-data code is not letters, digits, '.', '_' or '-', or twice",
+    "smart_variable_blank": "a smart variable REDCap fills from surveys, other records…",
+    "chained_comparison": "two comparisons in a row, read left to right as REDCap does",
+    "converted_bound": "a date minimum or maximum written M/D/Y, converted as REDCap does",
     "field_not_in_event": "an expression reads a field at an event where its form is not filled",
     "events_header": "the event mapping file does not have the expected columns",
     "unknown_form": "the event mapping names a form that is not in the dictionary",
@@ -81,16 +88,33 @@ class DictionaryError(Exception):
         return self.report()
 
 
+#: What REDCap itself does with a construct this tool refuses (``ExpressionError.redcap``).
+REDCAP_REFUSES: Final = "REDCap refuses it too"
+REDCAP_ACCEPTS: Final = "REDCap accepts it; this tool does not"
+REDCAP_FAILS: Final = "REDCap accepts it when saved but cannot evaluate it"
+
+
 class ExpressionError(ValueError):
     """A branching logic or calculation that does not parse, located by line and column.
 
     Both are 1-based and counted inside the expression text, so that a data manager can find
-    the spot in the spreadsheet cell.
+    the spot in the spreadsheet cell. ``construct`` names what was being read (a function,
+    a ``[field]``, a comment…) and ``redcap`` says what REDCap itself does with it (one of
+    the ``REDCAP_*`` sentences), so the person knows whether the file works in REDCap.
     """
 
-    def __init__(self, message: str, *, line: int, column: int, text: str = "") -> None:
+    def __init__(self, message: str, *, line: int, column: int, text: str = "",
+                 construct: str = "", redcap: str = REDCAP_REFUSES) -> None:
         self.reason = message
         self.line = line
         self.column = column
         self.text = text
+        self.construct = construct
+        self.redcap = redcap
         super().__init__(f"{message} (line {line}, column {column})")
+
+    def describe(self) -> str:
+        """The whole story in one sentence: what, where, which construct, and REDCap's view."""
+        what = f"{self.construct}: " if self.construct else ""
+        return (f"{what}{self.reason} at line {self.line}, column {self.column} "
+                f"({self.redcap})")

@@ -1,33 +1,47 @@
-"""REDCap's branching logic and calculations: tokenizer, recursive-descent parser, compiler.
+"""REDCap's logic language: tokenizer and recursive-descent parser into a small tree.
 
-An expression is parsed once, when the dictionary loads, into a small tree (``Node``) that can
-be exported as JSON for the browser (``to_json``) and compiled into nested closures for the
-server (``compile_expression``), so that validating an answer set never re-parses anything and
-never calls ``eval``. Syntax errors raise ``ExpressionError`` with a 1-based line and column.
+An expression (branching logic, a calculation, ``@CALCTEXT``/``@CALCDATE``/``@IF``, a
+``filterLogic``) is parsed once into a ``Node`` tree that is exported as JSON for the
+browser (``Node.to_json``) and compiled into closures for the server
+(``forms.evaluate.compile_expression``), so that validating an answer set never re-parses
+anything and never calls ``eval``. A syntax error raises ``ExpressionError`` with a 1-based
+line and column, the construct being read, and what REDCap itself does with it.
+
+What REDCap accepts and this parser follows (REDCap 15.7, ``LogicLexer``/``LogicParser``):
+
+* comment lines: a line whose first non-blank characters are ``//`` or ``#`` is ignored
+  (a comment after logic on the same line is refused, as REDCap refuses it);
+* ``=``, ``==``, ``===``, ``<>``, ``< >``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``and``/``&&``,
+  ``or``/``||``, ``not``/``!``, ``+ - * / ^``, parentheses, ``true``/``false``, quoted text;
+* ``[field]``, ``[field:value]``, ``[field(code)]`` (checkbox), ``[event][field]`` with an
+  event name or an event smart variable (``[previous-event-name][weight]``), an instance
+  suffix (``[weight][2]``, ``[weight][last-instance]``), and smart variables
+  (``[record-name]``, ``[survey-url:consent]`` …, see ``forms.smart``);
+* the special functions of ``forms.functions.FUNCTIONS``.
 
 Grammar (lowest precedence first)::
 
-    expr    := and ("or" and)*
-    and     := not ("and" not)*
-    not     := "not" not | compare
-    compare := sum (("=" | "==" | "<>" | "!=" | "<" | "<=" | ">" | ">=") sum)?
+    expr    := and (("or" | "||") and)*
+    and     := not (("and" | "&&") not)*
+    not     := ("not" | "!") not | compare
+    compare := sum (comparison sum)?
     sum     := product (("+" | "-") product)*
     product := unary (("*" | "/") unary)*
     unary   := ("-" | "+") unary | power
     power   := primary ("^" unary)?
-    primary := number | 'string' | "string" | true | false | ref | name "(" args ")" | "(" expr ")"
-    ref     := "[" event "]" "[" field ["(" code ")"] "]" | "[" field ["(" code ")"] "]"
+    primary := number | text | true | false | ref | name "(" args ")" | "(" expr ")"
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from forms.errors import ExpressionError
-from forms.functions import FUNCTIONS, Env, Value, arithmetic, compare, truthy
+from forms import smart
+from forms.errors import REDCAP_FAILS, REDCAP_REFUSES, ExpressionError
+from forms.functions import COMPARISONS, FUNCTIONS
 
 MAX_DEPTH = 60
 _TOKEN = re.compile(
@@ -35,14 +49,20 @@ _TOKEN = re.compile(
       | (?P<num>\d+(?:\.\d*)?|\.\d+)
       | (?P<str>'[^']*'|"[^"]*")
       | (?P<ref>\[[^\[\]]*\])
-      | (?P<op><>|!=|<=|>=|==|&&|\|\||[=<>+\-*/^(),])
+      | (?P<op>====|===|!==|>==|<==|<>|<\ >|!=|<=|>=|==|&&|\|\||[=<>+\-*/^(),!])
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     """,
     re.VERBOSE,
 )
-_REF = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\(([A-Za-z0-9_.\-]+)\))?$")
-_SMART = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
-COMPARISONS = frozenset({"=", "==", "<>", "!=", "<", "<=", ">", ">="})
+#: Operators REDCap rewrites before parsing, and what they become.
+_SAME_AS = {"====": "=", "===": "=", "==": "=", "!==": "<>", "!=": "<>", "< >": "<>",
+            ">==": ">=", "<==": "<=", "&&": "and", "||": "or", "!": "not"}
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:\((-?\d+|[A-Za-z0-9._\-]+)\))?(?::(\w+))?$")
+_EVENT = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_INSTANCE = re.compile(r"^\d+$")
+#: Piping modifiers REDCap takes in text but not in logic (``[sex:label]``).
+PIPING_ONLY = frozenset({"label", "checked", "unchecked", "ampm", "inline", "link",
+                         "hideunderscore"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,9 @@ class Token:
 @dataclass(frozen=True)
 class Node:
     """One node of an expression tree. ``op`` is one of: literal, var, smart, not, neg, and,
-    or, a comparison or arithmetic symbol, call."""
+    or, a comparison or arithmetic symbol, call. A ``var`` may carry ``event`` (a name or an
+    event smart variable), ``code`` (checkbox choice) and ``instance``; a ``smart`` node
+    carries its ``name`` and ``param`` (the text after the colon)."""
 
     op: str
     args: tuple[Node, ...] = ()
@@ -65,21 +87,19 @@ class Node:
     event: str = ""
     code: str = ""
     offset: int = 0
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    instance: str = ""
+    param: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict; the browser evaluator reads ``op``, ``args``, ``name``, ``code``."""
+        """A JSON-able dict for ``static/branching.js`` (which reads the same keys)."""
         if self.op == "literal":
             return {"op": "literal", "value": self.value}
-        if self.op == "var":
-            out: dict[str, Any] = {"op": "var", "name": self.name}
-            if self.event:
-                out["event"] = self.event
-            if self.code:
-                out["code"] = self.code
+        if self.op in ("var", "smart"):
+            out: dict[str, Any] = {"op": self.op, "name": self.name}
+            for key in ("event", "code", "instance", "param"):
+                if getattr(self, key):
+                    out[key] = getattr(self, key)
             return out
-        if self.op == "smart":
-            return {"op": "smart", "name": self.name}
         if self.op == "call":
             return {"op": "call", "name": self.name, "args": [a.to_json() for a in self.args]}
         return {"op": self.op, "args": [a.to_json() for a in self.args]}
@@ -93,6 +113,10 @@ class Node:
         """The ``var`` nodes, in order, for checks at load time."""
         return [n for n in self.walk() if n.op == "var"]
 
+    def smart_variables(self) -> list[Node]:
+        """The ``smart`` nodes, in order (and not the event prefixes of ``var`` nodes)."""
+        return [n for n in self.walk() if n.op == "smart"]
+
 
 def _locate(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
@@ -101,29 +125,61 @@ def _locate(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def _error(text: str, offset: int, message: str) -> ExpressionError:
+def _error(text: str, offset: int, message: str, construct: str = "",
+           redcap: str = REDCAP_REFUSES) -> ExpressionError:
     line, column = _locate(text, offset)
-    return ExpressionError(message, line=line, column=column, text=text)
+    return ExpressionError(message, line=line, column=column, text=text, construct=construct,
+                           redcap=redcap)
+
+
+def strip_comments(text: str) -> str:
+    """REDCap's comment lines (``//`` or ``#`` first on the line) blanked out, keeping every
+    other character where it was so that errors point at the right line and column."""
+    lines = text.split("\n")
+    kept = [" " * len(line) if line.lstrip().startswith(("//", "#")) else line
+            for line in lines]
+    return "\n".join(kept)
 
 
 def tokenize(text: str) -> list[Token]:
+    source = strip_comments(text)
     tokens: list[Token] = []
     pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
+    while pos < len(source):
+        match = _TOKEN.match(source, pos)
         if match is None:
-            char = text[pos]
+            char = source[pos]
             if char in "'\"":
-                raise _error(text, pos, f"the text starting with {char} is never closed")
+                raise _error(text, pos, f"the text starting with {char} is never closed",
+                             "quoted text")
             if char == "[":
-                raise _error(text, pos, "'[' is never closed with ']'")
+                raise _error(text, pos, "'[' is never closed with ']'", "a [field]")
+            if char == "#":
+                raise _error(text, pos, "unexpected character '#'; a comment must be on a "
+                             "line of its own, starting with # or //", "a comment")
             raise _error(text, pos, f"unexpected character {char!r}")
         kind = match.lastgroup or ""
+        if kind == "op" and match.group() == "/" and source.startswith("//", pos):
+            raise _error(text, pos, "'//' starts a comment only at the beginning of a line; "
+                         "put the comment on a line of its own", "a comment")
         if kind != "space":
-            tokens.append(Token(kind, match.group(), pos, match.end()))
+            word = match.group()
+            tokens.append(Token(kind, _SAME_AS.get(word, word) if kind == "op" else word,
+                                pos, match.end()))
         pos = match.end()
-    tokens.append(Token("eof", "", len(text), len(text)))
+    tokens.append(Token("eof", "", len(source), len(source)))
     return tokens
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something REDCap accepts that is probably a slip: the expression works, and the
+    data manager is told (``parse_with_notes``)."""
+
+    line: int
+    column: int
+    code: str
+    message: str
 
 
 class _Parser:
@@ -132,13 +188,15 @@ class _Parser:
         self.tokens = tokenize(text)
         self.pos = 0
         self.depth = 0
+        self.notes: list[Note] = []
 
     @property
     def tok(self) -> Token:
         return self.tokens[self.pos]
 
-    def fail(self, message: str, token: Token | None = None) -> ExpressionError:
-        return _error(self.text, (token or self.tok).offset, message)
+    def fail(self, message: str, token: Token | None = None, construct: str = "",
+             redcap: str = REDCAP_REFUSES) -> ExpressionError:
+        return _error(self.text, (token or self.tok).offset, message, construct, redcap)
 
     def describe(self, token: Token) -> str:
         return "the end of the expression" if token.kind == "eof" else repr(token.text)
@@ -155,6 +213,12 @@ class _Parser:
         self.pos += 1
         return token
 
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep",
+                            construct="nesting", redcap=REDCAP_FAILS)
+
     def parse(self) -> Node:
         if self.tok.kind == "eof":
             raise self.fail("the expression is empty")
@@ -164,11 +228,9 @@ class _Parser:
         return node
 
     def expr(self) -> Node:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep")
+        self.deeper()
         node = self.and_()
-        while self.keyword("or") or self.op("||"):
+        while self.keyword("or") or self.op("or"):
             start = self.advance().offset
             node = Node("or", (node, self.and_()), offset=start)
         self.depth -= 1
@@ -176,17 +238,15 @@ class _Parser:
 
     def and_(self) -> Node:
         node = self.not_()
-        while self.keyword("and") or self.op("&&"):
+        while self.keyword("and") or self.op("and"):
             start = self.advance().offset
             node = Node("and", (node, self.not_()), offset=start)
         return node
 
     def not_(self) -> Node:
-        if self.keyword("not"):
+        if self.keyword("not") or self.op("not"):
             start = self.advance().offset
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep")
+            self.deeper()
             node = Node("not", (self.not_(),), offset=start)
             self.depth -= 1
             return node
@@ -194,11 +254,20 @@ class _Parser:
 
     def compare(self) -> Node:
         node = self.sum_()
-        if self.tok.kind == "op" and self.tok.text in COMPARISONS:
+        chained = 0
+        while self.tok.kind == "op" and self.tok.text in COMPARISONS:
             token = self.advance()
             node = Node(token.text, (node, self.sum_()), offset=token.offset)
-            if self.tok.kind == "op" and self.tok.text in COMPARISONS:
-                raise self.fail("two comparisons in a row; join them with 'and' or 'or'")
+            chained += 1
+            if chained == 2:
+                line, column = _locate(self.text, token.offset)
+                self.notes.append(Note(
+                    line, column, "chained_comparison",
+                    f"two comparisons in a row ('{token.text}' at line {line}, column "
+                    f"{column}) are read left to right, as REDCap's data entry page reads "
+                    "them: the first comparison gives true or false (1 or 0), which is then "
+                    "compared with the next value. That is rarely what is meant: join two "
+                    "comparisons with 'and' or 'or'."))
         return node
 
     def sum_(self) -> Node:
@@ -218,9 +287,7 @@ class _Parser:
     def unary(self) -> Node:
         if self.op("-", "+"):
             token = self.advance()
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep")
+            self.deeper()
             operand = self.unary()
             self.depth -= 1
             return Node("neg", (operand,), offset=token.offset) if token.text == "-" else operand
@@ -230,9 +297,7 @@ class _Parser:
         node = self.primary()
         if self.op("^"):
             token = self.advance()
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep")
+            self.deeper()
             node = Node("^", (node, self.unary()), offset=token.offset)
             self.depth -= 1
         return node
@@ -263,11 +328,14 @@ class _Parser:
                 raise self.fail(f"'{tok.text}' needs something on its left and right")
             raise self.fail(f"unknown word {tok.text!r}; field names go in square brackets, "
                             "text in quotes")
+        if self.op("not"):
+            return self.not_()
         if self.op("("):
             self.advance()
             node = self.expr()
             if not self.op(")"):
-                raise self.fail(f"expected ')' but found {self.describe(self.tok)}")
+                raise self.fail(f"expected ')' but found {self.describe(self.tok)}",
+                                construct="parentheses")
             self.advance()
             return node
         raise self.fail(f"expected a value, a [field] or '(' but found {self.describe(tok)}")
@@ -276,33 +344,81 @@ class _Parser:
         following = self.tokens[self.pos + 1]
         return following.kind == "op" and following.text == symbol
 
-    def reference(self) -> Node:
-        first = self.advance()
-        inner = first.text[1:-1].strip()
+    def _adjacent_ref(self, previous: Token) -> Token | None:
         following = self.tok
-        if following.kind == "ref" and following.offset == first.end:
-            self.advance()
-            event = inner
-            if not re.fullmatch(r"[a-z0-9_]+", event):
-                raise self.fail(f"[{event}] is not an event name", first)
-            return self._field(following, following.text[1:-1].strip(), event)
-        return self._field(first, inner, "")
+        if following.kind == "ref" and following.offset == previous.end:
+            return following
+        return None
 
-    def _field(self, token: Token, inner: str, event: str) -> Node:
-        if _SMART.match(inner) and not event:
-            return Node("smart", name=inner, offset=token.offset)
-        match = _REF.match(inner)
+    def reference(self) -> Node:
+        """``[a]``, ``[a][b]`` or ``[a][b][c]`` written without spaces, as REDCap reads them:
+        an optional event, a field or smart variable, an optional instance."""
+        first = self.advance()
+        parts = [first]
+        while len(parts) < 3 and self._adjacent_ref(parts[-1]) is not None:
+            parts.append(self.advance())
+        inners = [p.text[1:-1].strip() for p in parts]
+        if len(parts) > 1 and self._is_instance(inners[-1]):
+            instance_tok, instance = parts.pop(), inners.pop()
+            if len(parts) == 2:
+                return self._with_event(parts, inners, instance)
+            node = self._field_or_smart(parts[0], inners[0], "")
+            if node.op != "var":
+                raise self.fail(f"[{instance}] follows [{inners[0]}], which is not a field",
+                                instance_tok, "an instance")
+            return Node("var", name=node.name, code=node.code, offset=node.offset,
+                        instance=instance)
+        if len(parts) == 3:
+            raise self.fail(f"[{inners[2]}] is not an instance number or an instance smart "
+                            "variable such as [last-instance]", parts[2], "an instance")
+        if len(parts) == 2:
+            return self._with_event(parts, inners, "")
+        return self._field_or_smart(first, inners[0], "")
+
+    @staticmethod
+    def _is_instance(inner: str) -> bool:
+        return bool(_INSTANCE.match(inner)) or inner in smart.INSTANCE_SUFFIXES
+
+    def _with_event(self, parts: list[Token], inners: list[str], instance: str) -> Node:
+        event, inner = inners
+        if event not in smart.EVENT_PREFIXES and not _EVENT.match(event):
+            raise self.fail(f"[{event}] is not an event name (lower-case letters, digits and "
+                            "underscores) nor an event smart variable such as "
+                            "[previous-event-name]", parts[0], "an [event][field]")
+        node = self._field_or_smart(parts[1], inner, event)
+        if node.op == "smart":
+            return Node("smart", name=node.name, param=node.param, event=event,
+                        offset=parts[0].offset)
+        return Node("var", name=node.name, code=node.code, event=event, instance=instance,
+                    offset=parts[0].offset)
+
+    def _field_or_smart(self, token: Token, inner: str, event: str) -> Node:
+        if smart.is_smart(inner):
+            name, param = smart.split(inner)
+            return Node("smart", name=name, param=param, offset=token.offset)
+        match = _FIELD.match(inner)
         if match is None:
-            raise self.fail(f"[{inner}] is not a field name; write [field] or [field(code)]",
-                            token)
-        return Node("var", name=match.group(1), code=match.group(2) or "", event=event,
-                    offset=token.offset)
+            head = smart.split(inner)[0]
+            if "-" in head and re.fullmatch(r"[a-z0-9\-]+", head):
+                raise self.fail(f"[{inner}] is not one of REDCap's smart variables", token,
+                                "a smart variable")
+            raise self.fail(f"[{inner}] is not a field name; write [field] or "
+                            "[field(code)]", token, "a [field]")
+        name, code, modifier = match.group(1), match.group(2) or "", match.group(3) or ""
+        if modifier and modifier != "value":
+            if modifier in PIPING_ONLY:
+                raise self.fail(f"[{inner}]: ':{modifier}' shows an answer in a label or "
+                                f"note; in logic write [{name}]", token, "a piped [field]")
+            raise self.fail(f"[{inner}]: ':{modifier}' is not something REDCap adds to a "
+                            "field name", token, "a [field]")
+        return Node("var", name=name, code=code, event=event, offset=token.offset)
 
     def call(self) -> Node:
         name_tok = self.advance()
         name = name_tok.text.lower()
         if name not in FUNCTIONS:
-            raise self.fail(f"unknown function {name_tok.text}()", name_tok)
+            raise self.fail(f"unknown function {name_tok.text}(); REDCap's functions are "
+                            + ", ".join(sorted(FUNCTIONS)), name_tok, f"{name_tok.text}()")
         self.advance()  # "("
         args: list[Node] = []
         if not self.op(")"):
@@ -312,99 +428,31 @@ class _Parser:
                 args.append(self.expr())
         if not self.op(")"):
             raise self.fail(f"expected ',' or ')' in {name}() but found "
-                            f"{self.describe(self.tok)}")
+                            f"{self.describe(self.tok)}", construct=f"{name}()")
         self.advance()
         low, high = FUNCTIONS[name].arity
         if len(args) < low or (high is not None and len(args) > high):
             expected = str(low) if low == high else f"{low} to {high}" if high else f"{low}+"
             noun = "argument" if expected == "1" else "arguments"
-            raise self.fail(f"{name}() takes {expected} {noun}, not {len(args)}", name_tok)
+            raise self.fail(f"{name}() takes {expected} {noun}, not {len(args)}", name_tok,
+                            f"{name}()", REDCAP_FAILS)
         return Node("call", tuple(args), name=name, offset=name_tok.offset)
 
 
 def parse_expression(text: str) -> Node:
-    """Parse REDCap branching logic or a calculation; raises ``ExpressionError``."""
+    """Parse REDCap logic or a calculation; raises ``ExpressionError``."""
     return _Parser(text).parse()
 
 
-Compiled = Callable[[Env], Value]
+def parse_with_notes(text: str) -> tuple[Node, list[Note]]:
+    """Parse, and list what parsed but is probably not what the author meant."""
+    parser = _Parser(text)
+    return parser.parse(), parser.notes
 
 
-def compile_expression(node: Node) -> Compiled:
-    """Turn a tree into nested closures evaluated against an ``Env``."""
-    op = node.op
-    if op == "literal":
-        constant: Value = node.value if node.value is not None else ""
-        return lambda env: constant
-    if op == "var":
-        return _compile_var(node)
-    if op == "smart":
-        if node.name == "event-name":
-            return lambda env: env.event or ""
-        return lambda env: ""
-    args = [compile_expression(a) for a in node.args]
-    if op == "and":
-        left, right = args
-        return lambda env: truthy(left(env)) and truthy(right(env))
-    if op == "or":
-        left, right = args
-        return lambda env: truthy(left(env)) or truthy(right(env))
-    if op == "not":
-        (inner,) = args
-        return lambda env: not truthy(inner(env))
-    if op == "neg":
-        (inner,) = args
-        return lambda env: arithmetic("*", -1, inner(env))
-    if op in COMPARISONS:
-        left, right = args
-        return lambda env: compare(op, left(env), right(env))
-    if op in ("+", "-", "*", "/", "^"):
-        left, right = args
-        return lambda env: arithmetic(op, left(env), right(env))
-    if op == "call":
-        if node.name == "if":
-            cond, then, other = args
-            return lambda env: then(env) if truthy(cond(env)) else other(env)
-        impl = FUNCTIONS[node.name].impl
-        return lambda env: impl(env, [a(env) for a in args])
-    raise ValueError(f"cannot compile node {op!r}")  # pragma: no cover - parser never makes it
+# Compiling moved to ``forms.evaluate``; this re-export keeps ``from forms.expressions
+# import compile_expression`` working.
+from forms.evaluate import Compiled, compile_expression  # noqa: E402
 
-
-def _compile_var(node: Node) -> Compiled:
-    name, code, event = node.name, node.code, node.event
-
-    def source(env: Env) -> Any:
-        if not event or event == env.event:
-            return env.values
-        return env.others.get(event) or {}
-
-    if code:
-        def checked(env: Env) -> Value:
-            value = source(env).get(name)
-            if isinstance(value, list | tuple | set | frozenset):
-                return "1" if code in value else "0"
-            flag = source(env).get(f"{name}___{code}")
-            return "1" if str(flag) in ("1", "True") else "0"
-        return checked
-
-    if not event:
-        def plain(env: Env) -> Value:
-            return _scalar(env.values.get(name))
-        return plain
-
-    def prefixed(env: Env) -> Value:
-        return _scalar(source(env).get(name))
-    return prefixed
-
-
-def _scalar(value: object) -> Value:
-    if value is None:
-        return ""
-    if isinstance(value, str | int | float):
-        return value
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    iso = getattr(value, "isoformat", None)
-    if iso is not None:
-        return str(iso())
-    return str(value)
+__all__ = ["COMPARISONS", "Compiled", "Node", "Note", "Token", "compile_expression",
+           "parse_expression", "parse_with_notes", "strip_comments", "tokenize"]

@@ -8,12 +8,15 @@ been read, so that all problems are reported together.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forms import constants as c
+from forms import smart
+from forms.actiontags import CALC_TAGS, EMPTY, Annotation, TagReport, parse_annotation
 from forms.errors import DictionaryProblem, ExpressionError
-from forms.expressions import Compiled, Node, compile_expression, parse_expression
+from forms.evaluate import Compiled, compile_expression
+from forms.expressions import Node, parse_with_notes
 from forms.reader import RawRow
 from forms.values import BadValue, read_bound
 
@@ -50,6 +53,8 @@ class Field:
     raw_text: str = field(default="", compare=False, repr=False)
     branching_node: Node | None = field(default=None, compare=False, repr=False)
     calc_node: Node | None = field(default=None, compare=False, repr=False)
+    #: The action tags of the Field Annotation, read (``forms.actiontags``).
+    tags: Annotation = field(default=EMPTY, compare=False, repr=False)
     bounds: tuple[object, object] = field(default=(None, None), compare=False, repr=False)
 
     @property
@@ -81,6 +86,22 @@ class Field:
     def calc_ast(self) -> dict[str, Any] | None:
         return self.calc_node.to_json() if self.calc_node else None
 
+    @property
+    def computed_node(self) -> Node | None:
+        """What computes this field's value: a calc field's calculation, or the logic of an
+        ``@CALCTEXT``/``@CALCDATE`` tag (such a field is computed, never typed)."""
+        if self.calc_node is not None:
+            return self.calc_node
+        for name in CALC_TAGS:
+            tag = next((t for t in self.tags.tags if t.name == name and t.acted), None)
+            if tag is not None:
+                return tag.node
+        return None
+
+    @property
+    def is_computed(self) -> bool:
+        return self.computed_node is not None
+
     def compiled_branching(self) -> Compiled | None:
         return compile_expression(self.branching_node) if self.branching_node else None
 
@@ -91,6 +112,35 @@ class Field:
         if self.field_type == "descriptive":
             return []
         return [self.name]
+
+
+def expression_problem(what: str, error: ExpressionError) -> str:
+    """``the branching logic does not parse: … at line 1, column 5 of the cell (a [field];
+    REDCap refuses it too).``"""
+    about = f"{error.construct}; {error.redcap}" if error.construct else error.redcap
+    return (f"the {what} does not parse: {error.reason} at line {error.line}, column "
+            f"{error.column} of the cell ({about}).")
+
+
+def redcap_name(text: str) -> str:
+    """What REDCap makes of a variable or form name on upload (``MetaData::error_checking``)."""
+    return re.sub(r"[^a-z_0-9]", "", text.strip().lower().replace(" ", "_"))
+
+
+def mdy_bound(text: str) -> str | None:
+    """``8/1/23 1:01`` -> ``2023-08-01 01:01``: REDCap's reading of a slashed date bound."""
+    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?",
+                         text.strip())
+    if match is None:
+        return None
+    month, day, year = match.group(1), match.group(2), match.group(3)
+    year = "20" + year if len(year) == 2 else year
+    out = f"{year}-{int(month):02d}-{int(day):02d}"
+    if match.group(4) is not None:
+        out += f" {int(match.group(4)):02d}:{match.group(5)}"
+        if match.group(6) is not None:
+            out += f":{match.group(6)}"
+    return out
 
 
 def field_kind(field_type: str, validation: str | None) -> str:
@@ -156,28 +206,25 @@ class _RowBuilder:
 
     def expression(self, column: str, text: str, what: str) -> Node | None:
         try:
-            return parse_expression(text)
+            node, notes = parse_with_notes(text)
         except ExpressionError as error:
-            self.error(column, "bad_expression",
-                       f"the {what} does not parse: {error.reason} at line {error.line}, "
-                       f"column {error.column} of the cell.")
+            self.error(column, "bad_expression", expression_problem(what, error))
             return None
+        for note in notes:
+            self.warn(column, note.code, f"the {what}: {note.message}")
+        blank = sorted({f"[{n.name}{':' + n.param if n.param else ''}]"
+                        for n in node.smart_variables() if n.name in smart.BLANK_HERE})
+        if blank:
+            self.warn(column, "smart_variable_blank", f"the {what} reads {', '.join(blank)}, "
+                      "which REDCap fills from surveys, other records or randomisation; this "
+                      "tool has none of those, so it reads as blank.")
+        return node
 
     def build(self) -> Field | None:
         cells = self.row.cells
-        name = cells[c.VARIABLE].strip()
-        form = cells[c.FORM].strip()
+        name = self.name(cells[c.VARIABLE].strip(), c.VARIABLE, "variable")
+        form = self.name(cells[c.FORM].strip(), c.FORM, "form")
         ftype = cells[c.FIELD_TYPE].strip().lower()
-        if not name:
-            self.error(c.VARIABLE, "missing_name", "this line has no variable name.")
-        elif not c.NAME_PATTERN.match(name):
-            self.error(c.VARIABLE, "bad_name", f"'{name}' must start with a lower-case letter "
-                       "and use only lower-case letters, digits and underscores.")
-        if not form:
-            self.error(c.FORM, "missing_form", "this field has no form name.")
-        elif not c.NAME_PATTERN.match(form):
-            self.error(c.FORM, "bad_form_name", f"form name '{form}' must use only lower-case "
-                       "letters, digits and underscores.")
         if ftype not in c.FIELD_TYPES:
             self.error(c.FIELD_TYPE, "unknown_field_type", f"'{ftype}' is not a field type; use "
                        "one of " + ", ".join(sorted(c.FIELD_TYPES - {"sql"})) + ".")
@@ -209,8 +256,34 @@ class _RowBuilder:
             question_number=cells[c.QUESTION_NUMBER].strip(),
             matrix_ranking=cells[c.MATRIX_RANKING].strip(), row=self.row.line,
             raw=self.row.raw, raw_text=self.row.text, branching_node=branching,
-            calc_node=calc_node, bounds=bounds,
+            calc_node=calc_node, bounds=bounds, tags=self.action_tags(ftype),
         )
+
+    def name(self, text: str, column: str, what: str) -> str:
+        """A variable or form name, renamed as REDCap renames it on upload (lower case,
+        spaces made underscores, other characters dropped) with a warning; names REDCap
+        refuses (starting with a digit or an underscore) are errors."""
+        if not text:
+            if what == "variable":
+                self.error(column, "missing_name", "this line has no variable name.")
+            else:
+                self.error(column, "missing_form", "this field has no form name.")
+            return text
+        if c.NAME_PATTERN.match(text):
+            return text
+        fixed = redcap_name(text)
+        if c.NAME_PATTERN.match(fixed) and fixed != text:
+            self.warn(column, "renamed_variable", f"{what} name '{text}' is read as '{fixed}', "
+                      "as REDCap renames it on upload (lower case, digits and single "
+                      "underscores only).")
+            return fixed
+        if what == "variable":
+            self.error(column, "bad_name", f"'{text}' must start with a lower-case letter "
+                       "and use only lower-case letters, digits and underscores.")
+        else:
+            self.error(column, "bad_form_name", f"form name '{text}' must use only "
+                       "lower-case letters, digits and underscores.")
+        return text
 
     def choices(self, ftype: str, text: str) -> tuple[dict[str, str], str | None, tuple[str, ...]]:
         text = text.strip()
@@ -288,12 +361,40 @@ class _RowBuilder:
         if validation is None or validation not in c.KNOWN_VALIDATION_TYPES \
                 or self.row.cells[c.FIELD_TYPE].strip().lower() != "text":
             return None
+        if "/" in text and (validation in c.DATE_TYPES or validation in c.DATETIME_TYPES):
+            converted = mdy_bound(text)
+            if converted is not None:
+                self.warn(column, "converted_bound", f"'{text}' is read as {converted} "
+                          "(month/day/year, as REDCap converts a date written with slashes).")
+                text = converted
         try:
             return read_bound(text, validation)
         except BadValue as error:
             self.error(column, "bad_bound", f"'{text}' is not {error.expected} "
                        f"(validation '{validation}').")
             return None
+
+    def action_tags(self, ftype: str) -> Annotation:
+        """The annotation's tags; those this tool will not act on are listed in a warning
+        (never an error: REDCap keeps tags it does not know, and so do we)."""
+        tags = parse_annotation(self.row.cells[c.ANNOTATION])
+        misplaced = {"@CALCTEXT": ftype != "text", "@CALCDATE": ftype != "text",
+                     "@NONEOFTHEABOVE": ftype != "checkbox",
+                     "@MAXCHECKED": ftype != "checkbox"}
+        if any(misplaced.get(t.name) for t in tags.tags):
+            tags = Annotation(tuple(
+                replace(t, problem=f"{t.name} applies to "
+                        + ("text" if t.name.startswith("@CALC") else "checkbox")
+                        + f" fields, not {ftype} fields") if misplaced.get(t.name) else t
+                for t in tags.tags), tags.conditionals)
+        report = TagReport()
+        for tag in tags.every():
+            report.add("", tag)
+        if report.kept:
+            why = "; ".join(f"{name}: {report.reasons[name]}" for name in sorted(report.kept))
+            self.warn(c.ANNOTATION, "action_tags", "action tags "
+                      + ", ".join(sorted(report.kept)) + f" are kept, not acted on ({why}).")
+        return tags
 
     def layout(self, name: str, ftype: str) -> None:
         cells = self.row.cells
@@ -313,10 +414,7 @@ class _RowBuilder:
                      "not stored)", "sql": "plain text"}[ftype]
             self.warn(c.FIELD_TYPE, "not_rendered", f"'{name}' is a {ftype} field; it is "
                       f"entered as {shown}.")
-        tags = sorted(set(c.ACTION_TAG_PATTERN.findall(cells[c.ANNOTATION])))
-        if tags:
-            self.warn(c.ANNOTATION, "action_tags", "action tags " + ", ".join(tags)
-                      + " are kept but not applied.")
+
 
 
 def build_field(row: RawRow, source: str = "") -> tuple[Field | None, list[DictionaryProblem],

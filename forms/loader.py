@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import os
 import sysconfig
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from forms import constants as c
+from forms.actiontags import Annotation
 from forms.dictionary import DataDictionary
 from forms.errors import DictionaryError, DictionaryProblem
 from forms.events import EventMapping, parse_events
-from forms.fields import Field, build_field
+from forms.expressions import Node
+from forms.fields import Field, build_field, redcap_name
+from forms.missing import MISSING_FILE, parse_missing_codes
 from forms.reader import RawRow, read_file
+from forms.smart import EVENT_PREFIXES
 
 DICTIONARY_FILE = "data_dictionary.csv"
 EVENTS_FILE = "event_mapping.csv"
@@ -27,16 +32,24 @@ def _read_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8-sig")
 
 
-def load_dictionary(source: str | Path, *, events: str | Path | None = None) -> DataDictionary:
-    """Load a REDCap data dictionary CSV, and its instrument–event mapping if there is one
-    (``events``, or ``event_mapping.csv`` next to the dictionary)."""
+def load_dictionary(source: str | Path, *, events: str | Path | None = None,
+                    missing_codes: str | Path | None = None) -> DataDictionary:
+    """Load a REDCap data dictionary CSV, its instrument–event mapping if there is one
+    (``events``, or ``event_mapping.csv`` next to the dictionary) and the project's
+    missing-data codes if there are some (``missing_codes``, or ``missing_data_codes.txt``
+    next to the dictionary)."""
     path = Path(source)
     if events is None and (path.parent / EVENTS_FILE).is_file():
         events = path.parent / EVENTS_FILE
+    if missing_codes is None and (path.parent / MISSING_FILE).is_file():
+        missing_codes = path.parent / MISSING_FILE
     events_text = _read_text(Path(events)) if events is not None else None
     return load_dictionary_text(
         _read_text(path), events_text=events_text, source=path.name,
         events_source=Path(events).name if events is not None else EVENTS_FILE,
+        missing_text=_read_text(Path(missing_codes)) if missing_codes is not None else None,
+        missing_source=Path(missing_codes).name if missing_codes is not None
+        else MISSING_FILE,
     )
 
 
@@ -46,6 +59,8 @@ def load_dictionary_text(
     events_text: str | None = None,
     source: str = "",
     events_source: str = EVENTS_FILE,
+    missing_text: str | None = None,
+    missing_source: str = MISSING_FILE,
 ) -> DataDictionary:
     """Load a dictionary from CSV text (handy for small inline fixtures)."""
     read = read_file(text, source)
@@ -62,14 +77,28 @@ def load_dictionary_text(
     mapping = EventMapping()
     if events_text is not None:
         mapping, event_problems = parse_events(
-            events_text, forms=[row.cells[c.FORM].strip() for row in rows],
+            events_text, forms=[redcap_name_of(row.cells[c.FORM].strip()) for row in rows],
             source=events_source)
         errors += event_problems
     _check_references(fields, names, mapping, errors, warnings, source)
+    fields = [_check_tags(f, names, warnings, source) for f in fields]
+    codes: dict[str, str] = {}
+    if missing_text is not None:
+        codes, missing_problems = parse_missing_codes(missing_text, missing_source)
+        errors += missing_problems
     if errors:
         raise DictionaryError(sorted(errors, key=lambda p: (p.source != source, p.row)))
     return DataDictionary(fields, events=mapping, warnings=warnings, source=source,
-                          header_text=read.header_text, trailer=read.trailer)
+                          header_text=read.header_text, trailer=read.trailer,
+                          missing_codes=codes)
+
+
+def redcap_name_of(text: str) -> str:
+    """The name a line's field or form gets (REDCap's renaming when the text needs it)."""
+    if not text or c.NAME_PATTERN.match(text):
+        return text
+    fixed = redcap_name(text)
+    return fixed if c.NAME_PATTERN.match(fixed) else text
 
 
 def _check_names(
@@ -79,7 +108,7 @@ def _check_names(
     seen: dict[str, int] = {}
     types: dict[str, str] = {}
     for row in rows:
-        name = row.cells[c.VARIABLE].strip()
+        name = redcap_name_of(row.cells[c.VARIABLE].strip())
         if not name:
             continue
         if name in seen:
@@ -146,6 +175,45 @@ def _check_references(
                                  errors, warnings, source)
 
 
+def _check_tags(f: Field, types: dict[str, str], warnings: list[DictionaryProblem],
+                source: str) -> Field:
+    """An action tag whose logic names a variable that does not exist is kept, not acted
+    on (REDCap would evaluate it as blank); the field is returned with that tag marked."""
+    def unknown(node: Node) -> list[str]:
+        return sorted({r.name for r in node.references() if r.name not in types})
+
+    def mark(tags: Annotation) -> Annotation:
+        marked = []
+        for tag in tags.tags:
+            missing = unknown(tag.node) if tag.node is not None else []
+            if missing and not tag.problem:
+                names = ", ".join(f"[{m}]" for m in missing)
+                tag = replace(tag, problem=f"its logic names {names}, not a variable of this "
+                              "dictionary")
+                warnings.append(DictionaryProblem(
+                    f.row, c.ANNOTATION, "action_tags",
+                    f"action tag {tag.name} is kept, not acted on: {tag.problem}.", source))
+            marked.append(tag)
+        conditionals = []
+        for cond in tags.conditionals:
+            missing = unknown(cond.node) if cond.node is not None else []
+            if missing and not cond.problem:
+                names = ", ".join(f"[{m}]" for m in missing)
+                cond = replace(cond, node=None, problem=f"its condition names {names}, not "
+                               "a variable of this dictionary")
+                warnings.append(DictionaryProblem(
+                    f.row, c.ANNOTATION, "action_tags",
+                    f"@IF is kept, not acted on: {cond.problem}; its second set of tags "
+                    "applies.", source))
+            conditionals.append(replace(cond, then=mark(cond.then),
+                                        otherwise=mark(cond.otherwise)))
+        return Annotation(tuple(marked), tuple(conditionals))
+
+    if not f.tags:
+        return f
+    return replace(f, tags=mark(f.tags))
+
+
 def _check_event(
     f: Field,
     name: str,
@@ -164,6 +232,8 @@ def _check_event(
     filled at that event is only a warning (the value will always be blank there, which is
     usually a slip); an event that does not exist at all is an error.
     """
+    if event in EVENT_PREFIXES:
+        return
     if not mapping.events:
         warnings.append(DictionaryProblem(
             f.row, column, "unknown_event",

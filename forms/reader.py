@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from forms.constants import ANNOTATION, API_KEYS, COLUMNS, VARIABLE
+from forms.constants import ANNOTATION, API_COLUMNS, COLUMNS, MIN_COLUMNS, VARIABLE
 from forms.errors import DictionaryProblem
 
 
@@ -63,13 +64,63 @@ class _Tap:
         return text
 
 
-def _header_problem(names: tuple[str, ...], source: str) -> DictionaryProblem:
+def _loose(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_LOOSE = [{_loose(a), _loose(b)} for a, b in zip(COLUMNS, API_COLUMNS, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Header:
+    """How a header line is read: its width, and the warnings it deserves."""
+
+    width: int
+    warnings: tuple[tuple[str, str, str], ...] = ()  # (column, code, message)
+
+
+def _read_header(names: tuple[str, ...]) -> _Header | str:
+    """REDCap reads a dictionary's columns by position (``Design::excel_to_array``), so a
+    header is accepted when its names are REDCap's, in REDCap's order, spelled as in the
+    data-dictionary download or in the API's metadata export, or close enough to them
+    (punctuation and case aside); a header with only the first columns is read with the
+    others empty. Anything else is refused (the reason is returned)."""
+    if names in (COLUMNS, API_COLUMNS):
+        return _Header(len(names))
+    if len(names) > len(COLUMNS) or len(names) < MIN_COLUMNS:
+        return ""
+    warnings: list[tuple[str, str, str]] = []
+    for index, name in enumerate(names):
+        if name in (COLUMNS[index], API_COLUMNS[index]):
+            continue
+        if _loose(name) not in _LOOSE[index]:
+            return (f"column {index + 1} is headed '{name}', where REDCap has "
+                    f"'{COLUMNS[index]}'; REDCap reads the columns by position and would "
+                    f"take it as '{COLUMNS[index]}'")
+        warnings.append((COLUMNS[index], "renamed_column",
+                         f"column {index + 1} is headed '{name}'; it is read as "
+                         f"'{COLUMNS[index]}', by its position, as REDCap reads it."))
+    if len(names) == len(COLUMNS) - 1:
+        warnings.append((ANNOTATION, "missing_annotation_column",
+                         f"the last column, '{ANNOTATION}', is missing; every field is read "
+                         "with an empty annotation, and the file is written back with all "
+                         "18 columns."))
+    elif len(names) < len(COLUMNS):
+        missing = ", ".join(f"'{c}'" for c in COLUMNS[len(names):])
+        warnings.append((COLUMNS[len(names)], "missing_columns",
+                         f"the header stops after column {len(names)}; {missing} are read "
+                         "as empty (REDCap reads such a file the same way), and the file is "
+                         "written back with all 18 columns."))
+    return _Header(len(names), tuple(warnings))
+
+
+def _header_problem(names: tuple[str, ...], reason: str, source: str) -> DictionaryProblem:
     missing = [name for name in COLUMNS if name not in names]
     extra = [name for name in names if name not in COLUMNS]
-    detail = []
-    if missing:
+    detail = [reason] if reason else []
+    if missing and not reason:
         detail.append("missing " + ", ".join(f"'{m}'" for m in missing))
-    if extra:
+    if extra and not reason:
         detail.append("unexpected " + ", ".join(f"'{e}'" for e in extra))
     if not detail:
         detail.append("the columns are in another order")
@@ -81,10 +132,8 @@ def _header_problem(names: tuple[str, ...], source: str) -> DictionaryProblem:
 def read_file(text: str, source: str = "") -> ReadResult:
     """All rows that have the right number of cells, the problems of the others, warnings.
 
-    A header that lacks only the last column, ``Field Annotation`` (older REDCap versions
-    and some hand-made files), is accepted with a warning; its rows get an empty annotation.
-    The header of REDCap's API metadata export (``field_name,form_name,…``) is read as the
-    same 18 columns.
+    A header that lacks the last columns (older REDCap versions and hand-made files lack
+    ``Field Annotation``) is accepted with a warning; its rows get those cells empty.
     """
     text = text.removeprefix("\ufeff")
     errors: list[DictionaryProblem] = []
@@ -102,18 +151,13 @@ def read_file(text: str, source: str = "") -> ReadResult:
                                                  source)], [])
     header_text = tap.drain()
     names = tuple(cell.strip() for cell in header)
-    if names == API_KEYS:
-        names = COLUMNS
-    padded = False
-    if names == COLUMNS[:-1]:
-        padded = True
-        warnings.append(DictionaryProblem(
-            1, ANNOTATION, "missing_annotation_column",
-            f"the last column, '{ANNOTATION}', is missing; every field is read with an empty "
-            "annotation, and the file is written back with all 18 columns.", source))
-    elif names != COLUMNS:
-        return ReadResult([], [_header_problem(names, source)], [])
-    width = len(names)
+    layout = _read_header(names)
+    if isinstance(layout, str):
+        return ReadResult([], [_header_problem(names, layout, source)], [])
+    warnings += [DictionaryProblem(1, column, code, message, source)
+                 for column, code, message in layout.warnings]
+    width = layout.width
+    padded = width < len(COLUMNS)
     rows: list[RawRow] = []
     start = reader.line_num + 1
     try:
@@ -125,11 +169,11 @@ def read_file(text: str, source: str = "") -> ReadResult:
             if len(cells) != width:
                 errors.append(DictionaryProblem(
                     line, VARIABLE, "row_length", f"this line has {len(cells)} cells; "
-                    f"REDCap's format needs {width} (is a comma inside a label not quoted?).",
+                    f"the header has {width} (is a comma inside a label not quoted?).",
                     source))
                 continue
             if padded:
-                cells = [*cells, ""]
+                cells = [*cells, *([""] * (len(COLUMNS) - width))]
                 row_text = ""
             rows.append(RawRow(line, dict(zip(COLUMNS, cells, strict=True)), tuple(cells),
                                row_text))

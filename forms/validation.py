@@ -15,12 +15,16 @@ from datetime import date, datetime
 from typing import Any
 
 from forms import constants as c
-from forms.expressions import Compiled, compile_expression
+from forms import tagchecks
+from forms.evaluate import Compiled, compile_expression
 from forms.fields import Field
-from forms.functions import Env, truthy
+from forms.functions import Env, as_text, truthy
+from forms.schedule import Schedule
 from forms.values import BadValue, read_number, read_typed
 
 _SPLIT = re.compile(r"[,|;\s]+")
+#: Field types that take no answer, so no missing-data code either.
+NO_ANSWER = frozenset({"calc", "descriptive", "file"})
 _CHECKED = frozenset({"1", "true", "checked", "yes"})
 _UNCHECKED = frozenset({"0", "false", "unchecked", "no", ""})
 
@@ -62,23 +66,38 @@ def _quote(value: object) -> str:
 class FieldPlan:
     """A field with everything validation needs, prepared once."""
 
-    __slots__ = ("branching", "calc", "field", "label", "name", "read", "references",
-                 "references_all", "shown_as")
+    __slots__ = ("branching", "calc", "field", "label", "missing", "name", "read",
+                 "references", "references_all", "shown_as")
 
-    def __init__(self, f: Field) -> None:
+    def __init__(self, f: Field, missing: frozenset[str] = frozenset()) -> None:
         self.field = f
         self.name = f.name
         self.label = f.plain_label
+        self.missing = missing
         self.branching: Compiled | None = (
             compile_expression(f.branching_node) if f.branching_node else None)
-        self.calc: Compiled | None = compile_expression(f.calc_node) if f.calc_node else None
+        computed = f.computed_node
+        self.calc: Compiled | None = compile_expression(computed) if computed else None
         self.references = list(dict.fromkeys(
             n.name for n in f.branching_node.references())) if f.branching_node else []
         self.references_all = list(dict.fromkeys(
-            n.name for node in (f.branching_node, f.calc_node) if node is not None
+            n.name for node in (f.branching_node, computed) if node is not None
             for n in node.references()))
-        self.read: Callable[[object, date], object] = self._reader()
-        self.shown_as = f.field_type not in ("calc", "descriptive")
+        typed = self._reader()
+        self.read: Callable[[object, date], object] = (
+            self._or_missing(typed) if missing and f.field_type not in NO_ANSWER else typed)
+        self.shown_as = f.field_type not in ("calc", "descriptive") and computed is None
+
+    def _or_missing(self, typed: Callable[[object, date], object]
+                    ) -> Callable[[object, date], object]:
+        """A missing-data code is an answer to any question (REDCap accepts it whatever
+        the field's type or range); ``@NOMISSING`` is checked with the other tags."""
+        def read(value: object, today: date) -> object:
+            code = value[0] if isinstance(value, list | tuple) and len(value) == 1 else value
+            if isinstance(code, str) and code.strip() in self.missing:
+                return code.strip()
+            return typed(value, today)
+        return read
 
     def _reader(self) -> Callable[[object, date], object]:
         f = self.field
@@ -164,7 +183,13 @@ class FieldPlan:
         return [code for code in self.field.choices if code in chosen]
 
     def checkbox_from_columns(self, answers: Mapping[str, object]) -> object:
-        """A checkbox answered REDCap-export style: ``products___1 = 1``."""
+        """A checkbox answered REDCap-export style: ``products___1 = 1`` (and, for a
+        missing-data code, REDCap's extra column ``products___unk = 1``)."""
+        for code in sorted(self.missing):
+            key = f"{self.name}{c.CHECKBOX_SEPARATOR}{code.lower()}"
+            flag = answers.get(key, answers.get(f"{self.name}{c.CHECKBOX_SEPARATOR}{code}"))
+            if flag is not None and str(flag).strip().lower() in _CHECKED:
+                return code
         chosen: list[str] = []
         seen = False
         for code in self.field.choices:
@@ -243,8 +268,11 @@ def run(
     today: date | None = None,
     form_label: str = "this form",
     check_unknown: bool = True,
+    missing: frozenset[str] = frozenset(),
+    schedule: Schedule | None = None,
 ) -> Outcome:
-    """Normalise, check branching, required fields and ranges, and compute calc fields."""
+    """Normalise, check branching, required fields, ranges and the action tags that change
+    entry, and compute calc fields (and ``@CALCTEXT``/``@CALCDATE`` ones)."""
     plans = list(plans)
     today = today or date.today()
     problems: list[FieldProblem] = []
@@ -254,8 +282,9 @@ def run(
             if key in by_name:
                 continue
             base, sep, code = key.partition(c.CHECKBOX_SEPARATOR)
-            if sep and base in by_name and code in by_name[base].field.choices \
-                    and by_name[base].field.is_checkbox:
+            if sep and base in by_name and by_name[base].field.is_checkbox and (
+                    code in by_name[base].field.choices
+                    or code in {m.lower() for m in missing} or code in missing):
                 continue
             problems.append(FieldProblem(key, key, "unknown_field",
                                          f"'{key}' is not a question of {form_label}."))
@@ -263,8 +292,7 @@ def run(
     pending: dict[str, FieldProblem] = {}
     given: set[str] = set()
     for plan in plans:
-        ftype = plan.field.field_type
-        if ftype in ("calc", "descriptive"):
+        if plan.calc is not None or plan.field.field_type == "descriptive":
             continue
         raw = answers.get(plan.name)
         try:
@@ -281,7 +309,8 @@ def run(
             pending[plan.name] = FieldProblem(
                 plan.name, plan.label, code,
                 f"{plan.label} must be {error.expected}; you entered '{_quote(raw)}'.")
-    env = Env(clean, others=other_events, event=event, today=today)
+    env = Env(clean, others=other_events, event=event, today=today, missing=missing,
+              schedule=schedule)
     calcs = [p for p in plans if p.calc is not None]
     compute_into(calcs, env, clean)
     shown: set[str] = set()
@@ -297,6 +326,13 @@ def run(
                     + _names(plan.references, by_name) + "; leave it empty."))
             continue
         shown.add(plan.name)
+        if plan.name in clean and plan.field.tags:
+            broken = tagchecks.check(plan.field, clean[plan.name], env)
+            if broken is not None:
+                clean.pop(plan.name)
+                pending[plan.name] = FieldProblem(
+                    plan.name, plan.label, broken[0],
+                    f"{plan.label} must be {broken[1]}.")
         if plan.name in pending:
             problems.append(pending.pop(plan.name))
         elif plan.field.required and plan.shown_as and plan.name not in clean:
@@ -326,7 +362,34 @@ def compute_into(calcs: list[FieldPlan], env: Env, clean: dict[str, object],
             continue
         if isinstance(value, str) and value == "":
             continue
+        if plan.field.field_type != "calc":
+            value = _as_typed(plan.field, value)
+            if value is None:
+                continue
         clean[plan.name] = tidy_number(value)
+
+
+def _as_typed(f: Field, value: object) -> object:
+    """An ``@CALCTEXT``/``@CALCDATE`` result stored as the field's type stores answers
+    (a date as ``Y-M-D``, a number as a number); None when it does not fit."""
+    if f.validation in c.DATE_TYPES or f.validation in c.DATETIME_TYPES:
+        try:
+            return read_typed(str(value).replace(" ", "T", 1) if f.validation in
+                              c.DATETIME_TYPES and " " in str(value) else value,
+                              f.validation)
+        except BadValue:
+            if f.validation in c.DATETIME_TYPES:
+                try:
+                    return read_typed(f"{value} 00:00", f.validation)
+                except BadValue:
+                    return None
+            return None
+    if f.validation in c.INTEGER_TYPES or f.validation in c.NUMBER_TYPES:
+        try:
+            return read_typed(value, f.validation)
+        except BadValue:
+            return None
+    return value if isinstance(value, str) else as_text(value)  # type: ignore[arg-type]
 
 
 def _names(references: list[str], by_name: Mapping[str, FieldPlan]) -> str:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import CurrentUser, DbSession, SignedIn, Today
-from api.formview import answers_from_form, field_views
+from api.formview import FormPage, answers_from_form, form_page, locked_values
 from api.pages.common import flash_saved, page_router, redirect, render
 from api.pages.participants import field_errors
 from cohort.dictionary import get_dictionary
@@ -23,7 +23,8 @@ from cohort.services.questionnaires import (
     update_questionnaire,
 )
 from cohort.services.sessions import log_session, session_from_answers
-from cohort.vocab import Timepoint
+from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from forms.events import ONGOING_EVENT
 
 router = page_router()
 
@@ -46,6 +47,28 @@ def _writable(session: Session, user: SignedIn, code: str) -> Participant:
     return participant
 
 
+def _context(user: SignedIn, participant: Participant | None) -> dict[str, str]:
+    """What smart variables such as [record-name] and [user-name] are on a page."""
+    out = {"user-name": user.account.username, "user-role-name": user.role.value}
+    if participant is not None:
+        out["record-name"] = participant.code
+    return out
+
+
+def _page(session: Session, user: SignedIn, participant: Participant, timepoint: Timepoint,
+          values: dict[str, Any], errors: dict[str, str], *, today: Any) -> FormPage:
+    """The questionnaire's fields, with the participant's other visits for the logic and
+    piping that read them ([m0_arm_1][weight], [previous-event-name][weight])."""
+    existing = {q.timepoint: q for q in
+                queries.list_questionnaires(session, actor=user.actor, code=participant.code)}
+    record = existing.get(timepoint)
+    others = {TIMEPOINT_EVENTS[tp]: dict(q.answers) for tp, q in existing.items()
+              if tp is not timepoint}
+    return form_page(_fields(timepoint), values, errors, dictionary=get_dictionary(),
+                     new=record is None, event=TIMEPOINT_EVENTS[timepoint], others=others,
+                     context=_context(user, participant), today=today)
+
+
 @router.get("/participants/{code}/questionnaires/{tp}", response_class=HTMLResponse)
 def questionnaire_form(code: str, tp: str, request: Request, user: CurrentUser,
                        session: DbSession, today: Today) -> HTMLResponse:
@@ -55,18 +78,20 @@ def questionnaire_form(code: str, tp: str, request: Request, user: CurrentUser,
                 queries.list_questionnaires(session, actor=user.actor, code=code)}
     record = existing.get(timepoint)
     values: dict[str, Any] = dict(record.answers) if record else {"visit_date": today.isoformat()}
-    return _questionnaire_page(request, user, participant, timepoint, values, {},
-                               version=record.version if record else None)
+    return _questionnaire_page(request, user, session, participant, timepoint, values, {},
+                               version=record.version if record else None, today=today)
 
 
-def _questionnaire_page(request: Request, user: SignedIn, participant: Participant,
-                        timepoint: Timepoint, values: dict[str, Any], errors: dict[str, str],
-                        *, version: int | None, error: str = "", status: int = 200,
+def _questionnaire_page(request: Request, user: SignedIn, session: Session,
+                        participant: Participant, timepoint: Timepoint,
+                        values: dict[str, Any], errors: dict[str, str], *,
+                        version: int | None, today: Any, error: str = "", status: int = 200,
                         stale: bool = False) -> HTMLResponse:
+    page = _page(session, user, participant, timepoint, values, errors, today=today)
     return render(request, "questionnaire.html",
-                  {"p": participant, "timepoint": timepoint.value,
-                   "fields": field_views(_fields(timepoint), values, errors),
-                   "version": version, "error": error, "stale": stale},
+                  {"p": participant, "timepoint": timepoint.value, "fields": page.fields,
+                   "form_env": page.env, "version": version, "error": error,
+                   "stale": stale},
                   user=user, status=status)
 
 
@@ -77,7 +102,11 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
     timepoint = _timepoint(tp)
     participant = _writable(session, user, code)
     form = await request.form()
-    answers = answers_from_form(_fields(timepoint), form)
+    existing = {q.timepoint: q for q in
+                queries.list_questionnaires(session, actor=user.actor, code=code)}
+    stored = dict(existing[timepoint].answers) if timepoint in existing else {}
+    shown = _page(session, user, participant, timepoint, stored, {}, today=today)
+    answers = answers_from_form(_fields(timepoint), form, locked_values(shown))
     raw_version = str(form.get("version") or "")
     version = int(raw_version) if raw_version.isdigit() else None
     try:
@@ -90,14 +119,15 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
                                          expected_version=version, on=today)
     except StaleVersion as error:
         session.rollback()
-        return _questionnaire_page(request, user, participant, timepoint, answers, {},
-                                   version=version, error=error.message, status=409,
-                                   stale=True)
+        return _questionnaire_page(request, user, session, participant, timepoint, answers,
+                                   {}, version=version, today=today, error=error.message,
+                                   status=409, stale=True)
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error, {"date": "visit_date"})
-        return _questionnaire_page(request, user, participant, timepoint, answers, errors,
-                                   version=version, error=message, status=422)
+        return _questionnaire_page(request, user, session, participant, timepoint, answers,
+                                   errors, version=version, today=today, error=message,
+                                   status=422)
     flash_saved(request, f"{timepoint.value} questionnaire of {participant.code}",
                 saved.deviations)
     return redirect(f"/participants/{participant.code}")
@@ -107,13 +137,21 @@ def _session_fields() -> list[Any]:
     return list(get_dictionary().forms["aerli_session"].fields)
 
 
+def _session_form(user: SignedIn, participant: Participant, values: dict[str, Any],
+                  errors: dict[str, str], today: Any) -> FormPage:
+    return form_page(_session_fields(), values, errors, dictionary=get_dictionary(),
+                     new=True, event=ONGOING_EVENT, context=_context(user, participant),
+                     today=today)
+
+
 def _session_page(request: Request, user: SignedIn, session: Session, participant: Participant,
                   values: dict[str, Any], errors: dict[str, str], chosen: list[int],
-                  error: str = "", status: int = 200) -> HTMLResponse:
+                  error: str = "", status: int = 200, today: Any = None) -> HTMLResponse:
     staff = [s for s in queries.list_staff(session, actor=user.actor,
                                            centre_id=participant.centre_id) if s.active]
+    page = _session_form(user, participant, values, errors, today)
     return render(request, "session.html",
-                  {"p": participant, "fields": field_views(_session_fields(), values, errors),
+                  {"p": participant, "fields": page.fields, "form_env": page.env,
                    "staff": staff, "chosen": chosen, "error": error},
                   user=user, status=status)
 
@@ -124,7 +162,7 @@ def session_form(code: str, request: Request, user: CurrentUser, session: DbSess
     participant = _writable(session, user, code)
     chosen = [user.actor.staff_id]
     return _session_page(request, user, session, participant,
-                         {"session_date": today.isoformat()}, {}, chosen)
+                         {"session_date": today.isoformat()}, {}, chosen, today=today)
 
 
 @router.post("/participants/{code}/sessions/new", response_model=None)
@@ -132,7 +170,8 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
                          today: Today) -> HTMLResponse | RedirectResponse:
     participant = _writable(session, user, code)
     form = await request.form()
-    answers = answers_from_form(_session_fields(), form)
+    answers = answers_from_form(_session_fields(), form,
+                                locked_values(_session_form(user, participant, {}, {}, today)))
     chosen = [int(str(v)) for v in form.getlist("staff_ids") if str(v).isdigit()]
     try:
         data = session_from_answers(answers, chosen)
@@ -142,6 +181,6 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
         session.rollback()
         errors, message = field_errors(error, {"date": "session_date"})
         return _session_page(request, user, session, participant, answers, errors, chosen,
-                             message, 422)
+                             message, 422, today=today)
     flash_saved(request, f"AERLI session with {participant.code}", saved.deviations)
     return redirect(f"/participants/{participant.code}")

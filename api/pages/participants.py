@@ -9,7 +9,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CurrentUser, DbSession, SignedIn, Today
-from api.formview import answers_from_form, field_views
+from api.formview import FormPage, answers_from_form, form_page, locked_values
 from api.pages.common import flash_saved, page_router, redirect, render
 from api.problems import describe
 from cohort.dictionary import get_dictionary
@@ -81,10 +81,18 @@ def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: di
                 centre_code: str = "") -> HTMLResponse:
     centres = queries.list_centres(session, actor=user.actor) \
         if may(user.actor, "choose_centre") else []
+    page = _enrol_form(user, values, errors)
     return render(request, "enrol.html",
-                  {"fields": field_views(_enrol_fields(), values, errors), "error": error,
+                  {"fields": page.fields, "form_env": page.env, "error": error,
                    "centres": centres, "centre_code": centre_code},
                   user=user, status=status)
+
+
+def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str]) -> FormPage:
+    event = next(iter(get_dictionary().events.events_for("enrolment")), None)
+    return form_page(_enrol_fields(), values, errors, dictionary=get_dictionary(), new=True,
+                     event=event, context={"user-name": user.account.username,
+                                           "user-role-name": user.role.value})
 
 
 @router.get("/participants/new", response_class=HTMLResponse)
@@ -98,7 +106,7 @@ def enrol_form(request: Request, user: CurrentUser, session: DbSession,
 async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
                        today: Today) -> HTMLResponse | RedirectResponse:
     form = await request.form()
-    answers = answers_from_form(_enrol_fields(), form)
+    answers = answers_from_form(_enrol_fields(), form, locked_values(_enrol_form(user, {}, {})))
     centre_code = str(form.get("centre_code") or "") or None
     try:
         data = enrolment_from_answers(answers)

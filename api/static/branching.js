@@ -1,29 +1,42 @@
-/* Live branching logic and light inline checks for dictionary forms.
+/* Live branching logic, computed fields, piping and light checks for dictionary forms.
  *
- * Each field wrapper carries data-branching: the dictionary's branching expression as a
- * JSON syntax tree (forms.Field.branching_ast). Hidden fields are disabled so their
- * answers are not sent; the server validates everything again and stays authoritative.
+ * Each field wrapper carries data-branching (forms.Field.branching_ast as JSON); computed
+ * fields (calc, @CALCTEXT, @CALCDATE) an <output data-calc>; piped answers in labels and
+ * notes are <span data-pipe>. The <form data-env> says what the logic sees besides the
+ * answers on the page (event, other events, today, missing-data codes, smart variables).
+ * cohortLogic (static/logic.js) evaluates it all the way the server does. Hidden fields are
+ * disabled so their answers are not sent; the server validates everything again.
  * No library, no build step: runs on an old phone browser (ES2015).
  */
 (function () {
   "use strict";
 
+  var logic = window.cohortLogic;
   var form = document.querySelector("form.dict-form");
-  if (!form) { return; }
+  if (!form || !logic) { return; }
   var wrappers = Array.prototype.slice.call(form.querySelectorAll("[data-field]"));
+  var base = {};
+  try { base = JSON.parse(form.getAttribute("data-env") || "{}"); } catch (e) { base = {}; }
+  var pipeFields = base.pipeFields || {};
 
   function inputsOf(wrapper) {
-    return Array.prototype.slice.call(wrapper.querySelectorAll("input, select, textarea"));
+    return Array.prototype.slice.call(wrapper.querySelectorAll("input, select, textarea"))
+      .filter(function (i) { return !i.classList.contains("missing-code"); });
   }
+  function missingOf(wrapper) { return wrapper.querySelector("select.missing-code"); }
+  function parse(text) { try { return JSON.parse(text); } catch (e) { return null; } }
 
-  /* Current answers: checkboxes as arrays of codes, other fields as strings ("" if blank). */
+  /* Current answers: checkboxes as arrays of codes, other fields as strings ("" if blank);
+   * a missing-data code chosen in the field's "Missing" list is its answer. */
   function answers() {
     var out = {};
     wrappers.forEach(function (w) {
       var name = w.getAttribute("data-field");
+      var hidden = w.classList.contains("is-hidden");
+      var missing = missingOf(w);
+      if (missing && missing.value && !hidden) { out[name] = missing.value; return; }
       var inputs = inputsOf(w);
       if (!inputs.length) { return; }
-      var hidden = w.classList.contains("is-hidden");
       if (inputs[0].type === "checkbox") {
         out[name] = hidden ? [] : inputs.filter(function (i) { return i.checked; })
           .map(function (i) { return i.value; });
@@ -37,123 +50,68 @@
     return out;
   }
 
-  function first(node, keys) {
-    for (var i = 0; i < keys.length; i++) {
-      if (node[keys[i]] !== undefined) { return node[keys[i]]; }
-    }
-    return undefined;
+  function envFor(values) {
+    return {values: values, others: base.others || {}, event: base.event === null ? undefined : base.event,
+            today: base.today, now: base.now, missing: base.missing || [], context: base.context || {},
+            schedule: base.schedule, instances: base.instances || {}, instance: base.instance};
   }
 
-  function operands(node) {
-    var list = first(node, ["args", "operands", "children", "items", "terms"]);
-    if (list) { return list; }
-    var out = [];
-    var left = first(node, ["left", "lhs", "a"]);
-    var right = first(node, ["right", "rhs", "b"]);
-    if (left !== undefined) { out.push(left); }
-    if (right !== undefined) { out.push(right); }
-    var single = first(node, ["arg", "operand", "expr", "value_expr"]);
-    if (single !== undefined) { out.push(single); }
-    return out;
+  function compute(values) {
+    wrappers.forEach(function (w) {
+      var out = w.querySelector("output[data-calc]");
+      if (!out) { return; }
+      var name = w.getAttribute("data-field"), value = "";
+      if (!w.classList.contains("is-hidden")) {
+        try { value = logic.evaluate(parse(out.getAttribute("data-calc")), envFor(values)); }
+        catch (e) { value = ""; }
+      }
+      values[name] = value;
+      out.textContent = logic.asText(value);
+    });
   }
 
-  function isNumber(v) {
-    return v !== "" && v !== null && v !== undefined && !isNaN(Number(v));
-  }
-
-  function truthy(v) {
-    if (Array.isArray(v)) { return v.length > 0; }
-    return v !== "" && v !== null && v !== undefined && v !== false && v !== 0 && v !== "0";
-  }
-
-  /* REDCap compares as numbers when both sides are numbers, else as text. */
-  function compare(op, a, b) {
-    if (Array.isArray(a)) { a = a.length ? a.join(",") : ""; }
-    if (Array.isArray(b)) { b = b.length ? b.join(",") : ""; }
-    var x = a, y = b;
-    if (isNumber(a) && isNumber(b)) { x = Number(a); y = Number(b); }
-    else { x = a === null || a === undefined ? "" : String(a); y = b === null || b === undefined ? "" : String(b); }
-    switch (op) {
-      case "=": case "==": case "eq": return x === y;
-      case "!=": case "<>": case "ne": return x !== y;
-      case "<": case "lt": return x !== "" && y !== "" && x < y;
-      case "<=": case "le": return x !== "" && y !== "" && x <= y;
-      case ">": case "gt": return x !== "" && y !== "" && x > y;
-      case ">=": case "ge": return x !== "" && y !== "" && x >= y;
-    }
-    return false;
-  }
-
-  function variable(node, values) {
-    var name = first(node, ["name", "field", "var", "variable", "ref"]);
-    if (name && typeof name === "object") { return evaluate(name, values); }
-    var code = first(node, ["code", "choice", "option", "checkbox_code"]);
-    var value = values[name];
-    if (code !== undefined && code !== null) {
-      return Array.isArray(value) && value.indexOf(String(code)) >= 0 ? "1" : "0";
-    }
-    return value === undefined ? "" : value;
-  }
-
-  var COMPARISONS = ["=", "==", "!=", "<>", "<", "<=", ">", ">=",
-                     "eq", "ne", "lt", "le", "gt", "ge"];
-
-  function evaluate(node, values) {
-    if (node === null || node === undefined) { return true; }
-    if (typeof node !== "object") { return node; }
-    if (Array.isArray(node)) { return node.map(function (n) { return evaluate(n, values); }); }
-    var op = first(node, ["op", "operator", "type", "kind", "node"]);
-    op = typeof op === "string" ? op.toLowerCase() : op;
-    if (op === undefined) {
-      if (first(node, ["var", "field", "ref"]) !== undefined) { return variable(node, values); }
-      if (node.value !== undefined) { return node.value; }
-      return true;
-    }
-    var args = operands(node);
-    if (op === "and" || op === "&&") {
-      return args.every(function (a) { return truthy(evaluate(a, values)); });
-    }
-    if (op === "or" || op === "||") {
-      return args.some(function (a) { return truthy(evaluate(a, values)); });
-    }
-    if (op === "not" || op === "!") { return !truthy(evaluate(args[0], values)); }
-    if (COMPARISONS.indexOf(op) >= 0 || (op === "compare" || op === "comparison" || op === "binop" || op === "binary")) {
-      var real = COMPARISONS.indexOf(op) >= 0 ? op : first(node, ["cmp", "operator_symbol", "symbol", "sym"]);
-      return compare(real, evaluate(args[0], values), evaluate(args[1], values));
-    }
-    if (op === "var" || op === "field" || op === "ref" || op === "variable" || op === "checkbox") {
-      return variable(node, values);
-    }
-    if (op === "literal" || op === "const" || op === "constant" || op === "number" || op === "string" || op === "str" || op === "num") {
-      return first(node, ["value", "v"]);
-    }
-    if (op === "+" || op === "-" || op === "*" || op === "/") {
-      var p = Number(evaluate(args[0], values)), q = Number(evaluate(args[1], values));
-      return op === "+" ? p + q : op === "-" ? p - q : op === "*" ? p * q : (q ? p / q : NaN);
-    }
-    if (op === "neg") { return -Number(evaluate(args[0], values)); }
-    if (op === "paren" || op === "group") { return evaluate(args[0], values); }
-    return true; /* unknown construct: show the field, the server decides */
+  function pipe(values) {
+    var env = envFor(values);
+    Array.prototype.forEach.call(form.querySelectorAll("[data-pipe]"), function (span) {
+      var ref = parse(span.getAttribute("data-pipe"));
+      if (!ref) { return; }
+      if (!ref.smart && ref.event && ref.event !== base.event) { return; } /* other events: as served */
+      try { span.textContent = logic.pipe(ref, env, pipeFields); } catch (e) { /* keep */ }
+    });
   }
 
   function refresh() {
     /* Repeat until stable: a field hidden now may hide the fields that depend on it. */
+    var values = answers();
     for (var pass = 0; pass < 5; pass++) {
-      var values = answers();
+      values = answers();
+      compute(values);
       var changed = false;
       wrappers.forEach(function (w) {
         var raw = w.getAttribute("data-branching");
         if (!raw) { return; }
         var show;
-        try { show = truthy(evaluate(JSON.parse(raw), values)); } catch (e) { show = true; }
+        try { show = logic.truthy(logic.evaluate(parse(raw), envFor(values))); } catch (e) { show = true; }
         if (show === w.classList.contains("is-hidden")) {
           changed = true;
           w.classList.toggle("is-hidden", !show);
-          inputsOf(w).forEach(function (i) { i.disabled = !show; });
+          var locked = w.hasAttribute("data-readonly");
+          inputsOf(w).forEach(function (i) {
+            if (!(locked && (i.type === "radio" || i.type === "checkbox" || i.tagName === "SELECT"))) {
+              i.disabled = !show;
+            }
+          });
+          var missing = missingOf(w);
+          if (missing) { missing.disabled = !show; }
         }
       });
       if (!changed) { break; }
     }
+    pipe(values);
+    wrappers.forEach(function (w) {
+      var missing = missingOf(w);
+      w.classList.toggle("is-missing", !!(missing && missing.value));
+    });
   }
 
   function setError(wrapper, message) {
@@ -162,11 +120,14 @@
     wrapper.classList.toggle("has-error", !!message);
   }
 
-  /* Light checks only: required answers and number ranges. */
+  function isNumber(v) { return v !== "" && v !== null && v !== undefined && !isNaN(Number(v)); }
+
+  /* Light checks only: required answers, number ranges, word limits. */
   function check(wrapper) {
     if (wrapper.classList.contains("is-hidden")) { setError(wrapper, ""); return true; }
     var inputs = inputsOf(wrapper);
-    if (!inputs.length) { return true; }
+    var missing = missingOf(wrapper);
+    if (!inputs.length || (missing && missing.value)) { setError(wrapper, ""); return true; }
     var input = inputs[0];
     var message = "";
     var required = inputs.some(function (i) { return i.getAttribute("data-required"); });
@@ -177,6 +138,7 @@
     } else if (input.type !== "checkbox") {
       var value = input.value.trim();
       var kind = input.getAttribute("data-kind");
+      var words = wrapper.getAttribute("data-wordlimit");
       if (!value) {
         if (required) { message = "Please answer this question."; }
       } else if (input.type === "number" || kind === "integer" || kind === "number") {
@@ -186,15 +148,36 @@
         else if (kind === "integer" && Math.floor(n) !== n) { message = "Please enter a whole number."; }
         else if (min !== null && min !== "" && isNumber(min) && n < Number(min)) { message = "Please enter a value of at least " + min + "."; }
         else if (max !== null && max !== "" && isNumber(max) && n > Number(max)) { message = "Please enter a value of at most " + max + "."; }
+      } else if (words !== null && value.split(/\s+/).length > Number(words)) {
+        message = "Please use at most " + words + " words.";
       }
     }
     setError(wrapper, message);
     return !message;
   }
 
+  /* @NONEOFTHEABOVE: that choice alone or the others; @MAXCHECKED: no more ticks. */
+  function choiceRules(wrapper, changed) {
+    var boxes = inputsOf(wrapper).filter(function (i) { return i.type === "checkbox"; });
+    if (!boxes.length || wrapper.hasAttribute("data-readonly")) { return; }
+    var exclusive = parse(wrapper.getAttribute("data-exclusive") || "[]") || [];
+    if (changed && changed.checked && exclusive.length) {
+      var alone = exclusive.indexOf(changed.value) >= 0;
+      boxes.forEach(function (b) {
+        if (b !== changed && (alone || exclusive.indexOf(b.value) >= 0)) { b.checked = false; }
+      });
+    }
+    var most = wrapper.getAttribute("data-maxchecked");
+    if (most !== null) {
+      var ticked = boxes.filter(function (b) { return b.checked; }).length;
+      boxes.forEach(function (b) { if (!b.checked) { b.disabled = ticked >= Number(most); } });
+    }
+  }
+
   form.addEventListener("change", function (event) {
-    refresh();
     var wrapper = event.target.closest ? event.target.closest("[data-field]") : null;
+    if (wrapper) { choiceRules(wrapper, event.target.type === "checkbox" ? event.target : null); }
+    refresh();
     if (wrapper) { check(wrapper); }
   });
   form.addEventListener("input", function (event) {
@@ -212,6 +195,7 @@
       bad[0].scrollIntoView({ block: "center" });
     }
   });
+  wrappers.forEach(function (w) { choiceRules(w, null); });
   refresh();
-  window.cohortBranching = { evaluate: evaluate, truthy: truthy };
+  window.cohortBranching = { evaluate: logic.evaluate, truthy: logic.truthy, refresh: refresh };
 })();

@@ -25,7 +25,17 @@ EventsOption = Annotated[
 ]
 
 
-def _load(path: Path, events: Path | None) -> forms.DataDictionary:
+MissingOption = Annotated[
+    Path | None,
+    typer.Option("--missing-codes", help="The project's missing-data codes (default: "
+                 "missing_data_codes.txt next to the dictionary, if any)."),
+]
+
+
+def _load(path: Path, events: Path | None, missing: Path | None = None) -> forms.DataDictionary:
+    if missing is not None and not missing.is_file():
+        typer.echo(f"Error: no missing-data codes file at {missing}.", err=True)
+        raise typer.Exit(1)
     if not path.is_file():
         typer.echo(f"Error: no file at {path}.", err=True)
         raise typer.Exit(1)
@@ -33,7 +43,7 @@ def _load(path: Path, events: Path | None) -> forms.DataDictionary:
         typer.echo(f"Error: no event mapping file at {events}.", err=True)
         raise typer.Exit(1)
     try:
-        return forms.load_dictionary(path, events=events)
+        return forms.load_dictionary(path, events=events, missing_codes=missing)
     except forms.DictionaryError as error:
         count = len(error.problems)
         typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}; nothing was loaded.",
@@ -53,9 +63,12 @@ def _load(path: Path, events: Path | None) -> forms.DataDictionary:
 def check(
     path: Annotated[Path, typer.Argument(help="The data dictionary CSV.")],
     events: EventsOption = None,
+    missing: MissingOption = None,
 ) -> None:
-    """Load a dictionary and report every problem, or summarise it when it is usable."""
-    dictionary = _load(path, events)
+    """Load a dictionary and report every problem, or summarise it when it is usable: its
+    forms and events, its missing-data codes, the action tags acted on and those kept but
+    not acted on (with why), and every warning."""
+    dictionary = _load(path, events, missing)
     typer.echo(f"{path}: OK — {len(dictionary.fields)} fields in {len(dictionary.forms)} forms.")
     for name, form in dictionary.forms.items():
         when = ", ".join(dictionary.events.events_for(name)) or "no event"
@@ -64,6 +77,7 @@ def check(
         typer.echo("Events: " + ", ".join(dictionary.events.events))
     else:
         typer.echo("Events: none declared")
+    _codes_and_tags(dictionary)
     if dictionary.warnings:
         typer.echo(f"{len(dictionary.warnings)} warning(s):")
         for warning in dictionary.warnings:
@@ -71,6 +85,28 @@ def check(
             typer.echo(f"  line {warning.row}{column}: {warning.message}")
     else:
         typer.echo("No warnings.")
+
+
+def _fields_word(names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{len(names)} field{'s' if len(names) != 1 else ''}: {shown}"
+
+
+def _codes_and_tags(dictionary: forms.DataDictionary) -> None:
+    codes = dictionary.missing_codes
+    typer.echo("Missing-data codes: " + (", ".join(f"{c} ({label})" for c, label in
+                                                   codes.items()) if codes else "none"))
+    report = dictionary.action_tags()
+    if report.acted:
+        typer.echo("Action tags acted on:")
+        for name in sorted(report.acted):
+            typer.echo(f"  {name} ({_fields_word(report.acted[name])})")
+    if report.kept:
+        typer.echo("Action tags kept, not acted on:")
+        for name in sorted(report.kept):
+            typer.echo(f"  {name} ({_fields_word(report.kept[name])}): {report.reasons[name]}")
+    if not report.acted and not report.kept:
+        typer.echo("Action tags: none")
 
 
 @dictionary_app.command("redcap")

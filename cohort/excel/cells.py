@@ -33,7 +33,27 @@ Reader = Callable[[object], object]
 
 
 def reader_for(column: Column) -> Reader:
-    """The reader of a column, chosen once (reading 10,000 rows calls it for each cell)."""
+    """The reader of a column, chosen once (reading 10,000 rows calls it for each cell).
+    A column whose field takes the project's missing-data codes reads a code (typed, or
+    picked from the list as ``UNK = Unknown``) as itself."""
+    read = _typed_reader(column)
+    if not column.missing:
+        return read
+    codes = frozenset(column.missing)
+
+    def or_missing(value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            pair = _CODE_LABEL.match(text)
+            code = pair.group(1) if pair else text
+            if code in codes:
+                return code
+        return read(value)
+
+    return or_missing
+
+
+def _typed_reader(column: Column) -> Reader:
     if column.name == CODE:
         return _read_code
     if column.name == STAFF:

@@ -7,14 +7,17 @@ sheets renamed, without changing what a cell means.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
+from typing import Any
 
 from cohort.dictionary import get_dictionary
 from cohort.services.questionnaires import questionnaire_forms
 from cohort.vocab import Timepoint
 from forms import DataDictionary
+from forms.entry import EntryField, entry_fields
 from forms.fields import Field
 
 META_SHEET = "_meta"
@@ -30,6 +33,7 @@ FORMAT_VERSION = "1"
 CHECKBOX_SEPARATOR = "___"
 #: Field types that have no cell: computed, display-only, or uploads.
 NO_CELL = frozenset({"calc", "descriptive", "file"})
+_TAGS = re.compile(r"<[^>]+>")
 
 
 class Kind(StrEnum):
@@ -40,13 +44,39 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Column:
-    """One entry column: its variable name (the row under the label) and what it holds."""
+    """One entry column: its variable name (the row under the label) and what it holds.
+
+    ``entry`` says how the field is offered (``forms.entry``: choices after
+    ``@HIDECHOICE``/``@SHOWCHOICE``, ``@READONLY``, ``@DEFAULT``, limits), ``missing`` the
+    missing-data codes a cell may hold instead of an answer."""
 
     name: str
     label: str
     field: Field | None = None
     choice: str | None = None  # the choice code of a checkbox column ``field___code``
     note: str = ""
+    entry: EntryField | None = None
+    missing: tuple[str, ...] = ()
+
+    @property
+    def missing_choice(self) -> bool:
+        """A REDCap export's column for a checkbox's missing-data code (``race___unk``)."""
+        return self.choice is not None and self.field is not None \
+            and self.choice not in self.field.choices
+
+    @property
+    def locked(self) -> bool:
+        return self.entry is not None and self.entry.readonly
+
+    @property
+    def default(self) -> object:
+        """What a new row shows in this column (a checkbox column: ticked or not)."""
+        if self.entry is None or self.entry.default in (None, "", []):
+            return None
+        if self.choice is not None:
+            chosen = self.entry.default
+            return 1 if isinstance(chosen, list) and self.choice in chosen else None
+        return self.entry.default
 
 
 def dictionary_version(dictionary: DataDictionary | None = None) -> str:
@@ -64,32 +94,68 @@ def form_names(kind: Kind, timepoint: Timepoint | None) -> list[str]:
     return questionnaire_forms(timepoint)
 
 
-def field_columns(f: Field) -> list[Column]:
-    if f.field_type in NO_CELL:
+def field_columns(f: Field, entry: EntryField | None = None,
+                  missing: tuple[str, ...] = ()) -> list[Column]:
+    """The columns of a field (a checkbox: one per choice offered; none for a computed
+    field). Without ``entry``, every choice: what a REDCap export holds."""
+    if f.field_type in NO_CELL or f.is_computed:
         return []
+    label = _plain(entry.label) if entry is not None else f.plain_label
+    note = _plain(entry.note) if entry is not None else f.note
+    codes = missing if entry is None or entry.accepts_missing else ()
     if f.is_checkbox:
-        return [Column(f"{f.name}{CHECKBOX_SEPARATOR}{code}", f"{f.plain_label}: {label}", f,
-                       code, f.note) for code, label in f.choices.items()]
-    return [Column(f.name, f.plain_label, f, None, f.note)]
+        choices = entry.choices if entry is not None else f.choices
+        columns = [Column(f"{f.name}{CHECKBOX_SEPARATOR}{code}", f"{label}: {text}", f,
+                          code, note, entry, codes) for code, text in choices.items()]
+        if entry is None:  # REDCap exports a checkbox's missing-data codes as columns too
+            columns += [Column(f"{f.name}{CHECKBOX_SEPARATOR}{code.lower()}",
+                               f"{label}: {code}", f, code, note, None, ())
+                        for code in codes if code not in f.choices]
+        return columns
+    return [Column(f.name, label, f, None, note, entry, codes)]
+
+
+def _plain(pieces: list[Any]) -> str:
+    """A piped text as one line (``______`` where an answer is not known yet)."""
+    text = "".join(p if isinstance(p, str) else p[1] for p in pieces)
+    return " ".join(_TAGS.sub(" ", text).split())
+
+
+def entry_columns(fields: list[Field], dictionary: DataDictionary) -> list[Column]:
+    """The entry columns of a new workbook: ``@HIDDEN``/``@HIDDEN-FORM`` fields left out,
+    the rest offered as ``forms.entry`` says (defaults, locks, narrowed choices)."""
+    env = dictionary.env({})
+    entries = entry_fields(fields, dictionary.fields, env, new=True)
+    missing = tuple(dictionary.missing_codes)
+    return [column for e in entries if not e.hidden
+            for column in field_columns(e.field, e, missing)]
 
 
 def choice_entries(column: Column) -> list[str]:
-    """Drop-down entries, ``code = label``; the reader takes the code before ``=``."""
+    """Drop-down entries, ``code = label``; the reader takes the code before ``=``. The
+    project's missing-data codes come last, when the field takes them."""
+    labels = get_dictionary().missing_codes
+    codes = [f"{code} = {labels.get(code, code)}" for code in column.missing]
     if column.choice is not None:
-        return ["1 = Yes", "0 = No"]
+        return ["1 = Yes", "0 = No", *codes]
     assert column.field is not None  # noqa: S101
-    return [f"{code} = {label}" for code, label in column.field.choices.items()]
+    choices = column.entry.choices if column.entry is not None else column.field.choices
+    return [f"{code} = {label}" for code, label in choices.items()] + codes
 
 
-def columns_for(kind: Kind, timepoint: Timepoint | None = None) -> list[Column]:
-    """Every column of a kind of workbook, in template order."""
+def columns_for(kind: Kind, timepoint: Timepoint | None = None, *,
+                entry: bool = True) -> list[Column]:
+    """Every column of a kind of workbook, in template order; with ``entry=False``, every
+    column a REDCap export of those forms holds (hidden fields too)."""
     dictionary = get_dictionary()
     columns: list[Column] = []
     if kind is not Kind.ENROLMENT:
         columns.append(Column(CODE, "Participant code", note="The study code, e.g. C04-0012."))
+    missing = tuple(dictionary.missing_codes)
     for form in form_names(kind, timepoint):
-        for f in dictionary.form(form).fields:
-            columns.extend(field_columns(f))
+        fields = dictionary.form(form).fields
+        columns.extend(entry_columns(fields, dictionary) if entry else
+                       [c for f in fields for c in field_columns(f, None, missing)])
     if kind is Kind.SESSION:
         columns.append(Column(STAFF, "Workers present (staff ids or usernames)",
                               note="Everyone who observed the session, separated by commas."))

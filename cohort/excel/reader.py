@@ -300,14 +300,24 @@ def _header(sheet: EntrySheet, layout: Layout, names: list[str],
     return readers
 
 
+def _is_default(column: Column, default: object, value: object) -> bool:
+    """Whether a cell still holds what the template pre-filled (``@DEFAULT``)."""
+    if column.choice is not None:
+        return value is True
+    return str(value).strip() == str(default).strip()
+
+
 def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
           readers: list[tuple[int, Column, Reader]], named: set[int],
           rows: Iterator[Sequence[object]]) -> None:
     width = max(named, default=-1) + 1
     unnamed = [index for index in range(width) if index not in named]
+    defaults = {index: column.default for index, column, _ in readers
+                if column.default is not None}
     for number, values in enumerate(rows, start=layout.name_row + 1):
         answers: dict[str, Any] = {}
         ticks: dict[str, list[str]] = {}
+        missing: dict[str, str] = {}
         code: str | None = None
         staff: str | None = None
         filled = False
@@ -330,12 +340,15 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
             if name == CODE:
                 code = str(value)
                 continue
-            filled = True
+            if index not in defaults or not _is_default(column, defaults[index], value):
+                filled = True  # a new row's pre-filled defaults alone do not fill it
             if name == STAFF:
                 staff = str(value)
             elif column.choice is not None and column.field is not None:
                 chosen = ticks.setdefault(column.field.name, [])
-                if value:
+                if isinstance(value, str):
+                    missing[column.field.name] = value
+                elif value:
                     chosen.append(column.choice)
             else:
                 answers[name] = value
@@ -351,6 +364,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
             sheet.blank_rows += 1
             continue
         for name, chosen in ticks.items():
-            answers[name] = [c for c in get_dictionary().field(name).choices if c in chosen]
+            ticked = [c for c in get_dictionary().field(name).choices if c in chosen]
+            answers[name] = missing.get(name, ticked)
         sheet.rows.append(EntryRow(number, f"{layout.title}!{number}", code, answers, staff,
                                    timepoint, layout=layout))

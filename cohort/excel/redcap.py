@@ -75,9 +75,9 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}
     by_name: dict[Timepoint, set[str]] = {}
-    enrolment_columns = columns_for(Kind.ENROLMENT)
+    enrolment_columns = columns_for(Kind.ENROLMENT, entry=False)
     for tp in Timepoint:
-        wanted = {c.name: c for c in columns_for(Kind.QUESTIONNAIRE, tp)}
+        wanted = {c.name: c for c in columns_for(Kind.QUESTIONNAIRE, tp, entry=False)}
         per_event[tp] = [(i, wanted[h], reader_for(wanted[h]))
                          for i, h in enumerate(header) if h in wanted]
         by_name[tp] = set(wanted)
@@ -87,12 +87,16 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     per_form: dict[str, list[tuple[int, Column, Reader]]] = {}
     form_names: dict[str, set[str]] = {}
     for form in ONGOING_FORMS:
-        wanted = {c.name: c for f in dictionary.form(form).fields for c in field_columns(f)}
+        missing = tuple(dictionary.missing_codes)
+        wanted = {c.name: c for f in dictionary.form(form).fields
+                  for c in field_columns(f, None, missing)}
         per_form[form] = [(i, wanted[h], reader_for(wanted[h]))
                           for i, h in enumerate(header) if h in wanted]
         form_names[form] = set(wanted)
     asked = set().union(*by_name.values(), *form_names.values())
     known = {name for f in dictionary.fields.values() for name in f.export_columns()}
+    known |= {f"{f.name}___{code.lower()}" for f in dictionary.fields.values()
+              if f.is_checkbox for code in dictionary.missing_codes}
     answer_columns: list[tuple[int, str]] = []
     for index, column in enumerate(header):
         if index == 0 or column in (EVENT, REPEAT, STAFF) or column in BOOKKEEPING \
@@ -205,6 +209,7 @@ def _not_repeating(number: int, letters: dict[str, str], instrument: str) -> Pro
 def _answers(sheet: EntrySheet, row: EntryRow, values: list[str],
              readers: list[tuple[int, Column, Reader]]) -> None:
     ticks: dict[str, list[str]] = {}
+    missing: dict[str, str] = {}
     for index, column, read in readers:
         raw = values[index] if index < len(values) else ""
         try:
@@ -216,10 +221,16 @@ def _answers(sheet: EntrySheet, row: EntryRow, values: list[str],
             continue
         if column.choice is not None and column.field is not None:
             chosen = ticks.setdefault(column.field.name, [])
-            if value:
+            if isinstance(value, str):
+                missing[column.field.name] = value
+            elif value and column.missing_choice:
+                missing[column.field.name] = column.choice
+            elif value:
                 chosen.append(column.choice)
         elif value is not None:
             row.answers[column.name] = value
     for name, chosen in ticks.items():
-        if chosen:
+        if name in missing:
+            row.answers[name] = missing[name]
+        elif chosen:
             row.answers[name] = chosen

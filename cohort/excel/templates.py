@@ -16,17 +16,20 @@ the range would be refused at import anyway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from datetime import date
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound
 from cohort.excel.layout import (
     CODE,
@@ -44,12 +47,16 @@ from cohort.excel.layout import (
     dictionary_version,
     sheet_title,
 )
-from cohort.models import Centre
+from cohort.models import Centre, Participant, Questionnaire
 from cohort.services.context import Actor
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.vocab import Timepoint
+from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from forms import piping
+from forms.piping import has_piping, pipe
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+LOCKED_FILL = PatternFill("solid", fgColor="EDEDED")
+_TAGS = re.compile(r"<[^>]+>")
 NAME_FILL = PatternFill("solid", fgColor="F2F2F2")
 EMPTY_ROWS = 50
 ONLINE = "When you are back online"
@@ -90,11 +97,29 @@ def build_template(
     centre = find_centre(session, actor, centre_code)
     codes = (due_codes(session, actor=actor, centre=centre, timepoint=timepoint, as_of=as_of)
              if kind is Kind.QUESTIONNAIRE and timepoint is not None else [])
-    return template_bytes(kind, centre.code, timepoint, codes, as_of), len(codes)
+    others = _other_visits(session, codes, timepoint) if codes else {}
+    return template_bytes(kind, centre.code, timepoint, codes, as_of, others), len(codes)
+
+
+def _other_visits(session: Session, codes: Sequence[str], timepoint: Timepoint | None
+                  ) -> dict[str, dict[str, dict[str, object]]]:
+    """Code -> event -> answers of the participants' other questionnaires (for piping
+    ``[m0_arm_1][weight]`` into a row's question)."""
+    rows = session.exec(select(Participant.code, Questionnaire.timepoint, Questionnaire.answers)
+                        .join(Questionnaire, col(Questionnaire.participant_id)
+                              == col(Participant.id))
+                        .where(col(Participant.code).in_(list(codes)))).all()
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for code, tp, answers in rows:
+        if tp != timepoint:
+            out.setdefault(code, {})[TIMEPOINT_EVENTS[Timepoint(tp)]] = dict(answers)
+    return out
 
 
 def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
-                   codes: Sequence[str], as_of: date) -> bytes:
+                   codes: Sequence[str], as_of: date,
+                   others: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None
+                   ) -> bytes:
     columns = columns_for(kind, timepoint)
     book = Workbook()
     intro = book.active
@@ -106,6 +131,7 @@ def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
     meta = book.create_sheet(META_SHEET)
     _instructions(intro, kind, title, centre_code, timepoint, as_of)
     _entry_sheet(sheet, lists, columns, codes)
+    _piped_rows(sheet, columns, codes, others or {}, timepoint)
     for key, value in (("kind", kind.value), ("centre", centre_code),
                        ("timepoint", timepoint.value if timepoint else ""),
                        ("dictionary_version", dictionary_version()),
@@ -186,13 +212,20 @@ def _entry_sheet(ws: Worksheet, lists: Worksheet, columns: Sequence[Column],
             ws.add_data_validation(validation)
             validation.add(cells)
         kind = column.field.kind if column.field is not None else ""
+        if column.locked:
+            label.fill = LOCKED_FILL
         for row in range(FIRST_DATA_ROW, last_row + 1):
             cell = ws.cell(row, index)
-            cell.protection = unlocked
+            if column.locked:
+                cell.fill = LOCKED_FILL  # @READONLY: the sheet's protection keeps it
+            else:
+                cell.protection = unlocked
             if kind == "date":
                 cell.number_format = DATE_FORMAT
             elif column.name == CODE or kind == "text":
                 cell.number_format = "@"
+            if column.default is not None and row < FIRST_DATA_ROW + len(codes):
+                cell.value = column.default  # @DEFAULT on each new questionnaire
     for offset, code in enumerate(codes):
         ws.cell(FIRST_DATA_ROW + offset, 1, code)
     ws.row_dimensions[LABEL_ROW].height = 60
@@ -209,8 +242,54 @@ def _entry_sheet(ws: Worksheet, lists: Worksheet, columns: Sequence[Column],
 
 def _help(column: Column, expected: str) -> tuple[str, str]:
     title = column.label if len(column.label) <= 32 else column.label[:31] + "…"
-    text = " ".join(part for part in (column.note, expected) if part)
+    text = " ".join(part for part in (column.note, expected, _tag_help(column)) if part)
     return title, text[:250]
+
+
+def _tag_help(column: Column) -> str:
+    """What the field's action tags and the missing-data codes mean for this cell."""
+    entry = column.entry
+    parts = []
+    if entry is not None:
+        if entry.readonly:
+            parts.append("Filled in for you; it cannot be changed here.")
+        if entry.char_limit is not None:
+            parts.append(f"At most {entry.char_limit} characters.")
+        if entry.word_limit is not None:
+            parts.append(f"At most {entry.word_limit} words.")
+        if entry.exclusive and column.choice in entry.exclusive:
+            parts.append("Tick this one alone, or the others.")
+        if entry.max_checked is not None and column.choice is not None:
+            parts.append(f"Tick at most {entry.max_checked} of these columns.")
+        tags = {t.name for t in entry.field.tags.tags}
+        if tags & {"@TODAY", "@NOW", "@TODAY-SERVER", "@NOW-SERVER", "@TODAY-UTC",
+                   "@NOW-UTC"}:
+            parts.append("Type the date of the visit (a form on the web fills today's).")
+    if column.missing:
+        parts.append("If there is no answer, you may write why: "
+                     + ", ".join(column.missing) + ".")
+    return " ".join(parts)
+
+
+def _piped_rows(ws: Worksheet, columns: Sequence[Column], codes: Sequence[str],
+                others: Mapping[str, Mapping[str, Mapping[str, object]]],
+                timepoint: Timepoint | None) -> None:
+    """Piping per row: a question that shows another visit's answer (``[m0_arm_1][weight]``,
+    ``[previous-event-name][weight]``) gets, on each participant's cell, a comment with the
+    question as it reads for that person."""
+    dictionary = get_dictionary()
+    event = TIMEPOINT_EVENTS[timepoint] if timepoint is not None else None
+    for index, column in enumerate(columns, start=1):
+        f = column.field
+        if f is None or not has_piping(f.label + f.note, dictionary.fields):
+            continue
+        for offset, code in enumerate(codes):
+            env = dictionary.env({}, others=others.get(code, {}), event=event,
+                                 context={"record-name": code})
+            text = " ".join(_TAGS.sub(" ", pipe(f.label, dictionary.fields, env)).split())
+            if text != column.label.split(": ")[0] and piping.BLANK not in text:
+                ws.cell(FIRST_DATA_ROW + offset, index).comment = Comment(
+                    f"For {code}: {text}", "cohort")
 
 
 def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidation | None:
@@ -245,13 +324,23 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
         low = f.min if f.min not in (None, "") else "-1000000"
         high = f.max if f.max not in (None, "") else "1000000"
         whole = f.kind == "integer"
+        # With missing-data codes a code may be typed instead: warn, do not stop.
         dv = DataValidation(type="whole" if whole else "decimal", operator="between",
                             formula1=str(low), formula2=str(high), allow_blank=True,
                             showErrorMessage=True, errorTitle="Number expected",
+                            errorStyle="warning" if column.missing else "stop",
                             error=f"Please type a {'whole ' if whole else ''}number "
-                                  f"between {low} and {high}.")
+                                  f"between {low} and {high}"
+                                  + (f", or one of {', '.join(column.missing)}."
+                                     if column.missing else "."))
         expected = f"A {'whole ' if whole else ''}number" + (
             f" between {f.min} and {f.max}." if f.min and f.max else ".")
+    elif column.entry is not None and column.entry.char_limit is not None:
+        limit = column.entry.char_limit
+        dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(limit),
+                            allow_blank=True, showErrorMessage=True, errorTitle="Too long",
+                            error=f"Please write at most {limit} characters.")
+        expected = ""
     else:
         dv = DataValidation(allow_blank=True)
         expected = ""

@@ -28,7 +28,7 @@ from cohort.services.queries import list_centres
 from cohort.settings import get_settings
 from cohort.vocab import TIMEPOINT_EVENTS
 from forms import DataDictionary
-from forms.constants import API_KEYS, CHECKBOX_SEPARATOR
+from forms.constants import API_COLUMNS, CHECKBOX_SEPARATOR
 from forms.events import ONGOING_EVENT
 from forms.fields import Field
 
@@ -91,7 +91,7 @@ def metadata(fields: Sequence[str] = (), forms: Sequence[str] = ()) -> list[dict
     check_fields(fields)
     reader = csv.reader(io.StringIO(dictionary.to_redcap_csv(RECORD_ID)))
     next(reader)
-    rows = [dict(zip(API_KEYS, cells, strict=True)) for cells in reader if any(cells)]
+    rows = [dict(zip(API_COLUMNS, cells, strict=True)) for cells in reader if any(cells)]
     if not fields and not forms:
         return rows
     return [row for row in rows

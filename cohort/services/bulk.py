@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound
 from cohort.models import Deviation, Participant, Questionnaire
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_scope
 from cohort.services.deviations import audit_raised, new_deviation
-from cohort.services.questionnaires import check_new
+from cohort.services.questionnaires import check_new, other_visits
 from cohort.services.results import Saved
 from cohort.vocab import Timepoint
 
@@ -124,6 +125,11 @@ def save_questionnaires(
     done: dict[int, set[Timepoint]] = {}
     for participant_id, timepoint in stored:
         done.setdefault(participant_id, set()).add(timepoint)
+    # Other visits' answers by person, only for a dictionary whose logic reads them.
+    visits: dict[int, dict[Timepoint, Mapping[str, Any]]] = {}
+    if get_dictionary().reads_other_events:
+        for (participant_id, timepoint), found in stored.items():
+            visits.setdefault(participant_id, {})[timepoint] = found.answers
 
     result = BulkSaved()
     accepted: list[tuple[Participant, Any]] = []
@@ -139,8 +145,11 @@ def save_questionnaires(
                                                   row, actor, person, taken, on):
                 result.unchanged.append(row)
                 continue
+            others = other_visits(visits.get(person.id, {}), row.timepoint) \
+                if visits else None
             checked = check_new(actor=actor, participant=person, timepoint=row.timepoint,
-                                answers=row.answers, done=frozenset(taken), on=on)
+                                answers=row.answers, done=frozenset(taken), on=on,
+                                others=others)
         except CohortError as error:
             errors.append(RowError(row, error))
             continue

@@ -49,12 +49,13 @@ def questionnaire_forms(timepoint: Timepoint) -> list[str]:
 
 
 def _validated(
-    timepoint: Timepoint, answers: Mapping[str, Any]
+    timepoint: Timepoint, answers: Mapping[str, Any],
+    others: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], float, date]:
     dictionary = get_dictionary()
     names = questionnaire_forms(timepoint)
     event = TIMEPOINT_EVENTS[timepoint]
-    result = dictionary.validate(names, answers, event=event)
+    result = dictionary.validate(names, answers, event=event, other_events=others)
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
@@ -70,6 +71,15 @@ def _check_dates(participant: Participant, visit: date, on: date | None) -> None
         "dated",
         DatedFacts(visit, participant.inclusion_date, on or today(), what="The visit date"),
     )
+
+
+def other_visits(stored: Mapping[Timepoint, Mapping[str, Any]], timepoint: Timepoint
+                 ) -> dict[str, Mapping[str, Any]] | None:
+    """The other visits' answers by event, when the dictionary's logic reads other events
+    (``[m0_arm_1][weight]``); None otherwise, so nothing is fetched for nothing."""
+    if not get_dictionary().reads_other_events:
+        return None
+    return {TIMEPOINT_EVENTS[tp]: answers for tp, answers in stored.items() if tp != timepoint}
 
 
 def _existing(session: Session, participant_id: int) -> dict[Timepoint, Questionnaire]:
@@ -108,8 +118,12 @@ def save_questionnaire(
     """Create a timepoint's questionnaire; flag it when the visit is outside its window."""
     participant, done = _participant_and_done(session, actor, code)
     require_scope(actor, participant.centre_id)
+    others = None
+    if get_dictionary().reads_other_events and participant.id is not None:
+        others = other_visits({tp: q.answers for tp, q in
+                               _existing(session, participant.id).items()}, timepoint)
     checked = check_new(actor=actor, participant=participant, timepoint=timepoint,
-                        answers=answers, done=done, on=on)
+                        answers=answers, done=done, on=on, others=others)
     questionnaire = checked.record
     # The questionnaire is this transaction's first write, so a refused insert can roll the
     # whole transaction back; only inside a batch, where earlier writes must survive, is a
@@ -162,17 +176,20 @@ def check_new(
     answers: Mapping[str, Any],
     done: frozenset[Timepoint],
     on: date | None = None,
+    others: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Checked:
     """Every check of a new questionnaire, without touching the database.
 
     ``done`` are the timepoints the participant already has. Raises the hard rule's error
     or ``ValidationFailed``; returns the record to add and the soft findings to flag.
     Shared by ``save_questionnaire`` and the bulk writer so both apply the same rules.
+    ``others`` are the participant's other visits (event -> answers), for dictionaries
+    whose logic reads them (``other_visits``).
     """
     config = protocol_config()
     facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, done, config)
     rules.enforce("questionnaire", facts)
-    clean, completeness, visit = _validated(timepoint, answers)
+    clean, completeness, visit = _validated(timepoint, answers, others)
     _check_dates(participant, visit, on)
     window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, done, config)
     findings = rules.evaluate("questionnaire_window", window_facts)
@@ -234,7 +251,11 @@ def update_questionnaire(
             "Reload it to see their changes, then make yours again.",
             current_version=questionnaire.version,
         )
-    clean, completeness, visit = _validated(timepoint, answers)
+    others = None
+    if get_dictionary().reads_other_events and participant.id is not None:
+        others = other_visits({tp: q.answers for tp, q in
+                               _existing(session, participant.id).items()}, timepoint)
+    clean, completeness, visit = _validated(timepoint, answers, others)
     _check_dates(participant, visit, on)
     config = protocol_config()
     findings = rules.evaluate(

@@ -123,3 +123,25 @@ def test_redcap_events_need_a_mapping(tmp_path: Path) -> None:
                                             str(tmp_path / "e.csv")])
     assert result.exit_code == 1
     assert "no event mapping" in result.output
+
+
+def test_check_lists_missing_codes_and_action_tags_acted_on_or_kept(tmp_path: Path) -> None:
+    path = tmp_path / "dd.csv"
+    path.write_text(csv_text(line("a", "text", annotation="@HIDDEN @HIDDEN-SURVEY"),
+                             line("b", "text", annotation="@DEFAULT='1' @LATITUDE"),
+                             line("c", "text", annotation="@RANDOMORDER @HIDDEN")))
+    (tmp_path / "missing_data_codes.txt").write_text("UNK, Unknown\nNA, Not applicable\n")
+    result = runner.invoke(dictionary_app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Missing-data codes: UNK (Unknown), NA (Not applicable)" in result.output
+    assert "Action tags acted on:\n  @DEFAULT (1 field: b)\n  @HIDDEN (2 fields: a, c)\n" \
+        in result.output
+    assert ("Action tags kept, not acted on:\n"
+            "  @HIDDEN-SURVEY (1 field: a): this tool has no surveys\n"
+            "  @LATITUDE (1 field: b): no location is collected\n"
+            "  @RANDOMORDER (1 field: c): choices are always shown in the dictionary's order\n"
+            ) in result.output
+    other = tmp_path / "other_codes.txt"
+    other.write_text("ASKU, Asked but unknown\n")
+    result = runner.invoke(dictionary_app, ["check", str(path), "--missing-codes", str(other)])
+    assert "Missing-data codes: ASKU (Asked but unknown)" in result.output

@@ -72,9 +72,18 @@ def test_duplicate_choice_codes_and_bad_flags() -> None:
 
 
 def test_names_and_forms_must_be_redcap_names() -> None:
-    text = csv_text(line("Age", "text"), line("b", "text", form="My Form"), line("", "text"))
+    text = csv_text(line("1age", "text"), line("b", "text", form="_form"), line("", "text"))
     codes = {(row, code) for row, _col, code in problems_of(text)}
     assert codes == {(2, "bad_name"), (3, "bad_form_name"), (4, "missing_name")}
+
+
+def test_names_redcap_renames_on_upload_are_renamed_with_a_warning() -> None:
+    # REDCap's upload (MetaData::error_checking) lower-cases names and turns spaces into
+    # underscores, telling the user; it refuses names starting with a digit or underscore.
+    d = load_dictionary_text(csv_text(line("Age", "text"), line("b", "text", form="My Form")))
+    assert list(d.fields) == ["age", "b"]
+    assert list(d.forms) == ["f", "my_form"]
+    assert [w.code for w in d.warnings] == ["renamed_variable", "renamed_variable"]
 
 
 def test_a_form_split_over_non_consecutive_lines_is_refused() -> None:
@@ -132,7 +141,8 @@ def test_unknown_validation_loads_with_a_warning_and_validates_as_text() -> None
 
 def test_rendering_features_we_ignore_are_warnings() -> None:
     d = dd(line("a", "slider", choices="Low | Mid | High", validation="number"),
-           line("b", "checkbox", choices="1, A", matrix="grid", annotation="@DEFAULT='1' @HIDDEN"),
+           line("b", "checkbox", choices="1, A", matrix="grid",
+                annotation="@DEFAULT='1' @HIDDEN @RANDOMORDER @HIDDEN-SURVEY"),
            line("c", "file", validation="signature"),
            line("d", "text", question="4"),
            line("e", "yesno", choices="1, Yes | 0, No"))
@@ -140,7 +150,9 @@ def test_rendering_features_we_ignore_are_warnings() -> None:
     assert codes == [(2, "not_rendered"), (3, "not_rendered"), (3, "action_tags"),
                      (4, "not_rendered"), (5, "not_rendered"), (6, "ignored_choices")]
     assert d.field("a").slider_labels == ("Low", "Mid", "High")
-    assert "@DEFAULT, @HIDDEN" in d.warnings[2].message
+    # Tags acted on are not warned about; the others are listed, with why.
+    assert "@HIDDEN-SURVEY, @RANDOMORDER are kept, not acted on" in d.warnings[2].message
+    assert "this tool has no surveys" in d.warnings[2].message
 
 
 def test_our_dictionary_round_trips_byte_for_byte(tmp_path: object) -> None:

@@ -59,7 +59,20 @@ def test_a_file_without_the_field_annotation_column_loads_with_a_warning() -> No
                                        max="9", required="y"))
 
 
-def test_a_file_missing_another_column_is_still_refused() -> None:
+def test_a_file_missing_a_middle_column_is_still_refused() -> None:
+    # REDCap reads columns by position (Design::excel_to_array): without the first column
+    # every cell would land one column early, so the header is refused and says so.
     header = ",".join(f'"{name}"' if "," in name else name for name in COLUMNS[1:])
-    with pytest.raises(DictionaryError, match="missing 'Variable / Field Name'"):
+    with pytest.raises(DictionaryError, match="would take it as 'Variable / Field Name'"):
         load_dictionary_text(header + "\n")
+
+
+def test_a_header_stopping_early_or_spelled_differently_is_read_by_position() -> None:
+    # REDCap reads a data dictionary by column position, not by header text, and reads
+    # missing trailing columns as empty; so do we, with a warning for each difference.
+    names = list(COLUMNS[:12])
+    names[11] = "Branching Logic (Show field only if)"
+    header = ",".join(f'"{name}"' if "," in name else name for name in names)
+    d = load_dictionary_text(header + "\na,f,,yesno,A,,,,,,,\nb,f,,text,B,,,,,,,[a] = '1'\n")
+    assert d.field("b").branching == "[a] = '1'"
+    assert {w.code for w in d.warnings} == {"renamed_column", "missing_columns"}

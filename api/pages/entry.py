@@ -42,7 +42,7 @@ def _timepoint(value: str) -> Timepoint:
 
 def _writable(session: Session, user: SignedIn, code: str) -> Participant:
     participant = get_participant(session, user.actor, code)
-    require_scope(user.actor, participant.centre_id)
+    require_scope(user.actor, participant.centre_id, session=session)
     return participant
 
 

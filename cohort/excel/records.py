@@ -45,7 +45,7 @@ from cohort.excel.reader import EntryRow, EntrySheet
 from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
 from cohort.models import ExternalRecord, Participant, StatusChange
 from cohort.services import audit
-from cohort.services.context import Actor, get_participant
+from cohort.services.context import Actor, get_participant, require_scope
 from cohort.services.participants import change_status
 from cohort.services.sessions import session_from_answers
 from cohort.vocab import STATUS_CODES, Status
@@ -115,6 +115,7 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
 def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant], None]:
     def link(person: Participant) -> None:
         assert person.id is not None  # noqa: S101
+        require_scope(actor, person.centre_id, session=session)
         entry = ExternalRecord(source=SOURCE, external_id=record, participant_id=person.id)
         session.add(entry)
         try:

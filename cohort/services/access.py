@@ -14,8 +14,9 @@ Entry points call one function each, once per export or request:
                     fields=sorted(fields), centre_codes=visible_codes(session, user.actor),
                     deidentified=user.deidentified, free_text=not user.deidentified)
 
-  A full-cohort export (no centre filter) of data, a report or an archive asked by a person
-  at the command line or on the web needs a ``purpose`` (rule ``export.no_purpose``).
+  A full-cohort export (no centre filter) of records, a monitoring report or an archive
+  asked by a person at the command line or on the web needs a ``purpose`` (rule
+  ``export.no_purpose``).
 * ``record_read`` once per request that shows one participant's records (participant page,
   history, questionnaires, sessions, on the pages and the API): one insert, committed at
   once, before the records are read.
@@ -39,12 +40,12 @@ from cohort import rules
 from cohort.errors import ActionNotAllowed
 from cohort.models import Centre, ExportLog, Participant, ReadLog, Staff, utcnow
 from cohort.rules import ExportFacts
-from cohort.services.context import Actor, finish, require_role
+from cohort.services.context import Actor, finish, in_batch, require_role
 from cohort.vocab import Channel, ExportKind
 
-# Kinds of export whose full-cohort version needs a stated purpose when a person asks for it.
-PURPOSE_KINDS = frozenset({ExportKind.EXPORT, ExportKind.ANALYSIS, ExportKind.REPORT,
-                           ExportKind.ARCHIVE})
+# Kinds of export whose full-cohort version needs a stated purpose when a person asks for
+# it: participant-level records (an analysis report holds aggregates only).
+PURPOSE_KINDS = frozenset({ExportKind.EXPORT, ExportKind.REPORT, ExportKind.ARCHIVE})
 # Where a person can be asked (an API client cannot; it may send a purpose header).
 ASKED_CHANNELS = frozenset({Channel.CLI, Channel.WEB})
 # Purposes a person can pick; any other text may be typed.
@@ -96,6 +97,8 @@ def record_export(
     caller must not hand the data over.
     """
     check_purpose(kind=kind, channel=channel, centre_codes=centre_codes, purpose=purpose)
+    if not in_batch(session):
+        session.commit()  # end the read transaction first (SQLite: no stale-snapshot write)
     entry = ExportLog(
         actor_id=actor.staff_id if actor is not None and actor.staff_id else None,
         actor_name=actor_name[:120], channel=channel, client=(client or None) and client[:120],

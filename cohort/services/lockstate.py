@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from cohort import rules
+from cohort.errors import ProtocolViolation
 from cohort.models import StudyLock
 from cohort.rules import LockFacts
 from cohort.vocab import LockAction
@@ -76,3 +77,13 @@ def require_unlocked(session: Session, centre_id: int | None) -> None:
     state = read_lock_state(session)
     rules.enforce("lock", LockFacts(centre_id, state.study_locked,
                                     frozenset(state.centres_since)))
+
+
+def lock_refusal(session: Session, centre_id: int | None) -> str | None:
+    """Why a write for this centre would be refused by ``study.locked`` (None: it would
+    not): what a page shows instead of offering a form it would refuse."""
+    try:
+        require_unlocked(session, centre_id)
+    except ProtocolViolation as refused:
+        return refused.message
+    return None

@@ -38,10 +38,11 @@ def client_of(request: Request) -> str | None:
 
 
 def route_of(request: Request) -> str:
-    """The route's path template (``/api/v1/participants/{code}/history``): what was read,
-    without repeating the participant's code."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", request.url.path))
+    """The path with its parameters named (``/api/v1/participants/{code}/history``): what
+    was read, without repeating the participant's code."""
+    names = {str(value): name for name, value in request.path_params.items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part
+                    for part in request.url.path.split("/"))
 
 
 def read_participant(request: Request, code: str, user: CurrentUser,

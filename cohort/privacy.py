@@ -82,8 +82,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         year_of_birth=Q, gender=Q, inclusion_date=Q, consent_date=Q, age_at_inclusion=Q,
         injected_past_month=H, wish_neck_groin=H, reached_via=H, group=H, id=C, code=C,
         centre_id=C, seq=C, status=H, enrolled_by=S, created_at=A, version=A),
-    "status_change": _t("id participant_id status effective_date reason recorded_by "
-                        "recorded_at",
+    "status_change": _t("id status effective_date reason recorded_at",
                         "id participant_id status effective_date",
                         id=C, participant_id=C, status=H, effective_date=H, reason=F,
                         recorded_by=S, recorded_at=A),

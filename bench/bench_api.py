@@ -11,12 +11,18 @@ several client threads hammer one endpoint each for a bounded time:
 * floor: a bare FastAPI endpoint inserting one row in the same database, served the same
   way, measured in the same run: what any write costs on this machine and backend;
 * retention, uncached: the summary computed from scratch (one client, in process); the
-  pages above reuse it until the next write, so this is the cost after every write.
+  pages above reuse it until the next write, so this is the cost after every write;
+* read log: one participant's records read through the API
+  (``GET /api/v1/participants/{code}/questionnaires``) and on the page
+  (``GET /participants/{code}``), alone and while others save, each of which writes one
+  read-log entry; measured on the real app and on the same app with the read log's
+  dependency replaced by a plain look-up (``app_without_read_log``), with saves too.
 
 Prints p50/p95 per endpoint and backend and the ratio to the floor. Targets: p95 < 50 ms
-for a save, < 200 ms for the retention page. Runs in well under three minutes.
+for a save, < 200 ms for the retention page. Runs in about five minutes (both backends).
 
     .venv/bin/python bench/bench_api.py [--clients 6] [--seconds 6] [--participants 10000]
+        [--backend sqlite|postgresql|both] [--only all|read-log]
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fastapi import Request  # noqa: E402
+
+from api.deps import CurrentUser, DbSession  # noqa: E402
 from cohort.codes import make_code  # noqa: E402
 from cohort.db import create_schema, engine_for  # noqa: E402
 from cohort.models import (  # noqa: E402
@@ -56,6 +65,7 @@ from cohort.models import (  # noqa: E402
     Staff,
 )
 from cohort.services.accounts import hash_password  # noqa: E402
+from cohort.services.context import get_participant  # noqa: E402
 from cohort.vocab import (  # noqa: E402
     DeviationStatus,
     Gender,
@@ -173,8 +183,10 @@ def bulk_load(url: str, n: int, seed: int = 7) -> dict[str, Any]:
     engine.dispose()
     for pool in pending.values():
         rng.shuffle(pool)
+    people = [(p["code"], p["centre_id"]) for p in participants]
+    rng.shuffle(people)
     return {"pending": pending, "questionnaires": len(questionnaires),
-            "deviations": len(deviations)}
+            "deviations": len(deviations), "people": people}
 
 
 # --------------------------------------------------------------------------- floor app
@@ -193,6 +205,23 @@ def floor_app() -> Any:
         return {"ok": True}
 
     return app
+
+
+def app_without_read_log() -> Any:
+    """The real app, but a participant is only looked up, not logged: the baseline the
+    read log's cost is measured against (never a deployment setting)."""
+    from api.access import read_participant
+    from api.app import create_app
+
+    app = create_app()
+    app.dependency_overrides[read_participant] = _unlogged
+    return app
+
+
+def _unlogged(request: Request, code: str, user: CurrentUser, session: DbSession) -> Any:
+    """``api.access.read_participant`` without its ``record_read``."""
+    del request
+    return get_participant(session, user.actor, code)
 
 
 # --------------------------------------------------------------------------- servers
@@ -295,45 +324,30 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         run_load("warm-up", args.clients, 1.0, floor_call)
         results.append(run_load("floor (bare insert)", args.clients, args.seconds, floor_call))
 
+    shares = _split(list(work), 4)
+    work[:] = shares[0] + shares[1]
+    people = loaded["people"]
+    if args.only == "all":
+        results.extend(retention_runs(url, args, work, lock))
+    for label, target, share in (("read log on", "api.app:create_app", shares[2]),
+                                 ("read log off", "bench_api:app_without_read_log",
+                                  shares[3])):
+        work[:] = share
+        with server(target, url) as base:
+            results.extend(read_log_runs(label, base, args, people, work, lock))
+    return results
+
+
+def retention_runs(url: str, args: argparse.Namespace, work: list[Any],
+                   lock: threading.Lock) -> list[dict[str, Any]]:
+    """Saves, the retention page and API, both at once, and the uncached summary."""
+    results = []
     with server("api.app:create_app", url) as base:
-        tokens: dict[int, str] = {}
-
-        def token_for(centre: int) -> str:
-            if centre not in tokens:
-                r = httpx.post(base + "/api/v1/auth/token",
-                               data={"username": f"w{centre}", "password": PASSWORD})
-                r.raise_for_status()
-                tokens[centre] = r.json()["access_token"]
-            return tokens[centre]
-
-        for centre in range(1, 21):
-            token_for(centre)
-
-        def save_call(i: int) -> Callable[[], bool]:
-            client = httpx.Client(base_url=base, timeout=30)
-
-            def call() -> bool:
-                with lock:
-                    if not work:
-                        raise StopIteration
-                    tp, code, centre, visit = work.pop()
-                baseline = False
-                r = client.post(f"/api/v1/participants/{code}/questionnaires/{tp}",
-                                json={"answers": answers(date.fromisoformat(visit), baseline)},
-                                headers={"Authorization": f"Bearer {tokens[centre]}"})
-                if r.status_code != 201:
-                    raise RuntimeError(f"{r.status_code} {r.text[:150]}")
-                return True
-            return call
+        tokens = worker_tokens(base)
+        save_call = saver(base, tokens, work, lock)
 
         def page_call(i: int) -> Callable[[], bool]:
-            client = httpx.Client(base_url=base, timeout=30)
-            login = client.get("/login").text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
-            if csrf is None:
-                raise RuntimeError("the sign-in page has no CSRF field")
-            client.post("/login", data={"username": "officer", "password": PASSWORD,
-                                        "csrf_token": csrf.group(1)})
+            client = officer_pages(base)
             return lambda: client.get("/retention").status_code == 200
 
         def api_call(i: int) -> Callable[[], bool]:
@@ -351,32 +365,117 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         results.append(run_load("retention page (HTML)", args.clients, args.seconds, page_call))
         results.append(run_load("retention API (JSON)", args.clients, args.seconds, api_call))
         work.extend(reserved)
-        results.extend(mixed_run(args, save_call, page_call))
+        results.extend(mixed_run(args, ("mixed: save questionnaire", save_call),
+                                 ("mixed: retention page while saving", page_call)))
     results.append(uncached_retention(url))
     return results
 
 
-def mixed_run(args: argparse.Namespace, save_call: Callable[[int], Callable[[], bool] | None],
-              page_call: Callable[[int], Callable[[], bool] | None]) -> list[dict[str, Any]]:
-    """Half the clients save questionnaires while the other half load /retention: every
-    save writes an audit entry, so the retention cache keeps being invalidated and the
-    page is measured as it is while outreach workers enter data."""
-    savers = max(1, args.clients // 2)
-    readers = max(1, args.clients - savers)
+def _split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def worker_tokens(base: str) -> dict[int, str]:
+    """A bearer token for the outreach worker of each of the 20 centres."""
+    tokens = {}
+    for centre in range(1, 21):
+        r = httpx.post(base + "/api/v1/auth/token",
+                       data={"username": f"w{centre}", "password": PASSWORD})
+        r.raise_for_status()
+        tokens[centre] = r.json()["access_token"]
+    return tokens
+
+
+def saver(base: str, tokens: dict[int, str], work: list[Any], lock: threading.Lock
+          ) -> Callable[[int], Callable[[], bool]]:
+    """Clients that each save the next visit in window, until ``work`` runs out."""
+    def save_call(i: int) -> Callable[[], bool]:
+        client = httpx.Client(base_url=base, timeout=30)
+
+        def call() -> bool:
+            with lock:
+                if not work:
+                    raise StopIteration
+                tp, code, centre, visit = work.pop()
+            r = client.post(f"/api/v1/participants/{code}/questionnaires/{tp}",
+                            json={"answers": answers(date.fromisoformat(visit), False)},
+                            headers={"Authorization": f"Bearer {tokens[centre]}"})
+            if r.status_code != 201:
+                raise RuntimeError(f"{r.status_code} {r.text[:150]}")
+            return True
+        return call
+    return save_call
+
+
+def officer_pages(base: str) -> httpx.Client:
+    """A client signed in to the pages as the national research officer."""
+    client = httpx.Client(base_url=base, timeout=30)
+    login = client.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    if csrf is None:
+        raise RuntimeError("the sign-in page has no CSRF field")
+    client.post("/login", data={"username": "officer", "password": PASSWORD,
+                                "csrf_token": csrf.group(1)})
+    return client
+
+
+def read_log_runs(label: str, base: str, args: argparse.Namespace,
+                  people: list[tuple[str, int]], work: list[Any],
+                  lock: threading.Lock) -> list[dict[str, Any]]:
+    """Saves, participant reads (API and page), and both at once, on one server."""
+    tokens = worker_tokens(base)
+    half = len(work) // 2
+    mixed_work, work[:] = work[half:], work[:half]
+    save_call = saver(base, tokens, work, lock)
+
+    def read_call(i: int) -> Callable[[], bool]:
+        client = httpx.Client(base_url=base, timeout=30)
+        turn = iter(range(i, 10**9, args.clients))
+
+        def call() -> bool:
+            code, centre = people[next(turn) % len(people)]
+            r = client.get(f"/api/v1/participants/{code}/questionnaires",
+                           headers={"Authorization": f"Bearer {tokens[centre]}"})
+            return r.status_code == 200
+        return call
+
+    def page_call(i: int) -> Callable[[], bool]:
+        client = officer_pages(base)
+        turn = iter(range(i, 10**9, args.clients))
+        return lambda: client.get(
+            f"/participants/{people[next(turn) % len(people)][0]}").status_code == 200
+
+    out = [run_load(f"{label}: read (API)", args.clients, args.seconds, read_call),
+           run_load(f"{label}: read (page)", args.clients, args.seconds, page_call),
+           run_load(f"{label}: save", args.clients, args.seconds, save_call)]
+    work[:] = mixed_work
+    return out + mixed_run(args, (f"{label}: save, mixed", save_call),
+                           (f"{label}: read, mixed", read_call))
+
+
+Maker = Callable[[int], Callable[[], bool] | None]
+
+
+def mixed_run(args: argparse.Namespace, savers: tuple[str, Maker], readers: tuple[str, Maker]
+              ) -> list[dict[str, Any]]:
+    """Half the clients save questionnaires while the other half read: every save writes
+    an audit entry, so the retention cache keeps being invalidated and the page is measured
+    as it is while outreach workers enter data (and every participant read writes a
+    read-log entry, competing with the saves for the write lock)."""
+    n_save = max(1, args.clients // 2)
     out: dict[str, dict[str, Any]] = {}
 
-    def run(name: str, clients: int, make: Callable[[int], Callable[[], bool] | None]) -> None:
+    def run(name: str, clients: int, make: Maker) -> None:
         out[name] = run_load(name, clients, args.seconds, make)
 
-    threads = [threading.Thread(target=run, args=("mixed: save questionnaire", savers,
-                                                  save_call)),
-               threading.Thread(target=run, args=("mixed: retention page while saving",
-                                                  readers, page_call))]
+    threads = [threading.Thread(target=run, args=(savers[0], n_save, savers[1])),
+               threading.Thread(target=run, args=(readers[0], max(1, args.clients - n_save),
+                                                  readers[1]))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return [out["mixed: save questionnaire"], out["mixed: retention page while saving"]]
+    return [out[savers[0]], out[readers[0]]]
 
 
 def uncached_retention(url: str, repeat: int = 20) -> dict[str, Any]:
@@ -436,6 +535,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--only", choices=["all", "read-log"], default="all",
+                        help="read-log: only the floor and the read log's runs")
     args = parser.parse_args()
     which = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     started = time.monotonic()
@@ -446,7 +547,7 @@ def main() -> None:
                 table.append((label, row))
     print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, "
           f"{args.participants} participants, loopback, 1 uvicorn worker")
-    print(f"{'backend':11} {'endpoint':24} {'requests':>8} {'req/s':>7} {'p50 ms':>8} "
+    print(f"{'backend':11} {'endpoint':30} {'requests':>8} {'req/s':>7} {'p50 ms':>8} "
           f"{'p95 ms':>8} {'p95/floor':>9}  target")
     floors = {label: row.get("p95") for label, row in table if row["name"].startswith("floor")}
     targets = {"save questionnaire": 50.0, "retention page (HTML)": 200.0,
@@ -460,7 +561,7 @@ def main() -> None:
             verdict = f"p95 < {target:.0f} ms: {'yes' if row['p95'] < target else 'NO'}"
         p50 = f"{row['p50']:8.1f}" if "p50" in row else f"{'-':>8}"
         p95 = f"{row['p95']:8.1f}" if "p95" in row else f"{'-':>8}"
-        print(f"{label:11} {row['name']:24} {row['n']:8d} {row['rps']:7.1f} {p50} {p95} "
+        print(f"{label:11} {row['name']:30} {row['n']:8d} {row['rps']:7.1f} {p50} {p95} "
               f"{ratio}  {verdict}")
         if row["errors"]:
             print(f"{'':11} {row['errors']} error(s), first: {row.get('first_error')}")

@@ -4,7 +4,8 @@ What the schema deliberately does not hold: names, contact details or full dates
 of participants (GDPR Art. 4(5) pseudonymisation: the study code is generated and the
 year of birth is the finest date kept). Participants are never deleted: their status
 history records withdrawal, death or loss to follow-up, and a database trigger refuses
-``DELETE`` on the participant and audit tables (see ``cohort.guards``).
+``DELETE`` on the participant and audit tables (see ``cohort.guards``), and any rewrite of
+the export log, the read log and the lock history.
 """
 
 from __future__ import annotations

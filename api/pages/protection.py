@@ -35,7 +35,7 @@ def access_log_page(
     request: Request, user: CurrentUser, session: DbSession,
     log: Annotated[str, Query(pattern="^(reads|exports)$")] = "reads",
     centre: Annotated[str | None, Query(max_length=8)] = None,
-    staff: Annotated[int | None, Query(ge=1)] = None,
+    staff: Annotated[str | None, Query(max_length=12)] = None,
     participant: Annotated[str | None, Query(max_length=16)] = None,
     since: Annotated[str | None, Query(max_length=10)] = None,
     until: Annotated[str | None, Query(max_length=10)] = None,
@@ -44,7 +44,8 @@ def access_log_page(
     """Who read whose records (per centre, per person, per participant), or the exports."""
     require_role(user.actor, "access_log")
     found = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
-    where = LogFilter(centre_id=found.id if found else None, staff_id=staff,
+    person = int(staff) if staff and staff.isdigit() else None  # the form sends "" for all
+    where = LogFilter(centre_id=found.id if found else None, staff_id=person,
                       participant_code=participant or None, since=_day(since),
                       until=_day(until), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     lister = list_exports if log == "exports" else list_reads
@@ -55,7 +56,7 @@ def access_log_page(
         "centres": queries.list_centres(session, actor=user.actor),
         "staff": queries.list_staff(session, actor=user.actor),
         "exports_visible": user.actor.centre_ids is None,
-        "filters": {"centre": centre or "", "staff": staff or "",
+        "filters": {"centre": centre or "", "staff": person or "",
                     "participant": participant or "", "since": since or "",
                     "until": until or ""}}, user=user)
 

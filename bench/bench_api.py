@@ -16,7 +16,9 @@ several client threads hammer one endpoint each for a bounded time:
   (``GET /api/v1/participants/{code}/questionnaires``) and on the page
   (``GET /participants/{code}``), alone and while others save, each of which writes one
   read-log entry; measured on the real app and on the same app with the read log's
-  dependency replaced by a plain look-up (``app_without_read_log``), with saves too.
+  dependency replaced by a plain look-up (``app_without_read_log``), with saves too;
+  and the insert alone (``record_read``, in process, one client), which is what the read
+  log adds to each request once the noise of a shared machine is taken away.
 
 Prints p50/p95 per endpoint and backend and the ratio to the floor. Targets: p95 < 50 ms
 for a save, < 200 ms for the retention page. Runs in about five minutes (both backends).
@@ -67,6 +69,7 @@ from cohort.models import (  # noqa: E402
 from cohort.services.accounts import hash_password  # noqa: E402
 from cohort.services.context import get_participant  # noqa: E402
 from cohort.vocab import (  # noqa: E402
+    Channel,
     DeviationStatus,
     Gender,
     Group,
@@ -335,6 +338,7 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         work[:] = share
         with server(target, url) as base:
             results.extend(read_log_runs(label, base, args, people, work, lock))
+    results.append(read_log_insert(url))
     return results
 
 
@@ -496,6 +500,31 @@ def uncached_retention(url: str, repeat: int = 20) -> dict[str, Any]:
             session.rollback()
     times.sort()
     return {"name": "retention, uncached (1)", "n": repeat, "errors": 0,
+            "rps": 1000 * repeat / sum(times), "p50": statistics.median(times),
+            "p95": times[min(repeat - 1, int(0.95 * repeat))]}
+
+
+def read_log_insert(url: str, repeat: int = 300) -> dict[str, Any]:
+    """What the read log adds to one request, without the noise of a server: one
+    ``record_read`` (end the read transaction, one INSERT, commit), in process, one client."""
+    from sqlmodel import Session, select
+
+    from cohort.services.access import record_read
+    from cohort.services.context import Actor
+
+    worker = Actor(staff_id=1, role=Role.OUTREACH_WORKER, centre_id=1,
+                   centre_ids=frozenset({1}))
+    times: list[float] = []
+    with Session(engine_for(url), expire_on_commit=False) as session:
+        people = session.exec(select(Participant).where(Participant.centre_id == 1)
+                              .limit(50)).all()
+        for i in range(repeat):
+            started = time.perf_counter()
+            record_read(session, actor=worker, participant=people[i % len(people)],
+                        channel=Channel.API, what="/api/v1/participants/{code}")
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"name": "read-log insert alone (1)", "n": repeat, "errors": 0,
             "rps": 1000 * repeat / sum(times), "p50": statistics.median(times),
             "p95": times[min(repeat - 1, int(0.95 * repeat))]}
 

@@ -30,7 +30,7 @@ from cohort.dictionary import get_dictionary
 from cohort.rules import may
 from cohort.services.deid import FREE_TEXT_COLUMNS, withheld_fields
 from cohort.settings import get_settings
-from cohort.vocab import Role
+from cohort.vocab import RECORD_FORMS, Role
 
 
 class Category(StrEnum):
@@ -230,28 +230,31 @@ def _row(table: str, column: str, spec: Spec) -> FieldRow:
 
 
 def _answers() -> Iterable[FieldRow]:
-    """The dictionary fields stored in ``questionnaire.answers``."""
+    """The dictionary fields stored in ``questionnaire.answers`` (the forms not kept in a
+    table of their own), each with its category."""
     dictionary = get_dictionary()
-    withheld = withheld_fields()
     identifiers = set(dictionary.identifier_fields())
+    free_text = withheld_fields() - identifiers
     base = SCHEMA["questionnaire"]["answers"]
-    for name, f in dictionary.fields.items():
-        if name in identifiers:
-            category, spec = Category.INDIRECT, Spec(Category.INDIRECT, base.api, False)
-        elif name in withheld:
-            category, spec = Category.FREE_TEXT, Spec(Category.FREE_TEXT, base.api, True)
-        else:
-            category, spec = Category.HEALTH, base
-        row = _row("questionnaire", f"answers.{name}", Spec(category, spec.api, spec.export))
-        goes = row.goes_to
-        if name in identifiers:
-            goes = [g for g in goes if not g.startswith("analysis export")]
-            goes.insert(0, "never exported (identifier)")
-        elif name in withheld:
-            goes = [g.replace("(cohort export)", "(only with --include-free-text)")
-                    for g in goes]
-        yield FieldRow(row.table, row.field, row.category, row.read_by, row.export_by, goes)
-        del f
+    for form in dictionary.forms.values():
+        if form.name in RECORD_FORMS:
+            continue
+        for f in form.fields:
+            if f.name in identifiers:
+                spec = Spec(Category.INDIRECT, base.api, export=False)
+            elif f.name in free_text:
+                spec = Spec(Category.FREE_TEXT, base.api, export=True)
+            else:
+                spec = base
+            row = _row("questionnaire", f"answers.{f.name}", spec)
+            goes = row.goes_to
+            if f.name in identifiers:
+                goes = ["never exported (identifier)", *goes]
+            elif f.name in free_text:
+                goes = [g.replace("(cohort export)", "(only with --include-free-text)")
+                        for g in goes]
+            yield FieldRow(row.table, row.field, row.category, row.read_by, row.export_by,
+                           goes)
 
 
 def field_rows() -> list[FieldRow]:

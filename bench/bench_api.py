@@ -339,6 +339,7 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         with server(target, url) as base:
             results.extend(read_log_runs(label, base, args, people, work, lock))
     results.append(read_log_insert(url))
+    results.append(lock_check(url))
     return results
 
 
@@ -523,10 +524,31 @@ def read_log_insert(url: str, repeat: int = 300) -> dict[str, Any]:
             record_read(session, actor=worker, participant=people[i % len(people)],
                         channel=Channel.API, what="/api/v1/participants/{code}")
             times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"name": "read-log insert alone (1)", "n": repeat, "errors": 0,
-            "rps": 1000 * repeat / sum(times), "p50": statistics.median(times),
-            "p95": times[min(repeat - 1, int(0.95 * repeat))]}
+    return _in_process("read-log insert alone (1)", times)
+
+
+def lock_check(url: str, repeat: int = 300) -> dict[str, Any]:
+    """What the study lock adds to every write: reading the lock state (rule study.locked)
+    at the write gate, in process, one client."""
+    from sqlmodel import Session
+
+    from cohort.services.lockstate import read_lock_state
+
+    times: list[float] = []
+    with Session(engine_for(url)) as session:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            read_lock_state(session)
+            times.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    return _in_process("lock check alone (1)", times)
+
+
+def _in_process(name: str, times: list[float]) -> dict[str, Any]:
+    times = sorted(times)
+    return {"name": name, "n": len(times), "errors": 0, "rps": 1000 * len(times) / sum(times),
+            "p50": statistics.median(times), "p95": times[min(len(times) - 1,
+                                                              int(0.95 * len(times)))]}
 
 
 @contextmanager

@@ -7,6 +7,7 @@ Status codes, and why:
 * ``StaleVersion`` → 409 with ``current_version``: reload, then save again;
 * ``GroupCrossingRefused``, ``GroupLocked``, ``DuplicateTimepoint`` → 409: the request is
   well formed but conflicts with what is already recorded about the participant;
+  ``StudyLocked`` (rule ``study.locked``) → 409 too: the study's state refuses any write;
 * every other hard rule (eligibility, consent, dates) → 422: the submitted values
   themselves are refused;
 * ``ValidationFailed`` (data dictionary) and request-shape errors → 422 with
@@ -46,12 +47,13 @@ from cohort.errors import (
     OutsideCentreScope,
     ProtocolViolation,
     StaleVersion,
+    StudyLocked,
     ValidationFailed,
 )
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
-CONFLICT_RULES = (GroupCrossingRefused, GroupLocked, DuplicateTimepoint)
+CONFLICT_RULES = (GroupCrossingRefused, GroupLocked, DuplicateTimepoint, StudyLocked)
 
 # slug → (title, what the caller should do); served at /problems/{slug}.
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
@@ -109,8 +111,8 @@ PROBLEM_STATUSES: dict[int, str] = {
     401: "Not signed in: no valid bearer token (problem type not-signed-in).",
     403: "Your role, or your centre, does not allow this (forbidden; rule_id scope.*).",
     404: "Not found: unknown, or another centre's record (the same answer on purpose).",
-    409: "Conflicts with what is recorded: a protocol rule (rule_id) or a stale version "
-         "(current_version).",
+    409: "Conflicts with what is recorded: a protocol rule (rule_id; study.locked once the "
+         "study or the centre is locked) or a stale version (current_version).",
     422: "A value is refused: the data dictionary (errors), a protocol rule (rule_id and "
          "field) or the request's shape (errors).",
     429: "Too many sign-in attempts: wait for the seconds in Retry-After.",

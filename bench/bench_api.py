@@ -11,269 +11,48 @@ several client threads hammer one endpoint each for a bounded time:
 * floor: a bare FastAPI endpoint inserting one row in the same database, served the same
   way, measured in the same run: what any write costs on this machine and backend;
 * retention, uncached: the summary computed from scratch (one client, in process); the
-  pages above reuse it until the next write, so this is the cost after every write.
+  pages above reuse it until the next write, so this is the cost after every write;
+* read log: one participant's records read through the API
+  (``GET /api/v1/participants/{code}/questionnaires``) and on the page
+  (``GET /participants/{code}``), alone and while others save, each of which writes one
+  read-log entry; measured on the real app and on the same app with the read log's
+  dependency replaced by a plain look-up (``readlog.app_without_read_log``), with saves too;
+  and the insert alone (``record_read``, in process, one client), which is what the read
+  log adds to each request once the noise of a shared machine is taken away.
 
 Prints p50/p95 per endpoint and backend and the ratio to the floor. Targets: p95 < 50 ms
-for a save, < 200 ms for the retention page. Runs in well under three minutes.
+for a save, < 200 ms for the retention page. Runs in about five minutes (both backends).
 
     .venv/bin/python bench/bench_api.py [--clients 6] [--seconds 6] [--participants 10000]
+        [--backend sqlite|postgresql|both] [--only all|read-log]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import random
-import re
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from cohort.codes import make_code  # noqa: E402
-from cohort.db import create_schema, engine_for  # noqa: E402
-from cohort.models import (  # noqa: E402
-    Account,
-    Centre,
-    Deviation,
-    Participant,
-    Questionnaire,
-    Staff,
+from apiload import (
+    AS_OF,
+    PASSWORD,
+    backends,
+    bulk_load,
+    mixed_run,
+    officer_pages,
+    run_load,
+    saver,
+    server,
+    worker_tokens,
 )
-from cohort.services.accounts import hash_password  # noqa: E402
-from cohort.vocab import (  # noqa: E402
-    DeviationStatus,
-    Gender,
-    Group,
-    Modality,
-    Role,
-    Severity,
-    Status,
-    Timepoint,
-)
+from readlog import lock_check, read_log_insert, read_log_runs
 
-PG_ADMIN = os.environ.get("COHORT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PASSWORD = "bench password long enough"
-AS_OF = date.today()
-
-
-def answers(visit: date, baseline: bool) -> dict[str, Any]:
-    """A complete valid answer set, as a phone form would send it."""
-    out: dict[str, Any] = {
-        "visit_date": visit.isoformat(), "inj_freq": "3", "products": ["1", "5"],
-        "inj_sites": ["1"], "share_syringe": "0", "share_cooker": "1", "share_filter": "0",
-        "share_water": "0", "reuse_own_syringe": "1", "water_source": "1", "acidifier": "2",
-        "swab_before": "1", "swab_after": "0", "rotate_sites": "1",
-        "inject_outdoors_hurry": "0", "abscess": "0", "cellulitis": "0", "vein_damage": "1",
-        "missed_hit": "0", "overdose": "0", "hcv_test_ever": "1", "hcv_last_result": "1",
-        "hiv_test_ever": "0", "oat_current": "1", "oat_type": "1", "hr_services": ["1", "3"],
-    }
-    if baseline:
-        out.update({"housing": "3", "income_source": "2", "education": "2",
-                    "years_injecting": "8", "age_first_injection": "22", "prison_ever": "0"})
-    return out
-
-
-# --------------------------------------------------------------------------- cohort
-def bulk_load(url: str, n: int, seed: int = 7) -> dict[str, Any]:
-    """20 centres, staff with accounts, ``n`` participants with M0/M6/M12 and deviations."""
-    rng = random.Random(seed)
-    engine = engine_for(url)
-    create_schema(engine)
-    now = datetime.now(UTC)
-    pw = hash_password(PASSWORD)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(Centre.__table__), [  # type: ignore[attr-defined]
-            {"id": i, "code": f"C{i:02d}", "name": f"Centre {i:02d}", "city": "City",
-             "active": True} for i in range(1, 21)])
-        staff_rows: list[dict[str, Any]] = [
-            {"id": i, "display_name": f"Worker {i}", "role": Role.OUTREACH_WORKER,
-             "centre_id": i, "aerli_trained_on": date(2024, 1, 1), "active": True,
-             "created_at": now} for i in range(1, 21)]
-        staff_rows.append({"id": 21, "display_name": "Officer", "role": Role.RESEARCH_OFFICER,
-                           "centre_id": None, "aerli_trained_on": None, "active": True,
-                           "created_at": now})
-        conn.execute(sa.insert(Staff.__table__), staff_rows)  # type: ignore[attr-defined]
-        conn.execute(sa.insert(Account.__table__), [  # type: ignore[attr-defined]
-            {"id": s["id"], "username": f"w{s['id']}" if s["id"] <= 20 else "officer",
-             "password_hash": pw, "staff_id": s["id"], "active": True, "created_at": now}
-            for s in staff_rows])
-        participants, questionnaires, deviations = [], [], []
-        pending: dict[str, list[tuple[str, int, str]]] = {"M6": [], "M12": []}
-        seq = dict.fromkeys(range(1, 21), 0)
-        for pid in range(1, n + 1):
-            centre = rng.randint(1, 20)
-            seq[centre] += 1
-            inclusion = AS_OF - timedelta(days=rng.randint(0, 760))
-            code = make_code(f"C{centre:02d}", seq[centre])
-            participants.append({
-                "id": pid, "code": code, "centre_id": centre, "seq": seq[centre],
-                "year_of_birth": 1990, "gender": Gender.MAN, "inclusion_date": inclusion,
-                "consent_date": inclusion, "age_at_inclusion": 34, "injected_past_month": True,
-                "wish_neck_groin": False, "reached_via": Modality.IN_PERSON,
-                "group": Group.INTERVENTION if rng.random() < 0.53 else Group.COMPARISON,
-                "status": Status.ACTIVE, "enrolled_by": centre, "created_at": now, "version": 1})
-            for tp, day in ((Timepoint.M0, 0), (Timepoint.M6, 182), (Timepoint.M12, 365)):
-                visit = inclusion + timedelta(days=day)
-                in_window_now = tp is not Timepoint.M0 and abs((AS_OF - visit).days) <= 40
-                if visit > AS_OF or in_window_now:
-                    if in_window_now and visit <= AS_OF:
-                        pending[tp.value].append((code, centre, visit.isoformat()))
-                    break
-                if tp is not Timepoint.M0 and rng.random() > 0.8:
-                    continue
-                questionnaires.append({
-                    "participant_id": pid, "timepoint": tp, "visit_date": visit,
-                    "staff_id": centre, "answers": answers(visit, tp is Timepoint.M0),
-                    "completeness": 1.0, "in_window": True, "version": 1,
-                    "created_at": now, "updated_at": now})
-            if rng.random() < 0.2:
-                deviations.append({
-                    "rule_id": "session.trained_staff", "severity": Severity.SOFT,
-                    "entity": "participant", "record_id": pid, "participant_id": pid,
-                    "centre_id": centre, "message": f"{code}: one trained worker",
-                    "raised_at": now, "status": DeviationStatus.OPEN,
-                    "dedupe_key": f"bench:{pid}"})
-        for chunk in range(0, n, 2000):
-            conn.execute(sa.insert(Participant.__table__),  # type: ignore[attr-defined]
-                         participants[chunk:chunk + 2000])
-        for chunk in range(0, len(questionnaires), 2000):
-            conn.execute(sa.insert(Questionnaire.__table__),  # type: ignore[attr-defined]
-                         questionnaires[chunk:chunk + 2000])
-        conn.execute(sa.insert(Deviation.__table__), deviations)  # type: ignore[attr-defined]
-        key = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
-        conn.execute(sa.text(f"CREATE TABLE bench_floor (id {key} PRIMARY KEY, "
-                             "payload TEXT, at TIMESTAMP)"))
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            for table in ("centre", "staff", "account", "participant"):
-                conn.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                    f"(SELECT max(id) FROM {table}))"))
-            conn.execute(sa.text("ANALYZE"))
-        # Flush the bulk load's WAL now, so that a checkpoint it triggered does not land in
-        # the middle of a measured run (the load itself is not what is measured).
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("CHECKPOINT"))
-    engine.dispose()
-    for pool in pending.values():
-        rng.shuffle(pool)
-    return {"pending": pending, "questionnaires": len(questionnaires),
-            "deviations": len(deviations)}
-
-
-# --------------------------------------------------------------------------- floor app
-def floor_app() -> Any:
-    """The floor: a bare FastAPI endpoint inserting one row, nothing else."""
-    from fastapi import FastAPI
-
-    engine = engine_for(os.environ["COHORT_DATABASE_URL"])
-    app = FastAPI()
-    statement = sa.text("INSERT INTO bench_floor (payload, at) VALUES (:p, :at)")
-
-    @app.post("/floor")
-    def insert(body: dict[str, Any]) -> dict[str, bool]:
-        with engine.begin() as conn:
-            conn.execute(statement, {"p": str(body)[:200], "at": datetime.now(UTC)})
-        return {"ok": True}
-
-    return app
-
-
-# --------------------------------------------------------------------------- servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(target: str, url: str) -> Iterator[str]:
-    port = free_port()
-    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)
-    env = {**os.environ, "COHORT_DATABASE_URL": url, "PYTHONPATH": path}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--app-dir", str(ROOT / "bench")],
-        cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/docs", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"{target} did not start")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def run_load(name: str, clients: int, seconds: float,
-             make_call: Callable[[int], Callable[[], bool] | None]) -> dict[str, Any]:
-    """``clients`` threads call their request function until time is up or work runs out."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    calls = [make_call(i) for i in range(clients)]  # sign-ins etc. are not timed
-    stop = time.monotonic() + seconds
-
-    def worker(i: int) -> None:
-        call = calls[i]
-        if call is None:
-            return
-        mine: list[float] = []
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            try:
-                ok = call()
-            except StopIteration:
-                break
-            except Exception as error:  # noqa: BLE001 - a benchmark reports, never hides
-                with lock:
-                    errors.append(repr(error)[:200])
-                continue
-            elapsed = (time.perf_counter() - started) * 1000
-            if ok:
-                mine.append(elapsed)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.monotonic() - began
-    latencies.sort()
-    out = {"name": name, "n": len(latencies), "errors": len(errors),
-           "rps": len(latencies) / wall if wall else 0.0}
-    if latencies:
-        out["p50"] = statistics.median(latencies)
-        out["p95"] = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-    if errors:
-        out["first_error"] = errors[0]
-    return out
+from cohort.db import engine_for
+from cohort.vocab import Role
 
 
 def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -287,7 +66,7 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
     results = []
     lock = threading.Lock()
 
-    with server("bench_api:floor_app", url) as base:
+    with server("apiload:floor_app", url) as base:
         def floor_call(i: int) -> Callable[[], bool]:
             client = httpx.Client(base_url=base, timeout=30)
             return lambda: client.post("/floor", json={"client": i}).status_code == 200
@@ -295,45 +74,32 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         run_load("warm-up", args.clients, 1.0, floor_call)
         results.append(run_load("floor (bare insert)", args.clients, args.seconds, floor_call))
 
+    shares = _split(list(work), 4)
+    work[:] = shares[0] + shares[1]
+    people = loaded["people"]
+    if args.only == "all":
+        results.extend(retention_runs(url, args, work, lock))
+    for label, target, share in (("read log on", "api.app:create_app", shares[2]),
+                                 ("read log off", "readlog:app_without_read_log",
+                                  shares[3])):
+        work[:] = share
+        with server(target, url) as base:
+            results.extend(read_log_runs(label, base, args, people, work, lock))
+    results.append(read_log_insert(url))
+    results.append(lock_check(url))
+    return results
+
+
+def retention_runs(url: str, args: argparse.Namespace, work: list[Any],
+                   lock: threading.Lock) -> list[dict[str, Any]]:
+    """Saves, the retention page and API, both at once, and the uncached summary."""
+    results = []
     with server("api.app:create_app", url) as base:
-        tokens: dict[int, str] = {}
-
-        def token_for(centre: int) -> str:
-            if centre not in tokens:
-                r = httpx.post(base + "/api/v1/auth/token",
-                               data={"username": f"w{centre}", "password": PASSWORD})
-                r.raise_for_status()
-                tokens[centre] = r.json()["access_token"]
-            return tokens[centre]
-
-        for centre in range(1, 21):
-            token_for(centre)
-
-        def save_call(i: int) -> Callable[[], bool]:
-            client = httpx.Client(base_url=base, timeout=30)
-
-            def call() -> bool:
-                with lock:
-                    if not work:
-                        raise StopIteration
-                    tp, code, centre, visit = work.pop()
-                baseline = False
-                r = client.post(f"/api/v1/participants/{code}/questionnaires/{tp}",
-                                json={"answers": answers(date.fromisoformat(visit), baseline)},
-                                headers={"Authorization": f"Bearer {tokens[centre]}"})
-                if r.status_code != 201:
-                    raise RuntimeError(f"{r.status_code} {r.text[:150]}")
-                return True
-            return call
+        tokens = worker_tokens(base)
+        save_call = saver(base, tokens, work, lock)
 
         def page_call(i: int) -> Callable[[], bool]:
-            client = httpx.Client(base_url=base, timeout=30)
-            login = client.get("/login").text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
-            if csrf is None:
-                raise RuntimeError("the sign-in page has no CSRF field")
-            client.post("/login", data={"username": "officer", "password": PASSWORD,
-                                        "csrf_token": csrf.group(1)})
+            client = officer_pages(base)
             return lambda: client.get("/retention").status_code == 200
 
         def api_call(i: int) -> Callable[[], bool]:
@@ -351,32 +117,14 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
         results.append(run_load("retention page (HTML)", args.clients, args.seconds, page_call))
         results.append(run_load("retention API (JSON)", args.clients, args.seconds, api_call))
         work.extend(reserved)
-        results.extend(mixed_run(args, save_call, page_call))
+        results.extend(mixed_run(args, ("mixed: save questionnaire", save_call),
+                                 ("mixed: retention page while saving", page_call)))
     results.append(uncached_retention(url))
     return results
 
 
-def mixed_run(args: argparse.Namespace, save_call: Callable[[int], Callable[[], bool] | None],
-              page_call: Callable[[int], Callable[[], bool] | None]) -> list[dict[str, Any]]:
-    """Half the clients save questionnaires while the other half load /retention: every
-    save writes an audit entry, so the retention cache keeps being invalidated and the
-    page is measured as it is while outreach workers enter data."""
-    savers = max(1, args.clients // 2)
-    readers = max(1, args.clients - savers)
-    out: dict[str, dict[str, Any]] = {}
-
-    def run(name: str, clients: int, make: Callable[[int], Callable[[], bool] | None]) -> None:
-        out[name] = run_load(name, clients, args.seconds, make)
-
-    threads = [threading.Thread(target=run, args=("mixed: save questionnaire", savers,
-                                                  save_call)),
-               threading.Thread(target=run, args=("mixed: retention page while saving",
-                                                  readers, page_call))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return [out["mixed: save questionnaire"], out["mixed: retention page while saving"]]
+def _split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
 
 
 def uncached_retention(url: str, repeat: int = 20) -> dict[str, Any]:
@@ -401,41 +149,14 @@ def uncached_retention(url: str, repeat: int = 20) -> dict[str, Any]:
             "p95": times[min(repeat - 1, int(0.95 * repeat))]}
 
 
-@contextmanager
-def backends(which: list[str]) -> Iterator[list[tuple[str, str]]]:
-    out: list[tuple[str, str]] = []
-    tmp = tempfile.TemporaryDirectory(prefix="bench-api-")
-    pg_name = None
-    admin = None
-    if "sqlite" in which:
-        out.append(("SQLite", f"sqlite:///{tmp.name}/bench.db"))
-    if "postgresql" in which:
-        try:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            pg_name = f"bench_api_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{pg_name}"'))
-            out.append(("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"))
-        except sa.exc.OperationalError as error:
-            print(f"PostgreSQL skipped: {str(error.orig).strip().splitlines()[0]}")
-    try:
-        yield out
-    finally:
-        if admin is not None and pg_name is not None:
-            for _, url in out:
-                engine_for(url).dispose()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
-        tmp.cleanup()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--only", choices=["all", "read-log"], default="all",
+                        help="read-log: only the floor and the read log's runs")
     args = parser.parse_args()
     which = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     started = time.monotonic()
@@ -446,7 +167,7 @@ def main() -> None:
                 table.append((label, row))
     print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, "
           f"{args.participants} participants, loopback, 1 uvicorn worker")
-    print(f"{'backend':11} {'endpoint':24} {'requests':>8} {'req/s':>7} {'p50 ms':>8} "
+    print(f"{'backend':11} {'endpoint':30} {'requests':>8} {'req/s':>7} {'p50 ms':>8} "
           f"{'p95 ms':>8} {'p95/floor':>9}  target")
     floors = {label: row.get("p95") for label, row in table if row["name"].startswith("floor")}
     targets = {"save questionnaire": 50.0, "retention page (HTML)": 200.0,
@@ -460,7 +181,7 @@ def main() -> None:
             verdict = f"p95 < {target:.0f} ms: {'yes' if row['p95'] < target else 'NO'}"
         p50 = f"{row['p50']:8.1f}" if "p50" in row else f"{'-':>8}"
         p95 = f"{row['p95']:8.1f}" if "p95" in row else f"{'-':>8}"
-        print(f"{label:11} {row['name']:24} {row['n']:8d} {row['rps']:7.1f} {p50} {p95} "
+        print(f"{label:11} {row['name']:30} {row['n']:8d} {row['rps']:7.1f} {p50} {p95} "
               f"{ratio}  {verdict}")
         if row["errors"]:
             print(f"{'':11} {row['errors']} error(s), first: {row.get('first_error')}")

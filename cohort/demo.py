@@ -30,6 +30,7 @@ from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.checks import run_checks
 from cohort.services.context import Actor, actor_for, batch, protocol_config
 from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate, enrol, log_screening
+from cohort.services.lockstate import require_unlocked
 from cohort.services.participants import change_status
 from cohort.services.questionnaires import save_questionnaire
 from cohort.services.sessions import AerliSessionCreate, log_session
@@ -408,6 +409,7 @@ def build_demo(
     Runs in batches of ``commit_every`` participants; each batch is all-or-nothing.
     """
     as_of = as_of or date.today()
+    require_unlocked(session, None)  # study.locked: not even the centres and staff are made
     gen = _Generator(session, seed, as_of)
     with batch(session):
         teams = gen.teams()

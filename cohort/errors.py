@@ -71,6 +71,14 @@ class ActionNotAllowed(ProtocolViolation):
     """The person's role may not do this (for example a statistician writing data)."""
 
 
+class StudyLocked(ProtocolViolation):
+    """The study, or this centre, is locked at its end: nothing more is written."""
+
+
+class PurposeMissing(ProtocolViolation):
+    """A full-cohort export needs the person to say what it is for."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One problem with one answer, in words for the person who typed it."""

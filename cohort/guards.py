@@ -37,13 +37,39 @@ POSTGRES_GUARDS = [
 ]
 
 
+# The data-protection logs (who exported, who read) and the lock history are as
+# append-only as the audit trail (migration 0019 installs these).
+APPEND_ONLY_LOGS = ("export_log", "read_log", "study_lock")
+
+
+def _sqlite_append_only(table: str) -> list[str]:
+    return [f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}
+       BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""" for op in ("UPDATE", "DELETE")]
+
+
+def _postgres_append_only(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+       FOR EACH ROW EXECUTE FUNCTION cohort_refuse_rewrite()"""]
+
+
 def guard_statements(dialect: str) -> list[str]:
-    """The trigger DDL for a dialect name ('sqlite' or 'postgresql')."""
+    """The trigger DDL of the initial schema for a dialect ('sqlite' or 'postgresql')."""
     return POSTGRES_GUARDS if dialect == "postgresql" else SQLITE_GUARDS
 
 
+def log_guard_statements(dialect: str) -> list[str]:
+    """The trigger DDL making the export log, read log and lock history append-only."""
+    if dialect == "postgresql":
+        # The refusing function comes with the initial schema; repeated so this stands alone.
+        return [POSTGRES_GUARDS[0]] + [s for t in APPEND_ONLY_LOGS
+                                       for s in _postgres_append_only(t)]
+    return [s for t in APPEND_ONLY_LOGS for s in _sqlite_append_only(t)]
+
+
 def install_guards_on(connection: Connection) -> None:
-    for statement in guard_statements(connection.dialect.name):
+    dialect = connection.dialect.name
+    for statement in guard_statements(dialect) + log_guard_statements(dialect):
         connection.execute(text(statement))
 
 

@@ -4,7 +4,8 @@ What the schema deliberately does not hold: names, contact details or full dates
 of participants (GDPR Art. 4(5) pseudonymisation: the study code is generated and the
 year of birth is the finest date kept). Participants are never deleted: their status
 history records withdrawal, death or loss to follow-up, and a database trigger refuses
-``DELETE`` on the participant and audit tables (see ``cohort.guards``).
+``DELETE`` on the participant and audit tables (see ``cohort.guards``), and any rewrite of
+the export log, the read log and the lock history.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from cohort.vocab import (
+    Channel,
     DeviationStatus,
+    ExportKind,
     Gender,
     Group,
     InjectionSite,
+    LockAction,
     Modality,
     Role,
     ScreeningOutcome,
@@ -424,3 +428,60 @@ class ExternalRecord(SQLModel, table=True):
     external_id: str = Field(max_length=100)
     participant_id: int = Field(foreign_key="participant.id", index=True)
     created_at: datetime = _ts()
+
+
+# --------------------------------------------------------------------------- data protection
+class ExportLog(SQLModel, table=True):
+    """Append-only: one row per export or download that left the system (file, workbook,
+    report, codebook, page of an API list), written by ``cohort.services.access``.
+
+    ``actor_id`` is empty for the command line run without ``--as``; ``actor_name`` then
+    holds the operating-system account. ``centre_codes`` empty means every centre (a
+    full-cohort export, which needs a ``purpose``).
+    """
+
+    __tablename__ = "export_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    actor_name: str = Field(max_length=120)
+    channel: Channel = Field(sa_type=_enum(Channel, "channel"))
+    client: str | None = Field(default=None, max_length=120)
+    kind: ExportKind = Field(sa_type=_enum(ExportKind, "export_kind"))
+    fmt: str = Field(max_length=16)
+    shape: str | None = Field(default=None, max_length=16)
+    fields: list[str] = Field(default_factory=list, sa_type=JSONType)
+    rows: int = 0
+    centre_codes: list[str] | None = Field(default=None, sa_type=JSONType)
+    free_text: bool = False
+    deidentified: bool = False
+    purpose: str | None = Field(default=None, max_length=500)
+    target: str | None = Field(default=None, max_length=255)
+
+
+class ReadLog(SQLModel, table=True):
+    """Append-only: who opened one participant's records, when, from where (one row per
+    request, whatever the page shows)."""
+
+    __tablename__ = "read_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    actor_id: int = Field(foreign_key="staff.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    centre_id: int = Field(foreign_key="centre.id", index=True)
+    channel: Channel = Field(sa_type=_enum(Channel, "channel"))
+    what: str = Field(max_length=120)
+    client: str | None = Field(default=None, max_length=120)
+
+
+class StudyLock(SQLModel, table=True):
+    """Append-only: each time the data manager locked or unlocked the study (no centre) or
+    one centre. The latest row of a scope is its state; nothing is ever rewritten."""
+
+    __tablename__ = "study_lock"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    action: LockAction = Field(sa_type=_enum(LockAction, "lock_action"))
+    centre_id: int | None = Field(default=None, foreign_key="centre.id")
+    actor_id: int = Field(foreign_key="staff.id")
+    reason: str = Field(max_length=500)

@@ -25,6 +25,8 @@ from cohort.errors import (
     NotEligible,
     OutsideCentreScope,
     ProtocolViolation,
+    PurposeMissing,
+    StudyLocked,
 )
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
@@ -147,6 +149,21 @@ class ScopeFacts:
 
 
 @dataclass(frozen=True)
+class LockFacts:
+    """A write about to happen for ``centre_id`` (None: not tied to one centre)."""
+
+    centre_id: int | None
+    study_locked: bool
+    locked_centre_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class ExportFacts:
+    full_cohort: bool  # every centre's records (no centre filter)
+    purpose: str | None
+
+
+@dataclass(frozen=True)
 class ScheduleFacts:
     """A participant's follow-up as of a date, for the time-based rules."""
 
@@ -256,6 +273,11 @@ ACTION_ROLES: dict[str, tuple[frozenset[Role], str]] = {
     # their own centre only.
     "choose_centre": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN, Role.STATISTICIAN}),
                       "Outreach workers work with their own centre's participants only."),
+    "lock": (frozenset({Role.ADMIN}),
+             "Only the data manager locks or unlocks the study."),
+    "access_log": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
+                   "Only research officers and data managers review who read and exported "
+                   "participants' records."),
 }
 
 
@@ -272,6 +294,24 @@ def may(role: Role, action: str) -> bool:
     """Whether rule ``scope.role`` lets this role take the action (any centre in reach):
     what a page asks before offering a button it would otherwise refuse."""
     return _role(ScopeFacts(role, None, 0, action)) is None
+
+
+def _locked_study(f: LockFacts) -> str | None:
+    if f.study_locked:
+        return ("The study is locked: its data are final and nothing more can be saved. "
+                "Reading and exporting still work; the data manager can unlock it.")
+    if f.centre_id is not None and f.centre_id in f.locked_centre_ids:
+        return ("This centre's data are locked: nothing more can be saved for its "
+                "participants. Reading and exporting still work; the data manager can "
+                "unlock it.")
+    return None
+
+
+def _no_purpose(f: ExportFacts) -> str | None:
+    if f.full_cohort and not (f.purpose and f.purpose.strip()):
+        return ("Please say what this export of the whole cohort is for (its purpose is "
+                "kept in the export log).")
+    return None
 
 
 def _visit_window(f: VisitFacts) -> str | None:
@@ -387,6 +427,10 @@ RULES: tuple[Rule[Any], ...] = (
          _role, ActionNotAllowed),
     Rule("scope.other_centre", HARD, "Writing for another centre's participant is refused.",
          "scope", _other_centre, OutsideCentreScope),
+    Rule("study.locked", HARD, "The study (or this centre) is locked: every write is refused.",
+         "lock", _locked_study, StudyLocked),
+    Rule("export.no_purpose", HARD, "A full-cohort export needs a stated purpose.", "export",
+         _no_purpose, PurposeMissing, "purpose"),
     Rule("session.comparison_group", SOFT, "AERLI session for a comparison participant.",
          "session", _session_comparison),
     Rule("session.trained_staff", SOFT, "Session with fewer than two AERLI-trained workers.",

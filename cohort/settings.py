@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     m6_window_days: int | None = None
     m12_window_days: int | None = None
     session_deadline_days: int = 183
+    # Years the data are kept after the study (or a centre) is locked; then `cohort archive`
+    # lists them as due for deletion (it never deletes). COHORT_RETENTION_YEARS.
+    retention_years: int = Field(default=20, ge=0, le=100)
     echo_sql: bool = False
     # The project title the REDCap API reports (content=project).
     study_title: str = "OUTSIDER cohort"

@@ -89,6 +89,32 @@ class DeviationStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class Channel(StrEnum):
+    """Where a read or an export came from (the export and read logs say it)."""
+
+    CLI = "cli"
+    WEB = "web"
+    API = "api"
+    REDCAP_API = "redcap_api"
+
+
+class ExportKind(StrEnum):
+    """What left the system, as the export log names it."""
+
+    EXPORT = "export"            # analysis-ready data file (cohort export)
+    ANALYSIS = "analysis"        # analysis report and estimates (cohort analyse)
+    TEMPLATE = "template"        # offline entry workbook (lists participants due)
+    REPORT = "report"            # monitoring workbook (retention, visits due, deviations)
+    CODEBOOK = "codebook"        # codebook or dictionary (no participant data)
+    API_PAGE = "api_page"        # one page of a list endpoint of the API
+    ARCHIVE = "archive"          # end-of-study archive bundle
+
+
+class LockAction(StrEnum):
+    LOCK = "lock"
+    UNLOCK = "unlock"
+
+
 # Dictionary choice codes, per variable, mapped to the words stored in the tables.
 GROUP_CODES: dict[str, Group] = {"1": Group.INTERVENTION, "2": Group.COMPARISON}
 GENDER_CODES: dict[str, Gender] = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import admin, auth, entry, monitoring, participants
+from api.pages import admin, auth, entry, monitoring, participants, protection
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, participants, entry, monitoring, admin):
+    for module in (auth, participants, entry, monitoring, admin, protection):
         app.include_router(module.router)

@@ -8,12 +8,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
+from api.access import read_participant
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import FormPage, answers_from_form, form_page, locked_values
 from api.pages.common import flash_saved, page_router, redirect, render
 from api.pages.participants import field_errors
 from cohort.dictionary import get_dictionary
-from cohort.errors import CohortError, NotFound, StaleVersion
+from cohort.errors import CohortError, NotFound, StaleVersion, StudyLocked
 from cohort.models import Participant
 from cohort.services import queries
 from cohort.services.context import get_participant, require_scope
@@ -43,7 +44,7 @@ def _timepoint(value: str) -> Timepoint:
 
 def _writable(session: Session, user: SignedIn, code: str) -> Participant:
     participant = get_participant(session, user.actor, code)
-    require_scope(user.actor, participant.centre_id)
+    require_scope(user.actor, participant.centre_id, session=session)
     return participant
 
 
@@ -72,26 +73,34 @@ def _page(session: Session, user: SignedIn, participant: Participant, timepoint:
 @router.get("/participants/{code}/questionnaires/{tp}", response_class=HTMLResponse)
 def questionnaire_form(code: str, tp: str, request: Request, user: CurrentUser,
                        session: DbSession, today: Today) -> HTMLResponse:
+    """The entry form; once the study or the centre is locked, the answers read-only.
+    Logged as a read once the person is known to be allowed to see it."""
     timepoint = _timepoint(tp)
-    participant = _writable(session, user, code)
+    try:
+        _writable(session, user, code)
+        locked = None
+    except StudyLocked as refused:
+        locked = refused.message
+    participant = read_participant(request, code, user, session)
     existing = {q.timepoint: q for q in
                 queries.list_questionnaires(session, actor=user.actor, code=code)}
     record = existing.get(timepoint)
     values: dict[str, Any] = dict(record.answers) if record else {"visit_date": today.isoformat()}
     return _questionnaire_page(request, user, session, participant, timepoint, values, {},
-                               version=record.version if record else None, today=today)
+                               version=record.version if record else None, today=today,
+                               locked=locked)
 
 
 def _questionnaire_page(request: Request, user: SignedIn, session: Session,
                         participant: Participant, timepoint: Timepoint,
                         values: dict[str, Any], errors: dict[str, str], *,
                         version: int | None, today: Any, error: str = "", status: int = 200,
-                        stale: bool = False) -> HTMLResponse:
+                        stale: bool = False, locked: str | None = None) -> HTMLResponse:
     page = _page(session, user, participant, timepoint, values, errors, today=today)
     return render(request, "questionnaire.html",
                   {"p": participant, "timepoint": timepoint.value, "fields": page.fields,
                    "form_env": page.env, "version": version, "error": error,
-                   "stale": stale},
+                   "stale": stale, "locked": locked},
                   user=user, status=status)
 
 

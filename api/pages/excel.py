@@ -18,16 +18,18 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.access import log_download
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.pages.common import page_router, render, render_error
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
 from cohort.excel.importer import ImportBusy, ImportReport, import_file, is_csv
-from cohort.excel.layout import Kind
-from cohort.excel.report import may_report, report_workbook
+from cohort.excel.layout import CODE, Kind
+from cohort.excel.report import REPORT_FIELDS, counted_report, may_report
 from cohort.excel.templates import build_template
 from cohort.services import queries
-from cohort.vocab import Timepoint
+from cohort.services.access import PURPOSES
+from cohort.vocab import ExportKind, Timepoint
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,7 +58,8 @@ def _page(request: Request, user: CurrentUser, session: DbSession, **extra: obje
           ) -> HTMLResponse:
     context = {"centres": queries.list_centres(session, actor=user.actor),
                "timepoints": [t.value for t in Timepoint],
-               "may_report": may_report(user.actor), **extra}
+               "may_report": may_report(user.actor), "purposes": PURPOSES,
+               "report_needs_purpose": user.actor.centre_ids is None, **extra}
     return render(request, "workbooks.html", context, user=user)
 
 
@@ -71,16 +74,21 @@ def template_download(
     centre: Annotated[str, Query()],
     kind: Annotated[str, Query()] = "questionnaire",
     timepoint: Annotated[str | None, Query()] = None,
+    purpose: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
+    """An entry workbook (it lists the codes of the participants due: in the export log)."""
     try:
         chosen = Kind(kind)
         tp = Timepoint(timepoint) if chosen is Kind.QUESTIONNAIRE and timepoint else None
     except ValueError:
         return render_error(request, status=422, title="Unknown workbook",
                             detail="Please pick a kind of workbook and a timepoint.")
-    data, _ = build_template(session, actor=user.actor, kind=chosen, centre_code=centre,
-                             timepoint=tp, as_of=today)
+    data, rows = build_template(session, actor=user.actor, kind=chosen, centre_code=centre,
+                                timepoint=tp, as_of=today)
     name = f"{centre.upper()}-{tp.value if tp else chosen.value}-{today.isoformat()}.xlsx"
+    log_download(request, user, session, kind=ExportKind.TEMPLATE, fmt="xlsx", rows=rows,
+                 fields=[CODE] if rows else [], centre_codes=[centre.strip().upper()],
+                 purpose=purpose, target=name)
     return _download(data, name)
 
 
@@ -138,7 +146,12 @@ def annotated_download(token: str, request: Request, user: CurrentUser) -> Respo
 
 
 @router.get("/workbooks/report.xlsx")
-def report_download(user: CurrentUser, session: DbSession, today: Today) -> Response:
-    """Research officers and data managers (``report_workbook`` refuses others: 403)."""
-    return _download(report_workbook(session, actor=user.actor, as_of=today),
-                     f"cohort-report-{today.isoformat()}.xlsx")
+def report_download(request: Request, user: CurrentUser, session: DbSession, today: Today,
+                    purpose: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """Research officers and data managers (``counted_report`` refuses others: 403). The
+    whole cohort's report needs a purpose (rule ``export.no_purpose``: 422, nothing sent)."""
+    data, rows = counted_report(session, actor=user.actor, as_of=today)
+    name = f"cohort-report-{today.isoformat()}.xlsx"
+    log_download(request, user, session, kind=ExportKind.REPORT, fmt="xlsx", rows=rows,
+                 fields=REPORT_FIELDS, purpose=purpose, target=name)
+    return _download(data, name)

@@ -8,15 +8,18 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import FormPage, answers_from_form, form_page, locked_values
 from api.pages.common import flash_saved, page_router, redirect, render
 from api.problems import describe
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
+from cohort.models import Participant
 from cohort.services import queries
-from cohort.services.context import get_participant, may
+from cohort.services.context import may
 from cohort.services.enrolment import enrol_screened, enrolment_from_answers
+from cohort.services.lockstate import lock_refusal
 from cohort.services.monitoring import participant_overview
 from cohort.vocab import Timepoint
 
@@ -126,8 +129,8 @@ async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
 
 @router.get("/participants/{code}", response_class=HTMLResponse)
 def participant_page(code: str, request: Request, user: CurrentUser, session: DbSession,
-                     today: Today) -> HTMLResponse:
-    participant = get_participant(session, user.actor, code)
+                     today: Today, participant: Annotated[Participant, LOGGED_READ],
+                     ) -> HTMLResponse:
     overview = next(r for r in participant_overview(session, actor=user.actor, as_of=today,
                                                     centre_id=participant.centre_id)
                     if r.code == participant.code)
@@ -135,18 +138,18 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
                       queries.list_questionnaires(session, actor=user.actor, code=code)}
     sessions = queries.list_sessions(session, actor=user.actor, code=code)
     deviations = queries.participant_deviations(session, actor=user.actor, code=code)
-    may_write = may(user.actor, "write")
+    locked = lock_refusal(session, participant.centre_id)
+    may_write = may(user.actor, "write") and locked is None
     return render(request, "participant.html",
                   {"p": participant, "overview": overview, "questionnaires": questionnaires,
                    "timepoints": [t.value for t in Timepoint], "sessions": sessions,
-                   "deviations": deviations, "may_write": may_write},
+                   "deviations": deviations, "may_write": may_write, "locked": locked},
                   user=user)
 
 
 @router.get("/participants/{code}/history", response_class=HTMLResponse)
-def history_page(code: str, request: Request, user: CurrentUser,
-                 session: DbSession) -> HTMLResponse:
-    participant = get_participant(session, user.actor, code)
+def history_page(code: str, request: Request, user: CurrentUser, session: DbSession,
+                 participant: Annotated[Participant, LOGGED_READ]) -> HTMLResponse:
     entries = queries.participant_history(session, actor=user.actor, code=code)
     names = queries.staff_names(session, actor=user.actor,
                                 ids={e.actor_id for e in entries if e.actor_id is not None})

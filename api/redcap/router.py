@@ -22,6 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from api.access import PURPOSE_HEADER, client_of
 from api.deps import session_for
 from api.redcap import answers
 from api.redcap.answers import Failure
@@ -86,6 +87,7 @@ def _actor(request: Request, session: Session, params: Params) -> Actor:
     if found is None:
         throttle.failed(THROTTLE_KEY, address)
         raise Failure(403, NO_PERMISSION)
+    request.state.redcap_username = found[0].username
     return actor_for(session, found[1])
 
 
@@ -182,6 +184,8 @@ def _records(request: Request, session: Session, actor: Actor, params: Params) -
     )
     params.flag("exportSurveyFields")  # checked; no surveys, so nothing to add
     export = prepare_export(session, actor=actor, query=query)
+    export.log(actor_name=request.state.redcap_username, client=client_of(request),
+               purpose=request.headers.get(PURPOSE_HEADER))
     media = answers.JSON if query.format == "json" else answers.CSV
     return StreamingResponse(export.chunks(), media_type=media)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from api.access import log_download
 from api.deps import CurrentUser, DbSession, Today
 from cohort.services import queries
 from cohort.services.monitoring import CentreStatus, WorklistItem, worklist
+from cohort.vocab import ExportKind
 
 router = APIRouter(tags=["monitoring"])
 
@@ -33,12 +36,17 @@ def centre_retention(centre_code: str, user: CurrentUser, session: DbSession, to
 
 @router.get("/worklist", response_model=list[WorklistItem])
 def visits_due(
-    user: CurrentUser, session: DbSession, today: Today,
+    request: Request, user: CurrentUser, session: DbSession, today: Today,
     centre: Annotated[str | None, Query(description="Centre code, e.g. C04.")] = None,
     as_of: AsOf = None,
     horizon_days: Annotated[int, Query(ge=0, le=365)] = 30,
 ) -> list[WorklistItem]:
-    """M6/M12 visits overdue, in window now, or opening within ``horizon_days``."""
-    centre_id = queries.get_centre(session, actor=user.actor, code=centre).id if centre else None
-    return worklist(session, actor=user.actor, as_of=as_of or today, centre_id=centre_id,
-                    horizon_days=horizon_days)
+    """M6/M12 visits overdue, in window now, or opening within ``horizon_days`` (kept in
+    the export log: it lists participants)."""
+    found = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
+    items = worklist(session, actor=user.actor, as_of=as_of or today,
+                     centre_id=found.id if found else None, horizon_days=horizon_days)
+    log_download(request, user, session, kind=ExportKind.API_PAGE, fmt="json", rows=len(items),
+                 fields=[f.name for f in fields(WorklistItem)],
+                 centre_codes=[found.code] if found else None)
+    return items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, Today
 from api.problems import CONFLICTS
 from api.schemas import (
@@ -26,13 +27,15 @@ def public(q: Questionnaire) -> QuestionnairePublic:
     return QuestionnairePublic.model_validate(q, from_attributes=True)
 
 
-@router.get("", response_model=QuestionnairesPublic)
+@router.get("", response_model=QuestionnairesPublic,
+            dependencies=[LOGGED_READ])
 def list_questionnaires(code: str, user: CurrentUser, session: DbSession) -> QuestionnairesPublic:
     rows = queries.list_questionnaires(session, actor=user.actor, code=code)
     return QuestionnairesPublic(data=[public(q) for q in rows], count=len(rows))
 
 
-@router.get("/{timepoint}", response_model=QuestionnairePublic)
+@router.get("/{timepoint}", response_model=QuestionnairePublic,
+            dependencies=[LOGGED_READ])
 def get(code: str, timepoint: Timepoint, user: CurrentUser,
         session: DbSession) -> QuestionnairePublic:
     """Includes ``version``: send it back with an update."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, Today
+from api.problems import CONFLICTS
 from api.schemas import SessionSaved, SessionsPublic, briefs
 from cohort.models import AerliSession, AerliSessionPublic
 from cohort.services import queries
@@ -19,14 +21,15 @@ def public(record: AerliSession, staff_ids: list[int]) -> AerliSessionPublic:
                                              update={"staff_ids": staff_ids})
 
 
-@router.get("", response_model=SessionsPublic)
+@router.get("", response_model=SessionsPublic,
+            dependencies=[LOGGED_READ])
 def list_sessions(code: str, user: CurrentUser, session: DbSession) -> SessionsPublic:
     rows = queries.list_sessions(session, actor=user.actor, code=code)
     return SessionsPublic(data=[public(r.record, r.staff_ids) for r in rows],
                           count=len(rows))
 
 
-@router.post("", response_model=SessionSaved, status_code=201)
+@router.post("", response_model=SessionSaved, status_code=201, responses=CONFLICTS)
 def create(code: str, body: AerliSessionCreate, user: CurrentUser, session: DbSession,
            today: Today) -> SessionSaved:
     """Log a session. Soft rules (comparison group, fewer than two trained workers, not in

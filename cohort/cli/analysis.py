@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cohort.cli.exportlog import As, OptionalPurpose, Purpose
+
 Database = Annotated[str | None, typer.Option(
     "--database", help="Database URL; default: COHORT_DATABASE_URL or the settings.")]
 AsOf = Annotated[str | None, typer.Option(
@@ -66,8 +68,13 @@ def analyse(
         help="Censor people still followed where a loss would be dated (missed_visit: "
              "close of the first missed visit window) or at the as_of date.")
     ] = "missed_visit",
+    purpose: OptionalPurpose = None,
+    who: As = None,
 ) -> None:
-    """Write the HTML report (tables, figures) and the estimates as CSV and JSON."""
+    """Write the HTML report (tables, figures) and the estimates as CSV and JSON.
+
+    Kept in the export log (aggregates of the whole cohort: who, when, how many
+    participants)."""
     from analysis.outcomes import COV_STRUCTS
     from analysis.report import SECTIONS
 
@@ -80,6 +87,11 @@ def analyse(
         _fail(f"unknown censoring rule '{censor_at}'; use missed_visit or as_of.")
     data = _load(database, _as_of(as_of), censor_at)
     from analysis.report import write_report
+    from cohort.cli.exportlog import log_export
+    from cohort.vocab import ExportKind
+
+    log_export(database=database, who=who, kind=ExportKind.ANALYSIS, fmt="html",
+               rows=len(data.participants), shape=what, purpose=purpose, target=str(out))
 
     try:
         report = write_report(data, out, what=what, cov_struct=correlation, ipcw=ipcw)
@@ -107,13 +119,19 @@ def export(
         "--include-free-text",
         help="Also export free-text fields (notes, 'other' boxes). Left out by default: "
              "people write names and places in them; for the data manager only.")] = False,
+    purpose: Purpose = "",
+    who: As = None,
 ) -> None:
     """Export analysis-ready data with variable and value labels, and its codebook beside.
 
     Fields the dictionary marks as identifiers are never exported; free-text fields only
-    with ``--include-free-text``.
+    with ``--include-free-text``. ``--purpose`` is required (rule ``export.no_purpose``):
+    who, when, what and why go into the export log before the file is in place.
     """
     from analysis.export import FORMATS, SHAPES
+    from cohort.services.access import check_purpose
+    from cohort.vocab import Channel, ExportKind
+
 
     chosen = (fmt or out.suffix.lstrip(".")).lower()
     if chosen not in FORMATS:
@@ -121,12 +139,26 @@ def export(
               f"{', '.join(FORMATS)}.")
     if shape not in SHAPES:
         _fail(f"unknown shape '{shape}'; use long or wide.")
+    # Rule export.no_purpose: nothing is read before the purpose is given.
+    check_purpose(kind=ExportKind.EXPORT, channel=Channel.CLI, centre_codes=None,
+                  purpose=purpose)
     data = _load(database, _as_of(as_of))
     from analysis.export import export as write_export
+    from cohort.cli.exportlog import log_export, publish, staged
 
     try:
-        result = write_export(data, out, fmt=chosen, shape=shape,
-                              include_free_text=include_free_text)
+        with staged(out) as scratch:
+            result = write_export(data, scratch / out.name, fmt=chosen, shape=shape,
+                                  include_free_text=include_free_text)
+            log_export(database=database, who=who, kind=ExportKind.EXPORT, fmt=chosen,
+                       shape=shape, rows=result.rows, fields=result.columns,
+                       free_text=include_free_text, deidentified=not include_free_text,
+                       purpose=purpose, target=str(out.resolve()))
+            publish(scratch, out.parent, [result.path.name, result.codebook.name,
+                                          result.variables.name])
+        result.path, result.codebook, result.variables = (
+            out.parent / result.path.name, out.parent / result.codebook.name,
+            out.parent / result.variables.name)
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}.", 1)
         return
@@ -139,5 +171,7 @@ def export(
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
-    app.command("analyse")(analyse)
-    app.command("export")(export)
+    from cohort.cli import main
+
+    app.command("analyse")(main.friendly(analyse))
+    app.command("export")(main.friendly(export))

@@ -59,6 +59,16 @@ def _load(path: Path, events: Path | None, missing: Path | None = None) -> forms
         raise typer.Exit(1) from None
 
 
+def _log(fmt: str, fields: int, output: Path | None) -> None:
+    """Codebooks and dictionaries hold no participant data: kept in the export log when a
+    study database is configured, without one (checking a new dictionary) they are not."""
+    from cohort.cli.exportlog import log_export
+    from cohort.vocab import ExportKind
+
+    log_export(only_if_study_database=True, kind=ExportKind.CODEBOOK, fmt=fmt, rows=fields,
+               target=str(output.resolve()) if output else "standard output")
+
+
 @dictionary_app.command("check")
 def check(
     path: Annotated[Path, typer.Argument(help="The data dictionary CSV.")],
@@ -126,6 +136,7 @@ def redcap(
         typer.echo("Error: this dictionary has no event mapping to write; put "
                    "event_mapping.csv next to it.", err=True)
         raise typer.Exit(1)
+    _log("csv", len(dictionary.fields), output)
     output.write_text(dictionary.to_redcap_csv(), encoding="utf-8")
     typer.echo(f"Wrote {output}: {len(dictionary.fields)} fields, record identifier first.")
     if events is not None:
@@ -162,6 +173,7 @@ def codebook(
         text = dictionary.codebook_csv()
     else:
         text = dictionary.codebook_markdown()
+    _log(fmt, len(dictionary.fields), output)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cohort.cli.exportlog import As, OptionalPurpose, Purpose
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 
@@ -75,8 +77,11 @@ def template(
     timepoint: Annotated[str | None, typer.Option(
         help="M0, M6 or M12 (questionnaires): the participants due are listed.")] = None,
     as_of: AsOf = None,
+    purpose: OptionalPurpose = None,
+    who: As = None,
 ) -> None:
-    """Make an entry workbook for offline use (one row per participant due)."""
+    """Make an entry workbook for offline use (one row per participant due; kept in the
+    export log)."""
     from cohort.excel.layout import Kind
     from cohort.excel.templates import build_template
     from cohort.vocab import Timepoint
@@ -99,6 +104,13 @@ def template(
         data, rows = build_template(session, actor=main._national(session), kind=chosen,
                                     centre_code=centre, timepoint=tp,
                                     as_of=main.parse_date(as_of))
+    from cohort.cli.exportlog import log_export
+    from cohort.excel.layout import CODE
+    from cohort.vocab import ExportKind
+
+    log_export(who=who, kind=ExportKind.TEMPLATE, fmt="xlsx", rows=rows,
+               fields=[CODE] if rows else [], centre_codes=[centre.strip().upper()],
+               purpose=purpose, target=str(out.resolve()))
     out.write_bytes(data)
     extra = f", {rows} participant(s) due" if chosen is Kind.QUESTIONNAIRE else ""
     typer.echo(f"Template written to {out} ({chosen.value}, centre {centre.upper()}{extra}).")
@@ -191,16 +203,26 @@ def report(
     out: Out,
     excel: Annotated[bool, typer.Option("--excel", help="Write an Excel workbook.")] = False,
     as_of: AsOf = None,
+    purpose: Purpose = "",
+    who: As = None,
 ) -> None:
-    """The research officers' workbook: retention, visits due, open deviations."""
-    from cohort.excel.report import build_report
+    """The research officers' workbook: retention, visits due, open deviations (every
+    centre: ``--purpose`` is required, rule ``export.no_purpose``)."""
+    from cohort.cli.exportlog import log_export
+    from cohort.excel.report import REPORT_FIELDS, counted_report
+    from cohort.services.access import check_purpose
+    from cohort.vocab import Channel, ExportKind
 
     main = _main()
     if not excel:
         main.fail("Only the Excel report exists for now: add --excel.")
+    check_purpose(kind=ExportKind.REPORT, channel=Channel.CLI, centre_codes=None,
+                  purpose=purpose)
     with main.db_session() as session:
-        data = build_report(session, actor=main._national(session),
-                            as_of=main.parse_date(as_of))
+        data, rows = counted_report(session, actor=main._national(session),
+                                    as_of=main.parse_date(as_of))
+    log_export(who=who, kind=ExportKind.REPORT, fmt="xlsx", rows=rows, fields=REPORT_FIELDS,
+               purpose=purpose, target=str(out.resolve()))
     out.write_bytes(data)
     typer.echo(f"Report written to {out}.")
 

@@ -20,7 +20,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from cohort.cli import analysis, excel, users
+from cohort.cli import analysis, excel, protection, users
 from cohort.cli.dictionary import dictionary_app
 from cohort.errors import CohortError
 
@@ -316,6 +316,7 @@ def rules_command(json_: Json = False) -> None:
 users.register(app)
 excel.register(app)
 analysis.register(app)
+protection.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,7 +48,7 @@ from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
 from cohort.models import ExternalRecord, Participant, Questionnaire, StatusChange
 from cohort.services import audit
 from cohort.services.bulk import QuestionnaireRow
-from cohort.services.context import Actor, get_participant
+from cohort.services.context import Actor, get_participant, require_scope
 from cohort.services.enrolment import enrolment_answers
 from cohort.services.participants import change_group, change_status
 from cohort.services.questionnaires import answers_unchanged, update_questionnaire
@@ -123,6 +123,7 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
 def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant], None]:
     def link(person: Participant) -> None:
         assert person.id is not None  # noqa: S101
+        require_scope(actor, person.centre_id, session=session)
         entry = ExternalRecord(source=SOURCE, external_id=record, participant_id=person.id)
         session.add(entry)
         try:

@@ -37,11 +37,24 @@ def may_report(actor: Actor) -> bool:
     return may(actor, "review")
 
 
+VISIT_COLUMNS = ("Participant", "Centre", "Visit", "State", "Window opens", "Target",
+                 "Window closes", "Days overdue", "Group", "Status")
+DEVIATION_COLUMNS = ("Raised", "Centre", "Rule", "Severity", "Status", "Message")
+# What the export log says the report holds, beside the per-centre figures.
+REPORT_FIELDS = tuple(dict.fromkeys(VISIT_COLUMNS + DEVIATION_COLUMNS))
+
+
 def report_workbook(session: Session, *, actor: Actor, as_of: date) -> bytes:
     """The report for a person: refused (rule ``scope.role``, action ``review``) unless they
     are a research officer or a data manager. Entry points call this, not ``build_report``."""
+    return counted_report(session, actor=actor, as_of=as_of)[0]
+
+
+def counted_report(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
+    """``report_workbook`` and how many participant-level rows it lists (visits due and
+    open deviations), for the export log."""
     require_role(actor, "review")
-    return build_report(session, actor=actor, as_of=as_of)
+    return _build(session, actor=actor, as_of=as_of)
 
 
 def _share(done: int, of: int) -> float | None:
@@ -67,13 +80,17 @@ def _table(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]],
 def build_report(session: Session, *, actor: Actor, as_of: date) -> bytes:
     """The workbook's bytes, for the centres ``actor`` may see. The role is not checked
     here: use ``report_workbook`` for a request made by a person."""
+    return _build(session, actor=actor, as_of=as_of)[0]
+
+
+def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
     book = Workbook()
     retention = book.active
     assert retention is not None  # noqa: S101
     retention.title = "Retention"
     _retention(retention, session, actor, as_of)
-    _visits(book.create_sheet("Visits due"), session, actor, as_of)
-    _deviations(book, session, actor)
+    rows = _visits(book.create_sheet("Visits due"), session, actor, as_of)
+    rows += _deviations(book, session, actor)
     about = book.create_sheet("About")
     for line in (f"Cohort report as of {as_of.isoformat()}.",
                  "Retention: share of participants with the M6 / M12 questionnaire among "
@@ -86,7 +103,7 @@ def build_report(session: Session, *, actor: Actor, as_of: date) -> bytes:
     about.column_dimensions["A"].width = 120
     out = BytesIO()
     book.save(out)
-    return out.getvalue()
+    return out.getvalue(), rows
 
 
 def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
@@ -118,15 +135,13 @@ def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> No
                 operator="greaterThan", formula=["0"], fill=RED))
 
 
-def _visits(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
+def _visits(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> int:
     items = [i for i in worklist(session, actor=actor, as_of=as_of, horizon_days=0)
              if i.state in ("due", "overdue")]
     rows = [(i.code, i.centre_code, i.timepoint.value, i.state, i.opens, i.target, i.closes,
              (as_of - i.closes).days if i.state == "overdue" else None, i.group.value,
              i.status.value) for i in items]
-    _table(ws, ("Participant", "Centre", "Visit", "State", "Window opens", "Target",
-                "Window closes", "Days overdue", "Group", "Status"), rows,
-           [13, 8, 7, 10, 13, 12, 13, 12, 13, 18])
+    _table(ws, VISIT_COLUMNS, rows, [13, 8, 7, 10, 13, 12, 13, 12, 13, 18])
     for row in range(2, len(rows) + 2):
         for letter in "EFG":
             ws[f"{letter}{row}"].number_format = "yyyy-mm-dd"
@@ -136,9 +151,10 @@ def _visits(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
                                                        fill=RED))
         ws.conditional_formatting.add(f"D2:D{len(rows) + 1}", CellIsRule(
             operator="equal", formula=['"due"'], fill=AMBER))
+    return len(rows)
 
 
-def _deviations(book: Workbook, session: Session, actor: Actor) -> None:
+def _deviations(book: Workbook, session: Session, actor: Actor) -> int:
     found: list[Any] = []
     offset = 0
     while True:
@@ -162,7 +178,8 @@ def _deviations(book: Workbook, session: Session, actor: Actor) -> None:
             start_type="num", start_value=0, start_color="FFFFFF",
             end_type="max", end_color="F8696B"))
     detail = book.create_sheet("Deviation list")
-    _table(detail, ("Raised", "Centre", "Rule", "Severity", "Status", "Message"),
+    _table(detail, DEVIATION_COLUMNS,
            [(d.raised_at.date(), centres.get(d.centre_id, "?"), d.rule_id, d.severity.value,
              d.status.value, d.message) for d in found], [12, 8, 28, 9, 10, 100])
+    return len(found)
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import union
+from sqlalchemy import func, union
 from sqlmodel import Session, col, select
 
 from cohort.dictionary import get_dictionary
@@ -51,8 +51,10 @@ from cohort.redcap.project import (
     event_label,
 )
 from cohort.redcap.values import FlatRow, rows_of
+from cohort.services.access import record_export, visible_codes
 from cohort.services.context import Actor, may
 from cohort.services.deid import deidentified, withheld_fields
+from cohort.vocab import Channel, ExportKind
 from forms.constants import FIXED_CHOICES
 
 #: Participants read per query: bounds memory whatever the size of the project.
@@ -95,12 +97,6 @@ def parse_when(text: str, name: str) -> datetime | None:
             continue
     raise BadParameter(f"The value of the parameter \"{name}\" ('{text}') is not a date and "
                        "time in the format YYYY-MM-DD HH:MM:SS.")
-
-
-def log_export(session: Session, actor: Actor, query: RecordQuery) -> None:
-    """THE call site for the export log (issue 19): called once per record export request,
-    before any row is read. Wire the export-log service here; nothing is logged yet."""
-    del session, actor, query
 
 
 def _number_text(value: object, decimal: str) -> str:
@@ -146,17 +142,48 @@ class RecordExport:
                 labels.append(f.plain_label)
         return labels
 
+    def log(self, *, actor_name: str, client: str | None, purpose: str | None) -> None:
+        """One export-log entry for this request, written before any row is read or sent.
+
+        ``rows`` counts the records (participants) the request covers before
+        ``filterLogic``, since a streamed export is logged before it is read.
+        """
+        record_export(self.session, actor=self.actor, actor_name=actor_name,
+                      channel=Channel.REDCAP_API, client=client, kind=ExportKind.EXPORT,
+                      fmt=self.query.format, shape="flat", rows=self._records_in_scope(),
+                      fields=self.header, centre_codes=visible_codes(self.session, self.actor),
+                      free_text=not self.hidden, deidentified=bool(self.hidden),
+                      purpose=purpose)
+
+    def _records_in_scope(self) -> int:
+        base = self._base()
+        wanted = self._wanted()
+        if wanted is None:
+            return int(self.session.exec(
+                select(func.count()).select_from(base.subquery())).one())
+        return sum(int(self.session.exec(select(func.count()).select_from(
+            base.where(col(Participant.code).in_(wanted[start:start + CHUNK])).subquery())
+        ).one()) for start in range(0, len(wanted), CHUNK))
+
     # ------------------------------------------------------------------ rows
-    def _participants(self) -> Iterator[list[Participant]]:
+    def _base(self) -> Any:
         base = select(Participant)
         if self.actor.centre_ids is not None:
             base = base.where(col(Participant.centre_id).in_(self.actor.centre_ids))
         touched = self._touched()
         if touched is not None:
             base = base.where(col(Participant.id).in_(touched))
-        base = base.order_by(col(Participant.code))
-        if self.query.records:
-            wanted = sorted({r.strip().upper() for r in self.query.records if r.strip()})
+        return base
+
+    def _wanted(self) -> list[str] | None:
+        if not self.query.records:
+            return None
+        return sorted({r.strip().upper() for r in self.query.records if r.strip()})
+
+    def _participants(self) -> Iterator[list[Participant]]:
+        base = self._base().order_by(col(Participant.code))
+        wanted = self._wanted()
+        if wanted is not None:
             for start in range(0, len(wanted), CHUNK):
                 found = list(self.session.exec(
                     base.where(col(Participant.code).in_(wanted[start:start + CHUNK]))))
@@ -305,7 +332,6 @@ class RecordExport:
     # ------------------------------------------------------------------ output
     def chunks(self) -> Iterator[str]:
         """The export as text pieces, one per batch of participants."""
-        log_export(self.session, self.actor, self.query)
         self.centres = {int(c.id or 0): c for c in self.session.exec(select(Centre))}
         if self.query.format == "json":
             yield from self._json()

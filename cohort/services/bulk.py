@@ -139,7 +139,7 @@ def save_questionnaires(
         try:
             if person is None or person.id is None or not actor.can_see(person.centre_id):
                 raise NotFound(f"No participant with code {row.code}.")
-            require_scope(actor, person.centre_id)
+            require_scope(actor, person.centre_id, session=session)
             taken = done.setdefault(person.id, set())
             if skip_identical and _same_as_stored(stored.get((person.id, row.timepoint)),
                                                   row, actor, person, taken, on):

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from cohort import rules
@@ -34,6 +35,7 @@ from cohort.services import audit
 from cohort.services.context import finish, protocol_config
 from cohort.services.context import today as current_day
 from cohort.services.deviations import audit_raised, new_deviation
+from cohort.services.lockstate import read_lock_state, require_unlocked
 from cohort.vocab import DeviationStatus, Group, Severity, Status, Timepoint
 
 NO_SESSION = "time.no_session_6m"
@@ -102,6 +104,10 @@ def run_checks(
             f"Cannot check as of {as_of}: that is in the future (today is {now}). "
             "Give a date up to today, or leave it out to check as of today."
         )
+    # A locked study takes no new deviation and clears none (rule study.locked); a locked
+    # centre is left out, the others are checked.
+    require_unlocked(session, None)
+    frozen = sorted(read_lock_state(session).centres_since)
     config = protocol_config()
     report = CheckReport(as_of=as_of)
     done: dict[int, set[Timepoint]] = defaultdict(set)
@@ -120,14 +126,18 @@ def run_checks(
     # and one resolved by a person is not reopened.
     latest: dict[str, Deviation] = {}
     for deviation in session.exec(
-        select(Deviation).where(Deviation.severity == Severity.TIME).order_by(col(Deviation.id))
+        select(Deviation).where(Deviation.severity == Severity.TIME,
+                                or_(col(Deviation.centre_id).is_(None),
+                                    col(Deviation.centre_id).not_in(frozen)))
+        .order_by(col(Deviation.id))
     ):
         latest[deviation.dedupe_key] = deviation
 
     still_true: set[str] = set()
     new: list[Deviation] = []
     people: dict[int, Participant] = {}
-    for participant in session.exec(select(Participant).order_by(col(Participant.id))):
+    for participant in session.exec(select(Participant).where(
+            col(Participant.centre_id).not_in(frozen)).order_by(col(Participant.id))):
         assert participant.id is not None  # noqa: S101
         people[participant.id] = participant
         report.participants += 1

@@ -19,6 +19,7 @@ from cohort import rules
 from cohort.errors import NotFound
 from cohort.models import Participant, Staff, StaffCentreAccess
 from cohort.rules import ProtocolConfig, ScopeFacts
+from cohort.services.lockstate import forget, keep_for_batch, require_unlocked
 from cohort.settings import get_settings
 from cohort.vocab import Role
 
@@ -62,9 +63,17 @@ def load_actor(session: Session, staff_id: int) -> Actor:
     return actor_for(session, staff)
 
 
-def require_scope(actor: Actor, centre_id: int, action: str = "write") -> None:
-    """Hard rules ``scope.role`` and ``scope.other_centre``."""
-    rules.enforce("scope", ScopeFacts(actor.role, actor.centre_ids, centre_id, action))
+def require_scope(actor: Actor, centre_id: int | None, action: str = "write", *,
+                  session: Session) -> None:
+    """The gate every write of study data passes: hard rules ``scope.role`` and
+    ``scope.other_centre`` (who may write for this centre), then ``study.locked`` (nothing is
+    written for a locked centre or a locked study, whoever asks). ``centre_id`` None: a
+    write tied to no one centre (time-based checks), refused while the study is locked."""
+    if centre_id is None:
+        require_role(actor, action)
+    else:
+        rules.enforce("scope", ScopeFacts(actor.role, actor.centre_ids, centre_id, action))
+    require_unlocked(session, centre_id)
 
 
 def require_role(actor: Actor, action: str) -> None:
@@ -115,6 +124,7 @@ def today() -> date:
 def batch(session: Session) -> Iterator[Session]:
     """Group many service calls in one transaction: all are written, or none."""
     session.info[_BATCH] = True
+    keep_for_batch(session)
     try:
         yield session
         session.commit()
@@ -123,6 +133,7 @@ def batch(session: Session) -> Iterator[Session]:
         raise
     finally:
         session.info.pop(_BATCH, None)
+        forget(session)
 
 
 def in_batch(session: Session) -> bool:

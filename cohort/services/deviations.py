@@ -10,7 +10,7 @@ from cohort.errors import CohortError, NotFound
 from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
-from cohort.services.context import Actor, finish, require_role
+from cohort.services.context import Actor, finish, require_role, require_scope
 from cohort.services.deid import redact_records
 from cohort.vocab import DeviationStatus
 
@@ -132,6 +132,7 @@ def review(
     deviation = session.get(Deviation, deviation_id)
     if deviation is None or not _visible(actor, deviation):
         raise NotFound(f"No deviation with id {deviation_id}.")
+    require_scope(actor, deviation.centre_id, "review", session=session)
     if status is DeviationStatus.OPEN:
         raise CohortError("A deviation can be acknowledged or resolved, not reopened.")
     if status is DeviationStatus.RESOLVED and not (comment and comment.strip()):

@@ -145,7 +145,7 @@ def enrol(
     """Enrol one person; refuse with the named rule when not eligible (nothing written)."""
     centre = _centre(session, actor, data.centre_code)
     assert centre.id is not None  # noqa: S101
-    require_scope(actor, centre.id)
+    require_scope(actor, centre.id, session=session)
     rules.enforce(
         "enrolment",
         EnrolmentFacts(
@@ -216,7 +216,7 @@ def log_screening(session: Session, *, actor: Actor, data: ScreeningCreate) -> S
     """Record an eligibility check that did not lead to enrolment (kept anonymous)."""
     centre = _centre(session, actor, data.centre_code)
     assert centre.id is not None  # noqa: S101
-    require_scope(actor, centre.id)
+    require_scope(actor, centre.id, session=session)
     if data.outcome is ScreeningOutcome.ENROLLED:
         raise CohortError("Enrolled people are logged by enrolment itself.")
     screening = Screening(

@@ -29,7 +29,7 @@ _ALLOWED = {
 def change_group(session: Session, *, actor: Actor, code: str, group: Group) -> Participant:
     """Only allowed before M0, and never from comparison to intervention."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id)
+    require_scope(actor, participant.centre_id, session=session)
     assert participant.id is not None  # noqa: S101
     has_m0 = (
         session.exec(
@@ -65,7 +65,7 @@ def change_status(
 ) -> StatusChange:
     """Append a status to the history and make it current."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id)
+    require_scope(actor, participant.centre_id, session=session)
     assert participant.id is not None  # noqa: S101
     rules.enforce(
         "dated",

@@ -117,7 +117,7 @@ def save_questionnaire(
 ) -> Saved[Questionnaire]:
     """Create a timepoint's questionnaire; flag it when the visit is outside its window."""
     participant, done = _participant_and_done(session, actor, code)
-    require_scope(actor, participant.centre_id)
+    require_scope(actor, participant.centre_id, session=session)
     others = None
     if get_dictionary().reads_other_events and participant.id is not None:
         others = other_visits({tp: q.answers for tp, q in
@@ -242,7 +242,7 @@ def update_questionnaire(
     Every changed answer gets its own audit entry with old and new value.
     """
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id)
+    require_scope(actor, participant.centre_id, session=session)
     questionnaire = get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
     if questionnaire.version != expected_version:
         raise StaleVersion(

@@ -88,7 +88,7 @@ def log_session(
 ) -> Saved[AerliSession]:
     """Record a session; soft rules flag it and may mark it as not counting."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id)
+    require_scope(actor, participant.centre_id, session=session)
     assert participant.id is not None  # noqa: S101
     rules.enforce(
         "dated",

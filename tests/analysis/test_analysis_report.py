@@ -120,7 +120,8 @@ def test_cli_demo_then_analyse_and_export(cli_db: Path, tmp_path: Path) -> None:
     assert "Report written" in res.stdout
     assert (out / "index.html").exists() and (out / "estimates.json").exists()
     res = runner.invoke(app, ["export", "--format", "dta", "--shape", "wide", "-o",
-                              str(tmp_path / "cohort.dta"), "--as-of", "2026-11-22"])
+                              str(tmp_path / "cohort.dta"), "--as-of", "2026-11-22",
+                              "--purpose", "Statistical analysis"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "cohort.dta.codebook.csv").exists()  # named after the full file name
 
@@ -188,7 +189,7 @@ def test_cli_export_free_text_only_when_asked(cli_db: Path, tmp_path: Path) -> N
         session.commit()
     engine.dispose()
     plain, full = tmp_path / "plain.csv", tmp_path / "full.csv"
-    args = ["export", "--as-of", "2026-11-22", "-o"]
+    args = ["export", "--as-of", "2026-11-22", "--purpose", "Statistical analysis", "-o"]
     res = runner.invoke(app, [*args, str(plain)])
     assert res.exit_code == 0, res.output
     assert "station" not in plain.read_text(encoding="utf-8")

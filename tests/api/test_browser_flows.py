@@ -204,3 +204,41 @@ def test_research_officer_reads_retention_on_a_phone(page: Any, live: Live) -> N
     assert total.is_visible()
     box = total.bounding_box()
     assert box is not None and box["x"] + box["width"] <= width
+
+
+def test_data_manager_locks_a_centre_and_the_officer_reviews_the_reads(
+        page: Any, live: Live) -> None:
+    """Rule study.locked from the Study lock page; the read shows in the access log."""
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/participants")
+    code = page.locator("#participant-list strong.code").first.inner_text().strip()
+    centre = code.split("-")[0]
+    page.click("nav >> text=Study lock")
+    page.select_option("#lock-centre", centre)
+    page.fill("#lock-reason", "Follow-up finished in this centre")
+    page.click("#lock-form button[value=lock]")
+    page.wait_for_load_state()
+    assert f"Centre {centre}" in page.inner_text("#lock-state")
+    shot(page, "21-centre-locked")
+    page.click("button:has-text('Sign out')")
+
+    sign_in(page, live, "officer")
+    page.goto(f"{live.base}/participants/{code}")
+    assert "locked" in page.inner_text("#locked")
+    assert page.locator("text=Log a session").count() == 0
+    shot(page, "22-locked-participant")
+    page.click("nav >> text=Access log")
+    page.select_option("select[name=centre]", centre)
+    page.click("#access-filters button")
+    page.wait_for_load_state()
+    assert code in page.inner_text("#access-table")
+    shot(page, "23-access-log")
+    page.click("button:has-text('Sign out')")
+
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/study-lock")
+    page.select_option("#lock-centre", centre)
+    page.fill("#lock-reason", "Locked for the browser test only")
+    page.click("#lock-form button[value=unlock]")
+    page.wait_for_load_state()
+    assert "unlocked" in page.inner_text(".flash")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.redcap.params import Params
 from cohort.models import AuditEntry, RedcapToken, utcnow
@@ -327,3 +327,33 @@ def test_design_exports_take_their_filters(client: TestClient, world: World,
     assert [e["unique_event_name"] for e in events] == ["m0_arm_1", "m6_arm_1", "m12_arm_1",
                                                         "ongoing_arm_1"]
     assert events[1]["days_offset"] == 182
+
+
+# --------------------------------------------------------------------------- export log
+def test_each_record_export_leaves_exactly_one_export_log_entry(
+        client: TestClient, filled: World, tokens: dict[str, str], session: Session) -> None:
+    """Issue 19 for the REDCap API: who, from where, what (fields, records in scope,
+    de-identified or not) and the X-Purpose header, logged before the first row is sent."""
+    from cohort.models import ExportLog
+    from cohort.vocab import Channel, ExportKind
+
+    def logged() -> list[ExportLog]:
+        session.expire_all()
+        return list(session.exec(select(ExportLog).order_by(col(ExportLog.id))).all())
+
+    before = len(logged())
+    client.post("/api/", data={"token": tokens["statistician"], "content": "record",
+                               "format": "csv", "fields": "record_id,inj_freq"},
+                headers={"X-Purpose": "Retention model"})
+    post(client, tokens["worker_b"], content="record", format="json",
+         records=filled.pb.code)  # type: ignore[union-attr]
+    post(client, tokens["admin"], content="metadata", format="json")  # design: not a record
+    entries = logged()[before:]
+    assert len(entries) == 2
+    stat, worker = entries
+    assert (stat.channel, stat.kind, stat.fmt) == (Channel.REDCAP_API, ExportKind.EXPORT, "csv")
+    assert stat.actor_name == "stat" and stat.deidentified and not stat.free_text
+    assert stat.purpose == "Retention model" and stat.centre_codes is None
+    assert stat.fields[:1] == ["record_id"] and "inj_freq" in stat.fields
+    assert stat.rows == 2  # both participants of the project, before filterLogic
+    assert worker.rows == 1 and worker.centre_codes == ["C02"] and not worker.deidentified

@@ -40,3 +40,22 @@ def test_migrations_match_models_and_install_guards(empty_url: str) -> None:
                              "VALUES (CURRENT_TIMESTAMP, 'create', 'centre', 1)"))
     with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_entry"))
+
+
+def test_migration_0019_makes_the_data_protection_logs_append_only(empty_url: str) -> None:
+    upgrade(empty_url)
+    engine = engine_for(empty_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO staff (display_name, role, active, created_at) "
+                             "VALUES ('Data manager', 'admin', true, CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO study_lock (at, action, actor_id, reason) "
+                             "VALUES (CURRENT_TIMESTAMP, 'lock', 1, 'end')"))
+        conn.execute(sa.text(
+            "INSERT INTO export_log (at, actor_name, channel, kind, fmt, fields, rows, "
+            "free_text, deidentified) VALUES (CURRENT_TIMESTAMP, 'os:x', 'cli', 'export', "
+            "'csv', '[]', 1, false, true)"))
+    for table in ("study_lock", "export_log"):
+        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):  # noqa: S608
+            with pytest.raises(sa.exc.DBAPIError, match="(?i)append-only|never rewritten"), \
+                    engine.begin() as conn:
+                conn.execute(sa.text(statement))

@@ -65,7 +65,7 @@ def test_every_rule_has_unique_id_message_and_known_kind() -> None:
     ids = [r.id for r in rules.RULES]
     assert len(ids) == len(set(ids))
     kinds = {"enrolment", "group_change", "questionnaire", "dated", "scope", "session",
-             "questionnaire_window", "schedule"}
+             "questionnaire_window", "schedule", "lock", "export"}
     for rule in rules.RULES:
         assert rule.message.strip()
         assert rule.applies_to in kinds
@@ -269,3 +269,15 @@ def test_overdue_visits() -> None:
     assert [tp for tp, _ in rules.overdue_timepoints(both)] == [Timepoint.M6, Timepoint.M12]
     assert rules.overdue_timepoints(schedule(as_of=INCL + timedelta(days=500),
                                              following=False)) == []
+
+
+def test_a_full_cohort_export_needs_a_purpose() -> None:
+    """Rule export.no_purpose: only exports of every centre need one; blanks do not count."""
+    from cohort.errors import PurposeMissing
+    from cohort.rules import ExportFacts
+
+    rules.enforce("export", ExportFacts(full_cohort=False, purpose=None))
+    rules.enforce("export", ExportFacts(full_cohort=True, purpose="Statistical analysis"))
+    with pytest.raises(PurposeMissing) as refused:
+        rules.enforce("export", ExportFacts(full_cohort=True, purpose="   "))
+    assert (refused.value.rule_id, refused.value.field) == ("export.no_purpose", "purpose")

@@ -212,7 +212,8 @@ def test_the_command_line_round_trip(cli_db: str, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["import", str(template), "--as", "nobody"])
     assert unknown.exit_code == 2 and "nobody" in unknown.output
     report = tmp_path / "report.xlsx"
-    done = runner.invoke(app, ["report", "--excel", "-o", str(report)])
+    done = runner.invoke(app, ["report", "--excel", "-o", str(report),
+                               "--purpose", "Monitoring"])
     assert done.exit_code == 0 and report.exists()
     assert runner.invoke(app, ["report", "-o", str(report)]).exit_code != 0
     forget_engines(cli_db)

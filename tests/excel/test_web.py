@@ -64,7 +64,10 @@ def test_an_officer_downloads_the_report(client: TestClient, world: World) -> No
     sign_in(client, "officer")
     page = client.get("/workbooks")
     assert "/workbooks/report.xlsx" in page.text
-    got = client.get("/workbooks/report.xlsx")
+    # The report covers every centre: rule export.no_purpose asks what it is for first.
+    refused = client.get("/workbooks/report.xlsx")
+    assert refused.status_code == 422 and "purpose" in refused.text
+    got = client.get("/workbooks/report.xlsx", params={"purpose": "Monitoring"})
     assert got.status_code == 200
     assert load(got.content).sheetnames[0] == "Retention"
 

@@ -1,0 +1,266 @@
+"""Data protection at the command line: lock, access log, archive, record of processing.
+
+``cohort lock`` / ``cohort unlock`` (the data manager, named with ``--as``), ``cohort
+access-log`` (who read whose records, who exported what), ``cohort archive`` (the
+end-of-study bundle, its verification, and what the retention period makes due) and
+``cohort privacy-report`` (GDPR Art. 30 record generated from the schema and the roles).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cohort.cli.exportlog import As
+
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the lock history).")]
+Centre = Annotated[str | None, typer.Option(
+    "--centre", help="Lock or unlock one centre (code, e.g. C04); default: the whole study.")]
+Manager = Annotated[str, typer.Option(
+    "--as", help="The data manager doing it: username or staff id (required).")]
+
+
+def _main() -> Any:
+    from cohort.cli import main
+
+    return main
+
+
+def lock(who: Manager, reason: Reason, centre: Centre = None) -> None:
+    """Lock the study (or one centre) at its end: every write is refused from now on
+    (rule study.locked); reading and exporting still work."""
+    _change(who, reason, centre, locking=True)
+
+
+def unlock(who: Manager, reason: Reason, centre: Centre = None) -> None:
+    """Lift a lock, with a reason (kept in the lock history and the audit trail)."""
+    _change(who, reason, centre, locking=False)
+
+
+def _change(who: str, reason: str, centre: str | None, *, locking: bool) -> None:
+    from cohort.cli.excel import _staff_actor, _writer_session
+    from cohort.services import locks
+
+    with _writer_session() as session:
+        actor = _staff_actor(session, who)
+        change = locks.lock if locking else locks.unlock
+        change(session, actor=actor, reason=reason, centre_code=centre)
+        history = locks.lock_history(session, actor=actor)
+    scope = f"Centre {centre.upper()}" if centre else "The study"
+    verb = "locked: every write is now refused; reading and exporting still work" \
+        if locking else "unlocked"
+    typer.echo(f"{scope} is {verb}.")
+    typer.echo(f"Lock history ({len(history)}):")
+    for h in history:
+        typer.echo(f"  {h.at:%Y-%m-%d %H:%M} UTC  {h.action:7} {h.scope:12} by {h.by}: "
+                   f"{h.reason}")
+
+
+def access_log(
+    exports: Annotated[bool, typer.Option(
+        "--exports", help="The export log instead of the read log.")] = False,
+    centre: Annotated[str | None, typer.Option(help="Centre code, e.g. C04.")] = None,
+    staff: Annotated[str | None, typer.Option(
+        help="One person (username or staff id): what they read or exported.")] = None,
+    participant: Annotated[str | None, typer.Option(
+        help="One participant's code: who read their records.")] = None,
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this day, included.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1_000_000)] = 1000,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="CSV output.")] = False,
+) -> None:
+    """Who opened which participant's records (pages and API), newest first; with
+    ``--exports``, who exported or downloaded what, when, from where and why."""
+    from cohort.cli.excel import _staff_actor
+    from cohort.services.access import LogFilter, list_exports, list_reads
+    from cohort.services.setup import centre_by_code
+
+    main = _main()
+    if json_ and csv_:
+        main.fail("choose --json or --csv, not both.")
+    if exports and participant:
+        main.fail("the export log is not per participant; leave out --participant.")
+    with main.db_session() as session:
+        where = LogFilter(
+            centre_id=centre_by_code(session, centre).id if centre else None,
+            staff_id=_staff_actor(session, staff).staff_id if staff else None,
+            participant_code=participant,
+            since=main.parse_date(since) if since else None,
+            until=main.parse_date(until) if until else None, limit=limit)
+        actor = main._national(session)
+        found, total = (list_exports if exports else list_reads)(
+            session, actor=actor, where=where)
+        rows = [r.as_dict() for r in found]
+    if json_:
+        main.emit({"count": total, "data": rows})
+        return
+    if csv_:
+        _csv(rows)
+        return
+    for r in rows:
+        if exports:
+            centres = r["centres"] if r["centres"] == "all" else ",".join(r["centres"])
+            typer.echo(f"{r['at'][:19]}  {r['staff']:20} {r['channel']:4} {r['kind']:9} "
+                       f"{r['format']:7} {r['rows']:>7} rows  centres {centres}  "
+                       f"purpose: {r['purpose'] or '-'}")
+        else:
+            typer.echo(f"{r['at'][:19]}  {r['staff']:20} {r['participant']:12} "
+                       f"{r['channel']:4} {r['what']}")
+    typer.echo(f"{total} entr{'y' if total == 1 else 'ies'}"
+               f"{f' (the {len(rows)} newest shown)' if total > len(rows) else ''}")
+
+
+def _csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: " ".join(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+def archive(
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="New folder for the bundle.")] = None,
+    verify: Annotated[Path | None, typer.Option(
+        "--verify", help="Check a bundle against its SHA-256 manifest.")] = None,
+    snapshot: Annotated[bool, typer.Option(
+        "--snapshot", help="Archive a study that is not locked (a dated copy; the "
+                           "end-of-study archive needs `cohort lock` first).")] = False,
+    purpose: Annotated[str, typer.Option(
+        "--purpose", help="Kept in the export log.")] = "End-of-study archive",
+    who: As = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Retention as of this day (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Write the archive bundle (-o DIR), check one (--verify DIR), and say what the
+    retention period makes due for deletion (nothing is ever deleted)."""
+    main = _main()
+    if verify is not None:
+        _verify(verify)
+        return
+    day = main.parse_date(as_of)
+    if out is not None:
+        _write(out, snapshot=snapshot, purpose=purpose, who=who, day=day)
+    _retention(day)
+
+
+def _verify(folder: Path) -> None:
+    from cohort.archive import verify
+
+    result = verify(folder)
+    if result.ok:
+        typer.echo(f"{folder}: verified, {result.checked} files match the manifest.")
+        return
+    if result.problem:
+        _main().fail(result.problem, 1)
+    for kind, names in (("changed", result.changed), ("missing", result.missing),
+                        ("not in the manifest", result.unexpected)):
+        for name in names:
+            typer.echo(f"  {kind}: {name}", err=True)
+    _main().fail(f"{folder} does NOT match its manifest ({len(result.changed)} changed, "
+                 f"{len(result.missing)} missing, {len(result.unexpected)} added).", 1)
+
+
+def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any) -> None:
+    from analysis.archive import write_archive
+    from cohort.cli.exportlog import log_export
+    from cohort.db import get_engine
+    from cohort.services.lockstate import read_lock_state
+    from cohort.vocab import ExportKind
+
+    main = _main()
+    with main.db_session() as session:
+        locked = read_lock_state(session).study_locked
+    if not locked and not snapshot:
+        main.fail("the study is not locked: lock it first (`cohort lock --as <data manager> "
+                  "--reason ...`), or add --snapshot for a dated copy of a study still "
+                  "running.", 2)
+
+    def log(rows: int, columns: Any) -> None:
+        log_export(who=who, kind=ExportKind.ARCHIVE, fmt="csv+parquet", shape="long",
+                   rows=rows, fields=list(columns), free_text=True, purpose=purpose,
+                   target=str(out.resolve()))
+
+    try:
+        result = write_archive(get_engine(), out, as_of=day, log=log)
+    except FileExistsError as error:
+        main.fail(str(error), 1)
+        return
+    typer.echo(f"Archive written to {out}: {result.files} files, {result.rows} rows in the "
+               f"long export, {sum(result.tables.values())} table rows, "
+               f"{sum(result.logs.values())} log rows; verify with "
+               f"`cohort archive --verify {out}`.")
+    if not locked:
+        typer.echo("Note: the study is not locked; this archive is a snapshot.")
+
+
+def _retention(day: Any) -> None:
+    from cohort.services.locks import retention_report
+
+    with _main().db_session() as session:
+        report = retention_report(session, as_of=day)
+    typer.echo(f"Retention: {report.retention_years} years after lock "
+               "(COHORT_RETENTION_YEARS); nothing is deleted by this software.")
+    if not report.items:
+        typer.echo("  Nothing is locked yet, so nothing is due for deletion.")
+    for item in report.items:
+        state = "DUE for deletion since" if item.due else "due for deletion on"
+        counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in item.records.items() if n)
+        typer.echo(f"  {item.scope}: locked {item.locked_since}, {state} {item.due_on}"
+                   f"{': ' + counts if counts else ''}")
+
+
+def privacy_report(
+    fmt: Annotated[str, typer.Option("--format", help="md | json | csv")] = "md",
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write to this file.")
+                   ] = None,
+) -> None:
+    """The record of processing (GDPR Art. 30 style): every table and field with its
+    category, who can read and export it, and where it goes."""
+    from cohort import privacy
+    from cohort.archive import software_version
+
+    main = _main()
+    if fmt not in ("md", "json", "csv"):
+        main.fail(f"unknown format '{fmt}'; use md, json or csv.")
+    data = privacy.report(version=software_version(), revision=_revision())
+    if fmt == "json":
+        import json
+
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = privacy.as_csv(data) if fmt == "csv" else privacy.as_markdown(data)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"Record of processing written to {out} ({len(data['fields'])} fields).")
+
+
+def _revision() -> str | None:
+    """The database's schema revision, when a study database is configured."""
+    from cohort.archive import schema_revision
+    from cohort.cli.exportlog import _has_log
+    from cohort.db import get_engine
+    from cohort.settings import get_settings
+
+    if not _has_log(get_settings().database_url):
+        return None
+    with get_engine().connect() as connection:
+        return schema_revision(connection)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this feature's commands to the main app."""
+    main = _main()
+    app.command("lock")(main.friendly(lock))
+    app.command("unlock")(main.friendly(unlock))
+    app.command("access-log")(main.friendly(access_log))
+    app.command("archive")(main.friendly(archive))
+    app.command("privacy-report")(main.friendly(privacy_report))

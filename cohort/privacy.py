@@ -73,6 +73,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                   last_sign_in_at=S, session_epoch=K),
     "api_token": _t(id=K, account_id=K, token_digest=K, created_at=K, expires_at=K,
                     revoked=K),
+    "redcap_token": _t(id=K, account_id=K, token_digest=K, created_at=K, created_by=K,
+                       revoked_at=K),
     "participant": _t(
         "year_of_birth gender inclusion_date consent_date age_at_inclusion "
         "injected_past_month wish_neck_groin reached_via group id code centre_id status "
@@ -175,10 +177,12 @@ def _readers(table: str, column: str, spec: Spec) -> dict[Role, str]:
     return out
 
 
-def _destinations(table: str, spec: Spec) -> list[str]:
+def _destinations(table: str, column: str, spec: Spec) -> list[str]:
     where = []
     if spec.api:
         where.append("REST API")
+    if column in REDCAP_API.get(table, ()):
+        where.append("REDCap API (POST /api/)")
     if spec.export:
         where.append("analysis export (cohort export)")
     if table in AUDITED:
@@ -187,6 +191,21 @@ def _destinations(table: str, spec: Spec) -> list[str]:
         where.append("archive bundle")
     where.append("database backups")
     return where
+
+
+# Columns the REDCap-compatible API (``POST /api/``, cohort.redcap) writes into its flat
+# record rows: the enrolment form on the M0 row, questionnaires, and sessions and status
+# changes as repeating instruments; the centre as the data access group. It honours the
+# same reach and de-identification as the REST API (tests/cohort/test_privacy.py).
+REDCAP_API: dict[str, frozenset[str]] = {
+    "participant": frozenset({"code", "centre_id", "age_at_inclusion", "injected_past_month",
+                              "wish_neck_groin", "consent_date", "reached_via", "group",
+                              "inclusion_date", "year_of_birth", "gender"}),
+    "questionnaire": frozenset({"timepoint", "visit_date", "answers"}),
+    "aerli_session": frozenset({"session_date", "setting", "modality", "product",
+                                "injection_site", "risks", "topics", "note"}),
+    "status_change": frozenset({"status", "effective_date", "reason"}),
+}
 
 
 # Web downloads that carry a stored column, and the roles offered each.
@@ -212,6 +231,9 @@ def _exporters(table: str, column: str, spec: Spec,
     if spec.api:
         for role in readers:
             ways.setdefault(role, []).append("REST API")
+    if column in REDCAP_API.get(table, ()):
+        for role in readers:
+            ways.setdefault(role, []).append("REDCap API")
     for download in DOWNLOADS.get((table, column), ()):
         for role in _offered(download):
             ways.setdefault(role, []).append(download)
@@ -226,7 +248,7 @@ def _row(table: str, column: str, spec: Spec) -> FieldRow:
     return FieldRow(table, column, spec.category.value,
                     {r.value: v for r, v in readers.items()},
                     {r.value: v for r, v in _exporters(table, column, spec, readers).items()},
-                    _destinations(table, spec))
+                    _destinations(table, column, spec))
 
 
 def _answers() -> Iterable[FieldRow]:

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 from cohort import privacy
 from cohort.vocab import Role
 from tests.conftest import TODAY
+from tests.factories import Factory
 
 # Table -> the OpenAPI component that returns its rows.
 API_SCHEMAS = {"participant": "ParticipantPublic", "questionnaire": "QuestionnairePublic",
@@ -77,3 +78,35 @@ def test_logs_are_traces_read_by_officers_or_the_data_manager(table: str) -> Non
     assert rows and all(r.category == privacy.Category.TRACE.value for r in rows)
     assert all(Role.ADMIN.value in r.read_by and Role.STATISTICIAN.value not in r.read_by
                for r in rows)
+
+
+def test_redcap_api_columns_are_those_its_rows_carry(factory: Factory) -> None:
+    """Every value the REDCap API's flat rows carry is declared (and nothing else), so the
+    record of processing lists the REDCap API wherever data leave through it."""
+    from datetime import timedelta
+
+    from cohort.models import StatusChange
+    from cohort.redcap.values import session_values, status_values
+    from cohort.services.enrolment import enrolment_answers
+    from cohort.vocab import Status
+
+    worker = factory.worker()
+    person = factory.participant(worker)
+    session_record = factory.aerli_session(worker, person, note="Spoke about water").record
+    change = StatusChange(participant_id=person.id, status=Status.WITHDRAWN, reason="Moved",
+                          effective_date=person.inclusion_date + timedelta(days=40),
+                          recorded_by=worker.staff_id)
+    enrolment_columns = {"age": "age_at_inclusion", "study_group": "group", "consent": None}
+    carried = {
+        "participant": {enrolment_columns.get(k, k) for k in enrolment_answers(person)}
+        - {None} | {"code", "centre_id"},
+        "aerli_session": {{"session_note": "note"}.get(k, k)
+                          for k in session_values(session_record)},
+        "status_change": {{"fu_status": "status", "fu_status_date": "effective_date",
+                           "fu_reason": "reason"}[k] for k in status_values(change)},
+    }
+    for table, columns in carried.items():
+        assert privacy.REDCAP_API[table] == columns, table
+    rows = {r.table + "." + r.field: r for r in privacy.field_rows()}
+    assert "REDCap API (POST /api/)" in rows["participant.code"].goes_to
+    assert "REDCap API (POST /api/)" not in rows["participant.seq"].goes_to

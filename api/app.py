@@ -25,8 +25,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # Own scripts and styles only; the Swagger page at /api/docs loads its own assets.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    # Own scripts and styles only; the Swagger page at /api/docs loads its own assets. No
+    # <base> may redirect relative URLs, and forms post only back to this site.
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
 }
 SESSION_MAX_AGE = 12 * 3600
 

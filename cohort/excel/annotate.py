@@ -21,6 +21,7 @@ from openpyxl.styles import Font, PatternFill
 from cohort.dictionary import get_dictionary
 from cohort.excel.layout import SUMMARY_SHEET
 from cohort.excel.reader import Problem
+from forms.safe_cells import neutralise_row
 
 ERROR_FILL = PatternFill("solid", fgColor="FF9999")
 FLAG_FILL = PatternFill("solid", fgColor="FFE699")
@@ -53,10 +54,11 @@ def annotate(data: bytes, problems: Sequence[Problem], *, csv_name: str | None =
     summary.append(HEADER)
     for cell in summary[1]:
         cell.font = Font(bold=True)
-    for p in problems:
-        summary.append([p.sheet, p.row, p.column, p.field, p.rule,
-                        "to correct" if p.severity == "error" else "saved, flagged for review",
-                        p.message])
+    for p in problems:  # messages quote what was typed: never a formula
+        summary.append(neutralise_row([
+            p.sheet, p.row, p.column, p.field, p.rule,
+            "to correct" if p.severity == "error" else "saved, flagged for review",
+            p.message]))
     summary.freeze_panes = "A2"
     for letter, width in zip("ABCDEFG", (18, 6, 8, 22, 26, 22, 100), strict=True):
         summary.column_dimensions[letter].width = width
@@ -80,6 +82,6 @@ def _csv_book(data: bytes, name: str) -> Any:
     ws.title = "records"
     text = data.decode("utf-8-sig", errors="replace")
     for record in csv.reader(io.StringIO(text)):
-        ws.append(record)
+        ws.append(neutralise_row(record))  # a CSV cell '=…' must not become a formula
     del name
     return book

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, func, select
 
 from cohort import rules
-from cohort.codes import make_code
+from cohort.codes import MAX_SEQUENCE, make_code
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotEligible, NotFound, ValidationFailed
 from cohort.models import Centre, Participant, Screening, StatusChange
@@ -107,11 +107,19 @@ def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
     )
 
 
-def _next_seq(session: Session, centre_id: int) -> int:
+def _next_seq(session: Session, centre: Centre) -> int:
+    """The centre's next sequence number; a clear refusal once its codes are used up
+    (``MAX_SEQUENCE``, 99,999 people per centre), never a ``ValueError`` from the code."""
     current = session.exec(
-        select(func.max(Participant.seq)).where(Participant.centre_id == centre_id)
+        select(func.max(Participant.seq)).where(Participant.centre_id == centre.id)
     ).one()
-    return int(current or 0) + 1
+    seq = int(current or 0) + 1
+    if seq > MAX_SEQUENCE:
+        raise CohortError(
+            f"Centre {centre.code} has used all {MAX_SEQUENCE:,} study codes. Nothing was "
+            "saved: please ask the data manager to open a new centre code for new "
+            "participants.")
+    return seq
 
 
 def enrol(
@@ -136,7 +144,7 @@ def enrol(
     )
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
     for attempt in range(5):
-        seq = _next_seq(session, centre.id)
+        seq = _next_seq(session, centre)
         participant = Participant(
             code=make_code(centre.code, seq),
             centre_id=centre.id,

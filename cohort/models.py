@@ -31,6 +31,11 @@ from cohort.vocab import (
     Timepoint,
 )
 
+#: The range of an ``Integer`` column on PostgreSQL (SQLite holds more): ids and counts
+#: from outside are checked against it before they reach a query.
+MIN_INTEGER = -(2**31)
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Timezone-aware now; every stored instant is UTC."""

@@ -33,6 +33,7 @@ from cohort.vocab import (
     Modality,
     ScreeningOutcome,
     Status,
+    code_for,
 )
 
 
@@ -107,6 +108,35 @@ def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
     )
 
 
+#: The dictionary's names of the enrolment fields the API names differently.
+_API_NAMES = {"study_group": "group"}
+
+
+def _yes_no(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def check_enrolment(data: EnrolmentCreate) -> None:
+    """Refuse (``ValidationFailed``, naming each field) an enrolment the dictionary's
+    ``enrolment`` form does not take: age 0-120, year of birth 1920-2010, … Every entry
+    point enrols through ``enrol``, so the REST API is held to the same ranges as a page
+    or a workbook. Eligibility and consent are the protocol rules' (checked first)."""
+    answers: dict[str, Any] = {
+        "age": data.age, "injected_past_month": _yes_no(data.injected_past_month),
+        "wish_neck_groin": _yes_no(data.wish_neck_groin), "consent": _yes_no(data.consent),
+        "consent_date": data.consent_date.isoformat() if data.consent_date else None,
+        "year_of_birth": data.year_of_birth, "inclusion_date": data.inclusion_date.isoformat(),
+        "gender": code_for(GENDER_CODES, data.gender) if data.gender else None,  # type: ignore[arg-type]
+        "reached_via": code_for(REACHED_VIA_CODES, data.reached_via),  # type: ignore[arg-type]
+        "study_group": code_for(GROUP_CODES, data.group),  # type: ignore[arg-type]
+    }
+    result = get_dictionary().validate("enrolment", answers)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(_API_NAMES.get(p.field, p.field), p.message, p.label, p.code)
+             for p in result.problems], context="enrolment")
+
+
 def _next_seq(session: Session, centre: Centre) -> int:
     """The centre's next sequence number; a clear refusal once its codes are used up
     (``MAX_SEQUENCE``, 99,999 people per centre), never a ``ValueError`` from the code."""
@@ -143,6 +173,7 @@ def enrol(
         ),
     )
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
+    check_enrolment(data)
     for attempt in range(5):
         seq = _next_seq(session, centre)
         participant = Participant(

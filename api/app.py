@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
+from api.limits import BodyLimit
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
 from api.session_secret import session_secret
@@ -105,6 +106,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
     register_problem_handlers(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     m12_window_days: int | None = None
     session_deadline_days: int = 183
     echo_sql: bool = False
+    # Limits on what comes in (README, "Limits"). A request body past max_body_bytes is
+    # refused while it streams in (413); workbook and REDCap uploads may be up to
+    # max_upload_bytes.
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
 
 
 @cache

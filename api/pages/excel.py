@@ -31,7 +31,6 @@ from cohort.vocab import Timepoint
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_UPLOAD = 20 * 1024 * 1024
 KEEP_SECONDS = 3600
 _annotated: OrderedDict[str, tuple[int, float, str, bytes]] = OrderedDict()
 
@@ -90,12 +89,13 @@ async def import_upload(
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    data = await file.read(MAX_UPLOAD + 1)
+    limit = request.app.state.settings.max_upload_bytes
+    data = await file.read(limit + 1)
     filename = file.filename or "workbook.xlsx"
-    if not data or len(data) > MAX_UPLOAD:
+    if not data or len(data) > limit:
         return _page(request, user, session,
                      error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
-                           "most 20 MB.")
+                           f"most {limit // (1024 * 1024)} MB.")
     try:
         # In a worker thread: a 10,000-row import must not hold up every other request.
         report, copy = await run_in_threadpool(

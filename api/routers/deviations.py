@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentUser, DbSession
+from api.inputs import api_router
 from api.schemas import DeviationsPublic, ReviewIn
 from cohort.models import Deviation, DeviationPublic
 from cohort.services import queries
 from cohort.services.deviations import get_deviation, list_deviations, review
 from cohort.vocab import DeviationStatus
 
-router = APIRouter(prefix="/deviations", tags=["deviations"])
+router = api_router(prefix="/deviations", tags=["deviations"])
 
 
 @router.get("", response_model=DeviationsPublic)

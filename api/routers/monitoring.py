@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from cohort.services import queries
 from cohort.services.monitoring import CentreStatus, WorklistItem, worklist
 
-router = APIRouter(tags=["monitoring"])
+router = api_router(tags=["monitoring"])
 
 AsOf = Annotated[date | None, Query(description="Evaluate as of this date; default today.")]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from api.problems import CONFLICTS
 from api.schemas import (
     AuditOut,
@@ -22,7 +23,7 @@ from cohort.services import participants, queries
 from cohort.services.context import get_participant
 from cohort.services.enrolment import EnrolmentCreate, enrol_screened
 
-router = APIRouter(prefix="/participants", tags=["participants"])
+router = api_router(prefix="/participants", tags=["participants"])
 
 
 @router.get("", response_model=ParticipantsPublic)

@@ -35,7 +35,7 @@ import json
 import math
 import re
 import types
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -86,7 +86,7 @@ def spec_of(annotation: Any, metadata: Sequence[Any] = ()) -> Spec:
     origin = get_origin(annotation)
     if origin is Annotated:
         inner, *extra = get_args(annotation)
-        return spec_of(inner, [*metadata, *extra])
+        return spec_of(inner, (*metadata, *extra))
     if origin in (Union, types.UnionType):
         options = [a for a in get_args(annotation) if a is not type(None)]
         return spec_of(options[0], metadata) if len(options) == 1 else ANY
@@ -96,8 +96,8 @@ def spec_of(annotation: Any, metadata: Sequence[Any] = ()) -> Spec:
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         return Spec("list", item=spec_of(args[0]) if args else ANY)
     if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
-        args = get_args(annotation)
-        return Spec("dict", item=spec_of(args[1]) if len(args) == 2 else ANY)
+        pair = get_args(annotation)
+        return Spec("dict", item=spec_of(pair[1]) if len(pair) == 2 else ANY)
     if not isinstance(annotation, type):
         return ANY
     if issubclass(annotation, bool):
@@ -269,7 +269,7 @@ async def _check_body(request: Request, plan: Plan, found: _Problems) -> None:
 class CheckedRoute(APIRoute):
     """An ``APIRoute`` whose requests pass ``check_request`` before FastAPI parses them."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         plan = plan_of(self)
 

@@ -79,10 +79,12 @@ def _close(session: Session) -> None:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One database session per request; services commit, anything left is rolled back
-    (in a worker thread: closing may talk to the database)."""
+    (in a worker thread: closing may talk to the database). Also kept as
+    ``request.state.db_session`` (the sign-in throttle works on it)."""
     writer = _sqlite_writer(request)
     if writer is None:
         session = Session(request.app.state.engine, expire_on_commit=False)
+        request.state.db_session = session
         try:
             yield session
         finally:
@@ -90,6 +92,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         return
     async with writer.lock:
         session = Session(writer.engine, expire_on_commit=False)
+        request.state.db_session = session
         try:
             yield session
         finally:

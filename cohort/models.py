@@ -165,6 +165,18 @@ class ApiToken(SQLModel, table=True):
     revoked: bool = False
 
 
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in (the name tried, from which address, when), kept for the throttle's
+    window and then deleted. In the database, so every server process sees every failure
+    (``cohort.services.throttle``)."""
+
+    __tablename__ = "sign_in_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=200, index=True)
+    address: str = Field(max_length=64, index=True)
+    at: datetime = _ts(index=True)
+
+
 # --------------------------------------------------------------------------- screening
 class ScreeningBase(SQLModel):
     screened_on: date

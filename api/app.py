@@ -18,7 +18,7 @@ from api.limits import BodyLimit
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
 from api.session_secret import session_secret
-from cohort.db import engine_for
+from cohort.db import engine_for, limit_lock_waits
 from cohort.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +97,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
+    limit_lock_waits(app.state.engine, settings.write_wait_seconds)
     app.state.today = today or date.today
     app.add_middleware(
         SessionMiddleware,

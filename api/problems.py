@@ -175,6 +175,10 @@ class NotSignedIn(Exception):
     """No valid token (API) or session cookie (pages)."""
 
 
+class DatabaseBusy(Exception):
+    """Another writer held the database past ``write_wait_seconds``; nothing was done."""
+
+
 def problem_type(slug: str) -> str:
     return f"/problems/{slug}"
 
@@ -310,7 +314,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     """A database held by another writer past the wait (a long import on SQLite) is not a
     fault of the request: 503 with Retry-After, saying nothing was saved. Any other
     database error is unexpected."""
-    if not is_busy(exc):
+    if not isinstance(exc, DatabaseBusy) and not is_busy(exc):
         return await _unexpected(request, exc)
     log.warning("Database busy on %s %s", request.method, request.url.path)
     response: Response
@@ -328,4 +332,5 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(DatabaseBusy, _database_error)
     app.add_exception_handler(Exception, _unexpected)

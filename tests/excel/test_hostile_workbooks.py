@@ -147,3 +147,28 @@ def test_the_web_answers_422(client: TestClient, world: World,
         response = client.post("/workbooks/import", data={"csrf_token": token},
                                files={"file": ("hostile.xlsx", data, "application/zip")})
         assert response.status_code == 422, (name, response.text[:300])
+
+
+def test_a_large_workbook_is_annotated_as_a_streamed_copy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EDIT_IN_PLACE_BYTES the annotated copy is written row by row: Summary first,
+    every value, the marks, hidden sheets still hidden, and it reads back as an entry
+    workbook."""
+    from openpyxl import load_workbook
+
+    from cohort.excel import annotate as module
+    from cohort.excel.reader import Problem
+
+    monkeypatch.setattr(module, "EDIT_IN_PLACE_BYTES", 0)
+    data = template()
+    title = read_workbook(data).layouts[0].title
+    problem = Problem(title, 3, "B", "visit_date", "dictionary.invalid", "=not a date")
+    copy = module.annotate(data, [problem])
+    book = load_workbook(io.BytesIO(copy))
+    assert book.sheetnames[0] == "Summary"
+    assert book["Summary"]["G2"].value == "'=not a date"
+    cell = book[title]["B3"]
+    assert cell.fill.fgColor.rgb.endswith("FF9999") and "not a date" in cell.comment.text
+    assert book[title]["A3"].value == "C01-0001-X"
+    assert book["_meta"].sheet_state == "hidden"
+    assert read_workbook(copy).layouts[0].title == title

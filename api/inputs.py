@@ -240,10 +240,7 @@ async def check_request(request: Request, plan: Plan) -> None:
 async def _check_body(request: Request, plan: Plan, found: _Problems) -> None:
     kind = request.headers.get("content-type", "").lower()
     if kind.startswith(_FORM):
-        body = await request.body()  # kept by the request: the form parser reads it again
-        if not body:
-            return
-        try:
+        try:  # parsed once: the request keeps the form for FastAPI (files spooled to disk)
             form = await request.form()
         except Exception:  # noqa: BLE001 (FastAPI answers an unreadable form: 400)
             return

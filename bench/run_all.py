@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["bench_validation", "bench_demo", "bench_import", "bench_api", "bench_analysis"]
+ORDER = ["bench_validation", "bench_demo", "bench_import", "bench_api", "bench_analysis",
+         "bench_workbook_limits"]
 
 
 def main() -> int:

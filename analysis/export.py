@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import TIMEPOINTS, AnalysisData
+from forms.safe_cells import neutralise
 
 FORMATS = ("csv", "xlsx", "dta", "sav", "parquet")
 # Columns of the analysis frames that are not dictionary fields, with the dictionary
@@ -164,6 +165,16 @@ def with_missing_codes(data: AnalysisData) -> AnalysisData:
                 frame[column] = frame[column].astype(object)
             frame.iat[position, frame.columns.get_loc(column)] = row.code
     return replace(data, questionnaires=q, participants=parts)
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` safe to write as CSV or xlsx cells: formula-like text (headers
+    included) neutralised by :func:`forms.safe_cells.neutralise`; numbers untouched.
+    Stata, SPSS and Parquet files are written from ``df`` itself and keep the exact text."""
+    out = df.rename(columns=lambda c: neutralise(c) if isinstance(c, str) else c)
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(neutralise)
+    return out
 
 
 def export_frame(data: AnalysisData, *, shape: str = "long", dictionary: Any | None = None,
@@ -375,14 +386,16 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
     var_labels, val_labels = labels_for(list(df.columns), data, dictionary)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        df.to_csv(path, index=False)
+        # RFC 4180 line ends: the csv module then quotes any value holding a carriage
+        # return or a newline, so a note with a line break stays one field.
+        spreadsheet_safe(df).to_csv(path, index=False, lineterminator="\r\n")
     elif fmt == "xlsx":
         variables = pd.DataFrame({"variable": list(var_labels), "label": list(var_labels.values())})
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            df.to_excel(writer, sheet_name="data", index=False)
-            variables.to_excel(writer, sheet_name="variables", index=False)
-            _value_label_rows(val_labels).to_excel(writer, sheet_name="value_labels",
-                                                   index=False)
+            spreadsheet_safe(df).to_excel(writer, sheet_name="data", index=False)
+            spreadsheet_safe(variables).to_excel(writer, sheet_name="variables", index=False)
+            spreadsheet_safe(_value_label_rows(val_labels)).to_excel(
+                writer, sheet_name="value_labels", index=False)
     elif fmt in ("dta", "sav"):
         import pyreadstat
 
@@ -414,13 +427,13 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
         meta[b"snapshot"] = json.dumps(data.snapshot.as_dict()).encode()
         pq.write_table(table.replace_schema_metadata(meta), path)
     codebook = path.with_name(f"{path.name}.codebook.csv")
-    _codebook(dictionary, list(df.columns), dropped_ids, dropped_free).to_csv(
-        codebook, index=False)
+    spreadsheet_safe(_codebook(dictionary, list(df.columns), dropped_ids,
+                               dropped_free)).to_csv(codebook, index=False)
     variables_path = path.with_name(f"{path.name}.variables.csv")
-    pd.DataFrame({
+    spreadsheet_safe(pd.DataFrame({
         "variable": list(var_labels), "label": list(var_labels.values()),
         "values": [" | ".join(f"{k}, {v}" for k, v in val_labels.get(c, {}).items())
                    for c in var_labels],
-    }).to_csv(variables_path, index=False)
+    })).to_csv(variables_path, index=False)
     return ExportResult(path, codebook, variables_path, len(df), list(df.columns), dropped_ids,
                         dropped_free)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import BINARY_OUTCOMES, AnalysisData
+from analysis.export import spreadsheet_safe
 
 SECTIONS = ("retention", "outcomes", "all")
 
@@ -90,7 +91,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
 
     def save_csv(df: pd.DataFrame, name: str) -> None:
         path = out_dir / name
-        df.to_csv(path, index=False)
+        spreadsheet_safe(df).to_csv(path, index=False)
         files.append(path)
 
     if what in ("retention", "all"):

@@ -14,11 +14,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages, routers
+from api.limits import BodyLimit
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
 from api.redcap import router as redcap
 from api.session_secret import session_secret
-from cohort.db import engine_for
+from cohort.db import engine_for, limit_lock_waits
 from cohort.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
@@ -26,8 +27,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    # Own scripts and styles only; the Swagger page at /api/docs loads its own assets.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    # Own scripts and styles only; the Swagger page at /api/docs loads its own assets. No
+    # <base> may redirect relative URLs, and forms post only back to this site.
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
 }
 SESSION_MAX_AGE = 12 * 3600
 
@@ -95,6 +98,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
+    limit_lock_waits(app.state.engine, settings.write_wait_seconds)
     app.state.today = today or date.today
     app.add_middleware(
         SessionMiddleware,
@@ -104,6 +108,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
     register_problem_handlers(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.problems import NotSignedIn, is_api
+from api.problems import DatabaseBusy, NotSignedIn, is_api
 from cohort.models import Account, Staff
 from cohort.services.accounts import signed_in_by_session, signed_in_by_token
 from cohort.services.context import Actor, actor_for
@@ -80,7 +80,12 @@ def _close(session: Session) -> None:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One database session per request; services commit, anything left is rolled back
-    (in a worker thread: closing may talk to the database)."""
+    (in a worker thread: closing may talk to the database). Also kept as
+    ``request.state.db_session`` (the sign-in throttle works on it).
+
+    A writer on SQLite that waits longer than ``write_wait_seconds`` for this process's
+    queue (another request writing, such as a long import) answers 503 with Retry-After,
+    like a database busy past its timeout, instead of waiting without end."""
     async for session in session_for(request, write=None):
         yield session
 
@@ -91,17 +96,26 @@ async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[
     writer = _sqlite_writer(request, write)
     if writer is None:
         session = Session(request.app.state.engine, expire_on_commit=False)
+        request.state.db_session = session
         try:
             yield session
         finally:
             await run_in_threadpool(_close, session)
         return
-    async with writer.lock:
+    try:
+        with anyio.fail_after(request.app.state.settings.write_wait_seconds):
+            await writer.lock.acquire()
+    except TimeoutError:
+        raise DatabaseBusy() from None
+    try:
         session = Session(writer.engine, expire_on_commit=False)
+        request.state.db_session = session
         try:
             yield session
         finally:
             await run_in_threadpool(_close, session)
+    finally:
+        writer.lock.release()
 
 
 DbSession = Annotated[Session, Depends(get_session)]

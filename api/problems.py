@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.inputs import document_limits
 from cohort.db import BUSY_MESSAGE, is_busy
 from cohort.errors import (
     ActionNotAllowed,
@@ -69,6 +70,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "invalid-request": ("Request cannot be processed", "See `detail`."),
     "too-many-attempts": ("Too many sign-in attempts",
                           "Wait for the number of seconds in the Retry-After header."),
+    "too-large": ("Request too large", "Send less at a time (see the README's Limits)."),
+    "unreadable-body": ("The request body cannot be read",
+                        "Send JSON (Content-Type: application/json) or the form the "
+                        "operation documents, encoded as UTF-8."),
+    "method-not-allowed": ("Method not allowed",
+                           "Use one of the methods in the Allow header."),
     "http": ("HTTP error", "See `detail`."),
     "database-busy": ("The database is busy",
                       "Nothing was saved. Try again in a minute (see Retry-After)."),
@@ -108,6 +115,7 @@ class Problem(BaseModel):
 
 # What each error status means for a caller, in the schema.
 PROBLEM_STATUSES: dict[int, str] = {
+    400: "The request body cannot be read (not JSON, not UTF-8, or a broken form).",
     401: "Not signed in: no valid bearer token (problem type not-signed-in).",
     403: "Your role, or your centre, does not allow this (forbidden; rule_id scope.*).",
     404: "Not found: unknown, or another centre's record (the same answer on purpose).",
@@ -115,6 +123,8 @@ PROBLEM_STATUSES: dict[int, str] = {
          "study or the centre is locked) or a stale version (current_version).",
     422: "A value is refused: the data dictionary (errors), a protocol rule (rule_id and "
          "field) or the request's shape (errors).",
+    413: "The request body is over the size limit (COHORT_MAX_BODY_BYTES); nothing was "
+         "read or saved.",
     429: "Too many sign-in attempts: wait for the seconds in Retry-After.",
     503: "The database is busy with another writer (a long import): nothing was saved; try "
          "again after the seconds in Retry-After.",
@@ -133,24 +143,42 @@ CONFLICTS = problems(409)
 """Writes that a protocol rule or a stale version may refuse as a conflict."""
 
 
+#: Every operation that takes a request body may answer these before it looks at the body.
+BODY_STATUSES = (400, 413, 422)
+
+
 def problem_openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema with every error body under ``application/problem+json``."""
+    """The OpenAPI schema with every error body under ``application/problem+json``, and
+    the statuses any operation with a request body may send (``BODY_STATUSES``)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=app.routes)
+    schema.setdefault("components", {}).setdefault("schemas", {})
     for path in schema.get("paths", {}).values():
         for operation in path.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                for status in BODY_STATUSES:
+                    responses.setdefault(str(status), {
+                        "description": PROBLEM_STATUSES[status],
+                        "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}}}})
+            for status, response in responses.items():
                 content = response.get("content", {})
                 if status.isdigit() and int(status) >= 400 and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
+    document_limits(schema)
     app.openapi_schema = schema
     return schema
 
 
 class NotSignedIn(Exception):
     """No valid token (API) or session cookie (pages)."""
+
+
+class DatabaseBusy(Exception):
+    """Another writer held the database past ``write_wait_seconds``; nothing was done."""
 
 
 def problem_type(slug: str) -> str:
@@ -230,7 +258,8 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
 async def _request_invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
     errors = [
-        {"field": _loc(e.get("loc", ())), "label": "", "code": str(e.get("type", "invalid")),
+        {"field": "body" if e.get("type") == "json_invalid" else _loc(e.get("loc", ())),
+         "label": "", "code": str(e.get("type", "invalid")),
          "message": str(e.get("msg", "invalid value"))}
         for e in exc.errors()
     ]
@@ -243,14 +272,34 @@ async def _request_invalid(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     detail = str(exc.detail)
-    if not is_api(request):
-        return _page(request, exc.status_code, "Something went wrong", detail)
-    slug = {404: "not-found", 403: "forbidden", 401: "not-signed-in",
+    slug = {404: "not-found", 403: "forbidden", 401: "not-signed-in", 400: "unreadable-body",
+            413: "too-large", 405: "method-not-allowed",
             429: "too-many-attempts"}.get(exc.status_code, "http")
-    response = problem_response(request, exc.status_code, slug, detail)
+    response: Response
+    if is_api(request):
+        response = problem_response(request, exc.status_code, slug, detail)
+    else:
+        title = PROBLEM_TYPES[slug][0] if slug != "http" else "Something went wrong"
+        response = _page(request, exc.status_code, title, detail)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
     return response
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes on this path (Starlette names only the first route
+    that matched, so ``GET /participants`` hid ``POST``)."""
+    from starlette.routing import Match
+
+    methods = [method for method in METHODS if any(
+        route.matches({**request.scope, "method": method})[0] is Match.FULL
+        for route in request.app.router.routes)]
+    return ", ".join(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -267,7 +316,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     """A database held by another writer past the wait (a long import on SQLite) is not a
     fault of the request: 503 with Retry-After, saying nothing was saved. Any other
     database error is unexpected."""
-    if not is_busy(exc):
+    if not isinstance(exc, DatabaseBusy) and not is_busy(exc):
         return await _unexpected(request, exc)
     log.warning("Database busy on %s %s", request.method, request.url.path)
     response: Response
@@ -285,4 +334,5 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(DatabaseBusy, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,78 +1,71 @@
-"""Slow down password guessing: a few failed sign-ins per account and address, then a wait.
+"""Slow down password guessing: the web side of ``cohort.services.throttle``.
 
-Kept in memory (one per app): enough for the single-process server the study runs; the
-key includes the client address so that someone guessing cannot lock a colleague out from
-elsewhere.
+``throttle_of(request)`` gives the request's ``SignInThrottle``; ``refuse_if_throttled``
+answers 429 with ``Retry-After``. The failures live in the database (table
+``sign_in_failure``), so several server processes share them: per account and address
+(``MAX_FAILURES``) and per address whatever the account (``MAX_ADDRESS_FAILURES``), over
+``WINDOW``. A throttle works on the request's own database session (``DbSession`` puts it
+on ``request.state.db_session``) and commits there: call it before the request writes
+anything else. Outside a request, give it a session.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 
 from fastapi import HTTPException, Request
+from sqlmodel import Session
 
-MAX_FAILURES = 5
-WINDOW_SECONDS = 15 * 60
+from cohort.services import throttle as rules
+from cohort.services.throttle import MAX_ADDRESS_FAILURES, MAX_FAILURES, WINDOW, ThrottleRules
+
+__all__ = ["MAX_ADDRESS_FAILURES", "MAX_FAILURES", "WINDOW", "SignInThrottle",
+           "client_address", "refuse_if_throttled", "throttle_of", "wait_words"]
 
 
 class SignInThrottle:
-    """Counts failed sign-ins per (username, address) over a sliding window."""
+    """Failed sign-ins per (username, address) and per address, over a sliding window."""
 
-    def __init__(self, *, max_failures: int = MAX_FAILURES, window: float = WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        stamps = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window
-        while stamps and stamps[0] <= cutoff:
-            stamps.popleft()
-        return stamps
+    def __init__(self, session: Session, rules_: ThrottleRules | None = None) -> None:
+        self.session = session
+        self.rules = rules_ or ThrottleRules()
 
     def wait_seconds(self, username: str, address: str) -> int:
         """0 when a sign-in may be tried now, else how long to wait."""
-        with self._lock:
-            stamps = self._recent((username.strip().lower(), address))
-            if len(stamps) < self.max_failures:
-                return 0
-            return max(1, math.ceil(stamps[0] + self.window - self.clock()))
+        return rules.wait_seconds(self.session, username=username, address=address,
+                                  rules=self.rules)
 
     def failed(self, username: str, address: str) -> None:
-        with self._lock:
-            self._recent((username.strip().lower(), address)).append(self.clock())
+        rules.record_failure(self.session, username=username, address=address,
+                             rules=self.rules)
 
     def succeeded(self, username: str, address: str) -> None:
-        with self._lock:
-            self._failures.pop((username.strip().lower(), address), None)
+        rules.clear_failures(self.session, username=username, address=address)
 
 
 def throttle_of(request: Request) -> SignInThrottle:
-    throttle = getattr(request.app.state, "sign_in_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.sign_in_throttle = SignInThrottle()
-    return throttle
+    """The throttle of this request, on its database session."""
+    session = getattr(request.state, "db_session", None)
+    if not isinstance(session, Session):
+        raise RuntimeError("throttle_of needs the request's DbSession dependency first")
+    chosen: ThrottleRules | None = getattr(request.app.state, "throttle_rules", None)
+    return SignInThrottle(session, chosen)
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def wait_words(wait: int) -> str:
+    minutes = max(1, math.ceil(wait / 60))
+    return (f"Too many sign-in attempts. Please wait about {minutes} "
+            f"minute{'s' if minutes != 1 else ''} and try again.")
+
+
 def refuse_if_throttled(request: Request, username: str) -> None:
-    """429 with Retry-After when this account was tried too often from this address."""
+    """429 with Retry-After when this account, or this address, was tried too often."""
     wait = throttle_of(request).wait_seconds(username, client_address(request))
     if wait:
-        minutes = max(1, math.ceil(wait / 60))
-        raise HTTPException(
-            status_code=429,
-            detail=(f"Too many sign-in attempts for this account. Please wait about "
-                    f"{minutes} minute{'s' if minutes != 1 else ''} and try again."),
-            headers={"Retry-After": str(wait)},
-        )
+        raise HTTPException(status_code=429, detail=wait_words(wait),
+                            headers={"Retry-After": str(wait)})
+

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ORDER = ["bench_validation", "bench_demo", "bench_import", "bench_api", "bench_analysis",
-         "bench_redcap_export"]
+         "bench_redcap_export", "bench_workbook_limits"]
 
 
 def main() -> int:

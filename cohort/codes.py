@@ -1,7 +1,10 @@
 """Pseudonymous study codes: centre + sequence + check character, e.g. ``C04-0123-K``.
 
 The check character catches the typing errors people make when copying a code from a
-card or a phone: any single wrong character and any swap of two neighbours.
+card or a phone: any single wrong character and any swap of two neighbours. Sequences
+1-9999 are written with four digits (every code handed out so far keeps its form); a
+centre's 10,000th participant gets five (``C04-10000-F``), up to ``MAX_SEQUENCE``. Both
+properties still hold with five digits: the weights stay below the modulus, 23.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import re
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ"  # 23 letters, no I/O/U to avoid look-alikes
 _VALUES = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
-CODE_PATTERN = re.compile(r"^(C\d{2,3})-(\d{4})-([A-Z])$")
+CODE_PATTERN = re.compile(r"^(C\d{2,3})-(\d{4}|[1-9]\d{4})-([A-Z])$")
+MAX_SEQUENCE = 99_999
 
 
 def check_character(body: str) -> str:
@@ -20,9 +24,10 @@ def check_character(body: str) -> str:
 
 
 def make_code(centre_code: str, seq: int) -> str:
-    if not 1 <= seq <= 9999:
-        raise ValueError(f"sequence {seq} out of range 1..9999")
-    return f"{centre_code}-{seq:04d}-{check_character(centre_code + f'{seq:04d}')}"
+    if not 1 <= seq <= MAX_SEQUENCE:
+        raise ValueError(f"sequence {seq} out of range 1..{MAX_SEQUENCE}")
+    digits = f"{seq:04d}"
+    return f"{centre_code}-{digits}-{check_character(centre_code + digits)}"
 
 
 def is_valid_code(code: str) -> bool:

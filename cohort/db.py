@@ -6,6 +6,7 @@ cached per URL, so tests can point the whole stack at a throw-away database.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,6 +71,28 @@ def _build_engine(url: str, echo: bool) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+_LOCK_LIMITED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def limit_lock_waits(engine: Engine, seconds: float) -> None:
+    """PostgreSQL: a statement of this engine waits at most ``seconds`` for a row or table
+    lock (``lock_timeout``), then fails as busy (``is_busy``: 503 on the web) rather than
+    hold its request, and the requests queued behind it, for as long as another writer
+    (a long import) runs. Applies to connections made from now on; idempotent."""
+    if engine.dialect.name != "postgresql" or engine in _LOCK_LIMITED:
+        return
+    milliseconds = max(1, int(seconds * 1000))
+    _LOCK_LIMITED.add(engine)
+
+    def set_lock_timeout(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {milliseconds}")
+        cursor.close()
+        dbapi_connection.commit()  # SET is undone by a rollback of its transaction
+
+    event.listen(engine, "connect", set_lock_timeout)
 
 
 def get_engine() -> Engine:

@@ -35,6 +35,11 @@ from cohort.vocab import (
     Timepoint,
 )
 
+#: The range of an ``Integer`` column on PostgreSQL (SQLite holds more): ids and counts
+#: from outside are checked against it before they reach a query.
+MIN_INTEGER = -(2**31)
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Timezone-aware now; every stored instant is UTC."""
@@ -179,6 +184,17 @@ class RedcapToken(SQLModel, table=True):
     created_at: datetime = _ts()
     created_by: int | None = Field(default=None, foreign_key="staff.id")
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in (the name tried, from which address, when), kept for the throttle's
+    window and then deleted. In the database, so every server process sees every failure
+    (``cohort.services.throttle``)."""
+
+    __tablename__ = "sign_in_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=200, index=True)
+    address: str = Field(max_length=64, index=True)
+    at: datetime = _ts(index=True)
 
 
 # --------------------------------------------------------------------------- screening

@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     # The project title the REDCap API reports (content=project).
     study_title: str = "OUTSIDER cohort"
 
+    # Limits on what comes in (README, "Limits"). A request body past max_body_bytes is
+    # refused while it streams in (413); workbook and REDCap uploads may be up to
+    # max_upload_bytes.
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # Workbooks and REDCap exports (cohort.excel.guard): rows over all sheets, columns,
+    # and the size of the XML once decompressed, all checked before a sheet is parsed.
+    workbook_max_rows: int = 20_000
+    workbook_max_columns: int = 1_000
+    workbook_max_xml_bytes: int = 160 * 1024 * 1024
+    # How long a web write waits for another writer (a long import) before it answers 503
+    # with Retry-After: the server's own queue on SQLite, lock_timeout on PostgreSQL
+    # (SQLite's busy timeout for other processes is the same 10 s).
+    write_wait_seconds: float = 10.0
+
 
 @cache
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from forms.events import EventMapping
 from forms.fields import Field
+from forms.safe_cells import neutralise
 
 if TYPE_CHECKING:
     from forms.dictionary import FormDefinition
@@ -48,10 +49,11 @@ def rows(fields: list[Field], events: EventMapping) -> list[dict[str, Any]]:
 
 def to_csv(codebook_rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, CODEBOOK_COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: a label holding a carriage return is then quoted, not split.
+    writer = csv.DictWriter(out, CODEBOOK_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in codebook_rows:
-        writer.writerow({k: ("y" if v is True else "" if v is False else v)
+        writer.writerow({k: neutralise("y" if v is True else "" if v is False else v)
                          for k, v in row.items()})
     return out.getvalue()
 

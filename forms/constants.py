@@ -119,5 +119,12 @@ NO_IDENTIFIERS_NOTE: Final = (
     "identify someone."
 )
 
+#: Longest answer a free-text field takes unless the dictionary says otherwise with
+#: REDCap's ``@CHARLIMIT=N`` action tag: a short text, and a ``notes`` box (a few
+#: paragraphs). The API, pages, workbooks and REDCap imports all validate through here.
+TEXT_MAX_LENGTH: Final = 500
+NOTES_MAX_LENGTH: Final = 5000
+CHARLIMIT_PATTERN: Final = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
+
 #: REDCap's checkbox export column: ``products___1``.
 CHECKBOX_SEPARATOR: Final = "___"

@@ -79,6 +79,15 @@ class Field:
         return field_kind(self.field_type, self.validation)
 
     @property
+    def max_length(self) -> int:
+        """The longest text answer taken: REDCap's ``@CHARLIMIT=N`` in the annotation, else
+        ``NOTES_MAX_LENGTH`` for notes and ``TEXT_MAX_LENGTH`` for other fields."""
+        found = c.CHARLIMIT_PATTERN.search(self.annotation)
+        if found and int(found.group(1)) > 0:
+            return int(found.group(1))
+        return c.NOTES_MAX_LENGTH if self.field_type == "notes" else c.TEXT_MAX_LENGTH
+
+    @property
     def branching_ast(self) -> dict[str, Any] | None:
         return self.branching_node.to_json() if self.branching_node else None
 

@@ -63,6 +63,12 @@ def _quote(value: object) -> str:
     return str(value).strip()
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """The refused value as quoted back in a message: shortened, NUL made visible."""
+    text = _quote(value).replace("\x00", "\\0")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class FieldPlan:
     """A field with everything validation needs, prepared once."""
 
@@ -129,6 +135,7 @@ class FieldPlan:
             clean = read_typed(value, validation)
         except BadValue as error:
             raise BadValue(error.expected + self._range_words()) from None
+        clean = self._bounded(clean)
         low, high = self.field.bounds
         if low is not None or high is not None:
             if not _within(clean, _resolve(low, today, validation),
@@ -143,9 +150,21 @@ class FieldPlan:
         return what + self._range_words()
 
     def _read_text(self, value: object, today: date) -> object:
-        if isinstance(value, str):
-            return value.strip()
-        return read_typed(value, None)
+        text = value.strip() if isinstance(value, str) else read_typed(value, None)
+        return self._bounded(text)
+
+    def _bounded(self, clean: object) -> object:
+        """Text within the field's length (``Field.max_length``) and without NUL, which no
+        database stores in text; other values pass."""
+        if not isinstance(clean, str):
+            return clean
+        if "\x00" in clean:
+            raise BadValue("text without the NUL character (\\0)")
+        limit = self.field.max_length
+        if len(clean) > limit:
+            raise _TooLong(f"at most {limit:,} characters long (this one has "
+                           f"{len(clean):,})")
+        return clean
 
     def _read_slider(self, value: object, today: date) -> object:
         number = read_number(value)
@@ -211,6 +230,10 @@ class _OutOfRange(BadValue):
 
 
 class _NotAChoice(BadValue):
+    pass
+
+
+class _TooLong(BadValue):
     pass
 
 
@@ -305,10 +328,11 @@ def run(
         except BadValue as error:
             given.add(plan.name)
             code = "out_of_range" if isinstance(error, _OutOfRange) else (
-                "not_a_choice" if isinstance(error, _NotAChoice) else "invalid")
+                "not_a_choice" if isinstance(error, _NotAChoice) else (
+                    "too_long" if isinstance(error, _TooLong) else "invalid"))
             pending[plan.name] = FieldProblem(
                 plan.name, plan.label, code,
-                f"{plan.label} must be {error.expected}; you entered '{_quote(raw)}'.")
+                f"{plan.label} must be {error.expected}; you entered '{_shown(raw)}'.")
     env = Env(clean, others=other_events, event=event, today=today, missing=missing,
               schedule=schedule)
     calcs = [p for p in plans if p.calc is not None]

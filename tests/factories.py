@@ -124,7 +124,9 @@ class Factory:
 
     def aerli_session(self, actor: Actor, participant: Participant,
                       staff: list[Staff] | None = None, **overrides: Any) -> Saved[Any]:
-        staff = staff if staff is not None else [self.staff(), self.staff()]
+        if staff is None:  # two trained workers of the participant's own centre
+            home = self.session.get(Centre, participant.centre_id)
+            staff = [self.staff(centre=home), self.staff(centre=home)]
         data: dict[str, Any] = {
             "session_date": participant.inclusion_date + timedelta(days=30),
             "setting": Setting.SQUAT, "modality": Modality.IN_PERSON,

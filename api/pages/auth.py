@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CurrentUser, DbSession, cookie_account, start_page_session
 from api.pages.common import page_router, redirect, render
-from api.throttle import client_address, throttle_of
+from api.throttle import client_address, throttle_of, wait_words
 from cohort.services.accounts import sign_in, sign_out
 from cohort.vocab import Role
 
@@ -48,13 +48,11 @@ def login(
     throttle, address = throttle_of(request), client_address(request)
     wait = throttle.wait_seconds(username, address)
     if wait:
-        minutes = max(1, -(-wait // 60))
-        return render(request, "login.html",
+        page = render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
-                       "error": f"Too many sign-in attempts for this account. Please wait "
-                                f"about {minutes} minute{'s' if minutes != 1 else ''} and "
-                                "try again."},
-                      status=429)
+                       "error": wait_words(wait)}, status=429)
+        page.headers["Retry-After"] = str(wait)
+        return page
     found = sign_in(session, username=username, password=password)
     if found is None:
         throttle.failed(username, address)

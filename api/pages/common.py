@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SignedIn, check_csrf, csrf_token
+from api.inputs import CheckedRoute
 from cohort.errors import CohortError, ValidationFailed
 from cohort.models import Deviation
 from cohort.vocab import Role
@@ -37,7 +38,8 @@ TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABEL
 
 def page_router() -> APIRouter:
     """A router for pages: left out of the OpenAPI schema; POSTs check the CSRF token."""
-    return APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+    return APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)],
+                     route_class=CheckedRoute)
 
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +29,8 @@ from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 from forms.events import ONGOING_EVENT
 
 router = page_router()
+#: A version or staff id typed in a form: ASCII digits an Integer column holds.
+_WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 def _fields(timepoint: Timepoint) -> list[Any]:
@@ -117,7 +120,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
     shown = _page(session, user, participant, timepoint, stored, {}, today=today)
     answers = answers_from_form(_fields(timepoint), form, locked_values(shown))
     raw_version = str(form.get("version") or "")
-    version = int(raw_version) if raw_version.isdigit() else None
+    version = int(raw_version) if _WHOLE.fullmatch(raw_version) else None
     try:
         if version is None:
             saved = save_questionnaire(session, actor=user.actor, code=participant.code,
@@ -181,7 +184,7 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
     form = await request.form()
     answers = answers_from_form(_session_fields(), form,
                                 locked_values(_session_form(user, participant, {}, {}, today)))
-    chosen = [int(str(v)) for v in form.getlist("staff_ids") if str(v).isdigit()]
+    chosen = [int(str(v)) for v in form.getlist("staff_ids") if _WHOLE.fullmatch(str(v))]
     try:
         data = session_from_answers(answers, chosen)
         saved = log_session(session, actor=user.actor, code=participant.code, data=data,

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.pages.common import page_router, render, render_error
+from api.problems import describe
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
 from cohort.excel.importer import ImportBusy, ImportReport, import_file, is_csv
@@ -33,7 +34,6 @@ from cohort.vocab import ExportKind, Timepoint
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_UPLOAD = 20 * 1024 * 1024
 KEEP_SECONDS = 3600
 _annotated: OrderedDict[str, tuple[int, float, str, bytes]] = OrderedDict()
 
@@ -98,12 +98,15 @@ async def import_upload(
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    data = await file.read(MAX_UPLOAD + 1)
+    limit = request.app.state.settings.max_upload_bytes
+    data = await file.read(limit + 1)
     filename = file.filename or "workbook.xlsx"
-    if not data or len(data) > MAX_UPLOAD:
-        return _page(request, user, session,
-                     error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
-                           "most 20 MB.")
+    if not data or len(data) > limit:
+        empty = _page(request, user, session,
+                      error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
+                            f"most {limit // (1024 * 1024)} MB.")
+        empty.status_code = 413 if data else 422
+        return empty
     try:
         # In a worker thread: a 10,000-row import must not hold up every other request.
         report, copy = await run_in_threadpool(
@@ -113,8 +116,10 @@ async def import_upload(
         busy.status_code = 503
         busy.headers["Retry-After"] = "60"
         return busy
-    except CohortError as error:
-        return _page(request, user, session, error=error.message)
+    except CohortError as error:  # unreadable, over a limit, or not allowed: nothing saved
+        refused = _page(request, user, session, error=error.message)
+        refused.status_code = describe(error)[0]
+        return refused
     token = None
     if copy is not None:
         stem = filename.rsplit(".", 1)[0]

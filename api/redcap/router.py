@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Annotated
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.access import PURPOSE_HEADER, client_of
 from api.deps import session_for
+from api.inputs import api_router
 from api.redcap import answers
 from api.redcap.answers import Failure
 from api.redcap.params import Params
@@ -38,11 +39,10 @@ from cohort.services.context import Actor, actor_for
 from cohort.services.redcap_tokens import signed_in_by_redcap_token
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = api_router(body_text_max=None)
 #: The throttle's "username" for bad tokens (counted per client address).
 THROTTLE_KEY = "(redcap api token)"
 NO_PERMISSION = "You do not have permissions to use the API"
-MAX_BODY = 64 * 1024 * 1024
 
 
 def _is_import(params: Params) -> bool:
@@ -50,11 +50,8 @@ def _is_import(params: Params) -> bool:
 
 
 async def redcap_params(request: Request) -> Params:
-    """The form, read once (an oversized body is not read: the handler refuses it)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:
-        return Params([])
-    form = await request.form(max_part_size=MAX_BODY)
+    """The form, read once (``api.limits`` has already refused an oversized body)."""
+    form = await request.form(max_part_size=request.app.state.settings.max_upload_bytes)
     return Params.of([(k, v if isinstance(v, str) else "") for k, v in form.multi_items()])
 
 
@@ -96,11 +93,7 @@ def _actor(request: Request, session: Session, params: Params) -> Actor:
 def redcap_api(request: Request, params: RedcapParams, session: RedcapSession) -> Response:
     """Every REDCap call: check the token, then answer the ``content`` asked for."""
     fmt = _error_format(params)
-    length = request.headers.get("content-length", "")
     try:
-        if length.isdigit() and int(length) > MAX_BODY:
-            raise Failure(400, f"The request is larger than {MAX_BODY // 2**20} MB; send the "
-                          "records in smaller batches.")
         actor = _actor(request, session, params)
         content = params.text("content")
         handler = HANDLERS.get(content)

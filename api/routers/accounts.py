@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CurrentUser, DbSession
+from api.inputs import api_router
 from api.schemas import AccountIn, AccountOut, AccountPatch
 from cohort.models import Account, Staff
 from cohort.services import accounts
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+router = api_router(prefix="/accounts", tags=["accounts"])
 
 
 def account_out(account: Account, staff: Staff) -> AccountOut:

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends, Form, Request
 
 from api.deps import CurrentUser, DbSession, bearer
+from api.inputs import api_router
 from api.problems import NotSignedIn, problems
 from api.schemas import MeOut, TokenOut
 from api.throttle import client_address, refuse_if_throttled, throttle_of
 from cohort.services.accounts import DEFAULT_TOKEN_TTL, authenticate, issue_token, revoke_token
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = api_router(prefix="/auth", tags=["auth"])
+
+
+class TokenForm:
+    """OAuth2's password grant: what Swagger's "Authorize" sends (its other fields, such as
+    ``grant_type`` and ``scope``, are ignored). A form field sent empty counts as not sent,
+    hence ``min_length``."""
+
+    def __init__(
+        self,
+        username: Annotated[str, Form(min_length=1, max_length=200)],
+        password: Annotated[str, Form(min_length=1, max_length=200)],
+    ) -> None:
+        self.username = username
+        self.password = password
 
 
 @router.post("/token", response_model=TokenOut, responses=problems(401, 422, 429))
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+def token(request: Request, form: Annotated[TokenForm, Depends()],
           session: DbSession) -> TokenOut:
     """Exchange a username and password (form fields) for a bearer token."""
     refuse_if_throttled(request, form.username)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from api.schemas import StaffIn, StaffOut, StaffPatch
 from cohort.models import Centre, CentreCreate, CentrePublic, Staff
 from cohort.services import queries, setup
 
-router = APIRouter(tags=["centres and staff"])
+router = api_router(tags=["centres and staff"])
 
 
 def staff_out(staff: Staff, *, deidentified: bool) -> StaffOut:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import log_download
 from api.deps import CurrentUser, DbSession
+from api.inputs import api_router
 from api.problems import CONFLICTS
 from api.schemas import DeviationsPublic, ReviewIn
 from cohort.models import Deviation, DeviationPublic
@@ -15,7 +16,7 @@ from cohort.services import queries
 from cohort.services.deviations import get_deviation, list_deviations, review
 from cohort.vocab import DeviationStatus, ExportKind
 
-router = APIRouter(prefix="/deviations", tags=["deviations"])
+router = api_router(prefix="/deviations", tags=["deviations"])
 
 
 @router.get("", response_model=DeviationsPublic)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from api.inputs import api_router
 from api.problems import PROBLEM_TYPES
 from api.schemas import RuleOut
 from cohort.errors import NotFound
 from cohort.rules import RULES
 
-router = APIRouter(tags=["meta"])
+router = api_router(tags=["meta"])
 
 
 @router.get("/api/v1/rules", response_model=list[RuleOut])

@@ -6,15 +6,16 @@ from dataclasses import fields
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from cohort.services import queries
 from cohort.services.monitoring import CentreStatus, WorklistItem, worklist
 from cohort.vocab import ExportKind
 
-router = APIRouter(tags=["monitoring"])
+router = api_router(tags=["monitoring"])
 
 AsOf = Annotated[date | None, Query(description="Evaluate as of this date; default today.")]
 

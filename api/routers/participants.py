@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.access import LOGGED_READ, log_download
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from api.problems import CONFLICTS
 from api.schemas import (
     AuditOut,
@@ -23,7 +24,7 @@ from cohort.services import participants, queries
 from cohort.services.enrolment import EnrolmentCreate, enrol_screened
 from cohort.vocab import ExportKind
 
-router = APIRouter(prefix="/participants", tags=["participants"])
+router = api_router(prefix="/participants", tags=["participants"])
 
 
 @router.get("", response_model=ParticipantsPublic)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from api.problems import CONFLICTS
 from api.schemas import (
     QuestionnaireIn,
@@ -19,7 +18,7 @@ from cohort.services import queries
 from cohort.services.questionnaires import save_questionnaire, update_questionnaire
 from cohort.vocab import Timepoint
 
-router = APIRouter(prefix="/participants/{code}/questionnaires", tags=["questionnaires"])
+router = api_router(prefix="/participants/{code}/questionnaires", tags=["questionnaires"])
 
 
 def public(q: Questionnaire) -> QuestionnairePublic:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, Today
+from api.inputs import api_router
 from api.problems import CONFLICTS
 from api.schemas import SessionSaved, SessionsPublic, briefs
 from cohort.models import AerliSession, AerliSessionPublic
 from cohort.services import queries
 from cohort.services.sessions import AerliSessionCreate, log_session
 
-router = APIRouter(prefix="/participants/{code}/sessions", tags=["AERLI sessions"])
+router = api_router(prefix="/participants/{code}/sessions", tags=["AERLI sessions"])
 
 
 def public(record: AerliSession, staff_ids: list[int]) -> AerliSessionPublic:

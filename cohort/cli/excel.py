@@ -134,11 +134,13 @@ def import_(
 
     from cohort.db import BUSY_MESSAGE, is_busy
     from cohort.excel.annotate import annotate
+    from cohort.excel.guard import check_size
     from cohort.excel.importer import ImportBusy, import_sheet, is_csv, read_file
 
     main = _main()
     if not file.is_file():
         main.fail(f"{file} does not exist.")
+    check_size(file.stat().st_size)  # before the file is read into memory
     data = file.read_bytes()
     on = main.parse_date(as_of)
     sheet = read_file(data, file.name)  # before the database is locked

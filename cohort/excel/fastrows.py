@@ -10,6 +10,7 @@ date format as dates; formulas give their cached value, as with ``data_only=True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,15 +22,49 @@ from openpyxl.worksheet._reader import _cast_number
 from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import iterparse
 
+from cohort.excel.guard import WorkbookRefused
+
 ROW = f"{{{SHEET_MAIN_NS}}}row"
 VALUE = f"{{{SHEET_MAIN_NS}}}v"
 INLINE = f"{{{SHEET_MAIN_NS}}}is"
 TEXT = f"{{{SHEET_MAIN_NS}}}t"
 _DIGITS = "0123456789"
+_WHOLE = re.compile(r"^\d{1,12}(\.0*)?$")
 
 
-def rows(ws: Any) -> Iterator[tuple[object, ...]]:
-    """Like ``ws.iter_rows(values_only=True)`` (trailing empty cells left off)."""
+def _row_number(number: str | None, expected: int, title: str, max_row: int) -> int:
+    """A row's ``r`` attribute: digits (``5.0`` tolerated), at most ``max_row``."""
+    if not number:
+        index = expected
+    elif _WHOLE.match(number):
+        index = int(number.split(".")[0])
+    else:
+        raise WorkbookRefused(f"The sheet '{title}' has a row numbered '{number[:20]}', which "
+                              "is not a row number; please save the file again from Excel "
+                              "or LibreOffice.")
+    if index > max_row:
+        raise WorkbookRefused(f"The sheet '{title}' has a row numbered {index:,}; at most "
+                              f"{max_row:,} rows are read. Please delete the rows below your "
+                              "entries, or split the workbook.")
+    return index
+
+
+def _column_number(letters: str, title: str, max_column: int) -> int:
+    try:
+        column = int(column_index_from_string(letters))
+    except ValueError:
+        column = max_column + 1
+    if column > max_column:
+        raise WorkbookRefused(f"The sheet '{title}' has a cell in column '{letters[:8]}'; at "
+                              f"most {max_column:,} columns are read.")
+    return column
+
+
+def rows(ws: Any, *, max_row: int = 2**31, max_column: int = 16_384
+         ) -> Iterator[tuple[object, ...]]:
+    """Like ``ws.iter_rows(values_only=True)`` (trailing empty cells left off); a row
+    numbered past ``max_row`` or a cell past ``max_column`` is refused (``WorkbookRefused``)
+    before any empty row is made up to reach it."""
     if not isinstance(ws, ReadOnlyWorksheet):
         yield from ws.iter_rows(values_only=True)
         return
@@ -44,8 +79,7 @@ def rows(ws: Any) -> Iterator[tuple[object, ...]]:
         for _, element in iterparse(source):
             if element.tag != ROW:
                 continue
-            number = element.get("r")
-            index = int(float(number)) if number else expected
+            index = _row_number(element.get("r"), expected, ws.title, max_row)
             while expected < index:
                 expected += 1
                 yield ()
@@ -56,7 +90,7 @@ def rows(ws: Any) -> Iterator[tuple[object, ...]]:
                 if ref:
                     letters = ref.rstrip(_DIGITS)
                     column = columns.get(letters) or columns.setdefault(
-                        letters, column_index_from_string(letters))
+                        letters, _column_number(letters, ws.title, max_column))
                 else:
                     column += 1
                 kind = cell.get("t", "n")

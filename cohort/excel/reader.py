@@ -12,6 +12,7 @@ read with certainty becomes a ``Problem`` on that cell; nothing is guessed.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -26,6 +27,7 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
 from cohort.excel.fastrows import rows as sheet_rows
+from cohort.excel.guard import WorkbookLimits, check_workbook, workbook_limits
 from cohort.excel.layout import (
     CHECKBOX_SEPARATOR,
     CODE,
@@ -157,21 +159,38 @@ def _meta(book: Any) -> dict[str, str]:
     return meta
 
 
-def read_workbook(data: bytes) -> EntrySheet:
-    """Read the entry sheet of a workbook; problems with cells are collected, not raised."""
+#: What openpyxl and the XML parser raise on a damaged or hostile file (defusedxml's
+#: refusals are ValueErrors).
+DAMAGED = (BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError,
+           EOFError, SyntaxError, zlib.error)
+
+
+def read_workbook(data: bytes, limits: WorkbookLimits | None = None) -> EntrySheet:
+    """Read the entry sheet of a workbook; problems with cells are collected, not raised.
+
+    The file is checked against ``limits`` (``cohort.excel.guard``) before any sheet is
+    parsed; a file that cannot be read raises ``WorkbookUnreadable`` or ``WorkbookRefused``
+    (both ``CohortError``: a one-line answer, never a traceback)."""
+    limits = limits or workbook_limits()
+    check_workbook(data, limits)
     try:
         book = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError, ValueError) as error:
+    except DAMAGED as error:
         raise WorkbookUnreadable(
             "This file is not an Excel workbook (.xlsx) that can be read; save it as "
             f"'Excel 2007-365 (.xlsx)' and try again ({type(error).__name__}).") from None
     try:
-        return _read(book)
+        return _read(book, limits)
+    except DAMAGED as error:
+        raise WorkbookUnreadable(
+            "Part of this workbook cannot be read (its XML is damaged or unusual); please "
+            "open it in Excel or LibreOffice, save it as 'Excel 2007-365 (.xlsx)' and try "
+            f"again ({type(error).__name__}).") from None
     finally:
         book.close()
 
 
-def _read(book: Any) -> EntrySheet:
+def _read(book: Any, limits: WorkbookLimits) -> EntrySheet:
     meta = _meta(book)
     known = _all_names()
     found: list[tuple[Any, int, list[str], Iterator[Sequence[object]]]] = []
@@ -179,7 +198,7 @@ def _read(book: Any) -> EntrySheet:
     for ws in book.worksheets:
         if ws.title in SKIPPED_SHEETS:
             continue
-        rows = sheet_rows(ws)
+        rows = sheet_rows(ws, max_row=limits.max_row_number, max_column=limits.max_columns)
         head = list(islice(rows, HEADER_SEARCH_ROWS))
         scores = [sum(1 for v in values if _norm(v) in known) for values in head]
         if scores and max(scores) >= 2:

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
+from cohort.excel.guard import ROW_SLACK, WorkbookRefused, check_size, workbook_limits
 from cohort.excel.layout import (
     CHECKBOX_SEPARATOR,
     CODE,
@@ -52,14 +53,34 @@ def _field_of(name: str) -> str:
     return name.split(CHECKBOX_SEPARATOR, 1)[0]
 
 
+def _lines(text: str, name: str, max_rows: int) -> list[list[str]]:
+    """The CSV's lines, at most ``max_rows``; a NUL byte or a broken quote is refused."""
+    if "\x00" in text:
+        raise WorkbookUnreadable(f"{name} contains NUL characters, so it is not a CSV export; "
+                                 "export the records from REDCap as CSV again.")
+    lines: list[list[str]] = []
+    try:
+        for line in csv.reader(io.StringIO(text)):
+            lines.append(line)
+            if len(lines) > max_rows:
+                raise WorkbookRefused(f"{name} has more than {max_rows - ROW_SLACK:,} rows; "
+                                      "please export the records in smaller parts.")
+    except csv.Error as error:
+        raise WorkbookUnreadable(f"{name} cannot be read as CSV ({error}); export the "
+                                 "records from REDCap as CSV again.") from None
+    return lines
+
+
 def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     """Read the export; problems are attached to the CSV cell (row = line number)."""
+    limits = workbook_limits()
+    check_size(len(data), limits)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise WorkbookUnreadable(f"{name} is neither an .xlsx workbook nor a UTF-8 CSV "
                                  "file; export the records from REDCap as CSV.") from None
-    lines = list(csv.reader(io.StringIO(text)))
+    lines = _lines(text, name, limits.max_rows + ROW_SLACK)
     if not lines or len(lines[0]) < 2:
         raise WorkbookUnreadable(f"{name} is empty or not a CSV export of REDCap records.")
     header = [h.strip().lower() for h in lines[0]]

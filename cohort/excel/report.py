@@ -25,6 +25,7 @@ from cohort.services.context import Actor, may, require_role
 from cohort.services.deviations import list_deviations
 from cohort.services.monitoring import centre_status, worklist
 from cohort.vocab import DeviationStatus
+from forms.safe_cells import neutralise_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 RED = PatternFill("solid", fgColor="FFC7CE")
@@ -63,12 +64,12 @@ def _share(done: int, of: int) -> float | None:
 
 def _table(ws: Worksheet, header: Sequence[str], rows: Sequence[Sequence[Any]],
            widths: Sequence[int] | None = None) -> None:
-    ws.append(list(header))
+    ws.append(neutralise_row(header))
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
-    for row in rows:
-        ws.append(list(row))
+    for row in rows:  # centre names and messages are stored text: never a formula
+        ws.append(neutralise_row(row))
     ws.freeze_panes = "B2"
     last = get_column_letter(len(header))
     ws.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 2)}"
@@ -99,7 +100,7 @@ def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
                  "without a questionnaire (overdue). Nobody is dropped: overdue people are "
                  "still welcome at their next visit.",
                  "Open deviations: soft-rule flags not yet resolved, by rule and centre."):
-        about.append([line])
+        about.append(neutralise_row([line]))
     about.column_dimensions["A"].width = 120
     out = BytesIO()
     book.save(out)

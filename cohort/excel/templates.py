@@ -53,6 +53,7 @@ from cohort.services.monitoring import participant_overview, worklist
 from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 from forms import piping
 from forms.piping import has_piping, pipe
+from forms.safe_cells import neutralise, neutralise_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="EDEDED")
@@ -137,7 +138,7 @@ def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
                        ("dictionary_version", dictionary_version()),
                        ("sheet", title), ("format", FORMAT_VERSION),
                        ("generated_on", as_of.isoformat())):
-        meta.append([key, value])
+        meta.append(neutralise_row([key, value]))
     lists.sheet_state = "hidden"
     meta.sheet_state = "hidden"
     book.active = 1
@@ -157,32 +158,32 @@ def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
         f"Made on {as_of.isoformat()}. Fill in the sheet '{title}'.",
         "",
         "How to fill it in",
-        "- One row per " + ("person." if kind is not Kind.SESSION else "session."),
-        "- Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
-        f"- You may copy the sheet '{title}' and fill the copy too: every sheet with these two "
+        "• One row per " + ("person." if kind is not Kind.SESSION else "session."),
+        "• Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
+        f"• You may copy the sheet '{title}' and fill the copy too: every sheet with these two "
         "rows is imported.",
-        "- Click a cell to see help.",
-        "- Where there is a list, pick from it. You may also type the answer's number (the "
+        "• Click a cell to see help.",
+        "• Where there is a list, pick from it. You may also type the answer's number (the "
         "number before '=' in the list, e.g. 2) or its words as written in the list: Excel "
         "then asks 'Continue?', answer Yes; LibreOffice warns, press OK.",
-        "- Tick-box columns (one per answer): pick 1 = Yes, or type 1, yes or x; leave the "
+        "• Tick-box columns (one per answer): pick 1 = Yes, or type 1, yes or x; leave the "
         "cell empty when that answer does not apply.",
-        "- Dates: type them as 2026-03-31 (year-month-day), which every program reads the "
+        "• Dates: type them as 2026-03-31 (year-month-day), which every program reads the "
         "same way; 31/03/2026 is read as day/month/year. If a warning says it is not a "
         "date, keep it (Yes or OK).",
-        "- Leave a cell empty when the person did not answer, or the question does not apply.",
-        "- A row left empty (apart from the participant code) is not imported.",
-        "- Please do not write names, nicknames, addresses or anything that could identify "
+        "• Leave a cell empty when the person did not answer, or the question does not apply.",
+        "• A row left empty (apart from the participant code) is not imported.",
+        "• Please do not write names, nicknames, addresses or anything that could identify "
         "someone, in any cell.",
         "",
         ONLINE,
-        "- Import the file (cohort import, or the Import page). If anything needs correcting, "
+        "• Import the file (cohort import, or the Import page). If anything needs correcting, "
         "nothing is saved and you get this workbook back with the cells to fix in red and a "
         "comment on each; a 'Summary' sheet lists them all.",
-        "- Importing the same workbook twice saves nothing twice.",
+        "• Importing the same workbook twice saves nothing twice.",
     ]
     for line in lines:
-        ws.append([line])
+        ws.append(neutralise_row([line]))
     ws["A1"].font = Font(bold=True, size=13)
     ws["A4"].font = Font(bold=True)
     ws[f"A{lines.index(ONLINE) + 1}"].font = Font(bold=True)
@@ -196,11 +197,11 @@ def _entry_sheet(ws: Worksheet, lists: Worksheet, columns: Sequence[Column],
     list_col = 0
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
-        label = ws.cell(LABEL_ROW, index, column.label)
+        label = ws.cell(LABEL_ROW, index, neutralise(column.label))
         label.font = Font(bold=True)
         label.fill = HEADER_FILL
         label.alignment = Alignment(wrap_text=True, vertical="top")
-        name = ws.cell(NAME_ROW, index, column.name)
+        name = ws.cell(NAME_ROW, index, neutralise(column.name))
         name.font = Font(italic=True, color="595959", size=9)
         name.fill = NAME_FILL
         ws.column_dimensions[letter].width = max(14, min(40, len(column.label) // 2 + 4))
@@ -227,7 +228,7 @@ def _entry_sheet(ws: Worksheet, lists: Worksheet, columns: Sequence[Column],
             if column.default is not None and row < FIRST_DATA_ROW + len(codes):
                 cell.value = column.default  # @DEFAULT on each new questionnaire
     for offset, code in enumerate(codes):
-        ws.cell(FIRST_DATA_ROW + offset, 1, code)
+        ws.cell(FIRST_DATA_ROW + offset, 1, neutralise(code))
     ws.row_dimensions[LABEL_ROW].height = 60
     ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 2 if columns and columns[0].name == CODE else 1)
     protection = ws.protection
@@ -303,7 +304,7 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
         entries = choice_entries(column)
         letter = get_column_letter(list_col + 1)
         for row, entry in enumerate(entries, start=1):
-            lists.cell(row, list_col + 1, entry)
+            lists.cell(row, list_col + 1, entry)  # the drop-down's own entries, read back
         lists.cell(len(entries) + 2, list_col + 1, column.name)
         source = f"{quote_sheetname(LISTS_SHEET)}!${letter}$1:${letter}${len(entries)}"
         dv = DataValidation(type="list", formula1=source, allow_blank=True,

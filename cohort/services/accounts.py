@@ -36,12 +36,13 @@ from cohort.models import (
     StaffCreate,
     utcnow,
 )
+from cohort.passwords import MIN_LENGTH, check_password, context_words
 from cohort.services import audit
 from cohort.services.context import Actor, batch, finish, in_batch, require_role
 from cohort.services.setup import centre_by_code, centre_ids_for, create_staff
 from cohort.vocab import Role
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 DEFAULT_TOKEN_TTL = timedelta(hours=12)
 
 _hasher = PasswordHasher()
@@ -69,12 +70,21 @@ def _admin_id(actor: Actor | None) -> int | None:
     return actor.staff_id
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise CohortError(
-            f"The password is too short: please use at least {MIN_PASSWORD_LENGTH} characters "
-            "(a few unrelated words are easy to remember and hard to guess)."
-        )
+def _check_password(session: Session, password: str, *, username: str,
+                    staff: Staff | None = None, centre_code: str | None = None,
+                    display_name: str | None = None) -> None:
+    """NIST SP 800-63B's checks (``cohort.passwords``), with the person's username, name
+    and centre and the study's words as the context a guesser would try first."""
+    centre = None
+    if staff is not None:
+        display_name = display_name or staff.display_name
+        centre = session.get(Centre, staff.centre_id) if staff.centre_id else None
+    elif centre_code:
+        centre = session.exec(select(Centre).where(
+            Centre.code == centre_code.strip().upper())).first()
+    check_password(password, context=context_words(
+        username, display_name, centre_code, centre.code if centre else None,
+        centre.name if centre else None, centre.city if centre else None))
 
 
 def _clean_username(username: str) -> str:
@@ -97,10 +107,10 @@ def create_account(
     """Give a staff member a sign-in. Only admins (or the local command line) may."""
     actor_id = _admin_id(actor)
     name = _clean_username(username)
-    _check_password(password)
     staff = session.get(Staff, staff_id)
     if staff is None:
         raise NotFound(f"No staff member with id {staff_id}.")
+    _check_password(session, password, username=name, staff=staff)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
         raise CohortError(f"The username '{name}' is taken; please choose another one.")
     if session.exec(select(Account.id).where(Account.staff_id == staff_id)).first() is not None:
@@ -120,10 +130,11 @@ def set_password(
 ) -> Account:
     """Reset a password (admins) and revoke the account's tokens."""
     actor_id = _admin_id(actor)
-    _check_password(password)
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"No account with id {account_id}.")
+    _check_password(session, password, username=account.username,
+                    staff=session.get(Staff, account.staff_id))
     account.password_hash = hash_password(password)
     session.add(account)
     _revoke_all(session, account_id)
@@ -395,7 +406,8 @@ def create_staff_account(
     """
     _admin_id(actor)
     name = _clean_username(username)
-    _check_password(password)
+    _check_password(session, password, username=name, centre_code=centre_code,
+                    display_name=display_name)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
         raise CohortError(f"The username '{name}' is taken; please choose another one.")
     centre_id = centre_by_code(session, centre_code).id if centre_code else None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, func, select
 
 from cohort import rules
-from cohort.codes import make_code
+from cohort.codes import MAX_SEQUENCE, make_code
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotEligible, NotFound, ValidationFailed
 from cohort.models import Centre, Participant, Screening, StatusChange
@@ -112,31 +112,73 @@ def _yes(flag: bool) -> str:
     return "1" if flag else "0"
 
 
-def enrolment_answers(person: Participant) -> dict[str, Any]:
-    """The inverse of ``enrolment_from_answers``: a participant's enrolment form as
-    dictionary codes (everyone enrolled consented, on ``consent_date``)."""
+def _form_values(*, age: int, injected_past_month: bool, wish_neck_groin: bool,
+                 consent: bool, consent_date: date | None, reached_via: Modality, group: Group,
+                 inclusion_date: date, year_of_birth: int | None, gender: Gender | None
+                 ) -> dict[str, Any]:
+    """Enrolment facts as the dictionary's ``enrolment`` form codes them."""
     values: dict[str, Any] = {
-        "age": person.age_at_inclusion,
-        "injected_past_month": _yes(person.injected_past_month),
-        "wish_neck_groin": _yes(person.wish_neck_groin),
-        "consent": "1",
-        "consent_date": person.consent_date.isoformat(),
-        "reached_via": code_for(dict(REACHED_VIA_CODES), person.reached_via),
-        "study_group": code_for(dict(GROUP_CODES), person.group),
-        "inclusion_date": person.inclusion_date.isoformat(),
+        "age": age,
+        "injected_past_month": _yes(injected_past_month),
+        "wish_neck_groin": _yes(wish_neck_groin),
+        "consent": _yes(consent),
+        "consent_date": consent_date.isoformat() if consent_date else None,
+        "reached_via": code_for(dict(REACHED_VIA_CODES), reached_via),
+        "study_group": code_for(dict(GROUP_CODES), group),
+        "inclusion_date": inclusion_date.isoformat(),
     }
-    if person.year_of_birth is not None:
-        values["year_of_birth"] = person.year_of_birth
-    if person.gender is not None:
-        values["gender"] = code_for(dict(GENDER_CODES), person.gender)
+    if year_of_birth is not None:
+        values["year_of_birth"] = year_of_birth
+    if gender is not None:
+        values["gender"] = code_for(dict(GENDER_CODES), gender)
     return values
 
 
-def _next_seq(session: Session, centre_id: int) -> int:
+def enrolment_answers(person: Participant) -> dict[str, Any]:
+    """The inverse of ``enrolment_from_answers``: a participant's enrolment form as
+    dictionary codes (everyone enrolled consented, on ``consent_date``)."""
+    return _form_values(age=person.age_at_inclusion,
+                        injected_past_month=person.injected_past_month,
+                        wish_neck_groin=person.wish_neck_groin, consent=True,
+                        consent_date=person.consent_date, reached_via=person.reached_via,
+                        group=person.group, inclusion_date=person.inclusion_date,
+                        year_of_birth=person.year_of_birth, gender=person.gender)
+
+
+#: The dictionary's names of the enrolment fields the API names differently.
+_API_NAMES = {"study_group": "group"}
+
+
+def check_enrolment(data: EnrolmentCreate) -> None:
+    """Refuse (``ValidationFailed``, naming each field) an enrolment the dictionary's
+    ``enrolment`` form does not take: age 0-120, year of birth 1920-2010, … Every entry
+    point enrols through ``enrol``, so the REST API is held to the same ranges as a page
+    or a workbook. Eligibility and consent are the protocol rules' (checked first)."""
+    answers = _form_values(age=data.age, injected_past_month=data.injected_past_month,
+                           wish_neck_groin=data.wish_neck_groin, consent=data.consent,
+                           consent_date=data.consent_date, reached_via=data.reached_via,
+                           group=data.group, inclusion_date=data.inclusion_date,
+                           year_of_birth=data.year_of_birth, gender=data.gender)
+    result = get_dictionary().validate("enrolment", answers)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(_API_NAMES.get(p.field, p.field), p.message, p.label, p.code)
+             for p in result.problems], context="enrolment")
+
+
+def _next_seq(session: Session, centre: Centre) -> int:
+    """The centre's next sequence number; a clear refusal once its codes are used up
+    (``MAX_SEQUENCE``, 99,999 people per centre), never a ``ValueError`` from the code."""
     current = session.exec(
-        select(func.max(Participant.seq)).where(Participant.centre_id == centre_id)
+        select(func.max(Participant.seq)).where(Participant.centre_id == centre.id)
     ).one()
-    return int(current or 0) + 1
+    seq = int(current or 0) + 1
+    if seq > MAX_SEQUENCE:
+        raise CohortError(
+            f"Centre {centre.code} has used all {MAX_SEQUENCE:,} study codes. Nothing was "
+            "saved: please ask the data manager to open a new centre code for new "
+            "participants.")
+    return seq
 
 
 def enrol(
@@ -160,8 +202,9 @@ def enrol(
         ),
     )
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
+    check_enrolment(data)
     for attempt in range(5):
-        seq = _next_seq(session, centre.id)
+        seq = _next_seq(session, centre)
         participant = Participant(
             code=make_code(centre.code, seq),
             centre_id=centre.id,

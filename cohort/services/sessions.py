@@ -11,11 +11,12 @@ from sqlmodel import Session, SQLModel, col, select
 from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
-from cohort.models import AerliSession, SessionStaff, Staff
+from cohort.models import MAX_INTEGER, AerliSession, SessionStaff, Staff
 from cohort.rules import DatedFacts, SessionFacts
 from cohort.services import audit
 from cohort.services.context import (
     Actor,
+    actor_for,
     finish,
     get_participant,
     protocol_config,
@@ -30,8 +31,13 @@ from cohort.vocab import (
     SETTING_CODES,
     InjectionSite,
     Modality,
+    Role,
     Setting,
+    code_for,
 )
+
+#: The dictionary's names of the session fields the API names differently.
+_API_NAMES = {"session_note": "note"}
 
 
 class AerliSessionCreate(SQLModel):
@@ -44,6 +50,47 @@ class AerliSessionCreate(SQLModel):
     topics: list[str] = []
     note: str | None = None
     staff_ids: list[int] = []
+
+
+def checked(data: AerliSessionCreate) -> AerliSessionCreate:
+    """``data`` as the dictionary's ``aerli_session`` form takes it (choice codes, risks and
+    topics, the note's length), or ``ValidationFailed`` naming each refused field.
+
+    Every entry point (API, page, workbook, REDCap import) logs sessions through
+    ``log_session``, which stores what this returns, so nothing the dictionary refuses is
+    ever written and every stored session reads back."""
+    answers: dict[str, Any] = {
+        "session_date": data.session_date.isoformat(),
+        "setting": code_for(SETTING_CODES, data.setting),  # type: ignore[arg-type]
+        "modality": code_for(MODALITY_CODES, data.modality),  # type: ignore[arg-type]
+        "product": data.product, "risks": data.risks, "topics": data.topics,
+        "session_note": data.note,
+        "injection_site": code_for(INJECTION_SITE_CODES, data.injection_site)  # type: ignore[arg-type]
+        if data.injection_site is not None else None,
+    }
+    result = get_dictionary().validate("aerli_session", answers)
+    if not result.ok:
+        raise ValidationFailed(
+            [FieldError(_API_NAMES.get(p.field, p.field), p.message, p.label, p.code)
+             for p in result.problems], context="session")
+    clean = result.clean
+    return data.model_copy(update={
+        "product": str(clean["product"]) if "product" in clean else None,
+        "risks": _codes(clean.get("risks")), "topics": _codes(clean.get("topics")),
+        "note": str(clean["session_note"]) if "session_note" in clean else None,
+    })
+
+
+def _working_at(session: Session, staff: Staff, centre_id: int) -> bool:
+    """Whether a staff member may work at a centre: its own staff, and national or
+    centre-limited research officers and data managers whose reach includes it.
+    Statisticians work on de-identified data only, never at a session."""
+    if staff.role is Role.STATISTICIAN:
+        return False
+    if staff.centre_id == centre_id:
+        return True
+    return staff.role is not Role.OUTREACH_WORKER and actor_for(session, staff).can_see(
+        centre_id)
 
 
 def session_from_answers(
@@ -95,8 +142,14 @@ def log_session(
         DatedFacts(data.session_date, participant.inclusion_date, on or today(),
                    what="The session date"),
     )
+    data = checked(data)
     staff_ids = sorted(set(data.staff_ids))
-    staff = session.exec(select(Staff).where(col(Staff.id).in_(staff_ids))).all()
+    storable = [i for i in staff_ids if 1 <= i <= MAX_INTEGER]
+    found = session.exec(select(Staff).where(col(Staff.id).in_(storable))).all()
+    # Another centre's staff are refused exactly like ids that do not exist: a session
+    # counts only the workers who may work at the participant's centre, and the answer
+    # does not tell which ids exist elsewhere.
+    staff = [s for s in found if _working_at(session, s, participant.centre_id)]
     if len(staff) != len(staff_ids):
         missing = set(staff_ids) - {s.id for s in staff}
         raise NotFound(f"Unknown staff member(s): {', '.join(map(str, sorted(missing)))}.")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the httpx2 package; the installed httpx works the same here.
@@ -56,7 +56,8 @@ def password_hash() -> str:
 def app(engine: Engine, session: Session) -> Iterator[FastAPI]:
     application = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
 
-    def bound() -> Iterator[Session]:
+    def bound(request: Request) -> Iterator[Session]:
+        request.state.db_session = session  # as get_session does (the throttle uses it)
         try:
             yield session
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,7 +34,7 @@ def test_password_is_stored_as_argon2_hash(session: Session, factory: Factory) -
 
 def test_short_password_and_taken_username_refused(session: Session, factory: Factory) -> None:
     staff = factory.staff()
-    with pytest.raises(CohortError, match="at least 10"):
+    with pytest.raises(CohortError, match="at least 15"):
         accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
                                 password="short")
     accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
@@ -138,20 +138,29 @@ def test_repeated_failed_sign_ins_are_slowed_down(client: TestClient, world: Wor
     assert other.status_code == 200
 
 
-def test_throttle_window_slides_and_success_clears() -> None:
+def test_throttle_window_slides_and_success_clears(session: Session) -> None:
     from api.throttle import SignInThrottle
+    from cohort.services.throttle import ThrottleRules
 
-    now = [1000.0]
-    throttle = SignInThrottle(max_failures=2, window=60, clock=lambda: now[0])
+    now = [datetime(2026, 11, 22, 9, 0, tzinfo=UTC)]
+    throttle = SignInThrottle(session, ThrottleRules(max_failures=2, max_address_failures=3,
+                                                     window=timedelta(seconds=60),
+                                                     clock=lambda: now[0]))
     throttle.failed("a", "ip")
     throttle.failed("A ", "ip")
     assert throttle.wait_seconds("a", "ip") == 60
     assert throttle.wait_seconds("a", "other-ip") == 0
-    now[0] += 30
+    assert throttle.wait_seconds("b", "ip") == 0
+    now[0] += timedelta(seconds=30)
     assert throttle.wait_seconds("a", "ip") == 30
-    now[0] += 31
+    now[0] += timedelta(seconds=31)
     assert throttle.wait_seconds("a", "ip") == 0
     throttle.failed("a", "ip")
     throttle.succeeded("a", "ip")
     throttle.failed("a", "ip")
     assert throttle.wait_seconds("a", "ip") == 0
+    # Per address: three failures on three accounts close the address to every account.
+    throttle.failed("b", "ip")
+    throttle.failed("c", "ip")
+    assert throttle.wait_seconds("d", "ip") == 60
+    assert throttle.wait_seconds("d", "other-ip") == 0

@@ -357,3 +357,15 @@ def test_each_record_export_leaves_exactly_one_export_log_entry(
     assert stat.fields[:1] == ["record_id"] and "inj_freq" in stat.fields
     assert stat.rows == 2  # both participants of the project, before filterLogic
     assert worker.rows == 1 and worker.centre_codes == ["C02"] and not worker.deidentified
+
+
+def test_the_input_layer_guards_the_redcap_api_but_lets_a_file_of_records_through(
+        client: TestClient, world: World, tokens: dict[str, str]) -> None:
+    """NUL in any parameter is refused before the database sees it (issue 11); ``data``
+    holds a whole file, so only the upload limit bounds it, not the form-field length."""
+    nul = post(client, tokens["admin"], content="record", format="json", records="C01\x00")
+    assert nul.status_code == 422
+    assert nul.json()["errors"][0]["field"] == "records"
+    big = post(client, tokens["admin"], content="record", format="json", returnFormat="json",
+               data="[" + " " * 20_000)
+    assert big.status_code == 400 and "error" in big.json()

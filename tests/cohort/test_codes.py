@@ -18,7 +18,7 @@ def test_code_shape() -> None:
     assert is_valid_code(code.lower())
 
 
-@given(st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=9999))
+@given(st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=99_999))
 def test_any_single_character_change_is_caught(centre: int, seq: int) -> None:
     code = make_code(f"C{centre:02d}", seq)
     for i, ch in enumerate(code):
@@ -29,7 +29,7 @@ def test_any_single_character_change_is_caught(centre: int, seq: int) -> None:
                 assert not is_valid_code(code[:i] + other + code[i + 1:])
 
 
-@given(st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=9999))
+@given(st.integers(min_value=1, max_value=20), st.integers(min_value=1, max_value=99_999))
 def test_adjacent_digit_swaps_are_caught(centre: int, seq: int) -> None:
     code = make_code(f"C{centre:02d}", seq)
     for i, j in itertools.pairwise(range(len(code))):

@@ -107,3 +107,26 @@ def test_inclusion_in_the_future_is_refused_as_such_and_nothing_written(
               on=factory.today)
     assert refused.value.rule_id == "enrol.inclusion_in_future"
     assert row_counts(factory.session) == before
+
+
+def test_codes_do_not_run_out_at_the_ten_thousandth_participant(factory: Factory) -> None:
+    """Issue 11 class 8: the 10,000th participant of a centre gets a five-digit code; once
+    the 99,999 codes are used, a plain refusal (nothing written), never a ValueError."""
+    from cohort.codes import MAX_SEQUENCE, make_code
+    from cohort.errors import CohortError
+
+    worker = factory.worker(factory.centre("C09"))
+    first = factory.participant(worker)
+    first.seq, first.code = 9999, make_code("C09", 9999)
+    factory.session.add(first)
+    factory.session.commit()
+    person = factory.participant(worker)
+    assert person.code == make_code("C09", 10_000) and is_valid_code(person.code)
+    assert person.code.startswith("C09-10000-")
+    person.seq, person.code = MAX_SEQUENCE, make_code("C09", MAX_SEQUENCE)
+    factory.session.add(person)
+    factory.session.commit()
+    before = row_counts(factory.session)
+    with pytest.raises(CohortError, match="has used all 99,999 study codes"):
+        factory.participant(worker)
+    assert row_counts(factory.session) == before

@@ -76,7 +76,7 @@ def test_a_file_that_is_not_a_workbook_gets_a_clear_message(
         client: TestClient, world: World) -> None:
     sign_in(client, "worker.a")
     response = _upload(client, b"PK\x03\x04 not really a zip")
-    assert response.status_code == 200 and "not an Excel workbook" in response.text
+    assert response.status_code == 422 and "not an Excel workbook" in response.text
 
 
 def test_the_upload_page_names_the_sheet_of_each_problem(

@@ -40,7 +40,7 @@ from cohort.rules import RULES
 
 MANIFEST = "MANIFEST.sha256"
 LOG_TABLES = ("audit_entry", "export_log", "read_log", "study_lock")
-NEVER_ARCHIVED = frozenset({"account", "api_token", "redcap_token"})
+NEVER_ARCHIVED = frozenset({"account", "api_token", "redcap_token", "sign_in_failure"})
 _CHUNK = 1 << 20
 
 

@@ -124,6 +124,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "read_log": _t(id=T, at=T, actor_id=T, participant_id=T, centre_id=T, channel=T, what=T,
                    client=T),
     "study_lock": _t(id=T, at=T, action=T, centre_id=T, actor_id=T, reason=T),
+    # Failed sign-ins, for the throttle only: deleted once out of its window (15 minutes).
+    "sign_in_failure": _t(id=T, username=T, address=T, at=T),
 }
 # Tables whose every change is written to the audit trail, old and new values included.
 AUDITED = frozenset({"centre", "staff", "participant", "status_change", "screening",
@@ -137,6 +139,7 @@ LOG_READERS: dict[str, dict[Role, str]] = {
     "read_log": {Role.RESEARCH_OFFICER: "their centres' participants", Role.ADMIN: "all"},
     "export_log": {Role.RESEARCH_OFFICER: "national officers only", Role.ADMIN: "all"},
     "study_lock": {Role.ADMIN: "all"},
+    "sign_in_failure": {},  # read by the sign-in throttle only, never shown
 }
 SCOPE = {Role.OUTREACH_WORKER: "own centre", Role.RESEARCH_OFFICER: "their centres",
          Role.STATISTICIAN: "all centres, de-identified", Role.ADMIN: "all centres"}

@@ -119,12 +119,11 @@ NO_IDENTIFIERS_NOTE: Final = (
     "identify someone."
 )
 
-#: Longest answer a free-text field takes unless the dictionary says otherwise with
-#: REDCap's ``@CHARLIMIT=N`` action tag: a short text, and a ``notes`` box (a few
-#: paragraphs). The API, pages, workbooks and REDCap imports all validate through here.
+#: Longest answer a free-text field stores unless a ``@CHARLIMIT=N`` action tag allows
+#: more: a short text, and a ``notes`` box (a few paragraphs). The API, pages, workbooks and
+#: REDCap imports all validate through here (``Field.max_length``).
 TEXT_MAX_LENGTH: Final = 500
 NOTES_MAX_LENGTH: Final = 5000
-CHARLIMIT_PATTERN: Final = re.compile(r"@CHARLIMIT\s*=\s*['\"]?(\d+)")
 
 #: REDCap's checkbox export column: ``products___1``.
 CHECKBOX_SEPARATOR: Final = "___"

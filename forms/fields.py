@@ -80,12 +80,15 @@ class Field:
 
     @property
     def max_length(self) -> int:
-        """The longest text answer taken: REDCap's ``@CHARLIMIT=N`` in the annotation, else
-        ``NOTES_MAX_LENGTH`` for notes and ``TEXT_MAX_LENGTH`` for other fields."""
-        found = c.CHARLIMIT_PATTERN.search(self.annotation)
-        if found and int(found.group(1)) > 0:
-            return int(found.group(1))
-        return c.NOTES_MAX_LENGTH if self.field_type == "notes" else c.TEXT_MAX_LENGTH
+        """The longest text answer stored, whatever the answers: ``NOTES_MAX_LENGTH`` for
+        notes and ``TEXT_MAX_LENGTH`` for other fields, or more where a ``@CHARLIMIT``
+        (plain or inside an ``@IF``) allows more. The tag's own limit, which an ``@IF`` may
+        switch on and off with the answers, is checked with the other tags
+        (``forms.tagchecks``)."""
+        default = c.NOTES_MAX_LENGTH if self.field_type == "notes" else c.TEXT_MAX_LENGTH
+        written = [t.number for t in self.tags.every()
+                   if t.name == "@CHARLIMIT" and t.number and not t.problem]
+        return max([default, *written])
 
     @property
     def branching_ast(self) -> dict[str, Any] | None:

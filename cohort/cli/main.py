@@ -161,6 +161,10 @@ def demo(
     accounts: Annotated[
         bool, typer.Option(help="Also create demo sign-in accounts and print them once.")
     ] = False,
+    centre_icc: Annotated[float, typer.Option(
+        min=0.0, max=0.25,
+        help="Share of each outcome's latent variance that a centre's participants share "
+             "(0: centres have no effect).")] = 0.05,
 ) -> None:
     """Build a realistic synthetic cohort (20 centres) through the protocol services."""
     import time
@@ -189,7 +193,7 @@ def demo(
         session.commit()
         started = time.perf_counter()
         summary = build_demo(session, participants=participants, seed=seed,
-                             as_of=parse_date(as_of))
+                             as_of=parse_date(as_of), centre_icc=centre_icc)
         elapsed = time.perf_counter() - started
     typer.echo(
         f"Demo cohort ready in {elapsed:.1f} s: {summary.centres} centres, {summary.staff} staff, "

@@ -93,7 +93,10 @@ def fit_glmm(frame: pd.DataFrame, formula: str, groups: Sequence[str]
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = gpb.GPModel(group_data=group_data, likelihood="bernoulli_logit")
+        # One thread: the report runs models in parallel processes, and OpenMP threads
+        # competing for two cores made a 3 s fit take a minute.
+        model = gpb.GPModel(group_data=group_data, likelihood="bernoulli_logit",
+                            num_parallel_threads=1)
         model.fit(y=yy, X=x)
     notes += [str(w.message) for w in caught]
     beta = np.asarray(model.get_coef()).ravel()
@@ -135,7 +138,9 @@ def mixed_logistic(long: pd.DataFrame, outcome: str, *, group_col: str = "group_
     extra = [centre_col] if centre_col and centre_col in long.columns else []
     frame = design_frame(long, outcome, group_col=group_col, covariates=covariates,
                          extra=extra)
-    frame = _scaled(frame, covariates)
+    # Rows in a fixed order: GPBoost's inner mode-finding stops at a tolerance, so the
+    # same rows shuffled would move the fourth decimal.
+    frame = _scaled(frame.sort_values(["participant_id", "step"], kind="stable"), covariates)
     formula = _formula(covariates, frame)
     groups = ["participant_id", *extra]
     params, cov, sds, notes = fit_glmm(frame, formula, groups)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -77,27 +75,25 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
                         weights: str | None = None) -> ClusteredFit:
     """Weighted logistic regression (GEE, independence) with a bias-reduced sandwich
     clustered on ``cluster``."""
+    import patsy
     import statsmodels.api as sm
-    import statsmodels.formula.api as smf
 
     data = frame.sort_values(cluster, kind="stable")
-    kwargs: dict[str, Any] = {}
-    if weights:
-        kwargs["weights"] = data[weights].to_numpy(dtype=float)
+    endog, exog = patsy.dmatrices(formula, data, return_type="dataframe")
+    y = endog.iloc[:, 0].to_numpy(dtype=float)
+    x = exog.to_numpy(dtype=float)
+    w = data[weights].to_numpy(dtype=float) if weights else np.ones(len(y))
+    # An independence GEE solves the weighted GLM's score equations: fit it as a GLM
+    # (IRLS, several times faster than statsmodels' GEE loop on 250,000 visits).
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = smf.gee(formula, cluster, data=data, family=sm.families.Binomial(),
-                        cov_struct=sm.cov_struct.Independence(), **kwargs)
-        res = model.fit()
+        res = sm.GLM(y, x, family=sm.families.Binomial(), var_weights=w).fit()
     notes = [str(w.message) for w in caught]
-    x = np.asarray(model.exog, dtype=float)
-    y = np.asarray(model.endog, dtype=float)
-    w = kwargs.get("weights", np.ones(len(y)))
     beta = np.asarray(res.params, dtype=float)
     mu = 1 / (1 + np.exp(-(x @ beta)))
     clusters = pd.factorize(data[cluster])[0]
     cov, plain = bias_reduced_cov(x, y, mu, w, clusters)
-    names = list(model.exog_names)
+    names = list(exog.columns)
     se = np.sqrt(np.diag(cov))
     g = int(clusters.max() + 1)
     df = max(g - 1, 1)

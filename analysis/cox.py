@@ -195,14 +195,18 @@ def _zph(t: np.ndarray, e: np.ndarray, x: np.ndarray,
         imat[:p, p:] += (g[:, None, None] * ets.info).sum(axis=0)
         imat[p:, p:] += (g[:, None, None] ** 2 * ets.info).sum(axis=0)
     imat[p:, :p] = imat[:p, p:].T
+    def score_test(vec: np.ndarray, mat: np.ndarray) -> float:
+        # All events at one time (a constant g): nothing to test, not a zero statistic.
+        if np.linalg.cond(mat) > 1e12:
+            return float("nan")
+        return float(vec @ np.linalg.solve(mat, vec))
+
     rows_out = []
-    full_u = np.r_[np.zeros(p), u]
     for i, name in enumerate(names):
         kk = [*range(p), p + i]
-        ui = np.r_[np.zeros(p), u[i]]
-        stat = float(ui @ np.linalg.solve(imat[np.ix_(kk, kk)], ui))
+        stat = score_test(np.r_[np.zeros(p), u[i]], imat[np.ix_(kk, kk)])
         rows_out.append({"term": name, "chisq": stat, "df": 1, "p": float(chi2.sf(stat, 1))})
-    stat = float(full_u @ np.linalg.solve(imat, full_u))
+    stat = score_test(np.r_[np.zeros(p), u], imat)
     rows_out.append({"term": "GLOBAL", "chisq": stat, "df": p, "p": float(chi2.sf(stat, p))})
     return pd.DataFrame(rows_out)
 
@@ -268,6 +272,9 @@ def discrete_time_ltfu(participants: pd.DataFrame, closes: Sequence[int], *,
 def ph_note(fit: CoxFit, alpha: float = 0.05) -> str:
     """A sentence for the report on what the Schoenfeld test says."""
     bad = fit.ph_test[(fit.ph_test["term"] != "GLOBAL") & (fit.ph_test["p"] < alpha)]
+    if fit.ph_test["p"].isna().all():
+        return ("Schoenfeld test not computable: the losses fall at too few distinct times "
+                "for a change of the hazard ratio over time to be seen.")
     if bad.empty:
         return ("Schoenfeld test (R cox.zph, KM time scale): no evidence against proportional "
                 "hazards at the 5% level.")

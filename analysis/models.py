@@ -96,6 +96,12 @@ def tipping_job(outcome: str, contrast: str, visit: str, seed: int) -> Any:
     return tipping_point(_get("data"), outcome, contrast, visit, seed=seed)
 
 
+def retention_job() -> Any:
+    from analysis.retention import retention_analysis
+
+    return retention_analysis(_get("data"))
+
+
 Job = tuple[str, Callable[..., Any], tuple[Any, ...]]
 
 

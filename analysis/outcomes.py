@@ -409,6 +409,7 @@ class OutcomeResults:
     tipping: Any = None
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -420,7 +421,8 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
                      cov_struct: str = "exchangeable", ipcw: bool = True,
                      mixed: Sequence[str] | None = None, missing: bool = True,
                      primary_outcome: str | None = None, primary_visit: str | None = None,
-                     seed: int | None = None, workers: int | None = None) -> OutcomeResults:
+                     seed: int | None = None, workers: int | None = None,
+                     extra_jobs: Sequence[Any] = ()) -> OutcomeResults:
     """Every outcome model (see :mod:`analysis.models`), fitted in ``workers`` processes.
 
     The sensitivity models run for the two primary composites (``mixed`` chooses the
@@ -482,13 +484,15 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
             if cw is not None:
                 jobs.append((f"{outcome}|iptw_ipcw", centre_model,
                              ("long", outcome, "IPTW + IPCW", "group_itt", cov, "iptw_ipcw")))
+    jobs = [*extra_jobs, *jobs]
     done = run_jobs(jobs, shared, workers=workers)
     order = ["itt", "itt_participant", "pp", "fe", "iptw", "iptw_ipcw", "mixed"]
     models = [done[f"{o}|{k}"] for o in present for k in order if f"{o}|{k}" in done]
     props = [proportions(long, o) for o in present]
     result = OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
                             pd.DataFrame(), iptw, cw, mice=done.get("mice"),
-                            tipping=done.get("tipping"), seed=seed)
+                            tipping=done.get("tipping"), seed=seed,
+                            extra={j[0]: done[j[0]] for j in extra_jobs})
     if models:
         result.primary, result.secondary = endpoints(result.summary, primary_outcome,
                                                      primary_visit)

@@ -78,6 +78,7 @@ class ExportResult:
     columns: list[str]
     dropped_identifiers: list[str] = field(default_factory=list)
     dropped_free_text: list[str] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)
 
 
 def free_text_fields(dictionary: Any) -> set[str]:
@@ -337,9 +338,13 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
             ensure_ascii=False).encode()
         meta[b"snapshot"] = json.dumps(data.snapshot.as_dict()).encode()
         pq.write_table(table.replace_schema_metadata(meta), path)
+    from analysis.export_tables import derived_rows, write_history_tables
+
     codebook = path.with_name(f"{path.name}.codebook.csv")
-    _codebook(dictionary, list(df.columns), dropped_ids, dropped_free).to_csv(
+    pd.concat([_codebook(dictionary, list(df.columns), dropped_ids, dropped_free),
+               derived_rows(data, list(df.columns))], ignore_index=True).to_csv(
         codebook, index=False)
+    tables = write_history_tables(data, path, fmt)
     variables_path = path.with_name(f"{path.name}.variables.csv")
     pd.DataFrame({
         "variable": list(var_labels), "label": list(var_labels.values()),
@@ -347,4 +352,4 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
                    for c in var_labels],
     }).to_csv(variables_path, index=False)
     return ExportResult(path, codebook, variables_path, len(df), list(df.columns), dropped_ids,
-                        dropped_free)
+                        dropped_free, tables)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
@@ -102,7 +103,7 @@ def _score_residuals(t: np.ndarray, e: np.ndarray, x: np.ndarray, r: np.ndarray,
     cum_b = cum_b - np.where(dead[:, None], et.b_all[own] - et.b_dead[own], 0.0)
     resid = -r[:, None] * (x * cum_a[:, None] - cum_b)
     resid[dead] += x[dead] - et.mean[own[dead]]
-    return resid
+    return np.asarray(resid)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _km_left(t: np.ndarray, e: np.ndarray, at: np.ndarray) -> np.ndarray:
     deaths = np.bincount(np.searchsorted(times, t[e == 1]), minlength=len(times))
     surv = np.cumprod(1 - deaths / n_risk)
     before = np.searchsorted(times, at, side="left")  # event times strictly before s
-    return 1 - np.r_[1.0, surv][before]
+    return np.asarray(1 - np.r_[1.0, surv][before])
 
 
 def _zph(t: np.ndarray, e: np.ndarray, x: np.ndarray,

@@ -99,11 +99,13 @@ def write_history_tables(data: AnalysisData, path: Path, fmt: str) -> list[Path]
             frame.to_excel(out, sheet_name=name, index=False)
         elif fmt == "parquet":
             frame.to_parquet(out, index=False)
+        elif fmt == "dta":
+            import pyreadstat
+
+            pyreadstat.write_dta(frame, str(out), version=15)
         else:
             import pyreadstat
 
-            writer = pyreadstat.write_dta if fmt == "dta" else pyreadstat.write_sav
-            kwargs = {"version": 15} if fmt == "dta" else {}
-            writer(frame, str(out), **kwargs)
+            pyreadstat.write_sav(frame, str(out))
         written.append(out)
     return written

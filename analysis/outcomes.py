@@ -484,7 +484,9 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
             if cw is not None:
                 jobs.append((f"{outcome}|iptw_ipcw", centre_model,
                              ("long", outcome, "IPTW + IPCW", "group_itt", cov, "iptw_ipcw")))
-    jobs = [*extra_jobs, *jobs]
+    # Longest first (imputations, mixed models), so the two workers finish together.
+    slow = [j for j in jobs if j[0] in ("mice", "tipping") or j[0].endswith("|mixed")]
+    jobs = [*slow, *extra_jobs, *(j for j in jobs if j not in slow)]
     done = run_jobs(jobs, shared, workers=workers)
     order = ["itt", "itt_participant", "pp", "fe", "iptw", "iptw_ipcw", "mixed"]
     models = [done[f"{o}|{k}"] for o in present for k in order if f"{o}|{k}" in done]

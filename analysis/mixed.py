@@ -102,27 +102,43 @@ def fit_glmm(frame: pd.DataFrame, formula: str, groups: Sequence[str]
     beta = np.asarray(model.get_coef()).ravel()
     variances = np.asarray(model.get_cov_pars()).ravel()
     p = len(beta)
+    # A variance at the boundary (no centre effect, say) is held at 0, as glmer reports
+    # it: its log has no curvature there, and the Hessian would be singular.
+    free = variances > 1e-4  # an SD below 0.01 on the log-odds scale is no effect
+    held = np.where(free, 0.0, 1e-12)
+    if not free.all():
+        notes.append("a random-intercept variance is estimated at 0 (boundary) and held there")
 
     def nll(theta: np.ndarray) -> float:
-        return float(model.neg_log_likelihood(cov_pars=np.exp(theta[p:]), y=yy,
+        var = held.copy()
+        var[free] = np.exp(theta[p:])
+        return float(model.neg_log_likelihood(cov_pars=var, y=yy,
                                               fixed_effects=xx @ theta[:p]))
 
-    theta = np.r_[beta, np.log(np.maximum(variances, 1e-8))]
-    grad, hess = _hessian(nll, theta)
-    for _ in range(MAX_NEWTON):
-        step = np.linalg.solve(hess, grad)
-        if not np.isfinite(step).all():
-            break
-        theta = theta - step
+    theta = np.r_[beta, np.log(variances[free])]
+    try:
         grad, hess = _hessian(nll, theta)
-        if np.abs(step).max() < 1e-5:
-            break
-    else:
-        notes.append("Newton polishing of the Laplace optimum did not settle in "
-                     f"{MAX_NEWTON} steps")
-    cov = np.linalg.inv(hess)[:p, :p]
+        for _ in range(MAX_NEWTON):
+            step = np.linalg.solve(hess, grad)
+            if not np.isfinite(step).all() or nll(theta - step) > nll(theta) + 1e-9:
+                break
+            theta = theta - step
+            grad, hess = _hessian(nll, theta)
+            if np.abs(step).max() < 1e-5:
+                break
+        else:
+            notes.append("Newton polishing of the Laplace optimum did not settle in "
+                         f"{MAX_NEWTON} steps")
+        cov = np.linalg.inv(hess)[:p, :p]
+    except np.linalg.LinAlgError:
+        notes.append("the likelihood's Hessian is singular: GPBoost's own estimates and "
+                     "standard errors (variances held fixed) are shown")
+        theta = np.r_[beta, np.log(variances[free])]
+        cov = np.diag(np.asarray(model.get_coef(std_err=True)).reshape(2, -1)[1] ** 2)
+    final = held.copy()
+    final[free] = np.exp(theta[p:])
     names = list(x.columns)
-    sds = pd.Series(np.sqrt(np.exp(theta[p:])), index=list(groups))
+    sds = pd.Series(np.sqrt(np.where(free, final, 0.0)), index=list(groups))
     return (pd.Series(theta[:p], index=names), pd.DataFrame(cov, index=names, columns=names),
             sds, notes)
 

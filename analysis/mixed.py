@@ -43,7 +43,7 @@ from analysis.outcomes import (
 )
 
 STEP = 1e-3  # finite-difference step on (coefficients, log variances)
-MAX_NEWTON = 6
+MAX_NEWTON = 20
 LIMITATION = (
     "random intercepts per participant and per centre (Laplace approximation, as "
     "lme4::glmer); odds ratios are participant-specific (conditional), further from 1 than "
@@ -59,8 +59,18 @@ def _scaled(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _gradient(f: Any, theta: np.ndarray, h: float = STEP) -> np.ndarray:
+    eye = np.eye(len(theta)) * h
+    return np.array([(f(theta + e) - f(theta - e)) / (2 * h) for e in eye])
+
+
 def _hessian(f: Any, theta: np.ndarray, h: float = STEP) -> tuple[np.ndarray, np.ndarray]:
-    """Central-difference gradient and Hessian of ``f`` at ``theta``."""
+    """Central-difference gradient and Hessian of ``f`` at ``theta``.
+
+    Off-diagonal terms use the two diagonal points ``±(e_i + e_j)`` and the axis points
+    already evaluated (second-order accurate, 1 + 2k + k(k-1) evaluations instead of
+    1 + 2k + 2k(k-1)): each evaluation is a Laplace fit of the whole cohort.
+    """
     k = len(theta)
     eye = np.eye(k) * h
     f0 = f(theta)
@@ -70,9 +80,9 @@ def _hessian(f: Any, theta: np.ndarray, h: float = STEP) -> tuple[np.ndarray, np
     hess = np.diag((plus - 2 * f0 + minus) / h**2)
     for i in range(k):
         for j in range(i + 1, k):
-            hess[i, j] = hess[j, i] = (
-                f(theta + eye[i] + eye[j]) - f(theta + eye[i] - eye[j])
-                - f(theta - eye[i] + eye[j]) + f(theta - eye[i] - eye[j])) / (4 * h * h)
+            both = f(theta + eye[i] + eye[j]) + f(theta - eye[i] - eye[j])
+            hess[i, j] = hess[j, i] = (both - plus[i] - plus[j] - minus[i] - minus[j]
+                                       + 2 * f0) / (2 * h * h)
     return grad, hess
 
 
@@ -117,15 +127,19 @@ def fit_glmm(frame: pd.DataFrame, formula: str, groups: Sequence[str]
 
     theta = np.r_[beta, np.log(variances[free])]
     try:
+        # Newton steps with the first Hessian kept (2k evaluations a step instead of
+        # k²): from GPBoost's nearly optimal start they converge in a few steps. The
+        # standard errors use that Hessian too: over steps of ~0.01 it changes by
+        # well under 1% (checked against glmer in the tests).
         grad, hess = _hessian(nll, theta)
         for _ in range(MAX_NEWTON):
             step = np.linalg.solve(hess, grad)
             if not np.isfinite(step).all() or nll(theta - step) > nll(theta) + 1e-9:
                 break
             theta = theta - step
-            grad, hess = _hessian(nll, theta)
-            if np.abs(step).max() < 1e-5:
+            if np.abs(step).max() < 1e-6:
                 break
+            grad = _gradient(nll, theta)
         else:
             notes.append("Newton polishing of the Laplace optimum did not settle in "
                          f"{MAX_NEWTON} steps")

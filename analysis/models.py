@@ -105,9 +105,25 @@ def retention_job() -> Any:
 Job = tuple[str, Callable[..., Any], tuple[Any, ...]]
 
 
-def _call(job: Job) -> tuple[str, Any]:
+LAST_TIMINGS: dict[str, float] = {}  # seconds per job of the last run (for the bench)
+
+
+def _call(job: Job) -> tuple[str, Any, float]:
+    import time
+
     name, func, args = job
-    return name, func(*args)
+    start = time.perf_counter()
+    result = func(*args)
+    return name, result, time.perf_counter() - start
+
+
+def _collect(results: Any) -> dict[str, Any]:
+    out = {}
+    LAST_TIMINGS.clear()
+    for name, result, seconds in results:
+        out[name] = result
+        LAST_TIMINGS[name] = seconds
+    return out
 
 
 def _one_thread() -> None:
@@ -129,14 +145,14 @@ def run_jobs(jobs: Sequence[Job], shared: dict[str, Any], *, workers: int = 1
     _SHARED.update(shared)
     try:
         if workers <= 1 or len(jobs) < 2 or os.name != "posix":
-            return dict(_call(job) for job in jobs)
+            return _collect(_call(job) for job in jobs)
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                  initializer=_one_thread) as pool:
-            return dict(pool.map(_call, jobs, chunksize=1))
+            return _collect(pool.map(_call, jobs, chunksize=1))
     finally:
         _SHARED.clear()
 

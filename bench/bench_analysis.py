@@ -221,6 +221,10 @@ def ours(engine: Any, out: Path, workers: int) -> tuple[Any, dict[str, float]]:
     laps["database read + frames"] = time.perf_counter() - t
     t = time.perf_counter()
     write_report(data, out / "report", what="all", workers=workers)
+    from analysis.models import LAST_TIMINGS
+
+    slowest = sorted(LAST_TIMINGS.items(), key=lambda kv: -kv[1])[:6]
+    print("slowest jobs: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
     laps[f"whole report, {workers} worker processes (models, figures, HTML, CSV/JSON)"] = (
         time.perf_counter() - t)
     t = time.perf_counter()

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import TIMEPOINTS, AnalysisData
-from forms.safe_cells import neutralise
+from analysis.export_tables import derived_rows, spreadsheet_safe, write_history_tables
 
 FORMATS = ("csv", "xlsx", "dta", "sav", "parquet")
 # Columns of the analysis frames that are not dictionary fields, with the dictionary
@@ -79,6 +79,7 @@ class ExportResult:
     columns: list[str]
     dropped_identifiers: list[str] = field(default_factory=list)
     dropped_free_text: list[str] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)
 
 
 def free_text_fields(dictionary: Any) -> set[str]:
@@ -165,17 +166,6 @@ def with_missing_codes(data: AnalysisData) -> AnalysisData:
                 frame[column] = frame[column].astype(object)
             frame.iat[position, frame.columns.get_loc(column)] = row.code
     return replace(data, questionnaires=q, participants=parts)
-
-def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` safe to write as CSV or xlsx cells: formula-like text (headers
-    included) neutralised by :func:`forms.safe_cells.neutralise`; numbers untouched.
-    Stata, SPSS and Parquet files are written from ``df`` itself and keep the exact text."""
-    out = df.rename(columns=lambda c: neutralise(c) if isinstance(c, str) else c)
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(neutralise)
-    return out
-
 
 def export_frame(data: AnalysisData, *, shape: str = "long", dictionary: Any | None = None,
                  include_free_text: bool = False) -> tuple[pd.DataFrame, list[str]]:
@@ -427,8 +417,10 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
         meta[b"snapshot"] = json.dumps(data.snapshot.as_dict()).encode()
         pq.write_table(table.replace_schema_metadata(meta), path)
     codebook = path.with_name(f"{path.name}.codebook.csv")
-    spreadsheet_safe(_codebook(dictionary, list(df.columns), dropped_ids,
-                               dropped_free)).to_csv(codebook, index=False)
+    spreadsheet_safe(pd.concat(
+        [_codebook(dictionary, list(df.columns), dropped_ids, dropped_free),
+         derived_rows(data, list(df.columns))], ignore_index=True)).to_csv(codebook, index=False)
+    tables = write_history_tables(data, path, fmt)
     variables_path = path.with_name(f"{path.name}.variables.csv")
     spreadsheet_safe(pd.DataFrame({
         "variable": list(var_labels), "label": list(var_labels.values()),
@@ -436,4 +428,4 @@ def export(data: AnalysisData, path: Path, *, fmt: str | None = None, shape: str
                    for c in var_labels],
     })).to_csv(variables_path, index=False)
     return ExportResult(path, codebook, variables_path, len(df), list(df.columns), dropped_ids,
-                        dropped_free)
+                        dropped_free, tables)

@@ -253,6 +253,8 @@ class WeightsResult:
     weights: pd.Series
     summary: pd.DataFrame
     formula: str
+    # IPTW: what the stacked estimating equations need (design, scores, who was trimmed).
+    details: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _covariate_frame(p: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
@@ -302,8 +304,10 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
     marginal = x["treated"].mean()
     w = np.where(x["treated"] == 1, marginal / ps, (1 - marginal) / (1 - ps))
     weights = pd.Series(w, index=p["participant_id"].to_numpy(), name="iptw")
+    clipped = np.zeros(len(weights), dtype=bool)
     if trim:
         lo, hi = weights.quantile([trim, 1 - trim])
+        clipped = ((weights < lo) | (weights > hi)).to_numpy()
         weights = weights.clip(lo, hi)
     summary = pd.DataFrame([{
         "model": "propensity score (logit)", "formula": formula, "n": len(x),
@@ -313,7 +317,12 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
         "weight_mean": float(weights.mean()),
         "effective_n": float(weights.sum() ** 2 / (weights**2).sum()),
     }])
-    return WeightsResult(weights, summary, formula)
+    details = {"exog": np.asarray(fit.model.exog, dtype=float), "ps": np.asarray(ps),
+               "treated": x["treated"].to_numpy(), "clipped": clipped,
+               "participant_id": p["participant_id"].to_numpy(),
+               "centre": (p["centre_code"].astype(str).to_numpy() if "centre_code" in p
+                          else None)}
+    return WeightsResult(weights, summary, formula, details)
 
 
 def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,
@@ -383,12 +392,24 @@ def proportions(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt
 
 @dataclass
 class OutcomeResults:
-    """Every outcome model of the report; ``summary`` stacks all contrasts."""
+    """Every outcome model of the report; ``summary`` stacks all contrasts.
+
+    ``primary`` is the declared primary endpoint's row (outcome, visit, contrast) and
+    ``secondary`` the other group × time interactions of the primary analysis with
+    Holm-adjusted p-values; ``mice`` and ``tipping`` the missing-data analyses.
+    """
 
     models: list[OutcomeModel]
     proportions: pd.DataFrame
     iptw: WeightsResult | None
     ipcw: WeightsResult | None
+    primary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    secondary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mice: Any = None
+    tipping: Any = None
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -398,41 +419,86 @@ class OutcomeResults:
 def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUTCOMES,
                      covariates: Sequence[str] = DEFAULT_ADJUST,
                      cov_struct: str = "exchangeable", ipcw: bool = True,
-                     mixed: Sequence[str] | None = None) -> OutcomeResults:
-    """ITT and per-protocol GEE for each outcome, plus IPTW, IPCW and mixed sensitivity.
+                     mixed: Sequence[str] | None = None, missing: bool = True,
+                     primary_outcome: str | None = None, primary_visit: str | None = None,
+                     seed: int | None = None, workers: int | None = None,
+                     extra_jobs: Sequence[Any] = ()) -> OutcomeResults:
+    """Every outcome model (see :mod:`analysis.models`), fitted in ``workers`` processes.
 
-    The sensitivity models run for the two primary composites by default (``mixed`` and
-    the weighted models are the slow part on large cohorts).
+    The sensitivity models run for the two primary composites (``mixed`` chooses the
+    mixed models' outcomes); the missing-data analyses for the primary endpoint.
     """
+    from analysis.models import (
+        IGNORES_CENTRES,
+        Job,
+        centre_model,
+        endpoints,
+        mice_job,
+        mixed_model,
+        participant_model,
+        run_jobs,
+        tipping_job,
+    )
+    from analysis.weighting import censoring_weights_previous
+    from cohort.settings import get_settings
+
+    settings = get_settings()
+    primary_outcome = primary_outcome or settings.primary_outcome
+    primary_visit = primary_visit or settings.primary_visit
+    seed = settings.analysis_seed if seed is None else seed
+    workers = settings.analysis_workers if workers is None else workers
     long = data.long
-    primary = [o for o in outcomes if o in ("any_risk_practice", "any_complication")] or \
-        list(outcomes[:1])
+    present = [o for o in outcomes if o in long.columns and long[o].notna().sum() > 0]
+    primary = [o for o in present if o in ("any_risk_practice", "any_complication",
+                                           primary_outcome)] or present[:1]
     iptw = propensity_weights(data.participants)
     long = long.assign(iptw=long["participant_id"].map(iptw.weights).fillna(1.0))
-    cw = censoring_weights(data) if ipcw else None
+    cw = censoring_weights_previous(data) if ipcw else None
     if cw is not None:
         long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
         long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
-    models: list[OutcomeModel] = []
-    props = []
-    for outcome in outcomes:
-        if outcome not in long.columns or long[outcome].notna().sum() == 0:
-            continue
-        props.append(proportions(long, outcome))
-        models.append(gee_outcome(long, outcome, covariates=covariates, cov_struct=cov_struct))
-        pp = long[long["per_protocol"]]
-        models.append(gee_outcome(pp, outcome, analysis="per-protocol", group_col="group_pp",
-                                  covariates=covariates, cov_struct=cov_struct))
-        if outcome in primary:
-            models.append(gee_outcome(long, outcome, analysis="IPTW", covariates=covariates,
-                                      cov_struct=cov_struct, weights="iptw"))
-            if cw is not None:
-                models.append(gee_outcome(long, outcome, analysis="IPTW + IPCW",
-                                          covariates=covariates, cov_struct=cov_struct,
-                                          weights="iptw_ipcw"))
-    from analysis.mixed import mixed_logistic
-
+    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "data": data}
+    cov = tuple(covariates)
+    jobs: list[Job] = []
+    contrast = f"group × time interaction, {primary_visit}"
+    if missing and primary_outcome in present:
+        jobs += [("mice", mice_job, (primary_outcome, contrast, seed)),
+                 ("tipping", tipping_job, (primary_outcome, contrast, primary_visit, seed))]
     for outcome in (primary if mixed is None else mixed):
-        models.append(mixed_logistic(long, outcome, covariates=covariates))
-    return OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
-                          pd.DataFrame(), iptw, cw)
+        jobs.append((f"{outcome}|mixed", mixed_model, ("long", outcome, cov)))
+    for outcome in present:
+        jobs += [
+            (f"{outcome}|itt", centre_model, ("long", outcome, "ITT", "group_itt", cov)),
+            (f"{outcome}|itt_participant", participant_model,
+             ("long", outcome, IGNORES_CENTRES, "group_itt", cov, cov_struct)),
+            (f"{outcome}|pp", centre_model, ("pp", outcome, "per-protocol", "group_pp", cov)),
+        ]
+        if outcome in primary:
+            jobs += [
+                (f"{outcome}|fe", participant_model,
+                 ("long", outcome, "centre fixed effects", "group_itt", (*cov, "centre_code"),
+                  cov_struct)),
+                (f"{outcome}|iptw", centre_model,
+                 ("long", outcome, "IPTW", "group_itt", cov, "iptw")),
+            ]
+            if cw is not None:
+                jobs.append((f"{outcome}|iptw_ipcw", centre_model,
+                             ("long", outcome, "IPTW + IPCW", "group_itt", cov, "iptw_ipcw")))
+    # Longest first (imputations, mixed models), so the two workers finish together.
+    slow = [j for j in jobs if j[0] in ("mice", "tipping") or j[0].endswith("|mixed")]
+    jobs = [*slow, *extra_jobs, *(j for j in jobs if j not in slow)]
+    done = run_jobs(jobs, shared, workers=workers)
+    order = ["itt", "itt_participant", "pp", "fe", "iptw", "iptw_ipcw", "mixed"]
+    models = [done[f"{o}|{k}"] for o in present for k in order if f"{o}|{k}" in done]
+    props = [proportions(long, o) for o in present]
+    result = OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
+                            pd.DataFrame(), iptw, cw, mice=done.get("mice"),
+                            tipping=done.get("tipping"), seed=seed,
+                            extra={j[0]: done[j[0]] for j in extra_jobs})
+    if models:
+        result.primary, result.secondary = endpoints(result.summary, primary_outcome,
+                                                     primary_visit)
+    if result.primary.empty:
+        result.notes.append(f"the declared primary endpoint ({primary_outcome} at "
+                            f"{primary_visit}) could not be estimated from these data")
+    return result

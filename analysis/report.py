@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import BINARY_OUTCOMES, AnalysisData
-from analysis.export import spreadsheet_safe
+from analysis.export_tables import spreadsheet_safe
 
 SECTIONS = ("retention", "outcomes", "all")
 
@@ -74,9 +74,15 @@ def ltfu_definition(data: AnalysisData) -> str:
 
 def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                  cov_struct: str = "exchangeable", ipcw: bool = True,
-                 outcomes: tuple[str, ...] = BINARY_OUTCOMES) -> Report:
-    """Run the analyses named by ``what`` (retention, outcomes or all) and write the report."""
+                 outcomes: tuple[str, ...] = BINARY_OUTCOMES,
+                 workers: int | None = None) -> Report:
+    """Run the analyses named by ``what`` (retention, outcomes or all) and write the report.
+
+    The models are fitted in ``workers`` processes (default: the ``analysis_workers``
+    setting); the estimates do not depend on it.
+    """
     from analysis import plots
+    from analysis.cox import ph_note
 
     if what not in SECTIONS:
         raise ValueError(f"unknown report section '{what}'; use retention, outcomes or all")
@@ -85,7 +91,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     fig_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     ctx: dict[str, Any] = {"snapshot": data.snapshot.as_dict(), "what": what,
-                           "retention": None, "outcomes": None}
+                           "retention": None, "outcomes": None, "seed": None}
     estimates: list[pd.DataFrame] = []
     specs: list[dict[str, Any]] = []
 
@@ -94,10 +100,19 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         spreadsheet_safe(df).to_csv(path, index=False)
         files.append(path)
 
-    if what in ("retention", "all"):
-        from analysis.retention import retention_analysis
+    o = None
+    if what in ("outcomes", "all"):
+        from analysis.models import retention_job
+        from analysis.outcomes import outcome_analysis
 
-        r = retention_analysis(data)
+        o = outcome_analysis(data, outcomes=outcomes, cov_struct=cov_struct, ipcw=ipcw,
+                             workers=workers, extra_jobs=[("retention", retention_job, ())]
+                             if what == "all" else [])
+        ctx["seed"] = o.seed
+    if what in ("retention", "all"):
+        from analysis.retention import ATTENDANCE_DEFINITION, retention_analysis
+
+        r = o.extra["retention"] if o is not None else retention_analysis(data)
         files.append(plots.km_plot(r.km_group, fig_dir / "km_by_group.png",
                                    title="Time to loss to follow-up, by group (Kaplan–Meier)"))
         files.append(plots.km_small_multiples(
@@ -109,14 +124,20 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                                     title="Cumulative incidence of loss to follow-up "
                                           "(death as competing event)"))
         save_csv(r.completion, "completion.csv")
+        save_csv(r.attendance, "retention_attendance.csv")
         save_csv(r.consort, "consort.csv")
         est = r.summary.assign(section="retention")
         estimates.append(est)
         specs += [
             {"model": "Kaplan–Meier", "spec": ltfu_definition(data)},
             {"model": "log-rank", "spec": "by group_itt; by centre_code"},
-            {"model": "Cox", "spec": r.cox.formula + (f", strata={r.cox.strata}" if r.cox.strata
-                                                       else f", cluster={r.cox.cluster_col}")},
+            {"model": "Cox (clustered on centre)", "spec": r.cox.formula
+             + ", cluster = centre_code, Efron ties (robust SE as R coxph)"},
+            {"model": "Cox (stratified by centre)", "spec": r.cox_strata.formula
+             + " + strata(centre_code), Efron ties"},
+            {"model": "Schoenfeld test", "spec": "R cox.zph (KM time transform) for each Cox "
+             "model"},
+            {"model": "discrete-time loss to follow-up", "spec": r.discrete.formula},
             {"model": "Aalen–Johansen", "spec": "event 1 = lost to follow-up, competing "
              "event 2 = died, by group_itt"},
         ]
@@ -130,16 +151,25 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                 (str(int(v)) if isinstance(v, float) else v))),
             "km": _table(r.km_group.summary), "logrank": _table(pd.concat(
                 [r.logrank_group.summary, r.logrank_centre.summary])),
-            "cox": _table(r.cox.summary), "cif": _table(r.cif.summary),
+            "cox": _table(pd.concat([
+                r.cox.summary.assign(model="clustered on centre"),
+                r.cox_strata.summary.assign(model="stratified by centre")])),
+            "zph": _table(pd.concat([
+                r.cox.ph_test.assign(model="clustered on centre"),
+                r.cox_strata.ph_test.assign(model="stratified by centre")])),
+            "ph_note": ph_note(r.cox), "discrete": _table(r.discrete.summary),
+            "discrete_table": _table(r.discrete.table),
+            "attendance": _table(r.attendance, digits=1),
+            "attendance_definition": ATTENDANCE_DEFINITION,
+            "cif": _table(r.cif.summary),
             "ltfu_definition": ltfu_definition(data),
             "n_centres": len(r.km_centre.fitters),
         }
 
     if what in ("outcomes", "all"):
-        from analysis.outcomes import outcome_analysis
         from analysis.table1 import max_abs_smd, table1
 
-        o = outcome_analysis(data, outcomes=outcomes, cov_struct=cov_struct, ipcw=ipcw)
+        assert o is not None  # noqa: S101
         t1 = table1(data.participants, variable_labels=data.variable_labels,
                     value_labels=data.value_labels)
         t1w = table1(data.participants, variable_labels=data.variable_labels,
@@ -183,11 +213,33 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
             "iptw": _table(o.iptw.summary) if o.iptw else "",
             "ipcw": _table(o.ipcw.summary) if o.ipcw else "",
             "cov_struct": cov_struct,
+            "primary": _table(o.primary[["outcome", "visit", "analysis", "odds_ratio",
+                                         "ci_lower", "ci_upper", "p"]]
+                              if not o.primary.empty else o.primary),
+            "secondary": _table(o.secondary[["outcome", "visit", "odds_ratio", "ci_lower",
+                                             "ci_upper", "p", "p_holm"]]
+                                if not o.secondary.empty else o.secondary),
+            "mice": _table(o.mice.summary.drop(columns=["seed"])) if o.mice else "",
+            "tipping": _table(o.tipping.summary.drop(columns=["tipping_point"]))
+            if o.tipping else "",
+            "missing_notes": (o.mice.notes if o.mice else []) + (
+                o.tipping.notes if o.tipping else []),
+            "notes": o.notes,
         }
+        for name, frame in (("primary_endpoint.csv", o.primary),
+                            ("secondary_endpoints_holm.csv", o.secondary)):
+            save_csv(frame, name)
+        if o.mice:
+            save_csv(o.mice.summary, "mice.csv")
+            estimates.append(o.mice.summary.assign(section="missing data"))
+        if o.tipping:
+            save_csv(o.tipping.summary, "tipping_point.csv")
+            estimates.append(o.tipping.summary.assign(section="missing data",
+                                                      analysis="tipping point"))
 
     all_est = pd.concat(estimates, ignore_index=True) if estimates else pd.DataFrame()
     save_csv(all_est, "estimates.csv")
-    payload = {"snapshot": data.snapshot.as_dict(), "models": specs,
+    payload = {"snapshot": data.snapshot.as_dict(), "seed": ctx["seed"], "models": specs,
                "estimates": json.loads(all_est.to_json(orient="records"))}
     est_json = out_dir / "estimates.json"
     est_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -225,7 +277,10 @@ code{background:#f4f4f4;padding:0 .2em}
 {% if snapshot.git_commit %}with code at commit <code>{{ snapshot.git_commit }}</code>{% endif %}.
 Rows: {% for k, v in snapshot.rows.items() %}{{ k }} {{ v }}
 {%- if not loop.last %}, {% endif %}{% endfor %}.
-Groups are as given at M0 (intention to treat) unless a model says per-protocol.</p>
+Groups are as given at M0 (intention to treat) unless a model says per-protocol.
+{% if seed is not none %}Random seed of the imputations: <b>{{ seed }}</b> (setting
+<code>COHORT_ANALYSIS_SEED</code>); nothing else in the report is random, so the same
+data give the same numbers.{% endif %}</p>
 
 {% if retention %}
 <h2>Retention</h2>
@@ -234,13 +289,28 @@ Groups are as given at M0 (intention to treat) unless a model says per-protocol.
 <p class="note">Denominators count participants whose visit window has closed (or who
 completed the visit); "in window" counts questionnaires completed inside the window.</p>
 {{ retention.completion|safe }}
+<h3>Retention by attendance, per visit and centre</h3>
+<p class="note">{{ retention.attendance_definition }}</p>
+{{ retention.attendance|safe }}
 <h3>Time to loss to follow-up</h3>
 <img src="{{ figures.km_by_group }}"
  alt="Kaplan–Meier curves of time to loss to follow-up by group, with numbers at risk">
 <p class="note">{{ retention.ltfu_definition }}</p>
 {{ retention.km|safe }}
 <h4>Log-rank tests</h4>{{ retention.logrank|safe }}
-<h4>Cox model</h4>{{ retention.cox|safe }}
+<h4>Cox models (Efron ties)</h4>
+<p class="note">Clustered on centre: robust standard errors from Efron score residuals
+summed per centre (as R's <code>coxph(..., cluster = centre)</code>). Stratified by
+centre: a baseline hazard per centre.</p>
+{{ retention.cox|safe }}
+<h4>Proportional hazards (Schoenfeld residuals)</h4>
+<p class="note">{{ retention.ph_note }}</p>{{ retention.zph|safe }}
+<h4>Loss to follow-up per visit (discrete time)</h4>
+<p class="note">Losses can only be seen at scheduled visits, so the hazard is discrete: one
+row per participant and visit at which they could be found lost; logit of being lost,
+errors clustered on centre (bias-reduced), t(centres − 1). The M12 term compares the
+second interval with the first.</p>
+{{ retention.discrete_table|safe }}{{ retention.discrete|safe }}
 <img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre, one panel per centre">
 <p class="note">One panel per centre (all {{ retention.n_centres }} centres), each with its
 95% confidence band and the pooled curve of all centres in grey; panel titles give the
@@ -259,11 +329,32 @@ participants and losses of the centre. The shared y-axis is zoomed to the curves
 before weighting, {{ '%.3f'|format(outcomes.table1w_smd) }} after inverse probability of
 treatment weighting (|SMD| &gt; 0.1 flags imbalance).</p>
 {{ outcomes.table1|safe }}
+<h3>Primary endpoint</h3>
+<p class="note">Declared before the analysis (settings <code>COHORT_PRIMARY_OUTCOME</code>,
+<code>COHORT_PRIMARY_VISIT</code>): the group × time interaction of this outcome at this
+visit, in the primary analysis (ITT, errors clustered on centre with the bias-reduced
+sandwich, t(centres − 1) intervals). It is tested at 5% on its own.</p>
+{{ outcomes.primary|safe }}
+{% for n in outcomes.notes %}<p class="note">{{ n }}</p>{% endfor %}
+<h3>Secondary endpoints (Holm-adjusted)</h3>
+<p class="note">Every other outcome × visit interaction of the primary analysis, one family:
+<code>p_holm</code> is Holm's step-down adjusted p-value; read secondary results by it.</p>
+{{ outcomes.secondary|safe }}
+<h3>Missing follow-up questionnaires</h3>
+{% for n in outcomes.missing_notes %}<p class="note">{{ n }}</p>{% endfor %}
+{{ outcomes.mice|safe }}
+<h4>Tipping point (missing not at random)</h4>
+<p class="note">delta is added to the log-odds of imputed values of intervention
+participants who missed the visit (positive: they are assumed to be doing worse than the
+ones who came).</p>
+{{ outcomes.tipping|safe }}
 <h3>Group × time effects (odds ratios)</h3>
-<p class="note">GEE logistic, working correlation <b>{{ outcomes.cov_struct }}</b> (ITT and
-per-protocol; the weighted IPTW and IPCW models use an <b>independence</b> working
-correlation, the only one consistent with visit-level weights), robust errors clustered on
-participant. The interaction is the ratio of the odds ratios (change
+<p class="note">GEE logistic. ITT (primary), per-protocol, IPTW and IPTW + IPCW: independence
+working correlation, errors clustered on <b>centre</b> (about 20 clusters: bias-reduced
+sandwich, t intervals); IPTW errors from stacked estimating equations, so the estimated
+propensity score counts. "ITT, participant-clustered" ignores centres (working correlation
+<b>{{ outcomes.cov_struct }}</b>) and "centre fixed effects" adds centre as a covariate:
+both are sensitivity analyses. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>
 {{ outcomes.headline|safe }}
 <p class="note">The ITT model (unweighted) is the primary analysis. The IPTW and IPTW + IPCW

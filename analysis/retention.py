@@ -260,9 +260,44 @@ def consort(data: AnalysisData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+ATTENDANCE_DEFINITION = (
+    "Retention by attendance: of the participants whose visit window has closed by the "
+    "as-of date (or who came anyway), the share whose questionnaire was done inside the "
+    "window, and done at all (on any date). Retention by status: the Kaplan–Meier "
+    "probability of not being lost to follow-up at the close of the visit's window, "
+    "which counts someone as retained until a loss is recorded — so a person who missed "
+    "a visit without a recorded status still counts as retained there.")
+
+
+def attendance(data: AnalysisData, km_centre: KMResult | None = None,
+               km_all: KMResult | None = None) -> pd.DataFrame:
+    """Per centre (and all centres): questionnaire done in window and at all, per visit,
+    beside the status-based (Kaplan–Meier) retention at the window's close."""
+    table = completion(data, by=("centre_code",))
+    cols = ["centre_code", "enrolled", "eligible_m6", "m6_in_window_pct", "m6_pct",
+            "eligible_m12", "m12_in_window_pct", "m12_pct"]
+    table = table[cols].rename(columns={
+        "m6_pct": "m6_done_pct", "m12_pct": "m12_done_pct",
+        "eligible_m6": "m6_due", "eligible_m12": "m12_due"})
+    fits = dict(km_centre.fitters) if km_centre else {}
+    if km_all:
+        fits["All centres"] = next(iter(km_all.fitters.values()))
+    m6, m12 = report_times(data)
+    for label, t in (("m6", m6), ("m12", m12)):
+        table[f"{label}_status_retained_pct"] = table["centre_code"].map(
+            lambda c, t=t: 100 * float(fits[c].survival_function_at_times(t).iloc[0])
+            if c in fits else np.nan)
+    return table
+
+
 @dataclass
 class RetentionResults:
-    """Everything the retention part of the report shows."""
+    """Everything the retention part of the report shows.
+
+    ``cox`` is clustered on centre (Efron, R's ``coxph(cluster = centre)``), ``cox_strata``
+    stratified by centre; each carries its Schoenfeld test (``ph_test``). ``discrete`` is
+    the per-visit model of loss; ``attendance`` retention by questionnaires done.
+    """
 
     completion: pd.DataFrame
     consort: pd.DataFrame
@@ -270,9 +305,12 @@ class RetentionResults:
     km_centre: KMResult
     logrank_group: TestResult
     logrank_centre: TestResult
-    cox: CoxResult
+    cox: Any
     cif: CIFResult
     km_all: KMResult | None = None
+    cox_strata: Any = None
+    discrete: Any = None
+    attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -281,9 +319,15 @@ class RetentionResults:
             self.km_group.summary.assign(estimate="km_retention_by_group"),
             self.logrank_group.summary.assign(estimate="logrank_group"),
             self.logrank_centre.summary.assign(estimate="logrank_centre"),
-            self.cox.summary.assign(estimate="cox_ltfu"),
+            self.cox.summary.assign(estimate="cox_ltfu_clustered_centre"),
+            self.cox.ph_test.assign(estimate="schoenfeld_cox_clustered_centre"),
             self.cif.summary.assign(estimate="cif_ltfu_death_competing"),
         ]
+        if self.cox_strata is not None:
+            parts += [self.cox_strata.summary.assign(estimate="cox_ltfu_strata_centre"),
+                      self.cox_strata.ph_test.assign(estimate="schoenfeld_cox_strata_centre")]
+        if self.discrete is not None:
+            parts.append(self.discrete.summary.assign(estimate="discrete_time_ltfu"))
         return pd.concat(parts, ignore_index=True)
 
 
@@ -302,9 +346,13 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     :func:`analysis.data._time_to_ltfu`); survival and cumulative incidence are reported
     at the M6 window's close and at the end of follow-up (:func:`report_times`).
 
-    The Cox model has group as its covariate and centre either as strata (default) or
-    as a cluster for robust errors (``cox_strata=False``).
+    Two Cox models of group (Efron ties): errors clustered on centre, and a baseline
+    hazard per centre; each with its Schoenfeld test. Then the per-visit (discrete-time)
+    model of loss and retention by attendance. ``cox_strata`` is kept for callers of the
+    old signature and changes nothing.
     """
+    from analysis.cox import discrete_time_ltfu, fit_cox_efron
+
     p = data.participants.copy()
     p["intervention"] = (p["group_itt"] == "intervention").astype(int)
     times = report_times(data)
@@ -313,10 +361,12 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     km_all = fit_km(p, "ltfu_months", "ltfu_event", times=times, label="all centres")
     lr_g = logrank(p, "ltfu_months", "ltfu_event", "group_itt")
     lr_c = logrank(p, "ltfu_months", "ltfu_event", "centre_code")
-    if cox_strata:
-        cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], strata=["centre_code"])
-    else:
-        cox = fit_cox(p, "ltfu_months", "ltfu_event", ["intervention"], cluster_col="centre_id")
+    cox = fit_cox_efron(p, "ltfu_months", "ltfu_event", ["intervention"],
+                        cluster="centre_code")
+    cox_s = fit_cox_efron(p, "ltfu_months", "ltfu_event", ["intervention"],
+                          strata="centre_code")
+    closes = [window_close_day(data.config, tp) for tp in ("M6", "M12")]
+    discrete = discrete_time_ltfu(p, closes)
     cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt", times=times)
     return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif,
-                            km_all)
+                            km_all, cox_s, discrete, attendance(data, km_c, km_all))

@@ -80,6 +80,13 @@ P_M6 = 0.84
 P_M12 = 0.76
 P_RETURN = 0.35
 WITHIN_PERSON_CORRELATION = 0.5
+# Share of the latent (probit-scale) variance of each outcome that participants of one
+# centre share: the centre's level, and the same share again for how much its
+# intervention participants change (the centre delivers AERLI). 0 removes centres.
+CENTRE_ICC = 0.05
+# How much a person's risk latent moves their chance of missing M12 (probit scale): the
+# M6 answers then predict who misses M12, as in the field.
+M12_MISS_BY_RISK = 0.35
 
 _NORMAL = NormalDist()
 
@@ -113,12 +120,21 @@ class _CentreTeam:
 
 
 class _Generator:
-    def __init__(self, session: Session, seed: int, as_of: date) -> None:
+    def __init__(self, session: Session, seed: int, as_of: date,
+                 centre_icc: float = CENTRE_ICC) -> None:
+        if not 0.0 <= centre_icc <= (1 - WITHIN_PERSON_CORRELATION) / 2:
+            raise ValueError(
+                f"centre ICC {centre_icc} is outside 0 to "
+                f"{(1 - WITHIN_PERSON_CORRELATION) / 2:g} (with a within-person correlation "
+                f"of {WITHIN_PERSON_CORRELATION}, the centre can share at most that much)")
         self.session = session
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.config = protocol_config()
         self.summary = DemoSummary()
+        self.centre_icc = centre_icc
+        # Per centre code: (level, intervention effect) latents for each of the two outcomes.
+        self.centre_latent: dict[int, tuple[tuple[float, float], tuple[float, float]]] = {}
 
     # ------------------------------------------------------------------ set-up
     def teams(self) -> list[_CentreTeam]:
@@ -147,6 +163,10 @@ class _Generator:
             untrained = [w for w in workers if w.aerli_trained_on is None]
             teams.append(_CentreTeam(centre, workers, trained_staff, untrained,
                                      actor_for(self.session, workers[0])))
+        for team in teams:
+            self.centre_latent[int(team.centre.id or 0)] = (
+                (self.rng.gauss(0, 1), self.rng.gauss(0, 1)),
+                (self.rng.gauss(0, 1), self.rng.gauss(0, 1)))
         for role, n in ((Role.RESEARCH_OFFICER, 2), (Role.STATISTICIAN, 1), (Role.ADMIN, 1)):
             for k in range(n):
                 create_staff(self.session, actor=None, data=StaffCreate(
@@ -207,11 +227,25 @@ class _Generator:
         return participant
 
     # ------------------------------------------------------------------ answers
-    def _binary(self, p: float, latent: float) -> bool:
-        """Correlated draws with exact marginal ``p`` (Gaussian copula)."""
+    def _binary(self, p: float, latent: float, centre: float = 0.0,
+                centre_share: float = 0.0) -> bool:
+        """Correlated draws with exact marginal ``p`` (Gaussian copula): a person's latent
+        (share ``WITHIN_PERSON_CORRELATION``), the centre's (``centre_share``), noise."""
         rho = WITHIN_PERSON_CORRELATION
-        z = math.sqrt(rho) * latent + math.sqrt(1 - rho) * self.rng.gauss(0, 1)
+        z = (math.sqrt(rho) * latent + centre
+             + math.sqrt(1 - rho - centre_share) * self.rng.gauss(0, 1))
         return z < _NORMAL.inv_cdf(min(max(p, 1e-6), 1 - 1e-6))
+
+    def _centre_part(self, participant: Participant, tp: Timepoint, which: int
+                     ) -> tuple[float, float]:
+        """The centre's contribution to one outcome's latent, and its share of variance:
+        its level at every visit, plus its own intervention effect at follow-up."""
+        icc = self.centre_icc
+        level, effect = self.centre_latent.get(participant.centre_id, ((0.0, 0.0), (0.0, 0.0)))
+        value, share = math.sqrt(icc) * level[which], icc
+        if participant.group is Group.INTERVENTION and tp is not Timepoint.M0:
+            value, share = value + math.sqrt(icc) * effect[which], share + icc
+        return value, share
 
     def answers(self, participant: Participant, tp: Timepoint, visit: date,
                 treated: bool, latent: tuple[float, float]) -> dict[str, Any]:
@@ -227,8 +261,8 @@ class _Generator:
                 p_comp = (p_comp - (1 - share) * untreated_comp) / share
             else:
                 p_risk, p_comp = untreated_risk, untreated_comp
-        risk = self._binary(p_risk, latent[0])
-        comp = self._binary(p_comp, latent[1])
+        risk = self._binary(p_risk, latent[0], *self._centre_part(participant, tp, 0))
+        comp = self._binary(p_comp, latent[1], *self._centre_part(participant, tp, 1))
         yn = {True: "1", False: "0"}
         shares = dict.fromkeys(
             ("share_syringe", "share_cooker", "share_filter", "share_water"), False)
@@ -356,7 +390,10 @@ class _Generator:
             withdrawal = participant.inclusion_date + timedelta(days=rng.randint(20, 350))
         stop = min(d for d in (death, withdrawal, date.max) if d is not None)
         missed_m6 = rng.random() > P_M6
-        missed_m12 = rng.random() > (P_M12 if not missed_m6 else P_RETURN)
+        # People at higher risk miss M12 more often (their M6 answers show it).
+        p_m12 = _NORMAL.cdf(_NORMAL.inv_cdf(P_M12 if not missed_m6 else P_RETURN)
+                            - M12_MISS_BY_RISK * latent[0])
+        missed_m12 = rng.random() > p_m12
         for tp, missed in ((Timepoint.M6, missed_m6), (Timepoint.M12, missed_m12)):
             if missed:
                 continue
@@ -403,14 +440,18 @@ def build_demo(
     seed: int = 42,
     as_of: date | None = None,
     commit_every: int = 250,
+    centre_icc: float = CENTRE_ICC,
 ) -> DemoSummary:
     """Create 20 centres, their staff and ``participants`` people followed up to ``as_of``.
 
     Runs in batches of ``commit_every`` participants; each batch is all-or-nothing.
+    ``centre_icc`` is the share of each outcome's latent variance that a centre's
+    participants share (and, again, of how much its intervention participants change);
+    0 gives centres no effect at all.
     """
     as_of = as_of or date.today()
     require_unlocked(session, None)  # study.locked: not even the centres and staff are made
-    gen = _Generator(session, seed, as_of)
+    gen = _Generator(session, seed, as_of, centre_icc)
     with batch(session):
         teams = gen.teams()
     done = 0

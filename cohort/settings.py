@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     # (SQLite's busy timeout for other processes is the same 10 s).
     write_wait_seconds: float = 10.0
 
+    # The declared primary endpoint of the outcome analysis (ANRS-AERLI's): the group ×
+    # time interaction of this outcome at this visit. Every other outcome × visit is a
+    # secondary endpoint, with Holm-adjusted p-values.
+    primary_outcome: str = "any_risk_practice"
+    primary_visit: str = "M6"
+    # Seed of everything random in the report (imputations); printed in the report.
+    analysis_seed: int = 20261122
+    # Processes the report fits its models in (1: one after the other, in this process).
+    analysis_workers: int = 2
+
 
 @cache
 def get_settings() -> Settings:

@@ -27,7 +27,15 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     total = {key: sum(getattr(r, key) for r in rows) for key in (
         "enrolled", "intervention", "comparison", "m0_done", "m6_done", "m6_in_window",
         "m12_done", "m12_in_window", "m6_due", "m6_overdue", "m12_due", "m12_overdue",
-        "open_deviations")}
+        "open_deviations", "m6_eligible", "m12_eligible", "lost_to_follow_up")}
+    for tp in ("m6", "m12"):  # attendance over all centres, from the summed counts
+        d = total[f"{tp}_eligible"]
+        total[f"{tp}_attended_pct"] = round(100 * total[f"{tp}_done"] / d, 1) if d else None
+        total[f"{tp}_attended_in_window_pct"] = (
+            round(100 * total[f"{tp}_in_window"] / d, 1) if d else None)
+    n = total["enrolled"]
+    total["retained_by_status_pct"] = (
+        round(100 * (n - total["lost_to_follow_up"]) / n, 1) if n else None)
     return render(request, "retention.html", {"rows": rows, "total": total, "today": today},
                   user=user)
 

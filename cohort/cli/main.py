@@ -161,6 +161,10 @@ def demo(
     accounts: Annotated[
         bool, typer.Option(help="Also create demo sign-in accounts and print them once.")
     ] = False,
+    centre_icc: Annotated[float, typer.Option(
+        min=0.0, max=0.25,
+        help="Share of each outcome's latent variance that a centre's participants share "
+             "(0: centres have no effect).")] = 0.05,
 ) -> None:
     """Build a realistic synthetic cohort (20 centres) through the protocol services."""
     import time
@@ -189,7 +193,7 @@ def demo(
         session.commit()
         started = time.perf_counter()
         summary = build_demo(session, participants=participants, seed=seed,
-                             as_of=parse_date(as_of))
+                             as_of=parse_date(as_of), centre_icc=centre_icc)
         elapsed = time.perf_counter() - started
     typer.echo(
         f"Demo cohort ready in {elapsed:.1f} s: {summary.centres} centres, {summary.staff} staff, "
@@ -238,6 +242,18 @@ def status(as_of: AsOf = None, json_: Json = False) -> None:
             f"{r.m12_in_window:>11}{r.m6_overdue + r.m12_overdue:>8}{r.sessions:>9}"
             f"{r.open_deviations:>9}"
         )
+    typer.echo("\nRetention by attendance (% of those whose window has closed: done on time / "
+               "done at all) and by status (% not recorded lost):")
+    typer.echo(f"{'centre':7}{'M6 on time':>11}{'M6 done':>9}{'M12 on time':>12}"
+               f"{'M12 done':>10}{'not lost':>10}")
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v:.1f}"
+
+    for r in rows:
+        typer.echo(f"{r.centre_code:7}{pct(r.m6_attended_in_window_pct):>11}"
+                   f"{pct(r.m6_attended_pct):>9}{pct(r.m12_attended_in_window_pct):>12}"
+                   f"{pct(r.m12_attended_pct):>10}{pct(r.retained_by_status_pct):>10}")
 
 
 @app.command()

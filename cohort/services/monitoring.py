@@ -48,9 +48,32 @@ class CentreStatus:
     withdrawn: int = 0
     deceased: int = 0
     lost_to_follow_up: int = 0
+    # Retention by attendance (the analysis report's definition): of the participants
+    # whose window has closed, or who came anyway, the % with the questionnaire done
+    # inside the window and done at all. Beside it, retention by status: the % not
+    # currently recorded as lost to follow-up.
+    m6_eligible: int = 0
+    m12_eligible: int = 0
+    m6_attended_in_window_pct: float | None = None
+    m6_attended_pct: float | None = None
+    m12_attended_in_window_pct: float | None = None
+    m12_attended_pct: float | None = None
+    retained_by_status_pct: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def finish(self) -> None:
+        """Fill the percentages from the counts (None when there is no denominator)."""
+        def pct(n: int, d: int) -> float | None:
+            return round(100 * n / d, 1) if d else None
+
+        self.m6_attended_in_window_pct = pct(self.m6_in_window, self.m6_eligible)
+        self.m6_attended_pct = pct(self.m6_done, self.m6_eligible)
+        self.m12_attended_in_window_pct = pct(self.m12_in_window, self.m12_eligible)
+        self.m12_attended_pct = pct(self.m12_done, self.m12_eligible)
+        self.retained_by_status_pct = pct(self.enrolled - self.lost_to_follow_up,
+                                          self.enrolled)
 
 
 @dataclass
@@ -183,6 +206,21 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
             setattr(rows[centre_id], f"{prefix}_overdue", int(overdue or 0))
             setattr(rows[centre_id], f"{prefix}_due", int(due or 0))
 
+    for tp in (Timepoint.M6, Timepoint.M12):
+        closed_by = as_of - timedelta(days=config.target_day(tp) + config.window_width(tp))
+        has = sa.select(q.id).where(q.participant_id == p.id, q.timepoint == tp).exists()
+        eligible = session.exec(
+            _scoped(
+                sa.select(p.centre_id, func.count())
+                .where(sa.or_(p.inclusion_date <= closed_by, has))
+                .group_by(p.centre_id),
+                actor,
+                p.centre_id,
+            )
+        ).all()
+        for centre_id, n in eligible:
+            setattr(rows[centre_id], f"{tp.value.lower()}_eligible", int(n))
+
     s = _columns(AerliSession)
     with_sessions = sa.join(_table(Participant), _table(AerliSession), p.id == s.participant_id)
     sessions = session.exec(
@@ -213,6 +251,8 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
     for centre_id, n in open_devs:
         if centre_id in rows:
             rows[centre_id].open_deviations = int(n)
+    for row in rows.values():
+        row.finish()
     return list(rows.values())
 
 

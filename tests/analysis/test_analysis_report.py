@@ -44,15 +44,19 @@ def test_completion_percentages(demo_data: AnalysisData) -> None:
 def test_retention_models(demo_data: AnalysisData) -> None:
     r = retention_analysis(demo_data)
     assert set(r.km_group.fitters) == {"intervention", "comparison"}
-    assert r.cox.strata == ["centre_code"] and list(r.cox.summary["term"]) == ["intervention"]
+    assert r.cox.cluster == "centre_code" and list(r.cox.summary["term"]) == ["intervention"]
+    assert r.cox_strata.strata == ["centre_code"][0]
+    for fit in (r.cox, r.cox_strata):  # a Schoenfeld test for every Cox model
+        assert list(fit.ph_test["term"]) == ["intervention", "GLOBAL"]
+    assert set(r.discrete.table["visit"]) <= {"M6", "M12"}
+    att = r.attendance.set_index("centre_code").loc["All centres"]
+    assert att["m6_in_window_pct"] <= att["m6_done_pct"] <= 100
     assert 0 <= r.logrank_group.p_value <= 1
     cif = r.cif.summary
     km = r.km_group.summary
     # Death competes, so the cumulative incidence of loss never exceeds 1 - KM.
     merged = cif.merge(km, on=["level", "time"])
     assert (merged["cumulative_incidence"] <= 1 - merged["survival"] + 1e-9).all()
-    clustered = retention_analysis(demo_data, cox_strata=False)
-    assert clustered.cox.cluster_col == "centre_id"
 
 
 def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,

@@ -22,6 +22,17 @@ def test_retention_per_centre(client: TestClient, world: World) -> None:
     assert one["centre_code"] == "C02" and one["enrolled"] == 1
     earlier = client.get("/api/v1/retention?as_of=2025-01-01", headers=world.h("officer"))
     assert earlier.status_code == 200
+    # Retention by attendance beside the status-based figure (fields added in issue 12):
+    # C01's participant's windows have closed with nothing done, and nobody recorded a loss.
+    c01 = by_code["C01"]
+    assert c01["m6_eligible"] == 1 and c01["m6_attended_pct"] == 0.0
+    assert c01["m6_attended_in_window_pct"] == 0.0 and c01["retained_by_status_pct"] == 100.0
+    from tests.api.test_api_pages import sign_in
+
+    sign_in(client, "officer")
+    page = client.get("/retention")
+    assert page.status_code == 200 and 'id="attendance-table"' in page.text
+    assert "Not recorded lost" in page.text
 
 
 def test_retention_follows_every_write(client: TestClient, world: World) -> None:

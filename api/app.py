@@ -21,6 +21,7 @@ from api.redcap import router as redcap
 from api.session_secret import session_secret
 from cohort.db import engine_for, limit_lock_waits
 from cohort.settings import Settings, get_settings
+from cohort.shared import shared_store
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -99,6 +100,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
     limit_lock_waits(app.state.engine, settings.write_wait_seconds)
+    app.state.store = shared_store(
+        app.state.engine.url.render_as_string(hide_password=False), settings)
     app.state.today = today or date.today
     app.add_middleware(
         SessionMiddleware,

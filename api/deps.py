@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.problems import DatabaseBusy, NotSignedIn, is_api
 from cohort.models import Account, Staff
+from cohort.rls import scope_session
 from cohort.services.accounts import signed_in_by_session, signed_in_by_token
 from cohort.services.context import Actor, actor_for
 from cohort.vocab import Role
@@ -165,7 +166,9 @@ def signed_in(
     if found is None:
         raise NotSignedIn()
     account, staff = found
-    return SignedIn(account, staff, actor_for(session, staff))
+    actor = actor_for(session, staff)
+    scope_session(session, actor.centre_ids)  # row-level security (PostgreSQL)
+    return SignedIn(account, staff, actor)
 
 
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]

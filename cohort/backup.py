@@ -300,8 +300,11 @@ def restore(backup_file: Path, url: str, *, replace: bool = False) -> Restored:
     expected = None
     if manifest_path(backup_file).is_file():
         expected = Manifest.from_json(manifest_path(backup_file).read_text(encoding="utf-8"))
-    kept = _restore_sqlite(backup_file, url, replace) if kind == "sqlite" \
-        else _restore_postgres(backup_file, url)
+    kept = None
+    if kind == "sqlite":
+        kept = _restore_sqlite(backup_file, url, replace)
+    else:
+        _restore_postgres(backup_file, url)
     from cohort.db import forget_engines
 
     forget_engines(url)
@@ -359,4 +362,3 @@ def _restore_postgres(backup_file: Path, url: str) -> None:
     _run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
           "--single-transaction", f"--dbname={env.get('PGDATABASE', '')}",
           str(backup_file)], env)
-    return None

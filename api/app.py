@@ -13,8 +13,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import pages, routers
+from api import ops, pages, routers
+from api.background import lifespan
 from api.limits import BodyLimit
+from api.ops import RequestContext
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
 from api.redcap import router as redcap
@@ -96,6 +98,7 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
@@ -114,11 +117,13 @@ def create_app(
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestContext)  # outermost: ids, times and counts everything
     register_problem_handlers(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     routers.include_all(app)
     pages.include_all(app)
     app.include_router(excel_pages.router)
     app.include_router(redcap.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -61,7 +61,7 @@ RedcapParams = Annotated[Params, Depends(redcap_params)]
 
 async def redcap_session(request: Request, params: RedcapParams) -> AsyncIterator[Session]:
     """A reading session, or for a record import a writing one (the SQLite writer queue)."""
-    async for session in session_for(request, write=_is_import(params)):
+    async with session_for(request, write=_is_import(params)) as session:
         yield session
 
 

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from cohort.db import engine_for, forget_engines
 from cohort.migrate import upgrade
 from cohort.rls import grant_app_role
-from tests.conftest import PG_ADMIN_URL, pg_database
+from cohort.vocab import Group, Role
+from tests.api.conftest import World, add_user
+from tests.conftest import PG_ADMIN_URL, TODAY, pg_database
+from tests.factories import Factory
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,28 @@ def app_database(migrated_pg: str) -> Iterator[AppDatabase]:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
         admin.dispose()
+
+
+def seed_world(url: str, participants: int = 1) -> World:
+    """Committed data: two centres (C01, C02), an outreach worker each, a national research
+    officer, a statistician and a data manager; per centre ``participants`` people with an
+    M0 questionnaire and an AERLI session with one trained worker (saved and flagged)."""
+    with Session(engine_for(url), expire_on_commit=False) as session:
+        factory = Factory(session, today=TODAY)
+        a, b = factory.centre("C01"), factory.centre("C02")
+        world = World(a, b)
+        world.users["worker_a"] = add_user(session, "worker.a", Role.OUTREACH_WORKER, a)
+        world.users["worker_b"] = add_user(session, "worker.b", Role.OUTREACH_WORKER, b)
+        world.users["officer"] = add_user(session, "officer", Role.RESEARCH_OFFICER, None)
+        world.users["statistician"] = add_user(session, "stat", Role.STATISTICIAN, None)
+        world.users["admin"] = add_user(session, "admin", Role.ADMIN, None)
+        for key, centre in (("worker_a", a), ("worker_b", b)):
+            actor = factory.actor(world.users[key].staff)
+            for i in range(participants):
+                person = factory.participant(
+                    actor, group=Group.INTERVENTION if i % 2 == 0 else Group.COMPARISON)
+                factory.questionnaire(actor, person)
+                factory.aerli_session(actor, person, staff=[world.users[key].staff])
+                if i == 0:
+                    setattr(world, "pa" if centre is a else "pb", person)
+    return world

@@ -14,11 +14,11 @@ from api.app import create_app
 from cohort.db import engine_for
 from cohort.models import Participant
 from cohort.rls import scope_session
-from cohort.vocab import Group, Role, Timepoint
-from tests.api.conftest import PASSWORD, TestClient, World, add_user, fixed_key_settings
+from cohort.vocab import Timepoint
+from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
 from tests.conftest import TODAY
-from tests.factories import Factory, questionnaire_answers
-from tests.ops.conftest import AppDatabase
+from tests.factories import questionnaire_answers
+from tests.ops.conftest import AppDatabase, seed_world
 
 # Tables whose rows belong to a centre, directly or through their participant.
 SCOPED = ["participant", "questionnaire", "aerli_session", "session_staff", "status_change",
@@ -27,22 +27,7 @@ SCOPED = ["participant", "questionnaire", "aerli_session", "session_staff", "sta
 
 @pytest.fixture
 def seeded(app_database: AppDatabase) -> Iterator[tuple[AppDatabase, World]]:
-    """Two centres with a participant each (questionnaire, session, deviation, audit)."""
-    with Session(engine_for(app_database.owner_url), expire_on_commit=False) as session:
-        factory = Factory(session, today=TODAY)
-        a, b = factory.centre("C01"), factory.centre("C02")
-        world = World(a, b)
-        world.users["worker_a"] = add_user(session, "worker.a", Role.OUTREACH_WORKER, a)
-        world.users["worker_b"] = add_user(session, "worker.b", Role.OUTREACH_WORKER, b)
-        world.users["officer"] = add_user(session, "officer", Role.RESEARCH_OFFICER, None)
-        for key, centre in (("worker_a", a), ("worker_b", b)):
-            actor = factory.actor(world.users[key].staff)
-            person = factory.participant(actor, group=Group.INTERVENTION)
-            factory.questionnaire(actor, person)
-            # One trained worker only: saved and flagged (a deviation of this centre).
-            factory.aerli_session(actor, person, staff=[world.users[key].staff])
-            setattr(world, "pa" if centre is a else "pb", person)
-    yield app_database, world
+    yield app_database, seed_world(app_database.owner_url)
 
 
 def _counts(connection: sa.Connection) -> dict[str, int]:

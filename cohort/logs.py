@@ -31,10 +31,11 @@ def logging_config(fmt: str = "json", level: str = "info") -> dict[str, Any]:
     formatter: dict[str, Any]
     if fmt == "json":
         formatter = {"()": "pythonjsonlogger.json.JsonFormatter",
-                     "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                     "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s "
+                            "%(process)d",
                      "rename_fields": {"asctime": "time", "levelname": "level",
-                                       "name": "logger"},
-                     "timestamp": False}
+                                       "name": "logger", "process": "pid"},
+                     "datefmt": "%Y-%m-%dT%H:%M:%S%z", "timestamp": False}
     else:
         formatter = {"format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: "
                                "%(message)s"}

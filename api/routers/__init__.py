@@ -28,4 +28,5 @@ def include_all(app: FastAPI) -> None:
     for module in (centres, accounts, participants, questionnaires, sessions, deviations,
                    monitoring, jobs):
         app.include_router(module.router, prefix=PREFIX, responses=SIGNED_IN)
+    app.include_router(jobs.exports, prefix=PREFIX, responses=SIGNED_IN)
     app.include_router(meta.router)

@@ -1,5 +1,6 @@
-"""Background jobs: queue an export, the analysis report or an import, poll it, download
-what it made. Every job belongs to the person who queued it (others read 404)."""
+"""Background jobs: queue an export (``POST /exports``), the analysis report
+(``/analyses``) or an import (``/imports``), poll the job (``/jobs/{id}``), download what
+it made. Every job belongs to the person who queued it (others read 404)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from cohort.errors import CohortError, NotFound
 from cohort.jobs import store
 
 router = api_router(prefix="/jobs", tags=["jobs"])
+#: Where jobs are queued: each answers 202 with the job and its ``Location`` to poll.
+exports = api_router(tags=["jobs"])
 
 
 class ExportIn(BaseModel):
@@ -71,7 +74,7 @@ def job_file(job_id: str, name: str, request: Request, user: CurrentUser,
     return streamed
 
 
-@router.post("/exports", status_code=202, response_model=JobOut)
+@exports.post("/exports", status_code=202, response_model=JobOut)
 def new_export(body: ExportIn, request: Request, user: CurrentUser, session: DbSession,
                today: Today) -> JSONResponse:
     """Analysis-ready data of every centre, with its codebook and labels (national data
@@ -82,7 +85,7 @@ def new_export(body: ExportIn, request: Request, user: CurrentUser, session: DbS
     return _accepted(request, job_out(session, job))
 
 
-@router.post("/analyses", status_code=202, response_model=JobOut)
+@exports.post("/analyses", status_code=202, response_model=JobOut)
 def new_analysis(body: AnalysisIn, request: Request, user: CurrentUser, session: DbSession,
                  today: Today) -> JSONResponse:
     """The analysis report (HTML, figures, estimates as CSV/JSON), as a zip file."""
@@ -91,14 +94,17 @@ def new_analysis(body: AnalysisIn, request: Request, user: CurrentUser, session:
     return _accepted(request, job_out(session, job))
 
 
-@router.post("/imports", status_code=202, response_model=JobOut)
+@exports.post("/imports", status_code=202, response_model=JobOut)
 async def new_import(request: Request, user: CurrentUser, session: DbSession, today: Today,
                      file: Annotated[UploadFile, File()],
                      dry_run: Annotated[bool, Form()] = False) -> JSONResponse:
     """A workbook or REDCap CSV, imported all or nothing as the same import as
     ``/workbooks`` (a marked copy among the files when something is to correct)."""
     limit = request.app.state.settings.max_upload_bytes
-    data = await file.read(limit + 1)
+    try:
+        data = await file.read(limit + 1)
+    finally:
+        await file.close()
     if not data:
         raise CohortError("Please send a workbook (.xlsx) or REDCap export (.csv).")
     job = queue_import(request, user, session, data=data, filename=file.filename or

@@ -1,5 +1,5 @@
-"""Running the service: ``cohort backup``, ``cohort restore``, ``cohort worker`` and
-``cohort db app-role``. Thin commands over ``cohort.backup``, ``cohort.jobs`` and
+"""Running the service: ``cohort serve``, ``cohort worker``, ``cohort backup``, ``cohort
+restore`` and ``cohort db app-role``. Thin commands over ``cohort.backup``, ``cohort.jobs`` and
 ``cohort.rls``."""
 
 from __future__ import annotations
@@ -127,10 +127,113 @@ def app_role(
                "`cohort init`, `backup` and `restore`.")
 
 
+def serve(
+    host: Annotated[str, typer.Option(help="Interface; keep 127.0.0.1 behind a proxy.")] =
+    "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=32, help="Server processes (PostgreSQL: one per core is a good start).")
+    ] = 1,
+    proxy_headers: Annotated[bool, typer.Option(
+        help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a proxy that "
+             "terminates TLS).")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        help="Addresses of the proxy whose forwarded headers are trusted.")] = "127.0.0.1",
+) -> None:
+    """Serve the web pages and the REST API (uvicorn); background jobs run in each process
+    (COHORT_JOBS_IN_SERVER=false: in `cohort worker`). Logs are JSON lines with a request
+    id (COHORT_LOG_FORMAT=text for plain lines); /healthz and /metrics for operations."""
+    import uvicorn
+
+    from cohort.logs import logging_config
+    from cohort.settings import get_settings
+
+    settings = get_settings()
+    _metrics_folder(workers)
+    typer.echo(f"Serving on http://{host}:{port}/ with {workers} process(es) "
+               "(API docs: /api/docs; health: /healthz; Ctrl-C stops)")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=logging_config(settings.log_format, settings.log_level),
+                access_log=False, server_header=False, proxy_headers=proxy_headers,
+                forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=30)
+
+
+def _metrics_folder(workers: int) -> None:
+    """Several processes count into files of one folder (prometheus-client's multi-process
+    mode): ``PROMETHEUS_MULTIPROC_DIR`` if set, else a new temporary folder; emptied at
+    start, as that mode requires."""
+    from cohort.metrics import MULTIPROC_ENV
+
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        if workers == 1:
+            return
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="cohort-metrics-")
+        os.environ[MULTIPROC_ENV] = folder
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def worker(
+    processes: Annotated[int, typer.Option(
+        min=1, max=16, help="Jobs run at once (PostgreSQL).")] = 1,
+    once: Annotated[bool, typer.Option(
+        help="Run the jobs waiting now, then stop (SQLite; for cron or a test).")] = False,
+) -> None:
+    """Run background jobs (imports, exports, analysis reports) outside the web server:
+    procrastinate's worker on PostgreSQL, the job queue's thread on SQLite. Stops
+    gracefully on SIGTERM or Ctrl-C, letting the job in progress finish."""
+    import asyncio
+    import signal
+
+    import analysis.jobs  # noqa: F401  (registers the export and analysis jobs)
+    from cohort.db import engine_for
+    from cohort.logs import configure
+    from cohort.settings import get_settings
+
+    settings = get_settings()
+    configure(settings.log_format, settings.log_level)
+    engine = engine_for(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        from cohort.jobs.pgqueue import run_worker
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run_worker(settings.database_url, stop, concurrency=processes)
+
+        typer.echo("Running background jobs from PostgreSQL (Ctrl-C stops).")
+        asyncio.run(main())
+        return
+    from cohort.jobs.runner import ThreadRunner
+
+    runner = ThreadRunner(engine)
+    runner.recover()
+    if once:
+        typer.echo(f"Ran {runner.run_pending()} job(s).")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    typer.echo("Running background jobs from SQLite (Ctrl-C stops).")
+    runner.start()
+    try:
+        while runner.join(1.0):
+            pass
+    except KeyboardInterrupt:
+        runner.stop()
+
+
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
     from cohort.cli import main
 
+    app.command("serve")(serve)
+    app.command("worker")(main.friendly(worker))
     app.command("backup")(main.friendly(backup))
     app.command("restore")(main.friendly(restore))
     app.add_typer(db_app, name="db")

@@ -155,6 +155,14 @@ class ThreadRunner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the runner's thread; whether it is still running."""
+        thread = self._thread
+        if thread is None:
+            return False
+        thread.join(timeout)
+        return thread.is_alive()
+
     def recover(self) -> list[str]:
         back = store.requeue_dead(self.engine, is_dead)
         if back:

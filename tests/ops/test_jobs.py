@@ -88,7 +88,7 @@ def test_an_export_runs_in_the_background_and_is_logged_and_downloaded(
         served: tuple[TestClient, World, str]) -> None:
     client, world, url = served
     stat = headers(client, "stat")
-    queued = client.post("/api/v1/jobs/exports", headers=stat,
+    queued = client.post("/api/v1/exports", headers=stat,
                          json={"fmt": "csv", "shape": "wide",
                                "purpose": "Statistical analysis"})
     assert queued.status_code == 202, queued.text
@@ -114,12 +114,12 @@ def test_an_export_runs_in_the_background_and_is_logged_and_downloaded(
     assert client.get(f"/api/v1/jobs/{state['id']}/files/{data_file}",
                       headers=officer).status_code == 404
     worker = headers(client, "worker.a")
-    refused = client.post("/api/v1/jobs/exports", headers=worker, json={"fmt": "csv"})
+    refused = client.post("/api/v1/exports", headers=worker, json={"fmt": "csv"})
     assert refused.status_code == 403 and refused.json()["rule_id"] == "scope.role"
-    no_purpose = client.post("/api/v1/jobs/exports", headers=stat, json={"fmt": "csv"})
+    no_purpose = client.post("/api/v1/exports", headers=stat, json={"fmt": "csv"})
     assert no_purpose.status_code == 422
     assert no_purpose.json()["rule_id"] == "export.no_purpose"
-    assert client.post("/api/v1/jobs/exports", headers=stat, json={
+    assert client.post("/api/v1/exports", headers=stat, json={
         "fmt": "csv", "include_free_text": True, "purpose": "x"}).status_code == 403
 
 
@@ -127,7 +127,7 @@ def test_the_analysis_report_runs_in_the_background(
         served: tuple[TestClient, World, str]) -> None:
     client, _, url = served
     officer = headers(client, "officer")
-    queued = client.post("/api/v1/jobs/analyses", headers=officer,
+    queued = client.post("/api/v1/analyses", headers=officer,
                          json={"what": "retention"})
     assert queued.status_code == 202, queued.text
     state = wait_for(client, queued.json(), officer)
@@ -150,7 +150,7 @@ def test_an_import_runs_in_the_background_all_or_nothing(
     worker = headers(client, "worker.a")
     csv_rows = ("record_id,redcap_event_name,visit_date,inj_freq\n"
                 f"{world.pa.code if world.pa else ''},m6_arm_1,2030-01-01,3\n")
-    queued = client.post("/api/v1/jobs/imports", headers=worker,
+    queued = client.post("/api/v1/imports", headers=worker,
                          files={"file": ("m6.csv", csv_rows.encode(), "text/csv")})
     assert queued.status_code == 202, queued.text
     state = wait_for(client, queued.json(), worker)

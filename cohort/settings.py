@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Run background jobs inside each server process (a dedicated `cohort worker` may run
     # them instead, or as well: COHORT_JOBS_IN_SERVER=false leaves them to it).
     jobs_in_server: bool = True
+    # A job whose process stopped sending heartbeats for this long (it was killed, or its
+    # machine restarted) is started again by another worker (PostgreSQL).
+    job_stalled_seconds: float = Field(default=30.0, ge=3, le=3600)
     # Logs: one JSON object per line with the request id (json), or plain lines (text).
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")

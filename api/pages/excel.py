@@ -13,14 +13,15 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.downloads import keep_download, kept_download
-from api.pages.common import page_router, render, render_error
+from api.jobs_web import queue_import
+from api.pages.common import page_router, redirect, render, render_error
 from api.problems import describe
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
@@ -79,12 +80,12 @@ def template_download(
     return _download(data, name)
 
 
-@router.post("/workbooks/import", response_class=HTMLResponse)
+@router.post("/workbooks/import", response_model=None)
 async def import_upload(
     request: Request, user: CurrentUser, session: DbSession, today: Today,
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     limit = request.app.state.settings.max_upload_bytes
     data = await file.read(limit + 1)
     filename = file.filename or "workbook.xlsx"
@@ -94,6 +95,11 @@ async def import_upload(
                             f"most {limit // (1024 * 1024)} MB.")
         empty.status_code = 413 if data else 422
         return empty
+    if len(data) > request.app.state.settings.job_import_bytes:
+        # A large file: imported as a background job, followed on its own page.
+        job = await run_in_threadpool(queue_import, request, user, session, data=data,
+                                      filename=filename, dry_run=dry_run, today=today)
+        return redirect(f"/jobs/{job.id}")
     try:
         # In a worker thread: a 10,000-row import must not hold up every other request.
         report, copy = await run_in_threadpool(

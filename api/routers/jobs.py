@@ -94,7 +94,9 @@ def new_analysis(body: AnalysisIn, request: Request, user: CurrentUser, session:
     return _accepted(request, job_out(session, job))
 
 
-@exports.post("/imports", status_code=202, response_model=JobOut)
+@exports.post("/imports", status_code=202, response_model=JobOut, openapi_extra={
+    "requestBody": {"content": {"multipart/form-data": {"schema": {
+        "additionalProperties": False}}}}})
 async def new_import(request: Request, user: CurrentUser, session: DbSession, today: Today,
                      file: Annotated[UploadFile, File()],
                      dry_run: Annotated[bool, Form()] = False) -> JSONResponse:

@@ -5,9 +5,9 @@
 One task, ``cohort.run_job(job_id)``, runs ``cohort.jobs.runner.execute`` in a thread of
 the worker. Web requests defer it through a small synchronous pool of their own; workers
 (inside each server process, or ``cohort worker``) run it with an asynchronous one.
-Workers send heartbeats; every ``RECOVER_EVERY`` seconds each worker asks procrastinate
-for the jobs of workers whose heartbeat stopped (a process that was killed or restarted)
-and retries them: the job's work was all-or-nothing, so it starts again from the start.
+Workers send heartbeats; every half ``COHORT_JOB_STALLED_SECONDS`` each worker asks
+procrastinate for the jobs of workers whose heartbeat stopped (a process killed or
+restarted) and retries them: the job's work was all-or-nothing, so it starts afresh.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ from cohort.jobs.queue_schema import QUEUE_SCHEMA
 log = logging.getLogger("cohort.jobs")
 TASK = "cohort.run_job"
 QUEUE = "cohort"
-HEARTBEAT_SECONDS = 5.0
-STALLED_AFTER_SECONDS = 30.0
-RECOVER_EVERY = 15.0
 _DEFER_APPS: dict[str, procrastinate.App] = {}
 _DEFER_LOCK = threading.Lock()
 
@@ -46,9 +43,9 @@ def _register(app: procrastinate.App, url: str) -> None:
     @app.task(name=TASK, queue=QUEUE, pass_context=False)
     def run_job(job_id: str) -> None:
         from cohort.db import engine_for
-        from cohort.jobs.runner import execute
+        from cohort.jobs.runner import execute_when_free
 
-        execute(engine_for(url), job_id)
+        execute_when_free(engine_for(url), job_id)
 
     del run_job
 
@@ -82,10 +79,16 @@ def worker_app(url: str) -> procrastinate.App:
     return app
 
 
+def _stalled_seconds() -> float:
+    from cohort.settings import get_settings
+
+    return get_settings().job_stalled_seconds
+
+
 async def recover_stalled(app: procrastinate.App) -> int:
     """Retry the jobs of workers whose heartbeat stopped; how many."""
     stalled = await app.job_manager.get_stalled_jobs(
-        queue=QUEUE, seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+        queue=QUEUE, seconds_since_heartbeat=_stalled_seconds())
     count = 0
     for job in stalled:
         await app.job_manager.retry_job(job)
@@ -98,17 +101,18 @@ async def recover_stalled(app: procrastinate.App) -> int:
 async def run_worker(url: str, stop: asyncio.Event, *, name: str = "cohort",
                      concurrency: int = 1) -> None:
     """Run jobs until ``stop`` is set (graceful: a job in progress finishes first)."""
+    stalled = _stalled_seconds()
     app = worker_app(url)
     async with app.open_async():
         await recover_stalled(app)
         worker = asyncio.create_task(app.run_worker_async(
             queues=[QUEUE], name=name, concurrency=concurrency, install_signal_handlers=False,
-            update_heartbeat_interval=HEARTBEAT_SECONDS,
-            stalled_worker_timeout=STALLED_AFTER_SECONDS, delete_jobs="successful"))
+            update_heartbeat_interval=stalled / 6, stalled_worker_timeout=stalled,
+            delete_jobs="successful"))
         try:
             while not stop.is_set() and not worker.done():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RECOVER_EVERY)
+                    await asyncio.wait_for(stop.wait(), stalled / 2)
                 if not stop.is_set():
                     try:
                         await recover_stalled(app)

@@ -6,9 +6,9 @@ A job survives the restart of the process running it. The work itself is all-or-
 (one transaction), so a job whose process died left nothing half-written and is simply
 run again: on PostgreSQL procrastinate retries the jobs of workers whose heartbeat
 stopped (``cohort.jobs.pgqueue``), and a running job whose own heartbeat is older than
-``STALE`` may be claimed again; on SQLite (one machine) a running job whose process no
-longer exists is put back in the queue when any server process starts, and every
-``RECOVER_EVERY`` seconds.
+``COHORT_JOB_STALLED_SECONDS`` may be claimed again; on SQLite (one machine) a running job
+whose process no longer exists is put back in the queue when any server process starts,
+and every ``RECOVER_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from cohort.rls import scope_session
 from cohort.services.context import load_actor
 
 log = logging.getLogger("cohort.jobs")
-STALE = timedelta(seconds=30)
-HEARTBEAT_SECONDS = 5.0
 RECOVER_EVERY = 30.0
 UNEXPECTED = ("An unexpected error stopped this job; nothing was saved. Please try again; "
               "if it happens again, give the administrator the job number {job}.")
@@ -66,10 +64,17 @@ def is_dead(runner: str) -> bool:
     return _start_time(int(pid_text)) != start
 
 
+def _stalled() -> timedelta:
+    from cohort.settings import get_settings
+
+    return timedelta(seconds=get_settings().job_stalled_seconds)
+
+
 def execute(engine: Engine, job_id: str, runner: str | None = None, *,
-            stale_after: timedelta = STALE) -> bool:
+            stale_after: timedelta | None = None) -> bool:
     """Claim the job and do it; False when another runner has it or it is finished."""
     runner = runner or runner_name()
+    stale_after = stale_after or _stalled()
     if not store.claim(engine, job_id, runner, stale_after=stale_after):
         return False
     token = request_id.set(f"job-{job_id}")
@@ -120,8 +125,18 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
     return True
 
 
+def execute_when_free(engine: Engine, job_id: str) -> None:
+    """``execute`` for a queue that retries a job whose worker stopped: the job's own row
+    may still look alive for a moment (its heartbeat is not stale yet), so wait for it."""
+    deadline = time.monotonic() + 3 * _stalled().total_seconds()
+    while not execute(engine, job_id) and time.monotonic() < deadline:
+        if store.status_of(engine, job_id) != store.RUNNING:
+            return  # finished, or failed: nothing to do
+        time.sleep(_stalled().total_seconds() / 6)
+
+
 def _heartbeat(engine: Engine, job_id: str, stop: threading.Event) -> None:
-    while not stop.wait(HEARTBEAT_SECONDS):
+    while not stop.wait(_stalled().total_seconds() / 6):
         store.set_progress(engine, job_id)
 
 

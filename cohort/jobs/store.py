@@ -194,6 +194,12 @@ def requeue_dead(engine: Engine, is_dead: Any) -> list[str]:
     return dead
 
 
+def status_of(engine: Engine, job_id: str) -> str | None:
+    with engine.connect() as connection:
+        found = connection.execute(select(_JOB.c.status).where(_JOB.c.id == job_id)).scalar()
+    return str(found) if found is not None else None
+
+
 def queued_ids(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(select(_JOB.c.id).where(_JOB.c.status == QUEUED)

@@ -164,3 +164,63 @@ def test_an_import_runs_in_the_background_all_or_nothing(
     book = load_workbook(io.BytesIO(marked.content))
     assert "Summary" in book.sheetnames
     assert state["progress_note"] == "Finished"
+
+
+def _csrf(text: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert found is not None
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, username: str) -> None:
+    login = client.get("/login")
+    client.post("/login", data={"username": username, "password": PASSWORD,
+                                "csrf_token": _csrf(login.text)})
+
+
+def _follow(client: TestClient, url: str) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        page = client.get(url)
+        assert page.status_code == 200
+        if 'http-equiv="refresh"' not in page.text:
+            return page.text
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never finished")
+
+
+def test_pages_start_an_export_and_follow_a_large_import(
+        served: tuple[TestClient, World, str]) -> None:
+    client, world, _ = served
+    _sign_in(client, "stat")
+    jobs = client.get("/jobs")
+    assert 'id="export-form"' in jobs.text and "include_free_text" not in jobs.text
+    started = client.post("/jobs/export", data={"csrf_token": _csrf(jobs.text), "fmt": "xlsx",
+                                                "shape": "long", "purpose": "Data quality"},
+                          follow_redirects=False)
+    assert started.status_code == 303, started.text
+    page = _follow(client, started.headers["location"])
+    assert "Finished" in page and "Kept in the export log" in page
+    link = page.split('id="job-files"')[1].split('href="')[1].split('"')[0]
+    book = load_workbook(io.BytesIO(client.get(link).content))
+    assert book.active is not None and book.active.max_row == 13
+    client.post("/logout", data={"csrf_token": _csrf(page)})
+
+    # An outreach worker's large import goes to the background and is followed there.
+    client.app.state.settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"job_import_bytes": 10})
+    _sign_in(client, "worker.a")
+    assert world.pa is not None
+    form = client.get("/workbooks")
+    assert 'id="export-form"' not in client.get("/jobs").text
+    rows = ("record_id,redcap_event_name,visit_date,inj_freq\n"
+            f"{world.pa.code},m6_arm_1,2030-01-01,3\n")
+    sent = client.post("/workbooks/import", data={"csrf_token": _csrf(form.text)},
+                       files={"file": ("m6.csv", rows.encode(), "text/csv")},
+                       follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/jobs/")
+    page = _follow(client, sent.headers["location"])
+    assert "thing(s) to correct in m6.csv; nothing was saved" in page
+    assert "m6-to-correct.xlsx" in page

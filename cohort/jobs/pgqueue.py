@@ -71,6 +71,13 @@ def close_defer_apps() -> None:
         _DEFER_APPS.clear()
 
 
+def _sweep(url: str) -> None:
+    from cohort.db import engine_for
+    from cohort.jobs.runner import sweep_now_and_then
+
+    sweep_now_and_then(engine_for(url))
+
+
 def worker_app(url: str) -> procrastinate.App:
     connector = procrastinate.PsycopgConnector(conninfo=conninfo(url), min_size=1,
                                                max_size=4, kwargs=_options())
@@ -116,6 +123,7 @@ async def run_worker(url: str, stop: asyncio.Event, *, name: str = "cohort",
                 if not stop.is_set():
                     try:
                         await recover_stalled(app)
+                        await asyncio.to_thread(_sweep, url)
                     except Exception:
                         log.exception("could not look for stalled jobs")
         finally:

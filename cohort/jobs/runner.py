@@ -125,6 +125,26 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
     return True
 
 
+_SWEEP_EVERY = 3600.0
+_last_sweep = 0.0
+
+
+def sweep_now_and_then(engine: Engine) -> int:
+    """Delete the files of jobs finished more than ``COHORT_JOB_KEEP_DAYS`` ago, at most
+    once an hour per process (the runners call it as they go)."""
+    global _last_sweep
+    if time.monotonic() - _last_sweep < _SWEEP_EVERY:
+        return 0
+    _last_sweep = time.monotonic()
+    from cohort.settings import get_settings
+
+    try:
+        return store.sweep_files(engine, get_settings().job_keep_days)
+    except Exception:
+        log.exception("could not delete the files of old jobs")
+        return 0
+
+
 def execute_when_free(engine: Engine, job_id: str) -> None:
     """``execute`` for a queue that retries a job whose worker stopped: the job's own row
     may still look alive for a moment (its heartbeat is not stale yet), so wait for it."""
@@ -202,6 +222,7 @@ class ThreadRunner:
             try:
                 if time.monotonic() - last_recovery > RECOVER_EVERY:
                     self.recover()
+                    sweep_now_and_then(self.engine)
                     last_recovery = time.monotonic()
                 self.run_pending()
             except Exception:

@@ -224,3 +224,29 @@ def test_pages_start_an_export_and_follow_a_large_import(
     page = _follow(client, sent.headers["location"])
     assert "thing(s) to correct in m6.csv; nothing was saved" in page
     assert "m6-to-correct.xlsx" in page
+
+
+def test_old_jobs_lose_their_files_but_keep_their_summary(
+        served: tuple[TestClient, World, str]) -> None:
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from cohort.jobs import store
+    from cohort.models import utcnow
+    from cohort.models_ops import Job
+
+    client, _, url = served
+    stat = headers(client, "stat")
+    queued = client.post("/api/v1/exports", headers=stat,
+                         json={"fmt": "csv", "purpose": "Statistical analysis"}).json()
+    state = wait_for(client, queued, stat)
+    assert state["files"]
+    engine = engine_for(url)
+    assert store.sweep_files(engine, keep_days=7) == 0
+    with engine.begin() as connection:
+        connection.execute(sa.update(Job).where(Job.id == state["id"]).values(
+            finished_at=utcnow() - timedelta(days=8)))
+    assert store.sweep_files(engine, keep_days=7) > 0
+    again = client.get(f"/api/v1/jobs/{state['id']}", headers=stat).json()
+    assert again["files"] == [] and again["result"]["rows"] == 12

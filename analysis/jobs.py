@@ -26,6 +26,15 @@ from cohort.vocab import Channel, ExportKind, Role
 ANALYSTS = frozenset({Role.ADMIN, Role.STATISTICIAN, Role.RESEARCH_OFFICER})
 
 
+def may_analyse(actor: Actor) -> bool:
+    """Whether the pages offer exports and the analysis report to this person."""
+    return actor.role in ANALYSTS and actor.centre_ids is None
+
+
+def may_export_free_text(actor: Actor) -> bool:
+    return may_analyse(actor) and actor.role is Role.ADMIN
+
+
 def require_analyst(actor: Actor, *, free_text: bool = False) -> None:
     """Analysis files and the analysis report cover every centre: national data managers,
     statisticians and research officers only; free text for the data manager only."""

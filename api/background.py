@@ -6,12 +6,12 @@ stopped. ``COHORT_JOBS_IN_SERVER=false`` leaves the jobs to ``cohort worker``.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 import analysis.jobs  # noqa: F401  (registers the export and analysis jobs)
 from cohort.jobs.runner import thread_runner
@@ -34,14 +34,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             worker = asyncio.create_task(run_worker(url, stop))
         else:
             runner = thread_runner(engine)
-            await asyncio.to_thread(runner.recover)
-            runner.start()
+            try:
+                await asyncio.to_thread(runner.recover)
+            except SQLAlchemyError as error:  # no schema yet: `cohort init` comes first
+                log.warning("background jobs cannot start: %s",
+                            str(getattr(error, "orig", error)).splitlines()[0])
+                runner = None
+            else:
+                runner.start()
     try:
         yield
     finally:
         stop.set()
         if worker is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            try:
                 await asyncio.wait_for(worker, timeout=60)
+            except (asyncio.CancelledError, TimeoutError):
+                pass
+            except Exception:  # it logged why; the server stops all the same
+                log.exception("the background job worker stopped with an error")
         if runner is not None:
             await asyncio.to_thread(runner.stop)

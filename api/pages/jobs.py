@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from analysis.jobs import may_analyse, may_export_free_text
 from api.deps import CurrentUser, DbSession, Today
 from api.jobs_web import job_out, queue_analysis, queue_export, stream_file
 from api.pages.common import page_router, plain_error, redirect, render, render_error
@@ -29,11 +30,10 @@ def _list(request: Request, user: CurrentUser, session: DbSession, *, error: str
           status: int = 200) -> HTMLResponse:
     assert user.account.id is not None  # noqa: S101
     jobs = store.list_jobs(session, account_id=user.account.id)
-    may_analyse = user.actor.centre_ids is None and user.role.value != "outreach_worker"
     return render(request, "jobs.html", {
         "jobs": jobs, "kinds": KIND_LABELS, "statuses": STATUS_LABELS, "formats": FORMATS,
-        "purposes": PURPOSES, "may_analyse": may_analyse, "error": error,
-        "free_text_allowed": user.role.value == "admin"}, user=user, status=status)
+        "purposes": PURPOSES, "may_analyse": may_analyse(user.actor), "error": error,
+        "free_text_allowed": may_export_free_text(user.actor)}, user=user, status=status)
 
 
 @router.get("/jobs", response_class=HTMLResponse)

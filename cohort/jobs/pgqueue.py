@@ -111,7 +111,10 @@ async def run_worker(url: str, stop: asyncio.Event, *, name: str = "cohort",
     stalled = _stalled_seconds()
     app = worker_app(url)
     async with app.open_async():
-        await recover_stalled(app)
+        try:
+            await recover_stalled(app)
+        except Exception:
+            log.exception("could not look for stalled jobs (is the database initialised?)")
         worker = asyncio.create_task(app.run_worker_async(
             queues=[QUEUE], name=name, concurrency=concurrency, install_signal_handlers=False,
             update_heartbeat_interval=stalled / 6, stalled_worker_timeout=stalled,

@@ -111,7 +111,7 @@ def load(url: str, participants: int, centres: int, seed: int = 11) -> dict[str,
         _copy(conn, "participant", ["id", "code", "centre_id", "seq", "year_of_birth",
                                     "gender", "inclusion_date", "consent_date",
                                     "age_at_inclusion", "injected_past_month",
-                                    "wish_neck_groin", "reached_via", "group", "status",
+                                    "wish_neck_groin", "reached_via", '"group"', "status",
                                     "enrolled_by", "created_at", "version"], iter(people))
         _copy(conn, "questionnaire", ["participant_id", "timepoint", "visit_date", "staff_id",
                                       "answers", "completeness", "in_window", "version",

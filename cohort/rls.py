@@ -134,9 +134,25 @@ def scope_session(session: Session, centre_ids: frozenset[int] | None) -> None:
             _apply(connection, value)
 
 
+_ACTIVE = "cohort_rls_active"
+_PROBE = ("SELECT CASE WHEN to_regclass('participant') IS NULL THEN NULL "
+          "ELSE row_security_active('participant') END")
+
+
 def _apply(connection: Connection, value: str) -> None:
-    connection.execute(text("SELECT set_config(:name, :value, true)"),
-                       {"name": SETTING, "value": value})
+    """Set the transaction's scope, when the policies apply to this connection's role at
+    all (asked once per connection: the tables' owner, a superuser or a BYPASSRLS role is
+    not restricted, and its transactions skip the extra round trip)."""
+    info = connection.connection.info
+    active = info.get(_ACTIVE)
+    if active is None:
+        active = connection.exec_driver_sql(_PROBE).scalar()
+        if active is None:
+            return  # no schema yet: ask again next time
+        info[_ACTIVE] = bool(active)
+    if active:
+        connection.execute(text("SELECT set_config(:name, :value, true)"),
+                           {"name": SETTING, "value": value})
 
 
 @event.listens_for(Session, "after_begin")

@@ -160,14 +160,13 @@ def serve(
 
 def _metrics_folder(workers: int) -> None:
     """Several processes count into files of one folder (prometheus-client's multi-process
-    mode): ``PROMETHEUS_MULTIPROC_DIR`` if set, else a new temporary folder; emptied at
-    start, as that mode requires."""
+    mode): the server's workers and the jobs' own processes. ``PROMETHEUS_MULTIPROC_DIR``
+    if set, else a new temporary folder; emptied at start, as that mode requires."""
     from cohort.metrics import MULTIPROC_ENV
 
+    del workers
     folder = os.environ.get(MULTIPROC_ENV)
     if not folder:
-        if workers == 1:
-            return
         import tempfile
 
         folder = tempfile.mkdtemp(prefix="cohort-metrics-")

@@ -28,6 +28,7 @@ from sqlmodel import Session
 from cohort import metrics
 from cohort.errors import CohortError
 from cohort.jobs import store
+from cohort.jobs.child import run_in_child
 from cohort.jobs.work import Context, run
 from cohort.logs import request_id
 from cohort.models import Account
@@ -146,12 +147,17 @@ def sweep_now_and_then(engine: Engine) -> int:
 
 
 def execute_when_free(engine: Engine, job_id: str) -> None:
-    """``execute`` for a queue that retries a job whose worker stopped: the job's own row
-    may still look alive for a moment (its heartbeat is not stale yet), so wait for it."""
-    deadline = time.monotonic() + 3 * _stalled().total_seconds()
-    while not execute(engine, job_id) and time.monotonic() < deadline:
-        if store.status_of(engine, job_id) != store.RUNNING:
-            return  # finished, or failed: nothing to do
+    """Run the job in a child process (``cohort.jobs.child``) for a queue that may retry a
+    job whose worker stopped: the job may still be running in the child that worker left
+    behind (its heartbeat is fresh), so wait for that one to finish or go silent."""
+    url = engine.url.render_as_string(hide_password=False)
+    while True:
+        status = store.status_of(engine, job_id)
+        if status in (store.DONE, store.FAILED, None):
+            return
+        if status == store.QUEUED or store.heartbeat_age(engine, job_id) > _stalled():
+            run_in_child(url, job_id)
+            return
         time.sleep(_stalled().total_seconds() / 6)
 
 
@@ -210,10 +216,13 @@ class ThreadRunner:
         for job_id in store.queued_ids(self.engine):
             if self._stop.is_set():
                 break
-            # Never steal a running job here: on SQLite a job's heartbeat cannot be
-            # written while its own transaction holds the lock, so only ``recover``
-            # (the process is gone) puts it back.
-            ran += execute(self.engine, job_id, self.name, stale_after=timedelta(days=3650))
+            if store.status_of(self.engine, job_id) != store.QUEUED:
+                continue
+            # The child claims it (as itself: ``recover`` then knows whether it still
+            # runs) and never steals a running job: on SQLite a job's heartbeat cannot
+            # be written while its own transaction holds the lock.
+            run_in_child(self.engine.url.render_as_string(hide_password=False), job_id)
+            ran += store.status_of(self.engine, job_id) in (store.DONE, store.FAILED)
         return ran
 
     def loop(self) -> None:

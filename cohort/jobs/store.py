@@ -200,6 +200,14 @@ def status_of(engine: Engine, job_id: str) -> str | None:
     return str(found) if found is not None else None
 
 
+def heartbeat_age(engine: Engine, job_id: str) -> timedelta:
+    """How long since the job last showed life (a very long time if never)."""
+    with engine.connect() as connection:
+        beat = connection.execute(select(_JOB.c.heartbeat_at).where(_JOB.c.id == job_id)
+                                  ).scalar()
+    return utcnow() - beat if beat is not None else timedelta(days=3650)
+
+
 def queued_ids(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(select(_JOB.c.id).where(_JOB.c.status == QUEUED)

@@ -13,14 +13,17 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import pages, routers
+from api import ops, pages, routers
+from api.background import lifespan
 from api.limits import BodyLimit
+from api.ops import RequestContext
 from api.pages import excel as excel_pages
 from api.problems import problem_openapi, register_problem_handlers
 from api.redcap import router as redcap
 from api.session_secret import session_secret
 from cohort.db import engine_for, limit_lock_waits
 from cohort.settings import Settings, get_settings
+from cohort.shared import shared_store
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -95,10 +98,13 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings.database_url, settings.echo_sql)
     limit_lock_waits(app.state.engine, settings.write_wait_seconds)
+    app.state.store = shared_store(
+        app.state.engine.url.render_as_string(hide_password=False), settings)
     app.state.today = today or date.today
     app.add_middleware(
         SessionMiddleware,
@@ -111,11 +117,13 @@ def create_app(
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestContext)  # outermost: ids, times and counts everything
     register_problem_handlers(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     routers.include_all(app)
     pages.include_all(app)
     app.include_router(excel_pages.router)
     app.include_router(redcap.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

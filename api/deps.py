@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.problems import DatabaseBusy, NotSignedIn, is_api
 from cohort.models import Account, Staff
+from cohort.rls import scope_session
 from cohort.services.accounts import signed_in_by_session, signed_in_by_token
 from cohort.services.context import Actor, actor_for
 from cohort.vocab import Role
@@ -86,13 +88,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     A writer on SQLite that waits longer than ``write_wait_seconds`` for this process's
     queue (another request writing, such as a long import) answers 503 with Retry-After,
     like a database busy past its timeout, instead of waiting without end."""
-    async for session in session_for(request, write=None):
+    async with session_for(request, write=None) as session:
         yield session
 
 
+@asynccontextmanager
 async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[Session]:
     """``get_session`` for a route that knows better than its method whether it writes
-    (the REDCap API answers reads and writes alike with POST); None: by the method."""
+    (the REDCap API answers reads and writes alike with POST); None: by the method.
+
+    A context manager, not a generator to iterate: when the route raises, the session is
+    closed and the SQLite writer queue released in the same task (an abandoned async
+    generator would be finalised later in another task, which may not release the
+    queue's lock: every later write of the process would then wait and answer 503)."""
     writer = _sqlite_writer(request, write)
     if writer is None:
         session = Session(request.app.state.engine, expire_on_commit=False)
@@ -165,7 +173,9 @@ def signed_in(
     if found is None:
         raise NotSignedIn()
     account, staff = found
-    return SignedIn(account, staff, actor_for(session, staff))
+    actor = actor_for(session, staff)
+    scope_session(session, actor.centre_ids)  # row-level security (PostgreSQL)
+    return SignedIn(account, staff, actor)
 
 
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]

@@ -165,6 +165,9 @@ class _Problems:
             return
         if isinstance(value, bool) or value is None:
             return
+        if spec.kind == "date" and not isinstance(value, str):
+            self.add(loc, "date_range", f"must be {DATE_WORDS}")  # never a Unix time
+            return
         if isinstance(value, int):
             if spec.kind == "int" and not MIN_INTEGER <= value <= MAX_INTEGER:
                 self.add(loc, "int_range", f"must be {INT_WORDS}")
@@ -278,7 +281,11 @@ class CheckedRoute(APIRoute):
         plan = plan_of(self)
 
         async def checked(request: Request) -> Response:
-            await check_request(request, plan, self.body_text_max)
+            try:
+                await check_request(request, plan, self.body_text_max)
+            except Exception:
+                await request.close()  # a refused upload's spooled files are closed now
+                raise
             return await handler(request)
 
         return checked

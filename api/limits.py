@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Paths that take a file upload, and so the larger limit.
 #: Workbook uploads, and the REDCap API (``POST /api/``), whose record imports carry a file.
-UPLOAD_PATHS = frozenset({"/workbooks/import", "/api/", "/api"})
+UPLOAD_PATHS = frozenset({"/workbooks/import", "/api/", "/api", "/api/v1/imports"})
 #: Room for the multipart form around an uploaded file (boundaries, other fields).
 FORM_OVERHEAD = 64 * 1024
 

@@ -40,7 +40,8 @@ from cohort.rules import RULES
 
 MANIFEST = "MANIFEST.sha256"
 LOG_TABLES = ("audit_entry", "export_log", "read_log", "study_lock")
-NEVER_ARCHIVED = frozenset({"account", "api_token", "redcap_token", "sign_in_failure"})
+NEVER_ARCHIVED = frozenset({"account", "api_token", "redcap_token", "sign_in_failure",
+                            "job", "job_file", "shared_value"})
 _CHUNK = 1 << 20
 
 

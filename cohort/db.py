@@ -119,6 +119,13 @@ def create_schema(engine: Engine) -> None:
 
     SQLModel.metadata.create_all(engine)
     install_guards(engine)
+    if engine.dialect.name == "postgresql":
+        from cohort.jobs.queue_schema import install_queue_schema
+        from cohort.rls import install_policies
+
+        with engine.begin() as connection:
+            install_policies(connection)
+            install_queue_schema(connection)
 
 
 BUSY_MESSAGE = ("The database is busy: another import or save is in progress. Nothing was "

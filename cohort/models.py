@@ -501,3 +501,7 @@ class StudyLock(SQLModel, table=True):
     centre_id: int | None = Field(default=None, foreign_key="centre.id")
     actor_id: int = Field(foreign_key="staff.id")
     reason: str = Field(max_length=500)
+
+
+# Tables of the running service (jobs, shared values), registered on the same metadata.
+from cohort import models_ops as _models_ops  # noqa: E402,F401

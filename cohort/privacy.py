@@ -126,6 +126,16 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "study_lock": _t(id=T, at=T, action=T, centre_id=T, actor_id=T, reason=T),
     # Failed sign-ins, for the throttle only: deleted once out of its window (15 minutes).
     "sign_in_failure": _t(id=T, username=T, address=T, at=T),
+    # Background jobs (cohort.jobs): shown to the person who queued them; their files are
+    # copies of an upload or of an export (already in the export log), deleted after
+    # COHORT_JOB_KEEP_DAYS. Shared values: caches and downloads kept an hour.
+    "job": _t("id kind status progress_done progress_total progress_note created_at "
+              "started_at finished_at attempts result error", "",
+              id=A, kind=A, status=A, actor_id=S, account_id=S, params=A, created_at=A,
+              started_at=A, finished_at=A, attempts=A, progress_done=A, progress_total=A,
+              progress_note=A, result=H, error=A, runner=A, heartbeat_at=A),
+    "job_file": _t(id=A, job_id=A, role=A, name=A, media_type=A, part=A, data=H),
+    "shared_value": _t(key=A, value=H, expires_at=A),
 }
 # Tables whose every change is written to the audit trail, old and new values included.
 AUDITED = frozenset({"centre", "staff", "participant", "status_change", "screening",

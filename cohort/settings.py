@@ -65,6 +65,24 @@ class Settings(BaseSettings):
     # Processes the report fits its models in (1: one after the other, in this process).
     analysis_workers: int = 2
 
+    # Running as a service (README, "Deployment"). Redis for the values every server
+    # process shares (annotated downloads, the retention cache); unset: the database.
+    redis_url: str | None = None
+    # Web imports of a file larger than this run as background jobs (progress on a page);
+    # smaller ones answer at once. Exports and the analysis report always run as jobs.
+    job_import_bytes: int = Field(default=256 * 1024, ge=0)
+    # Days a finished job's files (uploads, exports, reports) are kept for download.
+    job_keep_days: int = Field(default=7, ge=1, le=365)
+    # Run background jobs inside each server process (a dedicated `cohort worker` may run
+    # them instead, or as well: COHORT_JOBS_IN_SERVER=false leaves them to it).
+    jobs_in_server: bool = True
+    # A job whose process stopped sending heartbeats for this long (it was killed, or its
+    # machine restarted) is started again by another worker (PostgreSQL).
+    job_stalled_seconds: float = Field(default=30.0, ge=3, le=3600)
+    # Logs: one JSON object per line with the request id (json), or plain lines (text).
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
 
 @cache
 def get_settings() -> Settings:

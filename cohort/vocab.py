@@ -108,6 +108,7 @@ class ExportKind(StrEnum):
     CODEBOOK = "codebook"        # codebook or dictionary (no participant data)
     API_PAGE = "api_page"        # one page of a list endpoint of the API
     ARCHIVE = "archive"          # end-of-study archive bundle
+    BACKUP = "backup"            # a copy of the whole database (cohort backup)
 
 
 class LockAction(StrEnum):

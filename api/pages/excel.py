@@ -1,26 +1,27 @@
 """Workbook pages: download an entry template, upload a filled one, download the report.
 
 A thin layer over ``cohort.excel``: the upload is imported in the signed-in person's name
-(all rows or none); when something needs correcting the annotated copy is kept in memory
-for a short while, for that person only, and offered as a download.
+(all rows or none); when something needs correcting the annotated copy is kept for a short
+while, for that person only, in the store every server process shares (``api.downloads``),
+and offered as a download. A large file is imported as a background job instead
+(``api.jobs_web``): the page then follows its progress.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections import OrderedDict
 from datetime import date
 from typing import Annotated
 
 from fastapi import File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, SignedIn, Today
-from api.pages.common import page_router, render, render_error
+from api.downloads import keep_download, kept_download
+from api.jobs_web import queue_import
+from api.pages.common import page_router, redirect, render, render_error
 from api.problems import describe
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
@@ -34,24 +35,11 @@ from cohort.vocab import ExportKind, Timepoint
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-KEEP_SECONDS = 3600
-_annotated: OrderedDict[str, tuple[int, float, str, bytes]] = OrderedDict()
 
 
 def _download(data: bytes, filename: str) -> Response:
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _keep(account_id: int, filename: str, data: bytes) -> str:
-    now = time.monotonic()
-    for key in [k for k, v in _annotated.items() if now - v[1] > KEEP_SECONDS]:
-        del _annotated[key]
-    while len(_annotated) >= 50:
-        _annotated.popitem(last=False)
-    token = secrets.token_urlsafe(16)
-    _annotated[token] = (account_id, now, filename, data)
-    return token
 
 
 def _page(request: Request, user: CurrentUser, session: DbSession, **extra: object
@@ -92,12 +80,12 @@ def template_download(
     return _download(data, name)
 
 
-@router.post("/workbooks/import", response_class=HTMLResponse)
+@router.post("/workbooks/import", response_model=None)
 async def import_upload(
     request: Request, user: CurrentUser, session: DbSession, today: Today,
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     limit = request.app.state.settings.max_upload_bytes
     data = await file.read(limit + 1)
     filename = file.filename or "workbook.xlsx"
@@ -107,6 +95,11 @@ async def import_upload(
                             f"most {limit // (1024 * 1024)} MB.")
         empty.status_code = 413 if data else 422
         return empty
+    if len(data) > request.app.state.settings.job_import_bytes:
+        # A large file: imported as a background job, followed on its own page.
+        job = await run_in_threadpool(queue_import, request, user, session, data=data,
+                                      filename=filename, dry_run=dry_run, today=today)
+        return redirect(f"/jobs/{job.id}")
     try:
         # In a worker thread: a 10,000-row import must not hold up every other request.
         report, copy = await run_in_threadpool(
@@ -124,7 +117,8 @@ async def import_upload(
     if copy is not None:
         stem = filename.rsplit(".", 1)[0]
         assert user.account.id is not None  # noqa: S101
-        token = _keep(user.account.id, f"{stem}-to-correct.xlsx", copy)
+        token = keep_download(request.app.state.store, user.account.id,
+                              f"{stem}-to-correct.xlsx", copy)
     return _page(request, user, session, report=report, token=token)
 
 
@@ -142,12 +136,12 @@ def _import_and_annotate(session: Session, user: SignedIn, data: bytes, filename
 
 @router.get("/workbooks/annotated/{token}")
 def annotated_download(token: str, request: Request, user: CurrentUser) -> Response:
-    kept = _annotated.get(token)
-    if kept is None or kept[0] != user.account.id:
+    kept = kept_download(request.app.state.store, token, user.account.id)
+    if kept is None:
         return render_error(request, status=404, title="No longer available",
                             detail="This annotated copy has expired; import the file again "
                                    "to get a new one.")
-    return _download(kept[3], kept[2])
+    return _download(kept[1], kept[0])
 
 
 @router.get("/workbooks/report.xlsx")

@@ -35,6 +35,7 @@ from cohort.excel.importer import ImportBusy
 from cohort.redcap import BadParameter, project
 from cohort.redcap.export import RecordQuery, prepare_export
 from cohort.redcap.importing import ImportOutcome, ImportRequest, import_records
+from cohort.rls import scope_session
 from cohort.services.context import Actor, actor_for
 from cohort.services.redcap_tokens import signed_in_by_redcap_token
 
@@ -60,7 +61,7 @@ RedcapParams = Annotated[Params, Depends(redcap_params)]
 
 async def redcap_session(request: Request, params: RedcapParams) -> AsyncIterator[Session]:
     """A reading session, or for a record import a writing one (the SQLite writer queue)."""
-    async for session in session_for(request, write=_is_import(params)):
+    async with session_for(request, write=_is_import(params)) as session:
         yield session
 
 
@@ -85,7 +86,9 @@ def _actor(request: Request, session: Session, params: Params) -> Actor:
         throttle.failed(THROTTLE_KEY, address)
         raise Failure(403, NO_PERMISSION)
     request.state.redcap_username = found[0].username
-    return actor_for(session, found[1])
+    actor = actor_for(session, found[1])
+    scope_session(session, actor.centre_ids)  # row-level security (PostgreSQL)
+    return actor
 
 
 @router.post("/api/", include_in_schema=False)

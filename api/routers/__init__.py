@@ -10,6 +10,7 @@ from api.routers import (
     auth,
     centres,
     deviations,
+    jobs,
     meta,
     monitoring,
     participants,
@@ -25,6 +26,7 @@ def include_all(app: FastAPI) -> None:
     (``Problem``); ``auth`` documents its own, ``meta`` needs no sign-in."""
     app.include_router(auth.router, prefix=PREFIX)
     for module in (centres, accounts, participants, questionnaires, sessions, deviations,
-                   monitoring):
+                   monitoring, jobs):
         app.include_router(module.router, prefix=PREFIX, responses=SIGNED_IN)
+    app.include_router(jobs.exports, prefix=PREFIX, responses=SIGNED_IN)
     app.include_router(meta.router)

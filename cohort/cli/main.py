@@ -20,7 +20,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from cohort.cli import analysis, excel, protection, users
+from cohort.cli import analysis, excel, ops, protection, users
 from cohort.cli.dictionary import dictionary_app
 from cohort.errors import CohortError
 
@@ -333,6 +333,7 @@ users.register(app)
 excel.register(app)
 analysis.register(app)
 protection.register(app)
+ops.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -209,21 +209,6 @@ def list_users() -> None:
     typer.echo(f"{len(rows)} account(s)")
 
 
-def serve(
-    host: Annotated[str, typer.Option(help="Interface; keep 127.0.0.1 unless behind TLS.")] =
-    "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=32)] = 1,
-) -> None:
-    """Serve the web pages and the REST API (uvicorn)."""
-    import uvicorn
-
-    typer.echo(f"Serving on http://{host}:{port}/  (API docs: /api/docs; Ctrl-C stops)")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=False)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``user`` and ``serve`` to the main app."""
+    """Add ``user`` to the main app (``serve`` is in ``cohort.cli.ops``)."""
     app.add_typer(user_app, name="user")
-    app.command("serve")(serve)

@@ -6,9 +6,8 @@ Records of a centre the actor may not see read exactly like records that do not 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel import Session, col, func, or_, select
@@ -26,9 +25,9 @@ from cohort.models import (
     Staff,
     StatusChange,
 )
-from cohort.services.context import Actor, get_participant, protocol_config, require_role
+from cohort.services.context import Actor, get_participant, require_role
 from cohort.services.deid import redact_records
-from cohort.services.monitoring import CentreStatus, centre_status
+from cohort.services.monitoring import CentreStatus
 from cohort.services.questionnaires import get_questionnaire as _get_questionnaire
 from cohort.vocab import Role, Timepoint
 
@@ -192,43 +191,12 @@ def staff_names(session: Session, *, actor: Actor, ids: set[int]) -> dict[int, s
     return {int(i): name for i, name in rows.all() if i is not None}
 
 
-_RETENTION_CACHE: dict[tuple[object, ...], list[CentreStatus]] = {}
-_RETENTION_LOCK = threading.Lock()
-_RETENTION_CACHE_SIZE = 64
-_LATE_COMMIT_WINDOW = 1000
-
-
 def retention_summary(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
-    """``monitoring.centre_status``, remembered until the next write to the study.
+    """``monitoring.centre_status``, remembered until the next write to the study, in the
+    store every server process shares (``retention_cache``)."""
+    from cohort.services.retention_cache import cached_centre_status
 
-    Every write adds an audit entry in its own transaction (append-only, never updated),
-    so the newest audit entry identifies the state of the data: while it is unchanged the
-    figures are unchanged, and one indexed lookup replaces five grouped queries over the
-    whole cohort. The key also holds the database, the centres the actor may see, the date
-    and the visit windows.
-    """
-    newest = session.exec(
-        select(AuditEntry.id, AuditEntry.at).order_by(col(AuditEntry.id).desc()).limit(1)
-    ).first()
-    # On PostgreSQL ids are handed out before commit, so a transaction that took an older
-    # id may commit after a newer one: the count of the latest ids catches that late
-    # arrival (an index range scan, not a count of the whole trail).
-    recent = 0
-    if newest is not None and newest[0] is not None:
-        recent = session.exec(select(func.count()).select_from(AuditEntry).where(
-            col(AuditEntry.id) > newest[0] - _LATE_COMMIT_WINDOW)).one()
-    bind = session.get_bind()
-    key = (str(bind.engine.url), id(bind.engine), actor.centre_ids, as_of, protocol_config(),
-           tuple(newest) if newest else None, recent)
-    with _RETENTION_LOCK:
-        cached = _RETENTION_CACHE.get(key)
-    if cached is None:
-        cached = centre_status(session, actor=actor, as_of=as_of)
-        with _RETENTION_LOCK:
-            if len(_RETENTION_CACHE) >= _RETENTION_CACHE_SIZE:
-                _RETENTION_CACHE.clear()
-            _RETENTION_CACHE[key] = cached
-    return [replace(row) for row in cached]
+    return cached_centre_status(session, actor=actor, as_of=as_of)
 
 
 def centre_retention(session: Session, *, actor: Actor, code: str, as_of: date

@@ -42,8 +42,10 @@ _HASH: list[str] = []
 
 
 def fixed_key_settings() -> Settings:
-    """The environment's settings with a fixed session key (no key file written)."""
-    return get_settings().model_copy(update={"secret_key": "test-only-session-key-" * 3})
+    """The environment's settings with a fixed session key (no key file written), and no
+    job runner in the server (tests of jobs turn it on)."""
+    return get_settings().model_copy(update={"secret_key": "test-only-session-key-" * 3,
+                                             "jobs_in_server": False})
 
 
 def password_hash() -> str:

@@ -154,7 +154,8 @@ def test_workbook_and_redcap_imports_are_refused_row_by_row(
         assert response.status_code == 200
         assert "nothing was saved" in response.text and "study.locked" in response.text
     changed = {k for k, v in row_counts(session).items() if before[k] != v}
-    assert changed <= {"read_log", "export_log"}
+    # No study data; the marked copies wait for download in the shared store (PostgreSQL).
+    assert changed <= {"read_log", "export_log", "shared_value"}
 
 
 def test_only_the_data_manager_locks(client: TestClient, world: World) -> None:

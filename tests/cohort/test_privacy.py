@@ -17,7 +17,7 @@ from tests.factories import Factory
 API_SCHEMAS = {"participant": "ParticipantPublic", "questionnaire": "QuestionnairePublic",
                "aerli_session": "AerliSessionPublic", "status_change": "StatusChangePublic",
                "deviation": "DeviationPublic", "staff": "StaffOut", "account": "AccountOut",
-               "centre": "CentrePublic", "audit_entry": "AuditOut"}
+               "centre": "CentrePublic", "audit_entry": "AuditOut", "job": "JobOut"}
 # Table -> the analysis frame that reads it, and the frame's names for renamed columns.
 FRAMES = {"participant": ("participants", {"participant_id": "id"}),
           "questionnaire": ("questionnaires", {}),

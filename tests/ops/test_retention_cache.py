@@ -1,0 +1,67 @@
+"""The shared retention cache (``cohort.services.retention_cache``) always gives what a
+fresh computation gives, after any write in any centre; after a save only the changed
+centre is computed again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+
+from cohort.services import monitoring, retention_cache
+from cohort.services.context import Actor
+from cohort.services.participants import change_status
+from cohort.vocab import Group, Role, Status, Timepoint
+from tests.factories import Factory
+
+
+def _fresh(session: Session, actor: Actor, factory: Factory) -> list[monitoring.CentreStatus]:
+    return monitoring.centre_status(session, actor=actor, as_of=factory.today)
+
+
+def test_the_cached_summary_equals_a_fresh_one_after_every_write(
+        factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = factory.session
+    centres = [factory.centre(f"C{i:02d}") for i in range(1, 4)]
+    workers = [factory.worker(c) for c in centres]
+    national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None, centre_ids=None)
+    scoped = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
+                   centre_ids=frozenset({centres[1].id or 0}))
+    computed: list[frozenset[int] | None] = []
+    real = monitoring.centre_status
+
+    def spy(session: Session, *, actor: Actor, as_of: object) -> object:
+        computed.append(actor.centre_ids)
+        return real(session, actor=actor, as_of=as_of)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(retention_cache, "centre_status", spy)
+
+    def check() -> None:
+        for actor in (national, scoped):
+            cached = retention_cache.cached_centre_status(session, actor=actor,
+                                                          as_of=factory.today)
+            assert cached == _fresh(session, actor, factory)
+
+    people = []
+    for worker in workers:
+        people.append(factory.participant(worker, group=Group.INTERVENTION,
+                                          inclusion_date=factory.today - timedelta(days=200)))
+        check()
+    computed.clear()
+    check()
+    assert computed == []  # nothing changed: both views from the store
+    factory.questionnaire(workers[0], people[0], Timepoint.M6)
+    check()
+    # Only the changed centre was computed again, for the national view (the scoped view
+    # does not see it, so nothing was computed for it).
+    assert computed == [frozenset({centres[0].id})]
+    change_status(session, actor=workers[2], code=people[2].code, status=Status.WITHDRAWN,
+                  effective_date=factory.today, on=factory.today)
+    check()
+    factory.aerli_session(workers[1], people[1])
+    check()
+    newcomer = factory.centre("C09")
+    check()
+    assert any(row.centre_id == newcomer.id for row in retention_cache.cached_centre_status(
+        session, actor=national, as_of=factory.today))

@@ -1,0 +1,141 @@
+"""Row-level security on PostgreSQL: the application's role sees only the signed-in
+person's centres, whatever a query forgets to filter (``cohort.rls``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from api.app import create_app
+from cohort.db import engine_for
+from cohort.models import Participant
+from cohort.rls import scope_session
+from cohort.vocab import Timepoint
+from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
+from tests.conftest import TODAY
+from tests.factories import questionnaire_answers
+from tests.ops.conftest import AppDatabase, seed_world
+
+# Tables whose rows belong to a centre, directly or through their participant.
+SCOPED = ["participant", "questionnaire", "aerli_session", "session_staff", "status_change",
+          "deviation", "screening", "read_log", "audit_entry"]
+
+
+@pytest.fixture
+def seeded(app_database: AppDatabase) -> Iterator[tuple[AppDatabase, World]]:
+    yield app_database, seed_world(app_database.owner_url)
+
+
+def _counts(connection: sa.Connection) -> dict[str, int]:
+    count = "SELECT count(*) FROM "
+    return {table: connection.execute(sa.text(count + table)).scalar_one() for table in SCOPED}
+
+
+def test_a_raw_query_on_an_outreach_workers_connection_sees_only_their_centre(
+        seeded: tuple[AppDatabase, World]) -> None:
+    db, world = seeded
+    assert world.pa is not None and world.pb is not None
+    with engine_for(db.owner_url).connect() as owner:
+        everything = _counts(owner)
+    assert all(everything[t] >= 2 for t in SCOPED if t not in ("read_log", "screening"))
+
+    app = engine_for(db.app_url)
+    with app.connect() as connection:
+        assert _counts(connection)["participant"] == 0  # nobody said who asks: nothing
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.a.id)})
+        mine = _counts(connection)
+        codes = connection.execute(sa.text("SELECT code FROM participant")).scalars().all()
+        centres = set(connection.execute(sa.text(
+            "SELECT DISTINCT p.centre_id FROM questionnaire q JOIN participant p "
+            "ON p.id = q.participant_id")).scalars())
+        audited = set(connection.execute(sa.text(
+            "SELECT record_id FROM audit_entry WHERE table_name = 'participant'")).scalars())
+    assert codes == [world.pa.code]
+    assert centres == {world.a.id}
+    assert audited == {world.pa.id}
+    for table in ("participant", "questionnaire", "aerli_session", "deviation"):
+        assert 0 < mine[table] < everything[table], table
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', '*', true)"))
+        assert _counts(connection) == everything
+    # The setting is transaction-local: the pooled connection carries nothing over.
+    with app.connect() as connection:
+        assert _counts(connection)["participant"] == 0
+
+
+def test_the_application_role_cannot_write_for_another_centre_nor_delete_history(
+        seeded: tuple[AppDatabase, World]) -> None:
+    db, world = seeded
+    assert world.pb is not None
+    app = engine_for(db.app_url)
+    with pytest.raises(sa.exc.ProgrammingError, match="row-level security"), \
+            app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.a.id)})
+        connection.execute(sa.text(
+            "INSERT INTO questionnaire (participant_id, staff_id, timepoint, visit_date, "
+            "answers, completeness, in_window, version, created_at, updated_at) VALUES "
+            "(:p, 1, 'M6', CURRENT_DATE, '{}', 0, true, 1, now(), now())"),
+            {"p": world.pb.id})
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.a.id)})
+        changed = connection.execute(sa.text(
+            "UPDATE participant SET version = version + 1 WHERE id = :p"), {"p": world.pb.id})
+        assert changed.rowcount == 0  # another centre's row is not there to update
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
+            app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', '*', true)"))
+        connection.execute(sa.text("DELETE FROM questionnaire"))
+
+
+def test_a_session_scoped_to_a_person_sees_their_centres_in_every_transaction(
+        seeded: tuple[AppDatabase, World]) -> None:
+    db, world = seeded
+    with Session(engine_for(db.app_url)) as session:
+        session.exec(select(Participant)).all()  # a transaction opened before sign-in
+        scope_session(session, frozenset({world.a.id or 0}))
+        assert [p.code for p in session.exec(select(Participant)).all()] == [world.pa.code]
+        session.commit()  # a new transaction: scoped again
+        assert [p.code for p in session.exec(select(Participant)).all()] == [world.pa.code]
+        scope_session(session, None)
+        assert len(session.exec(select(Participant)).all()) == 2
+
+
+def test_the_application_works_as_its_role(seeded: tuple[AppDatabase, World]) -> None:
+    """Sign-in, lists, a save with its audit and deviations, the retention page and API:
+    the whole web application connected as the role under the policies."""
+    db, world = seeded
+    assert world.pa is not None and world.pb is not None
+    settings = fixed_key_settings().model_copy(update={"database_url": db.app_url})
+    app = create_app(settings, engine=engine_for(db.app_url), today=lambda: TODAY)
+    with TestClient(app) as client:
+        def token(username: str) -> dict[str, str]:
+            got = client.post("/api/v1/auth/token",
+                              data={"username": username, "password": PASSWORD})
+            assert got.status_code == 200, got.text
+            return {"Authorization": f"Bearer {got.json()['access_token']}"}
+
+        worker = token("worker.a")
+        listed = client.get("/api/v1/participants", headers=worker).json()
+        assert [p["code"] for p in listed["data"]] == [world.pa.code]
+        assert client.get(f"/api/v1/participants/{world.pb.code}",
+                          headers=worker).status_code == 404
+        visit = world.pa.inclusion_date + timedelta(days=182)
+        saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
+                            headers=worker,
+                            json={"answers": questionnaire_answers(visit, Timepoint.M6)})
+        assert saved.status_code == 201, saved.text
+        history = client.get(f"/api/v1/participants/{world.pa.code}/history", headers=worker)
+        assert history.status_code == 200 and len(history.json()) > 2
+        officer = token("officer")
+        rows = client.get("/api/v1/retention", headers=officer).json()
+        assert {r["centre_code"]: r["m6_done"] for r in rows} == {"C01": 1, "C02": 0}
+        mine = client.get("/api/v1/retention", headers=worker).json()
+        assert [r["centre_code"] for r in mine] == ["C01"]

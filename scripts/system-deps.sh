@@ -11,5 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "Please install: ${need[*]} (Debian packages), or run as root." >&2; exit 1; fi
 else SUDO=""; fi
 echo "Installing ${need[*]} ..."
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Another install may hold the package lock for a while: wait for it rather than fail.
+wait_lock=(-o DPkg::Lock::Timeout=900)
+$SUDO apt-get "${wait_lock[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${wait_lock[@]}" install -y -qq \
+  --no-install-recommends "${need[@]}" >/dev/null

@@ -139,6 +139,10 @@ def serve(
              "terminates TLS).")] = False,
     forwarded_allow_ips: Annotated[str, typer.Option(
         help="Addresses of the proxy whose forwarded headers are trusted.")] = "127.0.0.1",
+    worker_timeout: Annotated[int, typer.Option(
+        min=5, max=3600, help="Seconds a server process may leave the supervisor's health "
+                              "check unanswered (starting up included) before it is "
+                              "replaced.")] = 60,
 ) -> None:
     """Serve the web pages and the REST API (uvicorn); background jobs run in each process
     (COHORT_JOBS_IN_SERVER=false: in `cohort worker`). Logs are JSON lines with a request
@@ -155,7 +159,10 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_config=logging_config(settings.log_format, settings.log_level),
                 access_log=False, server_header=False, proxy_headers=proxy_headers,
-                forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=30)
+                forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=30,
+                # uvicorn's 5 s replaced every process of a busy machine while it was still
+                # importing: the server never came up.
+                timeout_worker_healthcheck=worker_timeout)
 
 
 def _metrics_folder(workers: int) -> None:

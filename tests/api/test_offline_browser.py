@@ -1,0 +1,335 @@
+"""The offline app in real headless Chromium (Debian's), on a 390 px phone.
+
+An outreach worker signs in once, then with no network (``context.set_offline``) enrols
+someone, fills their M0 and logs a session; back online the three entries are sent and
+each row exists once. A page killed mid-send is reopened and sends the rest once. A refusal
+comes back on the "needs attention" list and is corrected. Sign-out leaves no study data in
+IndexedDB, the caches or local storage; an offline copy not refreshed for ``offline_days``
+is wiped. Screenshots go to ``test-artifacts/screenshots/offline-*.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from cohort.db import create_schema, engine_for
+from cohort.models import AerliSession, Participant, Questionnaire
+from cohort.models_ops import SyncReceipt
+from tests.api.conftest import fixed_key_settings
+from tests.api.redcap_live import serving
+from tests.conftest import TODAY
+from tests.factories import questionnaire_answers
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]
+WORKER = "worker.c01"
+ENROLMENT = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
+             "consent": "1", "year_of_birth": "1995", "gender": "1", "reached_via": "1",
+             "study_group": "1"}
+SESSION = {"setting": "1", "modality": "1", "product": "1", "injection_site": "1",
+           "risks": ["2"], "topics": ["1"]}
+
+
+@dataclass
+class Live:
+    base: str
+    passwords: dict[str, str]
+    engine: Engine
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make system-deps)")
+    from api.app import create_app
+    from cohort.demo import build_demo
+    from cohort.services.accounts import create_demo_accounts
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('offline') / 'offline.db'}"
+    engine = engine_for(url)
+    create_schema(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        build_demo(session, participants=30, seed=3, as_of=TODAY)
+        accounts = create_demo_accounts(session)
+    app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
+    try:
+        with serving(app) as port:
+            yield Live(f"http://127.0.0.1:{port}", {a.username: a.password for a in accounts},
+                       engine)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Phone:
+    context: Any
+    page: Any
+
+    def new_page(self) -> Any:
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        return self.page
+
+
+def _phone(browser: Any, **options: Any) -> Phone:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                                  is_mobile=True, has_touch=True, **options)
+    phone = Phone(context, None)
+    phone.new_page()
+    return phone
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"offline-{name}.png"), full_page=True)
+
+
+def sign_in_offline_app(phone: Phone, live: Live) -> Any:
+    page = phone.page
+    page.goto(f"{live.base}/login?next=/offline/")
+    page.fill("#username", WORKER)
+    page.fill("#password", live.passwords[WORKER])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/offline/")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    page.wait_for_selector("#participant-list li")
+    return page
+
+
+def answer(page: Any, name: str, value: Any) -> None:
+    scope = "#offline-form"
+    if isinstance(value, list):
+        for code in value:
+            page.check(f"{scope} input[name='{name}'][value='{code}']")
+        return
+    radio = page.locator(f"{scope} input[type=radio][name='{name}'][value='{value}']")
+    if radio.count():
+        radio.check()
+        return
+    field = page.locator(f"{scope} [name='{name}']").first
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(str(value))
+    else:
+        field.fill(str(value))
+
+
+def fill_and_keep(page: Any, values: dict[str, Any]) -> None:
+    page.wait_for_function("window.cohortBranching !== undefined")
+    for name, value in values.items():
+        answer(page, name, value)
+    page.click("#offline-form button[type=submit]")
+    page.wait_for_selector("#home:not([hidden])")
+
+
+def waiting(page: Any) -> int:
+    return int(page.locator("#waiting li.card").count())
+
+
+def count(engine: Engine, model: Any, *where: Any) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+def test_a_whole_visit_offline_then_online_saves_each_row_once(browser: Any,
+                                                               live: Live) -> None:
+    phone = _phone(browser)
+    page = sign_in_offline_app(phone, live)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    participants_before = count(live.engine, Participant)
+    shot(page, "01-online-list")
+
+    phone.context.set_offline(True)
+    page.reload()  # the shell from the service worker, the list from IndexedDB
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    assert "Offline" in page.inner_text("#net")
+    assert page.locator("#participant-list li").count() > 5
+
+    page.click("text=Enrol a participant")
+    assert page.input_value("#offline-form input[name=inclusion_date]") == TODAY.isoformat()
+    fill_and_keep(page, ENROLMENT)
+    assert waiting(page) == 1
+    new = page.locator("#participant-list li[data-after]")
+    new.locator("button:has-text('M0')").click()
+    oat_type = page.locator("#offline-form #field-oat_type")
+    answer(page, "oat_current", "0")
+    assert oat_type.is_hidden()  # branching evaluated in the browser, offline
+    m0 = questionnaire_answers(TODAY)
+    m0["years_injecting"] = "250"
+    for name, value in m0.items():
+        answer(page, name, value)
+    page.click("#offline-form button[type=submit]")
+    error = page.locator("#offline-form #field-years_injecting .error")
+    assert error.is_visible() and error.inner_text().strip()
+    shot(page, "02-offline-m0-inline-error")
+    answer(page, "years_injecting", "8")
+    page.click("#offline-form button[type=submit]")
+    page.wait_for_selector("#home:not([hidden])")
+    assert waiting(page) == 2
+    new.locator("button:has-text('AERLI session')").click()
+    assert "(you)" in page.inner_text("#field-staff")
+    fill_and_keep(page, SESSION)
+    assert waiting(page) == 3
+    shot(page, "03-offline-three-waiting")
+    assert count(live.engine, Participant) == participants_before
+
+    phone.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("document.querySelectorAll('#waiting li.card').length === 0")
+    shot(page, "04-online-sent")
+    page.evaluate("window.offlineApp.sendNow()")  # nothing left to send twice
+    page.reload()
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    assert count(live.engine, Participant) == participants_before + 1
+    with Session(live.engine) as session:
+        person = session.exec(select(Participant).order_by(Participant.id.desc())  # type: ignore[union-attr]
+                              ).first()
+        assert person is not None
+        code = person.code
+        assert count(live.engine, Questionnaire, Questionnaire.participant_id == person.id) == 1
+        assert count(live.engine, AerliSession, AerliSession.participant_id == person.id) == 1
+    assert code in page.inner_text("#participant-list")
+    phone.context.close()
+
+
+def test_a_page_killed_mid_send_sends_the_rest_once_when_reopened(browser: Any,
+                                                                   live: Live) -> None:
+    """The second entry reaches the server but its answer never reaches the phone (the
+    page dies): reopened, the phone sends it again (kept once) and the third."""
+    phone = _phone(browser, service_workers="block")
+    page = sign_in_offline_app(phone, live)
+    before = count(live.engine, Participant)
+    receipts = count(live.engine, SyncReceipt)
+    phone.context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    for age in ("40", "41", "42"):
+        page.click("text=Enrol a participant")
+        fill_and_keep(page, {**ENROLMENT, "age": age})
+    assert waiting(page) == 3
+    calls: list[str] = []
+
+    def lose_the_second_answer(route: Any) -> None:
+        calls.append(route.request.url)
+        if len(calls) == 2:
+            route.fetch()  # the server saves it...
+            route.abort()  # ...and the phone never hears back
+            return
+        if len(calls) > 2:
+            route.abort()
+            return
+        route.continue_()
+
+    page.route("**/offline/entries", lose_the_second_answer)
+    phone.context.set_offline(False)
+    page.evaluate("window.offlineApp.sendNow()")
+    page.wait_for_function("document.querySelectorAll('#waiting li.card').length === 2")
+    assert count(live.engine, Participant) == before + 2
+    page.close()
+
+    page = phone.new_page()  # reopened: sends on load
+    page.goto(f"{live.base}/offline/")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    page.wait_for_function("document.querySelectorAll('#waiting li.card').length === 0")
+    assert count(live.engine, Participant) == before + 3
+    assert count(live.engine, SyncReceipt) == receipts + 3
+    phone.context.close()
+
+
+def test_a_refusal_comes_back_to_be_corrected_and_sign_out_clears_the_phone(
+        browser: Any, live: Live) -> None:
+    phone = _phone(browser)
+    page = sign_in_offline_app(phone, live)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    before = count(live.engine, Participant)
+    phone.context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    page.click("text=Enrol a participant")
+    fill_and_keep(page, {**ENROLMENT, "age": "17"})  # enrol.under_18
+    phone.context.set_offline(False)
+    page.evaluate("window.offlineApp.sendNow()")
+    card = page.locator("#attention li.card")
+    card.wait_for()
+    assert "18" in card.locator(".reason").inner_text()
+    assert waiting(page) == 0
+    shot(page, "05-needs-attention")
+    assert count(live.engine, Participant) == before
+
+    card.locator("button:has-text('Correct')").click()
+    assert page.input_value("#offline-form input[name=age]") == "17"
+    answer(page, "age", "19")
+    page.click("#offline-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#attention li.card').length === 0 && "
+                           "document.querySelectorAll('#waiting li.card').length === 0")
+    assert count(live.engine, Participant) == before + 1
+
+    # One entry refused again stays: sign-out names it before discarding it.
+    page.click("text=Enrol a participant")
+    fill_and_keep(page, {**ENROLMENT, "age": "16"})
+    page.locator("#attention li.card").wait_for()
+    page.click("text=Sign out and clear this phone")
+    warning = page.locator("#discard-warning")
+    warning.wait_for()
+    assert page.locator("#discard-list li").count() == 1
+    assert "Enrolment" in page.inner_text("#discard-list")
+    shot(page, "06-sign-out-warning")
+    page.click("text=Discard them and sign out")
+    page.wait_for_url("**/login")
+    left = page.evaluate("""async () => {
+        const dbs = indexedDB.databases ? await indexedDB.databases() : [];
+        const keys = [];
+        for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            for (const r of await cache.keys()) { keys.push(new URL(r.url).pathname); }
+        }
+        return {dbs: dbs.map(d => d.name), cached: keys, local: localStorage.length,
+                session: sessionStorage.length};
+    }""")
+    assert "outsider-offline" not in left["dbs"]
+    # Only the app shell may be kept again (no participant list, no entries, no answers).
+    assert all(path.startswith(("/static/", "/offline/")) and path != "/offline/data"
+               for path in left["cached"]), left
+    assert left["local"] == 0 and left["session"] == 0
+    phone.context.close()
+
+
+def test_the_offline_copy_is_wiped_after_offline_days_without_signing_in(
+        browser: Any, live: Live) -> None:
+    phone = _phone(browser)
+    page = sign_in_offline_app(phone, live)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.evaluate("""async () => {
+        const b = await OfflineQueue.getMeta('bundle');
+        b.device_fetched -= (b.offline_days + 1) * 86400000;
+        await OfflineQueue.setMeta('bundle', b);
+    }""")
+    phone.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    assert page.locator("#expired").is_visible()
+    assert page.locator("#participant-list").count() == 0
+    assert page.evaluate("OfflineQueue.getMeta('bundle')") is None
+    shot(page, "07-expired")
+    phone.context.close()

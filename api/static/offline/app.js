@@ -84,8 +84,10 @@
     }).then(refreshData).then(Q.entries).then(function (all) { state.entries = all; });
   }
 
+  /* Redraw the lists, but never pull a form the worker is filling from under them. */
+  function inForm() { return !$("#form-view").hidden; }
   function reloadEntries() {
-    return Q.entries().then(function (all) { state.entries = all; render(); });
+    return Q.entries().then(function (all) { state.entries = all; if (!inForm()) { render(); } });
   }
 
   function sendNow() {
@@ -377,6 +379,7 @@
     e.outcome = null;
     Q.putEntry(e).then(function () {
       askSync();
+      $("#form-view").hidden = true;
       return reloadEntries();
     }).then(function () {
       var status = $("#send-status");
@@ -433,8 +436,8 @@
       if (m.data && m.data.type === "sent") { refreshData().then(reloadEntries); }
     });
   }
-  window.addEventListener("online", function () { render(); sendNow(); });
-  window.addEventListener("offline", function () { render(); });
+  window.addEventListener("online", function () { if (!inForm()) { render(); } sendNow(); });
+  window.addEventListener("offline", function () { if (!inForm()) { render(); } });
   window.offlineApp = {sendNow: sendNow, state: state, signOut: signOut};
   load().then(function () {
     render();

@@ -204,11 +204,14 @@ def _write(session: Session, actor: Actor, entry: OfflineEntry, code: str | None
     return code, change.id, []
 
 
-def _conflict(session: Session, actor: Actor, entry: OfflineEntry, code: str,
-              message: str) -> EntryOutcome:
+def _conflict(session: Session, actor: Actor, entry: OfflineEntry,
+              code: str) -> EntryOutcome:
     """Their version of the questionnaire, so that the worker can compare and choose."""
     timepoint = _timepoint(entry)
     stored = get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
+    message = (f"Someone else saved {code}'s {timepoint.value} questionnaire while this entry "
+               "waited on the phone. Compare the answers that differ, then keep theirs or "
+               "send yours as a correction.")
     return EntryOutcome(
         entry.uuid, "conflict", message, participant_code=code, rule_id="sync.conflict",
         theirs={"answers": dict(stored.answers), "version": stored.version,
@@ -268,12 +271,12 @@ def apply_entry(session: Session, *, actor: Actor, entry: OfflineEntry,
         if again is None:
             raise
         return _receipt_outcome(again, actor, uuid)
-    except (DuplicateTimepoint, StaleVersion) as error:
+    except (DuplicateTimepoint, StaleVersion):
         again = _find_receipt(session, uuid)
         if again is not None:  # our own first send, committed a moment ago
             return _receipt_outcome(again, actor, uuid)
         assert code is not None  # noqa: S101 (only questionnaires conflict)
-        return _conflict(session, actor, entry, code, error.message)
+        return _conflict(session, actor, entry, code)
     except CohortError as error:
         again = _find_receipt(session, uuid)
         if again is not None:

@@ -346,3 +346,60 @@ def test_the_offline_copy_is_wiped_after_offline_days_without_signing_in(
     assert page.evaluate("OfflineQueue.getMeta('bundle')") is None
     shot(page, "07-expired")
     phone.context.close()
+
+
+def test_someone_else_saved_the_same_m6_meanwhile_both_versions_are_shown(
+        browser: Any, live: Live) -> None:
+    """sync.conflict: the phone's M6 and the one saved meanwhile side by side; "Send mine
+    as a correction" makes mine version 2 (theirs stays in the history)."""
+    from datetime import timedelta
+
+    from cohort.models import Account
+    from cohort.services.context import actor_for
+    from cohort.services.enrolment import EnrolmentCreate, enrol
+    from cohort.services.questionnaires import save_questionnaire
+    from cohort.vocab import Group, Timepoint
+
+    included = TODAY - timedelta(days=182)
+    with Session(live.engine, expire_on_commit=False) as session:
+        account = session.exec(select(Account).where(Account.username == WORKER)).one()
+        from cohort.models import Staff
+
+        staff = session.get(Staff, account.staff_id)
+        assert staff is not None
+        actor = actor_for(session, staff)
+        person = enrol(session, actor=actor, on=TODAY, data=EnrolmentCreate(
+            age=30, injected_past_month=True, wish_neck_groin=False, consent=True,
+            consent_date=included, inclusion_date=included, group=Group.INTERVENTION)).record
+        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint.M0,
+                           answers=questionnaire_answers(included), on=TODAY)
+    phone = _phone(browser)
+    page = sign_in_offline_app(phone, live)
+    until(page, "() => navigator.serviceWorker.controller !== null")
+    phone.context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    page.locator(f"#participant-list li[data-code='{person.code}'] button:has-text('M6')").click()
+    fill_and_keep(page, questionnaire_answers(TODAY, Timepoint.M6, share_water="1"))
+    with Session(live.engine, expire_on_commit=False) as session:
+        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint.M6,
+                           answers=questionnaire_answers(TODAY, Timepoint.M6, share_water="0"),
+                           on=TODAY)
+    phone.context.set_offline(False)
+    page.evaluate("window.offlineApp.sendNow()")
+    card = page.locator("#attention li.card")
+    card.wait_for()
+    assert "Someone else saved" in card.locator(".reason").inner_text()
+    diffs = card.locator(".conflict .diff")
+    assert diffs.count() == 1  # only the answer that differs (computed fields follow)
+    assert "water" in diffs.inner_text().lower()
+    assert "Theirs: No" in diffs.inner_text() and "Yours: Yes" in diffs.inner_text()
+    shot(page, "08-conflict")
+    card.locator("button:has-text('Send mine as a correction')").click()
+    until(page, "() => document.querySelectorAll('#attention li.card').length === 0 && "
+                "document.querySelectorAll('#waiting li.card').length === 0")
+    with Session(live.engine) as session:
+        stored = session.exec(select(Questionnaire).where(
+            Questionnaire.participant_id == person.id,
+            Questionnaire.timepoint == Timepoint.M6)).one()
+        assert stored.version == 2 and stored.answers["share_water"] == "1"
+    phone.context.close()

@@ -46,13 +46,49 @@
     return iso(new Date(base.getTime() + Math.max(0, days) * DAY));
   }
 
+  function localTime(text) {
+    var d = new Date(text);
+    if (isNaN(d.getTime())) { return text; }
+    var h = d.getHours(), m = d.getMinutes();
+    return iso(d) + " " + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
+  }
+  /* A field's question as the form words it (the server names fields by variable). */
+  var labelCache = {};
+  function labelOf(key, name) {
+    var b = state.bundle;
+    if (!b || !b.forms[key]) { return name; }
+    if (!labelCache[key]) { labelCache[key] = el("div"); labelCache[key].innerHTML = b.forms[key].html; }
+    var node = labelCache[key].querySelector("[data-field='" + name + "'] legend, [data-field='" + name + "'] label");
+    return node ? node.textContent.replace(/\s*\*\s*$/, "").trim() : name;
+  }
+
+  function fieldNode(key, name) {
+    labelOf(key, name);
+    return labelCache[key] ? labelCache[key].querySelector("[data-field='" + name + "']") : null;
+  }
+  /* An answer in words: a choice's label rather than its code. */
+  function answerText(key, name, value) {
+    var node = fieldNode(key, name);
+    var codes = Array.isArray(value) ? value : [value];
+    if (value === undefined || value === null || value === "") { return ""; }
+    return codes.map(function (code) {
+      if (!node) { return String(code); }
+      var input = node.querySelector("input[value='" + String(code).replace(/'/g, "") + "']");
+      if (input && input.parentNode && input.parentNode.querySelector("span")) {
+        return input.parentNode.querySelector("span").textContent;
+      }
+      var option = node.querySelector("option[value='" + String(code).replace(/'/g, "") + "']");
+      return option ? option.textContent : String(code);
+    }).join(", ");
+  }
+
   var KIND_LABELS = {enrolment: "Enrolment", questionnaire: "", correction: "Correction of ",
                      session: "AERLI session", status: "Follow-up status"};
   function describe(e) {
     var who = e.participant || (e.after ? "the person enrolled on this phone" : "");
     var what = e.kind === "questionnaire" ? e.timepoint + " questionnaire"
       : e.kind === "correction" ? "Correction of " + e.timepoint : KIND_LABELS[e.kind];
-    var when = e.made_at ? " · made " + e.made_at.slice(0, 16).replace("T", " ") : "";
+    var when = e.made_at ? " · made " + localTime(e.made_at) : "";
     return what + (who ? " · " + who : "") + when;
   }
 
@@ -162,8 +198,8 @@
     });
     if (!waiting.length) { ul.appendChild(el("li", {"class": "muted", text: "Nothing waiting."})); }
     home.appendChild(ul);
-    home.appendChild(el("p", {}, [button("Send now", "", function () { sendNow(); }),
-                                  el("span", {id: "send-status", "class": "muted", text: ""})]));
+    home.appendChild(el("p", {}, [button("Send now", "", function () { sendNow(); })]));
+    home.appendChild(el("p", {id: "send-status", "class": "muted", role: "status", text: ""}));
   }
 
   function attentionCard(e) {
@@ -173,7 +209,8 @@
       el("p", {"class": "error reason", text: o.message || "Not saved."})]);
     var errors = o.errors || {};
     Object.keys(errors).forEach(function (k) {
-      card.appendChild(el("p", {"class": "small", text: k + ": " + errors[k]}));
+      if (errors[k] === o.message) { return; }
+      card.appendChild(el("p", {"class": "small", text: labelOf(formKey(e), k) + ": " + errors[k]}));
     });
     if (e.state === "conflict" && o.theirs) {
       card.appendChild(conflictTable(e, o.theirs));
@@ -201,18 +238,24 @@
   function conflictTable(e, theirs) {
     var names = Object.keys(theirs.answers || {});
     Object.keys(e.answers || {}).forEach(function (k) { if (names.indexOf(k) < 0) { names.push(k); } });
-    var rows = names.filter(function (k) { return shown(theirs.answers[k]) !== shown(e.answers[k]); });
-    var table = el("table", {"class": "data conflict"}, [el("thead", {}, [el("tr", {}, [
-      el("th", {text: "Question"}), el("th", {text: "Saved by someone else (" + theirs.saved_at.slice(0, 10) + ")"}),
-      el("th", {text: "Yours"})])])]);
-    var body = el("tbody");
-    rows.forEach(function (k) {
-      body.appendChild(el("tr", {}, [el("td", {text: k}), el("td", {"class": "val", text: shown(theirs.answers[k])}),
-                                     el("td", {"class": "val", text: shown(e.answers[k])})]));
+    var key = formKey(e);
+    /* Answers that differ; computed fields follow from the others and are left out. */
+    var rows = names.filter(function (k) {
+      var node = fieldNode(key, k);
+      return !(node && node.querySelector("output[data-calc]")) &&
+        shown(theirs.answers[k]) !== shown(e.answers[k]);
     });
-    if (!rows.length) { body.appendChild(el("tr", {}, [el("td", {colspan: "3", text: "Both versions give the same answers."})])); }
-    table.appendChild(body);
-    return el("div", {"class": "scroll"}, [table]);
+    /* One block per question (no table: nothing cut off on a 390 px screen). */
+    var box = el("div", {"class": "conflict"}, [el("p", {"class": "small muted",
+      text: "Saved by someone else on " + localTime(theirs.saved_at) + " (version " + theirs.version + "). Answers that differ:"})]);
+    rows.forEach(function (k) {
+      box.appendChild(el("div", {"class": "diff", "data-field-name": k}, [
+        el("strong", {text: labelOf(key, k)}),
+        el("div", {"class": "theirs", text: "Theirs: " + (answerText(key, k, theirs.answers[k]) || "(no answer)")}),
+        el("div", {"class": "mine", text: "Yours: " + (answerText(key, k, e.answers[k]) || "(no answer)")})]));
+    });
+    if (!rows.length) { box.appendChild(el("p", {text: "Both versions give the same answers."})); }
+    return box;
   }
 
   function renderParticipants(home, b) {

@@ -1,11 +1,12 @@
 """The offline app in real headless Chromium (Debian's), on a 390 px phone.
 
-An outreach worker signs in once, then with no network (``context.set_offline``) enrols
-someone, fills their M0 and logs a session; back online the three entries are sent and
-each row exists once. A page killed mid-send is reopened and sends the rest once. A refusal
-comes back on the "needs attention" list and is corrected. Sign-out leaves no study data in
-IndexedDB, the caches or local storage; an offline copy not refreshed for ``offline_days``
-is wiped. Screenshots go to ``test-artifacts/screenshots/offline-*.png``.
+An outreach worker signs in once, then with no network (``set_offline``, and the service
+worker's own fetches aborted) enrols someone, fills their M0 and logs a session; back
+online the three entries are sent and each row exists once. A page killed mid-send is
+reopened and sends the rest once. A refusal comes back on the "needs attention" list and is
+corrected; a conflict shows both versions. Sign-out leaves no study data in IndexedDB, the
+caches or local storage; an offline copy not refreshed for ``offline_days`` is wiped.
+Screenshots go to ``test-artifacts/screenshots/offline-*.png``.
 """
 
 from __future__ import annotations
@@ -92,8 +93,12 @@ def _phone(browser: Any, **options: Any) -> Phone:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
+
+    # ``set_offline`` alone does not cut a service worker's own fetches: with this, the
+    # context's routes see them too, and ``go_offline`` aborts them (see below).
+    monkeypatch.setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -102,6 +107,23 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def _no_network(route: Any) -> None:
+    route.abort("internetdisconnected")
+
+
+def go_offline(phone: Phone) -> None:
+    """No network for the page and for its service worker (whose fetches ``set_offline``
+    does not reach), so what opens comes from the phone's own copy."""
+    phone.context.set_offline(True)
+    phone.context.route("**/*", _no_network)
+    phone.page.evaluate("window.dispatchEvent(new Event('offline'))")
+
+
+def go_online(phone: Phone) -> None:
+    phone.context.unroute("**/*", _no_network)
+    phone.context.set_offline(False)
 
 
 def shot(page: Any, name: str) -> None:
@@ -173,7 +195,7 @@ def test_a_whole_visit_offline_then_online_saves_each_row_once(browser: Any,
     participants_before = count(live.engine, Participant)
     shot(page, "01-online-list")
 
-    phone.context.set_offline(True)
+    go_offline(phone)
     page.reload()  # the shell from the service worker, the list from IndexedDB
     page.wait_for_selector("#offline-app[data-ready='1']")
     assert "Offline" in page.inner_text("#net")
@@ -207,7 +229,7 @@ def test_a_whole_visit_offline_then_online_saves_each_row_once(browser: Any,
     shot(page, "03-offline-three-waiting")
     assert count(live.engine, Participant) == participants_before
 
-    phone.context.set_offline(False)
+    go_online(phone)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     until(page, "() => document.querySelectorAll('#waiting li.card').length === 0")
     shot(page, "04-online-sent")
@@ -277,11 +299,10 @@ def test_a_refusal_comes_back_to_be_corrected_and_sign_out_clears_the_phone(
     page = sign_in_offline_app(phone, live)
     until(page, "() => navigator.serviceWorker.controller !== null")
     before = count(live.engine, Participant)
-    phone.context.set_offline(True)
-    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    go_offline(phone)
     page.click("text=Enrol a participant")
     fill_and_keep(page, {**ENROLMENT, "age": "17"})  # enrol.under_18
-    phone.context.set_offline(False)
+    go_online(phone)
     page.evaluate("window.offlineApp.sendNow()")
     card = page.locator("#attention li.card")
     card.wait_for()
@@ -338,7 +359,7 @@ def test_the_offline_copy_is_wiped_after_offline_days_without_signing_in(
         b.device_fetched -= (b.offline_days + 1) * 86400000;
         await OfflineQueue.setMeta('bundle', b);
     }""")
-    phone.context.set_offline(True)
+    go_offline(phone)
     page.reload()
     page.wait_for_selector("#offline-app[data-ready='1']")
     assert page.locator("#expired").is_visible()
@@ -376,15 +397,14 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_are_shown(
     phone = _phone(browser)
     page = sign_in_offline_app(phone, live)
     until(page, "() => navigator.serviceWorker.controller !== null")
-    phone.context.set_offline(True)
-    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    go_offline(phone)
     page.locator(f"#participant-list li[data-code='{person.code}'] button:has-text('M6')").click()
     fill_and_keep(page, questionnaire_answers(TODAY, Timepoint.M6, share_water="1"))
     with Session(live.engine, expire_on_commit=False) as session:
         save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint.M6,
                            answers=questionnaire_answers(TODAY, Timepoint.M6, share_water="0"),
                            on=TODAY)
-    phone.context.set_offline(False)
+    go_online(phone)
     page.evaluate("window.offlineApp.sendNow()")
     card = page.locator("#attention li.card")
     card.wait_for()

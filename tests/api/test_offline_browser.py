@@ -423,3 +423,35 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_are_shown(
             Questionnaire.timepoint == Timepoint.M6)).one()
         assert stored.version == 2 and stored.answers["share_water"] == "1"
     phone.context.close()
+
+
+def test_signing_out_from_any_page_never_drops_unsent_entries_silently(
+        browser: Any, live: Live) -> None:
+    """The header's "Sign out" on the ordinary pages: with entries still on the phone it goes
+    to the offline app's warning; with none, it clears the phone and signs out."""
+    phone = _phone(browser)
+    page = sign_in_offline_app(phone, live)
+    # The server cannot be reached for sending (from the page or by Background Sync).
+    phone.context.route("**/offline/entries", _no_network)
+    page.click("text=Enrol a participant")
+    fill_and_keep(page, ENROLMENT)
+    assert waiting(page) == 1
+    page.goto(f"{live.base}/participants")
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/offline/#signout")
+    page.locator("#discard-warning").wait_for()
+    assert page.locator("#discard-list li").count() == 1
+    page.click("text=Keep them and stay signed in")
+    assert waiting(page) == 1
+
+    phone.context.unroute("**/offline/entries", _no_network)
+    page.evaluate("window.offlineApp.sendNow()")
+    until(page, "() => document.querySelectorAll('#waiting li.card').length === 0")
+    page.goto(f"{live.base}/participants")
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/login")
+    assert "outsider-offline" not in page.evaluate(
+        "async () => (await indexedDB.databases()).map(d => d.name)")
+    page.goto(f"{live.base}/participants")
+    assert "/login" in page.url  # signed out on the server too
+    phone.context.close()

@@ -38,13 +38,18 @@
     try { localStorage.clear(); sessionStorage.clear(); } catch (e) { /* none */ }
     return Promise.all(jobs);
   }
-  var checked = false;
+  var started = false;
   form.addEventListener("submit", function (event) {
-    if (checked) { return; }
     event.preventDefault();
+    if (started) { return; }
+    started = true;
+    var done = false;
+    function submit() { if (!done) { done = true; form.submit(); } }
+    /* Signing out must never hang on the browser's storage: at worst it goes ahead. */
+    var fallback = setTimeout(submit, 3000);
     pending().then(function (count) {
-      if (count) { window.location.href = "/offline/#signout"; return; }
-      return wipe().then(function () { checked = true; form.submit(); });
-    });
+      if (count) { clearTimeout(fallback); done = true; window.location.href = "/offline/#signout"; return; }
+      return wipe().then(submit);
+    }, submit);
   });
 })();

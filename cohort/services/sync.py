@@ -18,7 +18,9 @@ id. So:
   version, so the worker can keep theirs or send theirs corrected (``correction``).
 
 An entry made for a participant enrolled on the same phone names the enrolment entry's id
-(``after``) instead of a code, which only the server gives.
+(``after``) instead of a code, which only the server gives. An entry names the worker who
+made it (``made_by``): on a shared phone, the next person to sign in cannot send a
+colleague's entries in their own name (``sync.other_worker``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class OfflineEntry(BaseModel):
     answers: dict[str, Any] = Field(default_factory=dict)
     staff_ids: list[int] = Field(default_factory=list, max_length=20)
     expected_version: int | None = Field(default=None, ge=1)
+    #: The staff id of the worker signed in on the phone when the entry was made.
+    made_by: int | None = Field(default=None, ge=1)
 
 
 Outcome = Literal["saved", "already_saved", "refused", "waiting", "conflict"]
@@ -243,6 +247,12 @@ def apply_entry(session: Session, *, actor: Actor, entry: OfflineEntry,
     receipt = _find_receipt(session, uuid)
     if receipt is not None:
         return _receipt_outcome(receipt, actor, uuid)
+    if entry.made_by is not None and entry.made_by != actor.staff_id:
+        # A shared phone: whoever signs in next must not send a colleague's entries in
+        # their own name.
+        return EntryOutcome(uuid, "refused", "This entry was made on this phone by another "
+                            "worker: they need to sign in on it to send it.",
+                            rule_id="sync.other_worker")
     code = _resolve_code(session, actor, entry)
     if entry.kind != "enrolment" and code is None:
         return EntryOutcome(uuid, "waiting", "This entry is for a participant whose "

@@ -3,10 +3,11 @@ PostgreSQL.
 
 Rules: sync.once (an entry id saves at most once, also when two sends race),
 sync.after_enrolment (an entry for someone enrolled on the phone waits for that
-enrolment), sync.conflict (someone else saved the same questionnaire meanwhile), sync.id_taken,
-and the online forms' hard rules (date.before_inclusion, enrol.under_18, scope.other_centre)
-applied unchanged: a refusal writes nothing and leaves no receipt, so the corrected entry is
-sent again under the same id.
+enrolment), sync.other_worker (a shared phone: the next worker to sign in cannot send a
+colleague's entries in their own name), sync.conflict (someone else saved the same
+questionnaire meanwhile), sync.id_taken, and the online forms' hard rules
+(date.before_inclusion, enrol.under_18, scope.other_centre) applied unchanged: a refusal
+writes nothing and leaves no receipt, so the corrected entry is sent again under the same id.
 """
 
 from __future__ import annotations
@@ -160,6 +161,18 @@ def test_status_change_and_scope(factory: Factory) -> None:
     assert outsider.outcome == "refused" and "No participant" in outsider.message
     taken = apply(session, elsewhere, status)
     assert taken.outcome == "refused" and taken.rule_id == "sync.id_taken"
+
+
+def test_a_colleagues_entry_on_a_shared_phone_is_not_sent_in_my_name(
+        factory: Factory) -> None:
+    """sync.other_worker: made by one worker, sent while another is signed in."""
+    session = factory.session
+    first, second = factory.worker(), factory.worker()
+    item = entry("enrolment", answers=ENROLMENT, made_by=first.staff_id)
+    refused = apply(session, second, item)
+    assert refused.outcome == "refused" and refused.rule_id == "sync.other_worker"
+    assert session.get(SyncReceipt, item.uuid) is None
+    assert apply(session, first, item).outcome == "saved"
 
 
 def test_bad_ids_are_refused() -> None:

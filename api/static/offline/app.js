@@ -138,7 +138,9 @@
         msg.textContent = s.stopped === "offline" ? "No network: entries wait on this phone."
           : s.stopped === "signin" ? "Please sign in again to send."
           : s.stopped === "server" ? "The server could not take them now; they will be sent later."
-          : (s.saved ? s.saved + " sent. " : "") + (s.attention ? s.attention + " need attention." : "");
+          : (s.saved ? s.saved + " sent. " : "") +
+            (s.flagged ? s.flagged + " saved with a note for a research officer to review; nothing more is needed from you. " : "") +
+            (s.attention ? s.attention + " need attention." : "");
         return s;
       });
     });
@@ -412,7 +414,8 @@
   function keep(entry, form) {
     var e = entry.uuid ? entry : {uuid: Q.uuid(), kind: entry.kind, seq: Date.now(),
                                   participant: entry.participant || null, after: entry.after || null,
-                                  timepoint: entry.timepoint || null, made_at: new Date().toISOString()};
+                                  timepoint: entry.timepoint || null, made_at: new Date().toISOString(),
+                                  made_by: state.bundle ? state.bundle.worker.staff_id : null};
     e.answers = collect(form);
     if (e.kind === "session") {
       e.staff_ids = Array.prototype.slice.call(form.querySelectorAll("input[name=staff_ids]:checked"))

@@ -68,6 +68,7 @@
     if (e.timepoint) { out.timepoint = e.timepoint; }
     if (e.staff_ids && e.staff_ids.length) { out.staff_ids = e.staff_ids; }
     if (e.expected_version) { out.expected_version = e.expected_version; }
+    if (e.made_by) { out.made_by = e.made_by; }
     return out;
   }
 
@@ -89,7 +90,7 @@
   /* Send every waiting entry, oldest first; resolves to a summary. One loop at a time. */
   function sendAll() {
     if (sending) { return sending; }
-    var summary = {saved: 0, attention: 0, stopped: ""};
+    var summary = {saved: 0, attention: 0, flagged: 0, stopped: ""};
     sending = getMeta("bundle").then(function (bundle) {
       var csrf = bundle ? bundle.csrf : "";
       function next() {
@@ -102,6 +103,7 @@
             if (r.later) { summary.stopped = "server"; return summary; }
             return settle(e, r.body).then(function (kept) {
               if (kept) { summary.saved++; } else { summary.attention++; }
+              if (kept && r.body.deviations && r.body.deviations.length) { summary.flagged++; }
               return next();
             });
           });

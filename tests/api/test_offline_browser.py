@@ -329,7 +329,7 @@ def test_a_refusal_comes_back_to_be_corrected_and_sign_out_clears_the_phone(
     assert page.locator("#discard-list li").count() == 1
     assert "Enrolment" in page.inner_text("#discard-list")
     shot(page, "06-sign-out-warning")
-    page.click("text=Discard them and sign out")
+    page.click("text=Discard it and sign out")
     page.wait_for_url("**/login")
     left = page.evaluate("""async () => {
         const dbs = indexedDB.databases ? await indexedDB.databases() : [];
@@ -441,7 +441,7 @@ def test_signing_out_from_any_page_never_drops_unsent_entries_silently(
     page.wait_for_url("**/offline/#signout")
     page.locator("#discard-warning").wait_for()
     assert page.locator("#discard-list li").count() == 1
-    page.click("text=Keep them and stay signed in")
+    page.click("text=Keep it and stay signed in")
     assert waiting(page) == 1
 
     phone.context.unroute("**/offline/entries", _no_network)

@@ -470,8 +470,10 @@
               " not been sent. Signing out now discards " + (left.length === 1 ? "it" : "them") + " for good:"}));
       view.appendChild(list);
       view.appendChild(el("p", {"class": "review"}, [
-        button("Keep them and stay signed in", "primary", function () { render(); }),
-        button("Discard them and sign out", "", function () { leave(); })]));
+        button(left.length === 1 ? "Keep it and stay signed in" : "Keep them and stay signed in",
+               "primary", function () { render(); }),
+        button(left.length === 1 ? "Discard it and sign out" : "Discard them and sign out",
+               "", function () { leave(); })]));
     });
   }
 

@@ -1,4 +1,5 @@
-"""Tables of the running service, not of the study: background jobs and shared values.
+"""Tables of the running service, not of the study: background jobs, shared values and
+the receipts of entries sent from phones that were offline.
 
 Kept apart from the study's tables (``cohort.models`` imports this module at its end so
 that one ``SQLModel.metadata`` holds both). Nothing here is archived: a job's files are
@@ -67,3 +68,23 @@ class SharedValue(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     value: bytes = Field(sa_type=sa.LargeBinary)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class SyncReceipt(SQLModel, table=True):
+    """An entry made on a phone (offline) and applied here, by the id the phone gave it.
+
+    Written in the same transaction as the entry itself, with the id as primary key: a
+    resend (the network dropped before the answer arrived, two tabs sending at once) finds
+    the receipt and answers what was saved the first time, and two concurrent first sends
+    cannot both commit. Refused entries get no receipt: corrected, they are sent again
+    under the same id. ``result`` holds the ids the entry created (participant code, record
+    id), never answers."""
+
+    __tablename__ = "sync_receipt"
+    entry_uuid: str = Field(primary_key=True, max_length=36)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    kind: str = Field(max_length=20)
+    participant_code: str | None = Field(default=None, max_length=32)
+    result: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    made_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = _ts()

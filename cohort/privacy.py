@@ -136,6 +136,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
               progress_note=A, result=H, error=A, runner=A, heartbeat_at=A),
     "job_file": _t(id=A, job_id=A, role=A, name=A, media_type=A, part=A, data=H),
     "shared_value": _t(key=A, value=H, expires_at=A),
+    # Receipts of entries sent from phones (offline use): the phone's id for the entry and
+    # the ids it created, so that a resend never saves twice. No answers.
+    "sync_receipt": _t(entry_uuid=T, staff_id=S, kind=T, participant_code=C, result=T,
+                       made_at=T, received_at=T),
 }
 # Tables whose every change is written to the audit trail, old and new values included.
 AUDITED = frozenset({"centre", "staff", "participant", "status_change", "screening",

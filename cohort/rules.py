@@ -275,6 +275,9 @@ ACTION_ROLES: dict[str, tuple[frozenset[Role], str]] = {
                       "Outreach workers work with their own centre's participants only."),
     "lock": (frozenset({Role.ADMIN}),
              "Only the data manager locks or unlocks the study."),
+    # The offline app keeps one centre's list on a phone: outreach workers only.
+    "offline_entry": (frozenset({Role.OUTREACH_WORKER}),
+                      "Offline entry on a phone is for outreach workers of a centre."),
     "access_log": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
                    "Only research officers and data managers review who read and exported "
                    "participants' records."),

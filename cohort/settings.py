@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # A job whose process stopped sending heartbeats for this long (it was killed, or its
     # machine restarted) is started again by another worker (PostgreSQL).
     job_stalled_seconds: float = Field(default=30.0, ge=3, le=3600)
+    # Days a phone keeps its offline copy (participant list, forms) without the worker
+    # signing in again; then the copy is wiped and only unsent entries wait (COHORT_OFFLINE_DAYS).
+    offline_days: int = Field(default=7, ge=1, le=60)
     # Logs: one JSON object per line with the request id (json), or plain lines (text).
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")

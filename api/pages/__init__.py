@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import admin, auth, entry, jobs, monitoring, participants, protection
+from api.pages import (
+    admin,
+    auth,
+    entry,
+    jobs,
+    monitoring,
+    offline,
+    participants,
+    protection,
+)
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, participants, entry, monitoring, admin, protection, jobs):
+    for module in (auth, participants, entry, monitoring, admin, protection, jobs,
+                   offline):
         app.include_router(module.router)

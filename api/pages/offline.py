@@ -1,0 +1,191 @@
+"""The outreach worker's offline app: an installable page that works with no network.
+
+``/offline/`` is an app shell (no study data in it) that a service worker (``/sw.js``,
+root scope) keeps with the scripts and styles. Once signed in online, the phone fetches
+``/offline/data``: the worker's own centre's participants (pseudonymous: code, group,
+status, next visit), the centre's staff for the session form, and the dictionary's forms
+rendered with their branching, so that enrolment, M0/M6/M12, AERLI sessions and status
+changes can be entered offline (``static/offline/app.js`` keeps them in IndexedDB).
+Entries come back one per request to ``/offline/entries`` and are applied by
+``cohort.services.sync`` exactly once, under the same rules as the online forms.
+
+These routes use the page session cookie (not a bearer token: nothing that could call the
+API is kept on a shared phone) and the session's CSRF token, sent in the form body.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+
+from api.access import log_download
+from api.deps import CurrentUser, DbSession, SignedIn, Today, csrf_token
+from api.formview import form_page
+from api.pages.common import TEMPLATES, page_router, render
+from cohort.dictionary import get_dictionary
+from cohort.errors import ActionNotAllowed
+from cohort.services import queries
+from cohort.services.access import record_read
+from cohort.services.context import get_participant, require_role
+from cohort.services.monitoring import participant_overview
+from cohort.services.questionnaires import questionnaire_forms
+from cohort.services.sync import OfflineEntry, apply_entry
+from cohort.vocab import TIMEPOINT_EVENTS, Channel, ExportKind, Timepoint
+
+router = page_router()
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+#: The date fields a new offline form fills with the phone's today.
+DATE_DEFAULTS = {"enrolment": ["inclusion_date", "consent_date"],
+                 "session": ["session_date"], "status": ["fu_status_date"],
+                 **{tp.value: ["visit_date"] for tp in Timepoint}}
+
+MANIFEST = {
+    "name": "OUTSIDER offline entry",
+    "short_name": "OUTSIDER",
+    "description": "Enrol participants and enter visits and AERLI sessions with no network; "
+                   "entries are sent when the network comes back.",
+    "start_url": "/offline/",
+    "scope": "/",
+    "display": "standalone",
+    "background_color": "#ffffff",
+    "theme_color": "#1f5f8b",
+    "icons": [{"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+              {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png",
+               "purpose": "any maskable"}],
+}
+
+
+def _worker(user: SignedIn) -> SignedIn:
+    """Offline entry is for outreach workers (rule scope.role), who work for one centre."""
+    require_role(user.actor, "offline_entry")
+    if user.actor.centre_id is None:
+        raise ActionNotAllowed(
+            "scope.role", "Offline entry on a phone is for outreach workers of a centre.")
+    return user
+
+
+@router.get("/offline/", response_class=HTMLResponse)
+def offline_shell(request: Request) -> HTMLResponse:
+    """The app shell: the same for everyone, no study data (the worker's come as JSON)."""
+    return render(request, "offline.html")
+
+
+@router.get("/offline/manifest.webmanifest", response_model=None)
+def manifest() -> Response:
+    return Response(json.dumps(MANIFEST), media_type="application/manifest+json")
+
+
+@router.get("/sw.js", response_model=None)
+def service_worker() -> FileResponse:
+    """Served from the root so that its scope covers the shell and the static files."""
+    return FileResponse(STATIC / "offline" / "sw.js", media_type="text/javascript",
+                        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+
+
+def _fields_html(fields: list[Any], env: str) -> dict[str, Any]:
+    html = TEMPLATES.env.from_string(
+        '{% from "_fields.html" import render_fields %}{{ render_fields(fields) }}'
+    ).render(fields=fields)
+    return {"html": html, "env": env}
+
+
+def _forms(user: SignedIn, today: Any) -> dict[str, Any]:
+    """Each form offline entry offers, rendered as the online pages render it."""
+    dictionary = get_dictionary()
+    context = {"user-name": user.account.username, "user-role-name": user.role.value}
+    out: dict[str, Any] = {}
+
+    def render_form(key: str, names: list[str], event: str | None) -> None:
+        fields = [f for name in names for f in dictionary.forms[name].fields]
+        page = form_page(fields, {}, {}, dictionary=dictionary, new=True, event=event,
+                         context=context, today=today)
+        out[key] = {**_fields_html(page.fields, page.env), "dates": DATE_DEFAULTS[key]}
+
+    render_form("enrolment", ["enrolment"],
+                next(iter(dictionary.events.events_for("enrolment")), None))
+    for tp in Timepoint:
+        render_form(tp.value, questionnaire_forms(tp), TIMEPOINT_EVENTS[tp])
+    render_form("session", ["aerli_session"], None)
+    render_form("status", ["follow_up_status"], None)
+    return out
+
+
+@router.get("/offline/data", response_model=None)
+def offline_data(request: Request, user: CurrentUser, session: DbSession,
+                 today: Today) -> JSONResponse:
+    """Everything the phone keeps for offline use, for the worker's own centre only.
+
+    Logged as a download (export log): the list leaves the server and stays on the phone
+    until the worker signs out or ``offline_days`` pass without signing in."""
+    user = _worker(user)
+    centre_id = user.actor.centre_id
+    rows = participant_overview(session, actor=user.actor, as_of=today, centre_id=centre_id)
+    staff = [s for s in queries.list_staff(session, actor=user.actor, centre_id=centre_id)
+             if s.active]
+    centre = next(c for c in queries.list_centres(session, actor=user.actor)
+                  if c.id == centre_id)
+    participants = [
+        {"code": r.code, "group": r.group.value, "status": r.status.value,
+         "inclusion_date": r.inclusion_date.isoformat(), "done": r.done,
+         "next_timepoint": r.next_timepoint,
+         "next_opens": r.next_opens.isoformat() if r.next_opens else None,
+         "next_closes": r.next_closes.isoformat() if r.next_closes else None,
+         "window_state": r.window_state} for r in rows]
+    log_download(request, user, session, kind=ExportKind.TEMPLATE, fmt="offline",
+                 rows=len(participants), fields=["code", "group", "status", "next_visit"],
+                 centre_codes=[centre.code], target="/offline/data")
+    body = {
+        "worker": {"username": user.account.username, "staff_id": user.actor.staff_id,
+                   "centre": centre.code, "centre_name": centre.name},
+        "csrf": csrf_token(request),
+        "today": today.isoformat(),
+        "fetched_at": datetime.now(UTC).isoformat(),
+        "offline_days": request.app.state.settings.offline_days,
+        "participants": participants,
+        "staff": [{"id": s.id, "name": s.display_name,
+                   "trained": s.aerli_trained_on is not None
+                   and s.aerli_trained_on <= today} for s in staff],
+        "forms": _forms(user, today),
+    }
+    return JSONResponse(body)
+
+
+def _problem(status: int, message: str, field: str = "entry") -> JSONResponse:
+    return JSONResponse({"outcome": "invalid", "message": message, "errors": {field: message}},
+                        status_code=status)
+
+
+OUTCOME_STATUS = {"saved": 201, "already_saved": 200, "refused": 422, "waiting": 409,
+                  "conflict": 409}
+
+
+@router.post("/offline/entries", response_model=None)
+async def offline_entry(request: Request, user: CurrentUser, session: DbSession,
+                        today: Today) -> JSONResponse:
+    """One entry from the phone (form field ``entry``, JSON), applied once."""
+    user = _worker(user)
+    form = await request.form()
+    raw = form.get("entry")
+    if not isinstance(raw, str):
+        return _problem(400, "The request has no entry (form field 'entry').")
+    try:
+        entry = OfflineEntry.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "entry"
+        return _problem(422, f"{where}: {first['msg']}", where)
+    outcome = apply_entry(session, actor=user.actor, entry=entry, on=today)
+    if outcome.theirs is not None and outcome.participant_code:
+        # The other version of a questionnaire is a read of the participant's record.
+        participant = get_participant(session, user.actor, outcome.participant_code)
+        record_read(session, actor=user.actor, participant=participant, channel=Channel.WEB,
+                    what="/offline/entries (conflict)",
+                    client=request.client.host if request.client else None)
+    return JSONResponse(outcome.to_json(), status_code=OUTCOME_STATUS[outcome.outcome])

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.pages import admin, auth, entry, jobs, monitoring, participants, protection
+from api.pages import (
+    admin,
+    auth,
+    entry,
+    followup,
+    jobs,
+    monitoring,
+    participants,
+    protection,
+)
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, participants, entry, monitoring, admin, protection, jobs):
+    for module in (auth, participants, entry, followup, monitoring, admin, protection, jobs):
         app.include_router(module.router)

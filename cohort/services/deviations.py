@@ -84,8 +84,10 @@ def list_deviations(
     status: DeviationStatus | None = None,
     limit: int = 500,
     offset: int = 0,
+    participant_ids: Sequence[int] | None = None,
 ) -> tuple[list[Deviation], int]:
-    """Deviations the actor may see, newest first, with the total count."""
+    """Deviations the actor may see, newest first, with the total count (only those of
+    ``participant_ids`` when given, as a search by study code gives them)."""
     statement = select(Deviation)
     if actor.centre_ids is not None:
         statement = statement.where(col(Deviation.centre_id).in_(actor.centre_ids))
@@ -95,6 +97,8 @@ def list_deviations(
         statement = statement.where(Deviation.rule_id == rule_id)
     if status is not None:
         statement = statement.where(Deviation.status == status)
+    if participant_ids is not None:
+        statement = statement.where(col(Deviation.participant_id).in_(participant_ids))
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     rows = session.exec(
         statement.order_by(col(Deviation.raised_at).desc(), col(Deviation.id).desc())

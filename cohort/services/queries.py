@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, or_, select
 
+from cohort.codes import compact, likely_codes
 from cohort.errors import NotFound
 from cohort.models import (
     AerliSession,
@@ -181,6 +182,45 @@ def participant_codes(session: Session, *, actor: Actor, ids: Iterable[int | Non
     if actor.centre_ids is not None:
         statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
     return {int(i): code for i, code in session.exec(statement).all() if i is not None}
+
+
+@dataclass
+class CodeSearch:
+    """Participants whose code matches a typed query, and likely codes when none does."""
+
+    query: str
+    ids: dict[int, str]
+    suggestions: list[str]
+
+    @property
+    def active(self) -> bool:
+        return bool(compact(self.query))
+
+
+def find_codes(session: Session, *, actor: Actor, query: str,
+               centre_id: int | None = None) -> CodeSearch:
+    """Participants the actor may see whose code contains ``query``, ignoring case, spaces
+    and dashes; when none does and the query's check character shows a slip, the visible
+    codes it could have meant (``cohort.codes.likely_codes``)."""
+    wanted = compact(query)
+    if not wanted:
+        return CodeSearch(query, {}, [])
+    packed = func.replace(func.upper(col(Participant.code)), "-", "")
+    statement = select(Participant.id, Participant.code).where(
+        packed.contains(wanted, autoescape=True))
+    if actor.centre_ids is not None:
+        statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
+    if centre_id is not None:
+        statement = statement.where(Participant.centre_id == centre_id)
+    found = {int(i): code for i, code in session.exec(statement).all() if i is not None}
+    suggestions: list[str] = []
+    likely = likely_codes(wanted)
+    if not found and likely:
+        near = select(Participant.code).where(col(Participant.code).in_(likely))
+        if actor.centre_ids is not None:
+            near = near.where(col(Participant.centre_id).in_(actor.centre_ids))
+        suggestions = sorted(session.exec(near).all())
+    return CodeSearch(query, found, suggestions)
 
 
 def staff_names(session: Session, *, actor: Actor, ids: set[int]) -> dict[int, str]:

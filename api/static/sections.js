@@ -58,7 +58,10 @@
     a.appendChild(count);
     a.addEventListener("click", function (event) {
       event.preventDefault();
-      section.heading.scrollIntoView({ block: "start" });
+      /* Just under the bar, whatever its height (its buttons wrap on a wide screen). */
+      var y = section.heading.getBoundingClientRect().top + window.pageYOffset -
+        nav.getBoundingClientRect().height - 6;
+      window.scrollTo(0, Math.max(0, y));
       var first = section.fields.filter(answerable)[0];
       var input = first ? first.querySelector("input, select, textarea") : null;
       if (input) { input.focus({ preventScroll: true }); }

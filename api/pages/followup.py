@@ -86,7 +86,7 @@ async def correction_submit(code: str, session_id: int, request: Request, user: 
     try:
         data = session_from_answers(answers, chosen)
         done = correct_session(session, actor=user.actor, session_id=session_id, data=data,
-                               reason=reason, on=today)
+                               reason=reason, on=today, code=participant.code)
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error, {"date": "session_date"})

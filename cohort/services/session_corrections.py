@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from cohort import rules
+from cohort.codes import normalise_code
 from cohort.errors import CohortError, NotFound
 from cohort.models import AerliSession, Deviation, Participant, SessionStaff, Staff, utcnow
 from cohort.rules import DatedFacts, Finding, plural
@@ -68,12 +69,15 @@ def correct_session(
     data: AerliSessionCreate,
     reason: str,
     on: date | None = None,
+    code: str | None = None,
 ) -> Corrected:
     """Correct a logged session; ``reason`` (required) says why, for the audit trail and
-    for the comment on any deviation the correction clears."""
+    for the comment on any deviation the correction clears. With ``code``, the session
+    must be that participant's (a path naming someone else's session reads as unknown)."""
     record = session.get(AerliSession, session_id)
     owner = session.get(Participant, record.participant_id) if record is not None else None
-    if record is None or owner is None:
+    if record is None or owner is None or (
+            code is not None and normalise_code(code) != owner.code):
         raise NotFound(f"No AERLI session with id {session_id}.")
     participant = get_participant(session, actor, owner.code)
     require_scope(actor, participant.centre_id, session=session)

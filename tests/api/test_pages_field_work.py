@@ -169,3 +169,31 @@ def test_the_api_refuses_the_same_inconsistent_age(client: TestClient, world: Wo
                            json={"answers": answers}, headers=world.h("worker_a"))
     assert response.status_code == 422, response.text
     assert "age_first_injection" in response.text
+
+
+def test_the_api_corrects_a_session_the_same_way(client: TestClient, world: World,
+                                                 factory: Factory) -> None:
+    """PUT /participants/{code}/sessions/{id}: session.trained_staff cleared; another
+    participant's path reads as unknown; a reason is required (422)."""
+    assert world.pa is not None and world.pb is not None
+    a, a2 = world.users["worker_a"].staff, world.users["worker_a2"].staff
+    saved = factory.aerli_session(factory.actor(a), world.pa, staff=[a])
+    body = {"session_date": saved.record.session_date.isoformat(), "setting": "squat",
+            "modality": "in_person", "product": "1", "injection_site": "arm",
+            "risks": ["2"], "topics": ["1", "5"], "staff_ids": [a.id, a2.id],
+            "reason": "Second worker forgotten"}
+    url = f"/api/v1/participants/{world.pa.code}/sessions/{saved.record.id}"
+    no_reason = client.put(url, json={**body, "reason": ""}, headers=world.h("worker_a"))
+    assert no_reason.status_code == 422, no_reason.text
+    elsewhere = client.put(f"/api/v1/participants/{world.pb.code}/sessions/{saved.record.id}",
+                           json=body, headers=world.h("officer"))
+    assert elsewhere.status_code == 404, elsewhere.text
+    done = client.put(url, json=body, headers=world.h("worker_a"))
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["session"]["counts_for_protocol"] is True
+    assert result["session"]["staff_ids"] == sorted([a.id, a2.id])
+    assert [d["rule_id"] for d in result["cleared"]] == ["session.trained_staff"]
+    assert result["raised"] == []
+    again = client.put(url, json=body, headers=world.h("worker_a"))
+    assert again.status_code in (409, 422) and "Nothing was changed" in again.text

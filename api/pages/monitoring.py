@@ -77,7 +77,7 @@ def deviations_page(
     rows, total = list_deviations(session, actor=user.actor, centre_ids=centre_ids,
                                   rule_id=rule or None, status=wanted, limit=size,
                                   offset=(page - 1) * size,
-                                  participant_ids=list(search.ids) if search.active else None)
+                                  code_query=q if search.active else None)
     codes = queries.participant_codes(session, actor=user.actor,
                                       ids=(d.participant_id for d in rows))
     return render(request, "deviations.html",

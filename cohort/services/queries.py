@@ -26,6 +26,7 @@ from cohort.models import (
     Staff,
     StatusChange,
 )
+from cohort.services.code_search import code_contains
 from cohort.services.context import Actor, get_participant, require_role
 from cohort.services.deid import redact_records
 from cohort.services.monitoring import CentreStatus
@@ -205,9 +206,7 @@ def find_codes(session: Session, *, actor: Actor, query: str,
     wanted = compact(query)
     if not wanted:
         return CodeSearch(query, {}, [])
-    packed = func.replace(func.upper(col(Participant.code)), "-", "")
-    statement = select(Participant.id, Participant.code).where(
-        packed.contains(wanted, autoescape=True))
+    statement = select(Participant.id, Participant.code).where(code_contains(wanted))
     if actor.centre_ids is not None:
         statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
     if centre_id is not None:

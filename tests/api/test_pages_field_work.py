@@ -38,7 +38,7 @@ def test_participant_list_finds_a_code_typed_loosely(client: TestClient, world: 
     assert f'value="{typed}"' in page.text
     wrong = client.get("/participants", params={"q": _slip(world.pa.code)})
     assert 'id="code-search-result"' in wrong.text
-    assert f'href="/participants/{world.pa.code}"' in wrong.text and "did you mean" in wrong.text
+    assert f'href="/participants/{world.pa.code}"' in wrong.text and "Did you mean" in wrong.text
 
 
 def test_worker_search_never_suggests_another_centres_code(client: TestClient,
@@ -59,6 +59,8 @@ def test_deviations_and_centre_worklist_search(client: TestClient, world: World,
     sign_in(client, "officer")
     queue = client.get("/deviations", params={"q": world.pa.code.replace("-", "")})
     assert world.pa.code in queue.text and other.code not in queue.text
+    broad = client.get("/deviations", params={"q": "c0"})  # matches everyone: a sub-query
+    assert world.pa.code in broad.text and other.code in broad.text
     hint = client.get("/deviations", params={"q": _slip(other.code)})
     assert f'href="/participants/{other.code}"' in hint.text
     assert not re.search(r'id="deviation-\d', hint.text)

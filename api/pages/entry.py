@@ -31,7 +31,7 @@ from forms.events import ONGOING_EVENT
 
 router = page_router()
 #: A version or staff id typed in a form: ASCII digits an Integer column holds.
-_WHOLE = re.compile(r"[0-9]{1,9}")
+WHOLE = re.compile(r"[0-9]{1,9}")
 #: The questionnaire field the date rules (date.in_future, date.before_inclusion) check.
 VISIT_DATE = "visit_date"
 
@@ -127,7 +127,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
     shown = _page(session, user, participant, timepoint, stored, {}, today=today)
     answers = answers_from_form(_fields(timepoint), form, locked_values(shown))
     raw_version = str(form.get("version") or "")
-    version = int(raw_version) if _WHOLE.fullmatch(raw_version) else None
+    version = int(raw_version) if WHOLE.fullmatch(raw_version) else None
     try:
         if version is None:
             saved = save_questionnaire(session, actor=user.actor, code=participant.code,
@@ -200,7 +200,7 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
     form = await request.form()
     answers = answers_from_form(session_fields(), form,
                                 locked_values(session_form_page(user, participant, {}, {}, today)))
-    chosen = [int(str(v)) for v in form.getlist("staff_ids") if _WHOLE.fullmatch(str(v))]
+    chosen = [int(str(v)) for v in form.getlist("staff_ids") if WHOLE.fullmatch(str(v))]
     try:
         data = session_from_answers(answers, chosen)
         saved = log_session(session, actor=user.actor, code=participant.code, data=data,

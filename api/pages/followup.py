@@ -14,7 +14,7 @@ from api.deps import CurrentUser, DbSession, Today
 from api.formview import answers_from_form, locked_values
 from api.pages.common import flash, page_router, plain_error, redirect, render
 from api.pages.entry import (
-    _WHOLE,
+    WHOLE,
     session_fields,
     session_form_page,
     session_page,
@@ -81,7 +81,7 @@ async def correction_submit(code: str, session_id: int, request: Request, user: 
     form = await request.form()
     answers = answers_from_form(session_fields(), form, locked_values(
         session_form_page(user, participant, {}, {}, today)))
-    chosen = [int(str(v)) for v in form.getlist("staff_ids") if _WHOLE.fullmatch(str(v))]
+    chosen = [int(str(v)) for v in form.getlist("staff_ids") if WHOLE.fullmatch(str(v))]
     reason = str(form.get("reason") or "")
     try:
         data = session_from_answers(answers, chosen)

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from forms import DataDictionary, Field
 from forms.entry import EntryField, Piece, entry_fields, pipe_fields
+from forms.values import FieldBound, fixed_bound
 
 INPUT_TYPES = {
     "integer": "number", "number": "number", "date": "date", "datetime": "datetime-local",
@@ -63,6 +64,12 @@ class FieldView:
     maxchecked: int | None = None
     missing_choices: list[tuple[str, str]] = field(default_factory=list)
     missing_value: str = ""
+    #: Bounds naming another answer (``[age]``): its field, read live in the browser.
+    min_field: str = ""
+    max_field: str = ""
+    bound_label: str = ""
+    #: A date input's latest allowed day (``max``), for dates that cannot be in the future.
+    latest: str = ""
 
     @property
     def is_radio(self) -> bool:
@@ -106,7 +113,17 @@ def _parts(pieces: Sequence[Piece]) -> list[tuple[str, str]]:
     return [(p, "") if isinstance(p, str) else (p[1], _json(p[0].to_json())) for p in pieces]
 
 
-def _view(entry: EntryField, value: Any, error: str, missing: Mapping[str, str]) -> FieldView:
+def _bound(bound: object, text: str | None, record: Mapping[str, Any]) -> tuple[str, str]:
+    """(value for data-min/max, field for data-min/max-field): a bound naming another
+    field gives that field, and its value when the record already holds it."""
+    if isinstance(bound, FieldBound):
+        known = record.get(bound.name)
+        return ("" if known is None else str(known)), bound.name
+    return _text(fixed_bound(text)), ""
+
+
+def _view(entry: EntryField, value: Any, error: str, missing: Mapping[str, str],
+          record: Mapping[str, Any]) -> FieldView:
     f: Field = entry.field
     kind = str(f.kind)
     node = f.computed_node
@@ -114,7 +131,10 @@ def _view(entry: EntryField, value: Any, error: str, missing: Mapping[str, str])
         name=f.name, label=f.label, kind=kind, input_type=INPUT_TYPES.get(kind, "text"),
         note=_text(f.note), section_header=_text(f.section_header), required=bool(f.required),
         choices=[(str(code), str(label)) for code, label in entry.choices.items()],
-        minimum=_text(f.min), maximum=_text(f.max),
+        minimum=_bound(f.bounds[0], f.min, record)[0],
+        maximum=_bound(f.bounds[1], f.max, record)[0],
+        min_field=_bound(f.bounds[0], f.min, record)[1],
+        max_field=_bound(f.bounds[1], f.max, record)[1],
         step="any" if kind == "number" else ("1" if kind == "integer" else ""),
         branching=_json(f.branching_ast) if f.branching_ast else "", error=error,
         label_parts=_parts(entry.label), note_parts=_parts(entry.note),
@@ -146,9 +166,15 @@ def form_page(
     context: Mapping[str, str] | None = None,
     today: date | None = None,
     now: datetime | None = None,
+    record: Mapping[str, Any] | None = None,
+    until_today: Iterable[str] = (),
 ) -> FormPage:
     """One view per field, in dictionary order (file fields left out), with defaults on a
-    ``new`` form, and the ``data-env`` the page's scripts evaluate logic against."""
+    ``new`` form, and the ``data-env`` the page's scripts evaluate logic against.
+
+    ``record``: the record's answers on other forms (bounds such as ``[age]`` read them);
+    ``until_today``: date fields a protocol rule keeps out of the future (their input
+    stops at today), besides those whose dictionary maximum is ``today``."""
     values = dict(values or {})
     errors = errors or {}
     shown = [f for f in fields if str(f.kind) not in SKIPPED_KINDS]
@@ -161,8 +187,14 @@ def form_page(
         value = values.get(entry.name)
         if value in (None, "", []) and entry.default not in (None, "", []):
             value = entry.default
-        views.append(_view(entry, value, errors.get(entry.name, ""),
-                           dictionary.missing_codes))
+        view = _view(entry, value, errors.get(entry.name, ""), dictionary.missing_codes,
+                     record or {})
+        named = view.max_field or view.min_field
+        if named in dictionary.fields:
+            view.bound_label = dictionary.fields[named].plain_label
+        if view.kind == "date" and (entry.name in until_today or view.maximum == "today"):
+            view.latest = (today or date.today()).isoformat()
+        views.append(view)
     page_env = {
         "event": event, "others": others or {}, "context": dict(context or {}),
         "today": (today or date.today()).isoformat(), "now": now.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -61,6 +61,14 @@ class SessionSaved(SQLModel):
     deviations: list[DeviationBrief] = []
 
 
+class SessionCorrected(SQLModel):
+    """A corrected session, the deviations the correction cleared and those it raised."""
+
+    session: AerliSessionPublic
+    cleared: list[DeviationBrief] = []
+    raised: list[DeviationBrief] = []
+
+
 class SessionsPublic(SQLModel):
     data: list[AerliSessionPublic]
     count: int

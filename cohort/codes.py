@@ -41,3 +41,59 @@ def is_valid_code(code: str) -> bool:
 
 def normalise_code(code: str) -> str:
     return code.strip().upper()
+
+
+def compact(text: str) -> str:
+    """A code as people type it, reduced for comparison: upper case, letters and digits only
+    (``c04 0123k`` and ``C04-0123-K`` are the same)."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def _as_code(packed: str) -> str | None:
+    """The valid code written ``packed`` (no dashes), or None. The centre has two or three
+    digits and the sequence four or five, so both readings are tried."""
+    for centre_digits in (2, 3):
+        centre, rest = packed[: 1 + centre_digits], packed[1 + centre_digits:]
+        code = f"{centre}-{rest[:-1]}-{rest[-1:]}"
+        if is_valid_code(code):
+            return code
+    return None
+
+
+def likely_codes(text: str) -> list[str]:
+    """Valid codes one typing slip away from ``text`` when ``text`` itself fails its check
+    character: one character replaced, or two neighbours swapped (the slips the check
+    character is built to catch). Empty when ``text`` is valid or not code-shaped."""
+    packed = compact(text)
+    if not packed.startswith("C") or not 8 <= len(packed) <= 10 or _as_code(packed):
+        return []
+    found: set[str] = set()
+    for i in range(1, len(packed)):
+        options = ALPHABET if i == len(packed) - 1 else "0123456789"
+        for ch in options:
+            if ch != packed[i]:
+                code = _as_code(packed[:i] + ch + packed[i + 1:])
+                if code:
+                    found.add(code)
+        if i + 1 < len(packed) and packed[i] != packed[i + 1]:
+            code = _as_code(packed[:i] + packed[i + 1] + packed[i] + packed[i + 2:])
+            if code:
+                found.add(code)
+    return sorted(found)
+
+
+def search_codes(query: str, codes: list[str]) -> tuple[list[str], list[str]]:
+    """(codes matching ``query``, suggestions) among ``codes``.
+
+    A code matches when the query is part of it, ignoring case, spaces and dashes, so
+    ``0123`` or ``c04-0123`` find ``C04-0123-K``. When nothing matches and the query is a
+    whole code whose check character says one character is wrong, the suggestions are the
+    listed codes it could have been meant as."""
+    wanted = compact(query)
+    if not wanted:
+        return list(codes), []
+    matches = [code for code in codes if wanted in compact(code)]
+    if matches:
+        return matches, []
+    listed = set(codes)
+    return [], [code for code in likely_codes(wanted) if code in listed]

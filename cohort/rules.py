@@ -328,6 +328,11 @@ def _visit_window(f: VisitFacts) -> str | None:
     return None
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 worker``, ``0 workers``, ``2 workers`` (``nouns`` for an irregular plural)."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
 def _session_comparison(f: SessionFacts) -> str | None:
     if f.group is Group.COMPARISON:
         return (
@@ -340,8 +345,8 @@ def _session_comparison(f: SessionFacts) -> str | None:
 def _session_trained(f: SessionFacts) -> str | None:
     if f.trained_staff < f.config.min_trained_staff:
         return (
-            f"Only {f.trained_staff} AERLI-trained worker(s) present; the protocol asks "
-            f"for {f.config.min_trained_staff}."
+            f"Only {plural(f.trained_staff, 'AERLI-trained worker')} present; the protocol "
+            f"asks for {f.config.min_trained_staff}."
         )
     return None
 

@@ -104,6 +104,8 @@ class DataDictionary:
         self._form_plans = {name: [self._plans[f.name] for f in form.fields]
                             for name, form in self.forms.items()}
         self._calcs = [p for p in self._plans.values() if p.calc is not None]
+        self._bound_labels = {b.name: self.fields[b.name].plain_label for f in fields
+                              for b in f.field_bounds if b.name in self.fields}
         self._reads_others = any(
             (n.op == "var" and n.event) or (n.op == "smart" and "event" in n.name)
             for f in fields for node in (f.branching_node, f.computed_node)
@@ -117,6 +119,12 @@ class DataDictionary:
         """An ``Env`` for this dictionary's expressions: its missing-data codes and event
         schedule, plus whatever the caller knows (event, other events, context…)."""
         return Env(values, missing=self._missing, schedule=self.schedule, **kwargs)
+
+    @property
+    def bounds_read_record(self) -> bool:
+        """Whether some Min/Max names another field (``[age]``): only then do the services
+        pass the record's other answers (``validate(record=...)``)."""
+        return bool(self._bound_labels)
 
     @property
     def reads_other_events(self) -> bool:
@@ -174,13 +182,17 @@ class DataDictionary:
         event: str | None = None,
         other_events: Mapping[str, Mapping[str, object]] | None = None,
         today: date | None = None,
+        record: Mapping[str, object] | None = None,
     ) -> ValidationResult:
-        """Check one answer set for these forms; see ``ValidationResult`` for ``clean``."""
+        """Check one answer set for these forms; see ``ValidationResult`` for ``clean``.
+        ``record``: the record's answers on other forms of this event, for bounds that
+        name one of them (``[age]``, given at enrolment, bounds an M0 answer)."""
         names = self._names(form_names)
         plans = [plan for name in names for plan in self._form_plans[name]]
         label = " and ".join(f"the form '{self.forms[n].label}'" for n in names)
         outcome = run(plans, answers, event=event, other_events=other_events, today=today,
-                      form_label=label, missing=self._missing, schedule=self.schedule)
+                      form_label=label, missing=self._missing, schedule=self.schedule,
+                      record=record, labels=self._bound_labels)
         problems = outcome.problems
         if event is not None and self.events:
             allowed = set(self.events.forms_for(event)) if event in self.events.designations \

@@ -18,7 +18,7 @@ from forms.errors import DictionaryProblem, ExpressionError
 from forms.evaluate import Compiled, compile_expression
 from forms.expressions import Node, parse_with_notes
 from forms.reader import RawRow
-from forms.values import BadValue, read_bound
+from forms.values import BadValue, FieldBound, read_bound
 
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -56,6 +56,11 @@ class Field:
     #: The action tags of the Field Annotation, read (``forms.actiontags``).
     tags: Annotation = field(default=EMPTY, compare=False, repr=False)
     bounds: tuple[object, object] = field(default=(None, None), compare=False, repr=False)
+
+    @property
+    def field_bounds(self) -> tuple[FieldBound, ...]:
+        """The bounds that name another field (``[age]``), checked once answers are read."""
+        return tuple(b for b in self.bounds if isinstance(b, FieldBound))
 
     @property
     def is_checkbox(self) -> bool:
@@ -359,7 +364,8 @@ class _RowBuilder:
             | c.TIME_TYPES
         if validation not in ordered or low is None or high is None:
             return
-        if low in ("today", "now") or high in ("today", "now") or type(low) is not type(high):
+        if low in ("today", "now") or high in ("today", "now") or type(low) is not type(high) \
+                or isinstance(low, FieldBound):
             return
         if low > high:  # type: ignore[operator]
             cells = self.row.cells

@@ -23,6 +23,7 @@ from forms.fields import Field, build_field, redcap_name
 from forms.missing import MISSING_FILE, parse_missing_codes
 from forms.reader import RawRow, read_file
 from forms.smart import EVENT_PREFIXES
+from forms.values import FieldBound
 
 DICTIONARY_FILE = "data_dictionary.csv"
 EVENTS_FILE = "event_mapping.csv"
@@ -147,6 +148,12 @@ def _check_references(
 ) -> None:
     by_name = {f.name: f for f in fields}
     for f in fields:
+        for bound, column in zip(f.bounds, (c.MIN, c.MAX), strict=True):
+            if isinstance(bound, FieldBound) and bound.name not in types:
+                errors.append(DictionaryProblem(
+                    f.row, column, "unknown_reference",
+                    f"the {column} names [{bound.name}], which is not a variable of this "
+                    "dictionary.", source))
         for node, column, what in ((f.branching_node, c.BRANCHING, "branching logic"),
                                    (f.calc_node, c.CHOICES, "calculation")):
             if node is None:

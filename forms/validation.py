@@ -20,7 +20,7 @@ from forms.evaluate import Compiled, compile_expression
 from forms.fields import Field
 from forms.functions import Env, as_text, truthy
 from forms.schedule import Schedule
-from forms.values import BadValue, read_number, read_typed
+from forms.values import BadValue, FieldBound, read_number, read_typed
 
 _SPLIT = re.compile(r"[,|;\s]+")
 #: Field types that take no answer, so no missing-data code either.
@@ -118,7 +118,8 @@ class FieldPlan:
         return self._read_text
 
     def _range_words(self) -> str:
-        low, high = self.field.min, self.field.max
+        low, high = (None if isinstance(bound, FieldBound) else text for bound, text in
+                     zip(self.field.bounds, (self.field.min, self.field.max), strict=True))
         if low and high:
             return f" between {low} and {high}"
         if low:
@@ -136,7 +137,7 @@ class FieldPlan:
         except BadValue as error:
             raise BadValue(error.expected + self._range_words()) from None
         clean = self._bounded(clean)
-        low, high = self.field.bounds
+        low, high = (None if isinstance(b, FieldBound) else b for b in self.field.bounds)
         if low is not None or high is not None:
             if not _within(clean, _resolve(low, today, validation),
                            _resolve(high, today, validation)):
@@ -293,9 +294,15 @@ def run(
     check_unknown: bool = True,
     missing: frozenset[str] = frozenset(),
     schedule: Schedule | None = None,
+    record: Mapping[str, object] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Normalise, check branching, required fields, ranges and the action tags that change
-    entry, and compute calc fields (and ``@CALCTEXT``/``@CALCDATE`` ones)."""
+    entry, and compute calc fields (and ``@CALCTEXT``/``@CALCDATE`` ones).
+
+    ``record`` holds the record's answers on other forms of this event (the enrolment form
+    at M0), which bounds naming a field (``[age]``) read when it is not on these forms;
+    ``labels`` names those fields in messages."""
     plans = list(plans)
     today = today or date.today()
     problems: list[FieldProblem] = []
@@ -357,6 +364,13 @@ def run(
                 pending[plan.name] = FieldProblem(
                     plan.name, plan.label, broken[0],
                     f"{plan.label} must be {broken[1]}.")
+        if plan.name in clean and plan.field.field_bounds:
+            crossed = _crossed_bound(plan, clean, record or {}, labels or {})
+            if crossed is not None:
+                pending[plan.name] = FieldProblem(
+                    plan.name, plan.label, "out_of_range",
+                    f"{plan.label} must be {crossed}; you entered "
+                    f"'{_shown(clean.pop(plan.name))}'.")
         if plan.name in pending:
             problems.append(pending.pop(plan.name))
         elif plan.field.required and plan.shown_as and plan.name not in clean:
@@ -364,6 +378,29 @@ def run(
                                          f"{plan.label}: this question needs an answer."))
     compute_into(calcs, env, clean, shown)
     return Outcome(clean, problems, shown)
+
+
+def _crossed_bound(plan: FieldPlan, clean: Mapping[str, object],
+                   record: Mapping[str, object], labels: Mapping[str, str]) -> str | None:
+    """What the answer should be when it is outside a bound naming another answer, or
+    None (also when that answer is not known: nothing to compare with)."""
+    value = clean[plan.name]
+    for bound, above in zip(plan.field.bounds, (False, True), strict=True):
+        if not isinstance(bound, FieldBound):
+            continue
+        other = clean.get(bound.name, record.get(bound.name))
+        if other in (None, "") or isinstance(other, list | tuple):
+            continue
+        try:
+            limit = read_typed(other, plan.field.validation)
+        except BadValue:
+            continue
+        if _within(value, None, limit) if above else _within(value, limit, None):
+            continue
+        what = labels.get(bound.name, bound.name)
+        return (f"at most {_shown(limit)}, the answer to '{what}'" if above
+                else f"at least {_shown(limit)}, the answer to '{what}'")
+    return None
 
 
 def _truth(compiled: Compiled, env: Env) -> bool:

@@ -8,6 +8,7 @@ into a message for the person who typed it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from forms.constants import (
@@ -167,11 +168,35 @@ def _plain_text(value: object) -> str:
     return str(value)
 
 
+#: A Text Validation Min/Max naming another field, written with REDCap's piping brackets.
+FIELD_BOUND = re.compile(r"^\[([a-z][a-z0-9_]*)\]$")
+
+
+@dataclass(frozen=True)
+class FieldBound:
+    """A bound taken from another answer of the record (``[age]`` as the maximum of
+    ``age_first_injection``): consistency checks live in the dictionary, not in code."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"[{self.name}]"
+
+
+def fixed_bound(text: str | None) -> str | None:
+    """A Min/Max cell when it is a fixed value (a number, a date, 'today'), else None: the
+    places that cannot follow another answer (a workbook's cell rule) leave it out."""
+    return None if text is None or FIELD_BOUND.match(text.strip()) else text
+
+
 def read_bound(text: str, validation: str | None) -> object:
     """A Text Validation Min/Max: dates are written Y-M-D whatever the display order, and
     'today'/'now' are kept as words to resolve when validating."""
     if text.strip().lower() in ("today", "now"):
         return text.strip().lower()
+    ref = FIELD_BOUND.match(text.strip())
+    if ref:
+        return FieldBound(ref.group(1))
     if validation in DATE_TYPES:
         try:
             return read_date(text, "ymd")

@@ -8,6 +8,7 @@ from api.pages import (
     admin,
     auth,
     entry,
+    followup,
     jobs,
     monitoring,
     offline,
@@ -17,6 +18,6 @@ from api.pages import (
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, participants, entry, monitoring, admin, protection, jobs,
+    for module in (auth, participants, entry, followup, monitoring, admin, protection, jobs,
                    offline):
         app.include_router(module.router)

@@ -18,9 +18,10 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, StaleVersion, StudyLocked
 from cohort.models import Participant
 from cohort.services import queries
-from cohort.services.context import get_participant, require_scope
+from cohort.services.context import get_participant, protocol_config, require_scope
 from cohort.services.questionnaires import (
     questionnaire_forms,
+    record_answers,
     save_questionnaire,
     update_questionnaire,
 )
@@ -30,7 +31,9 @@ from forms.events import ONGOING_EVENT
 
 router = page_router()
 #: A version or staff id typed in a form: ASCII digits an Integer column holds.
-_WHOLE = re.compile(r"[0-9]{1,9}")
+WHOLE = re.compile(r"[0-9]{1,9}")
+#: The questionnaire field the date rules (date.in_future, date.before_inclusion) check.
+VISIT_DATE = "visit_date"
 
 
 def _fields(timepoint: Timepoint) -> list[Any]:
@@ -45,7 +48,7 @@ def _timepoint(value: str) -> Timepoint:
         raise NotFound(f"There is no timepoint '{value}'; use M0, M6 or M12.") from None
 
 
-def _writable(session: Session, user: SignedIn, code: str) -> Participant:
+def writable(session: Session, user: SignedIn, code: str) -> Participant:
     participant = get_participant(session, user.actor, code)
     require_scope(user.actor, participant.centre_id, session=session)
     return participant
@@ -68,9 +71,13 @@ def _page(session: Session, user: SignedIn, participant: Participant, timepoint:
     record = existing.get(timepoint)
     others = {TIMEPOINT_EVENTS[tp]: dict(q.answers) for tp, q in existing.items()
               if tp is not timepoint}
-    return form_page(_fields(timepoint), values, errors, dictionary=get_dictionary(),
+    # The visit's date first: it is what the hard rules check, and the first thing known.
+    fields = sorted(_fields(timepoint), key=lambda f: f.name != VISIT_DATE)
+    return form_page(fields, values, errors, dictionary=get_dictionary(),
                      new=record is None, event=TIMEPOINT_EVENTS[timepoint], others=others,
-                     context=_context(user, participant), today=today)
+                     context=_context(user, participant), today=today,
+                     record=record_answers(participant, timepoint),
+                     until_today=(VISIT_DATE,))
 
 
 @router.get("/participants/{code}/questionnaires/{tp}", response_class=HTMLResponse)
@@ -80,7 +87,7 @@ def questionnaire_form(code: str, tp: str, request: Request, user: CurrentUser,
     Logged as a read once the person is known to be allowed to see it."""
     timepoint = _timepoint(tp)
     try:
-        _writable(session, user, code)
+        writable(session, user, code)
         locked = None
     except StudyLocked as refused:
         locked = refused.message
@@ -112,7 +119,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
                                session: DbSession,
                                today: Today) -> HTMLResponse | RedirectResponse:
     timepoint = _timepoint(tp)
-    participant = _writable(session, user, code)
+    participant = writable(session, user, code)
     form = await request.form()
     existing = {q.timepoint: q for q in
                 queries.list_questionnaires(session, actor=user.actor, code=code)}
@@ -120,7 +127,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
     shown = _page(session, user, participant, timepoint, stored, {}, today=today)
     answers = answers_from_form(_fields(timepoint), form, locked_values(shown))
     raw_version = str(form.get("version") or "")
-    version = int(raw_version) if _WHOLE.fullmatch(raw_version) else None
+    version = int(raw_version) if WHOLE.fullmatch(raw_version) else None
     try:
         if version is None:
             saved = save_questionnaire(session, actor=user.actor, code=participant.code,
@@ -136,7 +143,7 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
                                    status=409, stale=True)
     except CohortError as error:
         session.rollback()
-        errors, message = field_errors(error, {"date": "visit_date"})
+        errors, message = field_errors(error, {"date": VISIT_DATE})
         return _questionnaire_page(request, user, session, participant, timepoint, answers,
                                    errors, version=version, today=today, error=message,
                                    status=422)
@@ -145,46 +152,55 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
     return redirect(f"/participants/{participant.code}")
 
 
-def _session_fields() -> list[Any]:
+def session_fields() -> list[Any]:
     return list(get_dictionary().forms["aerli_session"].fields)
 
 
-def _session_form(user: SignedIn, participant: Participant, values: dict[str, Any],
+def session_form_page(user: SignedIn, participant: Participant, values: dict[str, Any],
                   errors: dict[str, str], today: Any) -> FormPage:
-    return form_page(_session_fields(), values, errors, dictionary=get_dictionary(),
+    return form_page(session_fields(), values, errors, dictionary=get_dictionary(),
                      new=True, event=ONGOING_EVENT, context=_context(user, participant),
-                     today=today)
+                     today=today, until_today=("session_date",))
 
 
-def _session_page(request: Request, user: SignedIn, session: Session, participant: Participant,
-                  values: dict[str, Any], errors: dict[str, str], chosen: list[int],
-                  error: str = "", status: int = 200, today: Any = None) -> HTMLResponse:
+def session_page(request: Request, user: SignedIn, session: Session, participant: Participant,
+                 values: dict[str, Any], errors: dict[str, str], chosen: list[int],
+                 error: str = "", status: int = 200, today: Any = None,
+                 correcting: dict[str, Any] | None = None) -> HTMLResponse:
+    """The session form: a new session, or (``correcting``: the session's id and the
+    reason typed so far) the correction of a logged one."""
     staff = [s for s in queries.list_staff(session, actor=user.actor,
                                            centre_id=participant.centre_id) if s.active]
-    page = _session_form(user, participant, values, errors, today)
+    # The signed-in worker first, then the AERLI-trained, then by name: the two ticks the
+    # protocol asks for are usually at the top.
+    staff.sort(key=lambda s: (s.id != user.actor.staff_id, s.aerli_trained_on is None,
+                              s.display_name))
+    page = session_form_page(user, participant, values, errors, today)
     return render(request, "session.html",
                   {"p": participant, "fields": page.fields, "form_env": page.env,
-                   "staff": staff, "chosen": chosen, "error": error},
+                   "staff": staff, "chosen": chosen, "error": error,
+                   "me": user.actor.staff_id, "correcting": correcting,
+                   "needed": protocol_config().min_trained_staff},
                   user=user, status=status)
 
 
 @router.get("/participants/{code}/sessions/new", response_class=HTMLResponse)
 def session_form(code: str, request: Request, user: CurrentUser, session: DbSession,
                  today: Today) -> HTMLResponse:
-    participant = _writable(session, user, code)
+    participant = writable(session, user, code)
     chosen = [user.actor.staff_id]
-    return _session_page(request, user, session, participant,
+    return session_page(request, user, session, participant,
                          {"session_date": today.isoformat()}, {}, chosen, today=today)
 
 
 @router.post("/participants/{code}/sessions/new", response_model=None)
 async def session_submit(code: str, request: Request, user: CurrentUser, session: DbSession,
                          today: Today) -> HTMLResponse | RedirectResponse:
-    participant = _writable(session, user, code)
+    participant = writable(session, user, code)
     form = await request.form()
-    answers = answers_from_form(_session_fields(), form,
-                                locked_values(_session_form(user, participant, {}, {}, today)))
-    chosen = [int(str(v)) for v in form.getlist("staff_ids") if _WHOLE.fullmatch(str(v))]
+    answers = answers_from_form(session_fields(), form,
+                                locked_values(session_form_page(user, participant, {}, {}, today)))
+    chosen = [int(str(v)) for v in form.getlist("staff_ids") if WHOLE.fullmatch(str(v))]
     try:
         data = session_from_answers(answers, chosen)
         saved = log_session(session, actor=user.actor, code=participant.code, data=data,
@@ -192,7 +208,7 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error, {"date": "session_date"})
-        return _session_page(request, user, session, participant, answers, errors, chosen,
+        return session_page(request, user, session, participant, answers, errors, chosen,
                              message, 422, today=today)
     flash_saved(request, f"AERLI session with {participant.code}", saved.deviations)
     return redirect(f"/participants/{participant.code}")

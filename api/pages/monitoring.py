@@ -42,16 +42,22 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 
 @router.get("/centres/{centre_code}", response_class=HTMLResponse)
 def centre_page(centre_code: str, request: Request, user: CurrentUser, session: DbSession,
-                today: Today) -> HTMLResponse:
+                today: Today, q: Annotated[str, Query(max_length=40)] = "") -> HTMLResponse:
+    """A centre's figures and its visits due (``q`` narrows them to matching codes)."""
     centre, row = queries.centre_retention(session, actor=user.actor, code=centre_code,
                                            as_of=today)
     work = worklist(session, actor=user.actor, as_of=today, centre_id=centre.id)
+    search = queries.find_codes(session, actor=user.actor, query=q, centre_id=centre.id)
+    if search.active:
+        found = set(search.ids.values())
+        work = [w for w in work if w.code in found]
     people = participant_overview(session, actor=user.actor, as_of=today, centre_id=centre.id)
     open_devs, n_open = list_deviations(session, actor=user.actor, centre_ids=[centre.id or 0],
                                         status=DeviationStatus.OPEN, limit=20)
     return render(request, "centre.html",
                   {"centre": centre, "row": row, "work": work, "people": people,
-                   "deviations": open_devs, "n_open": n_open, "today": today}, user=user)
+                   "deviations": open_devs, "n_open": n_open, "today": today,
+                   "search": search}, user=user)
 
 
 @router.get("/deviations", response_class=HTMLResponse)
@@ -61,14 +67,17 @@ def deviations_page(
     rule: Annotated[str | None, Query()] = None,
     status: Annotated[str | None, Query()] = "open",
     page: Annotated[int, Query(ge=1)] = 1,
+    q: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
     wanted = DeviationStatus(status) if status in {s.value for s in DeviationStatus} else None
     centre_ids = [queries.get_centre(session, actor=user.actor, code=centre).id or 0] \
         if centre else None
     size = 50
+    search = queries.find_codes(session, actor=user.actor, query=q)
     rows, total = list_deviations(session, actor=user.actor, centre_ids=centre_ids,
                                   rule_id=rule or None, status=wanted, limit=size,
-                                  offset=(page - 1) * size)
+                                  offset=(page - 1) * size,
+                                  code_query=q if search.active else None)
     codes = queries.participant_codes(session, actor=user.actor,
                                       ids=(d.participant_id for d in rows))
     return render(request, "deviations.html",
@@ -76,7 +85,7 @@ def deviations_page(
                    "centres": queries.list_centres(session, actor=user.actor),
                    "rules": [r for r in RULES if r.severity.value != "hard"],
                    "filters": {"centre": centre or "", "rule": rule or "",
-                               "status": status or ""},
+                               "status": status or ""}, "search": search,
                    "page": page, "pages": max(1, -(-total // size)),
                    "may_review": may(user.actor, "review")},
                   user=user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -52,12 +53,19 @@ def participant_list(
     centre: Annotated[str | None, Query()] = None,
     state: Annotated[str | None, Query()] = None,
     page: Annotated[int, Query(ge=1)] = 1,
+    q: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
     """Next visit and window state of each participant (own centre for outreach workers),
-    most urgent first, ``PAGE_SIZE`` to a page so that a phone never loads the whole cohort."""
+    most urgent first, ``PAGE_SIZE`` to a page so that a phone never loads the whole cohort.
+    ``q`` finds people by study code (see ``queries.find_codes``)."""
     centre_row = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
     rows = participant_overview(session, actor=user.actor, as_of=today,
                                 centre_id=centre_row.id if centre_row else None)
+    search = queries.find_codes(session, actor=user.actor, query=q,
+                                centre_id=centre_row.id if centre_row else None)
+    if search.active:
+        found = set(search.ids.values())
+        rows = [r for r in rows if r.code in found]
     order = {"overdue": 0, "due": 1, "upcoming": 2, "complete": 3, "not_followed": 4}
     rows.sort(key=lambda r: (order.get(r.window_state, 9), r.next_closes or today, r.code))
     counts = {name: sum(1 for r in rows if r.window_state == name) for name in order}
@@ -71,7 +79,7 @@ def participant_list(
     return render(request, "participants.html",
                   {"rows": shown, "total": len(rows), "centre": centre_row, "counts": counts,
                    "today": today, "state": state if state in order else "",
-                   "centres": centres, "page": page, "pages": pages},
+                   "centres": centres, "page": page, "pages": pages, "search": search},
                   user=user)
 
 
@@ -81,28 +89,30 @@ def _enrol_fields() -> list[Any]:
 
 def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: dict[str, Any],
                 errors: dict[str, str], error: str = "", status: int = 200,
-                centre_code: str = "") -> HTMLResponse:
+                centre_code: str = "", today: date | None = None) -> HTMLResponse:
     centres = queries.list_centres(session, actor=user.actor) \
         if may(user.actor, "choose_centre") else []
-    page = _enrol_form(user, values, errors)
+    page = _enrol_form(user, values, errors, today)
     return render(request, "enrol.html",
                   {"fields": page.fields, "form_env": page.env, "error": error,
                    "centres": centres, "centre_code": centre_code},
                   user=user, status=status)
 
 
-def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str]) -> FormPage:
+def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str],
+                today: date | None = None) -> FormPage:
     event = next(iter(get_dictionary().events.events_for("enrolment")), None)
     return form_page(_enrol_fields(), values, errors, dictionary=get_dictionary(), new=True,
                      event=event, context={"user-name": user.account.username,
-                                           "user-role-name": user.role.value})
+                                           "user-role-name": user.role.value},
+                     today=today, until_today=("inclusion_date", "consent_date"))
 
 
 @router.get("/participants/new", response_class=HTMLResponse)
 def enrol_form(request: Request, user: CurrentUser, session: DbSession,
                today: Today) -> HTMLResponse:
     defaults = {"inclusion_date": today.isoformat(), "consent_date": today.isoformat()}
-    return _enrol_page(request, user, session, defaults, {})
+    return _enrol_page(request, user, session, defaults, {}, today=today)
 
 
 @router.post("/participants/new", response_model=None)
@@ -121,7 +131,7 @@ async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
         errors, message = field_errors(error)
         # The API's status for the same refusal (403 for another centre, 404 unknown).
         return _enrol_page(request, user, session, answers, errors, message,
-                           describe(error)[0], centre_code or "")
+                           describe(error)[0], centre_code or "", today)
     flash_saved(request, f"{saved.record.code} is enrolled. Please write this code on "
                 "their card", saved.deviations)
     return redirect(f"/participants/{saved.record.code}")

@@ -114,10 +114,29 @@
     });
   }
 
+  /* A slot that has shown a message keeps its height once the answer is corrected, so
+   * nothing below moves under a finger about to tap it (the field's own layout stays put). */
   function setError(wrapper, message) {
     var slot = wrapper.querySelector(".error");
-    if (slot) { slot.textContent = message; }
+    if (slot) {
+      if (!message && slot.textContent) {
+        slot.style.minHeight = slot.getBoundingClientRect().height + "px";
+        slot.classList.add("kept");
+      }
+      slot.textContent = message;
+    }
     wrapper.classList.toggle("has-error", !!message);
+  }
+
+  /* A bound naming another answer (data-max-field) follows that answer live when it is on
+   * the page; otherwise the value the server knew (data-max), or none. */
+  function bound(input, which) {
+    var named = input.getAttribute("data-" + which + "-field");
+    if (named) {
+      var live = answers()[named];
+      if (live !== undefined) { return typeof live === "string" ? live : ""; }
+    }
+    return input.getAttribute("data-" + which);
   }
 
   function isNumber(v) { return v !== "" && v !== null && v !== undefined && !isNaN(Number(v)); }
@@ -143,11 +162,19 @@
         if (required) { message = "Please answer this question."; }
       } else if (input.type === "number" || kind === "integer" || kind === "number") {
         var n = Number(value.replace(",", "."));
-        var min = input.getAttribute("data-min"), max = input.getAttribute("data-max");
+        var min = bound(input, "min"), max = bound(input, "max");
+        var from = input.getAttribute("data-bound-label");
+        var whose = from ? ", the answer to \u201c" + from + "\u201d" : "";
         if (isNaN(n)) { message = "Please enter a number."; }
         else if (kind === "integer" && Math.floor(n) !== n) { message = "Please enter a whole number."; }
-        else if (min !== null && min !== "" && isNumber(min) && n < Number(min)) { message = "Please enter a value of at least " + min + "."; }
-        else if (max !== null && max !== "" && isNumber(max) && n > Number(max)) { message = "Please enter a value of at most " + max + "."; }
+        else if (min !== null && min !== "" && isNumber(min) && n < Number(min)) {
+          message = "Please enter a value of at least " + min + (input.getAttribute("data-min-field") ? whose : "") + ".";
+        }
+        else if (max !== null && max !== "" && isNumber(max) && n > Number(max)) {
+          message = "Please enter a value of at most " + max + (input.getAttribute("data-max-field") ? whose : "") + ".";
+        }
+      } else if (kind === "date" && input.max && value > input.max) {
+        message = "Please enter a date up to today (" + input.max + ").";
       } else if (words !== null && value.split(/\s+/).length > Number(words)) {
         message = "Please use at most " + words + " words.";
       }

@@ -54,6 +54,7 @@ from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 from forms import piping
 from forms.piping import has_piping, pipe
 from forms.safe_cells import neutralise, neutralise_row
+from forms.values import fixed_bound
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 LOCKED_FILL = PatternFill("solid", fgColor="EDEDED")
@@ -322,8 +323,10 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
                                   "(day/month/year). A date typed that way is fine: keep it.")
         expected = "A date like 2026-03-31."
     elif f.kind in ("integer", "number"):
-        low = f.min if f.min not in (None, "") else "-1000000"
-        high = f.max if f.max not in (None, "") else "1000000"
+        # A bound naming another answer ([age]) is checked on import, not by the cell.
+        fixed_min, fixed_max = fixed_bound(f.min), fixed_bound(f.max)
+        low = fixed_min if fixed_min not in (None, "") else "-1000000"
+        high = fixed_max if fixed_max not in (None, "") else "1000000"
         whole = f.kind == "integer"
         # With missing-data codes a code may be typed instead: warn, do not stop.
         dv = DataValidation(type="whole" if whole else "decimal", operator="between",
@@ -335,7 +338,7 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
                                   + (f", or one of {', '.join(column.missing)}."
                                      if column.missing else "."))
         expected = f"A {'whole ' if whole else ''}number" + (
-            f" between {f.min} and {f.max}." if f.min and f.max else ".")
+            f" between {fixed_min} and {fixed_max}." if fixed_min and fixed_max else ".")
     elif column.entry is not None and column.entry.char_limit is not None:
         limit = column.entry.char_limit
         dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(limit),

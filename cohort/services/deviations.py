@@ -10,6 +10,7 @@ from cohort.errors import CohortError, NotFound
 from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
+from cohort.services.code_search import code_contains
 from cohort.services.context import Actor, finish, require_role, require_scope
 from cohort.services.deid import redact_records
 from cohort.vocab import DeviationStatus
@@ -84,8 +85,10 @@ def list_deviations(
     status: DeviationStatus | None = None,
     limit: int = 500,
     offset: int = 0,
+    code_query: str | None = None,
 ) -> tuple[list[Deviation], int]:
-    """Deviations the actor may see, newest first, with the total count."""
+    """Deviations the actor may see, newest first, with the total count (only those of
+    participants whose code contains ``code_query``, as ``queries.find_codes`` reads it)."""
     statement = select(Deviation)
     if actor.centre_ids is not None:
         statement = statement.where(col(Deviation.centre_id).in_(actor.centre_ids))
@@ -95,6 +98,9 @@ def list_deviations(
         statement = statement.where(Deviation.rule_id == rule_id)
     if status is not None:
         statement = statement.where(Deviation.status == status)
+    if code_query:
+        matching = select(Participant.id).where(code_contains(code_query))
+        statement = statement.where(col(Deviation.participant_id).in_(matching))
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     rows = session.exec(
         statement.order_by(col(Deviation.raised_at).desc(), col(Deviation.id).desc())

@@ -53,6 +53,11 @@ def change_group(session: Session, *, actor: Actor, code: str, group: Group) -> 
     return participant
 
 
+def allowed_statuses(current: Status) -> list[Status]:
+    """The statuses a participant with status ``current`` may move to (none after death)."""
+    return [s for s in Status if s in _ALLOWED[current]]
+
+
 def change_status(
     session: Session,
     *,

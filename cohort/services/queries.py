@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, or_, select
 
+from cohort.codes import compact, likely_codes
 from cohort.errors import NotFound
 from cohort.models import (
     AerliSession,
@@ -25,6 +26,7 @@ from cohort.models import (
     Staff,
     StatusChange,
 )
+from cohort.services.code_search import code_contains
 from cohort.services.context import Actor, get_participant, require_role
 from cohort.services.deid import redact_records
 from cohort.services.monitoring import CentreStatus
@@ -181,6 +183,43 @@ def participant_codes(session: Session, *, actor: Actor, ids: Iterable[int | Non
     if actor.centre_ids is not None:
         statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
     return {int(i): code for i, code in session.exec(statement).all() if i is not None}
+
+
+@dataclass
+class CodeSearch:
+    """Participants whose code matches a typed query, and likely codes when none does."""
+
+    query: str
+    ids: dict[int, str]
+    suggestions: list[str]
+
+    @property
+    def active(self) -> bool:
+        return bool(compact(self.query))
+
+
+def find_codes(session: Session, *, actor: Actor, query: str,
+               centre_id: int | None = None) -> CodeSearch:
+    """Participants the actor may see whose code contains ``query``, ignoring case, spaces
+    and dashes; when none does and the query's check character shows a slip, the visible
+    codes it could have meant (``cohort.codes.likely_codes``)."""
+    wanted = compact(query)
+    if not wanted:
+        return CodeSearch(query, {}, [])
+    statement = select(Participant.id, Participant.code).where(code_contains(wanted))
+    if actor.centre_ids is not None:
+        statement = statement.where(col(Participant.centre_id).in_(actor.centre_ids))
+    if centre_id is not None:
+        statement = statement.where(Participant.centre_id == centre_id)
+    found = {int(i): code for i, code in session.exec(statement).all() if i is not None}
+    suggestions: list[str] = []
+    likely = likely_codes(wanted)
+    if not found and likely:
+        near = select(Participant.code).where(col(Participant.code).in_(likely))
+        if actor.centre_ids is not None:
+            near = near.where(col(Participant.centre_id).in_(actor.centre_ids))
+        suggestions = sorted(session.exec(near).all())
+    return CodeSearch(query, found, suggestions)
 
 
 def staff_names(session: Session, *, actor: Actor, ids: set[int]) -> dict[int, str]:

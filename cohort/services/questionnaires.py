@@ -36,6 +36,7 @@ from cohort.services.context import (
     visible,
 )
 from cohort.services.deviations import raise_findings
+from cohort.services.enrolment import enrolment_answers
 from cohort.services.results import Saved
 from cohort.vocab import RECORD_FORMS, TIMEPOINT_EVENTS, Timepoint
 
@@ -48,14 +49,29 @@ def questionnaire_forms(timepoint: Timepoint) -> list[str]:
     ]
 
 
+def record_answers(participant: Participant | None, timepoint: Timepoint
+                   ) -> dict[str, Any] | None:
+    """The participant's enrolment answers when the timepoint's event holds the enrolment
+    form (M0) and the dictionary bounds an answer by another field (``[age]``); else None."""
+    dictionary = get_dictionary()
+    if participant is None or not dictionary.bounds_read_record:
+        return None
+    event = TIMEPOINT_EVENTS[timepoint]
+    if not any(f.name in RECORD_FORMS for f in dictionary.forms_for_event(event)):
+        return None
+    return enrolment_answers(participant)
+
+
 def _validated(
     timepoint: Timepoint, answers: Mapping[str, Any],
     others: Mapping[str, Mapping[str, Any]] | None = None,
+    participant: Participant | None = None,
 ) -> tuple[dict[str, Any], float, date]:
     dictionary = get_dictionary()
     names = questionnaire_forms(timepoint)
     event = TIMEPOINT_EVENTS[timepoint]
-    result = dictionary.validate(names, answers, event=event, other_events=others)
+    result = dictionary.validate(names, answers, event=event, other_events=others,
+                                 record=record_answers(participant, timepoint))
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
@@ -189,7 +205,7 @@ def check_new(
     config = protocol_config()
     facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, done, config)
     rules.enforce("questionnaire", facts)
-    clean, completeness, visit = _validated(timepoint, answers, others)
+    clean, completeness, visit = _validated(timepoint, answers, others, participant)
     _check_dates(participant, visit, on)
     window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, done, config)
     findings = rules.evaluate("questionnaire_window", window_facts)
@@ -255,7 +271,7 @@ def update_questionnaire(
     if get_dictionary().reads_other_events and participant.id is not None:
         others = other_visits({tp: q.answers for tp, q in
                                _existing(session, participant.id).items()}, timepoint)
-    clean, completeness, visit = _validated(timepoint, answers, others)
+    clean, completeness, visit = _validated(timepoint, answers, others, participant)
     _check_dates(participant, visit, on)
     config = protocol_config()
     findings = rules.evaluate(

@@ -11,8 +11,8 @@ from sqlmodel import Session, SQLModel, col, select
 from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
-from cohort.models import MAX_INTEGER, AerliSession, SessionStaff, Staff
-from cohort.rules import DatedFacts, SessionFacts
+from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff
+from cohort.rules import DatedFacts, Finding, SessionFacts
 from cohort.services import audit
 from cohort.services.context import (
     Actor,
@@ -125,24 +125,11 @@ def _codes(value: object) -> list[str]:
     return []
 
 
-def log_session(
-    session: Session,
-    *,
-    actor: Actor,
-    code: str,
-    data: AerliSessionCreate,
-    on: date | None = None,
-) -> Saved[AerliSession]:
-    """Record a session; soft rules flag it and may mark it as not counting."""
-    participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id, session=session)
-    assert participant.id is not None  # noqa: S101
-    rules.enforce(
-        "dated",
-        DatedFacts(data.session_date, participant.inclusion_date, on or today(),
-                   what="The session date"),
-    )
-    data = checked(data)
+def assess(session: Session, participant: Participant,
+           data: AerliSessionCreate) -> tuple[list[int], list[Finding]]:
+    """The staff ids a session names (each one allowed to work at the participant's
+    centre, or ``NotFound``) and the soft rules' findings on it: shared by logging a session
+    and correcting one, so a correction is judged exactly as a new session."""
     staff_ids = sorted(set(data.staff_ids))
     storable = [i for i in staff_ids if 1 <= i <= MAX_INTEGER]
     found = session.exec(select(Staff).where(col(Staff.id).in_(storable))).all()
@@ -152,7 +139,8 @@ def log_session(
     staff = [s for s in found if _working_at(session, s, participant.centre_id)]
     if len(staff) != len(staff_ids):
         missing = set(staff_ids) - {s.id for s in staff}
-        raise NotFound(f"Unknown staff member(s): {', '.join(map(str, sorted(missing)))}.")
+        raise NotFound(("Unknown staff member: " if len(missing) == 1 else
+                        "Unknown staff members: ") + ", ".join(map(str, sorted(missing))) + ".")
     if not staff_ids:
         raise CohortError("Please list the workers present at the session.")
     trained = sum(
@@ -172,6 +160,28 @@ def log_session(
             config=protocol_config(),
         ),
     )
+    return staff_ids, findings
+
+
+def log_session(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    data: AerliSessionCreate,
+    on: date | None = None,
+) -> Saved[AerliSession]:
+    """Record a session; soft rules flag it and may mark it as not counting."""
+    participant = get_participant(session, actor, code)
+    require_scope(actor, participant.centre_id, session=session)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(data.session_date, participant.inclusion_date, on or today(),
+                   what="The session date"),
+    )
+    data = checked(data)
+    staff_ids, findings = assess(session, participant, data)
     record = AerliSession(
         participant_id=participant.id,
         recorded_by=actor.staff_id,

@@ -116,6 +116,7 @@ def test_any_out_of_bounds_value_answers_422_naming_it(client: TestClient, world
     assert world.pa is not None
     filled = {"code": world.pa.code, "timepoint": "M0", "centre_code": "C01",
               "account_id": "1", "staff_id": "1", "deviation_id": "1", "job_id": "0" * 32,
+              "session_id": "1",
               "name": "file.csv"}
     query: dict[str, Any] = {}
     kwargs: dict[str, Any] = {}

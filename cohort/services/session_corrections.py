@@ -1,0 +1,171 @@
+"""Correcting an AERLI session that was logged wrongly (a forgotten second worker, the
+wrong modality or date).
+
+A correction is judged exactly as a new session (``sessions.assess``): the soft rules are
+evaluated again on the corrected facts. A deviation the correction makes untrue is
+resolved, its comment naming what changed and the reason given; one it makes true is
+raised; ``counts_for_protocol`` follows. Every changed field is audited old -> new with the
+reason, in the same transaction. Nothing is deleted from the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from cohort import rules
+from cohort.codes import normalise_code
+from cohort.errors import CohortError, NotFound
+from cohort.models import AerliSession, Deviation, Participant, SessionStaff, Staff, utcnow
+from cohort.rules import DatedFacts, Finding, plural
+from cohort.services import audit
+from cohort.services.context import Actor, finish, get_participant, require_scope, today
+from cohort.services.deviations import audit_raised, new_deviation
+from cohort.services.sessions import AerliSessionCreate, assess, checked, session_staff_ids
+from cohort.vocab import DeviationStatus
+
+#: The session's own fields a correction may change (besides the workers present).
+FIELDS = ("session_date", "setting", "modality", "product", "injection_site", "risks",
+          "topics", "note")
+ENTITY = "aerli_session"
+MAX_REASON = 500
+
+
+@dataclass
+class Corrected:
+    """The corrected session, the deviations the correction cleared and those it raised."""
+
+    record: AerliSession
+    cleared: list[Deviation]
+    raised: list[Deviation]
+
+
+def _why(rule_id: str, record: AerliSession, trained: int) -> str:
+    """Why a rule no longer applies to the corrected session, in plain words."""
+    words: dict[str, Callable[[], str]] = {
+        "session.trained_staff": lambda: f"{plural(trained, 'AERLI-trained worker')} "
+        "now listed as present",
+        "session.not_in_person": lambda: "the session is now recorded as held "
+        + record.modality.value.replace("_", " "),
+        "session.high_risk_site": lambda: "the injection site is now recorded as "
+        + (record.injection_site.value if record.injection_site else "not given"),
+        "session.after_follow_up": lambda: f"the session is now dated {record.session_date}, "
+        "within follow-up",
+    }
+    rule = next((r for r in rules.RULES if r.id == rule_id), None)
+    return words[rule_id]() if rule_id in words else (
+        f"'{rule.message if rule else rule_id}' no longer applies")
+
+
+def correct_session(
+    session: Session,
+    *,
+    actor: Actor,
+    session_id: int,
+    data: AerliSessionCreate,
+    reason: str,
+    on: date | None = None,
+    code: str | None = None,
+) -> Corrected:
+    """Correct a logged session; ``reason`` (required) says why, for the audit trail and
+    for the comment on any deviation the correction clears. With ``code``, the session
+    must be that participant's (a path naming someone else's session reads as unknown)."""
+    record = session.get(AerliSession, session_id)
+    owner = session.get(Participant, record.participant_id) if record is not None else None
+    if record is None or owner is None or (
+            code is not None and normalise_code(code) != owner.code):
+        raise NotFound(f"No AERLI session with id {session_id}.")
+    participant = get_participant(session, actor, owner.code)
+    require_scope(actor, participant.centre_id, session=session)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise CohortError("Please say why the session is corrected (a reason is required).")
+    if len(reason) > MAX_REASON:
+        raise CohortError(f"Please keep the reason under {MAX_REASON} characters.")
+    rules.enforce("dated", DatedFacts(data.session_date, participant.inclusion_date,
+                                      on or today(), what="The session date"))
+    data = checked(data)
+    staff_ids, findings = assess(session, participant, data)
+    assert record.id is not None  # noqa: S101
+    before: dict[str, Any] = {name: getattr(record, name) for name in FIELDS}
+    before_staff = session_staff_ids(session, record.id)
+    before_counts = record.counts_for_protocol
+    new = data.model_dump(exclude={"staff_ids"})
+    if {n: new[n] for n in FIELDS} == before and staff_ids == before_staff:
+        raise CohortError("Nothing was changed: the session already reads like this.")
+    for name in FIELDS:
+        setattr(record, name, new[name])
+    record.counts_for_protocol = not rules.disqualifies_session(findings)
+    session.add(record)
+    for gone in set(before_staff) - set(staff_ids):
+        link = session.get(SessionStaff, (record.id, gone))
+        if link is not None:
+            session.delete(link)
+    session.add_all([SessionStaff(session_id=record.id, staff_id=s)
+                     for s in sorted(set(staff_ids) - set(before_staff))])
+    changes: dict[str, tuple[Any, Any]] = {name: (before[name], new[name]) for name in FIELDS}
+    changes["staff_ids"] = (before_staff, staff_ids)
+    changes["counts_for_protocol"] = (before_counts, record.counts_for_protocol)
+    changes["correction_reason"] = (None, reason)
+    audit.record_changes(session, actor.staff_id, ENTITY, record.id, changes)
+    trained = _trained(session, staff_ids, data.session_date)
+    cleared = _clear(session, actor, record, findings, reason, trained, on or today())
+    raised = _raise(session, record, participant, findings)
+    finish(session)
+    return Corrected(record, cleared, raised)
+
+
+def _trained(session: Session, staff_ids: list[int], on: date) -> int:
+    staff = session.exec(select(Staff).where(col(Staff.id).in_(staff_ids))).all()
+    return sum(1 for s in staff if s.aerli_trained_on is not None and s.aerli_trained_on <= on)
+
+
+def _open(session: Session, record_id: int) -> list[Deviation]:
+    return list(session.exec(select(Deviation).where(
+        Deviation.entity == ENTITY, Deviation.record_id == record_id,
+        Deviation.status != DeviationStatus.RESOLVED).order_by(col(Deviation.id))).all())
+
+
+def _clear(session: Session, actor: Actor, record: AerliSession, findings: list[Finding],
+           reason: str, trained: int, day: date) -> list[Deviation]:
+    """Resolve the session's open deviations whose rule no longer fires."""
+    assert record.id is not None  # noqa: S101
+    firing = {f.rule_id for f in findings}
+    cleared = []
+    for deviation in _open(session, record.id):
+        if deviation.rule_id in firing:
+            continue
+        assert deviation.id is not None  # noqa: S101
+        old = (deviation.status, deviation.resolution_comment, deviation.resolved_by)
+        deviation.status = DeviationStatus.RESOLVED
+        deviation.resolution_comment = (
+            f"Cleared by a correction of the session on {day}: "
+            f"{_why(deviation.rule_id, record, trained)}. Reason given: {reason}")
+        deviation.resolved_by = actor.staff_id
+        deviation.resolved_at = utcnow()
+        session.add(deviation)
+        audit.record_changes(session, actor.staff_id, "deviation", deviation.id, {
+            "status": (old[0], deviation.status),
+            "resolution_comment": (old[1], deviation.resolution_comment),
+            "resolved_by": (old[2], deviation.resolved_by)})
+        cleared.append(deviation)
+    return cleared
+
+
+def _raise(session: Session, record: AerliSession, participant: Participant,
+           findings: list[Finding]) -> list[Deviation]:
+    """Raise what the corrected session breaks and is not already open (a deviation cleared
+    earlier may be raised again: its history stays)."""
+    assert record.id is not None  # noqa: S101
+    still_open = {d.rule_id for d in _open(session, record.id)}
+    raised = [new_deviation(f, entity=ENTITY, record_id=record.id, participant=participant)
+              for f in findings if f.rule_id not in still_open]
+    if raised:
+        session.add_all(raised)
+        session.flush()
+        audit_raised(session, raised)
+    return raised

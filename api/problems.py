@@ -201,7 +201,7 @@ def describe(error: CohortError) -> tuple[int, str, dict[str, Any]]:
         return 409, "stale-version", {"current_version": error.current_version}
     if isinstance(error, ValidationFailed):
         errors = [
-            {"field": p.field, "label": p.label, "code": p.code, "message": p.message}
+            {"field": p.field, "label": p.label, "code": p.code, "message": p.text}
             for p in error.problems
         ]
         return 422, "validation", {"errors": errors}

@@ -15,6 +15,7 @@ from cohort.models import (
     QuestionnairePublic,
     StaffCreate,
 )
+from cohort.services.deviations import describe
 from cohort.vocab import Group, Role, Status
 
 
@@ -27,7 +28,7 @@ class DeviationBrief(SQLModel):
 
 
 def briefs(deviations: list[Deviation]) -> list[DeviationBrief]:
-    return [DeviationBrief(id=d.id or 0, rule_id=d.rule_id, message=d.message)
+    return [DeviationBrief(id=d.id or 0, rule_id=d.rule_id, message=describe(d))
             for d in deviations]
 
 

@@ -104,7 +104,7 @@ def import_summary(report: Any, limit: int = 200) -> dict[str, Any]:
     has them all)."""
     def problem(p: Any) -> dict[str, Any]:
         return {"sheet": p.sheet, "row": p.row, "column": p.column, "rule": p.rule,
-                "message": p.message}
+                "message": p.text}
 
     return {
         "filename": report.filename, "kind": report.kind.value, "dry_run": report.dry_run,

@@ -13,6 +13,7 @@ from datetime import date
 from sqlmodel import Session, col, func, or_, select
 
 from cohort.errors import NotFound
+from cohort.messages import msg
 from cohort.models import (
     AerliSession,
     AuditEntry,
@@ -43,7 +44,7 @@ def get_centre(session: Session, *, actor: Actor, code: str) -> Centre:
     """A centre the actor may see; another centre reads as unknown."""
     centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
     if centre is None or centre.id is None or not actor.can_see(centre.id):
-        raise NotFound(f"No centre with code {code}.")
+        raise NotFound(msg("centre.not_found", code=code))
     return centre
 
 
@@ -206,4 +207,4 @@ def centre_retention(session: Session, *, actor: Actor, code: str, as_of: date
     for row in retention_summary(session, actor=actor, as_of=as_of):
         if row.centre_id == centre.id:
             return centre, row
-    raise NotFound(f"No centre with code {code}.")
+    raise NotFound(msg("centre.not_found", code=code))

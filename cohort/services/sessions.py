@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, col, select
 from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.messages import msg
 from cohort.models import MAX_INTEGER, AerliSession, SessionStaff, Staff
 from cohort.rules import DatedFacts, SessionFacts
 from cohort.services import audit
@@ -101,7 +102,7 @@ def session_from_answers(
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
-            context="session answers",
+            context="session_answers",
         )
     clean = result.clean
     site = clean.get("injection_site")
@@ -140,7 +141,7 @@ def log_session(
     rules.enforce(
         "dated",
         DatedFacts(data.session_date, participant.inclusion_date, on or today(),
-                   what="The session date"),
+                   what="session"),
     )
     data = checked(data)
     staff_ids = sorted(set(data.staff_ids))
@@ -152,9 +153,9 @@ def log_session(
     staff = [s for s in found if _working_at(session, s, participant.centre_id)]
     if len(staff) != len(staff_ids):
         missing = set(staff_ids) - {s.id for s in staff}
-        raise NotFound(f"Unknown staff member(s): {', '.join(map(str, sorted(missing)))}.")
+        raise NotFound(msg("staff.unknown_workers", workers=', '.join(map(str, sorted(missing)))))
     if not staff_ids:
-        raise CohortError("Please list the workers present at the session.")
+        raise CohortError(msg("session.workers_needed"))
     trained = sum(
         1
         for s in staff

@@ -124,13 +124,17 @@ class ValidationFailed(CohortError):
 
     problems: list[FieldError] = field(default_factory=list)
     #: What was checked (message ``validation.failed.<context>`` says it): answers,
-    #: session, session_answers, enrolment, enrolment_answers or status_answers.
+    #: session, session_answers, enrolment, enrolment_answers, status_answers,
+    #: staff_details or questionnaire (of ``timepoint``).
     context: str = "answers"
+    timepoint: str = ""
 
     def __post_init__(self) -> None:
         summary = "; ".join(f"{p.field}: {p.message}" for p in self.problems[:5])
         more = len(self.problems) - 5
-        CohortError.__init__(self, msg(f"validation.failed.{self.context}", summary=summary)
+        which = {"timepoint": self.timepoint} if self.context == "questionnaire" else {}
+        CohortError.__init__(self, msg(f"validation.failed.{self.context}", summary=summary,
+                                       **which)
                              if more <= 0 else
                              msg(f"validation.failed_more.{self.context}", summary=summary,
-                                 more=more))
+                                 more=more, **which))

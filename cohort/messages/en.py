@@ -81,6 +81,9 @@ _REASONS: Final[dict[str, str]] = {
     "scope.role.access_log": (
         "Only research officers and data managers review who read and exported participants' "
         "records."),
+    "scope.role.export_log": (
+        "The export log is reviewed by the data manager and national research officers: "
+        "exports can cover centres you do not follow."),
     "scope.role.read_only": "Statisticians have read-only access to de-identified data.",
     "study.locked": (
         "The study is locked: its data are final and nothing more can be saved. Reading and "
@@ -173,6 +176,9 @@ _SERVICES: Final[dict[str, str]] = {
     "lock.not_locked.study": "The study is not locked.",
     "lock.not_locked.centre": "Centre {centre} is not locked.",
     "status.not_allowed": "{code} is '{current}'; it cannot become '{requested}'.",
+    "validation.failed.questionnaire": "Some {timepoint} answers need correcting — {summary}",
+    "validation.failed_more.questionnaire": (
+        "Some {timepoint} answers need correcting — {summary} (and {more} more)"),
     "validation.failed.answers": "Some answers need correcting — {summary}",
     "validation.failed_more.answers": "Some answers need correcting — {summary} (and {more} more)",
     "validation.failed.session": "Some session answers need correcting — {summary}",

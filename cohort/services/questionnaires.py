@@ -60,7 +60,7 @@ def _validated(
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
-            context=f"{timepoint.value} answers",
+            context="questionnaire", timepoint=timepoint.value,
         )
     clean = dict(result.clean)
     visit = date.fromisoformat(str(clean["visit_date"]))

@@ -29,6 +29,10 @@ _NOT_TICKED = frozenset({"0", "no", "n", "false", "unticked", "unchecked", "non"
 class CellError(ValueError):
     """A cell that cannot be read; the message says what to type instead."""
 
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.render())
+        self.message = message
+
 
 Reader = Callable[[object], object]
 

@@ -338,7 +338,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
                 sheet.problems.append(Problem(
                     layout.title, number, get_column_letter(index + 1),
                     column.field.name if column.field else column.name,
-                    "import.unreadable_value", str(error)))
+                    "import.unreadable_value", error.message))
                 filled = True
                 continue
             if value is None:

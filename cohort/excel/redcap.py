@@ -228,7 +228,7 @@ def _answers(sheet: EntrySheet, row: EntryRow, values: list[str],
         except CellError as error:
             sheet.problems.append(Problem(SHEET, row.number, get_column_letter(index + 1),
                                           _field_of(column.name), "import.unreadable_value",
-                                          str(error)))
+                                          error.message))
             continue
         if column.choice is not None and column.field is not None:
             chosen = ticks.setdefault(column.field.name, [])

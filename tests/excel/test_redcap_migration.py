@@ -246,7 +246,7 @@ def test_a_status_the_rules_refuse_is_shown_at_its_cells(
                      (4, "fu_status_date", "date.in_future"),
                      (5, "fu_status", "dictionary.required")}
     refused = next(p for p in report.problems if p.row == 3)
-    assert "deceased" in refused.message and "cannot become 'returned'" in refused.message
+    assert "deceased" in refused.text and "cannot become 'returned'" in refused.text
     header = export([]).decode().splitlines()[0].split(",")
     assert refused.column == get_column_letter(header.index("fu_status") + 1)
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from cohort.errors import CohortError
 from cohort.jobs import store
+from cohort.messages import msg
 from cohort.models_ops import Job
 from cohort.services.context import Actor, batch
 
@@ -63,8 +64,7 @@ def register(kind: str, work: Work) -> None:
 def run(context: Context) -> dict[str, Any]:
     work = _KINDS.get(context.job.kind)
     if work is None:
-        raise CohortError(f"Unknown kind of job '{context.job.kind}'; this process cannot "
-                          "run it.")
+        raise CohortError(msg("job.unknown_kind", kind=context.job.kind))
     return work(context)
 
 

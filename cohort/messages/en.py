@@ -123,6 +123,23 @@ _REASONS: Final[dict[str, str]] = {
 #: A deviation as listed: the participant's code, then the reason.
 _DEVIATIONS: Final[dict[str, str]] = {
     "deviation.text": "{participant}: {text}",
+    "password.too_short": (
+        "The password is too short: please use at least {min} characters. A few unrelated "
+        "words, such as four words picked at random, are easy to remember and hard to guess."),
+    "password.too_long": "The password is too long: please use at most {max} characters.",
+    "password.guessable": (
+        "This password is easy to guess ({warning}). A few unrelated words, such as four words "
+        "picked at random, are easy to remember and hard to guess."),
+    "password.guessable.common": (
+        "This password is easy to guess (it is a common or predictable password). A few "
+        "unrelated words, such as four words picked at random, are easy to remember and hard "
+        "to guess."),
+    "password.built_on_names": (
+        "This password is built on the study's name, the centre or the username, which anyone "
+        "can guess. A few unrelated words, such as four words picked at random, are easy to "
+        "remember and hard to guess."),
+    "job.unknown_kind": "Unknown kind of job '{kind}'; this process cannot run it.",
+    "job.not_found": "No job {job_id}.",
     "check.future_date": (
         "Cannot check as of {as_of}: that is in the future (today is {today}). Give a date up "
         "to today, or leave it out to check as of today."),

@@ -35,7 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("cohort", "api", "forms", "analysis")
 CATALOGUE_FILE = ROOT / "cohort" / "messages" / "en.py"
 #: Where the domain produces what people read: no sentence is built here but by the catalogue.
-MESSAGE_MODULES = ("cohort/rules.py", "cohort/errors.py", "cohort/services", "cohort/excel")
+#: (Not here: the command line and pages are the edge; ``cohort/redcap`` answers in REDCap's
+#: own words, which its clients expect; ``cohort/backup.py`` speaks to the operator.)
+MESSAGE_MODULES = ("cohort/rules.py", "cohort/errors.py", "cohort/services", "cohort/excel",
+                   "cohort/passwords.py", "cohort/jobs")
 
 
 def _sources() -> Iterator[tuple[Path, ast.Module]]:

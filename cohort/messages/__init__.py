@@ -65,6 +65,9 @@ class Message:
     def __str__(self) -> str:
         return self.render()
 
+    def __hash__(self) -> int:  # problems holding a message are set members
+        return hash((self.id, tuple(sorted(self.params.items()))))
+
 
 def msg(message_id: str, /, **params: object) -> Message:
     """The message ``message_id`` with its parameters; an unknown id fails at once (so a

@@ -33,6 +33,9 @@ def _flag_and_spoil(client: TestClient, world: World, session: Session) -> Devia
                                              modality="online"),
                            headers=world.h("worker_a"))
     assert response.status_code == 201, response.text
+    brief = {d["rule_id"]: d for d in response.json()["deviations"]}["session.not_in_person"]
+    assert brief["message_id"] == "session.not_in_person.online"
+    assert brief["message"] == f"{world.pa.code}: {EXPECTED}"
     deviation = session.exec(select(Deviation).where(
         Deviation.rule_id == "session.not_in_person")).one()
     deviation.message = "stale English words"

@@ -278,3 +278,10 @@ def test_the_sentence_check_finds_a_sentence(tmp_path: Path) -> None:
         "    raise NotFound(msg('participant.not_found', code='C01'))\n")
     found = sentences_passed([bad])
     assert len(found) == 2 and ":2: NotFound" in found[0] and ":4: Problem" in found[1]
+
+
+def test_messages_compare_and_hash_by_id_and_parameters() -> None:
+    """Import problems holding messages go into sets (deduplicated reports)."""
+    same = {msg("visit.duplicate", timepoint="M6"), msg("visit.duplicate", timepoint="M6")}
+    assert len(same) == 1
+    assert msg("visit.duplicate", timepoint="M6") != msg("visit.duplicate", timepoint="M12")

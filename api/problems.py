@@ -201,7 +201,7 @@ def describe(error: CohortError) -> tuple[int, str, dict[str, Any]]:
         return 409, "stale-version", {"current_version": error.current_version}
     if isinstance(error, ValidationFailed):
         errors = [
-            {"field": p.field, "label": p.label, "code": p.code, "message": p.message}
+            {"field": p.field, "label": p.label, "code": p.code, "message": p.text}
             for p in error.problems
         ]
         return 422, "validation", {"errors": errors}
@@ -235,9 +235,10 @@ def _page(request: Request, status: int, title: str, detail: str) -> Response:
 async def _cohort_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CohortError)  # noqa: S101
     status, slug, extra = describe(exc)
+    detail = exc.render()  # the reader's language once issue 14 negotiates it
     if not is_api(request):
-        return _page(request, status, PROBLEM_TYPES[slug][0], exc.message)
-    return problem_response(request, status, slug, exc.message, **extra)
+        return _page(request, status, PROBLEM_TYPES[slug][0], detail)
+    return problem_response(request, status, slug, detail, **extra)
 
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:

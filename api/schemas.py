@@ -15,6 +15,7 @@ from cohort.models import (
     QuestionnairePublic,
     StaffCreate,
 )
+from cohort.services.deviations import describe
 from cohort.vocab import Group, Role, Status
 
 
@@ -24,10 +25,13 @@ class DeviationBrief(SQLModel):
     id: int
     rule_id: str
     message: str
+    message_id: str
+    message_params: dict[str, Any]
 
 
 def briefs(deviations: list[Deviation]) -> list[DeviationBrief]:
-    return [DeviationBrief(id=d.id or 0, rule_id=d.rule_id, message=d.message)
+    return [DeviationBrief(id=d.id or 0, rule_id=d.rule_id, message=describe(d),
+                           message_id=d.message_id, message_params=d.message_params)
             for d in deviations]
 
 

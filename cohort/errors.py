@@ -5,13 +5,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cohort.messages import LEGACY, Message, msg, text_of
+
 
 class CohortError(Exception):
-    """Base of every error a person may need to read."""
+    """Base of every error a person may need to read.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    It carries a :class:`~cohort.messages.Message` (id and parameters); ``message`` is its
+    English words, and an entry point renders it in the reader's language with
+    ``error.render(lang)``. A plain string is still accepted from code outside the domain
+    (it becomes the ``legacy.text`` message); the domain passes messages (a test checks).
+    """
+
+    def __init__(self, message: Message | str) -> None:
+        self.message_data = message if isinstance(message, Message) else msg(LEGACY,
+                                                                                  text=message)
+        super().__init__(self.message_data.render())
+
+    @property
+    def message(self) -> str:
+        return self.message_data.render()
+
+    @property
+    def message_id(self) -> str:
+        return self.message_data.id
+
+    def render(self, lang: str = "en") -> str:
+        return self.message_data.render(lang)
 
 
 class NotFound(CohortError):
@@ -21,7 +41,7 @@ class NotFound(CohortError):
 class StaleVersion(CohortError):
     """Someone saved the record after it was loaded; nothing was overwritten."""
 
-    def __init__(self, message: str, *, current_version: int) -> None:
+    def __init__(self, message: Message | str, *, current_version: int) -> None:
         super().__init__(message)
         self.current_version = current_version
 
@@ -29,7 +49,8 @@ class StaleVersion(CohortError):
 class ProtocolViolation(CohortError):
     """A hard protocol rule refused the write; nothing was written."""
 
-    def __init__(self, rule_id: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, rule_id: str, message: Message | str, *,
+                 field: str | None = None) -> None:
         super().__init__(message)
         self.rule_id = rule_id
         self.field = field
@@ -81,12 +102,20 @@ class PurposeMissing(ProtocolViolation):
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one answer, in words for the person who typed it."""
+    """One problem with one answer, in words for the person who typed it.
+
+    ``message`` is a catalogue message when the domain made it, or words from the data
+    dictionary's validation (``forms``, which renders its own English for now).
+    """
 
     field: str
-    message: str
+    message: Message | str
     label: str = ""
     code: str = "invalid"
+
+    @property
+    def text(self) -> str:
+        return text_of(self.message)
 
 
 @dataclass
@@ -94,9 +123,18 @@ class ValidationFailed(CohortError):
     """Answers did not pass the data dictionary; every problem is listed."""
 
     problems: list[FieldError] = field(default_factory=list)
+    #: What was checked (message ``validation.failed.<context>`` says it): answers,
+    #: session, session_answers, enrolment, enrolment_answers, status_answers,
+    #: staff_details or questionnaire (of ``timepoint``).
     context: str = "answers"
+    timepoint: str = ""
 
     def __post_init__(self) -> None:
         summary = "; ".join(f"{p.field}: {p.message}" for p in self.problems[:5])
-        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        CohortError.__init__(self, f"Some {self.context} need correcting — {summary}{more}")
+        more = len(self.problems) - 5
+        which = {"timepoint": self.timepoint} if self.context == "questionnaire" else {}
+        CohortError.__init__(self, msg(f"validation.failed.{self.context}", summary=summary,
+                                       **which)
+                             if more <= 0 else
+                             msg(f"validation.failed_more.{self.context}", summary=summary,
+                                 more=more, **which))

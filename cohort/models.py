@@ -14,10 +14,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import model_validator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from cohort.messages import deviation_text
 from cohort.vocab import (
     Channel,
     DeviationStatus,
@@ -367,7 +369,13 @@ class Deviation(SQLModel, table=True):
     record_id: int
     participant_id: int | None = Field(default=None, foreign_key="participant.id", index=True)
     centre_id: int | None = Field(default=None, foreign_key="centre.id", index=True)
+    #: The English words, kept for older readers of the table; what a page shows is
+    #: rendered from ``message_id`` and ``message_params`` in the reader's language.
     message: str = Field(max_length=500)
+    #: Catalogue id of the reason (``cohort.messages``) and its parameters, with the
+    #: participant's code as ``participant``.
+    message_id: str = Field(default="legacy.text", max_length=80)
+    message_params: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     raised_at: datetime = _ts()
     status: DeviationStatus = Field(
         default=DeviationStatus.OPEN, sa_type=_enum(DeviationStatus, "deviation_status"), index=True
@@ -387,11 +395,19 @@ class DeviationPublic(SQLModel):
     participant_id: int | None
     centre_id: int | None
     message: str
+    message_id: str
+    message_params: dict[str, Any]
     raised_at: datetime
     status: DeviationStatus
     resolution_comment: str | None
     resolved_by: int | None
     resolved_at: datetime | None
+
+    @model_validator(mode="after")
+    def _words(self) -> DeviationPublic:
+        """``message`` is rendered from the id and parameters (English for now)."""
+        self.message = deviation_text(self.message_id, self.message_params or {})
+        return self
 
 
 # --------------------------------------------------------------------------- audit

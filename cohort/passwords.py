@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from zxcvbn import zxcvbn
 
 from cohort.errors import CohortError
+from cohort.messages import msg
 
 MIN_LENGTH = 15
 MAX_LENGTH = 200
@@ -38,8 +39,6 @@ STUDY_WORDS = ("outsider", "aerli", "anrs", "cohort", "cohorte", "study", "etude
                "harm reduction", "reduction", "risques", "injection", "injecting", "outreach",
                "password", "motdepasse")
 _SPLIT = re.compile(r"[\s._@-]+")
-ADVICE = ("A few unrelated words, such as four words picked at random, are easy to remember "
-          "and hard to guess.")
 
 
 class WeakPassword(CohortError):
@@ -61,20 +60,18 @@ def context_words(*texts: str | None) -> list[str]:
 def check_password(password: str, *, context: Iterable[str] = ()) -> None:
     """Refuse (``WeakPassword``) a password the guideline says to refuse."""
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"The password is too short: please use at least {MIN_LENGTH} "
-                           f"characters. {ADVICE}")
+        raise WeakPassword(msg("password.too_short", min=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"The password is too long: please use at most {MAX_LENGTH} "
-                           "characters.")
+        raise WeakPassword(msg("password.too_long", max=MAX_LENGTH))
     words = list(context) or context_words()
     rated = zxcvbn(password[:RATED_LENGTH], user_inputs=words)
     if rated["score"] < MIN_SCORE:
-        warning = rated["feedback"].get("warning") or "it is a common or predictable password"
-        raise WeakPassword(f"This password is easy to guess ({warning.rstrip('.').lower()}). "
-                           f"{ADVICE}")
+        warning = rated["feedback"].get("warning")
+        # zxcvbn's own warning is English: kept as a parameter (issue 14 may drop it).
+        raise WeakPassword(msg("password.guessable", warning=warning.rstrip(".").lower())
+                           if warning else msg("password.guessable.common"))
     rest = password.lower()
     for word in words:
         rest = rest.replace(word, " ")
     if rest != password.lower() and zxcvbn(rest[:RATED_LENGTH])["score"] < MIN_SCORE:
-        raise WeakPassword("This password is built on the study's name, the centre or the "
-                           f"username, which anyone can guess. {ADVICE}")
+        raise WeakPassword(msg("password.built_on_names"))

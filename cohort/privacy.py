@@ -106,12 +106,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                         counts_for_protocol=H, created_at=A),
     "session_staff": _t(session_id=C, staff_id=S),
     "deviation": _t("id rule_id severity entity record_id participant_id centre_id message "
-                    "raised_at status resolution_comment resolved_by resolved_at",
+                    "message_id message_params raised_at status resolution_comment "
+                    "resolved_by resolved_at",
                     "id rule_id severity entity record_id participant_id centre_id status "
                     "raised_at",
                     id=A, rule_id=A, severity=A, entity=A, record_id=C, participant_id=C,
-                    centre_id=C, message=H, raised_at=A, status=A, resolution_comment=F,
-                    resolved_by=S, resolved_at=A, dedupe_key=A),
+                    centre_id=C, message=H, message_id=A, message_params=H, raised_at=A,
+                    status=A, resolution_comment=F, resolved_by=S, resolved_at=A,
+                    dedupe_key=A),
     "audit_entry": _t("id at actor_id action table_name record_id field old_value new_value",
                       "", id=T, at=T, actor_id=T, action=T, table_name=T, record_id=T,
                       field=T, old_value=T, new_value=T),

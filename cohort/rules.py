@@ -28,6 +28,7 @@ from cohort.errors import (
     PurposeMissing,
     StudyLocked,
 )
+from cohort.messages import Message, msg
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
 F = TypeVar("F")
@@ -79,15 +80,27 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class Rule(Generic[F]):
-    """A protocol rule. ``check`` returns None when the facts comply, else the reason."""
+    """A protocol rule. ``check`` returns None when the facts comply, else the reason.
+
+    Its one-line summary is message ``rule.<id>`` of the catalogue; each reason it gives
+    is a message with the facts as parameters.
+    """
 
     id: str
     severity: Severity
-    message: str
     applies_to: str
-    check: Callable[[F], str | None]
+    check: Callable[[F], Message | None]
     error: type[ProtocolViolation] | None = None
     field: str | None = None
+
+    @property
+    def summary(self) -> Message:
+        return msg(f"rule.{self.id}")
+
+    @property
+    def message(self) -> str:
+        """The summary in English (what ``cohort rules`` has always printed)."""
+        return self.summary.render()
 
 
 # --------------------------------------------------------------------------- facts
@@ -117,7 +130,7 @@ class DatedFacts:
     when: date
     inclusion_date: date
     today: date
-    what: str = "This date"
+    what: str = "date"  # which date: date, visit, session or status (the message says it)
 
 
 @dataclass(frozen=True)
@@ -177,119 +190,98 @@ class ScheduleFacts:
 
 
 # --------------------------------------------------------------------------- checks
-def _age(f: EnrolmentFacts) -> str | None:
+def _age(f: EnrolmentFacts) -> Message | None:
     if f.age < f.config.min_age:
-        return (f"The person is {f.age}; the study enrols people aged "
-                f"{f.config.min_age} or over.")
+        return msg("enrol.under_18", age=f.age, min_age=f.config.min_age)
     return None
 
 
-def _recent_injection(f: EnrolmentFacts) -> str | None:
+def _recent_injection(f: EnrolmentFacts) -> Message | None:
     if not f.injected_past_month:
-        return "The study enrols people who have injected in the past month."
+        return msg("enrol.no_recent_injection")
     return None
 
 
-def _high_risk_wish(f: EnrolmentFacts) -> str | None:
+def _high_risk_wish(f: EnrolmentFacts) -> Message | None:
     if f.wish_neck_groin:
-        return (
-            "The protocol cannot include a person who wishes to inject in the neck or groin; "
-            "please offer the usual harm-reduction support instead."
-        )
+        return msg("enrol.high_risk_site")
     return None
 
 
-def _consent(f: EnrolmentFacts) -> str | None:
+def _consent(f: EnrolmentFacts) -> Message | None:
     if not f.consent or f.consent_date is None:
-        return "Consent has not been given; nobody is enrolled without consent."
+        return msg("enrol.no_consent")
     if f.consent_date > f.inclusion_date:
-        return (
-            f"Consent is dated {f.consent_date}, after inclusion on {f.inclusion_date}; "
-            "consent must come first."
-        )
+        return msg("enrol.no_consent.after_inclusion", consent_date=f.consent_date,
+                   inclusion_date=f.inclusion_date)
     return None
 
 
-def _inclusion_in_future(f: EnrolmentFacts) -> str | None:
+def _inclusion_in_future(f: EnrolmentFacts) -> Message | None:
     if f.inclusion_date > f.today:
-        return (f"The inclusion date {f.inclusion_date} is in the future (today is {f.today}); "
-                "please enter the day the person was included.")
+        return msg("enrol.inclusion_in_future", inclusion_date=f.inclusion_date, today=f.today)
     return None
 
 
-def _crossing(f: GroupChangeFacts) -> str | None:
+def _crossing(f: GroupChangeFacts) -> Message | None:
     if f.current is Group.COMPARISON and f.requested is Group.INTERVENTION:
-        return (
-            "A participant of the comparison group cannot move to the intervention group: "
-            "their results would no longer be comparable. Sessions can still be offered "
-            "as a service; they will be recorded as off-protocol."
-        )
+        return msg("group.crossing")
     return None
 
 
-def _locked(f: GroupChangeFacts) -> str | None:
+def _locked(f: GroupChangeFacts) -> Message | None:
     if f.has_m0 and f.current is not f.requested:
-        return "The group is fixed at M0 and cannot be changed once the M0 questionnaire exists."
+        return msg("group.locked_after_m0")
     return None
 
 
-def _before_inclusion(f: DatedFacts) -> str | None:
+def _before_inclusion(f: DatedFacts) -> Message | None:
     if f.when < f.inclusion_date:
-        return f"{f.what} ({f.when}) is before the participant's inclusion ({f.inclusion_date})."
+        return msg(f"date.before_inclusion.{f.what}", when=f.when,
+                   inclusion_date=f.inclusion_date)
     return None
 
 
-def _future(f: DatedFacts) -> str | None:
+def _future(f: DatedFacts) -> Message | None:
     if f.when > f.today:
-        return f"{f.what} ({f.when}) is in the future; today is {f.today}."
+        return msg(f"date.in_future.{f.what}", when=f.when, today=f.today)
     return None
 
 
-def _duplicate(f: VisitFacts) -> str | None:
+def _duplicate(f: VisitFacts) -> Message | None:
     if f.timepoint in f.existing_timepoints:
-        return (
-            f"This participant already has an {f.timepoint.value} questionnaire; "
-            "open it to correct it instead of entering a second one."
-        )
+        return msg("visit.duplicate", timepoint=f.timepoint)
     return None
 
 
-def _other_centre(f: ScopeFacts) -> str | None:
+def _other_centre(f: ScopeFacts) -> Message | None:
     if f.actor_centre_ids is not None and f.record_centre_id not in f.actor_centre_ids:
-        return "This participant belongs to another centre; you can only write for your own."
+        return msg("scope.other_centre")
     return None
 
 
 # The role table of rule ``scope.role``: actions only some roles may take, whatever the
 # centre, and what the others are told. Any other action is a write, refused to
 # statisticians (read-only).
-ACTION_ROLES: dict[str, tuple[frozenset[Role], str]] = {
-    "review": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
-               "Only research officers and data managers review deviations and download "
-               "the monitoring report; please ask one of them."),
-    "admin": (frozenset({Role.ADMIN}),
-              "Only data managers (admins) manage centres, staff and accounts."),
+# The refusal of an action is message ``scope.role.<action>``.
+ACTION_ROLES: dict[str, frozenset[Role]] = {
+    "review": frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
+    "admin": frozenset({Role.ADMIN}),
     # Choosing among centres (filters, enrolling for a centre): outreach workers work with
     # their own centre only.
-    "choose_centre": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN, Role.STATISTICIAN}),
-                      "Outreach workers work with their own centre's participants only."),
-    "lock": (frozenset({Role.ADMIN}),
-             "Only the data manager locks or unlocks the study."),
+    "choose_centre": frozenset({Role.RESEARCH_OFFICER, Role.ADMIN, Role.STATISTICIAN}),
+    "lock": frozenset({Role.ADMIN}),
     # The offline app keeps one centre's list on a phone: outreach workers only.
-    "offline_entry": (frozenset({Role.OUTREACH_WORKER}),
-                      "Offline entry on a phone is for outreach workers of a centre."),
-    "access_log": (frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
-                   "Only research officers and data managers review who read and exported "
-                   "participants' records."),
+    "offline_entry": frozenset({Role.OUTREACH_WORKER}),
+    "access_log": frozenset({Role.RESEARCH_OFFICER, Role.ADMIN}),
 }
 
 
-def _role(f: ScopeFacts) -> str | None:
+def _role(f: ScopeFacts) -> Message | None:
     if f.action in ACTION_ROLES:
-        roles, refusal = ACTION_ROLES[f.action]
-        return None if f.role in roles else refusal
+        return None if f.role in ACTION_ROLES[f.action] else msg(f"scope.role.{f.action}")
     if f.role is Role.STATISTICIAN:
-        return "Statisticians have read-only access to de-identified data."
+        return msg("scope.role.read_only")
     return None
 
 
@@ -299,32 +291,26 @@ def may(role: Role, action: str) -> bool:
     return _role(ScopeFacts(role, None, 0, action)) is None
 
 
-def _locked_study(f: LockFacts) -> str | None:
+def _locked_study(f: LockFacts) -> Message | None:
     if f.study_locked:
-        return ("The study is locked: its data are final and nothing more can be saved. "
-                "Reading and exporting still work; the data manager can unlock it.")
+        return msg("study.locked")
     if f.centre_id is not None and f.centre_id in f.locked_centre_ids:
-        return ("This centre's data are locked: nothing more can be saved for its "
-                "participants. Reading and exporting still work; the data manager can "
-                "unlock it.")
+        return msg("study.locked.centre")
     return None
 
 
-def _no_purpose(f: ExportFacts) -> str | None:
+def _no_purpose(f: ExportFacts) -> Message | None:
     if f.full_cohort and not (f.purpose and f.purpose.strip()):
-        return ("Please say what this export of the whole cohort is for (its purpose is "
-                "kept in the export log).")
+        return msg("export.no_purpose")
     return None
 
 
-def _visit_window(f: VisitFacts) -> str | None:
+def _visit_window(f: VisitFacts) -> Message | None:
     opens, target, closes = f.config.window(f.timepoint, f.inclusion_date)
     if not opens <= f.visit_date <= closes:
         offset = (f.visit_date - target).days
-        return (
-            f"{f.timepoint.value} visit on {f.visit_date} is outside its window "
-            f"({opens} to {closes}; {offset:+d} days from target)."
-        )
+        return msg("visit.out_of_window", timepoint=f.timepoint, visit_date=f.visit_date,
+                   opens=opens, closes=closes, offset=offset)
     return None
 
 
@@ -333,51 +319,40 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
-def _session_comparison(f: SessionFacts) -> str | None:
+def _session_comparison(f: SessionFacts) -> Message | None:
     if f.group is Group.COMPARISON:
-        return (
-            "Session delivered to a comparison-group participant: recorded as a service, "
-            "off-protocol, not counted for the study."
-        )
+        return msg("session.comparison_group")
     return None
 
 
-def _session_trained(f: SessionFacts) -> str | None:
+def _session_trained(f: SessionFacts) -> Message | None:
     if f.trained_staff < f.config.min_trained_staff:
-        return (
-            f"Only {plural(f.trained_staff, 'AERLI-trained worker')} present; the protocol "
-            f"asks for {f.config.min_trained_staff}."
-        )
+        return msg("session.trained_staff", trained=f.trained_staff,
+                   required=f.config.min_trained_staff)
     return None
 
 
-def _session_remote(f: SessionFacts) -> str | None:
+def _session_remote(f: SessionFacts) -> Message | None:
     if f.modality is not Modality.IN_PERSON:
-        return (
-            f"Session held {f.modality.value.replace('_', ' ')}: AERLI needs the injection "
-            "observed in person, so it does not count for the protocol."
-        )
+        return msg(f"session.not_in_person.{f.modality.value}")
     return None
 
 
-def _session_site(f: SessionFacts) -> str | None:
+def _session_site(f: SessionFacts) -> Message | None:
     if f.injection_site in HIGH_RISK_SITES:
         assert f.injection_site is not None  # noqa: S101 (narrowing for mypy)
-        return (
-            f"Injection observed in the {f.injection_site.value}, a high-risk site the "
-            "protocol excludes; please discuss safer sites."
-        )
+        return msg(f"session.high_risk_site.{f.injection_site.value}")
     return None
 
 
-def _session_after_follow_up(f: SessionFacts) -> str | None:
+def _session_after_follow_up(f: SessionFacts) -> Message | None:
     end = f.config.follow_up_end(f.inclusion_date)
     if f.session_date > end:
-        return f"Session on {f.session_date} is after the end of follow-up ({end})."
+        return msg("session.after_follow_up", session_date=f.session_date, end=end)
     return None
 
 
-def _no_session(f: ScheduleFacts) -> str | None:
+def _no_session(f: ScheduleFacts) -> Message | None:
     if f.group is not Group.INTERVENTION or not f.following:
         return None
     deadline = f.config.session_deadline(f.inclusion_date)
@@ -385,7 +360,7 @@ def _no_session(f: ScheduleFacts) -> str | None:
         return None
     if any(d <= deadline for d in f.valid_session_dates):
         return None
-    return f"No valid AERLI session within six months of inclusion (deadline {deadline})."
+    return msg("time.no_session_6m", deadline=deadline)
 
 
 def overdue_timepoints(f: ScheduleFacts) -> list[tuple[Timepoint, date]]:
@@ -400,61 +375,43 @@ def overdue_timepoints(f: ScheduleFacts) -> list[tuple[Timepoint, date]]:
     return late
 
 
-def _overdue(f: ScheduleFacts) -> str | None:
+def _overdue(f: ScheduleFacts) -> Message | None:
+    """The first visit overdue (``cohort check`` raises one deviation per visit)."""
     late = overdue_timepoints(f)
     if not late:
         return None
-    return "; ".join(f"{tp.value} overdue (window closed {closes})" for tp, closes in late)
+    timepoint, closes = late[0]
+    return msg("time.visit_overdue", timepoint=timepoint, closes=closes)
 
 
 HARD, SOFT, TIME = Severity.HARD, Severity.SOFT, Severity.TIME
 
 RULES: tuple[Rule[Any], ...] = (
-    Rule("enrol.under_18", HARD, "Enrolment refused: under 18.", "enrolment",
-         _age, NotEligible, "age"),
-    Rule("enrol.no_recent_injection", HARD, "Enrolment refused: no injection in the past month.",
-         "enrolment", _recent_injection, NotEligible, "injected_past_month"),
-    Rule("enrol.high_risk_site", HARD,
-         "Enrolment refused: wishes to inject in the neck or groin.", "enrolment",
+    Rule("enrol.under_18", HARD, "enrolment", _age, NotEligible, "age"),
+    Rule("enrol.no_recent_injection", HARD, "enrolment",
+         _recent_injection, NotEligible, "injected_past_month"),
+    Rule("enrol.high_risk_site", HARD, "enrolment",
          _high_risk_wish, NotEligible, "wish_neck_groin"),
-    Rule("enrol.no_consent", HARD, "Enrolment refused: no dated consent before inclusion.",
-         "enrolment", _consent, NotEligible, "consent"),
-    Rule("enrol.inclusion_in_future", HARD, "Enrolment refused: inclusion dated in the future.",
-         "enrolment", _inclusion_in_future, DateInFuture, "inclusion_date"),
-    Rule("group.crossing", HARD, "Comparison participant cannot move to the intervention group.",
-         "group_change", _crossing, GroupCrossingRefused, "group"),
-    Rule("group.locked_after_m0", HARD, "Group cannot change after M0.", "group_change",
-         _locked, GroupLocked, "group"),
-    Rule("visit.duplicate", HARD, "A second questionnaire for the same timepoint is refused.",
-         "questionnaire", _duplicate, DuplicateTimepoint, "timepoint"),
-    Rule("date.before_inclusion", HARD, "Visit or session dated before inclusion.", "dated",
-         _before_inclusion, DateBeforeInclusion, "date"),
-    Rule("date.in_future", HARD, "Visit or session dated in the future.", "dated",
-         _future, DateInFuture, "date"),
-    Rule("scope.role", HARD, "The person's role does not allow this write.", "scope",
-         _role, ActionNotAllowed),
-    Rule("scope.other_centre", HARD, "Writing for another centre's participant is refused.",
-         "scope", _other_centre, OutsideCentreScope),
-    Rule("study.locked", HARD, "The study (or this centre) is locked: every write is refused.",
-         "lock", _locked_study, StudyLocked),
-    Rule("export.no_purpose", HARD, "A full-cohort export needs a stated purpose.", "export",
-         _no_purpose, PurposeMissing, "purpose"),
-    Rule("session.comparison_group", SOFT, "AERLI session for a comparison participant.",
-         "session", _session_comparison),
-    Rule("session.trained_staff", SOFT, "Session with fewer than two AERLI-trained workers.",
-         "session", _session_trained),
-    Rule("session.not_in_person", SOFT, "Session not observed in person (online or phone).",
-         "session", _session_remote),
-    Rule("session.high_risk_site", SOFT, "Session observed an injection in the neck or groin.",
-         "session", _session_site),
-    Rule("session.after_follow_up", SOFT, "Session after the end of follow-up.", "session",
-         _session_after_follow_up),
-    Rule("visit.out_of_window", SOFT, "Questionnaire outside its visit window.",
-         "questionnaire_window", _visit_window),
-    Rule("time.no_session_6m", TIME,
-         "Intervention participant without a valid session within six months.", "schedule",
-         _no_session),
-    Rule("time.visit_overdue", TIME, "M6 or M12 questionnaire overdue.", "schedule", _overdue),
+    Rule("enrol.no_consent", HARD, "enrolment", _consent, NotEligible, "consent"),
+    Rule("enrol.inclusion_in_future", HARD, "enrolment",
+         _inclusion_in_future, DateInFuture, "inclusion_date"),
+    Rule("group.crossing", HARD, "group_change", _crossing, GroupCrossingRefused, "group"),
+    Rule("group.locked_after_m0", HARD, "group_change", _locked, GroupLocked, "group"),
+    Rule("visit.duplicate", HARD, "questionnaire", _duplicate, DuplicateTimepoint, "timepoint"),
+    Rule("date.before_inclusion", HARD, "dated", _before_inclusion, DateBeforeInclusion, "date"),
+    Rule("date.in_future", HARD, "dated", _future, DateInFuture, "date"),
+    Rule("scope.role", HARD, "scope", _role, ActionNotAllowed),
+    Rule("scope.other_centre", HARD, "scope", _other_centre, OutsideCentreScope),
+    Rule("study.locked", HARD, "lock", _locked_study, StudyLocked),
+    Rule("export.no_purpose", HARD, "export", _no_purpose, PurposeMissing, "purpose"),
+    Rule("session.comparison_group", SOFT, "session", _session_comparison),
+    Rule("session.trained_staff", SOFT, "session", _session_trained),
+    Rule("session.not_in_person", SOFT, "session", _session_remote),
+    Rule("session.high_risk_site", SOFT, "session", _session_site),
+    Rule("session.after_follow_up", SOFT, "session", _session_after_follow_up),
+    Rule("visit.out_of_window", SOFT, "questionnaire_window", _visit_window),
+    Rule("time.no_session_6m", TIME, "schedule", _no_session),
+    Rule("time.visit_overdue", TIME, "schedule", _overdue),
 )
 
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in RULES}
@@ -492,7 +449,11 @@ class Finding:
 
     rule_id: str
     severity: Severity
-    message: str
+    reason: Message
+
+    @property
+    def message(self) -> str:
+        return self.reason.render()
 
 
 def evaluate(applies_to: str, facts: object) -> list[Finding]:

@@ -12,7 +12,10 @@ from fastapi.templating import Jinja2Templates
 from api.deps import SignedIn, check_csrf, csrf_token
 from api.inputs import CheckedRoute
 from cohort.errors import CohortError, ValidationFailed
+from cohort.messages import LEGACY
+from cohort.messages import render as render_message
 from cohort.models import Deviation
+from cohort.services.deviations import describe
 from cohort.vocab import Role
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -33,7 +36,7 @@ STATUS_LABELS = {
     "lost_to_follow_up": "Not seen lately (lost to follow-up)", "returned": "Came back",
 }
 TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABELS,
-                             STATUS_LABELS=STATUS_LABELS)
+                             STATUS_LABELS=STATUS_LABELS, describe=describe)
 
 
 def page_router() -> APIRouter:
@@ -53,15 +56,17 @@ def flash_saved(request: Request, what: str, deviations: list[Deviation]) -> Non
     if not deviations:
         flash(request, f"Saved: {what}.")
         return
-    notes = " ".join(_plain(d.message) for d in deviations)
+    notes = " ".join(_reason(d) for d in deviations)
     flash(request, f"Saved: {what}. Please note: {notes} A research officer will review it; "
           "nothing more is needed from you now.", "note")
 
 
-def _plain(message: str) -> str:
-    """Deviation messages start with the participant code, already shown on the page."""
-    _, _, rest = message.partition(": ")
-    return rest or message
+def _reason(deviation: Deviation, lang: str = "en") -> str:
+    """A deviation's reason without the participant's code (already shown on the page)."""
+    if deviation.message_id == LEGACY:
+        _, _, rest = deviation.message.partition(": ")
+        return rest or deviation.message
+    return render_message(deviation.message_id, deviation.message_params, lang)
 
 
 def plain_error(error: CohortError) -> str:

@@ -36,7 +36,7 @@ def field_errors(error: CohortError, renames: Mapping[str, str] = RULE_FIELDS,
 
     ``renames`` maps a rule's field (``date``) to the form's field (``visit_date``)."""
     if isinstance(error, ValidationFailed):
-        return {p.field: p.message for p in error.problems}, (
+        return {p.field: p.text for p in error.problems}, (
             "Some answers need correcting: see the messages next to them.")
     if isinstance(error, ProtocolViolation) and error.field:
         name = renames.get(error.field, error.field)

@@ -185,7 +185,7 @@ def _print(report: ImportReport) -> None:
         typer.echo(f"{len(report.problems)} problem(s) to correct; nothing was saved.", err=True)
         for p in report.problems[:20]:
             cell = f", column {p.column}" if p.column else ""
-            typer.echo(f"  {where(p)}{cell} [{p.rule}] {p.message}", err=True)
+            typer.echo(f"  {where(p)}{cell} [{p.rule}] {p.text}", err=True)
         if len(report.problems) > 20:
             typer.echo(f"  … and {len(report.problems) - 20} more (see the annotated copy).",
                        err=True)
@@ -198,7 +198,7 @@ def _print(report: ImportReport) -> None:
     if report.deviations:
         typer.echo(f"{len(report.deviations)} deviation(s) raised for review:")
         for p in report.deviations:
-            typer.echo(f"  {where(p)} [{p.rule}] {p.message}")
+            typer.echo(f"  {where(p)} [{p.rule}] {p.text}")
 
 
 def report(

@@ -113,7 +113,7 @@ def _summary_rows(problems: Sequence[Problem]) -> Iterator[list[Any]]:
         yield neutralise_row([
             p.sheet, p.row, p.column, p.field, p.rule,
             "to correct" if p.severity == "error" else "saved, flagged for review",
-            p.message])
+            p.text])
 
 
 def _copied(problems: Sequence[Problem],
@@ -161,5 +161,5 @@ def _copied(problems: Sequence[Problem],
 def _note(p: Problem) -> str:
     what = _label(p.field) + ": " if p.field else ""
     if p.severity == "error":
-        return f"{what}{p.message} [{p.rule}]"
-    return f"Saved, but flagged for review: {p.message} [{p.rule}]"
+        return f"{what}{p.text} [{p.rule}]"
+    return f"Saved, but flagged for review: {p.text} [{p.rule}]"

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from openpyxl.utils.datetime import to_excel
 
 from cohort.excel.layout import CODE, STAFF, Column
+from cohort.messages import Message, msg
 
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?$")
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
@@ -27,6 +28,10 @@ _NOT_TICKED = frozenset({"0", "no", "n", "false", "unticked", "unchecked", "non"
 
 class CellError(ValueError):
     """A cell that cannot be read; the message says what to type instead."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.render())
+        self.message = message
 
 
 Reader = Callable[[object], object]
@@ -81,7 +86,7 @@ def _read_code(value: object) -> object:
     if _blank(value):
         return None
     if not isinstance(value, str):
-        raise CellError(f"'{value}' is not a participant code; codes look like C04-0012.")
+        raise CellError(msg("cell.not_a_code", value=value))
     return value.strip().upper()
 
 
@@ -105,7 +110,7 @@ def _read_number(value: object) -> object:
     if _blank(value):
         return None
     if isinstance(value, bool) or isinstance(value, date | datetime | time):
-        raise CellError("Please type a number here (the cell holds a date or a yes/no).")
+        raise CellError(msg("cell.number_expected"))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, int | float):
@@ -122,14 +127,12 @@ def read_date(value: object) -> object:
         return None
     if isinstance(value, datetime):
         if value.time() != time(0):
-            raise CellError("This cell holds a date and a time; please type the date only, "
-                            "like 2026-03-31.")
+            raise CellError(msg("cell.date_with_time"))
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int | float):
-        raise CellError(f"'{value:g}' is a number, not a date (was the cell formatted as a "
-                        "number?). Please type the date like 2026-03-31.")
+        raise CellError(msg("cell.number_not_date", value=value))
     text = str(value).strip()
     iso = _ISO.match(text)
     dmy = _DMY.match(text)
@@ -140,20 +143,15 @@ def read_date(value: object) -> object:
         if dmy:
             day, month, year = (int(g) for g in dmy.groups())
             if month > 12 >= day:
-                raise CellError(f"'{text}' looks like month/day/year; dates are read as "
-                                "day/month/year. Please type it like 2026-03-31.")
+                raise CellError(msg("cell.month_first_date", text=text))
             return date(year, month, day).isoformat()
     except CellError:
         raise
     except ValueError:
-        raise CellError(f"'{text}' is not a date that exists in the calendar. Please type "
-                        "it like 2026-03-31 (year-month-day) or 31/03/2026 "
-                        "(day/month/year).") from None
+        raise CellError(msg("cell.date_not_in_calendar", text=text)) from None
     if _SHORT_YEAR.match(text):
-        raise CellError(f"'{text}' has a two-digit year; please write the year in full, "
-                        "like 31/03/2026 or 2026-03-31.")
-    raise CellError(f"'{text}' is not a date. Please type it like 2026-03-31 "
-                    "(year-month-day) or 31/03/2026 (day/month/year).")
+        raise CellError(msg("cell.two_digit_year", text=text))
+    raise CellError(msg("cell.not_a_date", text=text))
 
 
 def _choice_reader(choices: dict[str, str]) -> Reader:
@@ -166,7 +164,7 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
         if _blank(value):
             return None
         if isinstance(value, date | time):
-            raise CellError(_date_formatted(value, f"the code of the answer ({words})"))
+            raise CellError(_date_formatted(value, "choice", words=words))
         if isinstance(value, bool):
             code = "1" if value else "0"
         elif isinstance(value, float) and value.is_integer():
@@ -179,23 +177,22 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
             if pair and pair.group(1) in choices:
                 said = pair.group(2).strip().lower()
                 if said and said != choices[pair.group(1)].strip().lower():
-                    raise CellError(f"'{text}' does not match the list ({words}); please "
-                                    "pick the answer again from the list.")
+                    raise CellError(msg("cell.not_in_list", text=text, words=words))
                 code = pair.group(1)
             elif text in choices:
                 code = text
             elif text.lower() in by_label:
                 code = by_label[text.lower()]
             else:
-                raise CellError(f"'{text}' is not one of the answers: {words}.")
+                raise CellError(msg("cell.not_a_choice", text=text, words=words))
         if code not in choices:
-            raise CellError(f"'{value}' is not one of the answers: {words}.")
+            raise CellError(msg("cell.not_a_choice", text=value, words=words))
         return code
 
     return read
 
 
-def _date_formatted(value: date | time, wanted: str) -> str:
+def _date_formatted(value: date | time, wanted: str, **params: object) -> Message:
     """Why a number typed in a cell formatted as a date came back as a date, and what to do.
 
     Excel and LibreOffice keep the number typed but show (and save) it through the cell's
@@ -210,11 +207,9 @@ def _date_formatted(value: date | time, wanted: str) -> str:
         kind = "date"
         shown = str(moment.date()) if moment.time() == time(0) else str(moment)
         serial = float(to_excel(moment))
-    what = (f", so the {int(serial)} typed here reads as the date {shown}"
-            if serial.is_integer() and 0 <= serial < 1000
-            else f" and holds {shown}, which is not an answer here")
-    return (f"This cell is formatted as a {kind}{what}. Pick the answer from the list, "
-            f"or format the cell as text (Format > Cells > Text) and type {wanted} again.")
+    typed = serial.is_integer() and 0 <= serial < 1000
+    return msg(f"cell.{kind}_formatted{'.typed' if typed else ''}.{wanted}", shown=shown,
+               typed=int(serial), **params)
 
 
 def _read_tick(value: object) -> object:
@@ -222,13 +217,13 @@ def _read_tick(value: object) -> object:
     if _blank(value):
         return None
     if isinstance(value, date | time):
-        raise CellError(_date_formatted(value, "1 (ticked) or 0 (not ticked)"))
+        raise CellError(_date_formatted(value, "tick"))
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
         if value in (0, 1):
             return bool(value)
-        raise CellError(f"'{value:g}' is neither 1 (yes, ticked) nor 0 (no).")
+        raise CellError(msg("cell.not_a_tick_number", value=value))
     text = str(value).strip().lower()
     pair = _CODE_LABEL.match(text)
     if pair:
@@ -237,4 +232,4 @@ def _read_tick(value: object) -> object:
         return True
     if text in _NOT_TICKED:
         return False
-    raise CellError(f"'{str(value).strip()}' is neither 1 = Yes (ticked) nor 0 = No.")
+    raise CellError(msg("cell.not_a_tick", value=str(value).strip()))

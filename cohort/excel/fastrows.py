@@ -23,6 +23,7 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import iterparse
 
 from cohort.excel.guard import WorkbookRefused
+from cohort.messages import msg
 
 ROW = f"{{{SHEET_MAIN_NS}}}row"
 VALUE = f"{{{SHEET_MAIN_NS}}}v"
@@ -39,13 +40,10 @@ def _row_number(number: str | None, expected: int, title: str, max_row: int) -> 
     elif _WHOLE.match(number):
         index = int(number.split(".")[0])
     else:
-        raise WorkbookRefused(f"The sheet '{title}' has a row numbered '{number[:20]}', which "
-                              "is not a row number; please save the file again from Excel "
-                              "or LibreOffice.")
+        raise WorkbookRefused(msg("workbook.bad_row_number", title=title, value=number[:20]))
     if index > max_row:
-        raise WorkbookRefused(f"The sheet '{title}' has a row numbered {index:,}; at most "
-                              f"{max_row:,} rows are read. Please delete the rows below your "
-                              "entries, or split the workbook.")
+        raise WorkbookRefused(msg("workbook.sheet_too_many_rows", title=title, index=index,
+                                  max_row=max_row))
     return index
 
 
@@ -55,8 +53,8 @@ def _column_number(letters: str, title: str, max_column: int) -> int:
     except ValueError:
         column = max_column + 1
     if column > max_column:
-        raise WorkbookRefused(f"The sheet '{title}' has a cell in column '{letters[:8]}'; at "
-                              f"most {max_column:,} columns are read.")
+        raise WorkbookRefused(msg("workbook.sheet_too_many_columns", title=title,
+                                  value=letters[:8], max_column=max_column))
     return column
 
 

@@ -23,6 +23,7 @@ from io import BytesIO
 from openpyxl.utils import column_index_from_string
 
 from cohort.errors import CohortError
+from cohort.messages import msg
 from cohort.settings import get_settings
 
 #: Rows a template adds past its participants (headers and empty entry rows).
@@ -72,8 +73,8 @@ def _mb(size: int) -> str:
 def check_size(size: int, limits: WorkbookLimits | None = None) -> None:
     limits = limits or workbook_limits()
     if size > limits.max_bytes:
-        raise WorkbookRefused(f"The file is {_mb(size)}; at most {_mb(limits.max_bytes)} is "
-                              "accepted. Please split it into smaller workbooks.")
+        raise WorkbookRefused(msg("workbook.file_too_big", size=_mb(size),
+                                  limit=_mb(limits.max_bytes)))
 
 
 def check_workbook(data: bytes, limits: WorkbookLimits | None = None) -> None:
@@ -89,25 +90,24 @@ def check_workbook(data: bytes, limits: WorkbookLimits | None = None) -> None:
     with book:
         parts = book.infolist()
         if len(parts) > limits.max_parts:
-            raise WorkbookRefused(f"This workbook has {len(parts):,} parts; a workbook of "
-                                  f"ours has a few dozen (at most {limits.max_parts}).")
+            raise WorkbookRefused(msg("workbook.too_many_parts", parts=len(parts),
+                                      limit=limits.max_parts))
         sheets = [p for p in parts if p.filename.lower().startswith("xl/worksheets/")
                   and p.filename.lower().endswith(".xml")]
         if len(sheets) > limits.max_sheets:
-            raise WorkbookRefused(f"This workbook has {len(sheets)} sheets; at most "
-                                  f"{limits.max_sheets} are read. Please split it.")
+            raise WorkbookRefused(msg("workbook.too_many_sheets", sheets=len(sheets),
+                                      limit=limits.max_sheets))
         total = sum(p.file_size for p in parts)
         if total > limits.max_xml_bytes:
             raise WorkbookRefused(
-                f"This workbook holds {_mb(total)} once decompressed; at most "
-                f"{_mb(limits.max_xml_bytes)} is accepted. Please split it into smaller "
-                "workbooks (or it is not a real workbook).")
+                msg("workbook.too_big_decompressed", size=_mb(total),
+                    limit=_mb(limits.max_xml_bytes)))
         for part in parts:
             if part.filename.lower().endswith("sharedstrings.xml") \
                     and part.file_size > limits.max_shared_strings_bytes:
                 raise WorkbookRefused(
-                    f"This workbook's text takes {_mb(part.file_size)}; at most "
-                    f"{_mb(limits.max_shared_strings_bytes)} is accepted.")
+                    msg("workbook.text_too_big", size=_mb(part.file_size),
+                        limit=_mb(limits.max_shared_strings_bytes)))
         rows = 0
         for part in parts:
             if part.filename.lower().endswith(_XML_SUFFIXES):
@@ -126,22 +126,19 @@ def _scan(book: zipfile.ZipFile, part: zipfile.ZipInfo, is_sheet: bool,
                 window = tail + chunk
                 if _DECLARATION.search(window):
                     raise WorkbookRefused(
-                        f"The part {part.filename} of this workbook declares a DOCTYPE or "
-                        "entities, which no spreadsheet program writes; it was not read. "
-                        "Please save the file again from Excel or LibreOffice.")
+                        msg("workbook.doctype", part=part.filename))
                 if is_sheet:
                     if first:
                         _check_dimension(window, part.filename, limits)
                     rows += len(_ROW.findall(window)) - len(_ROW.findall(tail))
                     if rows_so_far + rows > limits.max_rows + ROW_SLACK:
                         raise WorkbookRefused(
-                            f"This workbook has more than {limits.max_rows:,} rows; please "
-                            "split it into smaller workbooks.")
+                            msg("workbook.too_many_rows", limit=limits.max_rows))
                 tail = window[-64:]
                 first = False
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        raise WorkbookRefused(f"The part {part.filename} of this workbook is damaged "
-                              f"({type(error).__name__}); please save it again.") from None
+        raise WorkbookRefused(msg("workbook.damaged_part", part=part.filename,
+                                  error=type(error).__name__)) from None
     return rows
 
 
@@ -160,10 +157,8 @@ def _check_dimension(head: bytes, name: str, limits: WorkbookLimits) -> None:
     letters = last_col or first_col
     number = last_row or first_row
     if number is not None and int(number) > limits.max_row_number:
-        raise WorkbookRefused(f"A sheet of this workbook ({name}) reaches row {int(number):,}; "
-                              f"at most {limits.max_rows:,} rows are read. Please delete the "
-                              "rows below your entries, or split the workbook.")
+        raise WorkbookRefused(msg("workbook.row_too_far", sheet=name, row=int(number),
+                                  limit=limits.max_rows))
     if letters is not None and _column(letters.decode()) > limits.max_columns:
-        raise WorkbookRefused(f"A sheet of this workbook ({name}) reaches column "
-                              f"{letters.decode()}; at most {limits.max_columns:,} columns "
-                              "are read.")
+        raise WorkbookRefused(msg("workbook.column_too_far", sheet=name, column=letters.decode(),
+                                  limit=limits.max_columns))

@@ -38,10 +38,12 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
 from cohort.excel.layout import CODE, STAFF, Kind
 from cohort.excel.reader import EntryRow, EntrySheet, Problem, read_workbook
+from cohort.messages import Message, msg
 from cohort.models import Account, AerliSession, Centre, ImportBatch, Participant
 from cohort.rules import Finding
 from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnaires
 from cohort.services.context import Actor, batch, get_participant
+from cohort.services.deviations import describe
 from cohort.services.enrolment import EnrolmentCreate, enrol, enrolment_from_answers
 from cohort.services.sessions import AerliSessionCreate, log_session, session_from_answers
 from cohort.vocab import Timepoint
@@ -193,8 +195,7 @@ def import_sheet(
         if is_busy(error):
             raise ImportBusy(BUSY_MESSAGE) from error
         raise ImportStopped(
-            f"The import stopped on an unexpected error ({type(error).__name__}: {error}); "
-            "nothing was saved. Please report this to the data manager.") from error
+            msg("import.stopped", error=type(error).__name__, detail=error)) from error
     report.problems[read_first:] = _not_from_unreadable(report.problems[:read_first],
                                                         report.problems[read_first:])
     if report.problems or dry_run:
@@ -244,7 +245,7 @@ def _depends_on(name: str, fields: set[str]) -> bool:
 
 
 # --------------------------------------------------------------------------- problems
-def at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: str,
+def at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: Message | str,
         severity: str = "error") -> Problem:
     """A problem at the cell of ``name`` on ``row`` (its code cell when it has no column)."""
     layout = sheet.layout_of(row)
@@ -256,7 +257,7 @@ def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[P
     """Turn a service's error into problems on the cells concerned."""
     if isinstance(error, ValidationFailed):
         return [at(sheet, row, p.field, f"dictionary.{p.code}", p.message)
-                for p in error.problems] or [at(sheet, row, CODE, "dictionary", error.message)]
+                for p in error.problems] or [at(sheet, row, CODE, "dictionary", error.message_data)]
     if isinstance(error, ProtocolViolation):
         name = error.field or RULE_FIELDS.get(error.rule_id, CODE)
         if name == "date":
@@ -265,11 +266,11 @@ def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[P
             name = "study_group"
         elif name == "timepoint":
             name = CODE
-        return [at(sheet, row, name, error.rule_id, error.message)]
+        return [at(sheet, row, name, error.rule_id, error.message_data)]
     if isinstance(error, NotFound):
-        return [at(sheet, row, CODE, "participant.unknown", error.message)]
+        return [at(sheet, row, CODE, "participant.unknown", error.message_data)]
     return [at(sheet, row, INSTRUMENT_FIELDS.get(row.instrument or "", CODE), "import.refused",
-               error.message)]
+               error.message_data)]
 
 
 def _flagged(sheet: EntrySheet, row: EntryRow, findings: list[tuple[str, str]],
@@ -283,8 +284,7 @@ def need_code(sheet: EntrySheet, row: EntryRow, report: ImportReport) -> str | N
     """The row's participant code (REDCap: record id); a problem when it has none."""
     if not row.code:
         report.problems.append(at(sheet, row, CODE, "import.no_code",
-                                   "This row has answers but no participant code; add the "
-                                   "code (for example C04-0012) or clear the row."))
+                                   msg("import.no_code")))
     return row.code
 
 
@@ -339,22 +339,18 @@ def _save_questionnaires(session: Session, actor: Actor, sheet: EntrySheet,
     report.unchanged += len(result.unchanged)
     refs = [r.ref for r in rows if r not in result.unchanged]
     for ref, saved in zip(refs, result.saved, strict=True):
-        _flagged(sheet, by_ref[ref], [(d.rule_id, d.message) for d in saved.deviations],
+        _flagged(sheet, by_ref[ref], [(d.rule_id, describe(d)) for d in saved.deviations],
                  report)
 
 
 def _twice(sheet: EntrySheet, row: EntryRow, earlier: EntryRow, timepoint: Timepoint
            ) -> Problem:
     """A second row for the same questionnaire in one file (``visit.duplicate``)."""
-    where = f"Row {earlier.number}"
     there = sheet.layout_of(earlier).title
-    if there != sheet.layout_of(row).title:
-        where += f" of the sheet '{there}'"
-    whose = f"record {earlier.code}" if sheet.source == "export" else earlier.code
-    return at(sheet, row, CODE, "visit.duplicate",
-               f"{where} of this {sheet.source} already has {whose}'s "
-               f"{timepoint.value} questionnaire. Keep the answers in one of the two rows "
-               "and clear the other.")
+    other_sheet = there != sheet.layout_of(row).title
+    return at(sheet, row, CODE, "visit.duplicate", msg(
+        f"import.duplicate_visit.{sheet.source}{'.other_sheet' if other_sheet else ''}",
+        row=earlier.number, sheet=there, code=earlier.code, timepoint=timepoint))
 
 
 def write_row(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,
@@ -414,9 +410,7 @@ def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
             return
         if twin is not None:
             raise CohortError(
-                f"This row matches participant {twin} answer for answer (already "
-                "enrolled?). Delete the row; if it really is another person, enrol "
-                "them on the web page.")
+                msg("import.duplicate_enrolment", twin=twin))
         saved = enrol(session, actor=actor, data=data, on=on)
         if link is not None:
             link(saved.record)
@@ -482,7 +476,7 @@ def session_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow
             return None
         saved = log_session(session, actor=actor, code=code, data=data, on=on)
         report.written += 1
-        return [(d.rule_id, d.message) for d in saved.deviations]
+        return [(d.rule_id, describe(d)) for d in saved.deviations]
 
     write_row(session, sheet, row, report, write)
 
@@ -490,8 +484,7 @@ def session_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow
 def _staff_ids(session: Session, text: str | None) -> list[int]:
     """Staff ids or usernames, as typed in the 'workers present' column."""
     if not text:
-        raise ProtocolViolation("import.no_staff", "Please list the workers present at the "
-                                "session (staff ids or usernames).", field=STAFF)
+        raise ProtocolViolation("import.no_staff", msg("import.no_staff"), field=STAFF)
     ids: list[int] = []
     unknown: list[str] = []
     for token in (t for t in _STAFF_SPLIT.split(text) if t):
@@ -505,8 +498,8 @@ def _staff_ids(session: Session, text: str | None) -> list[int]:
         else:
             ids.append(account.staff_id)
     if unknown:
-        raise ProtocolViolation("import.unknown_staff", f"Unknown worker(s): "
-                                f"{', '.join(unknown)}; use staff ids or usernames.",
+        raise ProtocolViolation("import.unknown_staff",
+                                msg("import.unknown_staff", workers=", ".join(unknown)),
                                 field=STAFF)
     return ids
 

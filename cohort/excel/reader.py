@@ -41,6 +41,7 @@ from cohort.excel.layout import (
     columns_for,
     dictionary_version,
 )
+from cohort.messages import Message, msg, text_of
 from cohort.vocab import Timepoint
 
 #: How far down a sheet the variable-name row is looked for.
@@ -61,8 +62,14 @@ class Problem:
     column: str | None
     field: str
     rule: str
-    message: str
+    #: A catalogue message (rendered where the problem is shown), or words already
+    #: rendered (the data dictionary's validation, a deviation's description).
+    message: Message | str
     severity: str = "error"  # error | deviation (saved, and flagged for review)
+
+    @property
+    def text(self) -> str:
+        return text_of(self.message)
 
 
 @dataclass
@@ -177,15 +184,12 @@ def read_workbook(data: bytes, limits: WorkbookLimits | None = None) -> EntryShe
         book = load_workbook(BytesIO(data), read_only=True, data_only=True)
     except DAMAGED as error:
         raise WorkbookUnreadable(
-            "This file is not an Excel workbook (.xlsx) that can be read; save it as "
-            f"'Excel 2007-365 (.xlsx)' and try again ({type(error).__name__}).") from None
+            msg("workbook.not_xlsx", error=type(error).__name__)) from None
     try:
         return _read(book, limits)
     except DAMAGED as error:
         raise WorkbookUnreadable(
-            "Part of this workbook cannot be read (its XML is damaged or unusual); please "
-            "open it in Excel or LibreOffice, save it as 'Excel 2007-365 (.xlsx)' and try "
-            f"again ({type(error).__name__}).") from None
+            msg("workbook.damaged_xml", error=type(error).__name__)) from None
     finally:
         book.close()
 
@@ -210,15 +214,11 @@ def _read(book: Any, limits: WorkbookLimits) -> EntrySheet:
                 names, above, strict=False) if name and label is not None}
     if not found:
         raise WorkbookUnreadable(
-            "No entry sheet found: none has the row of variable names (participant_code, "
-            "visit_date, …) under the questions. Please use a template made by "
-            "`cohort template` and keep rows 1 and 2 as they are.")
+            msg("workbook.no_entry_sheet"))
     kinds = [(ws.title, _kind(meta, names, ws.title)) for ws, _, names, _ in found]
     if len({kind for _, kind in kinds}) > 1:
-        held = "; ".join(f"'{title}' holds {_KIND_WORDS[kind]}" for title, kind in kinds)
-        raise WorkbookUnreadable(
-            f"This workbook mixes kinds of rows ({held}). Nothing was read: please put each "
-            "kind in its own workbook (a new template) and import them one by one.")
+        held = "; ".join(f"'{title}': {kind.value}" for title, kind in kinds)
+        raise WorkbookUnreadable(msg("workbook.mixed_kinds", sheets=held))
     kind = kinds[0][1]
     timepoints = [_timepoint(meta, ws.title) if kind is Kind.QUESTIONNAIRE else None
                   for ws, *_ in found]
@@ -239,17 +239,12 @@ def _read(book: Any, limits: WorkbookLimits) -> EntrySheet:
     return sheet
 
 
-_KIND_WORDS = {Kind.ENROLMENT: "enrolments", Kind.QUESTIONNAIRE: "questionnaires",
-               Kind.SESSION: "AERLI sessions"}
-
-
 def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
     if meta.get("kind"):
         try:
             return Kind(meta["kind"])
         except ValueError:
-            raise WorkbookUnreadable(f"Unknown workbook kind '{meta['kind']}' in the hidden "
-                                     "_meta sheet.") from None
+            raise WorkbookUnreadable(msg("workbook.unknown_kind", kind=meta['kind'])) from None
     present = set(names)
     if "session_date" in present:
         return Kind.SESSION
@@ -257,8 +252,7 @@ def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
         return Kind.QUESTIONNAIRE
     if {"age", "consent", "inclusion_date"} <= present:
         return Kind.ENROLMENT
-    raise WorkbookUnreadable(f"Cannot tell what the sheet '{title}' holds (enrolment, "
-                             "questionnaire or AERLI sessions); please use a template.")
+    raise WorkbookUnreadable(msg("workbook.unknown_sheet_kind", sheet=title))
 
 
 def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
@@ -268,18 +262,14 @@ def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
         try:
             made_for = Timepoint(meta["timepoint"].strip().upper())
         except ValueError:
-            raise WorkbookUnreadable(f"Unknown timepoint '{meta['timepoint']}' in the hidden "
-                                     "_meta sheet.") from None
+            raise WorkbookUnreadable(msg("workbook.unknown_timepoint",
+                                         timepoint=meta['timepoint'])) from None
         if len(named) == 1 and named[0] is not made_for:
-            raise WorkbookUnreadable(
-                f"The sheet '{title}' is named for {named[0].value}, but this workbook was "
-                f"made for {made_for.value} questionnaires. Nothing was read: rename the "
-                f"sheet, or copy its rows into a {named[0].value} template.")
+            raise WorkbookUnreadable(msg("workbook.sheet_timepoint_mismatch", sheet=title,
+                                         named=named[0], made_for=made_for))
         return made_for
     if len(named) != 1:
-        raise WorkbookUnreadable(
-            f"Cannot tell the timepoint of the sheet '{title}'; name it 'M0 questionnaire', "
-            "'M6 questionnaire' or 'M12 questionnaire', or use a template.")
+        raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title))
     return named[0]
 
 
@@ -295,14 +285,13 @@ def _header(sheet: EntrySheet, layout: Layout, names: list[str],
         if name in seen:
             sheet.problems.append(Problem(
                 layout.title, layout.name_row, letter, name, "import.duplicate_column",
-                f"Columns {seen[name]} and {letter} both hold '{name}'; keep one of them."))
+                msg("workbook.duplicate_column", first=seen[name], second=letter, name=name)))
             continue
         column = columns.get(name)
         if column is None:
             sheet.problems.append(Problem(
                 layout.title, layout.name_row, letter, name, "import.unknown_column",
-                f"'{name}' (row {layout.name_row}, column {letter}) is not a variable of this "
-                "workbook; correct the name or delete the column."))
+                msg("workbook.unknown_column", name=name, row=layout.name_row, column=letter)))
             continue
         seen[name] = letter
         readers.append((index, column, reader_for(column)))
@@ -314,8 +303,7 @@ def _header(sheet: EntrySheet, layout: Layout, names: list[str],
         if column.name not in seen:
             sheet.problems.append(Problem(
                 layout.title, layout.name_row, None, column.name, "import.missing_column",
-                f"The column '{column.label}' ({column.name}) is missing; add it back "
-                "(copy it from a new template)."))
+                msg("workbook.missing_column", label=column.label, name=column.name)))
     return readers
 
 
@@ -350,7 +338,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
                 sheet.problems.append(Problem(
                     layout.title, number, get_column_letter(index + 1),
                     column.field.name if column.field else column.name,
-                    "import.unreadable_value", str(error)))
+                    "import.unreadable_value", error.message))
                 filled = True
                 continue
             if value is None:
@@ -377,8 +365,7 @@ def _rows(sheet: EntrySheet, layout: Layout, timepoint: Timepoint | None,
                 letter = get_column_letter(index + 1)
                 sheet.problems.append(Problem(
                     layout.title, number, letter, "", "import.unnamed_column",
-                    f"Column {letter} has no variable name in row {layout.name_row}, so its "
-                    "value cannot be read; move it to the right column or delete it."))
+                    msg("workbook.unnamed_column", column=letter, row=layout.name_row)))
         if not filled:
             sheet.blank_rows += 1
             continue

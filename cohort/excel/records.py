@@ -45,10 +45,12 @@ from cohort.excel.importer import (
 from cohort.excel.layout import CODE, STAFF
 from cohort.excel.reader import EntryRow, EntrySheet
 from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
+from cohort.messages import msg
 from cohort.models import ExternalRecord, Participant, Questionnaire, StatusChange
 from cohort.services import audit
 from cohort.services.bulk import QuestionnaireRow
 from cohort.services.context import Actor, get_participant, require_scope
+from cohort.services.deviations import describe
 from cohort.services.enrolment import enrolment_answers
 from cohort.services.participants import change_group, change_status
 from cohort.services.questionnaires import answers_unchanged, update_questionnaire
@@ -59,11 +61,7 @@ SOURCE = "redcap"
 #: Record ids per ``IN (...)`` query; well under every engine's parameter limit.
 CHUNK = 900
 REASON_LENGTH = 500
-NO_WORKERS = (
-    "REDCap's AERLI session form does not say who was present, and a session is saved "
-    f"with its workers only: add a column '{STAFF}' to the export with the staff ids or "
-    "usernames of the workers present at each session (separated by commas), then import "
-    "it again.")
+
 
 
 def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
@@ -103,9 +101,7 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
             refused.add(record)
             report.problems.append(at(
                 sheet, row, CODE, "scope.other_centre",
-                f"Record {record} was moved over earlier as a participant of a centre you do "
-                "not work with; nothing of this record can be imported in your name. Ask a "
-                "research officer of that centre to import the export."))
+                msg("import.other_centre_record", record=record)))
             continue
         if not row.enrolment:
             continue
@@ -130,9 +126,7 @@ def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant]
             session.flush()
         except IntegrityError:
             raise CohortError(
-                f"Record {record} was moved over by another import a moment ago; nothing "
-                "was saved from this one. Import the export again: the record is then "
-                "recognised.") from None
+                msg("import.record_moved_meanwhile", record=record)) from None
         audit.record_create(session, actor.staff_id, entry)
 
     return link
@@ -173,7 +167,8 @@ def between_visits(session: Session, actor: Actor, sheet: EntrySheet, report: Im
         elif _stored_session(session, actor, row, code):
             report.unchanged += 1  # a session exported from here comes back as it was
         else:
-            report.problems.append(at(sheet, row, STAFF, "import.no_staff", NO_WORKERS))
+            report.problems.append(at(sheet, row, STAFF, "import.no_staff",
+                                      msg("import.no_staff.redcap", column=STAFF)))
             try:
                 session_from_answers(row.answers, [])
             except CohortError as error:
@@ -189,15 +184,15 @@ def _status_answers(answers: dict[str, object]) -> tuple[Status, date, str | Non
     for name in ("fu_status", "fu_status_date"):
         if name not in clean and not any(p.field == name for p in problems):
             label = dictionary.fields[name].plain_label
-            problems.append(FieldError(name, f"{label}: a status change needs it.", label,
+            problems.append(FieldError(name, msg("import.status_reason_needed", label=label), label,
                                        "required"))
     reason = str(clean["fu_reason"]) if clean.get("fu_reason") else None
     if reason is not None and len(reason) > REASON_LENGTH:
         label = dictionary.fields["fu_reason"].plain_label
-        problems.append(FieldError("fu_reason", f"{label}: please keep it under "
-                                   f"{REASON_LENGTH} characters.", label, "too_long"))
+        problems.append(FieldError("fu_reason", msg("import.status_reason_too_long", label=label,
+                                                    limit=REASON_LENGTH), label, "too_long"))
     if problems:
-        raise ValidationFailed(problems, context="follow-up status answers")
+        raise ValidationFailed(problems, context="status_answers")
     status = STATUS_CODES[str(clean["fu_status"])]
     return status, date.fromisoformat(str(clean["fu_status_date"])), reason
 
@@ -218,11 +213,8 @@ def _status_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow
         if later and effective >= person.inclusion_date:
             raise ProtocolViolation(
                 "import.status_out_of_order",
-                f"{code}'s status history already has a later change ("
-                f"{later[-1].status.value.replace('_', ' ')} on "
-                f"{later[-1].effective_date.isoformat()}); a status dated "
-                f"{effective.isoformat()} cannot be added before it by an import. Check the "
-                "date in REDCap; if it is right, ask the data manager to add it.",
+                msg("import.status_out_of_order", code=code, later=later[-1].status,
+                    later_date=later[-1].effective_date, date=effective),
                 field="fu_status_date")
         change_status(session, actor=actor, code=code, status=status, effective_date=effective,
                       reason=reason, on=on)
@@ -266,9 +258,8 @@ def _enrolment_changes(session: Session, actor: Actor, code: str,
         label = get_dictionary().fields[name].plain_label
         raise ProtocolViolation(
             "import.enrolment_changed",
-            f"{label}: {code} was enrolled with '{_plain(stored.get(name, ''))}', and "
-            f"enrolment answers are not changed by an import ('{_plain(value)}' was sent). "
-            "Ask the data manager if the enrolment record is wrong.", field=name)
+            msg("import.enrolment_changed", label=label, code=code,
+                stored=_plain(stored.get(name, "")), sent=_plain(value)), field=name)
     return None
 
 
@@ -309,6 +300,6 @@ def _updater(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRe
                                      timepoint=row.timepoint, answers=row.answers,
                                      expected_version=version, on=on)
         report.written += 1
-        return [(d.rule_id, d.message) for d in saved.deviations]
+        return [(d.rule_id, describe(d)) for d in saved.deviations]
 
     return write

@@ -34,6 +34,7 @@ from cohort.excel.layout import (
     field_columns,
 )
 from cohort.excel.reader import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
+from cohort.messages import msg
 from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
 from forms.events import ONGOING_EVENT
 
@@ -56,18 +57,16 @@ def _field_of(name: str) -> str:
 def _lines(text: str, name: str, max_rows: int) -> list[list[str]]:
     """The CSV's lines, at most ``max_rows``; a NUL byte or a broken quote is refused."""
     if "\x00" in text:
-        raise WorkbookUnreadable(f"{name} contains NUL characters, so it is not a CSV export; "
-                                 "export the records from REDCap as CSV again.")
+        raise WorkbookUnreadable(msg("redcap.nul_characters", name=name))
     lines: list[list[str]] = []
     try:
         for line in csv.reader(io.StringIO(text)):
             lines.append(line)
             if len(lines) > max_rows:
-                raise WorkbookRefused(f"{name} has more than {max_rows - ROW_SLACK:,} rows; "
-                                      "please export the records in smaller parts.")
+                raise WorkbookRefused(msg("redcap.too_many_rows", name=name,
+                                          limit=max_rows - ROW_SLACK))
     except csv.Error as error:
-        raise WorkbookUnreadable(f"{name} cannot be read as CSV ({error}); export the "
-                                 "records from REDCap as CSV again.") from None
+        raise WorkbookUnreadable(msg("redcap.bad_csv", name=name, error=error)) from None
     return lines
 
 
@@ -78,16 +77,13 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise WorkbookUnreadable(f"{name} is neither an .xlsx workbook nor a UTF-8 CSV "
-                                 "file; export the records from REDCap as CSV.") from None
+        raise WorkbookUnreadable(msg("redcap.not_utf8", name=name)) from None
     lines = _lines(text, name, limits.max_rows + ROW_SLACK)
     if not lines or len(lines[0]) < 2:
-        raise WorkbookUnreadable(f"{name} is empty or not a CSV export of REDCap records.")
+        raise WorkbookUnreadable(msg("redcap.empty", name=name))
     header = [h.strip().lower() for h in lines[0]]
     if EVENT not in header:
-        raise WorkbookUnreadable(
-            f"{name} has no '{EVENT}' column: export the records of the longitudinal "
-            "project, with the event column, in REDCap's flat CSV format.")
+        raise WorkbookUnreadable(msg("redcap.no_event_column", name=name, column=EVENT))
     letters = {h: get_column_letter(i + 1) for i, h in enumerate(header)}
     letters[CODE] = "A"  # the record id is the participant's study code
     sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, [Layout(SHEET, 1, letters)],
@@ -126,8 +122,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         if column not in known:
             sheet.problems.append(Problem(
                 SHEET, 1, get_column_letter(index + 1), column, "import.unknown_column",
-                f"'{column}' is not a variable of the data dictionary; remove the column or "
-                "load the dictionary it comes from."))
+                msg("redcap.unknown_column", column=column)))
         elif column in asked:
             answer_columns.append((index, column))
     all_events = [*TIMEPOINT_EVENTS.values(), ONGOING_EVENT]
@@ -143,7 +138,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
         if event not in all_events:
             sheet.problems.append(Problem(
                 SHEET, number, letters[EVENT], EVENT, "redcap.unknown_event",
-                f"'{event}' is not one of the study's events ({', '.join(all_events)})."))
+                msg("redcap.unknown_event", event=event, events=', '.join(all_events))))
             continue
         if instrument or event == ONGOING_EVENT:
             if not instrument:
@@ -160,7 +155,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
                 continue
             row.instrument = instrument
             _answers(sheet, row, values, per_form[instrument])
-            allowed, where = form_names[instrument], f"the form '{instrument}'"
+            allowed, where = form_names[instrument], {"form": instrument}
             if instrument == SESSION_FORM:
                 row.staff = cells.get(STAFF, "").strip() or None
         else:
@@ -172,25 +167,25 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
                 _answers(sheet, found, values, enrolment)
                 row.enrolment = found.answers or None
                 row.centre = cells.get("redcap_data_access_group", "").strip().upper() or None
-            allowed, where = by_name[timepoint], f"{timepoint.value} ({event})"
+            allowed, where = by_name[timepoint], {"timepoint": timepoint.value, "event": event}
         for index, column in answer_columns:
             if column not in allowed and index < len(values) \
                     and values[index].strip() and values[index].strip() != "0":
                 sheet.problems.append(Problem(
                     SHEET, number, get_column_letter(index + 1), _field_of(column),
                     "redcap.not_in_event",
-                    f"'{column}' is not asked in {where}, but has a value on this row; move "
-                    "it to the right row or clear it."))
+                    msg("redcap.not_asked_in_form" if "form" in where
+                        else "redcap.not_asked_at_event", column=column, **where)))
         if row.instrument != SESSION_FORM and cells.get(STAFF, "").strip():
             sheet.problems.append(Problem(
                 SHEET, number, letters[STAFF], STAFF, "redcap.not_in_event",
-                f"'{STAFF}' is read on AERLI session rows only; clear it on this row."))
+                msg("redcap.staff_on_session_rows", column=STAFF)))
         if row.answers:
             sheet.rows.append(row)
         else:
             sheet.blank_rows += 1
     if not sheet.rows and not sheet.problems:
-        raise CohortError(f"{name} holds no answers to import.")
+        raise CohortError(msg("redcap.no_answers", name=name))
     return sheet
 
 
@@ -206,23 +201,18 @@ def _several_forms(number: int, letters: dict[str, str], event: str,
                    filled: list[str]) -> Problem:
     return Problem(SHEET, number, letters.get(REPEAT) or letters[EVENT], REPEAT,
                    "redcap.repeating_row",
-                   f"This {event} row holds answers of several forms ({', '.join(filled)}) "
-                   "and names no repeating instrument; export the records again with the "
-                   "redcap_repeat_instrument column, one form per row.")
+                   msg("redcap.several_forms", event=event, forms=', '.join(filled)))
 
 
 def _not_repeating(number: int, letters: dict[str, str], instrument: str) -> Problem:
     """A repeating-instrument row that cannot be mapped, named for what it is."""
     forms = get_dictionary().forms
-    ongoing = " and ".join(f"'{forms[f].label}' ({f})" for f in ONGOING_FORMS)
+    ongoing = ", ".join(f"'{forms[f].label}' ({f})" for f in ONGOING_FORMS)
     if instrument in forms:
-        message = (f"Rows of the repeating instrument '{forms[instrument].label}' "
-                   f"({instrument}) cannot be imported: in this study only {ongoing} repeat, "
-                   f"and '{instrument}' is filled once per event. Export it as a non-repeating "
-                   "form, or remove these rows.")
+        message = msg("redcap.not_repeating", label=forms[instrument].label,
+                      instrument=instrument, ongoing=ongoing)
     else:
-        message = (f"'{instrument}' is not a form of this study's data dictionary, so its "
-                   f"rows cannot be imported; only {ongoing} repeat. Remove these rows.")
+        message = msg("redcap.unknown_instrument", instrument=instrument, ongoing=ongoing)
     column = letters.get(REPEAT) or letters[EVENT]
     return Problem(SHEET, number, column, REPEAT, "redcap.repeating_row", message)
 
@@ -238,7 +228,7 @@ def _answers(sheet: EntrySheet, row: EntryRow, values: list[str],
         except CellError as error:
             sheet.problems.append(Problem(SHEET, row.number, get_column_letter(index + 1),
                                           _field_of(column.name), "import.unreadable_value",
-                                          str(error)))
+                                          error.message))
             continue
         if column.choice is not None and column.field is not None:
             chosen = ticks.setdefault(column.field.name, [])

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from cohort.models import Centre
 from cohort.services.context import Actor, may, require_role
-from cohort.services.deviations import list_deviations
+from cohort.services.deviations import describe, list_deviations
 from cohort.services.monitoring import centre_status, worklist
 from cohort.vocab import DeviationStatus
 from forms.safe_cells import neutralise_row
@@ -181,6 +181,6 @@ def _deviations(book: Workbook, session: Session, actor: Actor) -> int:
     detail = book.create_sheet("Deviation list")
     _table(detail, DEVIATION_COLUMNS,
            [(d.raised_at.date(), centres.get(d.centre_id, "?"), d.rule_id, d.severity.value,
-             d.status.value, d.message) for d in found], [12, 8, 28, 9, 10, 100])
+             d.status.value, describe(d)) for d in found], [12, 8, 28, 9, 10, 100])
     return len(found)
 

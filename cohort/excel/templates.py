@@ -47,6 +47,7 @@ from cohort.excel.layout import (
     dictionary_version,
     sheet_title,
 )
+from cohort.messages import msg
 from cohort.models import Centre, Participant, Questionnaire
 from cohort.services.context import Actor
 from cohort.services.monitoring import participant_overview, worklist
@@ -80,7 +81,7 @@ def due_codes(session: Session, *, actor: Actor, centre: Centre, timepoint: Time
 def find_centre(session: Session, actor: Actor, code: str) -> Centre:
     centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
     if centre is None or centre.id is None or not actor.can_see(centre.id):
-        raise NotFound(f"No centre with code {code}.")
+        raise NotFound(msg("centre.not_found", code=code))
     return centre
 
 
@@ -95,7 +96,7 @@ def build_template(
 ) -> tuple[bytes, int]:
     """The workbook's bytes and how many participant rows were pre-filled."""
     if kind is Kind.QUESTIONNAIRE and timepoint is None:
-        raise CohortError("Please say which timepoint the questionnaire is for (M0, M6 or M12).")
+        raise CohortError(msg("template.timepoint_needed"))
     centre = find_centre(session, actor, centre_code)
     codes = (due_codes(session, actor=actor, centre=centre, timepoint=timepoint, as_of=as_of)
              if kind is Kind.QUESTIONNAIRE and timepoint is not None else [])

@@ -28,12 +28,10 @@ from typing import Any
 from cohort.dictionary import get_dictionary
 from cohort.excel.layout import CHECKBOX_SEPARATOR, LISTS_SHEET
 from cohort.excel.reader import Layout, Problem
+from cohort.messages import msg
 
 RULE = "import.dictionary_changed"
 _ENTRY = re.compile(r"^\s*(\S+?)\s*=\s*(.*?)\s*$")
-_AGAIN = ("Nothing was read, so that no answer is saved with another meaning: please copy "
-          "the answers into a new template (cohort template, or the Workbooks page), "
-          "picking each of these answers again from its list.")
 
 
 def _words(text: str) -> str:
@@ -70,9 +68,7 @@ def meanings_changed(book: Any, layouts: list[Layout],
         if kept is None:
             problems.append(Problem(
                 layout.title, row, None, "", RULE,
-                "This workbook was made from another version of the data dictionary, and "
-                f"its hidden sheet '{LISTS_SHEET}' (the answers of each list) is gone, so "
-                f"whether its answer codes still mean the same cannot be checked. {_AGAIN}"))
+                msg("workbook.other_version_lists", sheet=LISTS_SHEET)))
             continue
         for name, letter in layout.letters.items():
             base, _, choice = name.partition(CHECKBOX_SEPARATOR)
@@ -85,21 +81,19 @@ def meanings_changed(book: Any, layouts: list[Layout],
                 if said and now and not _words(said).endswith(_words(now)):
                     problems.append(Problem(
                         layout.title, row, letter, f.name, RULE,
-                        f"This workbook was made from another version of the data "
-                        f"dictionary: the column '{said}' ({name}) now means '{now}'. "
-                        f"{_AGAIN}"))
+                        msg("workbook.other_version_column", said=said, name=name, now=now)))
                 continue
             before = kept.get(name)
             if before is None:
                 continue  # not a list in that version: the cell check says what it holds
-            changes = [f"{code} was '{label}', now '{f.choices[code]}'"
-                       if code in f.choices else f"{code} ('{label}') is no longer an answer"
+            # Language-neutral notation: code: 'then' → 'now' (→ — when no longer an answer).
+            changes = [f"{code}: '{label}' → '{f.choices[code]}'"
+                       if code in f.choices else f"{code}: '{label}' → —"
                        for code, label in before.items()
                        if code not in f.choices or _words(label) != _words(f.choices[code])]
             if changes:
                 problems.append(Problem(
                     layout.title, row, letter, f.name, RULE,
-                    f"This workbook was made from another version of the data dictionary, "
-                    f"in which the answers to '{f.plain_label}' ({name}) had other codes: "
-                    f"{'; '.join(changes)}. {_AGAIN}"))
+                    msg("workbook.other_version_choices", label=f.plain_label, name=name,
+                        changes="; ".join(changes))))
     return problems

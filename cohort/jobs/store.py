@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from cohort.errors import NotFound
+from cohort.messages import msg
 from cohort.models import utcnow
 from cohort.models_ops import Job, JobFile
 
@@ -110,7 +111,7 @@ def get_job(session: Session, *, account_id: int, job_id: str) -> Job:
     """The account's own job; anyone else's reads as unknown."""
     job = session.get(Job, job_id[:32]) if job_id.isalnum() else None
     if job is None or job.account_id != account_id:
-        raise NotFound(f"No job {job_id}.")
+        raise NotFound(msg("job.not_found", job_id=job_id))
     return job
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from cohort.errors import CohortError
 from cohort.jobs import store
+from cohort.messages import msg
 from cohort.models_ops import Job
 from cohort.services.context import Actor, batch
 
@@ -63,8 +64,7 @@ def register(kind: str, work: Work) -> None:
 def run(context: Context) -> dict[str, Any]:
     work = _KINDS.get(context.job.kind)
     if work is None:
-        raise CohortError(f"Unknown kind of job '{context.job.kind}'; this process cannot "
-                          "run it.")
+        raise CohortError(msg("job.unknown_kind", kind=context.job.kind))
     return work(context)
 
 
@@ -104,7 +104,7 @@ def import_summary(report: Any, limit: int = 200) -> dict[str, Any]:
     has them all)."""
     def problem(p: Any) -> dict[str, Any]:
         return {"sheet": p.sheet, "row": p.row, "column": p.column, "rule": p.rule,
-                "message": p.message}
+                "message": p.text}
 
     return {
         "filename": report.filename, "kind": report.kind.value, "dry_run": report.dry_run,

@@ -38,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from cohort import rules
 from cohort.errors import ActionNotAllowed
+from cohort.messages import msg
 from cohort.models import Centre, ExportLog, Participant, ReadLog, Staff, utcnow
 from cohort.rules import ExportFacts
 from cohort.services.context import Actor, finish, in_batch, require_role
@@ -221,9 +222,7 @@ def list_exports(session: Session, *, actor: Actor, where: LogFilter = LogFilter
     (an export may span centres an officer does not follow)."""
     require_role(actor, "access_log")
     if actor.centre_ids is not None:
-        raise ActionNotAllowed(
-            "scope.role", "The export log is reviewed by the data manager and national "
-            "research officers: exports can cover centres you do not follow.")
+        raise ActionNotAllowed("scope.role", msg("scope.role.export_log"))
     statement = select(ExportLog, Staff.display_name).join(
         Staff, col(ExportLog.actor_id) == col(Staff.id), isouter=True)
     conditions = _period(col(ExportLog.at), where)

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from cohort.errors import CohortError, NotFound
+from cohort.messages import Message, msg
 from cohort.models import (
     Account,
     ApiToken,
@@ -91,8 +92,7 @@ def _clean_username(username: str) -> str:
     name = username.strip().lower()
     if not name or len(name) > 80 or not all(c.isalnum() or c in "._-" for c in name):
         raise CohortError(
-            f"'{username}' cannot be a username: use letters, digits, '.', '_' or '-' "
-            "(at most 80 characters)."
+            msg("account.bad_username", username=username)
         )
     return name
 
@@ -109,12 +109,12 @@ def create_account(
     name = _clean_username(username)
     staff = session.get(Staff, staff_id)
     if staff is None:
-        raise NotFound(f"No staff member with id {staff_id}.")
+        raise NotFound(msg("staff.not_found", staff_id=staff_id))
     _check_password(session, password, username=name, staff=staff)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
-        raise CohortError(f"The username '{name}' is taken; please choose another one.")
+        raise CohortError(msg("account.username_taken", name=name))
     if session.exec(select(Account.id).where(Account.staff_id == staff_id)).first() is not None:
-        raise CohortError(f"{staff.display_name} already has an account.")
+        raise CohortError(msg("account.exists", name=staff.display_name))
     account = Account(username=name, password_hash=hash_password(password), staff_id=staff_id)
     session.add(account)
     session.flush()
@@ -132,7 +132,7 @@ def set_password(
     actor_id = _admin_id(actor)
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"No account with id {account_id}.")
+        raise NotFound(msg("account.not_found", account_id=account_id))
     _check_password(session, password, username=account.username,
                     staff=session.get(Staff, account.staff_id))
     account.password_hash = hash_password(password)
@@ -152,9 +152,9 @@ def set_active(
     actor_id = _admin_id(actor)
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"No account with id {account_id}.")
+        raise NotFound(msg("account.not_found", account_id=account_id))
     if not active and actor_id is not None and account.staff_id == actor_id:
-        raise CohortError("You cannot disable your own account; ask another data manager.")
+        raise CohortError(msg("account.cannot_disable_self"))
     old = account.active
     account.active = active
     session.add(account)
@@ -352,7 +352,8 @@ def centre_access(session: Session, *, actor: Actor | None) -> dict[int, list[in
     return out
 
 
-def _account_and_staff(session: Session, condition: Any, missing: str) -> tuple[Account, Staff]:
+def _account_and_staff(session: Session, condition: Any, missing: Message
+                       ) -> tuple[Account, Staff]:
     row = session.exec(
         select(Account, Staff).join(Staff, col(Staff.id) == Account.staff_id).where(condition)
     ).first()
@@ -367,8 +368,7 @@ def get_account_by_username(session: Session, *, actor: Actor | None, username: 
     _admin_id(actor)
     return _account_and_staff(
         session, Account.username == username.strip().lower(),
-        f"No account with the username '{username}': please check the spelling in the "
-        "list of accounts.")
+        msg("account.unknown_username", username=username))
 
 
 def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
@@ -376,14 +376,14 @@ def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
     """An account and its staff member, for data managers (what the accounts list shows)."""
     _admin_id(actor)
     return _account_and_staff(session, Account.id == account_id,
-                              f"No account with id {account_id}.")
+                              msg("account.not_found", account_id=account_id))
 
 
 def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
     _admin_id(actor)
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"No account with id {account_id}.")
+        raise NotFound(msg("account.not_found", account_id=account_id))
     return account
 
 
@@ -409,7 +409,7 @@ def create_staff_account(
     _check_password(session, password, username=name, centre_code=centre_code,
                     display_name=display_name)
     if session.exec(select(Account.id).where(Account.username == name)).first() is not None:
-        raise CohortError(f"The username '{name}' is taken; please choose another one.")
+        raise CohortError(msg("account.username_taken", name=name))
     centre_id = centre_by_code(session, centre_code).id if centre_code else None
     extra_ids = sorted(set(centre_ids_for(session, actor=actor, codes=limit_to)) - {centre_id})
     data = StaffCreate(display_name=display_name or name, role=role, centre_id=centre_id,

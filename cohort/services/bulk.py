@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound
+from cohort.messages import msg
 from cohort.models import Deviation, Participant, Questionnaire
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_scope
@@ -56,7 +57,7 @@ class BulkRefused(CohortError):
 
     def __init__(self, errors: list[RowError]) -> None:
         count = len(errors)
-        super().__init__(f"{count} row{'s' if count != 1 else ''} refused; nothing was saved.")
+        super().__init__(msg("bulk.refused.one" if count == 1 else "bulk.refused", count=count))
         self.errors = errors
 
 
@@ -138,7 +139,7 @@ def save_questionnaires(
         person = people.get(row.code)
         try:
             if person is None or person.id is None or not actor.can_see(person.centre_id):
-                raise NotFound(f"No participant with code {row.code}.")
+                raise NotFound(msg("participant.not_found", code=row.code))
             require_scope(actor, person.centre_id, session=session)
             taken = done.setdefault(person.id, set())
             if skip_identical and _same_as_stored(stored.get((person.id, row.timepoint)),

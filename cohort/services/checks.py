@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from cohort import rules
 from cohort.errors import FutureCheckDate
+from cohort.messages import msg
 from cohort.models import AerliSession, Deviation, Participant, Questionnaire, utcnow
 from cohort.rules import Finding, ScheduleFacts, overdue_timepoints
 from cohort.services import audit
@@ -63,8 +64,8 @@ def _findings(participant: Participant, facts: ScheduleFacts) -> Iterator[tuple[
     if no_session is not None:
         yield "", Finding(NO_SESSION, Severity.TIME, no_session)
     for tp, closes in overdue_timepoints(facts):
-        message = f"{tp.value} questionnaire overdue: its window closed on {closes}."
-        yield f":{tp.value}", Finding(OVERDUE, Severity.TIME, message)
+        yield f":{tp.value}", Finding(OVERDUE, Severity.TIME,
+                                      msg(OVERDUE, timepoint=tp, closes=closes))
 
 
 def _key(rule_id: str, participant_id: int, suffix: str) -> str:
@@ -100,10 +101,7 @@ def run_checks(
     """
     now = today or current_day()
     if as_of > now:
-        raise FutureCheckDate(
-            f"Cannot check as of {as_of}: that is in the future (today is {now}). "
-            "Give a date up to today, or leave it out to check as of today."
-        )
+        raise FutureCheckDate(msg("check.future_date", as_of=as_of, today=now))
     # A locked study takes no new deviation and clears none (rule study.locked); a locked
     # centre is left out, the others are checked.
     require_unlocked(session, None)

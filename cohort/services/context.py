@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from cohort import rules
 from cohort.errors import NotFound
+from cohort.messages import msg
 from cohort.models import Participant, Staff, StaffCentreAccess
 from cohort.rules import ProtocolConfig, ScopeFacts
 from cohort.services.lockstate import forget, keep_for_batch, require_unlocked
@@ -59,7 +60,7 @@ def actor_for(session: Session, staff: Staff) -> Actor:
 def load_actor(session: Session, staff_id: int) -> Actor:
     staff = session.get(Staff, staff_id)
     if staff is None or not staff.active:
-        raise NotFound(f"No active staff member with id {staff_id}.")
+        raise NotFound(msg("staff.not_active", staff_id=staff_id))
     return actor_for(session, staff)
 
 
@@ -100,7 +101,7 @@ def visible(actor: Actor, participant: Participant | None, code: str) -> Partici
     """``participant`` if the actor may see it; else the same 404 as an unknown code (for
     services that load the participant together with something else)."""
     if participant is None or not actor.can_see(participant.centre_id):
-        raise NotFound(f"No participant with code {code}.")
+        raise NotFound(msg("participant.not_found", code=code))
     return participant
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlmodel import Session, col, func, select
 
 from cohort.errors import CohortError, NotFound
+from cohort.messages import deviation_text, msg
 from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
@@ -64,6 +65,7 @@ def new_deviation(
     A record created in the same transaction cannot have been flagged before, so bulk
     writers add these directly instead of going through ``raise_findings``'s look-up.
     """
+    params = {**finding.reason.params, "participant": participant.code}
     return Deviation(
         rule_id=finding.rule_id,
         severity=finding.severity,
@@ -71,9 +73,16 @@ def new_deviation(
         record_id=record_id,
         participant_id=participant.id,
         centre_id=participant.centre_id,
-        message=f"{participant.code}: {finding.message}",
+        message=deviation_text(finding.reason.id, params)[:500],
+        message_id=finding.reason.id,
+        message_params=params,
         dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
     )
+
+
+def describe(deviation: Deviation, lang: str = "en") -> str:
+    """The words of a stored deviation for a reader of ``lang``."""
+    return deviation_text(deviation.message_id, deviation.message_params or {}, lang)
 
 
 def list_deviations(
@@ -115,7 +124,7 @@ def get_deviation(session: Session, *, actor: Actor, deviation_id: int) -> Devia
     those who see every centre; any other reads as unknown (404)."""
     deviation = session.get(Deviation, deviation_id)
     if deviation is None or not _visible(actor, deviation):
-        raise NotFound(f"No deviation with id {deviation_id}.")
+        raise NotFound(msg("deviation.not_found", deviation_id=deviation_id))
     return redact_records(actor, [deviation])[0]
 
 
@@ -137,14 +146,14 @@ def review(
     require_role(actor, "review")
     deviation = session.get(Deviation, deviation_id)
     if deviation is None or not _visible(actor, deviation):
-        raise NotFound(f"No deviation with id {deviation_id}.")
+        raise NotFound(msg("deviation.not_found", deviation_id=deviation_id))
     require_scope(actor, deviation.centre_id, "review", session=session)
     if status is DeviationStatus.OPEN:
-        raise CohortError("A deviation can be acknowledged or resolved, not reopened.")
+        raise CohortError(msg("deviation.cannot_reopen"))
     if status is DeviationStatus.RESOLVED and not (comment and comment.strip()):
-        raise CohortError("Please say how the deviation was resolved (a comment is required).")
+        raise CohortError(msg("deviation.comment_needed"))
     if deviation.status is DeviationStatus.RESOLVED:
-        raise CohortError("This deviation is already resolved.")
+        raise CohortError(msg("deviation.already_resolved"))
     before = {
         "status": deviation.status,
         "resolution_comment": deviation.resolution_comment,

@@ -19,6 +19,7 @@ from cohort import rules
 from cohort.codes import MAX_SEQUENCE, make_code
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotEligible, NotFound, ValidationFailed
+from cohort.messages import msg
 from cohort.models import Centre, Participant, Screening, StatusChange
 from cohort.rules import EnrolmentFacts
 from cohort.services import audit
@@ -64,14 +65,14 @@ class ScreeningCreate(SQLModel):
 def _centre(session: Session, actor: Actor, centre_code: str | None) -> Centre:
     if centre_code is None:
         if actor.centre_id is None:
-            raise CohortError("Please say which centre this is for (centre code).")
+            raise CohortError(msg("enrol.centre_needed"))
         centre = session.get(Centre, actor.centre_id)
     else:
         centre = session.exec(
             select(Centre).where(Centre.code == centre_code.strip().upper())
         ).first()
     if centre is None or centre.id is None:
-        raise NotFound(f"No centre with code {centre_code}.")
+        raise NotFound(msg("centre.not_found", code=centre_code))
     return centre
 
 
@@ -85,7 +86,7 @@ def enrolment_from_answers(answers: Mapping[str, Any]) -> EnrolmentCreate:
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
-            context="enrolment answers",
+            context="enrolment_answers",
         )
     clean = result.clean
 
@@ -175,9 +176,7 @@ def _next_seq(session: Session, centre: Centre) -> int:
     seq = int(current or 0) + 1
     if seq > MAX_SEQUENCE:
         raise CohortError(
-            f"Centre {centre.code} has used all {MAX_SEQUENCE:,} study codes. Nothing was "
-            "saved: please ask the data manager to open a new centre code for new "
-            "participants.")
+            msg("enrol.codes_used_up", code=centre.code, max=MAX_SEQUENCE))
     return seq
 
 
@@ -261,7 +260,7 @@ def log_screening(session: Session, *, actor: Actor, data: ScreeningCreate) -> S
     assert centre.id is not None  # noqa: S101
     require_scope(actor, centre.id, session=session)
     if data.outcome is ScreeningOutcome.ENROLLED:
-        raise CohortError("Enrolled people are logged by enrolment itself.")
+        raise CohortError(msg("screening.enrolled_logged_by_enrolment"))
     screening = Screening(
         screened_on=data.screened_on,
         centre_id=centre.id,

@@ -23,6 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from cohort.errors import CohortError
+from cohort.messages import msg
 from cohort.models import (
     AerliSession,
     AuditEntry,
@@ -53,17 +54,17 @@ def _change(session: Session, *, actor: Actor, centre_code: str | None, reason: 
             action: LockAction) -> StudyLock:
     require_role(actor, "lock")
     if not reason.strip():
-        raise CohortError(f"Please give a reason to {action.value} "
-                          f"{'centre ' + centre_code.upper() if centre_code else 'the study'} "
-                          "(it is kept in the lock history).")
+        raise CohortError(msg(f"lock.reason_needed.{action.value}.centre",
+                              centre=centre_code.upper())
+                          if centre_code else msg(f"lock.reason_needed.{action.value}.study"))
     centre = _scope(session, centre_code)
     state = read_lock_state(session)
-    where = f"Centre {centre.code}" if centre else "The study"
+    where = "centre" if centre else "study"
     locked = (centre.id in state.centres_since) if centre else state.study_locked
     if action is LockAction.LOCK and locked:
-        raise CohortError(f"{where} is already locked.")
+        raise CohortError(msg(f"lock.already_locked.{where}", centre=centre and centre.code))
     if action is LockAction.UNLOCK and not locked:
-        raise CohortError(f"{where} is not locked.")
+        raise CohortError(msg(f"lock.not_locked.{where}", centre=centre and centre.code))
     entry = StudyLock(action=action, centre_id=centre.id if centre else None,
                       actor_id=actor.staff_id, reason=reason.strip()[:500])
     session.add(entry)

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from cohort import rules
 from cohort.errors import CohortError
+from cohort.messages import msg
 from cohort.models import Participant, Questionnaire, StatusChange
 from cohort.rules import DatedFacts, GroupChangeFacts
 from cohort.services import audit
@@ -75,13 +76,11 @@ def change_status(
     rules.enforce(
         "dated",
         DatedFacts(effective_date, participant.inclusion_date, on or today(),
-                   what="The status date"),
+                   what="status"),
     )
     if status not in _ALLOWED[participant.status]:
-        raise CohortError(
-            f"{participant.code} is '{participant.status.value.replace('_', ' ')}'; "
-            f"it cannot become '{status.value.replace('_', ' ')}'."
-        )
+        raise CohortError(msg("status.not_allowed", code=participant.code,
+                              current=participant.status, requested=status))
     change = StatusChange(
         participant_id=participant.id,
         status=status,

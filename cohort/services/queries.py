@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from cohort.codes import compact, likely_codes
 from cohort.errors import NotFound
+from cohort.messages import msg
 from cohort.models import (
     AerliSession,
     AuditEntry,
@@ -45,7 +46,7 @@ def get_centre(session: Session, *, actor: Actor, code: str) -> Centre:
     """A centre the actor may see; another centre reads as unknown."""
     centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
     if centre is None or centre.id is None or not actor.can_see(centre.id):
-        raise NotFound(f"No centre with code {code}.")
+        raise NotFound(msg("centre.not_found", code=code))
     return centre
 
 
@@ -245,4 +246,4 @@ def centre_retention(session: Session, *, actor: Actor, code: str, as_of: date
     for row in retention_summary(session, actor=actor, as_of=as_of):
         if row.centre_id == centre.id:
             return centre, row
-    raise NotFound(f"No centre with code {code}.")
+    raise NotFound(msg("centre.not_found", code=code))

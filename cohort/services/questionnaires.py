@@ -22,6 +22,7 @@ from cohort.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from cohort.messages import msg
 from cohort.models import Participant, Questionnaire, utcnow
 from cohort.rules import DatedFacts, Finding, VisitFacts
 from cohort.services import audit
@@ -75,7 +76,7 @@ def _validated(
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
-            context=f"{timepoint.value} answers",
+            context="questionnaire", timepoint=timepoint.value,
         )
     clean = dict(result.clean)
     visit = date.fromisoformat(str(clean["visit_date"]))
@@ -85,7 +86,7 @@ def _validated(
 def _check_dates(participant: Participant, visit: date, on: date | None) -> None:
     rules.enforce(
         "dated",
-        DatedFacts(visit, participant.inclusion_date, on or today(), what="The visit date"),
+        DatedFacts(visit, participant.inclusion_date, on or today(), what="visit"),
     )
 
 
@@ -160,8 +161,7 @@ def save_questionnaire(
             raise
         raise DuplicateTimepoint(
             "visit.duplicate",
-            f"{code} already has a {timepoint.value} questionnaire (it was saved a moment "
-            "ago, perhaps by a second tap on Save). Open it to check or correct it.",
+            msg("visit.duplicate.just_saved", code=code, timepoint=timepoint),
             field="timepoint",
         ) from None
     if nested is not None:
@@ -239,7 +239,7 @@ def get_questionnaire(
     assert participant.id is not None  # noqa: S101
     found = _existing(session, participant.id).get(timepoint)
     if found is None:
-        raise NotFound(f"{code} has no {timepoint.value} questionnaire yet.")
+        raise NotFound(msg("questionnaire.not_found", code=code, timepoint=timepoint))
     return found
 
 
@@ -262,9 +262,8 @@ def update_questionnaire(
     questionnaire = get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
     if questionnaire.version != expected_version:
         raise StaleVersion(
-            f"This {timepoint.value} questionnaire was changed by someone else "
-            f"(version {questionnaire.version}, you loaded {expected_version}). "
-            "Reload it to see their changes, then make yours again.",
+            msg("questionnaire.stale", timepoint=timepoint, current=questionnaire.version,
+                expected=expected_version),
             current_version=questionnaire.version,
         )
     others = None
@@ -317,9 +316,8 @@ def _write_if_unchanged(
             select(Questionnaire.version).where(Questionnaire.id == questionnaire.id)
         ).one()
         raise StaleVersion(
-            f"This {timepoint.value} questionnaire was changed by someone else "
-            f"(version {current}, you loaded {expected_version}). "
-            "Reload it to see their changes, then make yours again.",
+            msg("questionnaire.stale", timepoint=timepoint, current=current,
+                expected=expected_version),
             current_version=int(current),
         )
     for name, value in values.items():

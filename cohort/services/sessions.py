@@ -11,6 +11,7 @@ from sqlmodel import Session, SQLModel, col, select
 from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.messages import msg
 from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff
 from cohort.rules import DatedFacts, Finding, SessionFacts
 from cohort.services import audit
@@ -101,7 +102,7 @@ def session_from_answers(
     if not result.ok:
         raise ValidationFailed(
             [FieldError(p.field, p.message, p.label, p.code) for p in result.problems],
-            context="session answers",
+            context="session_answers",
         )
     clean = result.clean
     site = clean.get("injection_site")
@@ -139,10 +140,9 @@ def assess(session: Session, participant: Participant,
     staff = [s for s in found if _working_at(session, s, participant.centre_id)]
     if len(staff) != len(staff_ids):
         missing = set(staff_ids) - {s.id for s in staff}
-        raise NotFound(("Unknown staff member: " if len(missing) == 1 else
-                        "Unknown staff members: ") + ", ".join(map(str, sorted(missing))) + ".")
+        raise NotFound(msg("staff.unknown_workers", workers=', '.join(map(str, sorted(missing)))))
     if not staff_ids:
-        raise CohortError("Please list the workers present at the session.")
+        raise CohortError(msg("session.workers_needed"))
     trained = sum(
         1
         for s in staff

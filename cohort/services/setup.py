@@ -17,12 +17,13 @@ from typing import Final
 from sqlmodel import Session, col, select
 
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
+from cohort.messages import Message, msg
 from cohort.models import Centre, CentreCreate, Staff, StaffCentreAccess, StaffCreate
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
 from cohort.vocab import Role
 
-STAFF_DETAILS = "staff details"
+STAFF_DETAILS = "staff_details"
 
 
 class _Unchanged(Enum):
@@ -44,7 +45,7 @@ def create_centre(session: Session, *, actor: Actor | None, data: CentreCreate) 
     actor_id = _admin(actor)
     code = data.code.strip().upper()
     if session.exec(select(Centre).where(Centre.code == code)).first() is not None:
-        raise CohortError(f"A centre with code {code} already exists.")
+        raise CohortError(msg("centre.exists", code=code))
     centre = Centre.model_validate(data, update={"code": code})
     session.add(centre)
     session.flush()
@@ -57,7 +58,7 @@ def centre_by_code(session: Session, code: str) -> Centre:
     """The centre of a code (``c04`` is ``C04``); an unknown code is named (NotFound)."""
     centre = session.exec(select(Centre).where(Centre.code == code.strip().upper())).first()
     if centre is None or centre.id is None:
-        raise NotFound(f"No centre with code {code}.")
+        raise NotFound(msg("centre.not_found", code=code))
     return centre
 
 
@@ -68,7 +69,8 @@ def centre_ids_for(session: Session, *, actor: Actor | None, codes: Iterable[str
     return [int(centre_by_code(session, code).id or 0) for code in codes]
 
 
-def _refuse(field: str, label: str, message: str, code: str = "invalid") -> ValidationFailed:
+def _refuse(field: str, label: str, message: Message, code: str = "invalid"
+            ) -> ValidationFailed:
     return ValidationFailed([FieldError(field=field, label=label, message=message, code=code)],
                             STAFF_DETAILS)
 
@@ -76,26 +78,23 @@ def _refuse(field: str, label: str, message: str, code: str = "invalid") -> Vali
 def _check_centres(role: Role, centre_id: int | None, extra_ids: Sequence[int]) -> None:
     if role is Role.OUTREACH_WORKER and centre_id is None:
         raise _refuse("centre_id", "Centre",
-                      "Outreach workers belong to a centre: please choose the centre this "
-                      "person works for.", "required")
+                      msg("staff.centre_needed"), "required")
     if extra_ids and role is not Role.RESEARCH_OFFICER:
         raise _refuse("extra_centre_codes", "Limited to centres",
-                      "Only research officers can be limited to a list of centres: please "
-                      "leave the list empty for this role.")
+                      msg("staff.extra_centres_not_allowed"))
 
 
 def _check_training_date(trained_on: date | None, today: date | None) -> None:
     if trained_on is not None and today is not None and trained_on > today:
         raise _refuse("aerli_trained_on", "AERLI training date",
-                      f"The date {trained_on.isoformat()} is in the future: please enter "
-                      "the date the AERLI training was completed (today, "
-                      f"{today.isoformat()}, or earlier).", "date_in_future")
+                      msg("staff.training_in_future", date=trained_on, today=today),
+                      "date_in_future")
 
 
 def _existing_centres(session: Session, ids: Iterable[int]) -> None:
     for centre_id in ids:
         if session.get(Centre, centre_id) is None:
-            raise NotFound(f"No centre with id {centre_id}.")
+            raise NotFound(msg("centre.not_found_id", centre_id=centre_id))
 
 
 def create_staff(
@@ -158,7 +157,7 @@ def update_staff(
     actor_id = _admin(actor)
     staff = session.get(Staff, staff_id)
     if staff is None:
-        raise NotFound(f"No staff member with id {staff_id}.")
+        raise NotFound(msg("staff.not_found", staff_id=staff_id))
     # Every check before any change, so that a refused part leaves the rest undone.
     if not isinstance(trained_on, _Unchanged):
         _check_training_date(trained_on, on)
@@ -168,8 +167,7 @@ def update_staff(
         _check_centres(staff.role, staff.centre_id, extra)
         _existing_centres(session, extra)
     if active is False and actor_id is not None and staff_id == actor_id:
-        raise CohortError("You cannot mark yourself as no longer active; please ask another "
-                          "data manager.")
+        raise CohortError(msg("staff.cannot_deactivate_self"))
 
     changes: dict[str, tuple[object, object]] = {}
     if not isinstance(trained_on, _Unchanged):

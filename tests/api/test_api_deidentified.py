@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from cohort.messages import msg
 from cohort.models import Deviation
 from cohort.rules import Finding
 from cohort.services.deviations import new_deviation, review
@@ -30,7 +31,8 @@ def _world_with_free_text(session: Session, factory: Factory, world: World) -> D
     change_status(session, actor=worker, code=world.pa.code, status=Status.WITHDRAWN,
                   effective_date=TODAY - timedelta(days=1), reason=REASON, on=TODAY)
     deviation = new_deviation(
-        Finding("session.trained_staff", Severity.SOFT, "fewer than two trained workers"),
+        Finding("session.trained_staff", Severity.SOFT,
+                msg("session.trained_staff", trained=1, required=2)),
         entity="aerli_session", record_id=1, participant=world.pa)
     session.add(deviation)
     session.commit()

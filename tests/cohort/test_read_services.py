@@ -9,6 +9,7 @@ import pytest
 from cohort import rules
 from cohort.errors import ActionNotAllowed, NotFound
 from cohort.excel.report import may_report, report_workbook
+from cohort.messages import msg
 from cohort.services import accounts, queries
 from cohort.vocab import Role
 from tests.factories import Factory
@@ -61,7 +62,7 @@ def test_report_workbook_refused_to_other_roles(factory: Factory, role: Role) ->
     assert refused.value.rule_id == "scope.role"
     assert "research officers" in refused.value.message
     # The refusal of reviewing deviations, from the one role table (action "review").
-    assert refused.value.message == rules.ACTION_ROLES["review"][1]
+    assert refused.value.message_data == msg("scope.role.review")
     assert not may_report(someone)
 
 

@@ -64,4 +64,4 @@ def test_a_date_formatted_choice_cell_in_a_workbook_is_reported_at_its_cell(
     [problem] = report.problems
     assert (problem.row, problem.column, problem.rule) == (
         row, cell.column_letter, "import.unreadable_value")
-    assert "formatted as a date, so the 2 typed here" in problem.message
+    assert "formatted as a date, so the 2 typed here" in problem.text

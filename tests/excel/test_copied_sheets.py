@@ -113,8 +113,9 @@ def test_sheets_of_different_kinds_are_refused_by_name(factory: Factory, site: S
     with pytest.raises(WorkbookUnreadable) as refused:
         _import(factory, site, save(book))
     message = refused.value.message
-    assert "'M6 questionnaire' holds questionnaires" in message
-    assert "'new people' holds enrolments" in message
+    assert "'M6 questionnaire': questionnaire" in message
+    assert "'new people': enrolment" in message
+    assert refused.value.message_id == "workbook.mixed_kinds"
 
 
 def test_a_copy_named_for_another_timepoint_is_refused(factory: Factory, site: Site) -> None:

@@ -14,6 +14,7 @@ from cohort.dictionary import get_dictionary, use_dictionary
 from cohort.excel.importer import import_file
 from cohort.excel.layout import LISTS_SHEET, META_SHEET, Kind
 from cohort.excel.templates import build_template
+from cohort.messages import Message
 from cohort.vocab import Timepoint
 from forms.loader import dictionary_paths, load_dictionary_text
 from tests.cohort.helpers import row_counts
@@ -63,8 +64,10 @@ def test_a_choice_code_that_changed_meaning_refuses_the_workbook(
     assert (problem.field, problem.rule) == ("inj_freq", "import.dictionary_changed")
     assert problem.column == entry_sheet(book).cell(
         2, columns(entry_sheet(book))["inj_freq"]).column_letter
-    assert "2 was 'Once a fortnight', now 'Once a week'" in problem.message
-    assert "new template" in problem.message
+    assert "2: 'Once a fortnight' → 'Once a week'" in problem.text
+    assert "new template" in problem.text
+    assert isinstance(problem.message, Message)
+    assert problem.message.id == "workbook.other_version_choices"
 
 
 def test_a_tick_column_that_changed_meaning_refuses_the_workbook(
@@ -75,7 +78,7 @@ def test_a_tick_column_that_changed_meaning_refuses_the_workbook(
     report = _import(factory, site, _filled(factory, site, book))
     [problem] = report.problems
     assert (problem.field, problem.rule) == ("products", "import.dictionary_changed")
-    assert f"now means '{products['5']}'" in problem.message
+    assert f"now means '{products['5']}'" in problem.text
 
 
 def test_another_version_with_the_same_codes_is_imported(
@@ -104,4 +107,4 @@ def test_without_its_lists_an_older_workbook_cannot_be_checked(
     del book[LISTS_SHEET]
     report = _import(factory, site, _filled(factory, site, book))
     [problem] = report.problems
-    assert problem.rule == "import.dictionary_changed" and "'_lists'" in problem.message
+    assert problem.rule == "import.dictionary_changed" and "'_lists'" in problem.text

@@ -99,7 +99,7 @@ def test_a_second_identical_new_row_is_refused_as_a_possible_twin(
     report = _import(factory, site, save(book))
     assert row_counts(factory.session) == before
     [problem] = report.problems
-    assert problem.row == 4 and "already enrolled" in problem.message
+    assert problem.row == 4 and "already enrolled" in problem.text
 
 
 def test_an_ineligible_person_stops_the_whole_enrolment_workbook(
@@ -175,5 +175,5 @@ def test_unknown_workers_are_named(factory: Factory, site: Site) -> None:
                  "setting": "1", "modality": "1", "workers_present": "nobody.here"})
     report = _import(factory, site, save(book))
     [problem] = report.problems
-    assert problem.rule == "import.unknown_staff" and "nobody.here" in problem.message
+    assert problem.rule == "import.unknown_staff" and "nobody.here" in problem.text
     assert problem.column == ws.cell(2, columns(ws)["workers_present"]).column_letter

@@ -154,7 +154,7 @@ def test_a_missing_answer_and_a_word_not_in_the_list_are_both_reported(
     found = sorted((p.row, p.field, p.rule) for p in report.problems)
     assert found == [(row, "inj_freq", "import.unreadable_value"),
                      (row, "share_syringe", "dictionary.required")]  # in one round
-    assert "Less than once a week" in report.problems[0].message
+    assert "Less than once a week" in report.problems[0].text
 
     fill(ws, row, {"inj_freq": "Once a week"})
     report = _import(factory, site, save(book))
@@ -233,4 +233,4 @@ def test_hand_made_problems_are_refused_with_a_clear_message(
     assert ("inj_freq", "import.unreadable_value") in rules
     assert ("", "import.unnamed_column") in rules
     date_problem = next(p for p in report.problems if p.field == "visit_date")
-    assert "month/day/year" in date_problem.message
+    assert "month/day/year" in date_problem.text

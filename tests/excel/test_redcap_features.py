@@ -113,7 +113,7 @@ def test_the_import_checks_tags_and_takes_missing_codes(factory: Factory, site: 
                          filename="m6.xlsx", on=factory.today, dry_run=True)
     assert [(p.field, p.rule) for p in report.problems] == [
         ("questionnaire_note", "dictionary.too_long")]
-    assert "at most 10 characters" in report.problems[0].message
+    assert "at most 10 characters" in report.problems[0].text
 
     fill(ws, first, {"questionnaire_note": "short", "share_syringe": "UNK = Unknown",
                      "products___1": "NASK", "products___5": None})

@@ -164,7 +164,7 @@ def test_a_record_matching_a_linked_or_several_participants_is_still_refused(
     before = row_counts(factory.session)
     linked = _import(factory, site, export([_m0(factory, "102")]))  # 101 has its link
     [problem] = linked.problems
-    assert "answer for answer" in problem.message
+    assert "answer for answer" in problem.text
     _forget_links(factory)
     person = _person(factory, code)
     twin = factory.participant(site.worker, inclusion_date=person.inclusion_date,
@@ -176,7 +176,7 @@ def test_a_record_matching_a_linked_or_several_participants_is_still_refused(
     assert twin.id != person.id
     several = _import(factory, site, export([_m0(factory, "103")]))  # which of the two?
     [problem] = several.problems
-    assert "answer for answer" in problem.message
+    assert "answer for answer" in problem.text
     assert factory.session.exec(select(ExternalRecord)).all() == []
     assert row_counts(factory.session)["participant"] == before["participant"] + 1
 
@@ -202,7 +202,7 @@ def test_a_record_linked_to_another_centre_is_not_imported_in_its_place(
     assert row_counts(factory.session) == before
     [problem] = report.problems
     assert (problem.row, problem.rule) == (2, "scope.other_centre")
-    assert "Record 101" in problem.message and elsewhere.code not in problem.message
+    assert "Record 101" in problem.text and elsewhere.code not in problem.text
 
 
 def test_follow_up_status_rows_become_the_status_history(
@@ -246,7 +246,7 @@ def test_a_status_the_rules_refuse_is_shown_at_its_cells(
                      (4, "fu_status_date", "date.in_future"),
                      (5, "fu_status", "dictionary.required")}
     refused = next(p for p in report.problems if p.row == 3)
-    assert "deceased" in refused.message and "cannot become 'returned'" in refused.message
+    assert "deceased" in refused.text and "cannot become 'returned'" in refused.text
     header = export([]).decode().splitlines()[0].split(",")
     assert refused.column == get_column_letter(header.index("fu_status") + 1)
 
@@ -262,7 +262,7 @@ def test_a_status_dated_before_a_later_change_is_refused(
         "fu_status_date": (person.inclusion_date + timedelta(days=50)).isoformat()}]))
     [problem] = report.problems
     assert (problem.field, problem.rule) == ("fu_status_date", "import.status_out_of_order")
-    assert "withdrawn on" in problem.message
+    assert "withdrawn on" in problem.text
 
 
 def test_session_rows_are_logged_with_the_same_rules_and_not_twice(
@@ -300,7 +300,7 @@ def test_session_rows_without_their_workers_say_what_to_add(
     assert row_counts(factory.session) == before
     found = sorted((p.field, p.rule) for p in report.problems)
     assert found == [("setting", "dictionary.required"), ("workers_present", "import.no_staff")]
-    message = next(p.message for p in report.problems if p.rule == "import.no_staff")
+    message = next(p.text for p in report.problems if p.rule == "import.no_staff")
     assert "add a column 'workers_present'" in message
 
 
@@ -312,7 +312,7 @@ def test_a_repeating_instrument_that_cannot_be_mapped_is_named_for_what_it_is(
             "redcap_repeat_instrument": "questionnaire", "redcap_repeat_instance": 1},
         {"record_id": person.code, "redcap_event_name": "ongoing_arm_1",
          "redcap_repeat_instrument": "photo_log", "redcap_repeat_instance": 1}]))
-    messages = {p.row: p.message for p in report.problems if p.rule == "redcap.repeating_row"}
+    messages = {p.row: p.text for p in report.problems if p.rule == "redcap.repeating_row"}
     assert set(messages) == {2, 3}
     assert "(questionnaire)" in messages[2] and "AERLI" not in messages[2].split(":")[0]
     assert "session workbook" not in messages[2]

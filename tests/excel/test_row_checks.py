@@ -52,9 +52,9 @@ def test_a_code_entered_twice_names_the_row_of_this_workbook_that_has_it(
     [problem] = report.problems
     assert (problem.row, problem.field, problem.rule) == (again, "participant_code",
                                                           "visit.duplicate")
-    assert problem.message.startswith(
+    assert problem.text.startswith(
         f"Row {first} of this workbook already has {person.code}'s M6 questionnaire")
-    assert "open it" not in problem.message
+    assert "open it" not in problem.text
 
 
 def test_a_code_entered_in_two_sheets_names_the_other_sheet(
@@ -68,7 +68,7 @@ def test_a_code_entered_in_two_sheets_names_the_other_sheet(
     fill(copy, row_of(copy, person.code), as_cells(_answers(factory, inj_freq="2")))
     [problem] = _import(factory, site, save(book)).problems
     assert problem.sheet == "copy"
-    assert problem.message.startswith(
+    assert problem.text.startswith(
         f"Row {row_of(ws, person.code)} of the sheet 'M6 questionnaire' of this workbook "
         f"already has {person.code}'s M6 questionnaire")
 
@@ -80,7 +80,7 @@ def test_a_record_exported_twice_for_one_event_names_the_first_line(
                           _row(person.code, "m6_arm_1", _answers(factory, inj_freq="2"))])
     [problem] = _import(factory, site, data, "export.csv").problems
     assert (problem.row, problem.rule) == (3, "visit.duplicate")
-    assert problem.message.startswith(
+    assert problem.text.startswith(
         f"Row 2 of this export already has record {person.code}'s M6 questionnaire")
 
 

@@ -159,6 +159,17 @@ _SERVICES: Final[dict[str, str]] = {
     "account.cannot_disable_self": (
         "You cannot disable your own account; ask another data manager."),
     "participant.not_found": "No participant with code {code}.",
+    "session.not_found": "No AERLI session with id {id}.",
+    "session.correction_reason_needed": (
+        "Please say why the session is corrected (a reason is required)."),
+    "session.correction_reason_too_long": "Please keep the reason under {limit} characters.",
+    "session.correction_unchanged": "Nothing was changed: the session already reads like this.",
+    "answer.required": "Please answer this question.",
+    "answer.too_long": "Please keep it under {limit} characters.",
+    "sync.bad_uuid": "The entry's id is not a UUID.",
+    "sync.visit_needed": "Say which visit (M0, M6 or M12).",
+    "sync.participant_needed": "Say which participant.",
+    "sync.version_needed": "Say which version is corrected.",
     "staff.not_active": "No active staff member with id {staff_id}.",
     "deviation.not_found": "No deviation with id {deviation_id}.",
     "deviation.cannot_reopen": "A deviation can be acknowledged or resolved, not reopened.",
@@ -198,6 +209,8 @@ _SERVICES: Final[dict[str, str]] = {
     "validation.failed_more.questionnaire": (
         "Some {timepoint} answers need correcting — {summary} (and {more} more)"),
     "validation.failed.answers": "Some answers need correcting — {summary}",
+    "validation.failed.entry": "This entry needs correcting — {summary}",
+    "validation.failed_more.entry": "This entry needs correcting — {summary} (and {more} more)",
     "validation.failed_more.answers": "Some answers need correcting — {summary} (and {more} more)",
     "validation.failed.session": "Some session answers need correcting — {summary}",
     "validation.failed_more.session": (

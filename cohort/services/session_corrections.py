@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from cohort import rules
 from cohort.codes import normalise_code
 from cohort.errors import CohortError, NotFound
+from cohort.messages import msg
 from cohort.models import AerliSession, Deviation, Participant, SessionStaff, Staff, utcnow
 from cohort.rules import DatedFacts, Finding, plural
 from cohort.services import audit
@@ -78,16 +79,16 @@ def correct_session(
     owner = session.get(Participant, record.participant_id) if record is not None else None
     if record is None or owner is None or (
             code is not None and normalise_code(code) != owner.code):
-        raise NotFound(f"No AERLI session with id {session_id}.")
+        raise NotFound(msg("session.not_found", id=session_id))
     participant = get_participant(session, actor, owner.code)
     require_scope(actor, participant.centre_id, session=session)
     reason = " ".join((reason or "").split())
     if not reason:
-        raise CohortError("Please say why the session is corrected (a reason is required).")
+        raise CohortError(msg("session.correction_reason_needed"))
     if len(reason) > MAX_REASON:
-        raise CohortError(f"Please keep the reason under {MAX_REASON} characters.")
+        raise CohortError(msg("session.correction_reason_too_long", limit=MAX_REASON))
     rules.enforce("dated", DatedFacts(data.session_date, participant.inclusion_date,
-                                      on or today(), what="The session date"))
+                                      on or today(), what="session"))
     data = checked(data)
     staff_ids, findings = assess(session, participant, data)
     assert record.id is not None  # noqa: S101
@@ -96,7 +97,7 @@ def correct_session(
     before_counts = record.counts_for_protocol
     new = data.model_dump(exclude={"staff_ids"})
     if {n: new[n] for n in FIELDS} == before and staff_ids == before_staff:
-        raise CohortError("Nothing was changed: the session already reads like this.")
+        raise CohortError(msg("session.correction_unchanged"))
     for name in FIELDS:
         setattr(record, name, new[name])
     record.counts_for_protocol = not rules.disqualifies_session(findings)

@@ -178,7 +178,7 @@ def log_session(
     rules.enforce(
         "dated",
         DatedFacts(data.session_date, participant.inclusion_date, on or today(),
-                   what="The session date"),
+                   what="session"),
     )
     data = checked(data)
     staff_ids, findings = assess(session, participant, data)

@@ -43,6 +43,7 @@ from cohort.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from cohort.messages import msg
 from cohort.models import Deviation
 from cohort.models_ops import SyncReceipt
 from cohort.services.context import Actor, batch, get_participant, require_scope
@@ -112,7 +113,7 @@ def _canonical(value: str) -> str:
     try:
         return str(uuid_module.UUID(value))
     except ValueError:
-        raise ValidationFailed([FieldError("uuid", "The entry's id is not a UUID.")],
+        raise ValidationFailed([FieldError("uuid", msg("sync.bad_uuid"))],
                                context="entry") from None
 
 
@@ -148,14 +149,13 @@ def _status_change(answers: dict[str, Any]) -> tuple[Any, date, str | None]:
     for name in ("fu_status", "fu_status_date"):
         if name not in clean and not any(p.field == name for p in problems):
             label = dictionary.fields[name].plain_label
-            problems.append(FieldError(name, "Please answer this question.", label,
-                                       "required"))
+            problems.append(FieldError(name, msg("answer.required"), label, "required"))
     reason = str(clean["fu_reason"]) if clean.get("fu_reason") else None
     if reason is not None and len(reason) > REASON_LENGTH:
-        problems.append(FieldError("fu_reason", f"Please keep it under {REASON_LENGTH} "
-                                   "characters.", "", "too_long"))
+        problems.append(FieldError("fu_reason", msg("answer.too_long", limit=REASON_LENGTH),
+                                   "", "too_long"))
     if problems:
-        raise ValidationFailed(problems, context="follow-up status answers")
+        raise ValidationFailed(problems, context="status_answers")
     return (STATUS_CODES[str(clean["fu_status"])],
             date.fromisoformat(str(clean["fu_status_date"])), reason)
 
@@ -169,7 +169,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _timepoint(entry: OfflineEntry) -> Timepoint:
     if entry.timepoint is None:
-        raise ValidationFailed([FieldError("timepoint", "Say which visit (M0, M6 or M12).")],
+        raise ValidationFailed([FieldError("timepoint", msg("sync.visit_needed"))],
                                context="entry")
     return entry.timepoint
 
@@ -183,7 +183,7 @@ def _write(session: Session, actor: Actor, entry: OfflineEntry, code: str | None
         saved_p = enrol(session, actor=actor, data=data, on=on)
         return saved_p.record.code, saved_p.record.id, saved_p.deviations
     if code is None:
-        raise ValidationFailed([FieldError("participant", "Say which participant.")],
+        raise ValidationFailed([FieldError("participant", msg("sync.participant_needed"))],
                                context="entry")
     if entry.kind == "questionnaire":
         saved_q = save_questionnaire(session, actor=actor, code=code,
@@ -192,7 +192,7 @@ def _write(session: Session, actor: Actor, entry: OfflineEntry, code: str | None
     if entry.kind == "correction":
         if entry.expected_version is None:
             raise ValidationFailed([FieldError("expected_version",
-                                               "Say which version is corrected.")],
+                                               msg("sync.version_needed"))],
                                    context="entry")
         saved_q = update_questionnaire(session, actor=actor, code=code,
                                        timepoint=_timepoint(entry), answers=entry.answers,
@@ -227,7 +227,7 @@ def _refused(uuid: str, error: CohortError, code: str | None) -> EntryOutcome:
     errors: dict[str, str] = {}
     rule_id = None
     if isinstance(error, ValidationFailed):
-        errors = {p.field: p.message for p in error.problems}
+        errors = {p.field: p.text for p in error.problems}
         rule_id = "dictionary"
     elif isinstance(error, ProtocolViolation):
         rule_id = error.rule_id

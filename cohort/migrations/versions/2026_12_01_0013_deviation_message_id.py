@@ -13,7 +13,7 @@ The sentences are copied here, not imported: a migration must keep reading the w
 its time whatever the catalogue says later.
 
 Revision ID: 0013
-Revises: 0017
+Revises: 0015
 Create Date: 2026-12-01 17:10:00.000000
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = '0013'
-down_revision: str | None = '0017'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -78,8 +78,9 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
     for i, (label, _values) in enumerate(points):
         if i % step == 0 or i == len(points) - 1:
             x = left + plot_w * i / n
+            anchor = "end" if i == len(points) - 1 and i else "start" if i == 0 else "middle"
             parts.append(f'<text x="{x:.0f}" y="{top + plot_h + 16}" font-size="11" '
-                         f'text-anchor="middle">{escape(label)}</text>')
+                         f'text-anchor="{anchor}">{escape(label)}</text>')
     for s, name in enumerate(series):
         colour = COLOURS[s % len(COLOURS)]
         coords = [(left + plot_w * i / n, top + plot_h * (1 - v / 100), label, v)

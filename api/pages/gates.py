@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import SignedIn
-from api.pages.common import render_error
+from api.pages.common import render
 from cohort.services.context import may
 from cohort.vocab import Role
 
@@ -25,5 +25,6 @@ def entry_refusal(request: Request, user: SignedIn, what: str) -> HTMLResponse |
     if may(user.actor, "write"):
         return None
     detail = READ_ONLY_HINT.get(user.role, "Your role does not allow data entry.")
-    return render_error(request, status=403, title=f"{what} is not available to you",
-                        detail=detail)
+    # Rendered for the signed-in person: the menu stays, with what they can do instead.
+    return render(request, "error.html", {"title": f"{what} is not available to you",
+                                          "detail": detail}, user=user, status=403)

@@ -22,9 +22,10 @@ RECORD_NAMES = {"participant": "Participant", "questionnaire": "Questionnaire",
                 "deviation": "Deviation", "screening": "Screening"}
 ACTION_NAMES = {"create": "created", "update": "changed"}
 #: Columns of a created record that say nothing to a person reading the history.
-HIDDEN = frozenset({"id", "version", "created_at", "updated_at", "participant_id",
+HIDDEN = frozenset({"id", "seq", "version", "created_at", "updated_at", "participant_id",
                     "centre_id", "record_id", "dedupe_key", "client_id"})
 STAFF_FIELDS = frozenset({"resolved_by", "created_by", "recorded_by", "entered_by",
+                          "enrolled_by",
                           "staff_id", "updated_by"})
 
 
@@ -48,6 +49,8 @@ def _label(name: str, dictionary: DataDictionary) -> str:
     f = dictionary.fields.get(base)
     if f is not None and f.label:
         return f.label
+    if base in STAFF_FIELDS and base.endswith("_id"):
+        return "Worker"
     return base.replace("_", " ").capitalize()
 
 
@@ -78,6 +81,8 @@ def _value(name: str, value: Any, dictionary: DataDictionary,
         return f"{f.choices[text]} ({text})"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if f is None and text.isidentifier():  # a stored word (in_person): in words
+        return text.replace("_", " ")
     return text
 
 

@@ -17,7 +17,31 @@
   }
   document.querySelectorAll("table.sortable").forEach(function (table) {
     var body = table.tBodies[0];
-    table.querySelectorAll("thead th[data-col]").forEach(function (th) {
+    var heads = table.querySelectorAll("thead th[data-col]");
+    // On a phone the table's header is hidden (one card per row): a "Sort by" list then
+    // sorts the same way, highest first (names A to Z).
+    var picker = document.createElement("select");
+    picker.className = "sort-by";
+    picker.setAttribute("aria-label", "Sort by");
+    picker.appendChild(new Option("Sort by…", ""));
+    heads.forEach(function (th) {
+      picker.appendChild(new Option(th.getAttribute("data-name") || th.textContent,
+                                    th.getAttribute("data-col")));
+    });
+    picker.addEventListener("change", function () {
+      if (!picker.value) return;
+      var col = parseInt(picker.value, 10);
+      var rows = Array.prototype.slice.call(body.rows);
+      var numeric = typeof key(rows[0] && rows[0].cells[col]) === "number";
+      rows.sort(function (r1, r2) {
+        var c = compare(key(r1.cells[col]), key(r2.cells[col]));
+        return numeric ? -c : c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+    var holder = table.closest(".scroll") || table;
+    holder.parentNode.insertBefore(picker, holder);
+    heads.forEach(function (th) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "sort";

@@ -81,7 +81,7 @@ def _value(name: str, value: Any, dictionary: DataDictionary,
         return f"{f.choices[text]} ({text})"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if f is None and text.isidentifier():  # a stored word (in_person): in words
+    if text.isidentifier():  # a stored word (in_person): in words
         return text.replace("_", " ")
     return text
 

@@ -21,7 +21,7 @@ from cohort.services.access import PURPOSES
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.services.retention_groups import retention_breakdown
+from cohort.services.retention_groups import cached_retention_breakdown
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
 from forms.safe_cells import neutralise_row
@@ -35,7 +35,7 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     """Retention per centre with percentages, the intervention / comparison split, a chart
     per centre and over time, sortable columns and a CSV download (``retention_view``)."""
     rows = queries.retention_summary(session, actor=user.actor, as_of=today)
-    breakdown = retention_breakdown(session, actor=user.actor, as_of=today)
+    breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
     return render(request, "retention.html",
                   {**retention_view(rows, breakdown), "today": today,
                    "purposes": PURPOSES, "needs_purpose": user.actor.centre_ids is None},
@@ -47,7 +47,8 @@ def retention_csv(request: Request, user: CurrentUser, session: DbSession, today
                   purpose: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """The retention figures as CSV (cells neutralised), logged as an export: the whole
     cohort's needs a purpose (rule ``export.no_purpose``: 422, nothing sent)."""
-    header, rows = csv_rows(retention_breakdown(session, actor=user.actor, as_of=today))
+    header, rows = csv_rows(cached_retention_breakdown(session, actor=user.actor,
+                                                       as_of=today))
     name = f"retention-{today.isoformat()}.csv"
     log_download(request, user, session, kind=ExportKind.REPORT, fmt="csv", rows=len(rows),
                  fields=header, purpose=purpose, target=name)

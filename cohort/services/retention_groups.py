@@ -14,8 +14,9 @@ fields on purpose: it reads the questionnaires, not the summary.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -149,3 +150,35 @@ def both_groups(cells: dict[str, Cell], timepoints: list[str]) -> Cell:
         for tp in timepoints:
             total.visit(tp).add(cell.visit(tp))
     return total
+
+
+def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date
+                               ) -> RetentionBreakdown:
+    """``retention_breakdown`` remembered in the shared store under the same key as the
+    retention summary (``retention_cache.state_key``: the newest audit entry, the person's
+    reach, the date and the windows): unchanged data are not counted again, and any write
+    changes the key."""
+    from cohort.services.retention_cache import TTL_SECONDS, state_key
+    from cohort.shared import shared_store
+
+    key = "retention-groups:" + state_key(session, actor=actor, as_of=as_of)
+    store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
+    found = store.get(key)
+    if found is not None:
+        return _from_json(json.loads(found))
+    result = retention_breakdown(session, actor=actor, as_of=as_of)
+    store.put(key, json.dumps(asdict(result)).encode(), TTL_SECONDS, best_effort=True)
+    return result
+
+
+def _cells(data: dict[str, Any]) -> dict[str, Cell]:
+    return {name: Cell(c["enrolled"], {tp: Attendance(**a) for tp, a in c["visits"].items()})
+            for name, c in data.items()}
+
+
+def _from_json(data: dict[str, Any]) -> RetentionBreakdown:
+    return RetentionBreakdown(
+        timepoints=list(data["timepoints"]),
+        centres=[(str(code), str(city)) for code, city in data["centres"]],
+        by_centre={code: _cells(cells) for code, cells in data["by_centre"].items()},
+        all_centres=_cells(data["all_centres"]), by_month=_cells(data["by_month"]))

@@ -14,7 +14,11 @@ from sqlmodel import select
 from cohort.errors import ActionNotAllowed, CohortError
 from cohort.models import AuditEntry, Deviation
 from cohort.services.monitoring import participant_overview
-from cohort.services.retention_groups import both_groups, retention_breakdown
+from cohort.services.retention_groups import (
+    both_groups,
+    cached_retention_breakdown,
+    retention_breakdown,
+)
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, Group, Role, Timepoint
 from tests.factories import Factory
@@ -118,3 +122,19 @@ def test_review_many_audits_each_and_names_the_refused(factory: Factory) -> None
     with pytest.raises(ActionNotAllowed):  # scope.role
         review_many(factory.session, actor=w, deviation_ids=ids[1:],
                     status=DeviationStatus.ACKNOWLEDGED)
+
+
+def test_cached_breakdown_is_the_same_and_follows_writes(factory: Factory) -> None:
+    """Point 7: the page's breakdown comes from the shared store while nothing changed
+    (same figures after the round trip), and a save is seen at once."""
+    w = factory.worker(factory.centre("C01"))
+    today = factory.today
+    p = factory.participant(w, inclusion_date=today - timedelta(days=460))
+    officer = factory.actor(factory.staff(role=Role.RESEARCH_OFFICER, national=True))
+    first = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
+    again = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
+    assert again == first == retention_breakdown(factory.session, actor=officer, as_of=today)
+    assert first.by_centre["C01"]["intervention"].visit("M6").done == 0
+    factory.questionnaire(w, p, Timepoint.M6)
+    after = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
+    assert after.by_centre["C01"]["intervention"].visit("M6").done == 1

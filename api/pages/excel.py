@@ -22,6 +22,7 @@ from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.downloads import keep_download, kept_download
 from api.jobs_web import queue_import
 from api.pages.common import page_router, redirect, render, render_error
+from api.pages.gates import entry_refusal
 from api.problems import describe
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
@@ -53,6 +54,9 @@ def _page(request: Request, user: CurrentUser, session: DbSession, **extra: obje
 
 @router.get("/workbooks", response_class=HTMLResponse)
 def workbooks_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
+    refused = entry_refusal(request, user, "Workbooks for data entry")
+    if refused is not None:
+        return refused
     return _page(request, user, session)
 
 

@@ -316,7 +316,10 @@ def participant_overview(
         if part.status in (Status.WITHDRAWN, Status.DECEASED):
             row.window_state = "not_followed"
         else:
-            for tp in Timepoint:
+            # What is next comes after the latest visit done: an M6 missed before an M12
+            # that was done is passed, not "next" (the person moved on, and so do we).
+            latest = max((_tp_order(v) for v in row.done), default=-1)
+            for tp in list(Timepoint)[latest + 1:]:
                 if tp.value not in row.done:
                     opens, _target, closes = config.window(tp, part.inclusion_date)
                     row.next_timepoint, row.next_opens, row.next_closes = tp.value, opens, closes

@@ -199,7 +199,7 @@ def test_research_officer_reads_retention_on_a_phone(page: Any, live: Live) -> N
             box = cell.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, \
                 (label, box)
-            assert cell.inner_text().strip().split()[-1].isdigit(), (label, cell.inner_text())
+            assert cell.inner_text().strip().split()[0].isdigit(), (label, cell.inner_text())
     total = page.locator("#retention tfoot th[data-label='M12 done']")
     assert total.is_visible()
     box = total.bounding_box()

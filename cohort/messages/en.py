@@ -160,6 +160,10 @@ _SERVICES: Final[dict[str, str]] = {
         "You cannot disable your own account; ask another data manager."),
     "participant.not_found": "No participant with code {code}.",
     "session.not_found": "No AERLI session with id {id}.",
+    "review.none_ticked": "Please tick at least one deviation to review.",
+    "review.too_many": "Please review at most {limit} deviations at once ({ticked} were ticked).",
+    "review.comment_needed_many": (
+        "Please say how the deviations were resolved (a comment is required)."),
     "session.correction_reason_needed": (
         "Please say why the session is corrected (a reason is required)."),
     "session.correction_reason_too_long": "Please keep the reason under {limit} characters.",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from cohort.errors import CohortError
+from cohort.messages import msg
 from cohort.services.context import Actor, require_role
 from cohort.services.deviations import review
 from cohort.vocab import DeviationStatus
@@ -36,13 +37,11 @@ def review_many(session: Session, *, actor: Actor, deviation_ids: Sequence[int],
     require_role(actor, "review")
     ids = list(dict.fromkeys(deviation_ids))
     if not ids:
-        raise CohortError("Please tick at least one deviation to review.")
+        raise CohortError(msg("review.none_ticked"))
     if len(ids) > MAX_AT_ONCE:
-        raise CohortError(f"Please review at most {MAX_AT_ONCE} deviations at once "
-                          f"({len(ids)} were ticked).")
+        raise CohortError(msg("review.too_many", limit=MAX_AT_ONCE, ticked=len(ids)))
     if status is DeviationStatus.RESOLVED and not (comment and comment.strip()):
-        raise CohortError("Please say how the deviations were resolved "
-                          "(a comment is required).")
+        raise CohortError(msg("review.comment_needed_many"))
     outcome = ReviewOutcome()
     for deviation_id in ids:
         try:

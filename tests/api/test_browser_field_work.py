@@ -212,7 +212,7 @@ def test_m0_sections_progress_jump_age_check_and_draft(page: Any, site: Site) ->
     page.wait_for_timeout(500)
     assert drafts(page)
     page.click("button:has-text('Sign out')")
-    page.wait_for_load_state()
+    page.wait_for_url("**/login")
     assert drafts(page) == []
 
 

@@ -221,6 +221,7 @@ def test_data_manager_locks_a_centre_and_the_officer_reviews_the_reads(
     assert f"Centre {centre}" in page.inner_text("#lock-state")
     shot(page, "21-centre-locked")
     page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/login")  # the phone's copy is cleared first, then the session
 
     sign_in(page, live, "officer")
     page.goto(f"{live.base}/participants/{code}")
@@ -234,6 +235,7 @@ def test_data_manager_locks_a_centre_and_the_officer_reviews_the_reads(
     assert code in page.inner_text("#access-table")
     shot(page, "23-access-log")
     page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/login")  # the phone's copy is cleared first, then the session
 
     sign_in(page, live, "admin")
     page.goto(f"{live.base}/study-lock")

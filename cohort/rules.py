@@ -10,10 +10,10 @@ time-based rules are evaluated by ``cohort check`` over the whole cohort.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cohort.errors import (
     ActionNotAllowed,
@@ -28,9 +28,12 @@ from cohort.errors import (
     PurposeMissing,
     StudyLocked,
 )
+from cohort.import_rules import IMPORT_RULES
+from cohort.rule_types import HARD, SOFT, TIME, Finding, Rule
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
-F = TypeVar("F")
+__all__ = ["HARD", "RULES", "RULES_BY_ID", "SOFT", "TIME", "Finding", "ProtocolConfig", "Rule",
+           "Severity", "disqualifies_session", "enforce", "evaluate", "may", "rules_for"]
 
 
 @dataclass(frozen=True)
@@ -75,19 +78,6 @@ class ProtocolConfig:
 
     def session_deadline(self, inclusion: date) -> date:
         return inclusion + timedelta(days=self.session_deadline_days)
-
-
-@dataclass(frozen=True)
-class Rule(Generic[F]):
-    """A protocol rule. ``check`` returns None when the facts comply, else the reason."""
-
-    id: str
-    severity: Severity
-    message: str
-    applies_to: str
-    check: Callable[[F], str | None]
-    error: type[ProtocolViolation] | None = None
-    field: str | None = None
 
 
 # --------------------------------------------------------------------------- facts
@@ -399,8 +389,6 @@ def _overdue(f: ScheduleFacts) -> str | None:
     return "; ".join(f"{tp.value} overdue (window closed {closes})" for tp, closes in late)
 
 
-HARD, SOFT, TIME = Severity.HARD, Severity.SOFT, Severity.TIME
-
 RULES: tuple[Rule[Any], ...] = (
     Rule("enrol.under_18", HARD, "Enrolment refused: under 18.", "enrolment",
          _age, NotEligible, "age"),
@@ -447,6 +435,7 @@ RULES: tuple[Rule[Any], ...] = (
          "Intervention participant without a valid session within six months.", "schedule",
          _no_session),
     Rule("time.visit_overdue", TIME, "M6 or M12 questionnaire overdue.", "schedule", _overdue),
+    *IMPORT_RULES,
 )
 
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in RULES}
@@ -470,7 +459,7 @@ def rules_for(applies_to: str) -> list[Rule[Any]]:
 def enforce(applies_to: str, facts: object) -> None:
     """Run the hard rules of a kind; raise the first refusal's named error."""
     for rule in rules_for(applies_to):
-        if rule.severity is not HARD:
+        if rule.severity is not HARD or rule.check is None:
             continue
         reason = rule.check(facts)
         if reason is not None:
@@ -478,21 +467,13 @@ def enforce(applies_to: str, facts: object) -> None:
             raise error(rule.id, reason, field=rule.field)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A soft or time-based rule that fired: what to raise as a deviation."""
-
-    rule_id: str
-    severity: Severity
-    message: str
-
-
 def evaluate(applies_to: str, facts: object) -> list[Finding]:
     """Run the soft or time-based rules of a kind; return every one that fired."""
     return [
         Finding(rule.id, rule.severity, reason)
         for rule in rules_for(applies_to)
-        if rule.severity is not HARD and (reason := rule.check(facts)) is not None
+        if rule.severity is not HARD and rule.check is not None
+        and (reason := rule.check(facts)) is not None
     ]
 
 

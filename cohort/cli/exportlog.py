@@ -74,9 +74,9 @@ def log_export(*, database: str | None = None, who: str | None = None,
     with session_scope(engine_for(url)) as session:
         actor = None
         if who:
-            from cohort.cli.excel import _staff_actor
+            from cohort.cli.common import staff_actor
 
-            actor = _staff_actor(session, who)
+            actor = staff_actor(session, who)
         record_export(session, actor=actor, actor_name=who or f"os:{os_account()}",
                       channel=Channel.CLI, client=os_account(), **what)
 

@@ -119,7 +119,7 @@ def train(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cohort.cli.main import parse_date
+    from cohort.cli.common import parse_date
     from cohort.db import session_scope
     from cohort.errors import CohortError
     from cohort.services.accounts import get_account_by_username

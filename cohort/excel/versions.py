@@ -27,7 +27,7 @@ from typing import Any
 
 from cohort.dictionary import get_dictionary
 from cohort.excel.layout import CHECKBOX_SEPARATOR, LISTS_SHEET
-from cohort.excel.reader import Layout, Problem
+from cohort.excel.rows import Layout, Problem
 
 RULE = "import.dictionary_changed"
 _ENTRY = re.compile(r"^\s*(\S+?)\s*=\s*(.*?)\s*$")

@@ -59,7 +59,8 @@ class CheckReport:
 
 def _findings(participant: Participant, facts: ScheduleFacts) -> Iterator[tuple[str, Finding]]:
     """(key suffix, finding) for every time-based rule that fires on these facts."""
-    no_session = rules.RULES_BY_ID[NO_SESSION].check(facts)
+    check = rules.RULES_BY_ID[NO_SESSION].check
+    no_session = check(facts) if check is not None else None
     if no_session is not None:
         yield "", Finding(NO_SESSION, Severity.TIME, no_session)
     for tp, closes in overdue_timepoints(facts):

@@ -20,6 +20,7 @@ from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
 from cohort.models import Centre, CentreCreate, Staff, StaffCentreAccess, StaffCreate
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
+from cohort.services.signin import end_sign_ins_of_staff
 from cohort.vocab import Role
 
 STAFF_DETAILS = "staff details"
@@ -181,9 +182,6 @@ def update_staff(
         changes["active"] = (staff.active, active)
         staff.active = active
         if not active:
-            # Imported here: ``accounts`` builds on this module (create_staff).
-            from cohort.services.accounts import end_sign_ins_of_staff
-
             end_sign_ins_of_staff(session, actor_id=actor_id, staff_id=staff_id)
     session.add(staff)
     audit.record_changes(session, actor_id, "staff", staff_id, changes)

@@ -105,13 +105,13 @@ def db_session() -> Iterator[Any]:
         yield session
 
 
-def national(session: Any) -> Any:
-    """The command line acts as the data manager: every centre is visible."""
-    from cohort.services.context import Actor
-    from cohort.vocab import Role
+def national(session: Any) -> Actor:
+    """The command line acts as a system actor with national reach (reads, reports,
+    administration); writes of study data name a person with ``--as``."""
+    from cohort.services.context import COMMAND_LINE
 
     del session
-    return Actor(staff_id=0, role=Role.ADMIN, centre_id=None, centre_ids=None)
+    return COMMAND_LINE
 
 
 def emit(data: Any) -> None:

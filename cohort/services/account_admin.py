@@ -26,12 +26,12 @@ from cohort.vocab import Role
 MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
-def _admin_id(actor: Actor | None) -> int | None:
-    """``None`` is the local command line, trusted like a data manager."""
-    if actor is None:
-        return None
-    require_role(actor, "admin")
-    return actor.staff_id
+def _admin_id(actor: Actor) -> Actor:
+    """Administration is for data managers and system actors (the local command line, the
+    demo generator), which are trusted like one. The actor is what the audit records."""
+    if actor.system is None:
+        require_role(actor, "admin")
+    return actor
 
 
 def _check_password(session: Session, password: str, *, username: str,
@@ -62,7 +62,7 @@ def _clean_username(username: str) -> str:
 
 
 def create_account(
-    session: Session, *, actor: Actor | None, staff_id: int, username: str, password: str
+    session: Session, *, actor: Actor, staff_id: int, username: str, password: str
 ) -> Account:
     """Give a staff member a sign-in. Only admins (or the local command line) may."""
     actor_id = _admin_id(actor)
@@ -86,7 +86,7 @@ def create_account(
 
 
 def set_password(
-    session: Session, *, actor: Actor | None, account_id: int, password: str
+    session: Session, *, actor: Actor, account_id: int, password: str
 ) -> Account:
     """Reset a password (admins) and revoke the account's tokens."""
     actor_id = _admin_id(actor)
@@ -106,14 +106,14 @@ def set_password(
 
 
 def set_active(
-    session: Session, *, actor: Actor | None, account_id: int, active: bool
+    session: Session, *, actor: Actor, account_id: int, active: bool
 ) -> Account:
     """Disable or re-enable a sign-in; disabling revokes its tokens at once."""
     actor_id = _admin_id(actor)
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"No account with id {account_id}.")
-    if not active and actor_id is not None and account.staff_id == actor_id:
+    if not active and account.staff_id == actor_id.audit_id:
         raise CohortError("You cannot disable your own account; ask another data manager.")
     old = account.active
     account.active = active
@@ -127,7 +127,7 @@ def set_active(
 
 
 def update_account(
-    session: Session, *, actor: Actor | None, account_id: int,
+    session: Session, *, actor: Actor, account_id: int,
     password: str | None = None, active: bool | None = None,
 ) -> Account:
     """Reset the password and/or disable or re-enable an account, in one commit: either
@@ -144,7 +144,7 @@ def update_account(
     return account
 
 
-def list_accounts(session: Session, *, actor: Actor | None) -> list[tuple[Account, Staff]]:
+def list_accounts(session: Session, *, actor: Actor) -> list[tuple[Account, Staff]]:
     """Every account with its staff member (admins only)."""
     _admin_id(actor)
     return [
@@ -157,7 +157,7 @@ def list_accounts(session: Session, *, actor: Actor | None) -> list[tuple[Accoun
     ]
 
 
-def centre_access(session: Session, *, actor: Actor | None) -> dict[int, list[int]]:
+def centre_access(session: Session, *, actor: Actor) -> dict[int, list[int]]:
     """Staff id -> the extra centres a research officer is limited to (admin page)."""
     _admin_id(actor)
     out: dict[int, list[int]] = {}
@@ -175,7 +175,7 @@ def _account_and_staff(session: Session, condition: Any, missing: str) -> tuple[
     return row[0], row[1]
 
 
-def get_account_by_username(session: Session, *, actor: Actor | None, username: str
+def get_account_by_username(session: Session, *, actor: Actor, username: str
                             ) -> tuple[Account, Staff]:
     """An account and its staff member by sign-in name (admins, the command line)."""
     _admin_id(actor)
@@ -185,7 +185,7 @@ def get_account_by_username(session: Session, *, actor: Actor | None, username: 
         "list of accounts.")
 
 
-def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
+def account_with_staff(session: Session, *, actor: Actor, account_id: int
                        ) -> tuple[Account, Staff]:
     """An account and its staff member, for data managers (what the accounts list shows)."""
     _admin_id(actor)
@@ -193,7 +193,7 @@ def account_with_staff(session: Session, *, actor: Actor | None, account_id: int
                               f"No account with id {account_id}.")
 
 
-def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Account:
+def get_account(session: Session, *, actor: Actor, account_id: int) -> Account:
     _admin_id(actor)
     account = session.get(Account, account_id)
     if account is None:
@@ -204,7 +204,7 @@ def get_account(session: Session, *, actor: Actor | None, account_id: int) -> Ac
 def create_staff_account(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     username: str,
     password: str,
     role: Role,
@@ -235,7 +235,7 @@ def create_staff_account(
 
 
 def _staff_and_account(
-    session: Session, actor: Actor | None, data: StaffCreate, username: str, password: str,
+    session: Session, actor: Actor, data: StaffCreate, username: str, password: str,
     extra_centre_ids: list[int] | None = None,
 ) -> Account:
     staff = create_staff(session, actor=actor, data=data, extra_centre_ids=extra_centre_ids)

@@ -1,10 +1,11 @@
 """Who is acting, what they may see, and how a service commits.
 
 **Who acts** is always an ``Actor``: a person (built once per request or command from a
-staff row: ``actor_for``, ``load_actor``) or a *system actor* (``COMMAND_LINE``, ``CHECKS``,
-``DEMO``) for work no person does by hand. A system actor is trusted like a data manager
-for administration, writes no study data in anyone's name (``require_scope`` refuses it),
-and is recorded by name in the audit trail (``audit_entry.actor_system``).
+staff row: ``actor_for``, ``load_actor``) or a *system actor* (``COMMAND_LINE``,
+``CHECKS``, ``DEMO``, ``PROTOCOL_RULES``) for work no person does by hand. A system actor is
+trusted like a data manager for administration, writes no study data in anyone's name
+(``require_scope`` refuses it), and is recorded by name in the audit trail
+(``audit_entry.actor_system``).
 
 **The transaction** is owned by one ``UnitOfWork`` (``batch`` is its name in the services):
 the outermost unit commits or rolls back everything once; a unit opened inside another is
@@ -67,6 +68,8 @@ COMMAND_LINE = system_actor("command line")
 CHECKS = system_actor("checks")
 #: The synthetic cohort generator (``cohort demo``).
 DEMO = system_actor("demo generator")
+#: The soft rules, raising deviations while a person's record is saved.
+PROTOCOL_RULES = system_actor("protocol rules")
 
 
 def require_person(actor: Actor, what: str) -> None:

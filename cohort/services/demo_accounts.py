@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from cohort.models import Account, Centre, Staff, StaffCentreAccess, StaffCreate, utcnow
 from cohort.services.account_admin import create_account
-from cohort.services.context import finish
+from cohort.services.context import DEMO, finish
 from cohort.services.setup import create_staff
 from cohort.services.signin import end_page_sessions, hash_password, revoke_all
 from cohort.vocab import Role
@@ -57,7 +57,7 @@ def create_demo_accounts(session: Session) -> list[DemoAccount]:
             account.active = True
             session.add(account)
             revoke_all(session, int(account.id or 0))
-            end_page_sessions(session, None, account)
+            end_page_sessions(session, DEMO, account)
             finish(session)
             staff = session.get(Staff, account.staff_id)
             assert staff is not None  # noqa: S101
@@ -65,7 +65,7 @@ def create_demo_accounts(session: Session) -> list[DemoAccount]:
             staff = _free_staff(session, role, centre)
             if staff is None:
                 staff = create_staff(
-                    session, actor=None,
+                    session, actor=DEMO,
                     data=StaffCreate(
                         display_name=f"Demo {role.value.replace('_', ' ')}", role=role,
                         centre_id=centre.id if centre else None,
@@ -74,7 +74,7 @@ def create_demo_accounts(session: Session) -> list[DemoAccount]:
                     ),
                 )
             assert staff.id is not None  # noqa: S101
-            create_account(session, actor=None, staff_id=staff.id, username=username,
+            create_account(session, actor=DEMO, staff_id=staff.id, username=username,
                            password=password)
         assert staff.id is not None  # noqa: S101
         out.append(DemoAccount(username, password, role, centre.code if centre else None,

@@ -48,7 +48,7 @@ def sign_out(session: Session, *, account_id: int) -> None:
     finish(session)
 
 
-def end_sign_ins_of_staff(session: Session, *, actor_id: int | None, staff_id: int) -> None:
+def end_sign_ins_of_staff(session: Session, *, actor_id: audit.Who, staff_id: int) -> None:
     """A staff member left the team: revoke their tokens and end their page sessions, so
     that making them active again does not bring old sign-ins back. The caller commits."""
     account = session.exec(select(Account).where(Account.staff_id == staff_id)).first()
@@ -58,7 +58,7 @@ def end_sign_ins_of_staff(session: Session, *, actor_id: int | None, staff_id: i
     end_page_sessions(session, actor_id, account)
 
 
-def end_page_sessions(session: Session, actor_id: int | None, account: Account) -> None:
+def end_page_sessions(session: Session, actor_id: audit.Who, account: Account) -> None:
     """Raise the account's session epoch (audited); the caller commits."""
     assert account.id is not None  # noqa: S101
     old = account.session_epoch

@@ -112,9 +112,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                     id=A, rule_id=A, severity=A, entity=A, record_id=C, participant_id=C,
                     centre_id=C, message=H, raised_at=A, status=A, resolution_comment=F,
                     resolved_by=S, resolved_at=A, dedupe_key=A),
-    "audit_entry": _t("id at actor_id action table_name record_id field old_value new_value",
-                      "", id=T, at=T, actor_id=T, action=T, table_name=T, record_id=T,
-                      field=T, old_value=T, new_value=T),
+    "audit_entry": _t("id at actor_id action table_name record_id field old_value "
+                      "new_value", "", id=T, at=T, actor_id=T, actor_system=T,
+                      action=T, table_name=T, record_id=T, field=T, old_value=T,
+                      new_value=T),
     "import_batch": _t(id=A, file_digest=A, filename=A, kind=A, actor_id=S, imported_at=A,
                        rows_written=A, rows_skipped=A),
     "external_record": _t(id=C, source=C, external_id=C, participant_id=C, created_at=A),

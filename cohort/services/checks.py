@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from cohort import rules
 from cohort.errors import FutureCheckDate
 from cohort.models import AerliSession, Deviation, Participant, Questionnaire, utcnow
-from cohort.rules import Finding, ScheduleFacts, overdue_timepoints
+from cohort.rules import Finding, ProtocolConfig, ScheduleFacts, overdue_timepoints
 from cohort.services import audit
 from cohort.services.context import CHECKS, Actor, finish, protocol_config
 from cohort.services.context import today as current_day
@@ -91,14 +91,16 @@ def _cleared_because(deviation: Deviation, participant: Participant | None,
 
 
 def run_checks(
-    session: Session, *, as_of: date, today: date | None = None, actor: Actor = CHECKS
+    session: Session, *, as_of: date, today: date | None = None, actor: Actor = CHECKS,
+    config: ProtocolConfig | None = None,
 ) -> CheckReport:
     """Evaluate the time-based rules as of a date, raise what is new, clear what is not.
 
     ``as_of`` may be in the past (what was late then and still is), never in the future:
     a visit whose window has not closed yet is not overdue. ``today`` is the real date
     unless a caller builds data as of another day (the demo generator). ``actor`` is the
-    system actor the audit trail names (the checks).
+    system actor the audit trail names (the checks); ``config`` the protocol's parameters
+    (default: from the settings, ``protocol_config()``).
     """
     now = today or current_day()
     if as_of > now:
@@ -110,7 +112,7 @@ def run_checks(
     # centre is left out, the others are checked.
     require_unlocked(session, None)
     frozen = sorted(read_lock_state(session).centres_since)
-    config = protocol_config()
+    config = config or protocol_config()
     report = CheckReport(as_of=as_of)
     done: dict[int, set[Timepoint]] = defaultdict(set)
     for pid, tp in session.exec(

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from cohort.errors import ActionNotAllowed
 from cohort.models import AuditEntry, Centre, CentreCreate, Deviation
+from cohort.rules import ProtocolConfig
 from cohort.services.checks import run_checks
 from cohort.services.context import (
     CHECKS,
@@ -69,6 +70,18 @@ def test_the_checks_raise_and_clear_deviations_in_their_own_name(factory: Factor
     raised = factory.session.exec(select(Deviation).where(
         col(Deviation.participant_id) == person.id)).all()
     assert raised
+
+
+def test_the_checks_use_the_protocol_configuration_they_are_given(factory: Factory) -> None:
+    """Rule time.no_session_6m with the study's deadline, then with a longer one."""
+    worker = factory.worker()
+    person = factory.participant(worker, inclusion_date=factory.today - timedelta(days=240))
+    factory.questionnaire(worker, person)
+    longer = ProtocolConfig(session_deadline_days=300, m6_target_day=300, m12_target_day=600)
+    assert "time.no_session_6m" not in run_checks(
+        factory.session, as_of=factory.today, config=longer).by_rule()
+    assert "time.no_session_6m" in run_checks(
+        factory.session, as_of=factory.today).by_rule()
 
 
 def test_a_system_actor_writes_no_study_data(factory: Factory) -> None:

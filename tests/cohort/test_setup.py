@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from cohort.errors import ActionNotAllowed, CohortError, NotFound, ValidationFailed
 from cohort.models import Account, ApiToken, AuditEntry, Centre, Staff, StaffCreate
-from cohort.services import accounts, setup
+from cohort.services import account_admin, accounts, setup
 from cohort.services.context import COMMAND_LINE, actor_for
 from cohort.vocab import Role
 from tests.cohort.helpers import row_counts
@@ -105,7 +105,7 @@ def test_centre_codes_are_looked_up_by_one_helper(factory: Factory,
         return lookup(session, code)
 
     monkeypatch.setattr(setup, "centre_by_code", spy)
-    monkeypatch.setattr(accounts, "centre_by_code", spy, raising=False)
+    monkeypatch.setattr(account_admin, "centre_by_code", spy)
     assert setup.centre_ids_for(factory.session, actor=COMMAND_LINE, codes=[" c02 ", "C01"]) == \
         [b.id, a.id]
     account = accounts.create_staff_account(

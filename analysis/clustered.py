@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.outcomes import CONTRASTS, GEEResult, _estimability
+from analysis.design import CONTRASTS, estimability
+from analysis.results import GEEResult, ResultBase
 
 
 @dataclass
-class ClusteredFit:
+class ClusteredFit(ResultBase):
     """Coefficients with centre-clustered, bias-reduced errors (``summary`` per term)."""
 
     formula: str
@@ -98,7 +99,7 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
     se = np.sqrt(np.diag(cov))
     g = int(clusters.max() + 1)
     df = max(g - 1, 1)
-    problem = _estimability(res, beta, se)
+    problem = estimability(res, beta, se)
     if problem:
         notes.append(f"not estimable: {problem}")
     tq = stats.t.ppf(0.975, df)

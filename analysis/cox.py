@@ -30,6 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
+from analysis.clustered import fit_clustered_logit
+from analysis.results import ResultBase
+
 Z95 = 1.959963984540054
 
 
@@ -107,7 +110,7 @@ def _score_residuals(t: np.ndarray, e: np.ndarray, x: np.ndarray, r: np.ndarray,
 
 
 @dataclass
-class CoxFit:
+class CoxFit(ResultBase):
     """A Cox model: ``summary`` has log-HR, SE, HR, 95% CI and p per covariate;
     ``ph_test`` the Schoenfeld (``cox.zph``) test per covariate and globally."""
 
@@ -240,7 +243,7 @@ def discrete_time_frame(participants: pd.DataFrame, closes: Sequence[int],
 
 
 @dataclass
-class DiscreteTimeResult:
+class DiscreteTimeResult(ResultBase):
     """Per-visit logistic model of loss to follow-up: ``summary`` has ORs per term."""
 
     formula: str
@@ -255,8 +258,6 @@ def discrete_time_ltfu(participants: pd.DataFrame, closes: Sequence[int], *,
                        cluster: str = "centre_code") -> DiscreteTimeResult:
     """Loss to follow-up as a per-visit event: ``lost ~ visit + intervention``, logit,
     sandwich errors clustered on ``cluster`` with the bias-reduced correction."""
-    from analysis.clustered import fit_clustered_logit
-
     frame = discrete_time_frame(participants, closes)
     frame["intervention"] = (frame["group_itt"] == "intervention").astype(float)
     later = [lab for lab in frame["visit"].unique() if lab != "M6"]

@@ -28,13 +28,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.clustered import fit_clustered_logit
 from analysis.data import AnalysisData, window_close_day
+from analysis.design import CONTRASTS, design_frame, model_formula
+from analysis.results import ResultBase
 
 DELTAS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 @dataclass
-class PooledResult:
+class PooledResult(ResultBase):
     """Rubin's-rules estimate of one contrast: ``summary`` has a row per analysis."""
 
     summary: pd.DataFrame
@@ -77,11 +80,8 @@ def _long(wide: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 def _fit(long: pd.DataFrame, outcome: str, contrast: str,
          covariates: Sequence[str]) -> tuple[float, float, int]:
-    from analysis.clustered import fit_clustered_logit
-    from analysis.outcomes import CONTRASTS, _formula, design_frame
-
     frame = design_frame(long, outcome, covariates=covariates, extra=["centre_code"])
-    fit = fit_clustered_logit(frame, _formula(covariates, frame), "centre_code")
+    fit = fit_clustered_logit(frame, model_formula(covariates, frame), "centre_code")
     vec = np.array([CONTRASTS[contrast].get(t, 0.0) for t in fit.params.index])
     cov = fit.cov.to_numpy()
     return float(vec @ fit.params.to_numpy()), float(vec @ cov @ vec), fit.df

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.data import BINARY_OUTCOMES, AnalysisData
 from analysis.export_tables import spreadsheet_safe
+from analysis.results import Result, named
 
 SECTIONS = ("retention", "outcomes", "all")
 
@@ -94,6 +95,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
                            "retention": None, "outcomes": None, "seed": None}
     estimates: list[pd.DataFrame] = []
     specs: list[dict[str, Any]] = []
+    shown: list[tuple[str, Result]] = []  # every result, in the order of the report
 
     def save_csv(df: pd.DataFrame, name: str) -> None:
         path = out_dir / name
@@ -102,8 +104,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
 
     o = None
     if what in ("outcomes", "all"):
-        from analysis.models import retention_job
-        from analysis.outcomes import outcome_analysis
+        from analysis.models import outcome_analysis, retention_job
 
         o = outcome_analysis(data, outcomes=outcomes, cov_struct=cov_struct, ipcw=ipcw,
                              workers=workers, extra_jobs=[("retention", retention_job, ())]
@@ -126,6 +127,11 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         save_csv(r.completion, "completion.csv")
         save_csv(r.attendance, "retention_attendance.csv")
         save_csv(r.consort, "consort.csv")
+        shown += named({"Kaplan–Meier by group": r.km_group, "log-rank by group":
+                        r.logrank_group, "log-rank by centre": r.logrank_centre,
+                        "Cox clustered on centre": r.cox, "Cox stratified by centre":
+                        r.cox_strata, "discrete-time loss": r.discrete,
+                        "cumulative incidence": r.cif})
         est = r.summary.assign(section="retention")
         estimates.append(est)
         specs += [
@@ -177,6 +183,8 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         save_csv(t1.summary, "table1.csv")
         save_csv(t1w.summary, "table1_iptw.csv")
         save_csv(o.proportions, "outcome_proportions.csv")
+        shown += named({"Table 1": t1, "Table 1 (IPTW)": t1w, "IPTW": o.iptw, "IPCW": o.ipcw})
+        shown += [(f"{m.analysis}: {m.outcome}", m) for m in o.models]
         summary = o.summary
         estimates.append(summary.assign(section="outcomes"))
         prop_figs = []
@@ -222,20 +230,18 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
             "mice": _table(o.mice.summary.drop(columns=["seed"])) if o.mice else "",
             "tipping": _table(o.tipping.summary.drop(columns=["tipping_point"]))
             if o.tipping else "",
-            "missing_notes": (o.mice.notes if o.mice else []) + (
-                o.tipping.notes if o.tipping else []),
+            "missing_notes": [n for _, res in named({"mice": o.mice, "tipping": o.tipping})
+                              for n in res.notes],
             "notes": o.notes,
         }
         for name, frame in (("primary_endpoint.csv", o.primary),
                             ("secondary_endpoints_holm.csv", o.secondary)):
             save_csv(frame, name)
-        if o.mice:
-            save_csv(o.mice.summary, "mice.csv")
-            estimates.append(o.mice.summary.assign(section="missing data"))
-        if o.tipping:
-            save_csv(o.tipping.summary, "tipping_point.csv")
-            estimates.append(o.tipping.summary.assign(section="missing data",
-                                                      analysis="tipping point"))
+        for name, res in named({"mice": o.mice, "tipping_point": o.tipping}):
+            save_csv(res.summary, f"{name}.csv")
+            extra = {"analysis": "tipping point"} if name == "tipping_point" else {}
+            estimates.append(res.summary.assign(section="missing data", **extra))
+            shown.append((name.replace("_", " "), res))
 
     all_est = pd.concat(estimates, ignore_index=True) if estimates else pd.DataFrame()
     save_csv(all_est, "estimates.csv")
@@ -245,6 +251,10 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     est_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     files.append(est_json)
     ctx["specs"] = specs
+    text = out_dir / "results.txt"  # every result in one shape: title, summary, notes
+    text.write_text("\n\n".join(f"== {title}\n{res.to_text()}" for title, res in shown)
+                    + "\n", encoding="utf-8")
+    files.append(text)
     ctx["figures"] = {p.stem: f"figures/{p.name}" for p in files if p.suffix == ".png"}
     html = out_dir / "index.html"
     html.write_text(_render(ctx), encoding="utf-8")

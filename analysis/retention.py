@@ -15,26 +15,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.cox import discrete_time_ltfu, fit_cox_efron
 from analysis.data import DAYS_PER_MONTH, AnalysisData, window_close_day
+from analysis.results import ResultBase
 
 GROUPS = ("intervention", "comparison")
 
 
 @dataclass
-class KMResult:
+class KMResult(ResultBase):
     """Kaplan–Meier fits per level of ``by``; ``summary`` gives survival at given times."""
 
     by: str | None
     fitters: dict[str, Any]
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
-class TestResult:
+class TestResult(ResultBase):
     """A log-rank test: ``summary`` has the statistic, degrees of freedom and p-value."""
 
     name: str
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
     @property
     def p_value(self) -> float:
@@ -42,7 +46,7 @@ class TestResult:
 
 
 @dataclass
-class CoxResult:
+class CoxResult(ResultBase):
     """A Cox model: ``summary`` has log-HR, SE, HR and its 95% CI per covariate."""
 
     formula: str
@@ -50,15 +54,17 @@ class CoxResult:
     cluster_col: str | None
     summary: pd.DataFrame
     fitter: Any = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
-class CIFResult:
+class CIFResult(ResultBase):
     """Cumulative incidence (Aalen–Johansen) of the event of interest, with competing events."""
 
     event_of_interest: int
     fitters: dict[str, Any]
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 def fit_km(df: pd.DataFrame, duration_col: str, event_col: str, *, by: str | None = None,
@@ -291,7 +297,7 @@ def attendance(data: AnalysisData, km_centre: KMResult | None = None,
 
 
 @dataclass
-class RetentionResults:
+class RetentionResults(ResultBase):
     """Everything the retention part of the report shows.
 
     ``cox`` is clustered on centre (Efron, R's ``coxph(cluster = centre)``), ``cox_strata``
@@ -311,6 +317,7 @@ class RetentionResults:
     cox_strata: Any = None
     discrete: Any = None
     attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -351,8 +358,6 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     model of loss and retention by attendance. ``cox_strata`` is kept for callers of the
     old signature and changes nothing.
     """
-    from analysis.cox import discrete_time_ltfu, fit_cox_efron
-
     p = data.participants.copy()
     p["intervention"] = (p["group_itt"] == "intervention").astype(int)
     times = report_times(data)

@@ -26,7 +26,8 @@ from scipy import stats
 
 from analysis.clustered import ClusteredFit, fit_clustered_logit
 from analysis.data import AnalysisData, window_close_day
-from analysis.outcomes import PS_COVARIATES, WeightsResult, _covariate_frame, _logit_formula
+from analysis.design import PS_COVARIATES, covariate_frame, logit_formula
+from analysis.results import WeightsResult
 
 PREVIOUS_VISIT_ITEMS = ("any_risk_practice", "any_complication")
 
@@ -104,7 +105,7 @@ def censoring_weights_previous(data: AnalysisData, *,
     p = data.participants
     q = data.questionnaires
     as_of = pd.Timestamp(data.snapshot.as_of)
-    base = _covariate_frame(p, covariates)
+    base = covariate_frame(p, covariates)
     base["intervention"] = (p[group_col] == "intervention").astype(float)
     base["centre"] = p["centre_code"].astype(str)
     m6 = q[q["timepoint"] == "M6"].drop_duplicates("participant_id").set_index(
@@ -123,7 +124,7 @@ def censoring_weights_previous(data: AnalysisData, *,
                     val = pid.map(pd.to_numeric(m6[item], errors="coerce")).astype(float)
                     block[f"{item}_prev"] = val.fillna(-1).map(
                         {1.0: "yes", 0.0: "no", -1.0: "not done"}).fillna("not done")
-        formula = _logit_formula("observed", block)
+        formula = logit_formula("observed", block)
         block["observed"] = done[due].astype(float).to_numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

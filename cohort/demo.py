@@ -28,7 +28,7 @@ from sqlmodel import Session
 from cohort.errors import NotEligible
 from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.checks import run_checks
-from cohort.services.context import Actor, actor_for, batch, protocol_config
+from cohort.services.context import DEMO, Actor, actor_for, batch, protocol_config
 from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate, enrol, log_screening
 from cohort.services.lockstate import require_unlocked
 from cohort.services.participants import change_status
@@ -142,7 +142,7 @@ class _Generator:
         start = self.as_of - timedelta(days=1100)
         for i, city in enumerate(CITIES, start=1):
             centre = create_centre(
-                self.session, actor=None,
+                self.session, actor=DEMO,
                 data=CentreCreate(code=f"C{i:02d}", name=f"Harm-reduction centre {city}",
                                   city=city),
             )
@@ -151,7 +151,7 @@ class _Generator:
             for j in range(self.rng.randint(3, 5)):
                 trained = j < 3 or self.rng.random() < 0.3
                 workers.append(create_staff(
-                    self.session, actor=None,
+                    self.session, actor=DEMO,
                     data=StaffCreate(
                         display_name=f"Outreach worker {centre.code}-{j + 1}",
                         role=Role.OUTREACH_WORKER, centre_id=centre.id,
@@ -169,7 +169,7 @@ class _Generator:
                 (self.rng.gauss(0, 1), self.rng.gauss(0, 1)))
         for role, n in ((Role.RESEARCH_OFFICER, 2), (Role.STATISTICIAN, 1), (Role.ADMIN, 1)):
             for k in range(n):
-                create_staff(self.session, actor=None, data=StaffCreate(
+                create_staff(self.session, actor=DEMO, data=StaffCreate(
                     display_name=f"{role.value.replace('_', ' ').capitalize()} {k + 1}",
                     role=role))
         self.summary.centres = len(teams)

@@ -116,7 +116,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                     dedupe_key=A),
     "audit_entry": _t("id at actor_id action table_name record_id field old_value new_value",
                       "", id=T, at=T, actor_id=T, action=T, table_name=T, record_id=T,
-                      field=T, old_value=T, new_value=T),
+                      field=T, old_value=T, new_value=T, actor_system=T),
     "import_batch": _t(id=A, file_digest=A, filename=A, kind=A, actor_id=S, imported_at=A,
                        rows_written=A, rows_skipped=A),
     "external_record": _t(id=C, source=C, external_id=C, participant_id=C, created_at=A),

@@ -10,10 +10,10 @@ time-based rules are evaluated by ``cohort check`` over the whole cohort.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cohort.errors import (
     ActionNotAllowed,
@@ -28,10 +28,13 @@ from cohort.errors import (
     PurposeMissing,
     StudyLocked,
 )
+from cohort.import_rules import IMPORT_RULES
 from cohort.messages import Message, msg
+from cohort.rule_types import HARD, SOFT, TIME, Finding, Rule
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
-F = TypeVar("F")
+__all__ = ["HARD", "RULES", "RULES_BY_ID", "SOFT", "TIME", "Finding", "ProtocolConfig", "Rule",
+           "Severity", "disqualifies_session", "enforce", "evaluate", "may", "rules_for"]
 
 
 @dataclass(frozen=True)
@@ -76,31 +79,6 @@ class ProtocolConfig:
 
     def session_deadline(self, inclusion: date) -> date:
         return inclusion + timedelta(days=self.session_deadline_days)
-
-
-@dataclass(frozen=True)
-class Rule(Generic[F]):
-    """A protocol rule. ``check`` returns None when the facts comply, else the reason.
-
-    Its one-line summary is message ``rule.<id>`` of the catalogue; each reason it gives
-    is a message with the facts as parameters.
-    """
-
-    id: str
-    severity: Severity
-    applies_to: str
-    check: Callable[[F], Message | None]
-    error: type[ProtocolViolation] | None = None
-    field: str | None = None
-
-    @property
-    def summary(self) -> Message:
-        return msg(f"rule.{self.id}")
-
-    @property
-    def message(self) -> str:
-        """The summary in English (what ``cohort rules`` has always printed)."""
-        return self.summary.render()
 
 
 # --------------------------------------------------------------------------- facts
@@ -384,8 +362,6 @@ def _overdue(f: ScheduleFacts) -> Message | None:
     return msg("time.visit_overdue", timepoint=timepoint, closes=closes)
 
 
-HARD, SOFT, TIME = Severity.HARD, Severity.SOFT, Severity.TIME
-
 RULES: tuple[Rule[Any], ...] = (
     Rule("enrol.under_18", HARD, "enrolment", _age, NotEligible, "age"),
     Rule("enrol.no_recent_injection", HARD, "enrolment",
@@ -412,6 +388,7 @@ RULES: tuple[Rule[Any], ...] = (
     Rule("visit.out_of_window", SOFT, "questionnaire_window", _visit_window),
     Rule("time.no_session_6m", TIME, "schedule", _no_session),
     Rule("time.visit_overdue", TIME, "schedule", _overdue),
+    *IMPORT_RULES,
 )
 
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in RULES}
@@ -435,7 +412,7 @@ def rules_for(applies_to: str) -> list[Rule[Any]]:
 def enforce(applies_to: str, facts: object) -> None:
     """Run the hard rules of a kind; raise the first refusal's named error."""
     for rule in rules_for(applies_to):
-        if rule.severity is not HARD:
+        if rule.severity is not HARD or rule.check is None:
             continue
         reason = rule.check(facts)
         if reason is not None:
@@ -443,25 +420,13 @@ def enforce(applies_to: str, facts: object) -> None:
             raise error(rule.id, reason, field=rule.field)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A soft or time-based rule that fired: what to raise as a deviation."""
-
-    rule_id: str
-    severity: Severity
-    reason: Message
-
-    @property
-    def message(self) -> str:
-        return self.reason.render()
-
-
 def evaluate(applies_to: str, facts: object) -> list[Finding]:
     """Run the soft or time-based rules of a kind; return every one that fired."""
     return [
         Finding(rule.id, rule.severity, reason)
         for rule in rules_for(applies_to)
-        if rule.severity is not HARD and (reason := rule.check(facts)) is not None
+        if rule.severity is not HARD and rule.check is not None
+        and (reason := rule.check(facts)) is not None
     ]
 
 

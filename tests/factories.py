@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
-from cohort.services.context import Actor, actor_for
+from cohort.services.context import COMMAND_LINE, Actor, actor_for
 from cohort.services.enrolment import EnrolmentCreate, enrol
 from cohort.services.questionnaires import save_questionnaire
 from cohort.services.results import Saved
@@ -73,7 +73,7 @@ class Factory:
         code = code or f"C{next(_counter) % 900 + 10:02d}"
         if code not in self._centres:
             self._centres[code] = create_centre(
-                self.session, actor=None,
+                self.session, actor=COMMAND_LINE,
                 data=CentreCreate(code=code, name=f"Centre {code}", city="Lyon"),
             )
         return self._centres[code]
@@ -82,7 +82,7 @@ class Factory:
               trained: bool = True, national: bool = False) -> Staff:
         centre = None if national else (centre or self.centre("C01"))
         return create_staff(
-            self.session, actor=None,
+            self.session, actor=COMMAND_LINE,
             data=StaffCreate(
                 display_name=f"{role.value} {next(_counter)}", role=role,
                 centre_id=centre.id if centre else None,

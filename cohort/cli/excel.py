@@ -7,21 +7,20 @@ the command line never picks someone on their behalf.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cohort.cli import common
+from cohort.cli.common import staff_actor as _staff_actor
+from cohort.cli.common import writer_session as _writer_session
 from cohort.cli.exportlog import As, OptionalPurpose, Purpose
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
 
     from cohort.excel.importer import ImportReport
     from cohort.excel.reader import Problem
-    from cohort.services.context import Actor
 
 Out = Annotated[Path, typer.Option("-o", "--out", help="File to write (.xlsx).")]
 AsOf = Annotated[str | None, typer.Option(
@@ -29,44 +28,7 @@ AsOf = Annotated[str | None, typer.Option(
 
 
 def _main() -> Any:
-    from cohort.cli import main
-
-    return main
-
-
-@contextmanager
-def _writer_session() -> Iterator[Session]:
-    """A session whose transaction takes SQLite's write lock when it begins.
-
-    Two imports at once: a deferred transaction that has read, then writes while the
-    other import writes, fails at once with "database is locked". Beginning IMMEDIATE
-    makes the second import wait for the first (SQLite's busy timeout) and then read
-    what the first wrote; if the wait runs out, nothing was written and the person is
-    told to try again (exit code 3, a database problem).
-    """
-    from cohort.db import get_engine, session_scope
-
-    engine = get_engine()
-    if engine.dialect.name == "sqlite":
-        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with session_scope(engine) as session:
-        yield session
-
-
-def _staff_actor(session: Session, who: str) -> Actor:
-    from sqlmodel import select
-
-    from cohort.errors import NotFound
-    from cohort.models import Account
-    from cohort.services.context import load_actor
-
-    text = who.strip()
-    if text.isdigit():
-        return load_actor(session, int(text))
-    account = session.exec(select(Account).where(Account.username == text.lower())).first()
-    if account is None or not account.active:
-        raise NotFound(f"No active staff member with username or id '{who}'.")
-    return load_actor(session, account.staff_id)
+    return common
 
 
 def template(
@@ -101,7 +63,7 @@ def template(
     if chosen is Kind.QUESTIONNAIRE and tp is None:
         main.fail("Please give --timepoint M0, M6 or M12 for a questionnaire workbook.")
     with main.db_session() as session:
-        data, rows = build_template(session, actor=main._national(session), kind=chosen,
+        data, rows = build_template(session, actor=main.national(session), kind=chosen,
                                     centre_code=centre, timepoint=tp,
                                     as_of=main.parse_date(as_of))
     from cohort.cli.exportlog import log_export
@@ -221,7 +183,7 @@ def report(
     check_purpose(kind=ExportKind.REPORT, channel=Channel.CLI, centre_codes=None,
                   purpose=purpose)
     with main.db_session() as session:
-        data, rows = counted_report(session, actor=main._national(session),
+        data, rows = counted_report(session, actor=main.national(session),
                                     as_of=main.parse_date(as_of))
     log_export(who=who, kind=ExportKind.REPORT, fmt="xlsx", rows=rows, fields=REPORT_FIELDS,
                purpose=purpose, target=str(out.resolve()))

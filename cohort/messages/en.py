@@ -34,6 +34,31 @@ _RULES: Final[dict[str, str]] = {
     "rule.time.no_session_6m": (
         "Intervention participant without a valid session within six months."),
     "rule.time.visit_overdue": "M6 or M12 questionnaire overdue.",
+    "rule.import.status_out_of_order": (
+        "An import cannot add a status dated before a later stored change."),
+    "rule.import.enrolment_changed": (
+        "An import does not change a participant's enrolment answers (group aside)."),
+    "rule.import.duplicate_enrolment": (
+        "An enrolment row equal to a participant already enrolled is refused."),
+    "rule.import.no_code": "A row with answers needs a participant code.",
+    "rule.import.no_staff": "A session row must list the workers present.",
+    "rule.import.unknown_staff": "Workers present must be known staff ids or usernames.",
+    "rule.import.unreadable_value": (
+        "A cell that cannot be read with certainty is refused, never guessed."),
+    "rule.import.missing_column": "A required column is missing from the sheet.",
+    "rule.import.unknown_column": "A column that is not a variable of the dictionary.",
+    "rule.import.duplicate_column": "The same variable appears in two columns.",
+    "rule.import.unnamed_column": "A filled column without a variable name.",
+    "rule.import.dictionary_changed": (
+        "A workbook made with a dictionary whose codes have changed meaning is refused."),
+    "rule.import.refused": "A row the services refused for another reason (named in the message).",
+    "rule.redcap.unknown_event": "A REDCap row of an event this study does not have.",
+    "rule.redcap.not_in_event": (
+        "A REDCap row with a value in a field its event or form does not ask."),
+    "rule.redcap.repeating_row": (
+        "A REDCap row holding several forms without its repeating instrument is refused."),
+    "rule.participant.unknown": (
+        "A row naming no participant the importing person may see is refused."),
 }
 
 _REASONS: Final[dict[str, str]] = {

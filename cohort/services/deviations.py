@@ -12,7 +12,7 @@ from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
 from cohort.services.code_search import code_contains
-from cohort.services.context import Actor, finish, require_role, require_scope
+from cohort.services.context import PROTOCOL_RULES, Actor, finish, require_role, require_scope
 from cohort.services.deid import redact_records
 from cohort.vocab import DeviationStatus
 
@@ -46,10 +46,12 @@ def raise_findings(
     return raised
 
 
-def audit_raised(session: Session, deviations: Iterable[Deviation]) -> None:
-    """Audit flushed deviations as created by the system (no staff member raised them)."""
+def audit_raised(session: Session, deviations: Iterable[Deviation],
+                 by: Actor = PROTOCOL_RULES) -> None:
+    """Audit flushed deviations as created by a system actor (no staff member raised them:
+    the soft rules did, or the time-based checks)."""
     for deviation in deviations:
-        audit.record_create(session, None, deviation)
+        audit.record_create(session, by, deviation)
 
 
 def new_deviation(

@@ -97,6 +97,10 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
 def test_report_retention_only(demo_data: AnalysisData, tmp_path: Path) -> None:
     report = write_report(demo_data, tmp_path, what="retention")
     assert not (tmp_path / "table1.csv").exists()
+    # Every result in one shape (title, summary, notes), whatever its type.
+    text = (tmp_path / "results.txt").read_text(encoding="utf-8")
+    assert "== Kaplan–Meier by group" in text and "== Cox clustered on centre" in text
+    assert "== cumulative incidence" in text and "intervention" in text
     assert "Injection-risk outcomes" not in report.html.read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="unknown report section"):
         write_report(demo_data, tmp_path, what="everything")

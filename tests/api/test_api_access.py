@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from cohort.models import Account, Deviation, Participant, StaffCreate
+from cohort.services.context import COMMAND_LINE
 from cohort.services.setup import create_staff
 from cohort.vocab import Group, Role, Timepoint
 from tests.api.conftest import PASSWORD, World
@@ -171,7 +172,7 @@ GLOBAL_REQUESTS: list[Request] = [
 def _targets(session: Session, world: World, factory: Factory) -> dict[str, Target]:
     """One participant per centre with an M0 and an open deviation, and two staff each."""
     assert world.pa is not None and world.pb is not None
-    b_partner = create_staff(session, actor=None, data=StaffCreate(
+    b_partner = create_staff(session, actor=COMMAND_LINE, data=StaffCreate(
         display_name="Second worker of B", role=Role.OUTREACH_WORKER, centre_id=world.b.id,
         aerli_trained_on=TODAY - timedelta(days=900)))
     targets = {}
@@ -192,7 +193,7 @@ def _targets(session: Session, world: World, factory: Factory) -> dict[str, Targ
 
 
 def _globals(session: Session, world: World) -> dict[str, Any]:
-    spare = create_staff(session, actor=None, data=StaffCreate(
+    spare = create_staff(session, actor=COMMAND_LINE, data=StaffCreate(
         display_name="Spare", role=Role.OUTREACH_WORKER, centre_id=world.a.id))
     acct_b = session.exec(select(Account.id).where(Account.username == "worker.b")).one()
     return {"spare": spare.id, "acct_b": acct_b, "centre_a_id": world.a.id}

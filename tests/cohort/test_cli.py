@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cohort.cli.main import app
 from cohort.rules import RULES, Severity
+from cohort.services.context import COMMAND_LINE
 from cohort.settings import get_settings
 
 runner = CliRunner()
@@ -134,7 +135,7 @@ def test_demo_and_init_drop_never_delete_a_database_holding_study_data(db_file: 
 
     assert run("init")[0] == 0
     with Session(engine_for(f"sqlite:///{db_file}")) as session:
-        create_centre(session, actor=None,
+        create_centre(session, actor=COMMAND_LINE,
                       data=CentreCreate(code="C01", name="Centre one", city="Lyon"))
     size = db_file.stat().st_size
 

@@ -65,7 +65,9 @@ def test_every_rule_has_unique_id_message_and_known_kind() -> None:
     ids = [r.id for r in rules.RULES]
     assert len(ids) == len(set(ids))
     kinds = {"enrolment", "group_change", "questionnaire", "dated", "scope", "session",
-             "questionnaire_window", "schedule", "lock", "export"}
+             "questionnaire_window", "schedule", "lock", "export", "import.status",
+             "import.enrolment_change", "import.enrolment", "import.row",
+             "import.session_staff", "import.file"}
     for rule in rules.RULES:
         assert rule.message.strip()
         assert rule.applies_to in kinds

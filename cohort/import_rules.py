@@ -66,7 +66,7 @@ def _status_out_of_order(f: StatusOrderFacts) -> Message | None:
     return msg(
         "import.status_out_of_order",
         code=f.code,
-        later=f.latest_status or "",
+        later=(f.latest_status or "").replace("_", " "),
         later_date=f.latest_date,
         date=f.effective,
     )

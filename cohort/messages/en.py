@@ -110,6 +110,9 @@ _REASONS: Final[dict[str, str]] = {
     "scope.role.export_log": (
         "The export log is reviewed by the data manager and national research officers: "
         "exports can cover centres you do not follow."),
+    "scope.person_needed": (
+        "{what} is done in a person's name, not by the {system}: give the staff member who "
+        "does it (on the command line: --as USERNAME)."),
     "scope.role.read_only": "Statisticians have read-only access to de-identified data.",
     "study.locked": (
         "The study is locked: its data are final and nothing more can be saved. Reading and "

@@ -78,8 +78,7 @@ def require_person(actor: Actor, what: str) -> None:
     if actor.system is not None:
         raise ActionNotAllowed(
             "scope.role",
-            f"{what} is done in a person's name, not by the {actor.system}: give the staff "
-            "member who does it (on the command line: --as USERNAME).")
+            msg("scope.person_needed", what=what, system=actor.system))
 
 
 def actor_for(session: Session, staff: Staff) -> Actor:

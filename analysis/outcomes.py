@@ -318,7 +318,7 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
         "effective_n": float(weights.sum() ** 2 / (weights**2).sum()),
     }])
     details = {"exog": np.asarray(fit.model.exog, dtype=float), "ps": np.asarray(ps),
-               "treated": x["treated"].to_numpy(), "clipped": clipped,
+               "treated": x["treated"].to_numpy(), "clipped": clipped, "marginal": marginal,
                "participant_id": p["participant_id"].to_numpy(),
                "centre": (p["centre_code"].astype(str).to_numpy() if "centre_code" in p
                           else None)}
@@ -457,7 +457,8 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
     if cw is not None:
         long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
         long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
-    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "data": data}
+    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "ipcw": cw,
+              "data": data}
     cov = tuple(covariates)
     jobs: list[Job] = []
     contrast = f"group × time interaction, {primary_visit}"

@@ -144,16 +144,43 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
     and ``weights`` (the IPTW, or IPTW × IPCW when ``ipcw`` is given). Without ``ipcw``
     any other factor in ``weights`` counts as known.
     """
+    from threadpoolctl import threadpool_limits
+
     fit = fit_clustered_logit(frame, formula, cluster, weights=weights)
+    # One BLAS thread: with IPCW the stack has ~120 parameters, where OpenBLAS splits
+    # products and the inverse over threads and the last digits followed the thread count
+    # (the report's worker processes run one thread, a serial run two).
+    with threadpool_limits(limits=1):
+        cov = _stacked_cov(frame, formula, cluster, iptw, fit.params, weights, ipcw)
+    names = list(fit.params.index)
+    se = np.sqrt(np.diag(cov))
+    b = fit.params.to_numpy()
+    tq = stats.t.ppf(0.975, fit.df)
+    fit.summary = pd.DataFrame({"term": names, "coef": b, "se": se, "odds_ratio": np.exp(b),
+                                "ci_lower": np.exp(b - tq * se),
+                                "ci_upper": np.exp(b + tq * se),
+                                "p": 2 * stats.t.sf(np.abs(b / se), fit.df)})
+    fit.cov = pd.DataFrame(cov, index=names, columns=names)
+    what = ("propensity score, proportion treated" + (
+        ", completion models and completion rates of " + ", ".join(ipcw.details)
+        if ipcw is not None else ""))
+    fit.notes.append(f"standard errors from stacked estimating equations ({what}; outcome "
+                     "model), clustered on centre, × G/(G-1)")
+    return fit
+
+
+def _stacked_cov(frame: pd.DataFrame, formula: str, cluster: str, iptw: WeightsResult,
+                 params: pd.Series, weights: str, ipcw: WeightsResult | None) -> np.ndarray:
+    """The outcome model's block of the stacked sandwich (× G/(G−1))."""
     import patsy
 
     data = frame.sort_values(cluster, kind="stable")
     _, z = patsy.dmatrices(formula, data, return_type="dataframe")
-    z = z[list(fit.params.index)].to_numpy(dtype=float)
+    z = z[list(params.index)].to_numpy(dtype=float)
     y = data["y"].to_numpy(dtype=float)
     w = data[weights].to_numpy(dtype=float)
     pids = data["participant_id"].to_numpy()
-    mu = 1 / (1 + np.exp(-(z @ fit.params.to_numpy())))
+    mu = 1 / (1 + np.exp(-(z @ params.to_numpy())))
     parts = _iptw_parts(iptw, pids, w)
     centres: dict[str, str] = {}
     if iptw.details.get("centre") is not None:
@@ -180,22 +207,7 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
     bread[k:, k:] = (z * (w * mu * (1 - mu))[:, None]).T @ z
     np.add.at(psi[:, k:], row_cl, z * (w * (y - mu))[:, None])
     inv = np.linalg.inv(bread)
-    cov = (inv @ (psi.T @ psi) @ inv.T)[k:, k:] * g / (g - 1)
-    names = list(fit.params.index)
-    se = np.sqrt(np.diag(cov))
-    b = fit.params.to_numpy()
-    tq = stats.t.ppf(0.975, fit.df)
-    fit.summary = pd.DataFrame({"term": names, "coef": b, "se": se, "odds_ratio": np.exp(b),
-                                "ci_lower": np.exp(b - tq * se),
-                                "ci_upper": np.exp(b + tq * se),
-                                "p": 2 * stats.t.sf(np.abs(b / se), fit.df)})
-    fit.cov = pd.DataFrame(cov, index=names, columns=names)
-    what = ("propensity score, proportion treated" + (
-        ", completion models and completion rates of " + ", ".join(ipcw.details)
-        if ipcw is not None else ""))
-    fit.notes.append(f"standard errors from stacked estimating equations ({what}; outcome "
-                     "model), clustered on centre, × G/(G-1)")
-    return fit
+    return np.asarray((inv @ (psi.T @ psi) @ inv.T)[k:, k:] * g / (g - 1))
 
 
 def censoring_blocks(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,

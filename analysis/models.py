@@ -60,7 +60,9 @@ def centre_model(long_key: str, outcome: str, analysis: str, group_col: str,
                          extra=["centre_code", *([weights] if weights else [])])
     formula = model_formula(covariates, frame)
     if weights:
-        fit = stacked_iptw_fit(frame, formula, "centre_code", _get("iptw"), weights=weights)
+        ipcw = _get("ipcw") if weights == "iptw_ipcw" else None
+        fit = stacked_iptw_fit(frame, formula, "centre_code", _get("iptw"), weights=weights,
+                               ipcw=ipcw)
     else:
         fit = fit_clustered_logit(frame, formula, "centre_code")
     summary = t_contrasts(fit.params, fit.cov, fit.df)
@@ -70,7 +72,7 @@ def centre_model(long_key: str, outcome: str, analysis: str, group_col: str,
     summary["note"] = "" if fit.estimable else fit.notes[-1]
     if not fit.estimable:
         summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = float("nan")
-    how = ("stacked estimating equations (propensity score estimated)" if weights else
+    how = ("stacked estimating equations (every weight's model estimated)" if weights else
            "bias-reduced (Mancl-DeRouen)")
     spec = (f"{formula}  [GEE logit, independence, SE clustered on centre ({fit.n_clusters}), "
             f"{how}, t({fit.df})" + (f", weights={weights}" if weights else "") + "]")
@@ -239,7 +241,8 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
     if cw is not None:
         long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
         long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
-    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "data": data}
+    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "ipcw": cw,
+              "data": data}
     cov = tuple(covariates)
     jobs: list[Job] = []
     contrast = f"group × time interaction, {primary_visit}"

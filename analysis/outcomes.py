@@ -184,7 +184,7 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
         "effective_n": float(weights.sum() ** 2 / (weights**2).sum()),
     }])
     details = {"exog": np.asarray(fit.model.exog, dtype=float), "ps": np.asarray(ps),
-               "treated": x["treated"].to_numpy(), "clipped": clipped,
+               "treated": x["treated"].to_numpy(), "clipped": clipped, "marginal": marginal,
                "participant_id": p["participant_id"].to_numpy(),
                "centre": (p["centre_code"].astype(str).to_numpy() if "centre_code" in p
                           else None)}

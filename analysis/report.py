@@ -361,8 +361,10 @@ ones who came).</p>
 <h3>Group × time effects (odds ratios)</h3>
 <p class="note">GEE logistic. ITT (primary), per-protocol, IPTW and IPTW + IPCW: independence
 working correlation, errors clustered on <b>centre</b> (about 20 clusters: bias-reduced
-sandwich, t intervals); IPTW errors from stacked estimating equations, so the estimated
-propensity score counts. "ITT, participant-clustered" ignores centres (working correlation
+sandwich, t intervals). IPTW and IPTW + IPCW errors come from stacked estimating equations
+(centre-clustered sandwich × G/(G−1), t intervals): every estimated part of the weights
+counts (the propensity score, the proportion treated, each visit's completion model and
+completion rate). "ITT, participant-clustered" ignores centres (working correlation
 <b>{{ outcomes.cov_struct }}</b>) and "centre fixed effects" adds centre as a covariate:
 both are sensitivity analyses. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>

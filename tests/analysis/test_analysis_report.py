@@ -71,12 +71,15 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
     html = report.html.read_text(encoding="utf-8")
     assert "2026-11-22" in html and "ar1" in html and "Table 1" in html
     assert "regression to the mean" in html and "primary analysis" in html
+    # The weighted models' errors are the stacked ones, and the page says what they stack.
+    assert "the proportion treated, each visit's completion model" in html
     assert 'src="figures/km_by_group.png"' in html
     payload = json.loads((report.directory / "estimates.json").read_text(encoding="utf-8"))
     assert payload["snapshot"]["as_of"] == "2026-11-22"
     assert payload["snapshot"]["rows"]["participants"] == 120
     specs = " ".join(m["spec"] for m in payload["models"])
     assert "y ~ intervention * (m6 + m12)" in specs and "ar1" in specs
+    assert "stacked estimating equations (every weight's model estimated)" in specs
     est = pd.read_csv(report.directory / "estimates.csv")
     inter = est[est["contrast"].fillna("").str.startswith("group × time")]
     assert set(inter["analysis"]) >= {"ITT", "per-protocol", "IPTW", "IPTW + IPCW",

@@ -20,14 +20,10 @@ import pytest
 
 from analysis.clustered import fit_clustered_logit
 from analysis.data import AnalysisData
-from analysis.outcomes import (
-    DEFAULT_ADJUST,
-    WeightsResult,
-    _formula,
-    design_frame,
-    outcome_analysis,
-    propensity_weights,
-)
+from analysis.design import DEFAULT_ADJUST, design_frame, model_formula
+from analysis.models import outcome_analysis
+from analysis.outcomes import propensity_weights
+from analysis.results import WeightsResult
 from analysis.weighting import censoring_fit, censoring_weights_previous, stacked_iptw_fit
 
 HERE = Path(__file__).parent / "reference"
@@ -166,7 +162,7 @@ def test_report_models_use_the_full_stack(demo_data: AnalysisData) -> None:
     long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
     frame = design_frame(long, "any_risk_practice", covariates=DEFAULT_ADJUST,
                          extra=["centre_code", "iptw_ipcw"])
-    formula = _formula(DEFAULT_ADJUST, frame)
+    formula = model_formula(DEFAULT_ADJUST, frame)
     fits = [stacked_iptw_fit(frame, formula, "centre_code", res.iptw, weights="iptw_ipcw",
                              ipcw=extra) for extra in (cw, None)]
     ours = model.coefficients.set_index("term")["se"]

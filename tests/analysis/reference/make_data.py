@@ -53,7 +53,8 @@ def weight_models(data: object) -> None:
     """The weights' models' inputs (``weights.R``): the propensity score's rows and each
     follow-up visit's completion rows, as the report builds them; categorical columns
     carry a ``cat_`` prefix so that R and pandas read them as categories."""
-    from analysis.outcomes import PS_COVARIATES, _covariate_frame
+    from analysis.design import PS_COVARIATES
+    from analysis.design import covariate_frame as _covariate_frame
     from analysis.weighting import censoring_blocks
 
     def named(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,8 @@ The main model, for each binary outcome, is
 
     outcome ~ intervention * (m6 + m12) [+ adjustment covariates]
 
+(one indicator per follow-up visit of the schedule: :mod:`analysis.visits`),
+
 fitted by GEE (statsmodels) with a logit link, clustered on participant, robust
 (sandwich) errors, exchangeable working correlation by default or AR(1) over the
 timepoints. Odds ratios are reported per contrast (intervention vs comparison at each
@@ -26,7 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import visits
 from analysis.data import BINARY_OUTCOMES, AnalysisData, window_close_day
+from cohort.schedule import get_schedule
 
 Z95 = 1.959963984540054
 COV_STRUCTS = ("exchangeable", "ar1", "independence")
@@ -42,19 +46,6 @@ PS_COVARIATES: tuple[str, ...] = (
 # Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
 # an effect: the model is reported as not estimable rather than as a result.
 MAX_ABS_COEF = 10.0
-TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
-# Each contrast is a linear combination of the model's log-odds coefficients.
-CONTRASTS: dict[str, dict[str, float]] = {
-    "intervention vs comparison at M0": {"intervention": 1},
-    "intervention vs comparison at M6": {"intervention": 1, "intervention:m6": 1},
-    "intervention vs comparison at M12": {"intervention": 1, "intervention:m12": 1},
-    "M6 vs M0, comparison": {"m6": 1},
-    "M12 vs M0, comparison": {"m12": 1},
-    "M6 vs M0, intervention": {"m6": 1, "intervention:m6": 1},
-    "M12 vs M0, intervention": {"m12": 1, "intervention:m12": 1},
-    "group × time interaction, M6": {"intervention:m6": 1},
-    "group × time interaction, M12": {"intervention:m12": 1},
-}
 
 
 @dataclass
@@ -153,10 +144,12 @@ def _estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
 
 
 def contrasts(params: pd.Series, cov: pd.DataFrame,
-              spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
-    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients."""
+              spec: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients
+    (by default every contrast of the schedule, :func:`analysis.visits.contrast_spec`)."""
     from scipy.stats import norm
 
+    spec = visits.contrast_spec() if spec is None else spec
     names = list(params.index)
     b = params.to_numpy(dtype=float)
     v = cov.loc[names, names].to_numpy(dtype=float)
@@ -174,15 +167,19 @@ def contrasts(params: pd.Series, cov: pd.DataFrame,
 
 def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
                  covariates: Sequence[str] = (), extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Model columns from the long questionnaire frame: y, intervention, m6, m12, step."""
-    frame = pd.DataFrame({
+    """Model columns from the long questionnaire frame: y, intervention, one indicator per
+    follow-up visit (m6, m12), step (the visit's rank)."""
+    schedule = get_schedule()
+    columns: dict[str, Any] = {
         "participant_id": long["participant_id"].to_numpy(),
         "y": pd.to_numeric(long[outcome], errors="coerce").astype(float).to_numpy(),
         "intervention": (long[group_col] == "intervention").astype(float).to_numpy(),
-        "m6": (long["timepoint"] == "M6").astype(float).to_numpy(),
-        "m12": (long["timepoint"] == "M12").astype(float).to_numpy(),
-        "step": (long["month"] // 6).astype(int).to_numpy(),
-    }, index=long.index)
+    }
+    for visit in schedule.follow_ups:
+        columns[visit.key] = (long["timepoint"] == visit.name).astype(float).to_numpy()
+    columns["step"] = long["timepoint"].map(visits.steps(schedule)).fillna(-1).astype(int
+                                                                                  ).to_numpy()
+    frame = pd.DataFrame(columns, index=long.index)
     frame = frame[long[group_col].notna().to_numpy()]
     for col in (*covariates, *extra):
         frame[col] = long.loc[frame.index, col]
@@ -193,12 +190,9 @@ def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_it
     return frame.dropna()
 
 
-GROUP_BY_TIME = "intervention * (m6 + m12)"
-
-
-def _formula(covariates: Sequence[str], frame: pd.DataFrame, main: str = GROUP_BY_TIME
+def _formula(covariates: Sequence[str], frame: pd.DataFrame, main: str | None = None
              ) -> str:
-    terms = [main]
+    terms = [main if main is not None else visits.group_by_time()]
     for c in covariates:
         terms.append(f"C({c})" if frame[c].dtype == object else c)
     return "y ~ " + " + ".join(terms)
@@ -327,9 +321,9 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
 
 def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,
                       group_col: str = "group_itt") -> WeightsResult:
-    """Inverse probability of censoring weights for the M6 and M12 questionnaires.
+    """Inverse probability of censoring weights for the follow-up questionnaires.
 
-    For each participant whose M6 (M12) window has closed, a logistic model predicts the
+    For each participant whose visit's window has closed, a logistic model predicts the
     chance the questionnaire was completed from group, timepoint and baseline covariates;
     completed follow-up visits are weighted by ``P(completed) / P(completed | X)``, M0 by 1.
     Returns weights indexed like ``data.questionnaires``.
@@ -343,14 +337,16 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     as_of = pd.Timestamp(data.snapshot.as_of)
     x = _covariate_frame(p, covariates)
     rows = []
-    for tp in ("M6", "M12"):
+    for visit in cfg.schedule.follow_ups:
+        tp = visit.name
         closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = x[due].copy()
         block["observed"] = done[due].astype(float)
         block["intervention"] = (p.loc[due, group_col] == "intervention").astype(float)
-        block["m12"] = float(tp == "M12")
+        for later in cfg.schedule.follow_ups[1:]:
+            block[later.key] = float(tp == later.name)
         block["participant_id"] = p.loc[due, "participant_id"]
         block["timepoint"] = tp
         rows.append(block)

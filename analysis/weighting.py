@@ -95,8 +95,9 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
 def censoring_weights_previous(data: AnalysisData, *,
                                covariates: Sequence[str] = PS_COVARIATES,
                                group_col: str = "group_itt") -> WeightsResult:
-    """Visit-level inverse probability of censoring weights (M6, M12), the M12 model
-    using the M6 answers. Returns weights indexed like ``data.questionnaires``."""
+    """Visit-level inverse probability of censoring weights (every follow-up visit), each
+    later visit's model using the answers of the follow-up visit before it. Returns
+    weights indexed like ``data.questionnaires``."""
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
@@ -107,20 +108,23 @@ def censoring_weights_previous(data: AnalysisData, *,
     base = _covariate_frame(p, covariates)
     base["intervention"] = (p[group_col] == "intervention").astype(float)
     base["centre"] = p["centre_code"].astype(str)
-    m6 = q[q["timepoint"] == "M6"].drop_duplicates("participant_id").set_index(
-        "participant_id")
     lookups, summaries, formulas = [], [], []
-    for tp in ("M6", "M12"):
+    follow_ups = cfg.schedule.follow_ups
+    for at, visit in enumerate(follow_ups):
+        tp = visit.name
         closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = base[due].copy()
-        if tp == "M12":
+        if at > 0:
+            before = follow_ups[at - 1]
+            prev = q[q["timepoint"] == before.name].drop_duplicates("participant_id"
+                                                                   ).set_index("participant_id")
             pid = p.loc[due, "participant_id"]
-            block["did_m6"] = pid.isin(m6.index).astype(float).to_numpy()
+            block[f"did_{before.key}"] = pid.isin(prev.index).astype(float).to_numpy()
             for item in PREVIOUS_VISIT_ITEMS:
-                if item in m6.columns:
-                    val = pid.map(pd.to_numeric(m6[item], errors="coerce")).astype(float)
+                if item in prev.columns:
+                    val = pid.map(pd.to_numeric(prev[item], errors="coerce")).astype(float)
                     block[f"{item}_prev"] = val.fillna(-1).map(
                         {1.0: "yes", 0.0: "no", -1.0: "not done"}).fillna("not done")
         formula = _logit_formula("observed", block)

@@ -86,6 +86,20 @@ def _enum(enum_cls: type, name: str) -> sa.Enum:
     )
 
 
+class TimepointType(TypeDecorator[Timepoint]):
+    """A visit name stored as text (the schedule, not the schema, says which visits exist)
+    and read back as a :class:`Timepoint`. Same column as the former non-native enum."""
+
+    impl = sa.String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Timepoint | None:
+        return None if value is None else Timepoint(value)
+
+
 def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
 
@@ -274,7 +288,7 @@ class StatusChange(SQLModel, table=True):
 
 # --------------------------------------------------------------------------- questionnaires
 class QuestionnaireBase(SQLModel):
-    timepoint: Timepoint = Field(sa_type=_enum(Timepoint, "timepoint"))
+    timepoint: Timepoint = Field(sa_type=TimepointType)
     visit_date: date
 
 

@@ -17,6 +17,7 @@ from api.pages.participants import field_errors
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, StaleVersion, StudyLocked
 from cohort.models import Participant
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.context import get_participant, require_scope
 from cohort.services.questionnaires import (
@@ -25,7 +26,7 @@ from cohort.services.questionnaires import (
     update_questionnaire,
 )
 from cohort.services.sessions import log_session, session_from_answers
-from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from cohort.vocab import Timepoint
 from forms.events import ONGOING_EVENT
 
 router = page_router()
@@ -39,10 +40,11 @@ def _fields(timepoint: Timepoint) -> list[Any]:
 
 
 def _timepoint(value: str) -> Timepoint:
+    schedule = get_schedule()
     try:
-        return Timepoint(value.upper())
+        return Timepoint(schedule.parse(value))
     except ValueError:
-        raise NotFound(f"There is no timepoint '{value}'; use M0, M6 or M12.") from None
+        raise NotFound(f"There is no timepoint '{value}'; use {schedule.describe()}.") from None
 
 
 def _writable(session: Session, user: SignedIn, code: str) -> Participant:
@@ -66,10 +68,11 @@ def _page(session: Session, user: SignedIn, participant: Participant, timepoint:
     existing = {q.timepoint: q for q in
                 queries.list_questionnaires(session, actor=user.actor, code=participant.code)}
     record = existing.get(timepoint)
-    others = {TIMEPOINT_EVENTS[tp]: dict(q.answers) for tp, q in existing.items()
-              if tp is not timepoint}
+    schedule = get_schedule()
+    others = {schedule.event(tp): dict(q.answers) for tp, q in existing.items()
+              if tp != timepoint}
     return form_page(_fields(timepoint), values, errors, dictionary=get_dictionary(),
-                     new=record is None, event=TIMEPOINT_EVENTS[timepoint], others=others,
+                     new=record is None, event=schedule.event(timepoint), others=others,
                      context=_context(user, participant), today=today)
 
 

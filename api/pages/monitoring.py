@@ -11,10 +11,11 @@ from api.deps import CurrentUser, DbSession, Today
 from api.pages.common import flash, page_router, redirect, render
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
-from cohort.services.monitoring import participant_overview, worklist
+from cohort.services.monitoring import participant_overview, total_status, worklist
 from cohort.vocab import DeviationStatus
 
 router = page_router()
@@ -24,20 +25,11 @@ router = page_router()
 def retention_page(request: Request, user: CurrentUser, session: DbSession,
                    today: Today) -> HTMLResponse:
     rows = queries.retention_summary(session, actor=user.actor, as_of=today)
-    total = {key: sum(getattr(r, key) for r in rows) for key in (
-        "enrolled", "intervention", "comparison", "m0_done", "m6_done", "m6_in_window",
-        "m12_done", "m12_in_window", "m6_due", "m6_overdue", "m12_due", "m12_overdue",
-        "open_deviations", "m6_eligible", "m12_eligible", "lost_to_follow_up")}
-    for tp in ("m6", "m12"):  # attendance over all centres, from the summed counts
-        d = total[f"{tp}_eligible"]
-        total[f"{tp}_attended_pct"] = round(100 * total[f"{tp}_done"] / d, 1) if d else None
-        total[f"{tp}_attended_in_window_pct"] = (
-            round(100 * total[f"{tp}_in_window"] / d, 1) if d else None)
-    n = total["enrolled"]
-    total["retained_by_status_pct"] = (
-        round(100 * (n - total["lost_to_follow_up"]) / n, 1) if n else None)
-    return render(request, "retention.html", {"rows": rows, "total": total, "today": today},
-                  user=user)
+    schedule = get_schedule()
+    context = {"rows": rows, "total": total_status(rows), "today": today,
+               "baseline": schedule.baseline.name,
+               "follow_ups": [v.name for v in schedule.follow_ups]}
+    return render(request, "retention.html", context, user=user)
 
 
 @router.get("/centres/{centre_code}", response_class=HTMLResponse)

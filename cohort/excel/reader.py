@@ -41,6 +41,7 @@ from cohort.excel.layout import (
     columns_for,
     dictionary_version,
 )
+from cohort.schedule import get_schedule
 from cohort.vocab import Timepoint
 
 #: How far down a sheet the variable-name row is looked for.
@@ -263,14 +264,15 @@ def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
 
 def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
     words = title.upper().replace("_", " ").split()
-    named = [tp for tp in Timepoint if tp.value in words]
+    schedule = get_schedule()
+    named = [Timepoint(name) for name in schedule.names if name in words]
     if meta.get("timepoint"):
         try:
-            made_for = Timepoint(meta["timepoint"].strip().upper())
+            made_for = Timepoint(schedule.parse(meta["timepoint"]))
         except ValueError:
             raise WorkbookUnreadable(f"Unknown timepoint '{meta['timepoint']}' in the hidden "
                                      "_meta sheet.") from None
-        if len(named) == 1 and named[0] is not made_for:
+        if len(named) == 1 and named[0] != made_for:
             raise WorkbookUnreadable(
                 f"The sheet '{title}' is named for {named[0].value}, but this workbook was "
                 f"made for {made_for.value} questionnaires. Nothing was read: rename the "
@@ -278,8 +280,9 @@ def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
         return made_for
     if len(named) != 1:
         raise WorkbookUnreadable(
-            f"Cannot tell the timepoint of the sheet '{title}'; name it 'M0 questionnaire', "
-            "'M6 questionnaire' or 'M12 questionnaire', or use a template.")
+            f"Cannot tell the timepoint of the sheet '{title}'; name it "
+            + " or ".join(f"'{name} questionnaire'" for name in schedule.names)
+            + ", or use a template.")
     return named[0]
 
 

@@ -52,6 +52,10 @@ def _or_text(row: pd.Series) -> str:
     return f"{row['odds_ratio']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})"
 
 
+def _and(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def ltfu_definition(data: AnalysisData) -> str:
     """The definition of time to loss to follow-up, in words, with this protocol's days."""
     from analysis.data import window_close_day
@@ -93,7 +97,9 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     fig_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     ctx: dict[str, Any] = {"snapshot": data.snapshot.as_dict(), "what": what,
-                           "retention": None, "outcomes": None, "seed": None}
+                           "retention": None, "outcomes": None, "seed": None,
+                           "follow_up_names": _and(
+                               [v.name for v in data.config.schedule.follow_ups])}
     estimates: list[pd.DataFrame] = []
     specs: list[dict[str, Any]] = []
 

@@ -132,7 +132,8 @@ def censoring_weights_previous(data: AnalysisData, *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = smf.glm(formula, data=block, family=sm.families.Binomial()).fit()
-        p_obs = np.clip(np.asarray(fit.predict(block)), 0.01, 1.0)
+        with np.errstate(over="ignore"):  # a near-separated visit: clipped just below
+            p_obs = np.clip(np.asarray(fit.predict(block)), 0.01, 1.0)
         w = block["observed"].mean() / p_obs
         lookups.append(pd.Series(w, index=pd.MultiIndex.from_arrays(
             [p.loc[due, "participant_id"].to_numpy(), [tp] * int(due.sum())])))

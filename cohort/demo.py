@@ -471,6 +471,9 @@ def build_demo(
     require_unlocked(session, None)  # study.locked: not even the centres and staff are made
     gen = _Generator(session, seed, as_of, centre_icc)
     baseline = Timepoint(gen.config.schedule.baseline.name)
+    # Inclusions spread over twice the follow-up (at least 820 days), so that every visit
+    # has people before, inside and after its window.
+    earliest = max(820, 2 * gen.config.schedule.last.closes_day)
     with batch(session):
         teams = gen.teams()
     done = 0
@@ -478,7 +481,7 @@ def build_demo(
         with batch(session):
             for _ in range(min(commit_every, participants - done)):
                 team = gen.rng.choice(teams)
-                inclusion = as_of - timedelta(days=gen.rng.randint(45, 820))
+                inclusion = as_of - timedelta(days=gen.rng.randint(45, earliest))
                 if gen.rng.random() < 0.25:
                     gen.screen_out(team, inclusion)
                 participant = gen.enrol_one(team, inclusion)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cohort.cli import analysis, excel, ops, protection, users
 from cohort.cli.dictionary import dictionary_app
 from cohort.errors import CohortError
+from cohort.schedule import ScheduleInvalid
 
 app = typer.Typer(
     help="Data manager for a longitudinal harm-reduction intervention cohort (AERLI).",
@@ -52,6 +53,8 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ScheduleInvalid as error:
+            fail(f"invalid setting — {error.message}", 4)
         except CohortError as error:
             rule = getattr(error, "rule_id", None)
             fail(f"[{rule}] {error.message}" if rule else error.message, 2)

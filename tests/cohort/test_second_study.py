@@ -57,10 +57,10 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         mp.setenv("COHORT_DICTIONARY", str(STUDY / "data_dictionary.csv"))
         mp.setenv("COHORT_DATABASE_URL", url)
         mp.setenv("COHORT_VISIT_WINDOW_DAYS", '{"M3": 21, "M24": 60}')
-        mp.setenv("COHORT_ANALYSIS_WORKERS", "1")
+        mp.setenv("COHORT_ANALYSIS_WORKERS", "2")
         _forget_study()
-        out = run("demo", "--participants", "240", "--seed", "11", "--as-of", AS_OF.isoformat())
-        assert "240 participants" in out
+        out = run("demo", "--participants", "160", "--seed", "11", "--as-of", AS_OF.isoformat())
+        assert "160 participants" in out
         try:
             yield url
         finally:
@@ -82,7 +82,7 @@ def test_demo_status_and_checks_cover_every_visit(study: str) -> None:
     assert all([v["visit"] for v in c["visits"]] == VISITS for c in centres)
     done = {name: sum(next(v for v in c["visits"] if v["visit"] == name)["done"]
                       for c in centres) for name in VISITS}
-    assert done["M0"] == 240 and all(done[name] > 0 for name in VISITS), done
+    assert done["M0"] == 160 and all(done[name] > 0 for name in VISITS), done
     text = run("status", "--as-of", AS_OF.isoformat())
     assert "M3 in win" in text and "M24 in win" in text and "M24 on time" in text
     run("check", "--as-of", AS_OF.isoformat())

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.design import CONTRASTS, estimability
+from analysis import visits
+from analysis.design import estimability
 from analysis.results import GEEResult, ResultBase
 
 
@@ -116,8 +117,10 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
 
 
 def t_contrasts(params: pd.Series, cov: pd.DataFrame, df: int,
-                spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
-    """Odds ratios per contrast with t(df) intervals and p-values."""
+                spec: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Odds ratios per contrast with t(df) intervals and p-values (by default every
+    contrast of the schedule)."""
+    spec = visits.contrast_spec() if spec is None else spec
     names = list(params.index)
     b = params.to_numpy(dtype=float)
     v = cov.loc[names, names].to_numpy(dtype=float)

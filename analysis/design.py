@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import visits
 from analysis.data import BINARY_OUTCOMES
+from cohort.schedule import get_schedule
 
 Z95 = 1.959963984540054
 COV_STRUCTS = ("exchangeable", "ar1", "independence")
@@ -29,21 +31,6 @@ PS_COVARIATES: tuple[str, ...] = (
 # Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
 # an effect: the model is reported as not estimable rather than as a result.
 MAX_ABS_COEF = 10.0
-TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
-# Each contrast is a linear combination of the model's log-odds coefficients.
-CONTRASTS: dict[str, dict[str, float]] = {
-    "intervention vs comparison at M0": {"intervention": 1},
-    "intervention vs comparison at M6": {"intervention": 1, "intervention:m6": 1},
-    "intervention vs comparison at M12": {"intervention": 1, "intervention:m12": 1},
-    "M6 vs M0, comparison": {"m6": 1},
-    "M12 vs M0, comparison": {"m12": 1},
-    "M6 vs M0, intervention": {"m6": 1, "intervention:m6": 1},
-    "M12 vs M0, intervention": {"m12": 1, "intervention:m12": 1},
-    "group × time interaction, M6": {"intervention:m6": 1},
-    "group × time interaction, M12": {"intervention:m12": 1},
-}
-
-
 def estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
     """Why a fit cannot be reported (no convergence, separation), or None if it can."""
     converged = getattr(res, "converged", True)
@@ -60,10 +47,12 @@ def estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
 
 
 def contrasts(params: pd.Series, cov: pd.DataFrame,
-              spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
-    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients."""
+              spec: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients
+    (by default every contrast of the schedule, :func:`analysis.visits.contrast_spec`)."""
     from scipy.stats import norm
 
+    spec = visits.contrast_spec() if spec is None else spec
     names = list(params.index)
     b = params.to_numpy(dtype=float)
     v = cov.loc[names, names].to_numpy(dtype=float)
@@ -81,15 +70,19 @@ def contrasts(params: pd.Series, cov: pd.DataFrame,
 
 def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
                  covariates: Sequence[str] = (), extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Model columns from the long questionnaire frame: y, intervention, m6, m12, step."""
-    frame = pd.DataFrame({
+    """Model columns from the long questionnaire frame: y, intervention, one indicator per
+    follow-up visit (m6, m12), step (the visit's rank)."""
+    schedule = get_schedule()
+    columns: dict[str, Any] = {
         "participant_id": long["participant_id"].to_numpy(),
         "y": pd.to_numeric(long[outcome], errors="coerce").astype(float).to_numpy(),
         "intervention": (long[group_col] == "intervention").astype(float).to_numpy(),
-        "m6": (long["timepoint"] == "M6").astype(float).to_numpy(),
-        "m12": (long["timepoint"] == "M12").astype(float).to_numpy(),
-        "step": (long["month"] // 6).astype(int).to_numpy(),
-    }, index=long.index)
+    }
+    for visit in schedule.follow_ups:
+        columns[visit.key] = (long["timepoint"] == visit.name).astype(float).to_numpy()
+    columns["step"] = long["timepoint"].map(visits.steps(schedule)).fillna(-1).astype(int
+                                                                                  ).to_numpy()
+    frame = pd.DataFrame(columns, index=long.index)
     frame = frame[long[group_col].notna().to_numpy()]
     for col in (*covariates, *extra):
         frame[col] = long.loc[frame.index, col]
@@ -100,12 +93,10 @@ def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_it
     return frame.dropna()
 
 
-GROUP_BY_TIME = "intervention * (m6 + m12)"
-
-
-def model_formula(covariates: Sequence[str], frame: pd.DataFrame, main: str = GROUP_BY_TIME
-             ) -> str:
-    terms = [main]
+def model_formula(covariates: Sequence[str], frame: pd.DataFrame, main: str | None = None
+                  ) -> str:
+    """``y ~ intervention * (m6 + m12) + covariates`` (the schedule's follow-up visits)."""
+    terms = [main if main is not None else visits.group_by_time()]
     for c in covariates:
         terms.append(f"C({c})" if frame[c].dtype == object else c)
     return "y ~ " + " + ".join(terms)

@@ -4,6 +4,8 @@ The main model, for each binary outcome, is
 
     outcome ~ intervention * (m6 + m12) [+ adjustment covariates]
 
+(one indicator per follow-up visit of the schedule: :mod:`analysis.visits`),
+
 fitted by GEE (statsmodels) with a logit link, clustered on participant, robust
 (sandwich) errors, exchangeable working correlation by default or AR(1) over the
 timepoints. Odds ratios are reported per contrast (intervention vs comparison at each
@@ -27,13 +29,10 @@ import pandas as pd
 
 from analysis.data import AnalysisData, window_close_day
 from analysis.design import (
-    CONTRASTS,
     COV_STRUCTS,
     DEFAULT_ADJUST,
-    GROUP_BY_TIME,
     MAX_ABS_COEF,
     PS_COVARIATES,
-    TERMS,
     Z95,
     contrasts,
     covariate_frame,
@@ -45,8 +44,8 @@ from analysis.design import (
 from analysis.results import GEEResult, OutcomeModel, WeightsResult
 
 __all__ = [
-    "CONTRASTS", "COV_STRUCTS", "DEFAULT_ADJUST", "GROUP_BY_TIME", "MAX_ABS_COEF",
-    "PS_COVARIATES", "TERMS", "Z95", "GEEResult", "OutcomeModel", "WeightsResult",
+    "COV_STRUCTS", "DEFAULT_ADJUST", "MAX_ABS_COEF", "PS_COVARIATES", "Z95", "GEEResult",
+    "OutcomeModel", "WeightsResult",
     "censoring_weights", "contrasts", "design_frame", "fit_gee", "gee_outcome",
     "propensity_weights", "proportions",
 ]
@@ -193,9 +192,9 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
 
 def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,
                       group_col: str = "group_itt") -> WeightsResult:
-    """Inverse probability of censoring weights for the M6 and M12 questionnaires.
+    """Inverse probability of censoring weights for the follow-up questionnaires.
 
-    For each participant whose M6 (M12) window has closed, a logistic model predicts the
+    For each participant whose visit's window has closed, a logistic model predicts the
     chance the questionnaire was completed from group, timepoint and baseline covariates;
     completed follow-up visits are weighted by ``P(completed) / P(completed | X)``, M0 by 1.
     Returns weights indexed like ``data.questionnaires``.
@@ -209,14 +208,16 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     as_of = pd.Timestamp(data.snapshot.as_of)
     x = covariate_frame(p, covariates)
     rows = []
-    for tp in ("M6", "M12"):
+    for visit in cfg.schedule.follow_ups:
+        tp = visit.name
         closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = x[due].copy()
         block["observed"] = done[due].astype(float)
         block["intervention"] = (p.loc[due, group_col] == "intervention").astype(float)
-        block["m12"] = float(tp == "M12")
+        for later in cfg.schedule.follow_ups[1:]:
+            block[later.key] = float(tp == later.name)
         block["participant_id"] = p.loc[due, "participant_id"]
         block["timepoint"] = tp
         rows.append(block)

@@ -53,11 +53,17 @@ def _or_text(row: pd.Series) -> str:
     return f"{row['odds_ratio']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})"
 
 
+def _and(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def ltfu_definition(data: AnalysisData) -> str:
     """The definition of time to loss to follow-up, in words, with this protocol's days."""
     from analysis.data import window_close_day
 
-    m6, m12 = (window_close_day(data.config, tp) for tp in ("M6", "M12"))
+    follow_ups = data.config.schedule.follow_ups
+    days = ", ".join(f"day {window_close_day(data.config, v.name)} for {v.name}"
+                     for v in follow_ups)
     others = ("at the close of the first visit window they missed after their last "
               "contact if it has closed, otherwise at the as-of date (at most the end of "
               "follow-up)" if data.censor_at == "missed_visit" else
@@ -65,8 +71,8 @@ def ltfu_definition(data: AnalysisData) -> str:
     return (
         "time = months from inclusion. Event: a current status of lost to follow-up, "
         "dated at the close of the window of the first visit missed after the last "
-        f"contact (questionnaire or AERLI session): day {m6} for M6, day {m12} (the end "
-        "of follow-up) for M12, or at the status's effective date if that is earlier "
+        f"contact (questionnaire or AERLI session): {days} (the end of follow-up), "
+        "or at the status's effective date if that is earlier "
         "(never before the last contact). A loss can only be seen at a scheduled visit, so the "
         "person counts as at risk until then. Death (dated by its status) is a competing "
         "event; withdrawal is censored at its date; a loss or death after the end of "
@@ -92,7 +98,9 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     fig_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     ctx: dict[str, Any] = {"snapshot": data.snapshot.as_dict(), "what": what,
-                           "retention": None, "outcomes": None, "seed": None}
+                           "retention": None, "outcomes": None, "seed": None,
+                           "follow_up_names": _and(
+                               [v.name for v in data.config.schedule.follow_ups])}
     estimates: list[pd.DataFrame] = []
     specs: list[dict[str, Any]] = []
     shown: list[tuple[str, Result]] = []  # every result, in the order of the report
@@ -295,7 +303,7 @@ data give the same numbers.{% endif %}</p>
 {% if retention %}
 <h2>Retention</h2>
 <h3>Participant flow (CONSORT-style)</h3>{{ retention.consort|safe }}
-<h3>Completion of M6 and M12 by centre and group</h3>
+<h3>Completion of {{ follow_up_names }} by centre and group</h3>
 <p class="note">Denominators count participants whose visit window has closed (or who
 completed the visit); "in window" counts questionnaires completed inside the window.</p>
 {{ retention.completion|safe }}
@@ -318,8 +326,8 @@ centre: a baseline hazard per centre.</p>
 <h4>Loss to follow-up per visit (discrete time)</h4>
 <p class="note">Losses can only be seen at scheduled visits, so the hazard is discrete: one
 row per participant and visit at which they could be found lost; logit of being lost,
-errors clustered on centre (bias-reduced), t(centres − 1). The M12 term compares the
-second interval with the first.</p>
+errors clustered on centre (bias-reduced), t(centres − 1). Each later visit's term
+compares its interval with the first.</p>
 {{ retention.discrete_table|safe }}{{ retention.discrete|safe }}
 <img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre, one panel per centre">
 <p class="note">One panel per centre (all {{ retention.n_centres }} centres), each with its

@@ -40,7 +40,6 @@ from analysis.design import PS_COVARIATES, covariate_frame, logit_formula
 from analysis.results import WeightsResult
 
 PREVIOUS_VISIT_ITEMS = ("any_risk_practice", "any_complication")
-FOLLOW_UPS = ("M6", "M12")
 P_OBS_FLOOR = 0.01
 
 
@@ -215,7 +214,8 @@ def censoring_blocks(data: AnalysisData, *, covariates: Sequence[str] = PS_COVAR
                      group_col: str = "group_itt") -> dict[str, pd.DataFrame]:
     """Per follow-up visit, one row per participant due for it: ``participant_id``,
     ``observed`` (questionnaire done) and the completion model's predictors (group,
-    baseline covariates, centre; for M12 the M6 answers and whether M6 was done)."""
+    baseline covariates, centre; after the first follow-up visit, the answers of the visit
+    before and whether it was done)."""
     cfg = data.config
     p = data.participants
     q = data.questionnaires
@@ -223,20 +223,23 @@ def censoring_blocks(data: AnalysisData, *, covariates: Sequence[str] = PS_COVAR
     base = covariate_frame(p, covariates)
     base["intervention"] = (p[group_col] == "intervention").astype(float)
     base["centre"] = p["centre_code"].astype(str)
-    m6 = q[q["timepoint"] == "M6"].drop_duplicates("participant_id").set_index(
-        "participant_id")
     blocks = {}
-    for tp in FOLLOW_UPS:
+    follow_ups = cfg.schedule.follow_ups
+    for at, visit in enumerate(follow_ups):
+        tp = visit.name
         closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = base[due].copy()
         pid = p.loc[due, "participant_id"]
-        if tp == "M12":
-            block["did_m6"] = pid.isin(m6.index).astype(float).to_numpy()
+        if at > 0:  # the follow-up visit before: whether it was done, and its answers
+            before = follow_ups[at - 1]
+            prev = q[q["timepoint"] == before.name].drop_duplicates(
+                "participant_id").set_index("participant_id")
+            block[f"did_{before.key}"] = pid.isin(prev.index).astype(float).to_numpy()
             for item in PREVIOUS_VISIT_ITEMS:
-                if item in m6.columns:
-                    val = pid.map(pd.to_numeric(m6[item], errors="coerce")).astype(float)
+                if item in prev.columns:
+                    val = pid.map(pd.to_numeric(prev[item], errors="coerce")).astype(float)
                     block[f"{item}_prev"] = val.fillna(-1).map(
                         {1.0: "yes", 0.0: "no", -1.0: "not done"}).fillna("not done")
         block.insert(0, "observed", done[due].astype(float).to_numpy())
@@ -258,7 +261,8 @@ def censoring_fit(blocks: Mapping[str, pd.DataFrame]) -> WeightsResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = smf.glm(formula, data=block, family=sm.families.Binomial()).fit()
-        p_raw = np.asarray(fit.predict(block), dtype=float)
+        with np.errstate(over="ignore"):  # a near-separated visit: clipped just below
+            p_raw = np.asarray(fit.predict(block), dtype=float)
         observed = block["observed"].to_numpy(dtype=float)
         rate = float(observed.mean())
         w = rate / np.clip(p_raw, P_OBS_FLOOR, 1.0)

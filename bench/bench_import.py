@@ -88,7 +88,7 @@ def build(rows: int, folder: Path) -> tuple[str, Path, int]:
         session.commit()
         staff_id = staff.id
         codes = [(p.code, p.inclusion_date) for p in people]
-    book = load_workbook(BytesIO(template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint.M6,
+    book = load_workbook(BytesIO(template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint("M6"),
                                                 [c for c, _ in codes], AS_OF)))
     ws = book.worksheets[1]
     where = {str(c.value): c.column for c in ws[NAME_ROW] if c.value}

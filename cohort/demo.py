@@ -53,29 +53,25 @@ CITIES = [
     "Grenoble", "Dijon", "Angers", "Nîmes", "Clermont-Ferrand",
 ]
 
-# Marginal prevalences per (group, timepoint), from the published study.
-RISK = {
-    (Group.INTERVENTION, Timepoint.M0): 0.44,
-    (Group.INTERVENTION, Timepoint.M6): 0.25,
-    (Group.INTERVENTION, Timepoint.M12): 0.25,
-    (Group.COMPARISON, Timepoint.M0): 0.27,
-    (Group.COMPARISON, Timepoint.M6): 0.23,
-    (Group.COMPARISON, Timepoint.M12): 0.23,
+# Marginal prevalences per group at months 0, 6 and 12 after inclusion, from the
+# published study. A visit of the schedule at another month takes the value interpolated
+# between them (held at the last one beyond month 12).
+RISK: dict[Group, tuple[tuple[int, float], ...]] = {
+    Group.INTERVENTION: ((0, 0.44), (6, 0.25), (12, 0.25)),
+    Group.COMPARISON: ((0, 0.27), (6, 0.23), (12, 0.23)),
 }
-COMPLICATION = {
-    (Group.INTERVENTION, Timepoint.M0): 0.66,
-    (Group.INTERVENTION, Timepoint.M6): 0.50,
-    (Group.INTERVENTION, Timepoint.M12): 0.39,
-    (Group.COMPARISON, Timepoint.M0): 0.56,
-    (Group.COMPARISON, Timepoint.M6): 0.59,
-    (Group.COMPARISON, Timepoint.M12): 0.62,
+COMPLICATION: dict[Group, tuple[tuple[int, float], ...]] = {
+    Group.INTERVENTION: ((0, 0.66), (6, 0.50), (12, 0.39)),
+    Group.COMPARISON: ((0, 0.56), (6, 0.59), (12, 0.62)),
 }
 # Intervention participants without a valid session improve little; those with one
 # improve more, so that the intention-to-treat mix matches the published figures.
-UNTREATED_SHIFT = {Timepoint.M0: 0.0, Timepoint.M6: -0.05, Timepoint.M12: -0.06}
+UNTREATED_SHIFT: tuple[tuple[int, float], ...] = ((0, 0.0), (6, -0.05), (12, -0.06))
 
 P_INTERVENTION = 144 / 271
 P_ANY_SESSION = 113 / 144
+# Attendance at the first follow-up visit, and at each later one (then lower for people
+# at higher risk, and P_RETURN for someone who missed the visit before).
 P_M6 = 0.84
 P_M12 = 0.76
 P_RETURN = 0.35
@@ -89,6 +85,18 @@ CENTRE_ICC = 0.05
 M12_MISS_BY_RISK = 0.35
 
 _NORMAL = NormalDist()
+
+
+def at_month(curve: tuple[tuple[int, float], ...], month: float) -> float:
+    """The curve's value at ``month``: linear between its points, flat outside them."""
+    if month <= curve[0][0]:
+        return curve[0][1]
+    for (m0, v0), (m1, v1) in zip(curve, curve[1:], strict=False):
+        if month == m1:
+            return v1
+        if month < m1:
+            return v0 + (v1 - v0) * (month - m0) / (m1 - m0)
+    return curve[-1][1]
 
 
 @dataclass
@@ -243,18 +251,21 @@ class _Generator:
         icc = self.centre_icc
         level, effect = self.centre_latent.get(participant.centre_id, ((0.0, 0.0), (0.0, 0.0)))
         value, share = math.sqrt(icc) * level[which], icc
-        if participant.group is Group.INTERVENTION and tp is not Timepoint.M0:
+        if participant.group is Group.INTERVENTION and tp != self.config.schedule.baseline.name:
             value, share = value + math.sqrt(icc) * effect[which], share + icc
         return value, share
 
     def answers(self, participant: Participant, tp: Timepoint, visit: date,
                 treated: bool, latent: tuple[float, float]) -> dict[str, Any]:
         rng = self.rng
-        key = (participant.group, tp)
-        p_risk, p_comp = RISK[key], COMPLICATION[key]
-        if participant.group is Group.INTERVENTION and tp is not Timepoint.M0:
-            untreated_risk = RISK[(Group.INTERVENTION, Timepoint.M0)] + UNTREATED_SHIFT[tp]
-            untreated_comp = COMPLICATION[(Group.INTERVENTION, Timepoint.M0)] + UNTREATED_SHIFT[tp]
+        month = self.config.visit(tp).month
+        baseline = tp == self.config.schedule.baseline.name
+        p_risk = at_month(RISK[participant.group], month)
+        p_comp = at_month(COMPLICATION[participant.group], month)
+        if participant.group is Group.INTERVENTION and not baseline:
+            shift = at_month(UNTREATED_SHIFT, month)
+            untreated_risk = at_month(RISK[Group.INTERVENTION], 0) + shift
+            untreated_comp = at_month(COMPLICATION[Group.INTERVENTION], 0) + shift
             share = P_ANY_SESSION * 0.9
             if treated:
                 p_risk = (p_risk - (1 - share) * untreated_risk) / share
@@ -308,7 +319,7 @@ class _Generator:
             answers["hiv_last_result"] = rng.choices(["1", "2", "3"], weights=[90, 5, 5])[0]
         if oat:
             answers["oat_type"] = rng.choices(["1", "2", "3"], weights=[55, 40, 5])[0]
-        if tp is Timepoint.M0:
+        if baseline:
             years = rng.randint(1, 25)
             answers.update({
                 "housing": rng.choices(["1", "2", "3", "4", "5", "6"],
@@ -324,10 +335,10 @@ class _Generator:
     # ------------------------------------------------------------------ follow-up
     def visit_date(self, participant: Participant, tp: Timepoint) -> date:
         opens, target, closes = self.config.window(tp, participant.inclusion_date)
-        if tp is Timepoint.M0:
+        if tp == self.config.schedule.baseline.name:
             return participant.inclusion_date + timedelta(days=self.rng.choice([0, 0, 0, 1, 3]))
         if self.rng.random() < 0.08:  # a visit outside its window
-            days = self.config.window_days + self.rng.randint(3, 40)
+            days = self.config.window_width(tp) + self.rng.randint(3, 40)
             return target + timedelta(days=days if self.rng.random() < 0.7 else -days)
         return target + timedelta(days=int(self.rng.gauss(0, 14)))
 
@@ -389,26 +400,33 @@ class _Generator:
         if rng.random() < 0.03:
             withdrawal = participant.inclusion_date + timedelta(days=rng.randint(20, 350))
         stop = min(d for d in (death, withdrawal, date.max) if d is not None)
-        missed_m6 = rng.random() > P_M6
-        # People at higher risk miss M12 more often (their M6 answers show it).
-        p_m12 = _NORMAL.cdf(_NORMAL.inv_cdf(P_M12 if not missed_m6 else P_RETURN)
-                            - M12_MISS_BY_RISK * latent[0])
-        missed_m12 = rng.random() > p_m12
-        for tp, missed in ((Timepoint.M6, missed_m6), (Timepoint.M12, missed_m12)):
-            if missed:
+        visits = [Timepoint(v.name) for v in self.config.schedule.follow_ups]
+        missed: list[bool] = []
+        for at in range(len(visits)):
+            if at == 0:
+                missed.append(rng.random() > P_M6)
+                continue
+            # People at higher risk miss later visits more often (their answers show it).
+            p_later = _NORMAL.cdf(_NORMAL.inv_cdf(P_M12 if not missed[-1] else P_RETURN)
+                                  - M12_MISS_BY_RISK * latent[0])
+            missed.append(rng.random() > p_later)
+        for tp, skipped in zip(visits, missed, strict=True):
+            if skipped:
                 continue
             visit = self.visit_date(participant, tp)
             if visit <= self.as_of and visit < stop:
                 events.append((visit, "visit", tp))
-        if missed_m6:
-            closes = self.config.window(Timepoint.M6, participant.inclusion_date)[2]
+        if missed and missed[0]:
+            closes = self.config.window(visits[0], participant.inclusion_date)[2]
             lost_on = closes + timedelta(days=rng.randint(1, 30))
             if lost_on <= self.as_of and lost_on < stop:
                 events.append((lost_on, "status", Status.LOST_TO_FOLLOW_UP))
-                if not missed_m12:
-                    m12 = [e for e in events if e[2] is Timepoint.M12]
-                    if m12:
-                        back = m12[0][0] - timedelta(days=rng.randint(0, 10))
+                came = next((tp for tp, skipped in zip(visits, missed, strict=True)
+                             if not skipped), None)
+                if came is not None:
+                    later = [e for e in events if e[1] == "visit" and e[2] == came]
+                    if later:
+                        back = later[0][0] - timedelta(days=rng.randint(0, 10))
                         events.append((max(back, lost_on + timedelta(days=1)), "status",
                                        Status.RETURNED))
         if death is not None and death <= self.as_of:
@@ -452,6 +470,10 @@ def build_demo(
     as_of = as_of or date.today()
     require_unlocked(session, None)  # study.locked: not even the centres and staff are made
     gen = _Generator(session, seed, as_of, centre_icc)
+    baseline = Timepoint(gen.config.schedule.baseline.name)
+    # Inclusions spread over twice the follow-up (at least 820 days), so that every visit
+    # has people before, inside and after its window.
+    earliest = max(820, 2 * gen.config.schedule.last.closes_day)
     with batch(session):
         teams = gen.teams()
     done = 0
@@ -459,16 +481,16 @@ def build_demo(
         with batch(session):
             for _ in range(min(commit_every, participants - done)):
                 team = gen.rng.choice(teams)
-                inclusion = as_of - timedelta(days=gen.rng.randint(45, 820))
+                inclusion = as_of - timedelta(days=gen.rng.randint(45, earliest))
                 if gen.rng.random() < 0.25:
                     gen.screen_out(team, inclusion)
                 participant = gen.enrol_one(team, inclusion)
                 latent = (gen.rng.gauss(0, 1), gen.rng.gauss(0, 1))
                 m0 = save_questionnaire(
-                    session, actor=team.actor, code=participant.code, timepoint=Timepoint.M0,
+                    session, actor=team.actor, code=participant.code, timepoint=baseline,
                     on=as_of,
-                    answers=gen.answers(participant, Timepoint.M0,
-                                        gen.visit_date(participant, Timepoint.M0), False, latent),
+                    answers=gen.answers(participant, baseline,
+                                        gen.visit_date(participant, baseline), False, latent),
                 )
                 gen.summary.questionnaires += 1
                 gen._count(m0.deviations)

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import model_validator
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from cohort import columns
@@ -57,6 +58,20 @@ def _enum(enum_cls: type, name: str) -> sa.Enum:
         length=32,
         validate_strings=True,
     )
+
+
+class TimepointType(TypeDecorator[Timepoint]):
+    """A visit name stored as text (the schedule, not the schema, says which visits exist)
+    and read back as a :class:`Timepoint`. Same column as the former non-native enum."""
+
+    impl = sa.String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Timepoint | None:
+        return None if value is None else Timepoint(value)
 
 
 # --------------------------------------------------------------------------- centres
@@ -243,7 +258,7 @@ class StatusChange(SQLModel, table=True):
 
 # --------------------------------------------------------------------------- questionnaires
 class QuestionnaireBase(SQLModel):
-    timepoint: Timepoint = Field(sa_type=_enum(Timepoint, "timepoint"))
+    timepoint: Timepoint = Field(sa_type=TimepointType)
     visit_date: date
 
 

@@ -28,6 +28,7 @@ from cohort import models  # noqa: F401  (registers every table)
 from cohort.archive import NEVER_ARCHIVED
 from cohort.dictionary import get_dictionary
 from cohort.rules import may
+from cohort.schedule import get_schedule
 from cohort.services.deid import FREE_TEXT_COLUMNS, withheld_fields
 from cohort.settings import get_settings
 from cohort.vocab import RECORD_FORMS, Role
@@ -324,8 +325,9 @@ def report(*, version: str, revision: str | None = None) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software_version": version, "schema_revision": revision,
         "processing": "Follow-up of a longitudinal harm-reduction intervention cohort "
-                      "(OUTSIDER/AERLI): enrolment, questionnaires at M0/M6/M12, AERLI "
-                      "sessions, protocol monitoring and statistical analysis.",
+                      "(OUTSIDER/AERLI): enrolment, questionnaires at "
+                      f"{'/'.join(get_schedule().names)}, AERLI sessions, protocol "
+                      "monitoring and statistical analysis.",
         "data_subjects": ["participants (people who inject drugs; pseudonymous study code, "
                           "no name, contact or full date of birth)",
                           "study staff (name, role, centre, training date, sign-in)"],

@@ -11,7 +11,7 @@ time-based rules are evaluated by ``cohort check`` over the whole cohort.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from cohort.errors import (
 from cohort.import_rules import IMPORT_RULES
 from cohort.messages import Message, msg
 from cohort.rule_types import HARD, SOFT, TIME, Finding, Rule
+from cohort.schedule import Schedule, Visit, get_schedule
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
 __all__ = ["HARD", "RULES", "RULES_BY_ID", "SOFT", "TIME", "Finding", "ProtocolConfig", "Rule",
@@ -39,43 +40,34 @@ __all__ = ["HARD", "RULES", "RULES_BY_ID", "SOFT", "TIME", "Finding", "ProtocolC
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Protocol parameters a study may change (windows in days after inclusion)."""
+    """Protocol parameters a study may change; the visits and their windows (days after
+    inclusion) are the study's schedule (``cohort.schedule``)."""
 
     min_age: int = 18
     min_trained_staff: int = 2
-    m0_window_days: int = 14
-    m6_target_day: int = 182
-    m12_target_day: int = 365
-    window_days: int = 42
     session_deadline_days: int = 183
-    # Per-visit half-widths; None falls back to ``window_days``.
-    m6_window_days: int | None = None
-    m12_window_days: int | None = None
+    schedule: Schedule = field(default_factory=get_schedule)
 
-    def target_day(self, timepoint: Timepoint) -> int:
-        return {
-            Timepoint.M0: 0,
-            Timepoint.M6: self.m6_target_day,
-            Timepoint.M12: self.m12_target_day,
-        }[timepoint]
+    def visit(self, timepoint: str) -> Visit:
+        return self.schedule.get(timepoint)
 
-    def window_width(self, timepoint: Timepoint) -> int:
-        """Days either side of the target day (M6 and M12 may differ)."""
-        own = {Timepoint.M6: self.m6_window_days, Timepoint.M12: self.m12_window_days}
-        width = own.get(timepoint)
-        return self.window_days if width is None else width
+    def target_day(self, timepoint: str) -> int:
+        return self.visit(timepoint).target_day
 
-    def window(self, timepoint: Timepoint, inclusion: date) -> tuple[date, date, date]:
+    def window_width(self, timepoint: str) -> int:
+        """Days after the target day the window stays open (each visit has its own)."""
+        return self.visit(timepoint).after
+
+    def window(self, timepoint: str, inclusion: date) -> tuple[date, date, date]:
         """(opens, target, closes) of a visit window, inclusive."""
-        if timepoint is Timepoint.M0:
-            return inclusion, inclusion, inclusion + timedelta(days=self.m0_window_days)
-        target = inclusion + timedelta(days=self.target_day(timepoint))
-        width = timedelta(days=self.window_width(timepoint))
-        return target - width, target, target + width
+        visit = self.visit(timepoint)
+        target = inclusion + timedelta(days=visit.target_day)
+        return (target - timedelta(days=visit.before), target,
+                target + timedelta(days=visit.after))
 
     def follow_up_end(self, inclusion: date) -> date:
-        """The day the M12 window closes: sessions after it are off-protocol."""
-        return self.window(Timepoint.M12, inclusion)[2]
+        """The day the last visit's window closes: sessions after it are off-protocol."""
+        return self.window(self.schedule.last.name, inclusion)[2]
 
     def session_deadline(self, inclusion: date) -> date:
         return inclusion + timedelta(days=self.session_deadline_days)
@@ -91,7 +83,7 @@ class EnrolmentFacts:
     consent_date: date | None
     inclusion_date: date
     today: date
-    config: ProtocolConfig = ProtocolConfig()
+    config: ProtocolConfig = field(default_factory=ProtocolConfig)
 
 
 @dataclass(frozen=True)
@@ -346,7 +338,8 @@ def overdue_timepoints(f: ScheduleFacts) -> list[tuple[Timepoint, date]]:
     if not f.following:
         return []
     late = []
-    for tp in (Timepoint.M6, Timepoint.M12):
+    for visit in f.config.schedule.follow_ups:
+        tp = Timepoint(visit.name)
         closes = f.config.window(tp, f.inclusion_date)[2]
         if tp not in f.done and f.as_of > closes:
             late.append((tp, closes))

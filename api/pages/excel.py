@@ -30,6 +30,7 @@ from cohort.excel.importer import ImportBusy, ImportReport, import_file, is_csv
 from cohort.excel.layout import CODE, Kind
 from cohort.excel.report import REPORT_FIELDS, counted_report, may_report
 from cohort.excel.templates import build_template
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.access import PURPOSES
 from cohort.vocab import ExportKind, Timepoint
@@ -46,7 +47,7 @@ def _download(data: bytes, filename: str) -> Response:
 def _page(request: Request, user: CurrentUser, session: DbSession, **extra: object
           ) -> HTMLResponse:
     context = {"centres": queries.list_centres(session, actor=user.actor),
-               "timepoints": [t.value for t in Timepoint],
+               "timepoints": get_schedule().names,
                "may_report": may_report(user.actor), "purposes": PURPOSES,
                "report_needs_purpose": user.actor.centre_ids is None, **extra}
     return render(request, "workbooks.html", context, user=user)
@@ -71,7 +72,8 @@ def template_download(
     """An entry workbook (it lists the codes of the participants due: in the export log)."""
     try:
         chosen = Kind(kind)
-        tp = Timepoint(timepoint) if chosen is Kind.QUESTIONNAIRE and timepoint else None
+        tp = (Timepoint(get_schedule().parse(timepoint))
+              if chosen is Kind.QUESTIONNAIRE and timepoint else None)
     except ValueError:
         return render_error(request, status=422, title="Unknown workbook",
                             detail="Please pick a kind of workbook and a timepoint.")

@@ -16,6 +16,7 @@ from api.pages.common import flash, page_router, redirect, render
 from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.access import PURPOSES
 from cohort.services.context import may
@@ -35,9 +36,12 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     """Retention per centre with percentages, the intervention / comparison split, a chart
     per centre and over time, sortable columns and a CSV download (``retention_view``)."""
     rows = queries.retention_summary(session, actor=user.actor, as_of=today)
+    schedule = get_schedule()
     breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
     return render(request, "retention.html",
                   {**retention_view(rows, breakdown), "today": today,
+                   "baseline": schedule.baseline.name,
+                   "follow_ups": [v.name for v in schedule.follow_ups],
                    "purposes": PURPOSES, "needs_purpose": user.actor.centre_ids is None},
                   user=user)
 

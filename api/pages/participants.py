@@ -19,12 +19,12 @@ from api.problems import describe
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
 from cohort.models import Participant
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.context import may
 from cohort.services.enrolment import enrol_screened, enrolment_from_answers
 from cohort.services.lockstate import lock_refusal
 from cohort.services.monitoring import participant_overview
-from cohort.vocab import Timepoint
 
 router = page_router()
 
@@ -159,7 +159,7 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
     may_write = may(user.actor, "write") and locked is None
     return render(request, "participant.html",
                   {"p": participant, "overview": overview, "questionnaires": questionnaires,
-                   "timepoints": [t.value for t in Timepoint], "sessions": sessions,
+                   "timepoints": get_schedule().names, "sessions": sessions,
                    "deviations": deviations, "names": names, "may_write": may_write,
                    "locked": locked},
                   user=user)

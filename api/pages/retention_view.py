@@ -45,8 +45,8 @@ def _pending(row: CentreStatus | None, timepoint: str) -> tuple[int, int]:
     """(due now, overdue) of one visit in the monitoring summary."""
     if row is None:
         return 0, 0
-    prefix = timepoint.lower()
-    return int(getattr(row, f"{prefix}_due", 0)), int(getattr(row, f"{prefix}_overdue", 0))
+    visit = next((v for v in row.visits if v.visit == timepoint), None)
+    return (visit.due, visit.overdue) if visit is not None else (0, 0)
 
 
 def _line(code: str, city: str, cells: dict[str, Cell], row: CentreStatus | None,

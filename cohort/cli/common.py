@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cohort.errors import CohortError
+from cohort.schedule import ScheduleInvalid
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -47,6 +48,8 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ScheduleInvalid as error:
+            fail(f"invalid setting — {error.message}", 4)
         except CohortError as error:
             rule = getattr(error, "rule_id", None)
             fail(f"[{rule}] {error.message}" if rule else error.message, 2)

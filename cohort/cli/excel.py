@@ -37,7 +37,8 @@ def template(
     kind: Annotated[str, typer.Option(
         help="questionnaire (default), enrolment or session.")] = "questionnaire",
     timepoint: Annotated[str | None, typer.Option(
-        help="M0, M6 or M12 (questionnaires): the participants due are listed.")] = None,
+        help="A visit of the schedule, e.g. M6 (questionnaires): the participants due "
+             "are listed.")] = None,
     as_of: AsOf = None,
     purpose: OptionalPurpose = None,
     who: As = None,
@@ -46,9 +47,11 @@ def template(
     export log)."""
     from cohort.excel.layout import Kind
     from cohort.excel.templates import build_template
+    from cohort.schedule import get_schedule
     from cohort.vocab import Timepoint
 
     main = _main()
+    visits = get_schedule().describe()
     try:
         chosen = Kind(kind.strip().lower().removesuffix("s"))
     except ValueError:
@@ -57,11 +60,11 @@ def template(
     tp = None
     if timepoint is not None:
         try:
-            tp = Timepoint(timepoint.strip().upper())
+            tp = Timepoint(get_schedule().parse(timepoint))
         except ValueError:
-            main.fail(f"'{timepoint}' is not a timepoint; use M0, M6 or M12.")
+            main.fail(f"'{timepoint}' is not a timepoint; use {visits}.")
     if chosen is Kind.QUESTIONNAIRE and tp is None:
-        main.fail("Please give --timepoint M0, M6 or M12 for a questionnaire workbook.")
+        main.fail(f"Please give --timepoint {visits} for a questionnaire workbook.")
     with main.db_session() as session:
         data, rows = build_template(session, actor=main.national(session), kind=chosen,
                                     centre_code=centre, timepoint=tp,

@@ -139,29 +139,41 @@ def status(as_of: AsOf = None, json_: Json = False) -> None:
     if json_:
         emit([r.as_dict() for r in rows])
         return
-    header = (f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}{'M0':>5}{'M6':>5}"
-              f"{'M6 in win':>10}{'M12':>5}{'M12 in win':>11}{'overdue':>8}{'sessions':>9}"
-              f"{'open dev':>9}")
-    typer.echo(header)
+    from cohort.schedule import get_schedule
+
+    schedule = get_schedule()
+    # Columns per visit of the schedule: done (all), and in window (follow-ups).
+    columns: list[tuple[str, int, str, str]] = []
+    for v in schedule:
+        columns.append((v.name, max(5, len(v.name) + 2), v.name, "done"))
+        if v is not schedule.baseline:
+            label = f"{v.name} in win"
+            columns.append((label, len(label) + 1, v.name, "in_window"))
+    typer.echo(f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}"
+               + "".join(f"{label:>{w}}" for label, w, _, _ in columns)
+               + f"{'overdue':>8}{'sessions':>9}{'open dev':>9}")
     for r in rows:
         typer.echo(
             f"{r.centre_code:7}{r.enrolled:>9}{r.intervention:>5}{r.comparison:>5}"
-            f"{r.m0_done:>5}{r.m6_done:>5}{r.m6_in_window:>10}{r.m12_done:>5}"
-            f"{r.m12_in_window:>11}{r.m6_overdue + r.m12_overdue:>8}{r.sessions:>9}"
-            f"{r.open_deviations:>9}"
+            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _, w, name, what in columns)
+            + f"{r.overdue:>8}{r.sessions:>9}{r.open_deviations:>9}"
         )
     typer.echo("\nRetention by attendance (% of those whose window has closed: done on time / "
                "done at all) and by status (% not recorded lost):")
-    typer.echo(f"{'centre':7}{'M6 on time':>11}{'M6 done':>9}{'M12 on time':>12}"
-               f"{'M12 done':>10}{'not lost':>10}")
+    typer.echo(f"{'centre':7}"
+               + "".join(f"{v.name + ' on time':>{len(v.name) + 9}}"
+                         f"{v.name + ' done':>{len(v.name) + 7}}" for v in schedule.follow_ups)
+               + f"{'not lost':>10}")
 
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{v:.1f}"
 
     for r in rows:
-        typer.echo(f"{r.centre_code:7}{pct(r.m6_attended_in_window_pct):>11}"
-                   f"{pct(r.m6_attended_pct):>9}{pct(r.m12_attended_in_window_pct):>12}"
-                   f"{pct(r.m12_attended_pct):>10}{pct(r.retained_by_status_pct):>10}")
+        typer.echo(f"{r.centre_code:7}"
+                   + "".join(f"{pct(r.visit(v.name).attended_in_window_pct):>{len(v.name) + 9}}"
+                             f"{pct(r.visit(v.name).attended_pct):>{len(v.name) + 7}}"
+                             for v in schedule.follow_ups)
+                   + f"{pct(r.retained_by_status_pct):>10}")
 
 
 @app.command()

@@ -42,6 +42,7 @@ from cohort.excel.layout import (
 from cohort.excel.rows import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
 from cohort.excel.versions import meanings_changed
 from cohort.messages import msg
+from cohort.schedule import get_schedule
 from cohort.vocab import Timepoint
 
 __all__ = ["EntryRow", "EntrySheet", "Layout", "Problem", "WorkbookUnreadable",
@@ -163,19 +164,22 @@ def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
 
 def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
     words = title.upper().replace("_", " ").split()
-    named = [tp for tp in Timepoint if tp.value in words]
+    schedule = get_schedule()
+    named = [Timepoint(name) for name in schedule.names if name in words]
     if meta.get("timepoint"):
         try:
-            made_for = Timepoint(meta["timepoint"].strip().upper())
+            made_for = Timepoint(schedule.parse(meta["timepoint"]))
         except ValueError:
             raise WorkbookUnreadable(msg("workbook.unknown_timepoint",
                                          timepoint=meta['timepoint'])) from None
-        if len(named) == 1 and named[0] is not made_for:
+        if len(named) == 1 and named[0] != made_for:
             raise WorkbookUnreadable(msg("workbook.sheet_timepoint_mismatch", sheet=title,
                                          named=named[0], made_for=made_for))
         return made_for
     if len(named) != 1:
-        raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title))
+        raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title,
+                                     names=" or ".join(f"'{name} questionnaire'"
+                                                       for name in schedule.names)))
     return named[0]
 
 

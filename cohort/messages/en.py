@@ -33,7 +33,7 @@ _RULES: Final[dict[str, str]] = {
     "rule.visit.out_of_window": "Questionnaire outside its visit window.",
     "rule.time.no_session_6m": (
         "Intervention participant without a valid session within six months."),
-    "rule.time.visit_overdue": "M6 or M12 questionnaire overdue.",
+    "rule.time.visit_overdue": "A follow-up questionnaire is overdue.",
     "rule.import.status_out_of_order": (
         "An import cannot add a status dated before a later stored change."),
     "rule.import.enrolment_changed": (
@@ -187,6 +187,7 @@ _SERVICES: Final[dict[str, str]] = {
     "account.cannot_disable_self": (
         "You cannot disable your own account; ask another data manager."),
     "participant.not_found": "No participant with code {code}.",
+    "visit.unknown": "There is no timepoint '{value}'; use {visits}.",
     "session.not_found": "No AERLI session with id {id}.",
     "review.none_ticked": "Please tick at least one deviation to review.",
     "review.too_many": "Please review at most {limit} deviations at once ({ticked} were ticked).",
@@ -199,7 +200,7 @@ _SERVICES: Final[dict[str, str]] = {
     "answer.required": "Please answer this question.",
     "answer.too_long": "Please keep it under {limit} characters.",
     "sync.bad_uuid": "The entry's id is not a UUID.",
-    "sync.visit_needed": "Say which visit (M0, M6 or M12).",
+    "sync.visit_needed": "Say which visit ({visits}).",
     "sync.participant_needed": "Say which participant.",
     "sync.version_needed": "Say which version is corrected.",
     "staff.not_active": "No active staff member with id {staff_id}.",
@@ -359,7 +360,7 @@ _IMPORT: Final[dict[str, str]] = {
         "instrument; export the records again with the redcap_repeat_instrument column, one "
         "form per row."),
     "template.timepoint_needed": (
-        "Please say which timepoint the questionnaire is for (M0, M6 or M12)."),
+        "Please say which timepoint the questionnaire is for ({visits})."),
     "workbook.other_version_lists": (
         "This workbook was made from another version of the data dictionary, and its hidden "
         "sheet '{sheet}' (the answers of each list) is gone, so whether its answer codes still "
@@ -442,8 +443,8 @@ _IMPORT: Final[dict[str, str]] = {
         "questionnaires. Nothing was read: rename the sheet, or copy its rows into a {named} "
         "template."),
     "workbook.sheet_timepoint_unknown": (
-        "Cannot tell the timepoint of the sheet '{sheet}'; name it 'M0 questionnaire', 'M6 "
-        "questionnaire' or 'M12 questionnaire', or use a template."),
+        "Cannot tell the timepoint of the sheet '{sheet}'; name it {names}, or use a "
+        "template."),
     "workbook.mixed_kinds": (
         "This workbook mixes kinds of rows ({sheets}). Nothing was read: please put each kind "
         "in its own workbook (a new template) and import them one by one."),

@@ -27,6 +27,7 @@ from cohort.errors import ActionNotAllowed, NotFound
 from cohort.messages import msg
 from cohort.models import Participant, Staff, StaffCentreAccess
 from cohort.rules import ProtocolConfig, ScopeFacts
+from cohort.schedule import get_schedule
 from cohort.services.lockstate import forget, keep_for_batch, require_unlocked
 from cohort.settings import get_settings
 from cohort.vocab import Role
@@ -149,14 +150,7 @@ def visible(actor: Actor, participant: Participant | None, code: str) -> Partici
 
 def protocol_config() -> ProtocolConfig:
     s = get_settings()
-    return ProtocolConfig(
-        m6_target_day=s.m6_target_day,
-        m12_target_day=s.m12_target_day,
-        window_days=s.window_days,
-        m6_window_days=s.m6_window_days,
-        m12_window_days=s.m12_window_days,
-        session_deadline_days=s.session_deadline_days,
-    )
+    return ProtocolConfig(schedule=get_schedule(), session_deadline_days=s.session_deadline_days)
 
 
 def today() -> date:

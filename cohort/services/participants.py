@@ -11,10 +11,11 @@ from cohort.errors import CohortError
 from cohort.messages import msg
 from cohort.models import Participant, Questionnaire, StatusChange
 from cohort.rules import DatedFacts, GroupChangeFacts
+from cohort.schedule import get_schedule
 from cohort.services import audit
 from cohort.services.context import Actor, finish, get_participant, require_scope, today
 from cohort.services.deid import redact_records
-from cohort.vocab import Group, Status, Timepoint
+from cohort.vocab import Group, Status
 
 # Relational harm reduction: "accountability without termination". Anyone may come
 # back, except after death.
@@ -36,7 +37,7 @@ def change_group(session: Session, *, actor: Actor, code: str, group: Group) -> 
         session.exec(
             select(Questionnaire.id).where(
                 Questionnaire.participant_id == participant.id,
-                Questionnaire.timepoint == Timepoint.M0,
+                Questionnaire.timepoint == get_schedule().baseline.name,
             )
         ).first()
         is not None

@@ -77,8 +77,7 @@ class RetentionBreakdown:
 
 def follow_up_timepoints() -> list[Timepoint]:
     """The visits after inclusion, in order (what "retention" is measured on)."""
-    config = protocol_config()
-    return [tp for tp in Timepoint if config.target_day(tp) > 0]
+    return [Timepoint(visit.name) for visit in protocol_config().schedule.follow_ups]
 
 
 def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> RetentionBreakdown:

@@ -166,11 +166,11 @@ def test_completion_and_ipcw_use_each_visits_own_window(demo_data: AnalysisData)
     import dataclasses
 
     from analysis.outcomes import censoring_weights
-    from cohort.rules import ProtocolConfig
+    from tests.factories import config_with
 
-    base = dataclasses.replace(demo_data, config=ProtocolConfig(window_days=42))
-    narrow = dataclasses.replace(demo_data, config=ProtocolConfig(
-        window_days=42, m6_window_days=2, m12_window_days=2))
+    base = dataclasses.replace(demo_data, config=config_with(window_days=42))
+    narrow = dataclasses.replace(demo_data, config=config_with(
+        window_days=42, visit_window_days={"M6": 2, "M12": 2}))
     due = {name: completion(d, by=("group_itt",)).set_index("group_itt").loc["All"]
            for name, d in (("base", base), ("narrow", narrow))}
     assert due["narrow"]["eligible_m6"] > due["base"]["eligible_m6"]

@@ -104,12 +104,12 @@ def _session_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
 
 def _m6_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
     visit = t.inclusion + timedelta(days=182)
-    return {"answers": questionnaire_answers(visit, Timepoint.M6)}
+    return {"answers": questionnaire_answers(visit, Timepoint("M6"))}
 
 
 def _m0_update(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
     return {"version": t.m0_version,
-            "answers": questionnaire_answers(t.inclusion, Timepoint.M0, inj_freq="2")}
+            "answers": questionnaire_answers(t.inclusion, Timepoint("M0"), inj_freq="2")}
 
 
 def _enrolment(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def _targets(session: Session, world: World, factory: Factory) -> dict[str, Targ
         ("C02", world.pb, [world.users["worker_b"].staff, b_partner]),
     ):
         actor = factory.actor(workers[0])
-        m0 = factory.questionnaire(actor, participant, Timepoint.M0).record
+        m0 = factory.questionnaire(actor, participant, Timepoint("M0")).record
         # One trained worker only: raises session.trained_staff (and, for the comparison
         # participant of C02, session.comparison_group).
         saved = factory.aerli_session(actor, participant, staff=[workers[0]])

@@ -135,7 +135,7 @@ def test_outreach_worker_enrols_and_fills_m0(page: Any, live: Live) -> None:
     assert oat_type.is_hidden()
     answer(page, "oat_current", "1")
     assert oat_type.is_visible()
-    values = questionnaire_answers(TODAY, Timepoint.M0)
+    values = questionnaire_answers(TODAY, Timepoint("M0"))
     values["years_injecting"] = "250"  # not possible: an inline error, before any round trip
     for name, value in values.items():
         answer(page, name, value)

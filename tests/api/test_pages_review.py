@@ -42,7 +42,7 @@ def test_participant_list_says_what_is_next(client: TestClient, world: World,
     today = factory.today
     moved_on = factory.participant(w, inclusion_date=today - timedelta(days=400))
     factory.questionnaire(w, moved_on)
-    factory.questionnaire(w, moved_on, Timepoint.M12)
+    factory.questionnaire(w, moved_on, Timepoint("M12"))
     comparison = factory.participant(w, group=Group.COMPARISON)
     factory.aerli_session(w, comparison)  # off-protocol, flagged
     sign_in(client, "worker.a")
@@ -127,7 +127,7 @@ def test_retention_page_and_csv(client: TestClient, world: World, factory: Facto
     w = factory.actor(world.users["worker_a"].staff)
     old = factory.participant(w, inclusion_date=factory.today - timedelta(days=460))
     factory.questionnaire(w, old)
-    factory.questionnaire(w, old, Timepoint.M6)
+    factory.questionnaire(w, old, Timepoint("M6"))
     create_centre(session, actor=None,
                   data=CentreCreate(code="C03", name="Three", city="=HYPERLINK(1)"))
     sign_in(client, "officer")
@@ -166,7 +166,7 @@ def test_history_reads_as_labels_old_and_new(client: TestClient, world: World,
     q = saved.record
     answers = dict(q.answers)
     answers["age_first_injection"] = "19"
-    update_questionnaire(session, actor=w, code=world.pa.code, timepoint=Timepoint.M0,
+    update_questionnaire(session, actor=w, code=world.pa.code, timepoint=Timepoint("M0"),
                          answers=answers, expected_version=q.version, on=factory.today)
     sign_in(client, "officer")
     page = client.get(f"/participants/{world.pa.code}/history").text

@@ -44,7 +44,7 @@ def tokens(session: Session, world: World) -> dict[str, str]:
 def filled(world: World, factory: Factory) -> World:
     worker = factory.actor(world.users["worker_a"].staff)
     assert world.pa is not None
-    factory.questionnaire(worker, world.pa, Timepoint.M0, questionnaire_note="Kind words")
+    factory.questionnaire(worker, world.pa, Timepoint("M0"), questionnaire_note="Kind words")
     factory.aerli_session(worker, world.pa, note="Hand washing")
     return world
 
@@ -286,7 +286,7 @@ def _new_record(record: str, day: str = "2026-11-01") -> dict[str, Any]:
             "injected_past_month": "1", "wish_neck_groin": "0", "consent": "1",
             "consent_date": day, "inclusion_date": day, "reached_via": "1", "study_group": "1",
             **get_dictionary().expand_checkboxes(
-                questionnaire_answers(date.fromisoformat(day), Timepoint.M0))}
+                questionnaire_answers(date.fromisoformat(day), Timepoint("M0")))}
 
 
 def test_force_auto_number_and_date_format(client: TestClient, world: World,

@@ -62,7 +62,9 @@ def test_demo_status_and_deviations_show_every_soft_and_time_rule(on_demo: Path)
     centres = json.loads(out)
     assert len(centres) == 20
     assert sum(c["enrolled"] for c in centres) == 300
-    assert all(c["m6_done"] <= c["m0_done"] <= c["enrolled"] for c in centres)
+    assert all(c["visits"][1]["done"] <= c["visits"][0]["done"] <= c["enrolled"]
+               for c in centres)
+    assert [v["visit"] for v in centres[0]["visits"]] == ["M0", "M6", "M12"]
     code, out, _ = run("deviations", "--json")
     assert code == 0
     listed = json.loads(out)

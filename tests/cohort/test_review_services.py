@@ -31,7 +31,7 @@ def test_next_visit_passes_a_missed_m6_once_m12_is_done(factory: Factory) -> Non
     today = factory.today
     moved_on = factory.participant(w, inclusion_date=today - timedelta(days=400))
     factory.questionnaire(w, moved_on)
-    factory.questionnaire(w, moved_on, Timepoint.M12)
+    factory.questionnaire(w, moved_on, Timepoint("M12"))
     missed = factory.participant(w, inclusion_date=today - timedelta(days=300))
     factory.questionnaire(w, missed)
     rows = {r.code: r for r in participant_overview(factory.session, actor=w, as_of=today)}
@@ -49,15 +49,15 @@ def test_retention_breakdown_by_group_and_month(factory: Factory) -> None:
     today = factory.today
     a = factory.participant(w1, inclusion_date=today - timedelta(days=460))
     factory.questionnaire(w1, a)
-    factory.questionnaire(w1, a, Timepoint.M6)
-    factory.questionnaire(w1, a, Timepoint.M12,
+    factory.questionnaire(w1, a, Timepoint("M6"))
+    factory.questionnaire(w1, a, Timepoint("M12"),
                           visit_date=a.inclusion_date + timedelta(days=365 + 50))
     b = factory.participant(w1, inclusion_date=today - timedelta(days=460),
                             group=Group.COMPARISON)
     factory.questionnaire(w1, b)
     early = factory.participant(w1, inclusion_date=today - timedelta(days=170))
     factory.questionnaire(w1, early)
-    factory.questionnaire(w1, early, Timepoint.M6, visit_date=today - timedelta(days=1))
+    factory.questionnaire(w1, early, Timepoint("M6"), visit_date=today - timedelta(days=1))
     factory.participant(w1, inclusion_date=today - timedelta(days=10))
     factory.participant(w2, inclusion_date=today - timedelta(days=460))
 
@@ -135,6 +135,6 @@ def test_cached_breakdown_is_the_same_and_follows_writes(factory: Factory) -> No
     again = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
     assert again == first == retention_breakdown(factory.session, actor=officer, as_of=today)
     assert first.by_centre["C01"]["intervention"].visit("M6").done == 0
-    factory.questionnaire(w, p, Timepoint.M6)
+    factory.questionnaire(w, p, Timepoint("M6"))
     after = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
     assert after.by_centre["C01"]["intervention"].visit("M6").done == 1

@@ -150,8 +150,16 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
     # One BLAS thread: with IPCW the stack has ~120 parameters, where OpenBLAS splits
     # products and the inverse over threads and the last digits followed the thread count
     # (the report's worker processes run one thread, a serial run two).
-    with threadpool_limits(limits=1):
-        cov = _stacked_cov(frame, formula, cluster, iptw, fit.params, weights, ipcw)
+    try:
+        with threadpool_limits(limits=1):
+            cov = _stacked_cov(frame, formula, cluster, iptw, fit.params, weights, ipcw)
+    except np.linalg.LinAlgError:
+        # A weight's model that separates (a visit nearly everyone, or no one, attended in
+        # some cell) leaves the stack without a solution: no honest standard error.
+        fit.estimable = False
+        fit.notes.append("not estimable: a model of the weights separates, so the stacked "
+                         "estimating equations have no solution")
+        return fit
     names = list(fit.params.index)
     se = np.sqrt(np.diag(cov))
     b = fit.params.to_numpy()

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from cohort.models import AuditEntry, CentreCreate, Deviation, ExportLog
+from cohort.services.context import COMMAND_LINE
 from cohort.services.questionnaires import update_questionnaire
 from cohort.services.setup import create_centre
 from cohort.vocab import DeviationStatus, ExportKind, Group, Timepoint
@@ -128,7 +129,7 @@ def test_retention_page_and_csv(client: TestClient, world: World, factory: Facto
     old = factory.participant(w, inclusion_date=factory.today - timedelta(days=460))
     factory.questionnaire(w, old)
     factory.questionnaire(w, old, Timepoint("M6"))
-    create_centre(session, actor=None,
+    create_centre(session, actor=COMMAND_LINE,
                   data=CentreCreate(code="C03", name="Three", city="=HYPERLINK(1)"))
     sign_in(client, "officer")
     page = client.get("/retention").text

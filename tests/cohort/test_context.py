@@ -77,7 +77,7 @@ def test_the_checks_use_the_protocol_configuration_they_are_given(factory: Facto
     worker = factory.worker()
     person = factory.participant(worker, inclusion_date=factory.today - timedelta(days=240))
     factory.questionnaire(worker, person)
-    longer = ProtocolConfig(session_deadline_days=300, m6_target_day=300, m12_target_day=600)
+    longer = ProtocolConfig(session_deadline_days=300)
     assert "time.no_session_6m" not in run_checks(
         factory.session, as_of=factory.today, config=longer).by_rule()
     assert "time.no_session_6m" in run_checks(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlmodel import Session
@@ -25,7 +25,7 @@ from sqlmodel import Session
 from cohort import rules
 from cohort.codes import make_code
 from cohort.errors import NotEligible
-from cohort.models import Centre, Participant, Staff
+from cohort.models import Centre, Participant, Staff, utcnow
 from cohort.services.bulk import QuestionnaireRow, save_questionnaires
 from cohort.services.bulk_writes import (
     EnrolmentRow,
@@ -137,6 +137,8 @@ class BatchWriter:
     sessions: list[SessionRow] = field(default_factory=list)
     statuses: list[StatusRow] = field(default_factory=list)
     next_seq: dict[int, int] = field(default_factory=dict)
+    #: A fixed timestamp for predicted participants (never written: enrol_many writes).
+    now: datetime = field(default_factory=utcnow)
 
     def refused(self, actor: Actor, data: EnrolmentCreate) -> NotEligible | None:
         try:
@@ -161,7 +163,7 @@ class BatchWriter:
             inclusion_date=data.inclusion_date, consent_date=data.consent_date,
             age_at_inclusion=data.age, injected_past_month=data.injected_past_month,
             wish_neck_groin=data.wish_neck_groin, reached_via=data.reached_via,
-            group=data.group, enrolled_by=actor.staff_id)
+            group=data.group, enrolled_by=actor.staff_id, created_at=self.now)
         self.codes.append(person.code)
         return person
 

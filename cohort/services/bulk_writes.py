@@ -36,6 +36,7 @@ from cohort.models import (
     SessionStaff,
     Staff,
     StatusChange,
+    utcnow,
 )
 from cohort.services import audit
 from cohort.services.bulk import _participants, insert_records
@@ -124,6 +125,7 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
                ) -> list[Participant]:
     """``enrol`` for every row, in order (codes follow each centre's sequence), or none."""
     centres = _Centres(session)
+    now = utcnow()  # timestamps given: pydantic inspects a default factory at every call
     next_seq: dict[int, int] = {}
     planned: list[tuple[Actor, Participant]] = []
     errors: list[tuple[int, CohortError]] = []
@@ -148,7 +150,7 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
             inclusion_date=data.inclusion_date, consent_date=data.consent_date,
             age_at_inclusion=data.age, injected_past_month=data.injected_past_month,
             wish_neck_groin=data.wish_neck_groin, reached_via=data.reached_via,
-            group=data.group, enrolled_by=row.actor.staff_id)))
+            group=data.group, enrolled_by=row.actor.staff_id, created_at=now)))
     _refuse_any(errors)
     people = [p for _, p in planned]
     insert_records(session, people)
@@ -158,8 +160,8 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
         statuses.append((actor, StatusChange(
             participant_id=person.id, status=Status.ACTIVE,
             effective_date=person.inclusion_date, reason="Enrolled",
-            recorded_by=actor.staff_id)))
-        screenings.append((actor, Screening(
+            recorded_by=actor.staff_id, recorded_at=now)))
+        screenings.append((actor, Screening(created_at=now,
             screened_on=person.inclusion_date, centre_id=person.centre_id,
             staff_id=actor.staff_id, outcome=ScreeningOutcome.ENROLLED,
             reached_via=person.reached_via, participant_id=person.id)))
@@ -279,7 +281,8 @@ def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None
         current[person.id] = (row.status, version + 1)
         made.append((row.actor, StatusChange(
             participant_id=person.id, status=row.status, effective_date=row.effective_date,
-            reason=row.reason, recorded_by=row.actor.staff_id), status, version))
+            reason=row.reason, recorded_by=row.actor.staff_id, recorded_at=utcnow()),
+            status, version))
     _refuse_any(errors)
     insert_records(session, [m[1] for m in made])
     _audit_creates(session, ((a, c) for a, c, _, _ in made))

@@ -78,6 +78,7 @@ def new_deviation(
         message_id=finding.reason.id,
         message_params=params,
         dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
+        raised_at=utcnow(),  # given: a default factory costs an inspection per call
     )
 
 

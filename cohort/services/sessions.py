@@ -12,7 +12,7 @@ from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
 from cohort.messages import msg
-from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff
+from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff, utcnow
 from cohort.rules import DatedFacts, Finding, SessionFacts
 from cohort.services import audit
 from cohort.services.context import (
@@ -193,6 +193,7 @@ def check_session(
         participant_id=participant.id,
         recorded_by=actor.staff_id,
         counts_for_protocol=not rules.disqualifies_session(findings),
+        created_at=utcnow(),  # given: a default factory costs an inspection per call
         **data.model_dump(exclude={"staff_ids"}),
     )
     return record, staff_ids, findings

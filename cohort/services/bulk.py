@@ -80,7 +80,8 @@ def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start:start + CHUNK]
 
 
-def _participants(session: Session, codes: Iterable[str]) -> dict[str, Participant]:
+def participants_by_code(session: Session, codes: Iterable[str]) -> dict[str, Participant]:
+    """The participants of these codes, read in a few ``IN (...)`` queries."""
     wanted = sorted(set(codes))
     found: dict[str, Participant] = {}
     for chunk in _chunks(wanted):
@@ -123,7 +124,7 @@ def save_questionnaires(
     duplicate, so importing the same workbook twice writes nothing new.
     """
     default_actor = actor
-    people = _participants(session, (r.code for r in rows))
+    people = participants_by_code(session, (r.code for r in rows))
     ids = [p.id for p in people.values() if p.id is not None]
     stored = _stored(session, ids)
     done: dict[int, set[Timepoint]] = {}

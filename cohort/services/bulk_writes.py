@@ -39,7 +39,7 @@ from cohort.models import (
     utcnow,
 )
 from cohort.services import audit
-from cohort.services.bulk import _participants, insert_records
+from cohort.services.bulk import insert_records, participants_by_code
 from cohort.services.context import Actor, finish, require_scope
 from cohort.services.deviations import audit_raised, new_deviation
 from cohort.services.enrolment import (
@@ -199,12 +199,6 @@ def log_screenings(session: Session, rows: Sequence[ScreeningRow]) -> list[Scree
     return [s for _, s in made]
 
 
-def _people(session: Session, actor_codes: Iterable[tuple[Actor, str]]
-            ) -> dict[str, Participant]:
-    pairs = list(actor_codes)
-    return _participants(session, (code for _, code in pairs))
-
-
 def _visible(people: Mapping[str, Participant], actor: Actor, code: str) -> Participant:
     person = people.get(code)
     if person is None or person.id is None or not actor.can_see(person.centre_id):
@@ -215,7 +209,7 @@ def _visible(people: Mapping[str, Participant], actor: Actor, code: str) -> Part
 def log_sessions(session: Session, rows: Sequence[SessionRow], on: date | None = None
                  ) -> list[Saved[AerliSession]]:
     """``log_session`` for every row (with its staff links and deviations), or none."""
-    people = _people(session, ((r.actor, r.code) for r in rows))
+    people = participants_by_code(session, (r.code for r in rows))
     wanted = sorted({i for r in rows for i in r.data.staff_ids})
     known = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_(wanted)))
              if s.id is not None}
@@ -264,7 +258,7 @@ def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None
                     ) -> list[StatusChange]:
     """``change_status`` for every row in order (a person's later row starts from the
     status an earlier row gave them), or none."""
-    people = _people(session, ((r.actor, r.code) for r in rows))
+    people = participants_by_code(session, (r.code for r in rows))
     current: dict[int, tuple[Status, int]] = {}
     made: list[tuple[Actor, StatusChange, Status, int]] = []
     errors: list[tuple[int, CohortError]] = []

@@ -25,15 +25,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from cohort.errors import NotEligible
+from cohort.demo_writers import BatchWriter, DemoWriter, OneByOneWriter
 from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.checks import run_checks
 from cohort.services.context import DEMO, Actor, actor_for, batch, protocol_config
-from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate, enrol, log_screening
+from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate
 from cohort.services.lockstate import require_unlocked
-from cohort.services.participants import change_status
-from cohort.services.questionnaires import save_questionnaire
-from cohort.services.sessions import AerliSessionCreate, log_session
+from cohort.services.sessions import AerliSessionCreate
 from cohort.services.setup import create_centre, create_staff
 from cohort.vocab import (
     Gender,
@@ -129,13 +127,15 @@ class _CentreTeam:
 
 class _Generator:
     def __init__(self, session: Session, seed: int, as_of: date,
-                 centre_icc: float = CENTRE_ICC) -> None:
+                 centre_icc: float = CENTRE_ICC, one_by_one: bool = False) -> None:
         if not 0.0 <= centre_icc <= (1 - WITHIN_PERSON_CORRELATION) / 2:
             raise ValueError(
                 f"centre ICC {centre_icc} is outside 0 to "
                 f"{(1 - WITHIN_PERSON_CORRELATION) / 2:g} (with a within-person correlation "
                 f"of {WITHIN_PERSON_CORRELATION}, the centre can share at most that much)")
         self.session = session
+        self.writer: DemoWriter = (OneByOneWriter(session, as_of) if one_by_one
+                                   else BatchWriter(session, as_of))
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.config = protocol_config()
@@ -189,7 +189,7 @@ class _Generator:
         """A person screened but not enrolled: the rules refuse, the screening is kept."""
         rng = self.rng
         if rng.random() < 0.35:
-            log_screening(self.session, actor=team.actor, data=ScreeningCreate(
+            self.writer.screening(team.actor, ScreeningCreate(
                 screened_on=when, outcome=ScreeningOutcome.DECLINED,
                 reason="Did not wish to take part",
                 reached_via=rng.choice(list(Modality))))
@@ -205,12 +205,11 @@ class _Generator:
             inclusion_date=when,
             group=Group.COMPARISON,
         )
-        try:
-            enrol(self.session, actor=team.actor, data=attempt, on=self.as_of)
-        except NotEligible as refusal:
+        refusal = self.writer.refused(team.actor, attempt)
+        if refusal is not None:
             outcome = (ScreeningOutcome.DECLINED if refusal.rule_id == "enrol.no_consent"
                        else ScreeningOutcome.NOT_ELIGIBLE)
-            log_screening(self.session, actor=team.actor, data=ScreeningCreate(
+            self.writer.screening(team.actor, ScreeningCreate(
                 screened_on=when, outcome=outcome, reason=refusal.rule_id,
                 reached_via=Modality.IN_PERSON))
             self.summary.screened += 1
@@ -229,7 +228,7 @@ class _Generator:
             reached_via=rng.choices(list(Modality), weights=[85, 10, 5])[0],
             group=group,
         )
-        participant = enrol(self.session, actor=team.actor, data=data, on=self.as_of).record
+        participant = self.writer.enrol(team.actor, team.centre, data)
         self.summary.participants += 1
         self.summary.screened += 1
         return participant
@@ -368,9 +367,8 @@ class _Generator:
             present = ([rng.choice(team.trained), rng.choice(team.untrained)] if one_trained
                        else rng.sample(team.trained, 2))
             site = rng.choices(list(InjectionSite), weights=[70, 12, 8, 4, 3, 3, 0])[0]
-            saved = log_session(
-                self.session, actor=team.actor, code=participant.code, on=self.as_of,
-                data=AerliSessionCreate(
+            counts = self.writer.session(
+                team.actor, participant, team.workers, AerliSessionCreate(
                 session_date=when,
                 setting=rng.choices(list(Setting), weights=[30, 25, 15, 10, 10, 10])[0],
                 modality=rng.choices(list(Modality), weights=[94, 4, 2])[0],
@@ -381,8 +379,7 @@ class _Generator:
                 staff_ids=[s.id for s in present if s.id is not None],
             ))
             self.summary.sessions += 1
-            self._count(saved.deviations)
-            if saved.record.counts_for_protocol and when <= self.config.session_deadline(
+            if counts and when <= self.config.session_deadline(
                 participant.inclusion_date
             ):
                 valid_early = True
@@ -435,15 +432,13 @@ class _Generator:
             events.append((withdrawal, "status", Status.WITHDRAWN))
         for when, kind, what in sorted(events, key=lambda e: (e[0], e[1] == "visit")):
             if kind == "visit":
-                saved = save_questionnaire(
-                    self.session, actor=team.actor, code=participant.code, timepoint=what,
-                    answers=self.answers(participant, what, when, treated, latent), on=self.as_of)
+                self.writer.questionnaire(
+                    team.actor, participant.code, what,
+                    self.answers(participant, what, when, treated, latent))
                 self.summary.questionnaires += 1
-                self._count(saved.deviations)
             else:
-                change_status(self.session, actor=team.actor, code=participant.code, status=what,
-                              effective_date=when, reason="Recorded by the outreach team",
-                              on=self.as_of)
+                self.writer.status(team.actor, participant.code, what, when,
+                                   "Recorded by the outreach team")
                 self.summary.status_changes += 1
 
     def _count(self, deviations: list[Any]) -> None:
@@ -459,17 +454,20 @@ def build_demo(
     as_of: date | None = None,
     commit_every: int = 250,
     centre_icc: float = CENTRE_ICC,
+    one_by_one: bool = False,
 ) -> DemoSummary:
     """Create 20 centres, their staff and ``participants`` people followed up to ``as_of``.
 
     Runs in batches of ``commit_every`` participants; each batch is all-or-nothing.
     ``centre_icc`` is the share of each outcome's latent variance that a centre's
     participants share (and, again, of how much its intervention participants change);
-    0 gives centres no effect at all.
+    0 gives centres no effect at all. The records of a batch are written together
+    through the bulk services (``demo_writers.BatchWriter``); ``one_by_one`` writes each
+    at once through the one-by-one services instead (same rules, same rows, slower).
     """
     as_of = as_of or date.today()
     require_unlocked(session, None)  # study.locked: not even the centres and staff are made
-    gen = _Generator(session, seed, as_of, centre_icc)
+    gen = _Generator(session, seed, as_of, centre_icc, one_by_one)
     baseline = Timepoint(gen.config.schedule.baseline.name)
     # Inclusions spread over twice the follow-up (at least 820 days), so that every visit
     # has people before, inside and after its window.
@@ -486,18 +484,17 @@ def build_demo(
                     gen.screen_out(team, inclusion)
                 participant = gen.enrol_one(team, inclusion)
                 latent = (gen.rng.gauss(0, 1), gen.rng.gauss(0, 1))
-                m0 = save_questionnaire(
-                    session, actor=team.actor, code=participant.code, timepoint=baseline,
-                    on=as_of,
-                    answers=gen.answers(participant, baseline,
-                                        gen.visit_date(participant, baseline), False, latent),
-                )
+                gen.writer.questionnaire(
+                    team.actor, participant.code, baseline,
+                    gen.answers(participant, baseline,
+                                gen.visit_date(participant, baseline), False, latent))
                 gen.summary.questionnaires += 1
-                gen._count(m0.deviations)
                 treated = gen.sessions(team, participant)
                 gen.follow(team, participant, latent, treated)
                 done += 1
+            gen.writer.flush()
     with batch(session):
         report = run_checks(session, as_of=as_of)
+    gen.summary.deviations.update(gen.writer.deviations)
     gen._count(report.raised)
     return gen.summary

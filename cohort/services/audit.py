@@ -110,6 +110,27 @@ def record_changes(
         )
 
 
+def record_changes_many(
+    session: Session,
+    actor_id: Who,
+    items: Sequence[tuple[str, int, Mapping[str, tuple[Any, Any]]]],
+) -> None:
+    """``record_changes`` for many records ``(table, record_id, changes)`` in one
+    multi-row INSERT: the same entries, without the unit of work (bulk writers)."""
+    staff_id, system = _who(actor_id)
+    now = utcnow()
+    rows = [
+        {"at": now, "actor_id": staff_id, "actor_system": system, "action": "update",
+         "table_name": table, "record_id": record_id, "field": name,
+         "old_value": _text(old), "new_value": _text(new)}
+        for table, record_id, changes in items
+        for name, (old, new) in changes.items()
+        if _text(old) != _text(new)
+    ]
+    if rows:
+        session.connection().execute(insert(_AUDIT_TABLE), rows)
+
+
 def answer_changes(
     old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> dict[str, tuple[Any, Any]]:

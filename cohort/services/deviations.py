@@ -50,8 +50,7 @@ def audit_raised(session: Session, deviations: Iterable[Deviation],
                  by: Actor = PROTOCOL_RULES) -> None:
     """Audit flushed deviations as created by a system actor (no staff member raised them:
     the soft rules did, or the time-based checks)."""
-    for deviation in deviations:
-        audit.record_create(session, by, deviation)
+    audit.record_creates(session, by, list(deviations))
 
 
 def new_deviation(
@@ -79,6 +78,7 @@ def new_deviation(
         message_id=finding.reason.id,
         message_params=params,
         dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
+        raised_at=utcnow(),  # given: a default factory costs an inspection per call
     )
 
 

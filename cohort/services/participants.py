@@ -60,6 +60,22 @@ def allowed_statuses(current: Status) -> list[Status]:
     return [s for s in Status if s in _ALLOWED[current]]
 
 
+def check_status(session: Session, actor: Actor, participant: Participant, current: Status,
+                 status: Status, effective_date: date, on: date | None = None) -> None:
+    """Every check of a status change from ``current``: scope, dates, allowed moves.
+    Shared by ``change_status`` and the bulk writer (which tracks ``current`` itself)."""
+    require_scope(actor, participant.centre_id, session=session)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(effective_date, participant.inclusion_date, on or today(),
+                   what="status"),
+    )
+    if status not in _ALLOWED[current]:
+        raise CohortError(msg("status.not_allowed", code=participant.code,
+                              current=current, requested=status))
+
+
 def change_status(
     session: Session,
     *,
@@ -72,16 +88,8 @@ def change_status(
 ) -> StatusChange:
     """Append a status to the history and make it current."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id, session=session)
+    check_status(session, actor, participant, participant.status, status, effective_date, on)
     assert participant.id is not None  # noqa: S101
-    rules.enforce(
-        "dated",
-        DatedFacts(effective_date, participant.inclusion_date, on or today(),
-                   what="status"),
-    )
-    if status not in _ALLOWED[participant.status]:
-        raise CohortError(msg("status.not_allowed", code=participant.code,
-                              current=participant.status, requested=status))
     change = StatusChange(
         participant_id=participant.id,
         status=status,

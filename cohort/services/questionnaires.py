@@ -220,6 +220,10 @@ def check_new(
         answers=clean,
         completeness=completeness,
         in_window=not findings,
+        # Given rather than defaulted: pydantic inspects a default factory at every call,
+        # a visible share of a bulk import's time.
+        created_at=(now := utcnow()),
+        updated_at=now,
     )
     return Checked(record, list(findings))
 

@@ -4,7 +4,7 @@
   per-protocol groups, outcome composites, time to loss to follow-up);
 - :func:`analysis.retention.retention_analysis` — completion, Kaplan–Meier, log-rank, Cox,
   Aalen–Johansen with death as a competing event, CONSORT flow;
-- :func:`analysis.outcomes.outcome_analysis` — GEE logistic group × time models (ITT,
+- :func:`analysis.models.outcome_analysis` — GEE logistic group × time models (ITT,
   per-protocol, IPTW, IPCW) and a mixed-effects sensitivity model
   (:mod:`analysis.mixed`);
 - :func:`analysis.table1.table1` — baseline characteristics with standardised differences;

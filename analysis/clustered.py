@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.outcomes import CONTRASTS, GEEResult, _estimability
+from analysis import visits
+from analysis.design import estimability
+from analysis.results import GEEResult, ResultBase
 
 
 @dataclass
-class ClusteredFit:
+class ClusteredFit(ResultBase):
     """Coefficients with centre-clustered, bias-reduced errors (``summary`` per term)."""
 
     formula: str
@@ -98,7 +100,7 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
     se = np.sqrt(np.diag(cov))
     g = int(clusters.max() + 1)
     df = max(g - 1, 1)
-    problem = _estimability(res, beta, se)
+    problem = estimability(res, beta, se)
     if problem:
         notes.append(f"not estimable: {problem}")
     tq = stats.t.ppf(0.975, df)
@@ -115,8 +117,10 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
 
 
 def t_contrasts(params: pd.Series, cov: pd.DataFrame, df: int,
-                spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
-    """Odds ratios per contrast with t(df) intervals and p-values."""
+                spec: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Odds ratios per contrast with t(df) intervals and p-values (by default every
+    contrast of the schedule)."""
+    spec = visits.contrast_spec() if spec is None else spec
     names = list(params.index)
     b = params.to_numpy(dtype=float)
     v = cov.loc[names, names].to_numpy(dtype=float)

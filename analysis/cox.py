@@ -30,6 +30,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
+from analysis import visits
+from analysis.clustered import fit_clustered_logit
+from analysis.results import ResultBase
+
 Z95 = 1.959963984540054
 
 
@@ -107,7 +111,7 @@ def _score_residuals(t: np.ndarray, e: np.ndarray, x: np.ndarray, r: np.ndarray,
 
 
 @dataclass
-class CoxFit:
+class CoxFit(ResultBase):
     """A Cox model: ``summary`` has log-HR, SE, HR, 95% CI and p per covariate;
     ``ph_test`` the Schoenfeld (``cox.zph``) test per covariate and globally."""
 
@@ -214,7 +218,7 @@ def _zph(t: np.ndarray, e: np.ndarray, x: np.ndarray,
 
 # --------------------------------------------------------------------------- per visit
 def discrete_time_frame(participants: pd.DataFrame, closes: Sequence[int],
-                        labels: Sequence[str] = ("M6", "M12")) -> pd.DataFrame:
+                        labels: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per participant and scheduled visit at which they were at risk of being
     found lost: ``lost`` is 1 if the loss is dated in that visit's interval.
 
@@ -223,6 +227,7 @@ def discrete_time_frame(participants: pd.DataFrame, closes: Sequence[int],
     close or lost within it; a death or withdrawal inside it, or an as-of date before its
     close, leaves them out of it (censored), as in any discrete-time survival model.
     """
+    labels = visits.follow_up_names() if labels is None else labels
     days = participants["ltfu_days"].to_numpy()
     lost_any = participants["ltfu_event"].to_numpy() == 1
     blocks = []
@@ -240,7 +245,7 @@ def discrete_time_frame(participants: pd.DataFrame, closes: Sequence[int],
 
 
 @dataclass
-class DiscreteTimeResult:
+class DiscreteTimeResult(ResultBase):
     """Per-visit logistic model of loss to follow-up: ``summary`` has ORs per term."""
 
     formula: str
@@ -252,14 +257,14 @@ class DiscreteTimeResult:
 
 
 def discrete_time_ltfu(participants: pd.DataFrame, closes: Sequence[int], *,
-                       cluster: str = "centre_code") -> DiscreteTimeResult:
+                       cluster: str = "centre_code",
+                       labels: Sequence[str] | None = None) -> DiscreteTimeResult:
     """Loss to follow-up as a per-visit event: ``lost ~ visit + intervention``, logit,
     sandwich errors clustered on ``cluster`` with the bias-reduced correction."""
-    from analysis.clustered import fit_clustered_logit
-
-    frame = discrete_time_frame(participants, closes)
+    labels = visits.follow_up_names() if labels is None else labels
+    frame = discrete_time_frame(participants, closes, labels)
     frame["intervention"] = (frame["group_itt"] == "intervention").astype(float)
-    later = [lab for lab in frame["visit"].unique() if lab != "M6"]
+    later = [lab for lab in frame["visit"].unique() if lab != labels[0]]
     for lab in later:
         frame[lab.lower()] = (frame["visit"] == lab).astype(float)
     formula = "lost ~ " + " + ".join([*(lab.lower() for lab in later), "intervention"])

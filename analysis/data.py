@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from analysis import visits
 from cohort.models import (
     AerliSession,
     Centre,
@@ -50,10 +51,9 @@ from cohort.models import (
     StatusChange,
 )
 from cohort.rules import ProtocolConfig
+from cohort.schedule import get_schedule
 from cohort.vocab import GENDER_CODES, REACHED_VIA_CODES, Status
 
-TIMEPOINTS = ("M0", "M6", "M12")
-MONTHS = {"M0": 0, "M6": 6, "M12": 12}
 DAYS_PER_MONTH = 365.25 / 12
 
 # Participant columns stored as words, with the dictionary code of each word.
@@ -73,22 +73,18 @@ CENSOR_RULES = ("missed_visit", "as_of")
 
 
 def window_close_day(config: ProtocolConfig, timepoint: str) -> int:
-    """Days from inclusion to the last day of a visit's window (``'M6'`` or ``'M12'``).
+    """Days from inclusion to the last day of a visit's window (a visit's name).
 
-    Each visit has its own half-width (``ProtocolConfig.window_width``: M6 and M12 may
-    differ), so every "has this window closed?" question in the analyses goes through
-    here rather than through the common ``window_days``.
+    Each visit has its own half-width (the schedule's), so every "has this window
+    closed?" question in the analyses goes through here.
     """
-    from cohort.vocab import Timepoint
-
-    tp = Timepoint(timepoint)
-    return config.target_day(tp) + config.window_width(tp)
+    return config.visit(timepoint).closes_day
 
 
 def follow_up_days(config: ProtocolConfig) -> int:
-    """Days from inclusion to the end of follow-up: the close of the M12 window
+    """Days from inclusion to the end of follow-up: the close of the last visit's window
     (as ``ProtocolConfig.follow_up_end``)."""
-    return window_close_day(config, "M12")
+    return config.schedule.last.closes_day
 
 
 @dataclass
@@ -357,7 +353,7 @@ def _questionnaires(raw: pd.DataFrame, dictionary: Any) -> tuple[pd.DataFrame, p
     base["timepoint"] = _as_str(base["timepoint"])
     base["visit_date"] = _to_date(base["visit_date"])
     base["in_window"] = base["in_window"].astype(bool)
-    base["month"] = base["timepoint"].map(MONTHS).astype("int64")
+    base["month"] = base["timepoint"].map(visits.months()).astype("int64")
     out = pd.concat([base, wide], axis=1)
     calcs = compute_calc_columns(out, dictionary)
     out = out.drop(columns=[c for c in calcs.columns if c in out.columns])
@@ -470,8 +466,9 @@ def _exposure(parts: pd.DataFrame, sessions: pd.DataFrame,
 
 
 def _baseline(parts: pd.DataFrame, q: pd.DataFrame) -> pd.DataFrame:
-    """M0 answers become baseline covariates (suffix ``_m0`` for the repeated items)."""
-    m0 = q[q["timepoint"] == "M0"].drop_duplicates("participant_id")
+    """Inclusion's answers become baseline covariates (suffix ``_m0`` for the repeated
+    items, whatever the first visit is called)."""
+    m0 = q[q["timepoint"] == get_schedule().baseline.name].drop_duplicates("participant_id")
     baseline_only = ["housing", "income_source", "education", "years_injecting",
                      "age_first_injection", "prison_ever"]
     keep = ["participant_id"] + [c for c in baseline_only if c in m0.columns]
@@ -538,7 +535,7 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     followed_to = followed_to.where(followed_to >= last_contact, last_contact)
     # The close of the first follow-up window missed after the last contact (NaT if none).
     first_missed = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
-    for tp in ("M12", "M6"):
+    for tp in reversed(visits.follow_up_names(config.schedule)):
         closes = inclusion + pd.Timedelta(days=window_close_day(config, tp))
         done = pid.isin(q.loc[q["timepoint"] == tp, "participant_id"])
         first_missed = first_missed.mask(~done & (closes >= last_contact), closes)

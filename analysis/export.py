@@ -16,12 +16,13 @@ were left out and why.
 
 Shapes: ``long`` has one row per participant and questionnaire timepoint (participant
 variables repeated); ``wide`` has one row per participant, questionnaire items suffixed
-by timepoint (``share_syringe_m6``). Checkbox fields become REDCap-style 0/1 columns
-(``products___1``). Yes/no columns, derived ones included (``in_window_m6``,
-``per_protocol``), are 0/1 numbers with value labels and blank when missing. In Stata and
-SPSS files ``group``, ``group_itt``, ``group_pp`` (1 intervention, 2 comparison: the
-dictionary's ``study_group`` codes) and ``timepoint`` (0, 6, 12 for M0, M6, M12) are
-labelled numbers; CSV, Excel and Parquet keep their words.
+by timepoint (``share_syringe_m6``, one suffix per visit of the schedule). Checkbox
+fields become REDCap-style 0/1 columns (``products___1``). Yes/no columns, derived ones
+included (``in_window_m6``, ``per_protocol``), are 0/1 numbers with value labels and
+blank when missing. In Stata and SPSS files ``group``, ``group_itt``, ``group_pp`` (1
+intervention, 2 comparison: the dictionary's ``study_group`` codes) and ``timepoint`` (a
+visit's protocol month: 0, 6, 12 for M0, M6, M12) are labelled numbers; CSV, Excel and
+Parquet keep their words.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data import TIMEPOINTS, AnalysisData
+from analysis import visits
+from analysis.data import AnalysisData
 from analysis.export_tables import derived_rows, spreadsheet_safe, write_history_tables
 
 FORMATS = ("csv", "xlsx", "dta", "sav", "parquet")
@@ -57,15 +59,23 @@ DERIVED_VALUE_LABELS: dict[str, dict[int | float, str]] = {
     "ltfu_outcome": {0: "Censored", 1: "Lost to follow-up", 2: "Died"},
 }
 # Stata and SPSS: these word columns become numbers with value labels (group codes are
-# the dictionary's study_group codes; a timepoint's code is its month).
+# the dictionary's study_group codes; a timepoint's code is its month: stata_codes()).
 STATA_CODES: dict[str, dict[str, int]] = {
-    **{name: {"intervention": 1, "comparison": 2} for name in ("group", "group_itt",
-                                                               "group_pp")},
-    "timepoint": {"M0": 0, "M6": 6, "M12": 12},
+    name: {"intervention": 1, "comparison": 2} for name in ("group", "group_itt", "group_pp")
 }
 SHAPES = ("long", "wide")
 CHECKBOX_SEP = "___"
-_TP_SUFFIX = re.compile(r"_(m0|m6|m12)$")
+
+
+def stata_codes() -> dict[str, dict[str, int]]:
+    """:data:`STATA_CODES` and the timepoint's: each visit's protocol month."""
+    return {**STATA_CODES, "timepoint": visits.months()}
+
+
+def _tp_suffix() -> re.Pattern[str]:
+    """A column's visit suffix (``_m6``), for the schedule's visits."""
+    keys = "|".join(re.escape(name.lower()) for name in visits.names())
+    return re.compile(rf"_({keys})$")
 
 
 @dataclass
@@ -89,7 +99,7 @@ def free_text_fields(dictionary: Any) -> set[str]:
 
 
 def _base_name(column: str) -> str:
-    return _TP_SUFFIX.sub("", column)
+    return _tp_suffix().sub("", column)
 
 
 def source_fields(column: str) -> tuple[str, ...]:
@@ -154,9 +164,10 @@ def with_missing_codes(data: AnalysisData) -> AnalysisData:
     where = {key: i for i, key in enumerate(zip(q["participant_id"], q["timepoint"],
                                                  strict=True))}
     people = {pid: i for i, pid in enumerate(parts["participant_id"])}
+    baseline = data.config.schedule.baseline.name
     for row in codes.itertuples(index=False):
         targets = [(q, where.get((row.participant_id, row.timepoint)), row.variable)]
-        if row.timepoint == "M0":
+        if row.timepoint == baseline:
             person = people.get(row.participant_id)
             targets += [(parts, person, row.variable), (parts, person, f"{row.variable}_m0")]
         for frame, position, column in targets:
@@ -197,7 +208,7 @@ def _wide(data: AnalysisData, dictionary: Any) -> pd.DataFrame:
     keys = {"participant_id", "code", "centre_code", "group_itt", "timepoint", "month"}
     items = [c for c in q.columns if c not in keys]
     blocks = []
-    for tp in TIMEPOINTS:
+    for tp in visits.names(data.config.schedule):
         sub = q[q["timepoint"] == tp].set_index("participant_id")[items]
         sub = sub.dropna(axis=1, how="all")
         blocks.append(sub.add_suffix(f"_{tp.lower()}"))
@@ -216,7 +227,7 @@ def labels_for(columns: list[str], data: AnalysisData, dictionary: Any
     for col in columns:
         base = _base_name(col)
         field_name, sep, code = base.partition(CHECKBOX_SEP)
-        suffix = _TP_SUFFIX.search(col)
+        suffix = _tp_suffix().search(col)
         when = f" ({suffix.group(1).upper()})" if suffix else ""
         label = data.variable_labels.get(field_name) or data.variable_labels.get(col, "")
         if sep and field_name in dictionary.fields:
@@ -306,13 +317,14 @@ def _numeric_codes(df: pd.DataFrame, value_labels: dict[str, dict[int | float, s
 def _stata_codes(df: pd.DataFrame, val_labels: dict[str, dict[int | float, str]],
                  data: AnalysisData) -> tuple[pd.DataFrame,
                                               dict[str, dict[int | float, str]]]:
-    """Stata and SPSS: group and timepoint words become labelled numbers (:data:`STATA_CODES`),
+    """Stata and SPSS: group and timepoint words become labelled numbers (:func:`stata_codes`),
     so ``i.group_itt`` or a crosstab works without ``encode``; other formats keep words."""
     out = df.copy()
     labels = dict(val_labels)
     study_group = {int(k): v for k, v in data.value_labels.get("study_group", {}).items()}
+    all_codes = stata_codes()
     for col in out.columns:
-        codes = STATA_CODES.get(_base_name(col))
+        codes = all_codes.get(_base_name(col))
         if codes is None or out[col].dtype != object:
             continue
         unknown = sorted(set(out[col].dropna()) - set(codes))

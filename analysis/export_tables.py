@@ -39,18 +39,21 @@ DERIVED: dict[str, str] = {
                     "within follow-up)",
     "has_m0": "an M0 questionnaire exists",
     "in_window": "questionnaire dated inside its visit window (target day ± half-width)",
-    "month": "protocol month of the timepoint (0, 6, 12)",
+    "month": "protocol month of the timepoint (months after inclusion)",
 }
 
 
 def ltfu_text(data: AnalysisData) -> str:
-    m6, m12 = (window_close_day(data.config, tp) for tp in ("M6", "M12"))
+    closes = [(v.name, window_close_day(data.config, v.name))
+              for v in data.config.schedule.follow_ups]
+    days = ", ".join(f"day {day} for {name}" for name, day in closes)
+    end = closes[-1][1]
     return (f"days from inclusion_date to: for a loss, the close of the first visit window "
-            f"missed after last_contact (day {m6} for M6, day {m12} for M12) or the "
+            f"missed after last_contact ({days}) or the "
             "status's effective_date if earlier (never before last_contact); for a death, "
             "its effective_date; for a withdrawal, its effective_date; else "
             f"{'the close of the first missed window if closed, else the as-of date' if data.censor_at == 'missed_visit' else 'the as-of date'}"  # noqa: E501
-            f", capped at day {m12} and at the as-of date")
+            f", capped at day {end} and at the as-of date")
 
 
 def derived_rows(data: AnalysisData, columns: list[str]) -> pd.DataFrame:

@@ -28,13 +28,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import visits
+from analysis.clustered import fit_clustered_logit
 from analysis.data import AnalysisData, window_close_day
+from analysis.design import design_frame, model_formula
+from analysis.results import ResultBase
+from cohort.schedule import get_schedule
 
 DELTAS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 @dataclass
-class PooledResult:
+class PooledResult(ResultBase):
     """Rubin's-rules estimate of one contrast: ``summary`` has a row per analysis."""
 
     summary: pd.DataFrame
@@ -42,47 +47,51 @@ class PooledResult:
 
 
 def wide_outcome(data: AnalysisData, outcome: str) -> pd.DataFrame:
-    """Participants with a closed M6 window: outcome at M0/M6/M12 (NaN when missing,
-    M12 kept only if its window has closed or it was done)."""
+    """Participants with a closed first follow-up window: the outcome at every visit
+    (``y_m0``, ``y_m6``…; NaN when missing). A later visit counts only if its window has
+    closed or it was done (``m12_due``…)."""
     p = data.participants
     q = data.questionnaires
+    schedule = data.config.schedule
     as_of = pd.Timestamp(data.snapshot.as_of)
     out = p[["participant_id", "centre_code", "group_itt", "age_at_inclusion"]].copy()
-    for tp in ("M0", "M6", "M12"):
-        vals = q[q["timepoint"] == tp].drop_duplicates("participant_id").set_index(
+    for visit in schedule:
+        vals = q[q["timepoint"] == visit.name].drop_duplicates("participant_id").set_index(
             "participant_id")[outcome]
-        out[f"y_{tp.lower()}"] = out["participant_id"].map(
+        out[f"y_{visit.key}"] = out["participant_id"].map(
             pd.to_numeric(vals, errors="coerce")).astype(float)
-    closes6 = p["inclusion_date"] + pd.Timedelta(days=window_close_day(data.config, "M6"))
-    closes12 = p["inclusion_date"] + pd.Timedelta(days=window_close_day(data.config, "M12"))
-    keep = ((closes6 <= as_of) | out["y_m6"].notna()) & out["y_m0"].notna() & out[
-        "group_itt"].notna()
-    open12 = (closes12 > as_of) & out["y_m12"].isna()
-    out["m12_due"] = ~open12
+    first = schedule.follow_ups[0]
+    closes_first = p["inclusion_date"] + pd.Timedelta(days=window_close_day(data.config,
+                                                                            first.name))
+    keep = ((closes_first <= as_of) | out[f"y_{first.key}"].notna()) \
+        & out[f"y_{schedule.baseline.key}"].notna() & out["group_itt"].notna()
+    for visit in schedule.follow_ups[1:]:
+        closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(data.config,
+                                                                          visit.name))
+        still_open = (closes > as_of) & out[f"y_{visit.key}"].isna()
+        out[f"{visit.key}_due"] = ~still_open
     out["intervention"] = (out["group_itt"] == "intervention").astype(float)
     return out[keep.to_numpy()].reset_index(drop=True)
 
 
 def _long(wide: pd.DataFrame, outcome: str) -> pd.DataFrame:
     rows = []
-    for tp, month in (("M0", 0), ("M6", 6), ("M12", 12)):
+    for visit in get_schedule():
         block = wide[["participant_id", "centre_code", "group_itt", "age_at_inclusion"]].copy()
-        block["timepoint"], block["month"] = tp, month
-        block[outcome] = wide[f"y_{tp.lower()}"].to_numpy()
-        if tp == "M12":
-            block = block[wide["m12_due"].to_numpy()]
+        block["timepoint"], block["month"] = visit.name, visit.month
+        block[outcome] = wide[f"y_{visit.key}"].to_numpy()
+        if f"{visit.key}_due" in wide.columns:
+            block = block[wide[f"{visit.key}_due"].to_numpy()]
         rows.append(block)
     return pd.concat(rows, ignore_index=True)
 
 
 def _fit(long: pd.DataFrame, outcome: str, contrast: str,
          covariates: Sequence[str]) -> tuple[float, float, int]:
-    from analysis.clustered import fit_clustered_logit
-    from analysis.outcomes import CONTRASTS, _formula, design_frame
-
     frame = design_frame(long, outcome, covariates=covariates, extra=["centre_code"])
-    fit = fit_clustered_logit(frame, _formula(covariates, frame), "centre_code")
-    vec = np.array([CONTRASTS[contrast].get(t, 0.0) for t in fit.params.index])
+    fit = fit_clustered_logit(frame, model_formula(covariates, frame), "centre_code")
+    spec = visits.contrast_spec()[contrast]
+    vec = np.array([spec.get(t, 0.0) for t in fit.params.index])
     cov = fit.cov.to_numpy()
     return float(vec @ fit.params.to_numpy()), float(vec @ cov @ vec), fit.df
 
@@ -113,7 +122,9 @@ def mice_analysis(data: AnalysisData, outcome: str, contrast: str, *, seed: int,
     from statsmodels.imputation.mice import MICEData
 
     wide = wide_outcome(data, outcome)
-    frame = wide[["y_m0", "y_m6", "y_m12", "intervention", "age_at_inclusion"]].copy()
+    schedule = data.config.schedule
+    ys = [f"y_{v.key}" for v in schedule]
+    frame = wide[[*ys, "intervention", "age_at_inclusion"]].copy()
     frame["age_at_inclusion"] = frame["age_at_inclusion"].astype(float)
     centres = pd.get_dummies(wide["centre_code"], prefix="c", drop_first=True, dtype=float)
     frame = pd.concat([frame, centres], axis=1)
@@ -126,20 +137,23 @@ def mice_analysis(data: AnalysisData, outcome: str, contrast: str, *, seed: int,
         for _ in range(imputations):
             imp.update_all(burn_in)
             done = wide.copy()
-            done["y_m6"] = imp.data["y_m6"].to_numpy()
-            done["y_m12"] = np.where(wide["m12_due"], imp.data["y_m12"].to_numpy(), np.nan)
+            for visit in schedule.follow_ups:
+                y, due = f"y_{visit.key}", f"{visit.key}_due"
+                done[y] = (np.where(wide[due], imp.data[y].to_numpy(), np.nan)
+                           if due in wide.columns else imp.data[y].to_numpy())
             b, v, df = _fit(_long(done, outcome), outcome, contrast, covariates)
             est.append(b)
             var.append(v)
     row = {"outcome": outcome, "contrast": contrast,
            "analysis": f"multiple imputation (MICE, {imputations} imputations)",
            **rubin(est, var, df), "seed": seed,
-           "imputed_m6": int(wide["y_m6"].isna().sum()),
-           "imputed_m12": int((wide["y_m12"].isna() & wide["m12_due"]).sum())}
+           **{f"imputed_{v.key}": int((wide[f"y_{v.key}"].isna()
+                                       & wide.get(f"{v.key}_due", True)).sum())
+              for v in schedule.follow_ups}}
     return PooledResult(pd.DataFrame([row]), [
         f"MICE by predictive mean matching (statsmodels MICEData, k=10, {burn_in} cycles "
-        f"between imputations), seed {seed}; imputation model: M0, M6, M12, group, age, "
-        "centre"])
+        f"between imputations), seed {seed}; imputation model: "
+        f"{', '.join(schedule.names)}, group, age, centre"])
 
 
 def tipping_point(data: AnalysisData, outcome: str, contrast: str, visit: str, *, seed: int,
@@ -150,10 +164,12 @@ def tipping_point(data: AnalysisData, outcome: str, contrast: str, visit: str, *
 
     wide = wide_outcome(data, outcome)
     col = f"y_{visit.lower()}"
-    x = np.column_stack([np.ones(len(wide)), wide["intervention"], wide["y_m0"],
+    base = f"y_{data.config.schedule.baseline.key}"
+    x = np.column_stack([np.ones(len(wide)), wide["intervention"], wide[base],
                          (wide["age_at_inclusion"] - wide["age_at_inclusion"].mean()) / 10])
     seen = wide[col].notna().to_numpy()
-    missing = ~seen & (wide["m12_due"].to_numpy() if visit == "M12" else True)
+    due = f"{visit.lower()}_due"
+    missing = ~seen & (wide[due].to_numpy() if due in wide.columns else True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.GLM(wide.loc[seen, col].to_numpy(), x[seen],

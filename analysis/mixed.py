@@ -33,14 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.outcomes import (
-    DEFAULT_ADJUST,
-    Z95,
-    OutcomeModel,
-    _formula,
-    contrasts,
-    design_frame,
-)
+from analysis.design import DEFAULT_ADJUST, Z95, contrasts, design_frame, model_formula
+from analysis.results import OutcomeModel
 
 STEP = 1e-3  # finite-difference step on (coefficients, log variances)
 MAX_NEWTON = 20
@@ -171,7 +165,7 @@ def mixed_logistic(long: pd.DataFrame, outcome: str, *, group_col: str = "group_
     # Rows in a fixed order: GPBoost's inner mode-finding stops at a tolerance, so the
     # same rows shuffled would move the fourth decimal.
     frame = _scaled(frame.sort_values(["participant_id", "step"], kind="stable"), covariates)
-    formula = _formula(covariates, frame)
+    formula = model_formula(covariates, frame)
     groups = ["participant_id", *extra]
     params, cov, sds, notes = fit_glmm(frame, formula, groups)
     summary = contrasts(params, cov)

@@ -26,12 +26,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.outcomes import OutcomeModel, _formula, design_frame, gee_outcome
+from analysis.clustered import fit_clustered_logit, t_contrasts
+from analysis.data import BINARY_OUTCOMES, AnalysisData
+from analysis.design import DEFAULT_ADJUST, design_frame, model_formula
+from analysis.missing import mice_analysis, tipping_point
+from analysis.mixed import mixed_logistic
+from analysis.outcomes import gee_outcome, propensity_weights, proportions
+from analysis.results import OutcomeModel, ResultBase, WeightsResult
+from analysis.retention import retention_analysis
+from analysis.weighting import censoring_weights_previous, stacked_iptw_fit
+from cohort.settings import get_settings
 
 _SHARED: dict[str, Any] = {}
 PRIMARY_ANALYSIS = "ITT"
@@ -45,15 +55,14 @@ def _get(name: str) -> Any:
 def centre_model(long_key: str, outcome: str, analysis: str, group_col: str,
                  covariates: Sequence[str], weights: str | None = None) -> OutcomeModel:
     """Group × time GEE (independence) clustered on centre, bias-reduced sandwich."""
-    from analysis.clustered import fit_clustered_logit, t_contrasts
-    from analysis.weighting import stacked_iptw_fit
-
     long = _get(long_key)
     frame = design_frame(long, outcome, group_col=group_col, covariates=covariates,
                          extra=["centre_code", *([weights] if weights else [])])
-    formula = _formula(covariates, frame)
+    formula = model_formula(covariates, frame)
     if weights:
-        fit = stacked_iptw_fit(frame, formula, "centre_code", _get("iptw"), weights=weights)
+        ipcw = _get("ipcw") if weights == "iptw_ipcw" else None
+        fit = stacked_iptw_fit(frame, formula, "centre_code", _get("iptw"), weights=weights,
+                               ipcw=ipcw)
     else:
         fit = fit_clustered_logit(frame, formula, "centre_code")
     summary = t_contrasts(fit.params, fit.cov, fit.df)
@@ -63,7 +72,7 @@ def centre_model(long_key: str, outcome: str, analysis: str, group_col: str,
     summary["note"] = "" if fit.estimable else fit.notes[-1]
     if not fit.estimable:
         summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = float("nan")
-    how = ("stacked estimating equations (propensity score estimated)" if weights else
+    how = ("stacked estimating equations (every weight's model estimated)" if weights else
            "bias-reduced (Mancl-DeRouen)")
     spec = (f"{formula}  [GEE logit, independence, SE clustered on centre ({fit.n_clusters}), "
             f"{how}, t({fit.df})" + (f", weights={weights}" if weights else "") + "]")
@@ -79,26 +88,18 @@ def participant_model(long_key: str, outcome: str, analysis: str, group_col: str
 
 
 def mixed_model(long_key: str, outcome: str, covariates: Sequence[str]) -> OutcomeModel:
-    from analysis.mixed import mixed_logistic
-
     return mixed_logistic(_get(long_key), outcome, covariates=covariates)
 
 
 def mice_job(outcome: str, contrast: str, seed: int) -> Any:
-    from analysis.missing import mice_analysis
-
     return mice_analysis(_get("data"), outcome, contrast, seed=seed)
 
 
 def tipping_job(outcome: str, contrast: str, visit: str, seed: int) -> Any:
-    from analysis.missing import tipping_point
-
     return tipping_point(_get("data"), outcome, contrast, visit, seed=seed)
 
 
 def retention_job() -> Any:
-    from analysis.retention import retention_analysis
-
     return retention_analysis(_get("data"))
 
 
@@ -187,3 +188,102 @@ def endpoints(summary: pd.DataFrame, primary_outcome: str, primary_visit: str,
     return primary.reset_index(drop=True), secondary.reset_index(drop=True)
 
 
+@dataclass
+class OutcomeResults(ResultBase):
+    """Every outcome model of the report; ``summary`` stacks all contrasts.
+
+    ``primary`` is the declared primary endpoint's row (outcome, visit, contrast) and
+    ``secondary`` the other group × time interactions of the primary analysis with
+    Holm-adjusted p-values; ``mice`` and ``tipping`` the missing-data analyses.
+    """
+
+    models: list[OutcomeModel]
+    proportions: pd.DataFrame
+    iptw: WeightsResult | None
+    ipcw: WeightsResult | None
+    primary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    secondary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    mice: Any = None
+    tipping: Any = None
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.concat([m.summary for m in self.models], ignore_index=True)
+
+
+def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUTCOMES,
+                     covariates: Sequence[str] = DEFAULT_ADJUST,
+                     cov_struct: str = "exchangeable", ipcw: bool = True,
+                     mixed: Sequence[str] | None = None, missing: bool = True,
+                     primary_outcome: str | None = None, primary_visit: str | None = None,
+                     seed: int | None = None, workers: int | None = None,
+                     extra_jobs: Sequence[Any] = ()) -> OutcomeResults:
+    """Every outcome model (the jobs above), fitted in ``workers`` processes.
+
+    The sensitivity models run for the two primary composites (``mixed`` chooses the
+    mixed models' outcomes); the missing-data analyses for the primary endpoint.
+    """
+    settings = get_settings()
+    primary_outcome = primary_outcome or settings.primary_outcome
+    primary_visit = primary_visit or settings.primary_visit
+    seed = settings.analysis_seed if seed is None else seed
+    workers = settings.analysis_workers if workers is None else workers
+    long = data.long
+    present = [o for o in outcomes if o in long.columns and long[o].notna().sum() > 0]
+    primary = [o for o in present if o in ("any_risk_practice", "any_complication",
+                                           primary_outcome)] or present[:1]
+    iptw = propensity_weights(data.participants)
+    long = long.assign(iptw=long["participant_id"].map(iptw.weights).fillna(1.0))
+    cw = censoring_weights_previous(data) if ipcw else None
+    if cw is not None:
+        long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
+        long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
+    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "ipcw": cw,
+              "data": data}
+    cov = tuple(covariates)
+    jobs: list[Job] = []
+    contrast = f"group × time interaction, {primary_visit}"
+    if missing and primary_outcome in present:
+        jobs += [("mice", mice_job, (primary_outcome, contrast, seed)),
+                 ("tipping", tipping_job, (primary_outcome, contrast, primary_visit, seed))]
+    for outcome in (primary if mixed is None else mixed):
+        jobs.append((f"{outcome}|mixed", mixed_model, ("long", outcome, cov)))
+    for outcome in present:
+        jobs += [
+            (f"{outcome}|itt", centre_model, ("long", outcome, "ITT", "group_itt", cov)),
+            (f"{outcome}|itt_participant", participant_model,
+             ("long", outcome, IGNORES_CENTRES, "group_itt", cov, cov_struct)),
+            (f"{outcome}|pp", centre_model, ("pp", outcome, "per-protocol", "group_pp", cov)),
+        ]
+        if outcome in primary:
+            jobs += [
+                (f"{outcome}|fe", participant_model,
+                 ("long", outcome, "centre fixed effects", "group_itt", (*cov, "centre_code"),
+                  cov_struct)),
+                (f"{outcome}|iptw", centre_model,
+                 ("long", outcome, "IPTW", "group_itt", cov, "iptw")),
+            ]
+            if cw is not None:
+                jobs.append((f"{outcome}|iptw_ipcw", centre_model,
+                             ("long", outcome, "IPTW + IPCW", "group_itt", cov, "iptw_ipcw")))
+    # Longest first (imputations, mixed models), so the two workers finish together.
+    slow = [j for j in jobs if j[0] in ("mice", "tipping") or j[0].endswith("|mixed")]
+    jobs = [*slow, *extra_jobs, *(j for j in jobs if j not in slow)]
+    done = run_jobs(jobs, shared, workers=workers)
+    order = ["itt", "itt_participant", "pp", "fe", "iptw", "iptw_ipcw", "mixed"]
+    models = [done[f"{o}|{k}"] for o in present for k in order if f"{o}|{k}" in done]
+    props = [proportions(long, o) for o in present]
+    result = OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
+                            pd.DataFrame(), iptw, cw, mice=done.get("mice"),
+                            tipping=done.get("tipping"), seed=seed,
+                            extra={j[0]: done[j[0]] for j in extra_jobs})
+    if models:
+        result.primary, result.secondary = endpoints(result.summary, primary_outcome,
+                                                     primary_visit)
+    if result.primary.empty:
+        result.notes.append(f"the declared primary endpoint ({primary_outcome} at "
+                            f"{primary_visit}) could not be estimated from these data")
+    return result

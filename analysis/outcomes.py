@@ -4,6 +4,8 @@ The main model, for each binary outcome, is
 
     outcome ~ intervention * (m6 + m12) [+ adjustment covariates]
 
+(one indicator per follow-up visit of the schedule: :mod:`analysis.visits`),
+
 fitted by GEE (statsmodels) with a logit link, clustered on participant, robust
 (sandwich) errors, exchangeable working correlation by default or AR(1) over the
 timepoints. Odds ratios are reported per contrast (intervention vs comparison at each
@@ -20,72 +22,33 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.data import BINARY_OUTCOMES, AnalysisData, window_close_day
-
-Z95 = 1.959963984540054
-COV_STRUCTS = ("exchangeable", "ar1", "independence")
-DEFAULT_ADJUST: tuple[str, ...] = ("age_at_inclusion",)
-# The propensity score uses baseline characteristics and the M0 value of every outcome
-# modelled (composites and each sharing item): groups differed at baseline on them, and
-# Table 1 shows the balance of exactly these (see analysis.table1.DEFAULT_VARIABLES).
-PS_COVARIATES: tuple[str, ...] = (
-    "age_at_inclusion", "gender", "reached_via", "housing", "income_source", "education",
-    "years_injecting", "prison_ever", "oat_current_m0",
-    *(f"{name}_m0" for name in BINARY_OUTCOMES),
+from analysis.data import AnalysisData, window_close_day
+from analysis.design import (
+    COV_STRUCTS,
+    DEFAULT_ADJUST,
+    MAX_ABS_COEF,
+    PS_COVARIATES,
+    Z95,
+    contrasts,
+    covariate_frame,
+    design_frame,
+    estimability,
+    logit_formula,
+    model_formula,
 )
-# Beyond |log-odds| 10 (an odds ratio above 22,000) a coefficient says "separation", not
-# an effect: the model is reported as not estimable rather than as a result.
-MAX_ABS_COEF = 10.0
-TERMS = ("intervention", "m6", "m12", "intervention:m6", "intervention:m12")
-# Each contrast is a linear combination of the model's log-odds coefficients.
-CONTRASTS: dict[str, dict[str, float]] = {
-    "intervention vs comparison at M0": {"intervention": 1},
-    "intervention vs comparison at M6": {"intervention": 1, "intervention:m6": 1},
-    "intervention vs comparison at M12": {"intervention": 1, "intervention:m12": 1},
-    "M6 vs M0, comparison": {"m6": 1},
-    "M12 vs M0, comparison": {"m12": 1},
-    "M6 vs M0, intervention": {"m6": 1, "intervention:m6": 1},
-    "M12 vs M0, intervention": {"m12": 1, "intervention:m12": 1},
-    "group × time interaction, M6": {"intervention:m6": 1},
-    "group × time interaction, M12": {"intervention:m12": 1},
-}
+from analysis.results import GEEResult, OutcomeModel, WeightsResult
 
-
-@dataclass
-class GEEResult:
-    """A fitted GEE: ``summary`` has coef, robust SE, OR, 95% CI and p per term."""
-
-    formula: str
-    cov_struct: str
-    n_obs: int
-    n_clusters: int
-    summary: pd.DataFrame
-    dependence: str = ""
-    result: Any = field(default=None, repr=False)
-    notes: list[str] = field(default_factory=list)
-    estimable: bool = True
-
-
-@dataclass
-class OutcomeModel:
-    """One outcome, one analysis: ``summary`` has an OR with 95% CI per contrast."""
-
-    outcome: str
-    analysis: str
-    formula: str
-    cov_struct: str
-    n_obs: int
-    n_participants: int
-    summary: pd.DataFrame
-    coefficients: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    estimable: bool = True
+__all__ = [
+    "COV_STRUCTS", "DEFAULT_ADJUST", "MAX_ABS_COEF", "PS_COVARIATES", "Z95", "GEEResult",
+    "OutcomeModel", "WeightsResult",
+    "censoring_weights", "contrasts", "design_frame", "fit_gee", "gee_outcome",
+    "propensity_weights", "proportions",
+]
 
 
 def _cov_struct(name: str) -> Any:
@@ -124,7 +87,7 @@ def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "e
         params, se, pvalues = res.params, res.bse, res.pvalues.to_numpy()
     b, e = params.to_numpy(dtype=float), se.to_numpy(dtype=float)
     notes = [str(w.message) for w in caught]
-    problem = _estimability(res, b, e)
+    problem = estimability(res, b, e)
     if problem:
         notes.append(f"not estimable: {problem}")
     with np.errstate(over="ignore", invalid="ignore"):
@@ -135,73 +98,6 @@ def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "e
         })
     return GEEResult(formula, cov_struct, int(res.nobs), int(len(model.group_labels)), summary,
                      str(model.cov_struct.summary()), res, notes, problem is None)
-
-
-def _estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
-    """Why a fit cannot be reported (no convergence, separation), or None if it can."""
-    converged = getattr(res, "converged", True)
-    fit_history = getattr(res, "fit_history", {}) or {}
-    if converged is False or fit_history.get("converged") is False:
-        return "the GEE did not converge"
-    if not (np.isfinite(b).all() and np.isfinite(se).all()):
-        return "some estimates or standard errors are not finite"
-    big = np.abs(b) > MAX_ABS_COEF
-    if big.any():
-        return (f"|log-odds| above {MAX_ABS_COEF:g} (separation: a group × time cell with "
-                "almost no or only events)")
-    return None
-
-
-def contrasts(params: pd.Series, cov: pd.DataFrame,
-              spec: dict[str, dict[str, float]] = CONTRASTS) -> pd.DataFrame:
-    """Odds ratios with Wald 95% CIs for linear combinations of log-odds coefficients."""
-    from scipy.stats import norm
-
-    names = list(params.index)
-    b = params.to_numpy(dtype=float)
-    v = cov.loc[names, names].to_numpy(dtype=float)
-    rows = []
-    for name, weights in spec.items():
-        vec = np.array([float(weights.get(term, 0.0)) for term in names])
-        est = float(vec @ b)
-        se = float(np.sqrt(vec @ v @ vec))
-        z = est / se if se > 0 else np.nan
-        rows.append({"contrast": name, "log_or": est, "se": se, "odds_ratio": np.exp(est),
-                     "ci_lower": np.exp(est - Z95 * se), "ci_upper": np.exp(est + Z95 * se),
-                     "p": float(2 * norm.sf(abs(z))) if np.isfinite(z) else np.nan})
-    return pd.DataFrame(rows)
-
-
-def design_frame(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt",
-                 covariates: Sequence[str] = (), extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Model columns from the long questionnaire frame: y, intervention, m6, m12, step."""
-    frame = pd.DataFrame({
-        "participant_id": long["participant_id"].to_numpy(),
-        "y": pd.to_numeric(long[outcome], errors="coerce").astype(float).to_numpy(),
-        "intervention": (long[group_col] == "intervention").astype(float).to_numpy(),
-        "m6": (long["timepoint"] == "M6").astype(float).to_numpy(),
-        "m12": (long["timepoint"] == "M12").astype(float).to_numpy(),
-        "step": (long["month"] // 6).astype(int).to_numpy(),
-    }, index=long.index)
-    frame = frame[long[group_col].notna().to_numpy()]
-    for col in (*covariates, *extra):
-        frame[col] = long.loc[frame.index, col]
-        if frame[col].dtype == object:
-            frame[col] = frame[col].fillna("missing").astype(str)
-        else:
-            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    return frame.dropna()
-
-
-GROUP_BY_TIME = "intervention * (m6 + m12)"
-
-
-def _formula(covariates: Sequence[str], frame: pd.DataFrame, main: str = GROUP_BY_TIME
-             ) -> str:
-    terms = [main]
-    for c in covariates:
-        terms.append(f"C({c})" if frame[c].dtype == object else c)
-    return "y ~ " + " + ".join(terms)
 
 
 WEIGHTED_NOTE = (
@@ -225,7 +121,7 @@ def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
         cov_struct = "independence"
     frame = design_frame(long, outcome, group_col=group_col, covariates=covariates,
                          extra=[weights] if weights else [])
-    formula = _formula(covariates, frame)
+    formula = model_formula(covariates, frame)
     fit = fit_gee(frame, formula, "participant_id", cov_struct=cov_struct,
                   time="step", weights=weights)
     res = fit.result
@@ -246,37 +142,6 @@ def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
 
 
 # --------------------------------------------------------------------------- weights
-@dataclass
-class WeightsResult:
-    """Weights per participant (IPTW) or per visit (IPCW) and the model that made them."""
-
-    weights: pd.Series
-    summary: pd.DataFrame
-    formula: str
-    # IPTW: what the stacked estimating equations need (design, scores, who was trimmed).
-    details: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-def _covariate_frame(p: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
-    out = pd.DataFrame(index=p.index)
-    for c in covariates:
-        if c not in p.columns:
-            continue
-        col = p[c]
-        if col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
-            out[c] = col.astype(object).where(col.notna(), "missing").astype(str)
-        else:
-            num = pd.to_numeric(col, errors="coerce").astype(float)
-            out[c] = num.fillna(num.median() if num.notna().any() else 0.0)
-    return out
-
-
-def _logit_formula(target: str, x: pd.DataFrame) -> str:
-    terms = [f"C({c})" if x[c].dtype == object else c for c in x.columns
-             if x[c].nunique() > 1]
-    return f"{target} ~ " + (" + ".join(terms) if terms else "1")
-
-
 def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] = PS_COVARIATES,
                        group_col: str = "group_itt", trim: float = 0.01) -> WeightsResult:
     """Stabilised inverse probability of treatment weights from a logistic propensity score.
@@ -294,9 +159,9 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
     import statsmodels.formula.api as smf
 
     p = participants[participants[group_col].notna()]
-    x = _covariate_frame(p, covariates)
+    x = covariate_frame(p, covariates)
     x["treated"] = (p[group_col] == "intervention").astype(float)
-    formula = _logit_formula("treated", x.drop(columns="treated"))
+    formula = logit_formula("treated", x.drop(columns="treated"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = smf.glm(formula, data=x, family=sm.families.Binomial()).fit()
@@ -318,7 +183,7 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
         "effective_n": float(weights.sum() ** 2 / (weights**2).sum()),
     }])
     details = {"exog": np.asarray(fit.model.exog, dtype=float), "ps": np.asarray(ps),
-               "treated": x["treated"].to_numpy(), "clipped": clipped,
+               "treated": x["treated"].to_numpy(), "clipped": clipped, "marginal": marginal,
                "participant_id": p["participant_id"].to_numpy(),
                "centre": (p["centre_code"].astype(str).to_numpy() if "centre_code" in p
                           else None)}
@@ -327,9 +192,9 @@ def propensity_weights(participants: pd.DataFrame, *, covariates: Sequence[str] 
 
 def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVARIATES,
                       group_col: str = "group_itt") -> WeightsResult:
-    """Inverse probability of censoring weights for the M6 and M12 questionnaires.
+    """Inverse probability of censoring weights for the follow-up questionnaires.
 
-    For each participant whose M6 (M12) window has closed, a logistic model predicts the
+    For each participant whose visit's window has closed, a logistic model predicts the
     chance the questionnaire was completed from group, timepoint and baseline covariates;
     completed follow-up visits are weighted by ``P(completed) / P(completed | X)``, M0 by 1.
     Returns weights indexed like ``data.questionnaires``.
@@ -341,22 +206,24 @@ def censoring_weights(data: AnalysisData, *, covariates: Sequence[str] = PS_COVA
     p = data.participants
     q = data.questionnaires
     as_of = pd.Timestamp(data.snapshot.as_of)
-    x = _covariate_frame(p, covariates)
+    x = covariate_frame(p, covariates)
     rows = []
-    for tp in ("M6", "M12"):
+    for visit in cfg.schedule.follow_ups:
+        tp = visit.name
         closes = p["inclusion_date"] + pd.Timedelta(days=window_close_day(cfg, tp))
         done = p["participant_id"].isin(q.loc[q["timepoint"] == tp, "participant_id"])
         due = (closes <= as_of) | done
         block = x[due].copy()
         block["observed"] = done[due].astype(float)
         block["intervention"] = (p.loc[due, group_col] == "intervention").astype(float)
-        block["m12"] = float(tp == "M12")
+        for later in cfg.schedule.follow_ups[1:]:
+            block[later.key] = float(tp == later.name)
         block["participant_id"] = p.loc[due, "participant_id"]
         block["timepoint"] = tp
         rows.append(block)
     stacked = pd.concat(rows, ignore_index=True)
     predictors = stacked.drop(columns=["observed", "participant_id", "timepoint"])
-    formula = _logit_formula("observed", predictors)
+    formula = logit_formula("observed", predictors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = smf.glm(formula, data=stacked, family=sm.families.Binomial()).fit()
@@ -388,117 +255,3 @@ def proportions(long: pd.DataFrame, outcome: str, *, group_col: str = "group_itt
     agg["ci_lower"], agg["ci_upper"] = np.asarray(lo), np.asarray(hi)
     agg.insert(0, "outcome", outcome)
     return agg.sort_values(["group", "month"]).reset_index(drop=True)
-
-
-@dataclass
-class OutcomeResults:
-    """Every outcome model of the report; ``summary`` stacks all contrasts.
-
-    ``primary`` is the declared primary endpoint's row (outcome, visit, contrast) and
-    ``secondary`` the other group × time interactions of the primary analysis with
-    Holm-adjusted p-values; ``mice`` and ``tipping`` the missing-data analyses.
-    """
-
-    models: list[OutcomeModel]
-    proportions: pd.DataFrame
-    iptw: WeightsResult | None
-    ipcw: WeightsResult | None
-    primary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    secondary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    mice: Any = None
-    tipping: Any = None
-    seed: int | None = None
-    notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return pd.concat([m.summary for m in self.models], ignore_index=True)
-
-
-def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUTCOMES,
-                     covariates: Sequence[str] = DEFAULT_ADJUST,
-                     cov_struct: str = "exchangeable", ipcw: bool = True,
-                     mixed: Sequence[str] | None = None, missing: bool = True,
-                     primary_outcome: str | None = None, primary_visit: str | None = None,
-                     seed: int | None = None, workers: int | None = None,
-                     extra_jobs: Sequence[Any] = ()) -> OutcomeResults:
-    """Every outcome model (see :mod:`analysis.models`), fitted in ``workers`` processes.
-
-    The sensitivity models run for the two primary composites (``mixed`` chooses the
-    mixed models' outcomes); the missing-data analyses for the primary endpoint.
-    """
-    from analysis.models import (
-        IGNORES_CENTRES,
-        Job,
-        centre_model,
-        endpoints,
-        mice_job,
-        mixed_model,
-        participant_model,
-        run_jobs,
-        tipping_job,
-    )
-    from analysis.weighting import censoring_weights_previous
-    from cohort.settings import get_settings
-
-    settings = get_settings()
-    primary_outcome = primary_outcome or settings.primary_outcome
-    primary_visit = primary_visit or settings.primary_visit
-    seed = settings.analysis_seed if seed is None else seed
-    workers = settings.analysis_workers if workers is None else workers
-    long = data.long
-    present = [o for o in outcomes if o in long.columns and long[o].notna().sum() > 0]
-    primary = [o for o in present if o in ("any_risk_practice", "any_complication",
-                                           primary_outcome)] or present[:1]
-    iptw = propensity_weights(data.participants)
-    long = long.assign(iptw=long["participant_id"].map(iptw.weights).fillna(1.0))
-    cw = censoring_weights_previous(data) if ipcw else None
-    if cw is not None:
-        long = long.assign(ipcw=cw.weights.reindex(long.index).fillna(1.0).to_numpy())
-        long["iptw_ipcw"] = long["iptw"] * long["ipcw"]
-    shared = {"long": long, "pp": long[long["per_protocol"]], "iptw": iptw, "data": data}
-    cov = tuple(covariates)
-    jobs: list[Job] = []
-    contrast = f"group × time interaction, {primary_visit}"
-    if missing and primary_outcome in present:
-        jobs += [("mice", mice_job, (primary_outcome, contrast, seed)),
-                 ("tipping", tipping_job, (primary_outcome, contrast, primary_visit, seed))]
-    for outcome in (primary if mixed is None else mixed):
-        jobs.append((f"{outcome}|mixed", mixed_model, ("long", outcome, cov)))
-    for outcome in present:
-        jobs += [
-            (f"{outcome}|itt", centre_model, ("long", outcome, "ITT", "group_itt", cov)),
-            (f"{outcome}|itt_participant", participant_model,
-             ("long", outcome, IGNORES_CENTRES, "group_itt", cov, cov_struct)),
-            (f"{outcome}|pp", centre_model, ("pp", outcome, "per-protocol", "group_pp", cov)),
-        ]
-        if outcome in primary:
-            jobs += [
-                (f"{outcome}|fe", participant_model,
-                 ("long", outcome, "centre fixed effects", "group_itt", (*cov, "centre_code"),
-                  cov_struct)),
-                (f"{outcome}|iptw", centre_model,
-                 ("long", outcome, "IPTW", "group_itt", cov, "iptw")),
-            ]
-            if cw is not None:
-                jobs.append((f"{outcome}|iptw_ipcw", centre_model,
-                             ("long", outcome, "IPTW + IPCW", "group_itt", cov, "iptw_ipcw")))
-    # Longest first (imputations, mixed models), so the two workers finish together.
-    slow = [j for j in jobs if j[0] in ("mice", "tipping") or j[0].endswith("|mixed")]
-    jobs = [*slow, *extra_jobs, *(j for j in jobs if j not in slow)]
-    done = run_jobs(jobs, shared, workers=workers)
-    order = ["itt", "itt_participant", "pp", "fe", "iptw", "iptw_ipcw", "mixed"]
-    models = [done[f"{o}|{k}"] for o in present for k in order if f"{o}|{k}" in done]
-    props = [proportions(long, o) for o in present]
-    result = OutcomeResults(models, pd.concat(props, ignore_index=True) if props else
-                            pd.DataFrame(), iptw, cw, mice=done.get("mice"),
-                            tipping=done.get("tipping"), seed=seed,
-                            extra={j[0]: done[j[0]] for j in extra_jobs})
-    if models:
-        result.primary, result.secondary = endpoints(result.summary, primary_outcome,
-                                                     primary_visit)
-    if result.primary.empty:
-        result.notes.append(f"the declared primary endpoint ({primary_outcome} at "
-                            f"{primary_visit}) could not be estimated from these data")
-    return result

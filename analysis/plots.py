@@ -127,7 +127,7 @@ def cif_plot(cif: Any, path: Path, *, title: str) -> Path:
 
 
 def proportions_plot(props: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Observed proportion at M0, M6, M12 by group with Wilson 95% CIs, and the number of
+    """Observed proportion at each visit by group with Wilson 95% CIs, and the number of
     participants per group and visit in rows under the axis."""
     return _save(proportions_figure(props, title=title), path)
 
@@ -156,7 +156,8 @@ def proportions_figure(props: pd.DataFrame, *, title: str) -> Any:
         for month, n in zip(sub["month"], sub["n"], strict=True):
             ax.text(month, row, str(n), transform=below, ha="center", fontsize=8,
                     color=colour)
-    ax.set_xticks([0, 6, 12], ["M0", "M6", "M12"])
+    ticks = props[["month", "timepoint"]].drop_duplicates().sort_values("month")
+    ax.set_xticks(ticks["month"].tolist(), ticks["timepoint"].astype(str).tolist())
     ax.set_ylim(0, 1)
     ax.set_ylabel("Proportion of participants")
     ax.set_title(title)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.data import BINARY_OUTCOMES, AnalysisData
 from analysis.export_tables import spreadsheet_safe
+from analysis.results import Result, named
 
 SECTIONS = ("retention", "outcomes", "all")
 
@@ -52,11 +53,17 @@ def _or_text(row: pd.Series) -> str:
     return f"{row['odds_ratio']:.2f} ({row['ci_lower']:.2f}–{row['ci_upper']:.2f})"
 
 
+def _and(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def ltfu_definition(data: AnalysisData) -> str:
     """The definition of time to loss to follow-up, in words, with this protocol's days."""
     from analysis.data import window_close_day
 
-    m6, m12 = (window_close_day(data.config, tp) for tp in ("M6", "M12"))
+    follow_ups = data.config.schedule.follow_ups
+    days = ", ".join(f"day {window_close_day(data.config, v.name)} for {v.name}"
+                     for v in follow_ups)
     others = ("at the close of the first visit window they missed after their last "
               "contact if it has closed, otherwise at the as-of date (at most the end of "
               "follow-up)" if data.censor_at == "missed_visit" else
@@ -64,8 +71,8 @@ def ltfu_definition(data: AnalysisData) -> str:
     return (
         "time = months from inclusion. Event: a current status of lost to follow-up, "
         "dated at the close of the window of the first visit missed after the last "
-        f"contact (questionnaire or AERLI session): day {m6} for M6, day {m12} (the end "
-        "of follow-up) for M12, or at the status's effective date if that is earlier "
+        f"contact (questionnaire or AERLI session): {days} (the end of follow-up), "
+        "or at the status's effective date if that is earlier "
         "(never before the last contact). A loss can only be seen at a scheduled visit, so the "
         "person counts as at risk until then. Death (dated by its status) is a competing "
         "event; withdrawal is censored at its date; a loss or death after the end of "
@@ -91,9 +98,12 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     fig_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     ctx: dict[str, Any] = {"snapshot": data.snapshot.as_dict(), "what": what,
-                           "retention": None, "outcomes": None, "seed": None}
+                           "retention": None, "outcomes": None, "seed": None,
+                           "follow_up_names": _and(
+                               [v.name for v in data.config.schedule.follow_ups])}
     estimates: list[pd.DataFrame] = []
     specs: list[dict[str, Any]] = []
+    shown: list[tuple[str, Result]] = []  # every result, in the order of the report
 
     def save_csv(df: pd.DataFrame, name: str) -> None:
         path = out_dir / name
@@ -102,8 +112,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
 
     o = None
     if what in ("outcomes", "all"):
-        from analysis.models import retention_job
-        from analysis.outcomes import outcome_analysis
+        from analysis.models import outcome_analysis, retention_job
 
         o = outcome_analysis(data, outcomes=outcomes, cov_struct=cov_struct, ipcw=ipcw,
                              workers=workers, extra_jobs=[("retention", retention_job, ())]
@@ -126,6 +135,11 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         save_csv(r.completion, "completion.csv")
         save_csv(r.attendance, "retention_attendance.csv")
         save_csv(r.consort, "consort.csv")
+        shown += named({"Kaplan–Meier by group": r.km_group, "log-rank by group":
+                        r.logrank_group, "log-rank by centre": r.logrank_centre,
+                        "Cox clustered on centre": r.cox, "Cox stratified by centre":
+                        r.cox_strata, "discrete-time loss": r.discrete,
+                        "cumulative incidence": r.cif})
         est = r.summary.assign(section="retention")
         estimates.append(est)
         specs += [
@@ -177,6 +191,8 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
         save_csv(t1.summary, "table1.csv")
         save_csv(t1w.summary, "table1_iptw.csv")
         save_csv(o.proportions, "outcome_proportions.csv")
+        shown += named({"Table 1": t1, "Table 1 (IPTW)": t1w, "IPTW": o.iptw, "IPCW": o.ipcw})
+        shown += [(f"{m.analysis}: {m.outcome}", m) for m in o.models]
         summary = o.summary
         estimates.append(summary.assign(section="outcomes"))
         prop_figs = []
@@ -222,20 +238,18 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
             "mice": _table(o.mice.summary.drop(columns=["seed"])) if o.mice else "",
             "tipping": _table(o.tipping.summary.drop(columns=["tipping_point"]))
             if o.tipping else "",
-            "missing_notes": (o.mice.notes if o.mice else []) + (
-                o.tipping.notes if o.tipping else []),
+            "missing_notes": [n for _, res in named({"mice": o.mice, "tipping": o.tipping})
+                              for n in res.notes],
             "notes": o.notes,
         }
         for name, frame in (("primary_endpoint.csv", o.primary),
                             ("secondary_endpoints_holm.csv", o.secondary)):
             save_csv(frame, name)
-        if o.mice:
-            save_csv(o.mice.summary, "mice.csv")
-            estimates.append(o.mice.summary.assign(section="missing data"))
-        if o.tipping:
-            save_csv(o.tipping.summary, "tipping_point.csv")
-            estimates.append(o.tipping.summary.assign(section="missing data",
-                                                      analysis="tipping point"))
+        for name, res in named({"mice": o.mice, "tipping_point": o.tipping}):
+            save_csv(res.summary, f"{name}.csv")
+            extra = {"analysis": "tipping point"} if name == "tipping_point" else {}
+            estimates.append(res.summary.assign(section="missing data", **extra))
+            shown.append((name.replace("_", " "), res))
 
     all_est = pd.concat(estimates, ignore_index=True) if estimates else pd.DataFrame()
     save_csv(all_est, "estimates.csv")
@@ -245,6 +259,10 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     est_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
     files.append(est_json)
     ctx["specs"] = specs
+    text = out_dir / "results.txt"  # every result in one shape: title, summary, notes
+    text.write_text("\n\n".join(f"== {title}\n{res.to_text()}" for title, res in shown)
+                    + "\n", encoding="utf-8")
+    files.append(text)
     ctx["figures"] = {p.stem: f"figures/{p.name}" for p in files if p.suffix == ".png"}
     html = out_dir / "index.html"
     html.write_text(_render(ctx), encoding="utf-8")
@@ -285,7 +303,7 @@ data give the same numbers.{% endif %}</p>
 {% if retention %}
 <h2>Retention</h2>
 <h3>Participant flow (CONSORT-style)</h3>{{ retention.consort|safe }}
-<h3>Completion of M6 and M12 by centre and group</h3>
+<h3>Completion of {{ follow_up_names }} by centre and group</h3>
 <p class="note">Denominators count participants whose visit window has closed (or who
 completed the visit); "in window" counts questionnaires completed inside the window.</p>
 {{ retention.completion|safe }}
@@ -308,8 +326,8 @@ centre: a baseline hazard per centre.</p>
 <h4>Loss to follow-up per visit (discrete time)</h4>
 <p class="note">Losses can only be seen at scheduled visits, so the hazard is discrete: one
 row per participant and visit at which they could be found lost; logit of being lost,
-errors clustered on centre (bias-reduced), t(centres − 1). The M12 term compares the
-second interval with the first.</p>
+errors clustered on centre (bias-reduced), t(centres − 1). Each later visit's term
+compares its interval with the first.</p>
 {{ retention.discrete_table|safe }}{{ retention.discrete|safe }}
 <img src="{{ figures.km_by_centre }}" alt="Kaplan–Meier curves by centre, one panel per centre">
 <p class="note">One panel per centre (all {{ retention.n_centres }} centres), each with its
@@ -351,8 +369,10 @@ ones who came).</p>
 <h3>Group × time effects (odds ratios)</h3>
 <p class="note">GEE logistic. ITT (primary), per-protocol, IPTW and IPTW + IPCW: independence
 working correlation, errors clustered on <b>centre</b> (about 20 clusters: bias-reduced
-sandwich, t intervals); IPTW errors from stacked estimating equations, so the estimated
-propensity score counts. "ITT, participant-clustered" ignores centres (working correlation
+sandwich, t intervals). IPTW and IPTW + IPCW errors come from stacked estimating equations
+(centre-clustered sandwich × G/(G−1), t intervals): every estimated part of the weights
+counts (the propensity score, the proportion treated, each visit's completion model and
+completion rate). "ITT, participant-clustered" ignores centres (working correlation
 <b>{{ outcomes.cov_struct }}</b>) and "centre fixed effects" adds centre as a covariate:
 both are sensitivity analyses. The interaction is the ratio of the odds ratios (change
 from M0 in the intervention group over the change in the comparison group).</p>

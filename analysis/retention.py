@@ -15,26 +15,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.cox import discrete_time_ltfu, fit_cox_efron
 from analysis.data import DAYS_PER_MONTH, AnalysisData, window_close_day
+from analysis.results import ResultBase
 
 GROUPS = ("intervention", "comparison")
 
 
 @dataclass
-class KMResult:
+class KMResult(ResultBase):
     """Kaplan–Meier fits per level of ``by``; ``summary`` gives survival at given times."""
 
     by: str | None
     fitters: dict[str, Any]
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
-class TestResult:
+class TestResult(ResultBase):
     """A log-rank test: ``summary`` has the statistic, degrees of freedom and p-value."""
 
     name: str
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
     @property
     def p_value(self) -> float:
@@ -42,7 +46,7 @@ class TestResult:
 
 
 @dataclass
-class CoxResult:
+class CoxResult(ResultBase):
     """A Cox model: ``summary`` has log-HR, SE, HR and its 95% CI per covariate."""
 
     formula: str
@@ -50,15 +54,17 @@ class CoxResult:
     cluster_col: str | None
     summary: pd.DataFrame
     fitter: Any = field(repr=False, default=None)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
-class CIFResult:
+class CIFResult(ResultBase):
     """Cumulative incidence (Aalen–Johansen) of the event of interest, with competing events."""
 
     event_of_interest: int
     fitters: dict[str, Any]
     summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 def fit_km(df: pd.DataFrame, duration_col: str, event_col: str, *, by: str | None = None,
@@ -193,17 +199,19 @@ def cumulative_incidence(df: pd.DataFrame, duration_col: str, outcome_col: str, 
 
 def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group_itt"),
                ) -> pd.DataFrame:
-    """M6 and M12 completion per centre and group: counts, % of enrolled, % in window.
+    """Completion of each follow-up visit per centre and group: counts, % of enrolled,
+    % in window.
 
     Only participants whose window has closed by the as-of date count in the denominator
-    (``eligible_m6``/``eligible_m12``), so recently enrolled people do not look missing.
+    (``eligible_m6``…), so recently enrolled people do not look missing.
     """
     config = data.config
     as_of = pd.Timestamp(data.snapshot.as_of)
     p = data.participants
     q = data.questionnaires
     rows = p[["participant_id", *by, "inclusion_date"]].copy()
-    for tp in ("M6", "M12"):
+    keys = [(v.name, v.key) for v in config.schedule.follow_ups]
+    for tp, _ in keys:
         done = q[q["timepoint"] == tp].set_index("participant_id")
         closes = rows["inclusion_date"] + pd.Timedelta(days=window_close_day(config, tp))
         rows[f"eligible_{tp.lower()}"] = (closes <= as_of) | rows["participant_id"].isin(
@@ -211,20 +219,19 @@ def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group
         rows[f"done_{tp.lower()}"] = rows["participant_id"].isin(done.index)
         rows[f"in_window_{tp.lower()}"] = rows["participant_id"].map(
             done["in_window"]).eq(True)
-    agg = rows.groupby(list(by)).agg(
-        enrolled=("participant_id", "size"),
-        eligible_m6=("eligible_m6", "sum"), m6_done=("done_m6", "sum"),
-        m6_in_window=("in_window_m6", "sum"),
-        eligible_m12=("eligible_m12", "sum"), m12_done=("done_m12", "sum"),
-        m12_in_window=("in_window_m12", "sum"),
-    ).reset_index()
+    named: dict[str, tuple[str, str]] = {"enrolled": ("participant_id", "size")}
+    for _, key in keys:
+        named[f"eligible_{key}"] = (f"eligible_{key}", "sum")
+        named[f"{key}_done"] = (f"done_{key}", "sum")
+        named[f"{key}_in_window"] = (f"in_window_{key}", "sum")
+    agg = rows.groupby(list(by)).agg(**named).reset_index()
     if len(by) > 1:
         total = agg.groupby(list(by[1:])).sum(numeric_only=True).reset_index()
     else:
         total = agg.sum(numeric_only=True).to_frame().T
     total.insert(0, by[0], "All centres" if by[0] == "centre_code" else "All")
     agg = pd.concat([agg, total[agg.columns]], ignore_index=True)
-    for tp in ("m6", "m12"):
+    for _, tp in keys:
         denom = agg[f"eligible_{tp}"].replace(0, np.nan)
         agg[f"{tp}_pct"] = 100 * agg[f"{tp}_done"] / denom
         agg[f"{tp}_in_window_pct"] = 100 * agg[f"{tp}_in_window"] / denom
@@ -232,7 +239,7 @@ def completion(data: AnalysisData, *, by: Sequence[str] = ("centre_code", "group
 
 
 def consort(data: AnalysisData) -> pd.DataFrame:
-    """The flow: screened, eligible, enrolled, then M0, M6 and M12 questionnaires by group."""
+    """The flow: screened, eligible, enrolled, then each visit's questionnaires by group."""
     scr = data.screening
     p = data.participants
     q = data.questionnaires
@@ -248,7 +255,7 @@ def consort(data: AnalysisData) -> pd.DataFrame:
         ids = p.loc[p["group_itt"] == g, "participant_id"]
         rows.append({"stage": "Enrolled", "group": g, "n": len(ids)})
         sub = q[q["participant_id"].isin(ids)]
-        for tp in ("M0", "M6", "M12"):
+        for tp in data.config.schedule.names:
             rows.append({"stage": f"{tp} questionnaire", "group": g,
                          "n": int(sub.loc[sub["timepoint"] == tp, "participant_id"].nunique())})
         pp = p[p["group_itt"] == g]
@@ -274,16 +281,17 @@ def attendance(data: AnalysisData, km_centre: KMResult | None = None,
     """Per centre (and all centres): questionnaire done in window and at all, per visit,
     beside the status-based (Kaplan–Meier) retention at the window's close."""
     table = completion(data, by=("centre_code",))
-    cols = ["centre_code", "enrolled", "eligible_m6", "m6_in_window_pct", "m6_pct",
-            "eligible_m12", "m12_in_window_pct", "m12_pct"]
-    table = table[cols].rename(columns={
-        "m6_pct": "m6_done_pct", "m12_pct": "m12_done_pct",
-        "eligible_m6": "m6_due", "eligible_m12": "m12_due"})
+    keys = [v.key for v in data.config.schedule.follow_ups]
+    cols = ["centre_code", "enrolled"]
+    renamed: dict[str, str] = {}
+    for key in keys:
+        cols += [f"eligible_{key}", f"{key}_in_window_pct", f"{key}_pct"]
+        renamed |= {f"{key}_pct": f"{key}_done_pct", f"eligible_{key}": f"{key}_due"}
+    table = table[cols].rename(columns=renamed)
     fits = dict(km_centre.fitters) if km_centre else {}
     if km_all:
         fits["All centres"] = next(iter(km_all.fitters.values()))
-    m6, m12 = report_times(data)
-    for label, t in (("m6", m6), ("m12", m12)):
+    for label, t in zip(keys, report_times(data), strict=True):
         table[f"{label}_status_retained_pct"] = table["centre_code"].map(
             lambda c, t=t: 100 * float(fits[c].survival_function_at_times(t).iloc[0])
             if c in fits else np.nan)
@@ -291,7 +299,7 @@ def attendance(data: AnalysisData, km_centre: KMResult | None = None,
 
 
 @dataclass
-class RetentionResults:
+class RetentionResults(ResultBase):
     """Everything the retention part of the report shows.
 
     ``cox`` is clustered on centre (Efron, R's ``coxph(cluster = centre)``), ``cox_strata``
@@ -311,6 +319,7 @@ class RetentionResults:
     cox_strata: Any = None
     discrete: Any = None
     attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -331,12 +340,11 @@ class RetentionResults:
         return pd.concat(parts, ignore_index=True)
 
 
-def report_times(data: AnalysisData) -> tuple[float, float]:
-    """Months at which retention is reported: when the M6 window closes and at the end of
-    follow-up (the M12 window's close). Losses are dated at these closes, so the usual
-    6 and 12 months would fall just before each step and show almost no loss."""
-    m6, m12 = (window_close_day(data.config, tp) / DAYS_PER_MONTH for tp in ("M6", "M12"))
-    return m6, m12
+def report_times(data: AnalysisData) -> tuple[float, ...]:
+    """Months at which retention is reported: when each follow-up visit's window closes
+    (the last one is the end of follow-up). Losses are dated at these closes, so the
+    visits' own months would fall just before each step and show almost no loss."""
+    return tuple(v.closes_day / DAYS_PER_MONTH for v in data.config.schedule.follow_ups)
 
 
 def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> RetentionResults:
@@ -351,8 +359,6 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
     model of loss and retention by attendance. ``cox_strata`` is kept for callers of the
     old signature and changes nothing.
     """
-    from analysis.cox import discrete_time_ltfu, fit_cox_efron
-
     p = data.participants.copy()
     p["intervention"] = (p["group_itt"] == "intervention").astype(int)
     times = report_times(data)
@@ -365,8 +371,9 @@ def retention_analysis(data: AnalysisData, *, cox_strata: bool = True) -> Retent
                         cluster="centre_code")
     cox_s = fit_cox_efron(p, "ltfu_months", "ltfu_event", ["intervention"],
                           strata="centre_code")
-    closes = [window_close_day(data.config, tp) for tp in ("M6", "M12")]
-    discrete = discrete_time_ltfu(p, closes)
+    follow_ups = data.config.schedule.follow_ups
+    closes = [window_close_day(data.config, v.name) for v in follow_ups]
+    discrete = discrete_time_ltfu(p, closes, labels=[v.name for v in follow_ups])
     cif = cumulative_incidence(p, "ltfu_months", "ltfu_outcome", by="group_itt", times=times)
     return RetentionResults(completion(data), consort(data), km_g, km_c, lr_g, lr_c, cox, cif,
                             km_all, cox_s, discrete, attendance(data, km_c, km_all))

@@ -8,10 +8,12 @@ the weighted balance the propensity score achieved.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from analysis.results import ResultBase
 
 DEFAULT_VARIABLES: tuple[str, ...] = (
     "age_at_inclusion", "gender", "reached_via", "housing", "income_source", "education",
@@ -22,12 +24,13 @@ DEFAULT_VARIABLES: tuple[str, ...] = (
 
 
 @dataclass
-class Table1:
+class Table1(ResultBase):
     """``summary``: one row per variable (continuous) or per level (categorical)."""
 
     groups: list[str]
     summary: pd.DataFrame
     weighted: bool
+    notes: list[str] = field(default_factory=list)
 
 
 def _wmean_var(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:

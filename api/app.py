@@ -18,6 +18,7 @@ from api.background import lifespan
 from api.limits import BodyLimit
 from api.ops import RequestContext
 from api.pages import excel as excel_pages
+from api.pages.common import render_error
 from api.problems import problem_openapi, register_problem_handlers
 from api.redcap import router as redcap
 from api.session_secret import session_secret
@@ -118,7 +119,7 @@ def create_app(
                        max_upload=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContext)  # outermost: ids, times and counts everything
-    register_problem_handlers(app)
+    register_problem_handlers(app, render_page=render_error)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     routers.include_all(app)
     pages.include_all(app)

@@ -28,7 +28,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runner = None
     if settings.jobs_in_server:
         if engine.dialect.name == "postgresql":
-            from cohort.jobs.pgqueue import run_worker
+            from cohort.jobs.pgworker import run_worker
 
             url = engine.url.render_as_string(hide_password=False)
             worker = asyncio.create_task(run_worker(url, stop))

@@ -26,12 +26,12 @@ and add its own ``HTTPValidationError`` for 422, which we never send).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -226,10 +226,23 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _page(request: Request, status: int, title: str, detail: str) -> Response:
-    from api.pages.common import render_error
+class ErrorPage(Protocol):
+    """Renders an error as an HTML page (``api.pages.common.render_error``)."""
 
-    return render_error(request, status=status, title=title, detail=detail)
+    def __call__(self, request: Request, *, status: int, title: str, detail: str
+                 ) -> Response: ...
+
+
+def _plain_page(request: Request, *, status: int, title: str, detail: str) -> Response:
+    del request
+    return PlainTextResponse(f"{title}\n\n{detail}\n", status_code=status)
+
+
+def _page(request: Request, status: int, title: str, detail: str) -> Response:
+    """The page renderer given to :func:`register_problem_handlers` (the pages sit above
+    this module: it is handed down, not imported)."""
+    render: ErrorPage = getattr(request.app.state, "render_error_page", _plain_page)
+    return render(request, status=status, title=title, detail=detail)
 
 
 async def _cohort_error(request: Request, exc: Exception) -> Response:
@@ -329,7 +342,9 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def register_problem_handlers(app: FastAPI) -> None:
+def register_problem_handlers(app: FastAPI, *, render_page: ErrorPage = _plain_page) -> None:
+    """Map errors to problem documents (``/api/``) or to pages drawn by ``render_page``."""
+    app.state.render_error_page = render_page
     app.add_exception_handler(CohortError, _cohort_error)
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(RequestValidationError, _request_invalid)

@@ -237,7 +237,7 @@ def ours(engine: Any, out: Path, workers: int) -> tuple[Any, dict[str, float]]:
 def floor(data: Any) -> dict[str, float]:
     """The report's model calls one after the other in this process: the same functions
     (each a thin wrapper of lifelines, statsmodels or GPBoost), no figures, no HTML."""
-    from analysis.outcomes import outcome_analysis
+    from analysis.models import outcome_analysis
     from analysis.retention import retention_analysis
     from analysis.table1 import table1
 

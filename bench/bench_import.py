@@ -34,7 +34,10 @@ from cohort.excel.importer import import_file  # noqa: E402
 from cohort.excel.layout import CODE, FIRST_DATA_ROW, NAME_ROW, Kind  # noqa: E402
 from cohort.excel.templates import template_bytes  # noqa: E402
 from cohort.models import CentreCreate, Participant, StaffCreate  # noqa: E402
-from cohort.services.context import actor_for  # noqa: E402
+from cohort.services.context import (
+    COMMAND_LINE,
+    actor_for,  # noqa: E402
+)
 from cohort.services.setup import create_centre, create_staff  # noqa: E402
 from cohort.vocab import Gender, Group, Modality, Role, Timepoint  # noqa: E402
 
@@ -65,9 +68,9 @@ def build(rows: int, folder: Path) -> tuple[str, Path, int]:
     create_schema(engine)
     rng = random.Random(20261122)
     with Session(engine) as session:
-        centre = create_centre(session, actor=None,
+        centre = create_centre(session, actor=COMMAND_LINE,
                                data=CentreCreate(code="C01", name="Centre", city="Lyon"))
-        staff = create_staff(session, actor=None, data=StaffCreate(
+        staff = create_staff(session, actor=COMMAND_LINE, data=StaffCreate(
             display_name="worker", role=Role.OUTREACH_WORKER, centre_id=centre.id,
             aerli_trained_on=date(2024, 1, 1)))
         if centre.id is None or staff.id is None:
@@ -85,7 +88,7 @@ def build(rows: int, folder: Path) -> tuple[str, Path, int]:
         session.commit()
         staff_id = staff.id
         codes = [(p.code, p.inclusion_date) for p in people]
-    book = load_workbook(BytesIO(template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint.M6,
+    book = load_workbook(BytesIO(template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint("M6"),
                                                 [c for c, _ in codes], AS_OF)))
     ws = book.worksheets[1]
     where = {str(c.value): c.column for c in ws[NAME_ROW] if c.value}

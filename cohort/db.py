@@ -120,7 +120,7 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
     install_guards(engine)
     if engine.dialect.name == "postgresql":
-        from cohort.jobs.queue_schema import install_queue_schema
+        from cohort.queue_schema import install_queue_schema
         from cohort.rls import install_policies
 
         with engine.begin() as connection:

@@ -25,15 +25,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from cohort.errors import NotEligible
+from cohort.demo_writers import BatchWriter, DemoWriter, OneByOneWriter
 from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.checks import run_checks
-from cohort.services.context import Actor, actor_for, batch, protocol_config
-from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate, enrol, log_screening
+from cohort.services.context import DEMO, Actor, actor_for, batch, protocol_config
+from cohort.services.enrolment import EnrolmentCreate, ScreeningCreate
 from cohort.services.lockstate import require_unlocked
-from cohort.services.participants import change_status
-from cohort.services.questionnaires import save_questionnaire
-from cohort.services.sessions import AerliSessionCreate, log_session
+from cohort.services.sessions import AerliSessionCreate
 from cohort.services.setup import create_centre, create_staff
 from cohort.vocab import (
     Gender,
@@ -53,29 +51,25 @@ CITIES = [
     "Grenoble", "Dijon", "Angers", "Nîmes", "Clermont-Ferrand",
 ]
 
-# Marginal prevalences per (group, timepoint), from the published study.
-RISK = {
-    (Group.INTERVENTION, Timepoint.M0): 0.44,
-    (Group.INTERVENTION, Timepoint.M6): 0.25,
-    (Group.INTERVENTION, Timepoint.M12): 0.25,
-    (Group.COMPARISON, Timepoint.M0): 0.27,
-    (Group.COMPARISON, Timepoint.M6): 0.23,
-    (Group.COMPARISON, Timepoint.M12): 0.23,
+# Marginal prevalences per group at months 0, 6 and 12 after inclusion, from the
+# published study. A visit of the schedule at another month takes the value interpolated
+# between them (held at the last one beyond month 12).
+RISK: dict[Group, tuple[tuple[int, float], ...]] = {
+    Group.INTERVENTION: ((0, 0.44), (6, 0.25), (12, 0.25)),
+    Group.COMPARISON: ((0, 0.27), (6, 0.23), (12, 0.23)),
 }
-COMPLICATION = {
-    (Group.INTERVENTION, Timepoint.M0): 0.66,
-    (Group.INTERVENTION, Timepoint.M6): 0.50,
-    (Group.INTERVENTION, Timepoint.M12): 0.39,
-    (Group.COMPARISON, Timepoint.M0): 0.56,
-    (Group.COMPARISON, Timepoint.M6): 0.59,
-    (Group.COMPARISON, Timepoint.M12): 0.62,
+COMPLICATION: dict[Group, tuple[tuple[int, float], ...]] = {
+    Group.INTERVENTION: ((0, 0.66), (6, 0.50), (12, 0.39)),
+    Group.COMPARISON: ((0, 0.56), (6, 0.59), (12, 0.62)),
 }
 # Intervention participants without a valid session improve little; those with one
 # improve more, so that the intention-to-treat mix matches the published figures.
-UNTREATED_SHIFT = {Timepoint.M0: 0.0, Timepoint.M6: -0.05, Timepoint.M12: -0.06}
+UNTREATED_SHIFT: tuple[tuple[int, float], ...] = ((0, 0.0), (6, -0.05), (12, -0.06))
 
 P_INTERVENTION = 144 / 271
 P_ANY_SESSION = 113 / 144
+# Attendance at the first follow-up visit, and at each later one (then lower for people
+# at higher risk, and P_RETURN for someone who missed the visit before).
 P_M6 = 0.84
 P_M12 = 0.76
 P_RETURN = 0.35
@@ -89,6 +83,18 @@ CENTRE_ICC = 0.05
 M12_MISS_BY_RISK = 0.35
 
 _NORMAL = NormalDist()
+
+
+def at_month(curve: tuple[tuple[int, float], ...], month: float) -> float:
+    """The curve's value at ``month``: linear between its points, flat outside them."""
+    if month <= curve[0][0]:
+        return curve[0][1]
+    for (m0, v0), (m1, v1) in zip(curve, curve[1:], strict=False):
+        if month == m1:
+            return v1
+        if month < m1:
+            return v0 + (v1 - v0) * (month - m0) / (m1 - m0)
+    return curve[-1][1]
 
 
 @dataclass
@@ -121,13 +127,15 @@ class _CentreTeam:
 
 class _Generator:
     def __init__(self, session: Session, seed: int, as_of: date,
-                 centre_icc: float = CENTRE_ICC) -> None:
+                 centre_icc: float = CENTRE_ICC, one_by_one: bool = False) -> None:
         if not 0.0 <= centre_icc <= (1 - WITHIN_PERSON_CORRELATION) / 2:
             raise ValueError(
                 f"centre ICC {centre_icc} is outside 0 to "
                 f"{(1 - WITHIN_PERSON_CORRELATION) / 2:g} (with a within-person correlation "
                 f"of {WITHIN_PERSON_CORRELATION}, the centre can share at most that much)")
         self.session = session
+        self.writer: DemoWriter = (OneByOneWriter(session, as_of) if one_by_one
+                                   else BatchWriter(session, as_of))
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.config = protocol_config()
@@ -142,7 +150,7 @@ class _Generator:
         start = self.as_of - timedelta(days=1100)
         for i, city in enumerate(CITIES, start=1):
             centre = create_centre(
-                self.session, actor=None,
+                self.session, actor=DEMO,
                 data=CentreCreate(code=f"C{i:02d}", name=f"Harm-reduction centre {city}",
                                   city=city),
             )
@@ -151,7 +159,7 @@ class _Generator:
             for j in range(self.rng.randint(3, 5)):
                 trained = j < 3 or self.rng.random() < 0.3
                 workers.append(create_staff(
-                    self.session, actor=None,
+                    self.session, actor=DEMO,
                     data=StaffCreate(
                         display_name=f"Outreach worker {centre.code}-{j + 1}",
                         role=Role.OUTREACH_WORKER, centre_id=centre.id,
@@ -169,7 +177,7 @@ class _Generator:
                 (self.rng.gauss(0, 1), self.rng.gauss(0, 1)))
         for role, n in ((Role.RESEARCH_OFFICER, 2), (Role.STATISTICIAN, 1), (Role.ADMIN, 1)):
             for k in range(n):
-                create_staff(self.session, actor=None, data=StaffCreate(
+                create_staff(self.session, actor=DEMO, data=StaffCreate(
                     display_name=f"{role.value.replace('_', ' ').capitalize()} {k + 1}",
                     role=role))
         self.summary.centres = len(teams)
@@ -181,7 +189,7 @@ class _Generator:
         """A person screened but not enrolled: the rules refuse, the screening is kept."""
         rng = self.rng
         if rng.random() < 0.35:
-            log_screening(self.session, actor=team.actor, data=ScreeningCreate(
+            self.writer.screening(team.actor, ScreeningCreate(
                 screened_on=when, outcome=ScreeningOutcome.DECLINED,
                 reason="Did not wish to take part",
                 reached_via=rng.choice(list(Modality))))
@@ -197,12 +205,11 @@ class _Generator:
             inclusion_date=when,
             group=Group.COMPARISON,
         )
-        try:
-            enrol(self.session, actor=team.actor, data=attempt, on=self.as_of)
-        except NotEligible as refusal:
+        refusal = self.writer.refused(team.actor, attempt)
+        if refusal is not None:
             outcome = (ScreeningOutcome.DECLINED if refusal.rule_id == "enrol.no_consent"
                        else ScreeningOutcome.NOT_ELIGIBLE)
-            log_screening(self.session, actor=team.actor, data=ScreeningCreate(
+            self.writer.screening(team.actor, ScreeningCreate(
                 screened_on=when, outcome=outcome, reason=refusal.rule_id,
                 reached_via=Modality.IN_PERSON))
             self.summary.screened += 1
@@ -221,7 +228,7 @@ class _Generator:
             reached_via=rng.choices(list(Modality), weights=[85, 10, 5])[0],
             group=group,
         )
-        participant = enrol(self.session, actor=team.actor, data=data, on=self.as_of).record
+        participant = self.writer.enrol(team.actor, team.centre, data)
         self.summary.participants += 1
         self.summary.screened += 1
         return participant
@@ -243,18 +250,21 @@ class _Generator:
         icc = self.centre_icc
         level, effect = self.centre_latent.get(participant.centre_id, ((0.0, 0.0), (0.0, 0.0)))
         value, share = math.sqrt(icc) * level[which], icc
-        if participant.group is Group.INTERVENTION and tp is not Timepoint.M0:
+        if participant.group is Group.INTERVENTION and tp != self.config.schedule.baseline.name:
             value, share = value + math.sqrt(icc) * effect[which], share + icc
         return value, share
 
     def answers(self, participant: Participant, tp: Timepoint, visit: date,
                 treated: bool, latent: tuple[float, float]) -> dict[str, Any]:
         rng = self.rng
-        key = (participant.group, tp)
-        p_risk, p_comp = RISK[key], COMPLICATION[key]
-        if participant.group is Group.INTERVENTION and tp is not Timepoint.M0:
-            untreated_risk = RISK[(Group.INTERVENTION, Timepoint.M0)] + UNTREATED_SHIFT[tp]
-            untreated_comp = COMPLICATION[(Group.INTERVENTION, Timepoint.M0)] + UNTREATED_SHIFT[tp]
+        month = self.config.visit(tp).month
+        baseline = tp == self.config.schedule.baseline.name
+        p_risk = at_month(RISK[participant.group], month)
+        p_comp = at_month(COMPLICATION[participant.group], month)
+        if participant.group is Group.INTERVENTION and not baseline:
+            shift = at_month(UNTREATED_SHIFT, month)
+            untreated_risk = at_month(RISK[Group.INTERVENTION], 0) + shift
+            untreated_comp = at_month(COMPLICATION[Group.INTERVENTION], 0) + shift
             share = P_ANY_SESSION * 0.9
             if treated:
                 p_risk = (p_risk - (1 - share) * untreated_risk) / share
@@ -308,7 +318,7 @@ class _Generator:
             answers["hiv_last_result"] = rng.choices(["1", "2", "3"], weights=[90, 5, 5])[0]
         if oat:
             answers["oat_type"] = rng.choices(["1", "2", "3"], weights=[55, 40, 5])[0]
-        if tp is Timepoint.M0:
+        if baseline:
             years = rng.randint(1, 25)
             answers.update({
                 "housing": rng.choices(["1", "2", "3", "4", "5", "6"],
@@ -324,10 +334,10 @@ class _Generator:
     # ------------------------------------------------------------------ follow-up
     def visit_date(self, participant: Participant, tp: Timepoint) -> date:
         opens, target, closes = self.config.window(tp, participant.inclusion_date)
-        if tp is Timepoint.M0:
+        if tp == self.config.schedule.baseline.name:
             return participant.inclusion_date + timedelta(days=self.rng.choice([0, 0, 0, 1, 3]))
         if self.rng.random() < 0.08:  # a visit outside its window
-            days = self.config.window_days + self.rng.randint(3, 40)
+            days = self.config.window_width(tp) + self.rng.randint(3, 40)
             return target + timedelta(days=days if self.rng.random() < 0.7 else -days)
         return target + timedelta(days=int(self.rng.gauss(0, 14)))
 
@@ -357,9 +367,8 @@ class _Generator:
             present = ([rng.choice(team.trained), rng.choice(team.untrained)] if one_trained
                        else rng.sample(team.trained, 2))
             site = rng.choices(list(InjectionSite), weights=[70, 12, 8, 4, 3, 3, 0])[0]
-            saved = log_session(
-                self.session, actor=team.actor, code=participant.code, on=self.as_of,
-                data=AerliSessionCreate(
+            counts = self.writer.session(
+                team.actor, participant, team.workers, AerliSessionCreate(
                 session_date=when,
                 setting=rng.choices(list(Setting), weights=[30, 25, 15, 10, 10, 10])[0],
                 modality=rng.choices(list(Modality), weights=[94, 4, 2])[0],
@@ -370,8 +379,7 @@ class _Generator:
                 staff_ids=[s.id for s in present if s.id is not None],
             ))
             self.summary.sessions += 1
-            self._count(saved.deviations)
-            if saved.record.counts_for_protocol and when <= self.config.session_deadline(
+            if counts and when <= self.config.session_deadline(
                 participant.inclusion_date
             ):
                 valid_early = True
@@ -389,26 +397,33 @@ class _Generator:
         if rng.random() < 0.03:
             withdrawal = participant.inclusion_date + timedelta(days=rng.randint(20, 350))
         stop = min(d for d in (death, withdrawal, date.max) if d is not None)
-        missed_m6 = rng.random() > P_M6
-        # People at higher risk miss M12 more often (their M6 answers show it).
-        p_m12 = _NORMAL.cdf(_NORMAL.inv_cdf(P_M12 if not missed_m6 else P_RETURN)
-                            - M12_MISS_BY_RISK * latent[0])
-        missed_m12 = rng.random() > p_m12
-        for tp, missed in ((Timepoint.M6, missed_m6), (Timepoint.M12, missed_m12)):
-            if missed:
+        visits = [Timepoint(v.name) for v in self.config.schedule.follow_ups]
+        missed: list[bool] = []
+        for at in range(len(visits)):
+            if at == 0:
+                missed.append(rng.random() > P_M6)
+                continue
+            # People at higher risk miss later visits more often (their answers show it).
+            p_later = _NORMAL.cdf(_NORMAL.inv_cdf(P_M12 if not missed[-1] else P_RETURN)
+                                  - M12_MISS_BY_RISK * latent[0])
+            missed.append(rng.random() > p_later)
+        for tp, skipped in zip(visits, missed, strict=True):
+            if skipped:
                 continue
             visit = self.visit_date(participant, tp)
             if visit <= self.as_of and visit < stop:
                 events.append((visit, "visit", tp))
-        if missed_m6:
-            closes = self.config.window(Timepoint.M6, participant.inclusion_date)[2]
+        if missed and missed[0]:
+            closes = self.config.window(visits[0], participant.inclusion_date)[2]
             lost_on = closes + timedelta(days=rng.randint(1, 30))
             if lost_on <= self.as_of and lost_on < stop:
                 events.append((lost_on, "status", Status.LOST_TO_FOLLOW_UP))
-                if not missed_m12:
-                    m12 = [e for e in events if e[2] is Timepoint.M12]
-                    if m12:
-                        back = m12[0][0] - timedelta(days=rng.randint(0, 10))
+                came = next((tp for tp, skipped in zip(visits, missed, strict=True)
+                             if not skipped), None)
+                if came is not None:
+                    later = [e for e in events if e[1] == "visit" and e[2] == came]
+                    if later:
+                        back = later[0][0] - timedelta(days=rng.randint(0, 10))
                         events.append((max(back, lost_on + timedelta(days=1)), "status",
                                        Status.RETURNED))
         if death is not None and death <= self.as_of:
@@ -417,15 +432,13 @@ class _Generator:
             events.append((withdrawal, "status", Status.WITHDRAWN))
         for when, kind, what in sorted(events, key=lambda e: (e[0], e[1] == "visit")):
             if kind == "visit":
-                saved = save_questionnaire(
-                    self.session, actor=team.actor, code=participant.code, timepoint=what,
-                    answers=self.answers(participant, what, when, treated, latent), on=self.as_of)
+                self.writer.questionnaire(
+                    team.actor, participant.code, what,
+                    self.answers(participant, what, when, treated, latent))
                 self.summary.questionnaires += 1
-                self._count(saved.deviations)
             else:
-                change_status(self.session, actor=team.actor, code=participant.code, status=what,
-                              effective_date=when, reason="Recorded by the outreach team",
-                              on=self.as_of)
+                self.writer.status(team.actor, participant.code, what, when,
+                                   "Recorded by the outreach team")
                 self.summary.status_changes += 1
 
     def _count(self, deviations: list[Any]) -> None:
@@ -441,17 +454,24 @@ def build_demo(
     as_of: date | None = None,
     commit_every: int = 250,
     centre_icc: float = CENTRE_ICC,
+    one_by_one: bool = False,
 ) -> DemoSummary:
     """Create 20 centres, their staff and ``participants`` people followed up to ``as_of``.
 
     Runs in batches of ``commit_every`` participants; each batch is all-or-nothing.
     ``centre_icc`` is the share of each outcome's latent variance that a centre's
     participants share (and, again, of how much its intervention participants change);
-    0 gives centres no effect at all.
+    0 gives centres no effect at all. The records of a batch are written together
+    through the bulk services (``demo_writers.BatchWriter``); ``one_by_one`` writes each
+    at once through the one-by-one services instead (same rules, same rows, slower).
     """
     as_of = as_of or date.today()
     require_unlocked(session, None)  # study.locked: not even the centres and staff are made
-    gen = _Generator(session, seed, as_of, centre_icc)
+    gen = _Generator(session, seed, as_of, centre_icc, one_by_one)
+    baseline = Timepoint(gen.config.schedule.baseline.name)
+    # Inclusions spread over twice the follow-up (at least 820 days), so that every visit
+    # has people before, inside and after its window.
+    earliest = max(820, 2 * gen.config.schedule.last.closes_day)
     with batch(session):
         teams = gen.teams()
     done = 0
@@ -459,23 +479,22 @@ def build_demo(
         with batch(session):
             for _ in range(min(commit_every, participants - done)):
                 team = gen.rng.choice(teams)
-                inclusion = as_of - timedelta(days=gen.rng.randint(45, 820))
+                inclusion = as_of - timedelta(days=gen.rng.randint(45, earliest))
                 if gen.rng.random() < 0.25:
                     gen.screen_out(team, inclusion)
                 participant = gen.enrol_one(team, inclusion)
                 latent = (gen.rng.gauss(0, 1), gen.rng.gauss(0, 1))
-                m0 = save_questionnaire(
-                    session, actor=team.actor, code=participant.code, timepoint=Timepoint.M0,
-                    on=as_of,
-                    answers=gen.answers(participant, Timepoint.M0,
-                                        gen.visit_date(participant, Timepoint.M0), False, latent),
-                )
+                gen.writer.questionnaire(
+                    team.actor, participant.code, baseline,
+                    gen.answers(participant, baseline,
+                                gen.visit_date(participant, baseline), False, latent))
                 gen.summary.questionnaires += 1
-                gen._count(m0.deviations)
                 treated = gen.sessions(team, participant)
                 gen.follow(team, participant, latent, treated)
                 done += 1
+            gen.writer.flush()
     with batch(session):
         report = run_checks(session, as_of=as_of)
+    gen.summary.deviations.update(gen.writer.deviations)
     gen._count(report.raised)
     return gen.summary

@@ -10,15 +10,16 @@ the export log, the read log and the lock history.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import model_validator
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from cohort import columns
+from cohort.columns import UTCDateTime, _ts
 from cohort.messages import deviation_text
 from cohort.vocab import (
     Channel,
@@ -39,41 +40,12 @@ from cohort.vocab import (
 
 #: The range of an ``Integer`` column on PostgreSQL (SQLite holds more): ids and counts
 #: from outside are checked against it before they reach a query.
+#: Kept under their old names (``from cohort.models import utcnow`` is everywhere).
+utcnow = columns.utcnow
+JSONType = columns.JSONType
+
 MIN_INTEGER = -(2**31)
 MAX_INTEGER = 2**31 - 1
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now; every stored instant is UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores aware datetimes as UTC and always gives them back aware.
-
-    SQLite has no time zones, so without this a value read back would be naive and no
-    longer comparable with ``utcnow()``.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where UTC was expected")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def _enum(enum_cls: type, name: str) -> sa.Enum:
@@ -88,8 +60,18 @@ def _enum(enum_cls: type, name: str) -> sa.Enum:
     )
 
 
-def _ts(**kw: Any) -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+class TimepointType(TypeDecorator[Timepoint]):
+    """A visit name stored as text (the schedule, not the schema, says which visits exist)
+    and read back as a :class:`Timepoint`. Same column as the former non-native enum."""
+
+    impl = sa.String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Timepoint | None:
+        return None if value is None else Timepoint(value)
 
 
 # --------------------------------------------------------------------------- centres
@@ -276,7 +258,7 @@ class StatusChange(SQLModel, table=True):
 
 # --------------------------------------------------------------------------- questionnaires
 class QuestionnaireBase(SQLModel):
-    timepoint: Timepoint = Field(sa_type=_enum(Timepoint, "timepoint"))
+    timepoint: Timepoint = Field(sa_type=TimepointType)
     visit_date: date
 
 
@@ -421,6 +403,8 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts()
     actor_id: int | None = Field(default=None, foreign_key="staff.id")
+    # A system actor (``context.COMMAND_LINE``, ``CHECKS``, ``DEMO``) by name; None: a person.
+    actor_system: str | None = Field(default=None, max_length=40)
     action: str = Field(max_length=16)
     table_name: str = Field(max_length=40, index=True)
     record_id: int = Field(index=True)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from cohort.models import JSONType, UTCDateTime, _ts
+from cohort.columns import JSONType, UTCDateTime, _ts
 
 
 class Job(SQLModel, table=True):

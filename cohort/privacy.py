@@ -28,6 +28,7 @@ from cohort import models  # noqa: F401  (registers every table)
 from cohort.archive import NEVER_ARCHIVED
 from cohort.dictionary import get_dictionary
 from cohort.rules import may
+from cohort.schedule import get_schedule
 from cohort.services.deid import FREE_TEXT_COLUMNS, withheld_fields
 from cohort.settings import get_settings
 from cohort.vocab import RECORD_FORMS, Role
@@ -116,7 +117,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
                     dedupe_key=A),
     "audit_entry": _t("id at actor_id action table_name record_id field old_value new_value",
                       "", id=T, at=T, actor_id=T, action=T, table_name=T, record_id=T,
-                      field=T, old_value=T, new_value=T),
+                      field=T, old_value=T, new_value=T, actor_system=T),
     "import_batch": _t(id=A, file_digest=A, filename=A, kind=A, actor_id=S, imported_at=A,
                        rows_written=A, rows_skipped=A),
     "external_record": _t(id=C, source=C, external_id=C, participant_id=C, created_at=A),
@@ -324,8 +325,9 @@ def report(*, version: str, revision: str | None = None) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "software_version": version, "schema_revision": revision,
         "processing": "Follow-up of a longitudinal harm-reduction intervention cohort "
-                      "(OUTSIDER/AERLI): enrolment, questionnaires at M0/M6/M12, AERLI "
-                      "sessions, protocol monitoring and statistical analysis.",
+                      "(OUTSIDER/AERLI): enrolment, questionnaires at "
+                      f"{'/'.join(get_schedule().names)}, AERLI sessions, protocol "
+                      "monitoring and statistical analysis.",
         "data_subjects": ["participants (people who inject drugs; pseudonymous study code, "
                           "no name, contact or full date of birth)",
                           "study staff (name, role, centre, training date, sign-in)"],

@@ -10,10 +10,10 @@ time-based rules are evaluated by ``cohort check`` over the whole cohort.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cohort.errors import (
     ActionNotAllowed,
@@ -28,79 +28,49 @@ from cohort.errors import (
     PurposeMissing,
     StudyLocked,
 )
+from cohort.import_rules import IMPORT_RULES
 from cohort.messages import Message, msg
+from cohort.rule_types import HARD, SOFT, TIME, Finding, Rule
+from cohort.schedule import Schedule, Visit, get_schedule
 from cohort.vocab import HIGH_RISK_SITES, Group, InjectionSite, Modality, Role, Severity, Timepoint
 
-F = TypeVar("F")
+__all__ = ["HARD", "RULES", "RULES_BY_ID", "SOFT", "TIME", "Finding", "ProtocolConfig", "Rule",
+           "Severity", "disqualifies_session", "enforce", "evaluate", "may", "rules_for"]
 
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Protocol parameters a study may change (windows in days after inclusion)."""
+    """Protocol parameters a study may change; the visits and their windows (days after
+    inclusion) are the study's schedule (``cohort.schedule``)."""
 
     min_age: int = 18
     min_trained_staff: int = 2
-    m0_window_days: int = 14
-    m6_target_day: int = 182
-    m12_target_day: int = 365
-    window_days: int = 42
     session_deadline_days: int = 183
-    # Per-visit half-widths; None falls back to ``window_days``.
-    m6_window_days: int | None = None
-    m12_window_days: int | None = None
+    schedule: Schedule = field(default_factory=get_schedule)
 
-    def target_day(self, timepoint: Timepoint) -> int:
-        return {
-            Timepoint.M0: 0,
-            Timepoint.M6: self.m6_target_day,
-            Timepoint.M12: self.m12_target_day,
-        }[timepoint]
+    def visit(self, timepoint: str) -> Visit:
+        return self.schedule.get(timepoint)
 
-    def window_width(self, timepoint: Timepoint) -> int:
-        """Days either side of the target day (M6 and M12 may differ)."""
-        own = {Timepoint.M6: self.m6_window_days, Timepoint.M12: self.m12_window_days}
-        width = own.get(timepoint)
-        return self.window_days if width is None else width
+    def target_day(self, timepoint: str) -> int:
+        return self.visit(timepoint).target_day
 
-    def window(self, timepoint: Timepoint, inclusion: date) -> tuple[date, date, date]:
+    def window_width(self, timepoint: str) -> int:
+        """Days after the target day the window stays open (each visit has its own)."""
+        return self.visit(timepoint).after
+
+    def window(self, timepoint: str, inclusion: date) -> tuple[date, date, date]:
         """(opens, target, closes) of a visit window, inclusive."""
-        if timepoint is Timepoint.M0:
-            return inclusion, inclusion, inclusion + timedelta(days=self.m0_window_days)
-        target = inclusion + timedelta(days=self.target_day(timepoint))
-        width = timedelta(days=self.window_width(timepoint))
-        return target - width, target, target + width
+        visit = self.visit(timepoint)
+        target = inclusion + timedelta(days=visit.target_day)
+        return (target - timedelta(days=visit.before), target,
+                target + timedelta(days=visit.after))
 
     def follow_up_end(self, inclusion: date) -> date:
-        """The day the M12 window closes: sessions after it are off-protocol."""
-        return self.window(Timepoint.M12, inclusion)[2]
+        """The day the last visit's window closes: sessions after it are off-protocol."""
+        return self.window(self.schedule.last.name, inclusion)[2]
 
     def session_deadline(self, inclusion: date) -> date:
         return inclusion + timedelta(days=self.session_deadline_days)
-
-
-@dataclass(frozen=True)
-class Rule(Generic[F]):
-    """A protocol rule. ``check`` returns None when the facts comply, else the reason.
-
-    Its one-line summary is message ``rule.<id>`` of the catalogue; each reason it gives
-    is a message with the facts as parameters.
-    """
-
-    id: str
-    severity: Severity
-    applies_to: str
-    check: Callable[[F], Message | None]
-    error: type[ProtocolViolation] | None = None
-    field: str | None = None
-
-    @property
-    def summary(self) -> Message:
-        return msg(f"rule.{self.id}")
-
-    @property
-    def message(self) -> str:
-        """The summary in English (what ``cohort rules`` has always printed)."""
-        return self.summary.render()
 
 
 # --------------------------------------------------------------------------- facts
@@ -113,7 +83,7 @@ class EnrolmentFacts:
     consent_date: date | None
     inclusion_date: date
     today: date
-    config: ProtocolConfig = ProtocolConfig()
+    config: ProtocolConfig = field(default_factory=ProtocolConfig)
 
 
 @dataclass(frozen=True)
@@ -368,7 +338,8 @@ def overdue_timepoints(f: ScheduleFacts) -> list[tuple[Timepoint, date]]:
     if not f.following:
         return []
     late = []
-    for tp in (Timepoint.M6, Timepoint.M12):
+    for visit in f.config.schedule.follow_ups:
+        tp = Timepoint(visit.name)
         closes = f.config.window(tp, f.inclusion_date)[2]
         if tp not in f.done and f.as_of > closes:
             late.append((tp, closes))
@@ -383,8 +354,6 @@ def _overdue(f: ScheduleFacts) -> Message | None:
     timepoint, closes = late[0]
     return msg("time.visit_overdue", timepoint=timepoint, closes=closes)
 
-
-HARD, SOFT, TIME = Severity.HARD, Severity.SOFT, Severity.TIME
 
 RULES: tuple[Rule[Any], ...] = (
     Rule("enrol.under_18", HARD, "enrolment", _age, NotEligible, "age"),
@@ -412,6 +381,7 @@ RULES: tuple[Rule[Any], ...] = (
     Rule("visit.out_of_window", SOFT, "questionnaire_window", _visit_window),
     Rule("time.no_session_6m", TIME, "schedule", _no_session),
     Rule("time.visit_overdue", TIME, "schedule", _overdue),
+    *IMPORT_RULES,
 )
 
 RULES_BY_ID: dict[str, Rule[Any]] = {r.id: r for r in RULES}
@@ -435,7 +405,7 @@ def rules_for(applies_to: str) -> list[Rule[Any]]:
 def enforce(applies_to: str, facts: object) -> None:
     """Run the hard rules of a kind; raise the first refusal's named error."""
     for rule in rules_for(applies_to):
-        if rule.severity is not HARD:
+        if rule.severity is not HARD or rule.check is None:
             continue
         reason = rule.check(facts)
         if reason is not None:
@@ -443,25 +413,13 @@ def enforce(applies_to: str, facts: object) -> None:
             raise error(rule.id, reason, field=rule.field)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A soft or time-based rule that fired: what to raise as a deviation."""
-
-    rule_id: str
-    severity: Severity
-    reason: Message
-
-    @property
-    def message(self) -> str:
-        return self.reason.render()
-
-
 def evaluate(applies_to: str, facts: object) -> list[Finding]:
     """Run the soft or time-based rules of a kind; return every one that fired."""
     return [
         Finding(rule.id, rule.severity, reason)
         for rule in rules_for(applies_to)
-        if rule.severity is not HARD and (reason := rule.check(facts)) is not None
+        if rule.severity is not HARD and rule.check is not None
+        and (reason := rule.check(facts)) is not None
     ]
 
 

@@ -24,12 +24,21 @@ class Settings(BaseSettings):
     # Send the session cookie over HTTPS only. Off for the loopback demo; turn it on
     # (COHORT_COOKIE_SECURE=true) in any deployment served over TLS.
     cookie_secure: bool = False
-    # Visit windows in days around the target day after inclusion.
-    m6_target_day: int = 182
-    m12_target_day: int = 365
+    # The visits come from the event mapping (cohort.schedule); their target days and
+    # half-widths from here. A visit named M<n> is due at n months (M6: day 182) unless
+    # COHORT_VISIT_TARGET_DAYS='{"M6": 180}' says otherwise; every visit's window is
+    # window_days either side unless COHORT_VISIT_WINDOW_DAYS='{"M24": 60}' gives its own;
+    # inclusion's questionnaire may be filled up to m0_window_days after inclusion.
+    # COHORT_VISIT_LABELS='{"M24": "Two years"}' names them on pages.
+    visit_target_days: dict[str, int] = Field(default_factory=dict)
+    visit_window_days: dict[str, int] = Field(default_factory=dict)
+    visit_labels: dict[str, str] = Field(default_factory=dict)
     window_days: int = 42
-    # M6 and M12 half-widths of their own (COHORT_M6_WINDOW_DAYS, COHORT_M12_WINDOW_DAYS);
-    # unset, both use window_days.
+    m0_window_days: int = 14
+    # Deprecated shorthands for the OUTSIDER schedule (COHORT_M6_TARGET_DAY…): they fill
+    # the M6/M12 entries of the dicts above when those do not give them.
+    m6_target_day: int | None = None
+    m12_target_day: int | None = None
     m6_window_days: int | None = None
     m12_window_days: int | None = None
     session_deadline_days: int = 183

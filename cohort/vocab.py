@@ -8,6 +8,7 @@ them, and ``tests/cohort/test_vocab.py`` checks they agree with ``data_dictionar
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -37,10 +38,37 @@ class Status(StrEnum):
     RETURNED = "returned"
 
 
-class Timepoint(StrEnum):
-    M0 = "M0"
-    M6 = "M6"
-    M12 = "M12"
+class Timepoint(str):
+    """A visit of the study's schedule by name (``M0``, ``M6``, ``M24``): a plain string.
+
+    Not a closed enum: the visits come from the event mapping (``cohort.schedule``), so a
+    study adds one with files and settings. ``.value`` is kept so code written for the
+    enum reads the same. As a pydantic field (a path parameter, a request body) it accepts
+    only the schedule's visits.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Timepoint({str.__repr__(self)})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls._of_schedule, core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str))
+
+    @classmethod
+    def _of_schedule(cls, text: str) -> Timepoint:
+        from cohort.schedule import get_schedule
+
+        return cls(get_schedule().parse(text))
 
 
 class Setting(StrEnum):
@@ -153,12 +181,6 @@ STATUS_CODES: dict[str, Status] = {
     "3": Status.DECEASED,
     "4": Status.LOST_TO_FOLLOW_UP,
     "5": Status.RETURNED,
-}
-
-TIMEPOINT_EVENTS: dict[Timepoint, str] = {
-    Timepoint.M0: "m0_arm_1",
-    Timepoint.M6: "m6_arm_1",
-    Timepoint.M12: "m12_arm_1",
 }
 
 # Forms stored in their own tables rather than in a questionnaire's answers.

@@ -8,7 +8,7 @@ into REDCap. This package imports nothing from the rest of the project.
 from forms.dictionary import DataDictionary, FormDefinition
 from forms.errors import DictionaryError, DictionaryProblem, ExpressionError
 from forms.evaluate import compile_expression
-from forms.events import TIMEPOINT_EVENTS, EventMapping
+from forms.events import EventMapping
 from forms.expressions import Node, parse_expression
 from forms.fields import Field
 from forms.functions import Env
@@ -16,7 +16,6 @@ from forms.loader import default_dictionary, load_dictionary, load_dictionary_te
 from forms.validation import FieldProblem, ValidationResult
 
 __all__ = [
-    "TIMEPOINT_EVENTS",
     "DataDictionary",
     "DictionaryError",
     "DictionaryProblem",

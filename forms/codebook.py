@@ -11,14 +11,19 @@ import csv
 import html
 import io
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from forms.events import EventMapping
 from forms.fields import Field
 from forms.safe_cells import neutralise
 
-if TYPE_CHECKING:
-    from forms.dictionary import FormDefinition
+
+class FormDefinition(Protocol):
+    """What the codebook reads of a form (``forms.dictionary.FormDefinition``, which
+    builds on this module)."""
+
+    @property
+    def label(self) -> str: ...
 
 CODEBOOK_COLUMNS = (
     "variable", "form", "section", "field_type", "kind", "label", "choices", "validation",

@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from forms.functions import Env, Value
+
+class Env(Protocol):
+    """What date functions read of an expression's environment (``forms.functions.Env``,
+    which builds on this module)."""
+
+    @property
+    def today(self) -> date | None: ...
+
+    @property
+    def now(self) -> datetime | None: ...
+
+    @property
+    def missing(self) -> Collection[str]: ...
+
 
 UNITS = {"y": 31556952.0, "M": 2630016.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 ORDERS = {"ymd": (0, 1, 2), "mdy": (2, 0, 1), "dmy": (2, 1, 0)}
@@ -114,11 +127,9 @@ def calcdate(env: Env, start: str, offset: float, unit: str, with_time: bool | N
     return day
 
 
-def date_part(env: Env, value: Value, part: str) -> int | None:
+def date_part(env: Env, value: str, part: str) -> int | None:
     """``year()``, ``month()``, ``day()`` of a Y-M-D value (or ``'today'``/``'now'``)."""
-    from forms.functions import as_text
-
-    moment = parse_moment(as_text(value), "ymd", env)
+    moment = parse_moment(value, "ymd", env)
     if moment is None:
         return None
     return int(getattr(moment[0], part))

@@ -8,8 +8,8 @@ In a longitudinal REDCap project a form designated for no event cannot be filled
 the AERLI session log and the follow-up status form are designated for a fourth event,
 ``ongoing_arm_1`` (``ONGOING_EVENT``): in REDCap both are set up there as repeating
 instruments, one instance per session or status change, dated by their own date field.
-They are deliberately *not* designated for the three timepoint events: a session is not
-part of the M0/M6/M12 questionnaire, and the app builds a timepoint's questionnaire from
+They are deliberately *not* designated for the visits' events: a session is not
+part of a visit's questionnaire, and the app builds a timepoint's questionnaire from
 ``forms_for(<timepoint event>)`` (minus the record forms), so nothing new appears in the
 questionnaires. ``DataDictionary.unmapped_forms`` still lists forms no event names, for
 dictionaries that are not longitudinal.
@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 
 from forms.errors import DictionaryProblem
 
-#: The study's timepoints and their REDCap unique event names.
-TIMEPOINT_EVENTS: dict[str, str] = {"M0": "m0_arm_1", "M6": "m6_arm_1", "M12": "m12_arm_1"}
 #: The event of the forms filled between visits, as often as needed (repeating in REDCap).
 ONGOING_EVENT = "ongoing_arm_1"
 

@@ -450,9 +450,5 @@ def parse_with_notes(text: str) -> tuple[Node, list[Note]]:
     return parser.parse(), parser.notes
 
 
-# Compiling moved to ``forms.evaluate``; this re-export keeps ``from forms.expressions
-# import compile_expression`` working.
-from forms.evaluate import Compiled, compile_expression  # noqa: E402
-
-__all__ = ["COMPARISONS", "Compiled", "Node", "Note", "Token", "compile_expression",
-           "parse_expression", "parse_with_notes", "strip_comments", "tokenize"]
+__all__ = ["COMPARISONS", "Node", "Note", "Token", "parse_expression", "parse_with_notes",
+           "strip_comments", "tokenize"]

@@ -381,7 +381,7 @@ def _calcdate(env: Env, args: list[Value]) -> Value:
 
 def _date_part(part: str) -> Impl:
     def impl(env: Env, args: list[Value]) -> Value:
-        result = dates.date_part(env, args[0], part)
+        result = dates.date_part(env, as_text(args[0]), part)
         return "" if result is None else result
     return impl
 

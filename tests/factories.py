@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from cohort.models import Centre, CentreCreate, Participant, Staff, StaffCreate
-from cohort.services.context import Actor, actor_for
+from cohort.services.context import COMMAND_LINE, Actor, actor_for
 from cohort.services.enrolment import EnrolmentCreate, enrol
 from cohort.services.questionnaires import save_questionnaire
 from cohort.services.results import Saved
@@ -24,7 +24,7 @@ from cohort.vocab import Group, Modality, Role, Setting, Timepoint
 _counter = itertools.count(1)
 
 
-def questionnaire_answers(visit_date: date, timepoint: Timepoint = Timepoint.M0,
+def questionnaire_answers(visit_date: date, timepoint: Timepoint = Timepoint("M0"),
                           **overrides: Any) -> dict[str, Any]:
     """A complete, valid answer set (as a form would send it: strings)."""
     answers: dict[str, Any] = {
@@ -55,7 +55,7 @@ def questionnaire_answers(visit_date: date, timepoint: Timepoint = Timepoint.M0,
         "oat_type": "1",
         "hr_services": ["1", "3"],
     }
-    if timepoint is Timepoint.M0:
+    if timepoint == Timepoint("M0"):
         answers.update({"housing": "3", "income_source": "2", "education": "2",
                         "years_injecting": "8", "age_first_injection": "22",
                         "prison_ever": "0"})
@@ -73,7 +73,7 @@ class Factory:
         code = code or f"C{next(_counter) % 900 + 10:02d}"
         if code not in self._centres:
             self._centres[code] = create_centre(
-                self.session, actor=None,
+                self.session, actor=COMMAND_LINE,
                 data=CentreCreate(code=code, name=f"Centre {code}", city="Lyon"),
             )
         return self._centres[code]
@@ -82,7 +82,7 @@ class Factory:
               trained: bool = True, national: bool = False) -> Staff:
         centre = None if national else (centre or self.centre("C01"))
         return create_staff(
-            self.session, actor=None,
+            self.session, actor=COMMAND_LINE,
             data=StaffCreate(
                 display_name=f"{role.value} {next(_counter)}", role=role,
                 centre_id=centre.id if centre else None,
@@ -113,9 +113,9 @@ class Factory:
                      on=self.today).record
 
     def questionnaire(self, actor: Actor, participant: Participant,
-                      timepoint: Timepoint = Timepoint.M0,
+                      timepoint: Timepoint = Timepoint("M0"),
                       visit_date: date | None = None, **answers: Any) -> Saved[Any]:
-        days = {Timepoint.M0: 0, Timepoint.M6: 182, Timepoint.M12: 365}[timepoint]
+        days = {Timepoint("M0"): 0, Timepoint("M6"): 182, Timepoint("M12"): 365}[timepoint]
         visit = visit_date or participant.inclusion_date + timedelta(days=days)
         return save_questionnaire(
             self.session, actor=actor, code=participant.code, timepoint=timepoint,
@@ -136,3 +136,14 @@ class Factory:
         data.update(overrides)
         return log_session(self.session, actor=actor, code=participant.code,
                            data=AerliSessionCreate.model_validate(data), on=self.today)
+
+
+def config_with(**settings: Any) -> Any:
+    """The protocol configuration the study's files give with these settings changed
+    (``visit_window_days={"M6": 21}``, ``window_days=14``…)."""
+    from cohort.dictionary import get_dictionary
+    from cohort.rules import ProtocolConfig
+    from cohort.schedule import build_schedule
+    from cohort.settings import Settings
+
+    return ProtocolConfig(schedule=build_schedule(get_dictionary().events, Settings(**settings)))

@@ -16,7 +16,9 @@ from api.pages.common import flash_saved, page_router, redirect, render
 from api.pages.participants import field_errors
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, StaleVersion, StudyLocked
+from cohort.messages import msg
 from cohort.models import Participant
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.context import get_participant, protocol_config, require_scope
 from cohort.services.questionnaires import (
@@ -26,7 +28,7 @@ from cohort.services.questionnaires import (
     update_questionnaire,
 )
 from cohort.services.sessions import log_session, session_from_answers
-from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from cohort.vocab import Timepoint
 from forms.events import ONGOING_EVENT
 
 router = page_router()
@@ -42,10 +44,11 @@ def _fields(timepoint: Timepoint) -> list[Any]:
 
 
 def _timepoint(value: str) -> Timepoint:
+    schedule = get_schedule()
     try:
-        return Timepoint(value.upper())
+        return Timepoint(schedule.parse(value))
     except ValueError:
-        raise NotFound(f"There is no timepoint '{value}'; use M0, M6 or M12.") from None
+        raise NotFound(msg("visit.unknown", value=value, visits=schedule.describe())) from None
 
 
 def writable(session: Session, user: SignedIn, code: str) -> Participant:
@@ -69,12 +72,13 @@ def _page(session: Session, user: SignedIn, participant: Participant, timepoint:
     existing = {q.timepoint: q for q in
                 queries.list_questionnaires(session, actor=user.actor, code=participant.code)}
     record = existing.get(timepoint)
-    others = {TIMEPOINT_EVENTS[tp]: dict(q.answers) for tp, q in existing.items()
-              if tp is not timepoint}
+    schedule = get_schedule()
+    others = {schedule.event(tp): dict(q.answers) for tp, q in existing.items()
+              if tp != timepoint}
     # The visit's date first: it is what the hard rules check, and the first thing known.
     fields = sorted(_fields(timepoint), key=lambda f: f.name != VISIT_DATE)
     return form_page(fields, values, errors, dictionary=get_dictionary(),
-                     new=record is None, event=TIMEPOINT_EVENTS[timepoint], others=others,
+                     new=record is None, event=schedule.event(timepoint), others=others,
                      context=_context(user, participant), today=today,
                      record=record_answers(participant, timepoint),
                      until_today=(VISIT_DATE,))

@@ -22,6 +22,7 @@ from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.downloads import keep_download, kept_download
 from api.jobs_web import queue_import
 from api.pages.common import page_router, redirect, render, render_error
+from api.pages.gates import entry_refusal
 from api.problems import describe
 from cohort.errors import CohortError
 from cohort.excel.annotate import annotate
@@ -29,6 +30,7 @@ from cohort.excel.importer import ImportBusy, ImportReport, import_file, is_csv
 from cohort.excel.layout import CODE, Kind
 from cohort.excel.report import REPORT_FIELDS, counted_report, may_report
 from cohort.excel.templates import build_template
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.access import PURPOSES
 from cohort.vocab import ExportKind, Timepoint
@@ -45,7 +47,7 @@ def _download(data: bytes, filename: str) -> Response:
 def _page(request: Request, user: CurrentUser, session: DbSession, **extra: object
           ) -> HTMLResponse:
     context = {"centres": queries.list_centres(session, actor=user.actor),
-               "timepoints": [t.value for t in Timepoint],
+               "timepoints": get_schedule().names,
                "may_report": may_report(user.actor), "purposes": PURPOSES,
                "report_needs_purpose": user.actor.centre_ids is None, **extra}
     return render(request, "workbooks.html", context, user=user)
@@ -53,6 +55,9 @@ def _page(request: Request, user: CurrentUser, session: DbSession, **extra: obje
 
 @router.get("/workbooks", response_class=HTMLResponse)
 def workbooks_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
+    refused = entry_refusal(request, user, "Workbooks for data entry")
+    if refused is not None:
+        return refused
     return _page(request, user, session)
 
 
@@ -67,7 +72,8 @@ def template_download(
     """An entry workbook (it lists the codes of the participants due: in the export log)."""
     try:
         chosen = Kind(kind)
-        tp = Timepoint(timepoint) if chosen is Kind.QUESTIONNAIRE and timepoint else None
+        tp = (Timepoint(get_schedule().parse(timepoint))
+              if chosen is Kind.QUESTIONNAIRE and timepoint else None)
     except ValueError:
         return render_error(request, status=422, title="Unknown workbook",
                             detail="Please pick a kind of workbook and a timepoint.")

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated
 
 from fastapi import Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.access import log_download
 from api.deps import CurrentUser, DbSession, Today
+from api.pages import review_views  # noqa: F401  (rule names for the templates)
 from api.pages.common import flash, page_router, redirect, render
+from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
+from cohort.schedule import get_schedule
 from cohort.services import queries
+from cohort.services.access import PURPOSES
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.vocab import DeviationStatus
+from cohort.services.retention_groups import cached_retention_breakdown
+from cohort.services.review_many import review_many
+from cohort.vocab import DeviationStatus, ExportKind
+from forms.safe_cells import neutralise_row
 
 router = page_router()
 
@@ -23,21 +33,35 @@ router = page_router()
 @router.get("/retention", response_class=HTMLResponse)
 def retention_page(request: Request, user: CurrentUser, session: DbSession,
                    today: Today) -> HTMLResponse:
+    """Retention per centre with percentages, the intervention / comparison split, a chart
+    per centre and over time, sortable columns and a CSV download (``retention_view``)."""
     rows = queries.retention_summary(session, actor=user.actor, as_of=today)
-    total = {key: sum(getattr(r, key) for r in rows) for key in (
-        "enrolled", "intervention", "comparison", "m0_done", "m6_done", "m6_in_window",
-        "m12_done", "m12_in_window", "m6_due", "m6_overdue", "m12_due", "m12_overdue",
-        "open_deviations", "m6_eligible", "m12_eligible", "lost_to_follow_up")}
-    for tp in ("m6", "m12"):  # attendance over all centres, from the summed counts
-        d = total[f"{tp}_eligible"]
-        total[f"{tp}_attended_pct"] = round(100 * total[f"{tp}_done"] / d, 1) if d else None
-        total[f"{tp}_attended_in_window_pct"] = (
-            round(100 * total[f"{tp}_in_window"] / d, 1) if d else None)
-    n = total["enrolled"]
-    total["retained_by_status_pct"] = (
-        round(100 * (n - total["lost_to_follow_up"]) / n, 1) if n else None)
-    return render(request, "retention.html", {"rows": rows, "total": total, "today": today},
+    schedule = get_schedule()
+    breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
+    return render(request, "retention.html",
+                  {**retention_view(rows, breakdown), "today": today,
+                   "baseline": schedule.baseline.name,
+                   "follow_ups": [v.name for v in schedule.follow_ups],
+                   "purposes": PURPOSES, "needs_purpose": user.actor.centre_ids is None},
                   user=user)
+
+
+@router.get("/retention.csv")
+def retention_csv(request: Request, user: CurrentUser, session: DbSession, today: Today,
+                  purpose: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """The retention figures as CSV (cells neutralised), logged as an export: the whole
+    cohort's needs a purpose (rule ``export.no_purpose``: 422, nothing sent)."""
+    header, rows = csv_rows(cached_retention_breakdown(session, actor=user.actor,
+                                                       as_of=today))
+    name = f"retention-{today.isoformat()}.csv"
+    log_download(request, user, session, kind=ExportKind.REPORT, fmt="csv", rows=len(rows),
+                 fields=header, purpose=purpose, target=name)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(neutralise_row(row) for row in rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/centres/{centre_code}", response_class=HTMLResponse)
@@ -91,6 +115,38 @@ def deviations_page(
                   user=user)
 
 
+def _back(back: str) -> str:
+    return back if back.startswith("/") and not back.startswith("//") else "/deviations"
+
+
+@router.post("/deviations/bulk", response_class=RedirectResponse)
+def review_bulk(
+    request: Request, user: CurrentUser, session: DbSession,
+    action: Annotated[str, Form(max_length=16)],
+    ids: Annotated[list[int] | None, Form()] = None,
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=500)] = "/deviations",
+) -> RedirectResponse:
+    """The ticked deviations acknowledged (or resolved) with one comment: one audited
+    review per deviation (``review_many``)."""
+    status = DeviationStatus.RESOLVED if action == "resolve" else DeviationStatus.ACKNOWLEDGED
+    try:
+        outcome = review_many(session, actor=user.actor, deviation_ids=ids or [],
+                              status=status, comment=comment or None)
+    except CohortError as error:
+        session.rollback()
+        if isinstance(error, ActionNotAllowed):
+            raise
+        flash(request, error.message, "error")
+        return redirect(_back(back))
+    n = len(outcome.done)
+    if n:
+        flash(request, f"{n} deviation{'' if n == 1 else 's'} {status.value}.")
+    for deviation_id, reason in outcome.refused.items():
+        flash(request, f"Deviation #{deviation_id} was not changed: {reason}", "error")
+    return redirect(_back(back))
+
+
 @router.post("/deviations/{deviation_id}", response_class=RedirectResponse)
 def review_submit(
     deviation_id: int, request: Request, user: CurrentUser, session: DbSession,
@@ -108,5 +164,4 @@ def review_submit(
         if isinstance(error, NotFound | ActionNotAllowed):
             raise
         flash(request, f"Deviation #{deviation_id}: {error.message}", "error")
-    target = back if back.startswith("/") and not back.startswith("//") else "/deviations"
-    return redirect(target)
+    return redirect(_back(back))

@@ -30,21 +30,24 @@ from api.formview import form_page
 from api.pages.common import TEMPLATES, page_router, render
 from cohort.dictionary import get_dictionary
 from cohort.errors import ActionNotAllowed
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.access import record_read
 from cohort.services.context import get_participant, require_role
 from cohort.services.monitoring import participant_overview
 from cohort.services.questionnaires import questionnaire_forms
 from cohort.services.sync import OfflineEntry, apply_entry
-from cohort.vocab import TIMEPOINT_EVENTS, Channel, ExportKind, Timepoint
+from cohort.vocab import Channel, ExportKind, Timepoint
 
 router = page_router()
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
-#: The date fields a new offline form fills with the phone's today.
-DATE_DEFAULTS = {"enrolment": ["inclusion_date", "consent_date"],
-                 "session": ["session_date"], "status": ["fu_status_date"],
-                 **{tp.value: ["visit_date"] for tp in Timepoint}}
+def date_defaults() -> dict[str, list[str]]:
+    """The date fields a new offline form fills with the phone's today (every visit of the
+    schedule: its visit date)."""
+    return {"enrolment": ["inclusion_date", "consent_date"],
+            "session": ["session_date"], "status": ["fu_status_date"],
+            **{name: ["visit_date"] for name in get_schedule().names}}
 
 MANIFEST = {
     "name": "OUTSIDER offline entry",
@@ -106,12 +109,14 @@ def _forms(user: SignedIn, today: Any) -> dict[str, Any]:
         fields = [f for name in names for f in dictionary.forms[name].fields]
         page = form_page(fields, {}, {}, dictionary=dictionary, new=True, event=event,
                          context=context, today=today)
-        out[key] = {**_fields_html(page.fields, page.env), "dates": DATE_DEFAULTS[key]}
+        out[key] = {**_fields_html(page.fields, page.env), "dates": date_defaults()[key]}
 
     render_form("enrolment", ["enrolment"],
                 next(iter(dictionary.events.events_for("enrolment")), None))
-    for tp in Timepoint:
-        render_form(tp.value, questionnaire_forms(tp), TIMEPOINT_EVENTS[tp])
+    schedule = get_schedule()
+    for name in schedule.names:
+        tp = Timepoint(name)
+        render_form(name, questionnaire_forms(tp), schedule.event(tp))
     render_form("session", ["aerli_session"], None)
     render_form("status", ["follow_up_status"], None)
     return out

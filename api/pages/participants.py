@@ -13,16 +13,18 @@ from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import FormPage, answers_from_form, form_page, locked_values
 from api.pages.common import flash_saved, page_router, redirect, render
+from api.pages.gates import entry_refusal
+from api.pages.history_view import history_rows, staff_ids
 from api.problems import describe
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, ProtocolViolation, ValidationFailed
 from cohort.models import Participant
+from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.context import may
 from cohort.services.enrolment import enrol_screened, enrolment_from_answers
 from cohort.services.lockstate import lock_refusal
 from cohort.services.monitoring import participant_overview
-from cohort.vocab import Timepoint
 
 router = page_router()
 
@@ -111,6 +113,9 @@ def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str],
 @router.get("/participants/new", response_class=HTMLResponse)
 def enrol_form(request: Request, user: CurrentUser, session: DbSession,
                today: Today) -> HTMLResponse:
+    refused = entry_refusal(request, user, "Enrolment")
+    if refused is not None:
+        return refused
     defaults = {"inclusion_date": today.isoformat(), "consent_date": today.isoformat()}
     return _enrol_page(request, user, session, defaults, {}, today=today)
 
@@ -148,12 +153,15 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
                       queries.list_questionnaires(session, actor=user.actor, code=code)}
     sessions = queries.list_sessions(session, actor=user.actor, code=code)
     deviations = queries.participant_deviations(session, actor=user.actor, code=code)
+    names = queries.staff_names(session, actor=user.actor,
+                                ids={d.resolved_by for d in deviations if d.resolved_by})
     locked = lock_refusal(session, participant.centre_id)
     may_write = may(user.actor, "write") and locked is None
     return render(request, "participant.html",
                   {"p": participant, "overview": overview, "questionnaires": questionnaires,
-                   "timepoints": [t.value for t in Timepoint], "sessions": sessions,
-                   "deviations": deviations, "may_write": may_write, "locked": locked},
+                   "timepoints": get_schedule().names, "sessions": sessions,
+                   "deviations": deviations, "names": names, "may_write": may_write,
+                   "locked": locked},
                   user=user)
 
 
@@ -161,7 +169,6 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
 def history_page(code: str, request: Request, user: CurrentUser, session: DbSession,
                  participant: Annotated[Participant, LOGGED_READ]) -> HTMLResponse:
     entries = queries.participant_history(session, actor=user.actor, code=code)
-    names = queries.staff_names(session, actor=user.actor,
-                                ids={e.actor_id for e in entries if e.actor_id is not None})
-    return render(request, "history.html",
-                  {"p": participant, "entries": entries, "names": names}, user=user)
+    names = queries.staff_names(session, actor=user.actor, ids=staff_ids(entries))
+    rows = history_rows(entries, names=names, dictionary=get_dictionary())
+    return render(request, "history.html", {"p": participant, "rows": rows}, user=user)

@@ -23,8 +23,9 @@ AsOf = Annotated[date | None, Query(description="Evaluate as of this date; defau
 @router.get("/retention", response_model=list[CentreStatus])
 def retention(user: CurrentUser, session: DbSession, today: Today,
               as_of: AsOf = None) -> list[CentreStatus]:
-    """Per visible centre: enrolled by group, M0/M6/M12 done and in window, due and
-    overdue visits, sessions, open deviations, withdrawals and losses."""
+    """Per visible centre: enrolled by group; ``visits``, one entry per visit of the
+    schedule (done, in window, due, overdue, attendance); sessions, open deviations,
+    withdrawals and losses."""
     return queries.retention_summary(session, actor=user.actor, as_of=as_of or today)
 
 
@@ -42,7 +43,7 @@ def visits_due(
     as_of: AsOf = None,
     horizon_days: Annotated[int, Query(ge=0, le=365)] = 30,
 ) -> list[WorklistItem]:
-    """M6/M12 visits overdue, in window now, or opening within ``horizon_days`` (kept in
+    """Follow-up visits overdue, in window now, or opening within ``horizon_days`` (kept in
     the export log: it lists participants)."""
     found = queries.get_centre(session, actor=user.actor, code=centre) if centre else None
     items = worklist(session, actor=user.actor, as_of=as_of or today,

@@ -112,6 +112,7 @@ def history(code: str, user: CurrentUser, session: DbSession) -> list[AuditOut]:
                                 ids={e.actor_id for e in entries if e.actor_id is not None})
     return [
         AuditOut.model_validate(e, from_attributes=True,
-                                update={"actor_name": names.get(e.actor_id or -1)})
+                                update={"actor_name": names.get(e.actor_id or -1)
+                                        or e.actor_system})
         for e in entries
     ]

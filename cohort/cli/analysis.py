@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cohort.cli import common
 from cohort.cli.exportlog import As, OptionalPurpose, Purpose
 
 Database = Annotated[str | None, typer.Option(
@@ -171,7 +172,5 @@ def export(
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
-    from cohort.cli import main
-
-    app.command("analyse")(main.friendly(analyse))
-    app.command("export")(main.friendly(export))
+    app.command("analyse")(common.friendly(analyse))
+    app.command("export")(common.friendly(export))

@@ -7,21 +7,20 @@ the command line never picks someone on their behalf.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cohort.cli import common
+from cohort.cli.common import staff_actor as _staff_actor
+from cohort.cli.common import writer_session as _writer_session
 from cohort.cli.exportlog import As, OptionalPurpose, Purpose
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
 
     from cohort.excel.importer import ImportReport
     from cohort.excel.reader import Problem
-    from cohort.services.context import Actor
 
 Out = Annotated[Path, typer.Option("-o", "--out", help="File to write (.xlsx).")]
 AsOf = Annotated[str | None, typer.Option(
@@ -29,44 +28,7 @@ AsOf = Annotated[str | None, typer.Option(
 
 
 def _main() -> Any:
-    from cohort.cli import main
-
-    return main
-
-
-@contextmanager
-def _writer_session() -> Iterator[Session]:
-    """A session whose transaction takes SQLite's write lock when it begins.
-
-    Two imports at once: a deferred transaction that has read, then writes while the
-    other import writes, fails at once with "database is locked". Beginning IMMEDIATE
-    makes the second import wait for the first (SQLite's busy timeout) and then read
-    what the first wrote; if the wait runs out, nothing was written and the person is
-    told to try again (exit code 3, a database problem).
-    """
-    from cohort.db import get_engine, session_scope
-
-    engine = get_engine()
-    if engine.dialect.name == "sqlite":
-        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with session_scope(engine) as session:
-        yield session
-
-
-def _staff_actor(session: Session, who: str) -> Actor:
-    from sqlmodel import select
-
-    from cohort.errors import NotFound
-    from cohort.models import Account
-    from cohort.services.context import load_actor
-
-    text = who.strip()
-    if text.isdigit():
-        return load_actor(session, int(text))
-    account = session.exec(select(Account).where(Account.username == text.lower())).first()
-    if account is None or not account.active:
-        raise NotFound(f"No active staff member with username or id '{who}'.")
-    return load_actor(session, account.staff_id)
+    return common
 
 
 def template(
@@ -75,7 +37,8 @@ def template(
     kind: Annotated[str, typer.Option(
         help="questionnaire (default), enrolment or session.")] = "questionnaire",
     timepoint: Annotated[str | None, typer.Option(
-        help="M0, M6 or M12 (questionnaires): the participants due are listed.")] = None,
+        help="A visit of the schedule, e.g. M6 (questionnaires): the participants due "
+             "are listed.")] = None,
     as_of: AsOf = None,
     purpose: OptionalPurpose = None,
     who: As = None,
@@ -84,9 +47,11 @@ def template(
     export log)."""
     from cohort.excel.layout import Kind
     from cohort.excel.templates import build_template
+    from cohort.schedule import get_schedule
     from cohort.vocab import Timepoint
 
     main = _main()
+    visits = get_schedule().describe()
     try:
         chosen = Kind(kind.strip().lower().removesuffix("s"))
     except ValueError:
@@ -95,13 +60,13 @@ def template(
     tp = None
     if timepoint is not None:
         try:
-            tp = Timepoint(timepoint.strip().upper())
+            tp = Timepoint(get_schedule().parse(timepoint))
         except ValueError:
-            main.fail(f"'{timepoint}' is not a timepoint; use M0, M6 or M12.")
+            main.fail(f"'{timepoint}' is not a timepoint; use {visits}.")
     if chosen is Kind.QUESTIONNAIRE and tp is None:
-        main.fail("Please give --timepoint M0, M6 or M12 for a questionnaire workbook.")
+        main.fail(f"Please give --timepoint {visits} for a questionnaire workbook.")
     with main.db_session() as session:
-        data, rows = build_template(session, actor=main._national(session), kind=chosen,
+        data, rows = build_template(session, actor=main.national(session), kind=chosen,
                                     centre_code=centre, timepoint=tp,
                                     as_of=main.parse_date(as_of))
     from cohort.cli.exportlog import log_export
@@ -221,7 +186,7 @@ def report(
     check_purpose(kind=ExportKind.REPORT, channel=Channel.CLI, centre_codes=None,
                   purpose=purpose)
     with main.db_session() as session:
-        data, rows = counted_report(session, actor=main._national(session),
+        data, rows = counted_report(session, actor=main.national(session),
                                     as_of=main.parse_date(as_of))
     log_export(who=who, kind=ExportKind.REPORT, fmt="xlsx", rows=rows, fields=REPORT_FIELDS,
                purpose=purpose, target=str(out.resolve()))

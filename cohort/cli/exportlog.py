@@ -65,6 +65,7 @@ def log_export(*, database: str | None = None, who: str | None = None,
     """
     from cohort.db import engine_for, session_scope
     from cohort.services.access import record_export
+    from cohort.services.context import COMMAND_LINE
     from cohort.settings import get_settings
     from cohort.vocab import Channel
 
@@ -72,11 +73,11 @@ def log_export(*, database: str | None = None, who: str | None = None,
     if only_if_study_database and not _has_log(url):
         return
     with session_scope(engine_for(url)) as session:
-        actor = None
+        actor = COMMAND_LINE
         if who:
-            from cohort.cli.excel import _staff_actor
+            from cohort.cli.common import staff_actor
 
-            actor = _staff_actor(session, who)
+            actor = staff_actor(session, who)
         record_export(session, actor=actor, actor_name=who or f"os:{os_account()}",
                       channel=Channel.CLI, client=os_account(), **what)
 

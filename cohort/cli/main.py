@@ -7,22 +7,22 @@ commands through ``register(app)``.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from alembic.util.exc import CommandError as AlembicCommandError
-from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cohort.cli import analysis, excel, ops, protection, users
+from cohort.cli.common import (  # noqa: F401  (the names commands and tests use)
+    AsOf,
+    Json,
+    db_session,
+    emit,
+    fail,
+    friendly,
+    national,
+    parse_date,
+)
 from cohort.cli.dictionary import dictionary_app
-from cohort.errors import CohortError
 
 app = typer.Typer(
     help="Data manager for a longitudinal harm-reduction intervention cohort (AERLI).",
@@ -30,98 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dictionary_app, name="dictionary")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD); default today."),
-]
-Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def friendly(func: F) -> F:
-    """Turn known errors into one line on stderr and a non-zero exit code."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CohortError as error:
-            rule = getattr(error, "rule_id", None)
-            fail(f"[{rule}] {error.message}" if rule else error.message, 2)
-        except OperationalError as error:
-            missing = _missing_sqlite_directory()
-            if missing is not None:
-                fail(f"the directory {missing} does not exist; create it, or point "
-                     "COHORT_DATABASE_URL at a file in an existing directory.", 3)
-            fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}"
-                 " — run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
-        except SQLAlchemyError as error:
-            fail(f"database error: {str(error).splitlines()[0]}", 3)
-        except AlembicCommandError as error:
-            fail(f"cannot migrate the database: {str(error).splitlines()[0]} — it was made by "
-                 "another version of this software, or COHORT_DATABASE_URL points at "
-                 "another application's database.", 3)
-        except PydanticValidationError as error:
-            problems = "; ".join(
-                f"COHORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                for e in error.errors())
-            fail(f"invalid setting — {problems}. Correct or unset it and try again.", 4)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _missing_sqlite_directory() -> str | None:
-    """The parent directory of the configured SQLite file, if it does not exist."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    from cohort.settings import get_settings
-
-    url = make_url(get_settings().database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    parent = Path(url.database).parent
-    return None if parent.is_dir() else str(parent)
-
-
-def parse_date(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.")
-    raise AssertionError  # pragma: no cover
-
-
-@contextmanager
-def db_session() -> Iterator[Any]:
-    from cohort.db import session_scope
-
-    with session_scope() as session:
-        yield session
-
-
-def _national(session: Any) -> Any:
-    """The command line acts as the data manager: every centre is visible."""
-    from cohort.services.context import Actor
-    from cohort.vocab import Role
-
-    del session
-    return Actor(staff_id=0, role=Role.ADMIN, centre_id=None, centre_ids=None)
-
-
-def emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
 
 @app.command()
 @friendly
@@ -227,33 +135,45 @@ def status(as_of: AsOf = None, json_: Json = False) -> None:
     from cohort.services.monitoring import centre_status
 
     with db_session() as session:
-        rows = centre_status(session, actor=_national(session), as_of=parse_date(as_of))
+        rows = centre_status(session, actor=national(session), as_of=parse_date(as_of))
     if json_:
         emit([r.as_dict() for r in rows])
         return
-    header = (f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}{'M0':>5}{'M6':>5}"
-              f"{'M6 in win':>10}{'M12':>5}{'M12 in win':>11}{'overdue':>8}{'sessions':>9}"
-              f"{'open dev':>9}")
-    typer.echo(header)
+    from cohort.schedule import get_schedule
+
+    schedule = get_schedule()
+    # Columns per visit of the schedule: done (all), and in window (follow-ups).
+    columns: list[tuple[str, int, str, str]] = []
+    for v in schedule:
+        columns.append((v.name, max(5, len(v.name) + 2), v.name, "done"))
+        if v is not schedule.baseline:
+            label = f"{v.name} in win"
+            columns.append((label, len(label) + 1, v.name, "in_window"))
+    typer.echo(f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}"
+               + "".join(f"{label:>{w}}" for label, w, _, _ in columns)
+               + f"{'overdue':>8}{'sessions':>9}{'open dev':>9}")
     for r in rows:
         typer.echo(
             f"{r.centre_code:7}{r.enrolled:>9}{r.intervention:>5}{r.comparison:>5}"
-            f"{r.m0_done:>5}{r.m6_done:>5}{r.m6_in_window:>10}{r.m12_done:>5}"
-            f"{r.m12_in_window:>11}{r.m6_overdue + r.m12_overdue:>8}{r.sessions:>9}"
-            f"{r.open_deviations:>9}"
+            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _, w, name, what in columns)
+            + f"{r.overdue:>8}{r.sessions:>9}{r.open_deviations:>9}"
         )
     typer.echo("\nRetention by attendance (% of those whose window has closed: done on time / "
                "done at all) and by status (% not recorded lost):")
-    typer.echo(f"{'centre':7}{'M6 on time':>11}{'M6 done':>9}{'M12 on time':>12}"
-               f"{'M12 done':>10}{'not lost':>10}")
+    typer.echo(f"{'centre':7}"
+               + "".join(f"{v.name + ' on time':>{len(v.name) + 9}}"
+                         f"{v.name + ' done':>{len(v.name) + 7}}" for v in schedule.follow_ups)
+               + f"{'not lost':>10}")
 
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{v:.1f}"
 
     for r in rows:
-        typer.echo(f"{r.centre_code:7}{pct(r.m6_attended_in_window_pct):>11}"
-                   f"{pct(r.m6_attended_pct):>9}{pct(r.m12_attended_in_window_pct):>12}"
-                   f"{pct(r.m12_attended_pct):>10}{pct(r.retained_by_status_pct):>10}")
+        typer.echo(f"{r.centre_code:7}"
+                   + "".join(f"{pct(r.visit(v.name).attended_in_window_pct):>{len(v.name) + 9}}"
+                             f"{pct(r.visit(v.name).attended_pct):>{len(v.name) + 7}}"
+                             for v in schedule.follow_ups)
+                   + f"{pct(r.retained_by_status_pct):>10}")
 
 
 @app.command()
@@ -284,7 +204,7 @@ def deviations(
             fail(f"unknown status '{state}'; use open, acknowledged or resolved.")
     with db_session() as session:
         centre_ids = [centre_by_code(session, centre).id or 0] if centre else None
-        rows, total = list_deviations(session, actor=_national(session), centre_ids=centre_ids,
+        rows, total = list_deviations(session, actor=national(session), centre_ids=centre_ids,
                                       rule_id=rule, status=wanted, limit=limit)
         public = [DeviationPublic.model_validate(d, from_attributes=True) for d in rows]
     if json_:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from cohort.cli import common
 from cohort.cli.exportlog import As
 
 db_app = typer.Typer(help="Database roles for a PostgreSQL deployment.", no_args_is_help=True)
@@ -205,7 +206,7 @@ def worker(
     configure(settings.log_format, settings.log_level)
     engine = engine_for(settings.database_url)
     if engine.dialect.name == "postgresql":
-        from cohort.jobs.pgqueue import run_worker
+        from cohort.jobs.pgworker import run_worker
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -236,10 +237,8 @@ def worker(
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
-    from cohort.cli import main
-
     app.command("serve")(serve)
-    app.command("worker")(main.friendly(worker))
-    app.command("backup")(main.friendly(backup))
-    app.command("restore")(main.friendly(restore))
+    app.command("worker")(common.friendly(worker))
+    app.command("backup")(common.friendly(backup))
+    app.command("restore")(common.friendly(restore))
     app.add_typer(db_app, name="db")

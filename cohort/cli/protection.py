@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cohort.cli import common
 from cohort.cli.exportlog import As
 
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the lock history).")]
@@ -25,9 +26,7 @@ Manager = Annotated[str, typer.Option(
 
 
 def _main() -> Any:
-    from cohort.cli import main
-
-    return main
+    return common
 
 
 def lock(who: Manager, reason: Reason, centre: Centre = None) -> None:
@@ -42,7 +41,8 @@ def unlock(who: Manager, reason: Reason, centre: Centre = None) -> None:
 
 
 def _change(who: str, reason: str, centre: str | None, *, locking: bool) -> None:
-    from cohort.cli.excel import _staff_actor, _writer_session
+    from cohort.cli.common import staff_actor as _staff_actor
+    from cohort.cli.common import writer_session as _writer_session
     from cohort.services import locks
 
     with _writer_session() as session:
@@ -76,28 +76,27 @@ def access_log(
 ) -> None:
     """Who opened which participant's records (pages and API), newest first; with
     ``--exports``, who exported or downloaded what, when, from where and why."""
-    from cohort.cli.excel import _staff_actor
+    from cohort.cli.common import staff_actor as _staff_actor
     from cohort.services.access import LogFilter, list_exports, list_reads
     from cohort.services.setup import centre_by_code
 
-    main = _main()
     if json_ and csv_:
-        main.fail("choose --json or --csv, not both.")
+        common.fail("choose --json or --csv, not both.")
     if exports and participant:
-        main.fail("the export log is not per participant; leave out --participant.")
-    with main.db_session() as session:
+        common.fail("the export log is not per participant; leave out --participant.")
+    with common.db_session() as session:
         where = LogFilter(
             centre_id=centre_by_code(session, centre).id if centre else None,
             staff_id=_staff_actor(session, staff).staff_id if staff else None,
             participant_code=participant,
-            since=main.parse_date(since) if since else None,
-            until=main.parse_date(until) if until else None, limit=limit)
-        actor = main._national(session)
+            since=common.parse_date(since) if since else None,
+            until=common.parse_date(until) if until else None, limit=limit)
+        actor = common.national(session)
         found, total = (list_exports if exports else list_reads)(
             session, actor=actor, where=where)
         rows = [r.as_dict() for r in found]
     if json_:
-        main.emit({"count": total, "data": rows})
+        common.emit({"count": total, "data": rows})
         return
     if csv_:
         _csv(rows)
@@ -140,11 +139,10 @@ def archive(
 ) -> None:
     """Write the archive bundle (-o DIR), check one (--verify DIR), and say what the
     retention period makes due for deletion (nothing is ever deleted)."""
-    main = _main()
     if verify is not None:
         _verify(verify)
         return
-    day = main.parse_date(as_of)
+    day = common.parse_date(as_of)
     if out is not None:
         _write(out, snapshot=snapshot, purpose=purpose, who=who, day=day)
     _retention(day)
@@ -174,11 +172,10 @@ def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any
     from cohort.services.lockstate import read_lock_state
     from cohort.vocab import ExportKind
 
-    main = _main()
-    with main.db_session() as session:
+    with common.db_session() as session:
         locked = read_lock_state(session).study_locked
     if not locked and not snapshot:
-        main.fail("the study is not locked: lock it first (`cohort lock --as <data manager> "
+        common.fail("the study is not locked: lock it first (`cohort lock --as <data manager> "
                   "--reason ...`), or add --snapshot for a dated copy of a study still "
                   "running.", 2)
 
@@ -190,7 +187,7 @@ def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any
     try:
         result = write_archive(get_engine(), out, as_of=day, log=log)
     except FileExistsError as error:
-        main.fail(str(error), 1)
+        common.fail(str(error), 1)
         return
     typer.echo(f"Archive written to {out}: {result.files} files, {result.rows} rows in the "
                f"long export, {sum(result.tables.values())} table rows, "
@@ -226,9 +223,8 @@ def privacy_report(
     from cohort import privacy
     from cohort.archive import software_version
 
-    main = _main()
     if fmt not in ("md", "json", "csv"):
-        main.fail(f"unknown format '{fmt}'; use md, json or csv.")
+        common.fail(f"unknown format '{fmt}'; use md, json or csv.")
     data = privacy.report(version=software_version(), revision=_revision())
     if fmt == "json":
         import json
@@ -258,9 +254,8 @@ def _revision() -> str | None:
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the main app."""
-    main = _main()
-    app.command("lock")(main.friendly(lock))
-    app.command("unlock")(main.friendly(unlock))
-    app.command("access-log")(main.friendly(access_log))
-    app.command("archive")(main.friendly(archive))
-    app.command("privacy-report")(main.friendly(privacy_report))
+    app.command("lock")(common.friendly(lock))
+    app.command("unlock")(common.friendly(unlock))
+    app.command("access-log")(common.friendly(access_log))
+    app.command("archive")(common.friendly(archive))
+    app.command("privacy-report")(common.friendly(privacy_report))

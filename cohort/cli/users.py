@@ -74,6 +74,7 @@ def add(
     from cohort.db import session_scope
     from cohort.errors import CohortError
     from cohort.services.accounts import create_staff_account
+    from cohort.services.context import COMMAND_LINE
     from cohort.vocab import Role
 
     try:
@@ -88,7 +89,7 @@ def add(
     try:
         with session_scope() as session:
             account = create_staff_account(
-                session, actor=None, username=username, password=password, role=wanted,
+                session, actor=COMMAND_LINE, username=username, password=password, role=wanted,
                 centre_code=centre, display_name=name, aerli_trained=trained,
                 limit_to=limit_to or (),
             )
@@ -119,10 +120,11 @@ def train(
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cohort.cli.main import parse_date
+    from cohort.cli.common import parse_date
     from cohort.db import session_scope
     from cohort.errors import CohortError
     from cohort.services.accounts import get_account_by_username
+    from cohort.services.context import COMMAND_LINE
     from cohort.services.setup import set_training
 
     if clear and on is not None:
@@ -136,8 +138,10 @@ def train(
             raise typer.Exit(2) from refused
     try:
         with session_scope() as session:
-            account, staff = get_account_by_username(session, actor=None, username=username)
-            set_training(session, actor=None, staff_id=staff.id or 0, trained_on=trained_on,
+            account, staff = get_account_by_username(session, actor=COMMAND_LINE,
+                                                     username=username)
+            set_training(session, actor=COMMAND_LINE, staff_id=staff.id or 0,
+                         trained_on=trained_on,
                          on=date.today())
     except (CohortError, SQLAlchemyError) as error:
         _account_failed(error)
@@ -163,14 +167,15 @@ def token(
 
     from cohort.db import session_scope
     from cohort.errors import CohortError
+    from cohort.services.context import COMMAND_LINE
     from cohort.services.redcap_tokens import new_redcap_token, revoke_redcap_token
 
     try:
         with session_scope() as session:
             if revoke:
-                count = revoke_redcap_token(session, actor=None, username=username)
+                count = revoke_redcap_token(session, actor=COMMAND_LINE, username=username)
             else:
-                made = new_redcap_token(session, actor=None, username=username)
+                made = new_redcap_token(session, actor=COMMAND_LINE, username=username)
     except (CohortError, SQLAlchemyError) as error:
         _account_failed(error)
         return
@@ -192,11 +197,12 @@ def list_users() -> None:
     from cohort.db import session_scope
     from cohort.models import Centre
     from cohort.services.accounts import list_accounts
+    from cohort.services.context import COMMAND_LINE
 
     try:
         with session_scope() as session:
             codes = {c.id: c.code for c in session.exec(select(Centre)).all()}
-            rows = list_accounts(session, actor=None)
+            rows = list_accounts(session, actor=COMMAND_LINE)
     except SQLAlchemyError as error:
         _database_failed(error)
         return

@@ -24,45 +24,40 @@ in later exports (``records``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from hashlib import sha256
 
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from cohort.db import BUSY_MESSAGE, is_busy
 from cohort.dictionary import get_dictionary
-from cohort.errors import CohortError, NotFound, ProtocolViolation, ValidationFailed
-from cohort.excel.layout import CODE, STAFF, Kind
+from cohort.errors import CohortError
+from cohort.excel.layout import CODE, Kind
 from cohort.excel.reader import EntryRow, EntrySheet, Problem, read_workbook
-from cohort.messages import Message, msg
-from cohort.models import Account, AerliSession, Centre, ImportBatch, Participant
-from cohort.rules import Finding
+from cohort.excel.records import between_visits, resolve, update_stored
+from cohort.excel.redcap import read_records
+from cohort.excel.rowwork import (
+    ImportReport,
+    at,
+    enrol_row,
+    flagged,
+    need_code,
+    problems_for,
+    session_row,
+)
+from cohort.messages import msg
+from cohort.models import ImportBatch
 from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnaires
-from cohort.services.context import Actor, batch, get_participant
+from cohort.services.context import Actor, batch
 from cohort.services.deviations import describe
-from cohort.services.enrolment import EnrolmentCreate, enrol, enrolment_from_answers
-from cohort.services.sessions import AerliSessionCreate, log_session, session_from_answers
 from cohort.vocab import Timepoint
 
-#: Where a rule's problem is shown when the error names no field.
-RULE_FIELDS = {
-    "visit.duplicate": CODE, "visit.out_of_window": "visit_date",
-    "session.trained_staff": STAFF, "session.not_in_person": "modality",
-    "session.high_risk_site": "injection_site", "session.after_follow_up": "session_date",
-    "session.comparison_group": CODE, "group.crossing": "study_group",
-    "group.locked_after_m0": "study_group",
-}
-DATE_FIELDS = {Kind.QUESTIONNAIRE: "visit_date", Kind.SESSION: "session_date",
-               Kind.ENROLMENT: "inclusion_date"}
-_STAFF_SPLIT = re.compile(r"[,;/\s]+")
+__all__ = ["ImportBusy", "ImportReport", "ImportStopped", "import_file", "import_sheet",
+           "is_csv", "read_file"]
+
 UNREADABLE = "import.unreadable_value"
-#: REDCap rows of the forms filled between visits: their date, and where a refusal shows.
-INSTRUMENT_DATES = {"aerli_session": "session_date", "follow_up_status": "fu_status_date"}
-INSTRUMENT_FIELDS = {"follow_up_status": "fu_status"}
 
 
 class ImportStopped(CohortError):
@@ -75,34 +70,6 @@ class ImportBusy(CohortError):
 
 class _RollBack(Exception):
     """Raised inside the batch to undo it (dry run, or a refused row)."""
-
-
-@dataclass
-class ImportReport:
-    """What an import found and did; ``problems`` empty means it was (or would be) saved."""
-
-    filename: str
-    kind: Kind
-    sheet: str
-    digest: str
-    dry_run: bool = False
-    rows: int = 0
-    blank_rows: int = 0
-    written: int = 0
-    unchanged: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    deviations: list[Problem] = field(default_factory=list)
-    created: list[tuple[str, str]] = field(default_factory=list)  # (row ref, new code)
-    already_imported: datetime | None = None
-    sheets: list[str] = field(default_factory=list)  # every sheet rows were read from
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def saved(self) -> bool:
-        return self.ok and not self.dry_run and self.written > 0
 
 
 def digest_of(data: bytes) -> str:
@@ -127,8 +94,6 @@ def import_file(
 def read_file(data: bytes, filename: str) -> EntrySheet:
     """Read a workbook or REDCap export (no database: callers read before they lock)."""
     if is_csv(filename, data):
-        from cohort.excel.redcap import read_records
-
         return read_records(data, name=filename)
     return read_workbook(data)
 
@@ -244,50 +209,6 @@ def _depends_on(name: str, fields: set[str]) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- problems
-def at(sheet: EntrySheet, row: EntryRow, name: str, rule: str, message: Message | str,
-        severity: str = "error") -> Problem:
-    """A problem at the cell of ``name`` on ``row`` (its code cell when it has no column)."""
-    layout = sheet.layout_of(row)
-    column = layout.letter(name) or layout.letter(CODE)
-    return Problem(layout.title, row.number, column, name, rule, message, severity)
-
-
-def problems_for(sheet: EntrySheet, row: EntryRow, error: CohortError) -> list[Problem]:
-    """Turn a service's error into problems on the cells concerned."""
-    if isinstance(error, ValidationFailed):
-        return [at(sheet, row, p.field, f"dictionary.{p.code}", p.message)
-                for p in error.problems] or [at(sheet, row, CODE, "dictionary", error.message_data)]
-    if isinstance(error, ProtocolViolation):
-        name = error.field or RULE_FIELDS.get(error.rule_id, CODE)
-        if name == "date":
-            name = INSTRUMENT_DATES.get(row.instrument or "", DATE_FIELDS[sheet.kind])
-        elif name == "group":
-            name = "study_group"
-        elif name == "timepoint":
-            name = CODE
-        return [at(sheet, row, name, error.rule_id, error.message_data)]
-    if isinstance(error, NotFound):
-        return [at(sheet, row, CODE, "participant.unknown", error.message_data)]
-    return [at(sheet, row, INSTRUMENT_FIELDS.get(row.instrument or "", CODE), "import.refused",
-               error.message_data)]
-
-
-def _flagged(sheet: EntrySheet, row: EntryRow, findings: list[tuple[str, str]],
-             report: ImportReport) -> None:
-    for rule_id, message in findings:
-        report.deviations.append(at(sheet, row, RULE_FIELDS.get(rule_id, CODE), rule_id,
-                                     message, "deviation"))
-
-
-def need_code(sheet: EntrySheet, row: EntryRow, report: ImportReport) -> str | None:
-    """The row's participant code (REDCap: record id); a problem when it has none."""
-    if not row.code:
-        report.problems.append(at(sheet, row, CODE, "import.no_code",
-                                   msg("import.no_code")))
-    return row.code
-
-
 # --------------------------------------------------------------------------- kinds
 def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
                     on: date | None) -> None:
@@ -297,8 +218,6 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
     enrolled: dict[str, str] = {}
     refused: set[str] = set()
     if sheet.source == "export":
-        from cohort.excel.records import between_visits, resolve
-
         enrolled, refused = resolve(session, actor, sheet, report, on)
     for row in sheet.rows:
         if row.instrument:
@@ -317,8 +236,6 @@ def _questionnaires(session: Session, actor: Actor, sheet: EntrySheet, report: I
         by_ref[row.ref] = row
         rows.append(QuestionnaireRow(code, timepoint, row.answers, row.ref))
     if rows and sheet.updates:
-        from cohort.excel.records import update_stored
-
         rows = update_stored(session, actor, sheet, report, on, rows, by_ref)
     if rows:
         _save_questionnaires(session, actor, sheet, report, on, rows, by_ref)
@@ -339,7 +256,7 @@ def _save_questionnaires(session: Session, actor: Actor, sheet: EntrySheet,
     report.unchanged += len(result.unchanged)
     refs = [r.ref for r in rows if r not in result.unchanged]
     for ref, saved in zip(refs, result.saved, strict=True):
-        _flagged(sheet, by_ref[ref], [(d.rule_id, describe(d)) for d in saved.deviations],
+        flagged(sheet, by_ref[ref], [(d.rule_id, describe(d)) for d in saved.deviations],
                  report)
 
 
@@ -353,105 +270,12 @@ def _twice(sheet: EntrySheet, row: EntryRow, earlier: EntryRow, timepoint: Timep
         row=earlier.number, sheet=there, code=earlier.code, timepoint=timepoint))
 
 
-def write_row(session: Session, sheet: EntrySheet, row: EntryRow, report: ImportReport,
-               write: Callable[[], list[Finding] | list[tuple[str, str]] | None]) -> bool:
-    """Run one row's ``write`` in a SAVEPOINT: refused, it is undone alone and reported;
-    saved, the soft-rule findings it returns are listed as deviations."""
-    nested = session.begin_nested()
-    try:
-        flagged = write()
-    except CohortError as error:
-        nested.rollback()
-        report.problems.extend(problems_for(sheet, row, error))
-        return False
-    nested.commit()
-    if flagged:
-        _flagged(sheet, row, [f if isinstance(f, tuple) else (f.rule_id, f.message)
-                              for f in flagged], report)
-    return True
-
-
-def enrol_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow,
-               answers: dict[str, object], centre: str | None, report: ImportReport,
-               on: date | None, label: str, claimed: set[str] | None = None,
-               link: Callable[[Participant], None] | None = None,
-               adopt: Callable[[Participant], bool] | None = None) -> str | None:
-    """Enrol the person of one row (in its own SAVEPOINT); their new code, or None.
-
-    ``link`` is called with the new participant inside the same SAVEPOINT (a REDCap
-    record's link to the participant it became is stored with the enrolment, or neither).
-
-    With ``claimed`` (workbook rows), a row equal field for field to a participant of the
-    same centre not yet matched by another row of this import is that participant,
-    already enrolled by an earlier import of the workbook: counted unchanged, not refused,
-    so rows can be added to a workbook and the whole file imported again. Each stored
-    participant is matched by one row at most, so a second identical row is still refused.
-
-    With ``adopt`` (REDCap records), a row whose enrolment matches exactly one participant
-    answer for answer is offered to ``adopt`` in the same SAVEPOINT; when it takes them
-    (stores the record's link), the row is that participant: their code is returned, and
-    nothing is counted here (the M0 questionnaire of the row is counted unchanged).
-    """
-    created: list[str] = []
-
-    def write() -> None:
-        data = enrolment_from_answers(answers).model_copy(update={"centre_code": centre})
-        # Participants already matched by another row come last, so two identical rows
-        # match two stored people before the second is called a twin.
-        matches = _same_enrolments(session, data, actor, exclude=claimed or set(),
-                                   centre=centre)
-        twin = matches[0].code if matches else None
-        if twin is not None and claimed is not None and twin not in claimed:
-            claimed.add(twin)
-            report.unchanged += 1
-            return
-        if len(matches) == 1 and adopt is not None and adopt(matches[0]):
-            created.append(matches[0].code)
-            return
-        if twin is not None:
-            raise CohortError(
-                msg("import.duplicate_enrolment", twin=twin))
-        saved = enrol(session, actor=actor, data=data, on=on)
-        if link is not None:
-            link(saved.record)
-        created.append(saved.record.code)
-        if claimed is not None:
-            claimed.add(saved.record.code)
-        report.created.append((label, saved.record.code))
-        report.written += 1
-
-    write_row(session, sheet, row, report, write)
-    return created[0] if created else None
-
-
 def _enrolments(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
                 on: date | None) -> None:
     claimed: set[str] = set()
     for row in sheet.rows:
         enrol_row(session, actor, sheet, row, row.answers, sheet.centre, report, on, row.ref,
                    claimed)
-
-
-def _same_enrolments(session: Session, data: EnrolmentCreate, actor: Actor,
-                     exclude: set[str] | None = None,
-                     centre: str | None = None) -> list[Participant]:
-    """Every visible participant (of ``centre``, when given) enrolled with the same
-    answers, those in ``exclude`` last."""
-    candidates = session.exec(select(Participant).where(
-        Participant.inclusion_date == data.inclusion_date,
-        Participant.age_at_inclusion == data.age)).all()
-    centre_id = None
-    if centre:
-        centre_id = session.exec(select(Centre.id).where(
-            Centre.code == centre.strip().upper())).first()
-    candidates = sorted(candidates, key=lambda p: (p.code in (exclude or set()), p.code))
-    return [person for person in candidates
-            if actor.can_see(person.centre_id)
-            and (centre_id is None or person.centre_id == centre_id)
-            and (person.consent_date, person.year_of_birth, person.gender, person.group,
-                 person.injected_past_month, person.wish_neck_groin, person.reached_via) == (
-                data.consent_date, data.year_of_birth, data.gender, data.group,
-                data.injected_past_month, data.wish_neck_groin, data.reached_via)]
 
 
 def _sessions(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
@@ -462,56 +286,3 @@ def _sessions(session: Session, actor: Actor, sheet: EntrySheet, report: ImportR
             session_row(session, actor, sheet, row, code, report, on)
 
 
-def session_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow, code: str,
-                report: ImportReport, on: date | None) -> None:
-    """Log one AERLI session row through ``log_session`` (in its own SAVEPOINT).
-
-    A session already stored (same day, place, modality and content) is counted unchanged.
-    """
-    def write() -> list[tuple[str, str]] | None:
-        staff_ids = _staff_ids(session, row.staff)
-        data = session_from_answers(row.answers, staff_ids)
-        if _session_stored(session, actor, code, data):
-            report.unchanged += 1
-            return None
-        saved = log_session(session, actor=actor, code=code, data=data, on=on)
-        report.written += 1
-        return [(d.rule_id, describe(d)) for d in saved.deviations]
-
-    write_row(session, sheet, row, report, write)
-
-
-def _staff_ids(session: Session, text: str | None) -> list[int]:
-    """Staff ids or usernames, as typed in the 'workers present' column."""
-    if not text:
-        raise ProtocolViolation("import.no_staff", msg("import.no_staff"), field=STAFF)
-    ids: list[int] = []
-    unknown: list[str] = []
-    for token in (t for t in _STAFF_SPLIT.split(text) if t):
-        if token.isdigit():
-            ids.append(int(token))
-            continue
-        account = session.exec(select(Account).where(
-            Account.username == token.strip().lower())).first()
-        if account is None:
-            unknown.append(token)
-        else:
-            ids.append(account.staff_id)
-    if unknown:
-        raise ProtocolViolation("import.unknown_staff",
-                                msg("import.unknown_staff", workers=", ".join(unknown)),
-                                field=STAFF)
-    return ids
-
-
-def _session_stored(session: Session, actor: Actor, code: str,
-                    data: AerliSessionCreate) -> bool:
-    person = get_participant(session, actor, code)
-    stored = session.exec(select(AerliSession).where(
-        AerliSession.participant_id == person.id,
-        AerliSession.session_date == data.session_date,
-        col(AerliSession.setting) == data.setting,
-        col(AerliSession.modality) == data.modality)).all()
-    return any(s.product == data.product and s.injection_site == data.injection_site
-               and sorted(s.risks) == sorted(data.risks) and sorted(s.topics) == sorted(data.topics)
-               and (s.note or None) == (data.note or None) for s in stored)

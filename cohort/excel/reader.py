@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from io import BytesIO
 from itertools import chain, islice
 from typing import Any
@@ -24,7 +23,6 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from cohort.dictionary import get_dictionary
-from cohort.errors import CohortError
 from cohort.excel.cells import CellError, Reader, reader_for
 from cohort.excel.fastrows import rows as sheet_rows
 from cohort.excel.guard import WorkbookLimits, check_workbook, workbook_limits
@@ -41,107 +39,18 @@ from cohort.excel.layout import (
     columns_for,
     dictionary_version,
 )
-from cohort.messages import Message, msg, text_of
+from cohort.excel.rows import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
+from cohort.excel.versions import meanings_changed
+from cohort.messages import msg
+from cohort.schedule import get_schedule
 from cohort.vocab import Timepoint
+
+__all__ = ["EntryRow", "EntrySheet", "Layout", "Problem", "WorkbookUnreadable",
+           "read_workbook"]
 
 #: How far down a sheet the variable-name row is looked for.
 HEADER_SEARCH_ROWS = 6
 SKIPPED_SHEETS = frozenset({META_SHEET, LISTS_SHEET, INSTRUCTIONS_SHEET, SUMMARY_SHEET})
-
-
-class WorkbookUnreadable(CohortError):
-    """The file as a whole cannot be read (not a workbook, no entry sheet…)."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something to correct, at a cell when known (``row``/``column`` None: whole sheet)."""
-
-    sheet: str
-    row: int | None
-    column: str | None
-    field: str
-    rule: str
-    #: A catalogue message (rendered where the problem is shown), or words already
-    #: rendered (the data dictionary's validation, a deviation's description).
-    message: Message | str
-    severity: str = "error"  # error | deviation (saved, and flagged for review)
-
-    @property
-    def text(self) -> str:
-        return text_of(self.message)
-
-
-@dataclass
-class Layout:
-    """Where one sheet's entries are: its title, its variable-name row, its columns."""
-
-    title: str
-    name_row: int = 2
-    letters: dict[str, str] = field(default_factory=dict)  # variable name -> column letter
-
-    def letter(self, name: str) -> str | None:
-        """The column of a variable (a checkbox field: its first choice column)."""
-        if name in self.letters:
-            return self.letters[name]
-        prefix = name + CHECKBOX_SEPARATOR
-        return next((v for k, v in self.letters.items() if k.startswith(prefix)), None)
-
-
-@dataclass
-class EntryRow:
-    """One filled row: its answers keyed by variable name, and where each came from."""
-
-    number: int
-    ref: str
-    code: str | None
-    answers: dict[str, Any]
-    staff: str | None = None
-    timepoint: Timepoint | None = None  # questionnaire rows: their sheet's (REDCap: event's)
-    enrolment: dict[str, Any] | None = None  # REDCap M0 rows: the enrolment form
-    centre: str | None = None  # REDCap data access group, when it names a centre
-    layout: Layout | None = None  # the sheet it is on (None: the first entry sheet)
-    instrument: str | None = None  # REDCap rows of a form filled between visits
-
-
-@dataclass
-class EntrySheet:
-    """What a workbook (or a REDCap export) holds: one kind of rows, from one or more sheets."""
-
-    kind: Kind
-    timepoint: Timepoint | None
-    centre: str | None
-    layouts: list[Layout]
-    rows: list[EntryRow] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    blank_rows: int = 0
-    dictionary_version: str | None = None
-    source: str = "workbook"  # what the person calls the file: workbook, export
-    # REDCap API imports (``cohort.redcap.importing``): a questionnaire already stored is
-    # corrected rather than refused as a duplicate, an enrolment answer that differs goes
-    # through its service; ``versions`` are the questionnaire versions the rows were
-    # merged with ((code, timepoint) -> version), so a change made meanwhile is refused.
-    updates: bool = False
-    versions: dict[tuple[str, str], int] = field(default_factory=dict)
-    # REDCap's forceAutoNumber: every record of the import is a new participant.
-    auto_number: bool = False
-
-    @property
-    def title(self) -> str:
-        """The entry sheet's title; several sheets: their titles, quoted, in order."""
-        if len(self.layouts) == 1:
-            return self.layouts[0].title
-        return ", ".join(f"'{layout.title}'" for layout in self.layouts)
-
-    def layout_of(self, row: EntryRow) -> Layout:
-        return row.layout or self.layouts[0]
-
-    def in_header(self, problem: Problem) -> bool:
-        """Whether a problem concerns a header (or a whole sheet), not an entry row."""
-        if problem.row is None:
-            return True
-        rows = {layout.title: layout.name_row for layout in self.layouts}
-        return problem.row <= rows.get(problem.sheet, self.layouts[0].name_row)
 
 
 def _all_names() -> set[str]:
@@ -231,8 +140,6 @@ def _read(book: Any, limits: WorkbookLimits) -> EntrySheet:
         with_name = {index for index, name in enumerate(names) if name}
         _rows(sheet, layout, timepoint, readers, with_name, data_rows)
     if sheet.dictionary_version and sheet.dictionary_version != dictionary_version():
-        from cohort.excel.versions import meanings_changed
-
         changed = meanings_changed(book, sheet.layouts, labels)
         if changed:  # cells were read with today's codes: only the header problems count
             sheet.problems = [p for p in sheet.problems if sheet.in_header(p)] + changed
@@ -257,19 +164,22 @@ def _kind(meta: dict[str, str], names: list[str], title: str) -> Kind:
 
 def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
     words = title.upper().replace("_", " ").split()
-    named = [tp for tp in Timepoint if tp.value in words]
+    schedule = get_schedule()
+    named = [Timepoint(name) for name in schedule.names if name in words]
     if meta.get("timepoint"):
         try:
-            made_for = Timepoint(meta["timepoint"].strip().upper())
+            made_for = Timepoint(schedule.parse(meta["timepoint"]))
         except ValueError:
             raise WorkbookUnreadable(msg("workbook.unknown_timepoint",
                                          timepoint=meta['timepoint'])) from None
-        if len(named) == 1 and named[0] is not made_for:
+        if len(named) == 1 and named[0] != made_for:
             raise WorkbookUnreadable(msg("workbook.sheet_timepoint_mismatch", sheet=title,
                                          named=named[0], made_for=made_for))
         return made_for
     if len(named) != 1:
-        raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title))
+        raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title,
+                                     names=" or ".join(f"'{name} questionnaire'"
+                                                       for name in schedule.names)))
     return named[0]
 
 

@@ -27,14 +27,15 @@ from collections.abc import Callable
 from datetime import date
 from functools import partial
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cohort.dictionary import get_dictionary
-from cohort.errors import CohortError, FieldError, ProtocolViolation, ValidationFailed
-from cohort.excel.importer import (
+from cohort.errors import CohortError, FieldError, ValidationFailed
+from cohort.excel.layout import CODE, STAFF
+from cohort.excel.reader import EntryRow, EntrySheet
+from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
+from cohort.excel.rowwork import (
     ImportReport,
-    _session_stored,
     at,
     enrol_row,
     need_code,
@@ -42,24 +43,27 @@ from cohort.excel.importer import (
     session_row,
     write_row,
 )
-from cohort.excel.layout import CODE, STAFF
-from cohort.excel.reader import EntryRow, EntrySheet
-from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
 from cohort.messages import msg
-from cohort.models import ExternalRecord, Participant, Questionnaire, StatusChange
-from cohort.services import audit
+from cohort.models import Participant, Questionnaire
 from cohort.services.bulk import QuestionnaireRow
-from cohort.services.context import Actor, get_participant, require_scope
+from cohort.services.context import Actor, get_participant
 from cohort.services.deviations import describe
 from cohort.services.enrolment import enrolment_answers
-from cohort.services.participants import change_group, change_status
+from cohort.services.imports import (
+    CHUNK,
+    adopt_record,
+    check_enrolment_answer,
+    import_status,
+    known_records,
+    link_record,
+    session_stored,
+)
+from cohort.services.participants import change_group
 from cohort.services.questionnaires import answers_unchanged, update_questionnaire
 from cohort.services.sessions import session_from_answers
 from cohort.vocab import GROUP_CODES, STATUS_CODES, Status, Timepoint
 
 SOURCE = "redcap"
-#: Record ids per ``IN (...)`` query; well under every engine's parameter limit.
-CHUNK = 900
 REASON_LENGTH = 500
 
 
@@ -72,24 +76,8 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
     importing person does not work with): their other rows are not checked.
     """
     wanted = [] if sheet.auto_number else sorted({r.code for r in sheet.rows if r.code})
-    codes: dict[str, str] = {}
-    hidden: set[str] = set()
+    codes, hidden = known_records(session, actor, SOURCE, wanted)
     refused: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start:start + CHUNK]
-        linked = session.exec(
-            select(ExternalRecord.external_id, Participant.code, Participant.centre_id)
-            .join(Participant, col(ExternalRecord.participant_id) == col(Participant.id))
-            .where(ExternalRecord.source == SOURCE, col(ExternalRecord.external_id).in_(chunk)))
-        for linked_id, code, centre_id in linked:
-            if actor.can_see(centre_id):
-                codes[linked_id] = code
-            else:
-                hidden.add(linked_id)
-        named = session.exec(select(Participant.code).where(col(Participant.code).in_(chunk)))
-        for code in named:
-            if code not in hidden:
-                codes.setdefault(code, code)
     for row in sheet.rows:
         record = row.code
         if sheet.updates and record in codes and row.enrolment:
@@ -108,7 +96,7 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
         link = None if sheet.auto_number else _link(session, actor, record)
         new = enrol_row(session, actor, sheet, row, row.enrolment, row.centre or sheet.centre,
                         report, on, f"record {record}", link=link,
-                        adopt=_adopt(session, link) if link is not None else None)
+                        adopt=_adopt(session, actor, record) if link is not None else None)
         if new is None:
             refused.add(record)
         else:
@@ -117,36 +105,11 @@ def resolve(session: Session, actor: Actor, sheet: EntrySheet, report: ImportRep
 
 
 def _link(session: Session, actor: Actor, record: str) -> Callable[[Participant], None]:
-    def link(person: Participant) -> None:
-        assert person.id is not None  # noqa: S101
-        require_scope(actor, person.centre_id, session=session)
-        entry = ExternalRecord(source=SOURCE, external_id=record, participant_id=person.id)
-        session.add(entry)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise CohortError(
-                msg("import.record_moved_meanwhile", record=record)) from None
-        audit.record_create(session, actor.staff_id, entry)
-
-    return link
+    return partial(link_record, session, actor, SOURCE, record)
 
 
-def _adopt(session: Session, link: Callable[[Participant], None]
-           ) -> Callable[[Participant], bool]:
-    """A record moved over before links were kept (migration 0003): its enrolment matches
-    one participant answer for answer, and that participant has no REDCap record yet. The
-    link is stored now (the caller's SAVEPOINT), so the record imports again as known."""
-    def adopt(person: Participant) -> bool:
-        linked = session.exec(select(ExternalRecord.id).where(
-            ExternalRecord.source == SOURCE,
-            ExternalRecord.participant_id == person.id)).first()
-        if linked is not None:
-            return False
-        link(person)
-        return True
-
-    return adopt
+def _adopt(session: Session, actor: Actor, record: str) -> Callable[[Participant], bool]:
+    return partial(adopt_record, session, actor, SOURCE, record)
 
 
 def between_visits(session: Session, actor: Actor, sheet: EntrySheet, report: ImportReport,
@@ -201,24 +164,11 @@ def _status_row(session: Session, actor: Actor, sheet: EntrySheet, row: EntryRow
                 report: ImportReport, on: date | None) -> None:
     def write() -> None:
         status, effective, reason = _status_answers(row.answers)
-        person = get_participant(session, actor, code)
-        history = session.exec(
-            select(StatusChange).where(StatusChange.participant_id == person.id)
-            .order_by(col(StatusChange.effective_date), col(StatusChange.id))).all()
-        shown = [h for h in history if h.effective_date <= effective]
-        if shown and shown[-1].status == status:
+        if import_status(session, actor=actor, code=code, status=status, effective=effective,
+                         reason=reason, on=on):
+            report.written += 1
+        else:
             report.unchanged += 1  # the history already says so on that date
-            return
-        later = [h for h in history if h.effective_date > effective]
-        if later and effective >= person.inclusion_date:
-            raise ProtocolViolation(
-                "import.status_out_of_order",
-                msg("import.status_out_of_order", code=code, later=later[-1].status,
-                    later_date=later[-1].effective_date, date=effective),
-                field="fu_status_date")
-        change_status(session, actor=actor, code=code, status=status, effective_date=effective,
-                      reason=reason, on=on)
-        report.written += 1
 
     write_row(session, sheet, row, report, write)
 
@@ -228,7 +178,7 @@ def _stored_session(session: Session, actor: Actor, row: EntryRow, code: str) ->
     answers, same day, place and content)."""
     try:
         data = session_from_answers(row.answers, [])
-        return _session_stored(session, actor, code, data)
+        return session_stored(session, actor, code, data)
     except CohortError:
         return False
 
@@ -256,10 +206,7 @@ def _enrolment_changes(session: Session, actor: Actor, code: str,
             change_group(session, actor=actor, code=code, group=GROUP_CODES[str(value)])
             continue
         label = get_dictionary().fields[name].plain_label
-        raise ProtocolViolation(
-            "import.enrolment_changed",
-            msg("import.enrolment_changed", label=label, code=code,
-                stored=_plain(stored.get(name, "")), sent=_plain(value)), field=name)
+        check_enrolment_answer(code, name, label, _plain(stored.get(name, "")), _plain(value))
     return None
 
 

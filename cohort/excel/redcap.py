@@ -35,7 +35,8 @@ from cohort.excel.layout import (
 )
 from cohort.excel.reader import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
 from cohort.messages import msg
-from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from cohort.schedule import get_schedule
+from cohort.vocab import Timepoint
 from forms.events import ONGOING_EVENT
 
 SHEET = "records"
@@ -89,16 +90,18 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
     sheet = EntrySheet(Kind.QUESTIONNAIRE, None, None, [Layout(SHEET, 1, letters)],
                        source="export")
     dictionary = get_dictionary()
-    events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
+    schedule = get_schedule()
+    events = {v.event: Timepoint(v.name) for v in schedule}
+    baseline = Timepoint(schedule.baseline.name)
     per_event: dict[Timepoint, list[tuple[int, Column, Reader]]] = {}
     by_name: dict[Timepoint, set[str]] = {}
     enrolment_columns = columns_for(Kind.ENROLMENT, entry=False)
-    for tp in Timepoint:
+    for tp in events.values():
         wanted = {c.name: c for c in columns_for(Kind.QUESTIONNAIRE, tp, entry=False)}
         per_event[tp] = [(i, wanted[h], reader_for(wanted[h]))
                          for i, h in enumerate(header) if h in wanted]
         by_name[tp] = set(wanted)
-    by_name[Timepoint.M0] |= {c.name for c in enrolment_columns}
+    by_name[baseline] |= {c.name for c in enrolment_columns}
     enrolment = [(i, c, reader_for(c)) for c in enrolment_columns
                  for i, h in enumerate(header) if h == c.name]
     per_form: dict[str, list[tuple[int, Column, Reader]]] = {}
@@ -125,7 +128,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
                 msg("redcap.unknown_column", column=column)))
         elif column in asked:
             answer_columns.append((index, column))
-    all_events = [*TIMEPOINT_EVENTS.values(), ONGOING_EVENT]
+    all_events = [*events, ONGOING_EVENT]
     for number, values in enumerate(lines[1:], start=2):
         if not any(v.strip() for v in values):
             sheet.blank_rows += 1
@@ -162,7 +165,7 @@ def read_records(data: bytes, *, name: str = "records.csv") -> EntrySheet:
             timepoint = events[event]
             row.timepoint = timepoint
             _answers(sheet, row, values, per_event[timepoint])
-            if timepoint is Timepoint.M0:
+            if timepoint == baseline:
                 found = EntryRow(number, row.ref, code, {})
                 _answers(sheet, found, values, enrolment)
                 row.enrolment = found.answers or None

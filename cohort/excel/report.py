@@ -21,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, select
 
 from cohort.models import Centre
+from cohort.schedule import get_schedule
 from cohort.services.context import Actor, may, require_role
 from cohort.services.deviations import describe, list_deviations
 from cohort.services.monitoring import centre_status, worklist
@@ -94,7 +95,9 @@ def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
     rows += _deviations(book, session, actor)
     about = book.create_sheet("About")
     for line in (f"Cohort report as of {as_of.isoformat()}.",
-                 "Retention: share of participants with the M6 / M12 questionnaire among "
+                 "Retention: share of participants with the "
+                 + " / ".join(v.name for v in get_schedule().follow_ups)
+                 + " questionnaire among "
                  "those whose visit window has closed or is open now.",
                  "Visits due: follow-up visits whose window is open (due) or has closed "
                  "without a questionnaire (overdue). Nobody is dropped: overdue people are "
@@ -108,30 +111,38 @@ def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
 
 
 def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
-    header = ("Centre", "Name", "Enrolled", "Intervention", "Comparison", "M0 done",
-              "M6 done", "M6 due now", "M6 overdue", "M6 retention", "M12 done",
-              "M12 due now", "M12 overdue", "M12 retention", "With a valid session",
-              "Open deviations", "Withdrawn", "Lost to follow-up")
+    schedule = get_schedule()
+    follow_ups = schedule.follow_ups
+    header = ("Centre", "Name", "Enrolled", "Intervention", "Comparison",
+              f"{schedule.baseline.name} done",
+              *(f"{v.name} {what}" for v in follow_ups
+                for what in ("done", "due now", "overdue", "retention")),
+              "With a valid session", "Open deviations", "Withdrawn", "Lost to follow-up")
     rows = []
     for r in centre_status(session, actor=actor, as_of=as_of):
+        per_visit: list[Any] = []
+        for v in follow_ups:
+            s = r.visit(v.name)
+            per_visit += [s.done, s.due, s.overdue, _share(s.done, s.done + s.overdue + s.due)]
         rows.append((r.centre_code, r.centre_name, r.enrolled, r.intervention, r.comparison,
-                     r.m0_done, r.m6_done, r.m6_due, r.m6_overdue,
-                     _share(r.m6_done, r.m6_done + r.m6_overdue + r.m6_due),
-                     r.m12_done, r.m12_due, r.m12_overdue,
-                     _share(r.m12_done, r.m12_done + r.m12_overdue + r.m12_due),
+                     r.visit(schedule.baseline.name).done, *per_visit,
                      r.with_valid_session, r.open_deviations, r.withdrawn,
                      r.lost_to_follow_up))
     _table(ws, header, rows, [8, 28, *([11] * (len(header) - 2))])
     end = len(rows) + 1
+    # Columns: 6 fixed, then 4 per follow-up visit (done, due, overdue, retention).
+    shares = [get_column_letter(7 + 4 * i + 3) for i in range(len(follow_ups))]
+    late = [get_column_letter(7 + 4 * i + 2) for i in range(len(follow_ups))]
+    late.append(get_column_letter(7 + 4 * len(follow_ups) + 1))
     if rows:
-        for letter in ("J", "N"):
+        for letter in shares:
             for row in range(2, end + 1):
                 ws[f"{letter}{row}"].number_format = "0%"
             ws.conditional_formatting.add(f"{letter}2:{letter}{end}", ColorScaleRule(
                 start_type="num", start_value=0.5, start_color="F8696B",
                 mid_type="num", mid_value=0.75, mid_color="FFEB84",
                 end_type="num", end_value=1, end_color="63BE7B"))
-        for letter in ("I", "M", "P"):
+        for letter in late:
             ws.conditional_formatting.add(f"{letter}2:{letter}{end}", CellIsRule(
                 operator="greaterThan", formula=["0"], fill=RED))
 

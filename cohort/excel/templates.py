@@ -49,9 +49,10 @@ from cohort.excel.layout import (
 )
 from cohort.messages import msg
 from cohort.models import Centre, Participant, Questionnaire
+from cohort.schedule import get_schedule
 from cohort.services.context import Actor
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from cohort.vocab import Timepoint
 from forms import piping
 from forms.piping import has_piping, pipe
 from forms.safe_cells import neutralise, neutralise_row
@@ -69,12 +70,12 @@ DATE_FORMAT = "yyyy-mm-dd"
 def due_codes(session: Session, *, actor: Actor, centre: Centre, timepoint: Timepoint,
               as_of: date) -> list[str]:
     """Codes of the centre's participants whose ``timepoint`` visit is due or overdue."""
-    if timepoint is Timepoint.M0:
+    if timepoint == get_schedule().baseline.name:
         rows = participant_overview(session, actor=actor, as_of=as_of, centre_id=centre.id)
-        return [r.code for r in rows if r.next_timepoint == "M0"
+        return [r.code for r in rows if r.next_timepoint == timepoint
                 and r.window_state in ("due", "overdue")]
     items = worklist(session, actor=actor, as_of=as_of, centre_id=centre.id, horizon_days=0)
-    return sorted(i.code for i in items if i.timepoint is timepoint
+    return sorted(i.code for i in items if i.timepoint == timepoint
                   and i.state in ("due", "overdue"))
 
 
@@ -96,7 +97,7 @@ def build_template(
 ) -> tuple[bytes, int]:
     """The workbook's bytes and how many participant rows were pre-filled."""
     if kind is Kind.QUESTIONNAIRE and timepoint is None:
-        raise CohortError(msg("template.timepoint_needed"))
+        raise CohortError(msg("template.timepoint_needed", visits=get_schedule().describe()))
     centre = find_centre(session, actor, centre_code)
     codes = (due_codes(session, actor=actor, centre=centre, timepoint=timepoint, as_of=as_of)
              if kind is Kind.QUESTIONNAIRE and timepoint is not None else [])
@@ -115,7 +116,7 @@ def _other_visits(session: Session, codes: Sequence[str], timepoint: Timepoint |
     out: dict[str, dict[str, dict[str, object]]] = {}
     for code, tp, answers in rows:
         if tp != timepoint:
-            out.setdefault(code, {})[TIMEPOINT_EVENTS[Timepoint(tp)]] = dict(answers)
+            out.setdefault(code, {})[get_schedule().event(tp)] = dict(answers)
     return out
 
 
@@ -281,7 +282,7 @@ def _piped_rows(ws: Worksheet, columns: Sequence[Column], codes: Sequence[str],
     ``[previous-event-name][weight]``) gets, on each participant's cell, a comment with the
     question as it reads for that person."""
     dictionary = get_dictionary()
-    event = TIMEPOINT_EVENTS[timepoint] if timepoint is not None else None
+    event = get_schedule().event(timepoint) if timepoint is not None else None
     for index, column in enumerate(columns, start=1):
         f = column.field
         if f is None or not has_piping(f.label + f.note, dictionary.fields):

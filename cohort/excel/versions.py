@@ -27,7 +27,7 @@ from typing import Any
 
 from cohort.dictionary import get_dictionary
 from cohort.excel.layout import CHECKBOX_SEPARATOR, LISTS_SHEET
-from cohort.excel.reader import Layout, Problem
+from cohort.excel.rows import Layout, Problem
 from cohort.messages import msg
 
 RULE = "import.dictionary_changed"

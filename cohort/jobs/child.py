@@ -1,4 +1,4 @@
-"""A job's work in a process of its own: ``python -m cohort.jobs.child JOB_ID``.
+"""A job's work in a process of its own: ``python -m cohort.cli.jobchild JOB_ID``.
 
 The runners (a server process's thread, procrastinate's worker, ``cohort worker``) start
 one per job and wait for it. A job is long and busy (pandas, statsmodels, openpyxl): run
@@ -15,11 +15,13 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import timedelta
 
 from cohort.jobs import store
 
 log = logging.getLogger("cohort.jobs")
+#: The child's entry point: it sits with the command line, above the domain, because it
+#: loads every kind of job (the analysis package registers its own).
+CHILD_MODULE = "cohort.cli.jobchild"
 STOPPED = ("This job stopped unexpectedly (its process ended); nothing was saved. Please "
            "try again; if it happens again, give the administrator the job number {job}.")
 
@@ -28,7 +30,7 @@ def run_in_child(url: str, job_id: str) -> int:
     """Run the job in a child process and wait for it; its exit code. A child that died
     without finishing the job (killed, out of memory) leaves it marked failed."""
     env = {**os.environ, "COHORT_DATABASE_URL": url}
-    done = subprocess.run([sys.executable, "-m", "cohort.jobs.child", job_id],  # noqa: S603
+    done = subprocess.run([sys.executable, "-m", CHILD_MODULE, job_id],  # noqa: S603
                           env=env, check=False)
     if done.returncode != 0:
         from cohort.db import engine_for
@@ -39,24 +41,3 @@ def run_in_child(url: str, job_id: str) -> int:
             log.error("job process ended with code %s", done.returncode,
                       extra={"job": job_id})
     return done.returncode
-
-
-def main(job_id: str) -> int:
-    import analysis.jobs  # noqa: F401  (registers the export and analysis jobs)
-    from cohort.db import engine_for
-    from cohort.jobs.runner import execute
-    from cohort.logs import configure
-    from cohort.settings import get_settings
-
-    settings = get_settings()
-    configure(settings.log_format, settings.log_level)
-    engine = engine_for(settings.database_url)
-    # SQLite: never take over a running job (its heartbeat cannot be written while its
-    # transaction holds the lock); ``ThreadRunner.recover`` requeues those of dead processes.
-    never = timedelta(days=3650) if engine.dialect.name == "sqlite" else None
-    execute(engine, job_id, stale_after=never)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - run by run_in_child
-    sys.exit(main(sys.argv[1]))

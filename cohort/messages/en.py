@@ -33,7 +33,32 @@ _RULES: Final[dict[str, str]] = {
     "rule.visit.out_of_window": "Questionnaire outside its visit window.",
     "rule.time.no_session_6m": (
         "Intervention participant without a valid session within six months."),
-    "rule.time.visit_overdue": "M6 or M12 questionnaire overdue.",
+    "rule.time.visit_overdue": "A follow-up questionnaire is overdue.",
+    "rule.import.status_out_of_order": (
+        "An import cannot add a status dated before a later stored change."),
+    "rule.import.enrolment_changed": (
+        "An import does not change a participant's enrolment answers (group aside)."),
+    "rule.import.duplicate_enrolment": (
+        "An enrolment row equal to a participant already enrolled is refused."),
+    "rule.import.no_code": "A row with answers needs a participant code.",
+    "rule.import.no_staff": "A session row must list the workers present.",
+    "rule.import.unknown_staff": "Workers present must be known staff ids or usernames.",
+    "rule.import.unreadable_value": (
+        "A cell that cannot be read with certainty is refused, never guessed."),
+    "rule.import.missing_column": "A required column is missing from the sheet.",
+    "rule.import.unknown_column": "A column that is not a variable of the dictionary.",
+    "rule.import.duplicate_column": "The same variable appears in two columns.",
+    "rule.import.unnamed_column": "A filled column without a variable name.",
+    "rule.import.dictionary_changed": (
+        "A workbook made with a dictionary whose codes have changed meaning is refused."),
+    "rule.import.refused": "A row the services refused for another reason (named in the message).",
+    "rule.redcap.unknown_event": "A REDCap row of an event this study does not have.",
+    "rule.redcap.not_in_event": (
+        "A REDCap row with a value in a field its event or form does not ask."),
+    "rule.redcap.repeating_row": (
+        "A REDCap row holding several forms without its repeating instrument is refused."),
+    "rule.participant.unknown": (
+        "A row naming no participant the importing person may see is refused."),
 }
 
 _REASONS: Final[dict[str, str]] = {
@@ -85,6 +110,9 @@ _REASONS: Final[dict[str, str]] = {
     "scope.role.export_log": (
         "The export log is reviewed by the data manager and national research officers: "
         "exports can cover centres you do not follow."),
+    "scope.person_needed": (
+        "{what} is done in a person's name, not by the {system}: give the staff member who "
+        "does it (on the command line: --as USERNAME)."),
     "scope.role.read_only": "Statisticians have read-only access to de-identified data.",
     "study.locked": (
         "The study is locked: its data are final and nothing more can be saved. Reading and "
@@ -159,7 +187,12 @@ _SERVICES: Final[dict[str, str]] = {
     "account.cannot_disable_self": (
         "You cannot disable your own account; ask another data manager."),
     "participant.not_found": "No participant with code {code}.",
+    "visit.unknown": "There is no timepoint '{value}'; use {visits}.",
     "session.not_found": "No AERLI session with id {id}.",
+    "review.none_ticked": "Please tick at least one deviation to review.",
+    "review.too_many": "Please review at most {limit} deviations at once ({ticked} were ticked).",
+    "review.comment_needed_many": (
+        "Please say how the deviations were resolved (a comment is required)."),
     "session.correction_reason_needed": (
         "Please say why the session is corrected (a reason is required)."),
     "session.correction_reason_too_long": "Please keep the reason under {limit} characters.",
@@ -167,7 +200,7 @@ _SERVICES: Final[dict[str, str]] = {
     "answer.required": "Please answer this question.",
     "answer.too_long": "Please keep it under {limit} characters.",
     "sync.bad_uuid": "The entry's id is not a UUID.",
-    "sync.visit_needed": "Say which visit (M0, M6 or M12).",
+    "sync.visit_needed": "Say which visit ({visits}).",
     "sync.participant_needed": "Say which participant.",
     "sync.version_needed": "Say which version is corrected.",
     "staff.not_active": "No active staff member with id {staff_id}.",
@@ -327,7 +360,7 @@ _IMPORT: Final[dict[str, str]] = {
         "instrument; export the records again with the redcap_repeat_instrument column, one "
         "form per row."),
     "template.timepoint_needed": (
-        "Please say which timepoint the questionnaire is for (M0, M6 or M12)."),
+        "Please say which timepoint the questionnaire is for ({visits})."),
     "workbook.other_version_lists": (
         "This workbook was made from another version of the data dictionary, and its hidden "
         "sheet '{sheet}' (the answers of each list) is gone, so whether its answer codes still "
@@ -410,8 +443,8 @@ _IMPORT: Final[dict[str, str]] = {
         "questionnaires. Nothing was read: rename the sheet, or copy its rows into a {named} "
         "template."),
     "workbook.sheet_timepoint_unknown": (
-        "Cannot tell the timepoint of the sheet '{sheet}'; name it 'M0 questionnaire', 'M6 "
-        "questionnaire' or 'M12 questionnaire', or use a template."),
+        "Cannot tell the timepoint of the sheet '{sheet}'; name it {names}, or use a "
+        "template."),
     "workbook.mixed_kinds": (
         "This workbook mixes kinds of rows ({sheets}). Nothing was read: please put each kind "
         "in its own workbook (a new template) and import them one by one."),

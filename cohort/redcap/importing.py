@@ -35,9 +35,10 @@ from cohort.excel.redcap import read_records
 from cohort.models import ExternalRecord, Participant, Questionnaire
 from cohort.redcap import BadParameter
 from cohort.redcap.project import EVENT, RECORD_ID, REPEAT_INSTANCE, REPEAT_INSTRUMENT
+from cohort.schedule import get_schedule
 from cohort.services.context import Actor, require_role
 from cohort.services.questionnaires import questionnaire_forms
-from cohort.vocab import TIMEPOINT_EVENTS, Timepoint
+from cohort.vocab import Timepoint
 from forms.constants import CHECKBOX_SEPARATOR
 
 DATE_FORMATS = {"YMD": "%Y-%m-%d", "DMY": "%d-%m-%Y", "MDY": "%m-%d-%Y"}
@@ -253,7 +254,7 @@ def import_records(session: Session, *, actor: Actor, request: ImportRequest,
     versions: dict[tuple[str, str], int] = {}
     if not request.force_auto_number:
         known = _known(session, actor, ids)
-        events = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
+        events = {v.event: Timepoint(v.name) for v in get_schedule()}
         for row in rows:
             found = known.get(row[RECORD_ID].strip().upper())
             tp = events.get(row.get(EVENT, "").strip().lower())

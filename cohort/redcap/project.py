@@ -26,7 +26,6 @@ from cohort.redcap import BadParameter
 from cohort.services.context import Actor, protocol_config
 from cohort.services.queries import list_centres
 from cohort.settings import get_settings
-from cohort.vocab import TIMEPOINT_EVENTS
 from forms import DataDictionary
 from forms.constants import API_COLUMNS, CHECKBOX_SEPARATOR
 from forms.events import ONGOING_EVENT
@@ -152,18 +151,17 @@ def events(arms: Sequence[str] = ()) -> list[dict[str, Any]]:
     """REDCap's event list: offsets are the visit windows' target days and half-widths."""
     mapping = get_dictionary().events
     config = protocol_config()
-    timepoints = {event: tp for tp, event in TIMEPOINT_EVENTS.items()}
     rows: list[dict[str, Any]] = []
     for number, event in enumerate(mapping.events, start=1):
         arm = int(mapping.arms.get(event) or 1)
         if arms and str(arm) not in arms:
             continue
-        tp = timepoints.get(event)
-        width = config.window_width(tp) if tp is not None and tp.value != "M0" else 0
+        visit = config.schedule.by_event(event)
+        width = 0 if visit is None or visit is config.schedule.baseline else visit.after
         rows.append({"event_name": event_label(event), "arm_num": arm,
                      "unique_event_name": event, "custom_event_label": "",
                      "event_id": number,
-                     "days_offset": config.target_day(tp) if tp is not None else 0,
+                     "days_offset": visit.target_day if visit is not None else 0,
                      "offset_min": width, "offset_max": width})
     return rows
 

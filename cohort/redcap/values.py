@@ -16,6 +16,7 @@ from typing import Any
 
 from cohort.excel.redcap import SESSION_FORM, STATUS_FORM
 from cohort.models import AerliSession, Participant, Questionnaire, StatusChange
+from cohort.schedule import get_schedule
 from cohort.services.enrolment import enrolment_answers
 from cohort.services.questionnaires import questionnaire_forms
 from cohort.vocab import (
@@ -23,7 +24,6 @@ from cohort.vocab import (
     MODALITY_CODES,
     SETTING_CODES,
     STATUS_CODES,
-    TIMEPOINT_EVENTS,
     Timepoint,
     code_for,
 )
@@ -86,10 +86,12 @@ def rows_of(
     code, centre = person.code, person.centre_id
     by_tp: Mapping[Timepoint, Questionnaire] = {q.timepoint: q for q in questionnaires}
     rows: list[FlatRow] = []
-    for tp, event in TIMEPOINT_EVENTS.items():
+    schedule = get_schedule()
+    for visit in schedule:
+        tp, event = Timepoint(visit.name), visit.event
         found = by_tp.get(tp)
         row = FlatRow(code, event, centre)
-        if tp is Timepoint.M0:
+        if visit is schedule.baseline:
             row.values.update(enrolment_answers(person))
             row.forms.add(ENROLMENT_FORM)
         if found is not None:

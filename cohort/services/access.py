@@ -74,7 +74,7 @@ def check_purpose(*, kind: ExportKind, channel: Channel, centre_codes: Sequence[
 def record_export(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     actor_name: str,
     channel: Channel,
     kind: ExportKind,
@@ -101,7 +101,7 @@ def record_export(
     if not in_batch(session):
         session.commit()  # end the read transaction first (SQLite: no stale-snapshot write)
     entry = ExportLog(
-        actor_id=actor.staff_id if actor is not None and actor.staff_id else None,
+        actor_id=actor.audit_id,
         actor_name=actor_name[:120], channel=channel, client=(client or None) and client[:120],
         kind=kind, fmt=fmt[:16], shape=shape, fields=list(fields)[:_MAX_FIELDS], rows=rows,
         centre_codes=sorted(centre_codes) if centre_codes is not None else None,

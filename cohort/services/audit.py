@@ -10,12 +10,33 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, col, select
 
 from cohort.models import AuditEntry, utcnow
+
+
+class Acting(Protocol):
+    """Who acts, as the audit trail records it (``cohort.services.context.Actor``)."""
+
+    @property
+    def audit_id(self) -> int | None: ...
+
+    @property
+    def system(self) -> str | None: ...
+
+
+#: An actor, or (older callers) the staff id alone.
+Who: TypeAlias = "Acting | int | None"
+
+
+def _who(actor: Who) -> tuple[int | None, str | None]:
+    """(staff id, system actor's name) of an audit entry."""
+    if actor is None or isinstance(actor, int):
+        return actor, None
+    return actor.audit_id, actor.system
 
 
 def _text(value: Any) -> str | None:
@@ -30,7 +51,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def record_create(session: Session, actor_id: int | None, record: SQLModel) -> None:
+def record_create(session: Session, actor_id: Who, record: SQLModel) -> None:
     """Audit a freshly flushed record (its id must be set).
 
     Written with a Core INSERT at once, not as an ORM object: an audit entry is never read
@@ -40,17 +61,18 @@ def record_create(session: Session, actor_id: int | None, record: SQLModel) -> N
     record_creates(session, actor_id, [record])
 
 
-def record_creates(session: Session, actor_id: int | None,
+def record_creates(session: Session, actor_id: Who,
                    records: Sequence[SQLModel]) -> None:
     """Audit many flushed records in one multi-row INSERT (imports)."""
     if not records:
         return
+    staff_id, system = _who(actor_id)
     now = utcnow()
     rows = []
     for record in records:
         data = record.model_dump(mode="json")
         rows.append({
-            "at": now, "actor_id": actor_id, "action": "create",
+            "at": now, "actor_id": staff_id, "actor_system": system, "action": "create",
             "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),
             "record_id": int(data["id"]), "field": None, "old_value": None,
             "new_value": json.dumps(data, sort_keys=True, default=str)})
@@ -64,18 +86,20 @@ _AUDIT_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
 
 def record_changes(
     session: Session,
-    actor_id: int | None,
+    actor_id: Who,
     table: str,
     record_id: int,
     changes: Mapping[str, tuple[Any, Any]],
 ) -> None:
     """Audit field changes given as ``{field: (old, new)}``; unchanged fields are skipped."""
+    staff_id, system = _who(actor_id)
     for name, (old, new) in changes.items():
         if _text(old) == _text(new):
             continue
         session.add(
             AuditEntry(
-                actor_id=actor_id,
+                actor_id=staff_id,
+                actor_system=system,
                 action="update",
                 table_name=table,
                 record_id=record_id,
@@ -84,6 +108,27 @@ def record_changes(
                 new_value=_text(new),
             )
         )
+
+
+def record_changes_many(
+    session: Session,
+    actor_id: Who,
+    items: Sequence[tuple[str, int, Mapping[str, tuple[Any, Any]]]],
+) -> None:
+    """``record_changes`` for many records ``(table, record_id, changes)`` in one
+    multi-row INSERT: the same entries, without the unit of work (bulk writers)."""
+    staff_id, system = _who(actor_id)
+    now = utcnow()
+    rows = [
+        {"at": now, "actor_id": staff_id, "actor_system": system, "action": "update",
+         "table_name": table, "record_id": record_id, "field": name,
+         "old_value": _text(old), "new_value": _text(new)}
+        for table, record_id, changes in items
+        for name, (old, new) in changes.items()
+        if _text(old) != _text(new)
+    ]
+    if rows:
+        session.connection().execute(insert(_AUDIT_TABLE), rows)
 
 
 def answer_changes(

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound
@@ -42,6 +42,8 @@ class QuestionnaireRow:
     timepoint: Timepoint
     answers: Mapping[str, Any]
     ref: str = ""
+    #: Who enters it, when not the call's actor (the demo writes for many teams at once).
+    actor: Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start:start + CHUNK]
 
 
-def _participants(session: Session, codes: Iterable[str]) -> dict[str, Participant]:
+def participants_by_code(session: Session, codes: Iterable[str]) -> dict[str, Participant]:
+    """The participants of these codes, read in a few ``IN (...)`` queries."""
     wanted = sorted(set(codes))
     found: dict[str, Participant] = {}
     for chunk in _chunks(wanted):
@@ -120,7 +123,8 @@ def save_questionnaires(
     same visit date and answers is counted as unchanged rather than refused as a
     duplicate, so importing the same workbook twice writes nothing new.
     """
-    people = _participants(session, (r.code for r in rows))
+    default_actor = actor
+    people = participants_by_code(session, (r.code for r in rows))
     ids = [p.id for p in people.values() if p.id is not None]
     stored = _stored(session, ids)
     done: dict[int, set[Timepoint]] = {}
@@ -128,15 +132,17 @@ def save_questionnaires(
         done.setdefault(participant_id, set()).add(timepoint)
     # Other visits' answers by person, only for a dictionary whose logic reads them.
     visits: dict[int, dict[Timepoint, Mapping[str, Any]]] = {}
-    if get_dictionary().reads_other_events:
+    reads_others = get_dictionary().reads_other_events
+    if reads_others:
         for (participant_id, timepoint), found in stored.items():
             visits.setdefault(participant_id, {})[timepoint] = found.answers
 
     result = BulkSaved()
-    accepted: list[tuple[Participant, Any]] = []
+    accepted: list[tuple[Participant, Any, Actor]] = []
     errors: list[RowError] = []
     for row in rows:
         person = people.get(row.code)
+        actor = row.actor or default_actor
         try:
             if person is None or person.id is None or not actor.can_see(person.centre_id):
                 raise NotFound(msg("participant.not_found", code=row.code))
@@ -147,7 +153,7 @@ def save_questionnaires(
                 result.unchanged.append(row)
                 continue
             others = other_visits(visits.get(person.id, {}), row.timepoint) \
-                if visits else None
+                if reads_others else None
             checked = check_new(actor=actor, participant=person, timepoint=row.timepoint,
                                 answers=row.answers, done=frozenset(taken), on=on,
                                 others=others)
@@ -155,14 +161,20 @@ def save_questionnaires(
             errors.append(RowError(row, error))
             continue
         taken.add(row.timepoint)
-        accepted.append((person, checked))
+        if reads_others:  # a later row of the same person reads this one, as one by one
+            visits.setdefault(person.id, {})[row.timepoint] = checked.record.answers
+        accepted.append((person, checked, actor))
     if errors:
         raise BulkRefused(errors)
 
-    records = [checked.record for _, checked in accepted]
+    records = [checked.record for _, checked, _ in accepted]
     _insert(session, records)
-    audit.record_creates(session, actor.staff_id, records)
-    for person, checked in accepted:
+    by_actor: dict[int, list[Questionnaire]] = {}
+    for _, checked, who in accepted:
+        by_actor.setdefault(who.staff_id, []).append(checked.record)
+    for staff_id, created in by_actor.items():
+        audit.record_creates(session, staff_id, created)
+    for person, checked, _ in accepted:
         record = checked.record
         assert record.id is not None  # noqa: S101
         deviations = [new_deviation(finding, entity="questionnaire", record_id=record.id,
@@ -176,13 +188,18 @@ def save_questionnaires(
 
 
 def _insert(session: Session, records: Sequence[Questionnaire]) -> None:
-    """One multi-row INSERT … RETURNING id for many records (no per-object unit of work).
+    insert_records(session, records)
+
+
+def insert_records(session: Session, records: Sequence[SQLModel]) -> None:
+    """One multi-row INSERT … RETURNING id for many records of one table (no per-object
+    unit of work).
 
     The records keep their values and get their ids; they are not added to the session.
     """
     if not records:
         return
-    table = Questionnaire.__table__  # type: ignore[attr-defined]
+    table = type(records[0]).__table__  # type: ignore[attr-defined]
     columns = [c.name for c in table.columns if c.name != "id"]
     values = [{name: getattr(record, name) for name in columns} for record in records]
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)

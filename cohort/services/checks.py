@@ -31,9 +31,9 @@ from cohort import rules
 from cohort.errors import FutureCheckDate
 from cohort.messages import msg
 from cohort.models import AerliSession, Deviation, Participant, Questionnaire, utcnow
-from cohort.rules import Finding, ScheduleFacts, overdue_timepoints
+from cohort.rules import Finding, ProtocolConfig, ScheduleFacts, overdue_timepoints
 from cohort.services import audit
-from cohort.services.context import finish, protocol_config
+from cohort.services.context import CHECKS, Actor, finish, protocol_config
 from cohort.services.context import today as current_day
 from cohort.services.deviations import audit_raised, new_deviation
 from cohort.services.lockstate import read_lock_state, require_unlocked
@@ -60,7 +60,8 @@ class CheckReport:
 
 def _findings(participant: Participant, facts: ScheduleFacts) -> Iterator[tuple[str, Finding]]:
     """(key suffix, finding) for every time-based rule that fires on these facts."""
-    no_session = rules.RULES_BY_ID[NO_SESSION].check(facts)
+    check = rules.RULES_BY_ID[NO_SESSION].check
+    no_session = check(facts) if check is not None else None
     if no_session is not None:
         yield "", Finding(NO_SESSION, Severity.TIME, no_session)
     for tp, closes in overdue_timepoints(facts):
@@ -91,13 +92,16 @@ def _cleared_because(deviation: Deviation, participant: Participant | None,
 
 
 def run_checks(
-    session: Session, *, as_of: date, today: date | None = None
+    session: Session, *, as_of: date, today: date | None = None, actor: Actor = CHECKS,
+    config: ProtocolConfig | None = None,
 ) -> CheckReport:
     """Evaluate the time-based rules as of a date, raise what is new, clear what is not.
 
     ``as_of`` may be in the past (what was late then and still is), never in the future:
     a visit whose window has not closed yet is not overdue. ``today`` is the real date
-    unless a caller builds data as of another day (the demo generator).
+    unless a caller builds data as of another day (the demo generator). ``actor`` is the
+    system actor the audit trail names (the checks); ``config`` the protocol's parameters
+    (default: from the settings, ``protocol_config()``).
     """
     now = today or current_day()
     if as_of > now:
@@ -106,7 +110,7 @@ def run_checks(
     # centre is left out, the others are checked.
     require_unlocked(session, None)
     frozen = sorted(read_lock_state(session).centres_since)
-    config = protocol_config()
+    config = config or protocol_config()
     report = CheckReport(as_of=as_of)
     done: dict[int, set[Timepoint]] = defaultdict(set)
     for pid, tp in session.exec(
@@ -176,14 +180,14 @@ def run_checks(
         deviation.resolution_comment = f"Resolved automatically on {now}: {reason}."
         deviation.resolved_at = utcnow()
         session.add(deviation)
-        audit.record_changes(session, None, "deviation", deviation.id,
+        audit.record_changes(session, actor, "deviation", deviation.id,
                              {"status": (old_status, deviation.status),
                               "resolution_comment": (old_comment, deviation.resolution_comment)})
         report.auto_resolved += 1
     if new:
         session.add_all(new)
         session.flush()
-        audit_raised(session, new)
+        audit_raised(session, new, actor)
     report.raised = new
     finish(session)
     return report

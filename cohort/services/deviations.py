@@ -12,7 +12,7 @@ from cohort.models import Deviation, Participant, utcnow
 from cohort.rules import Finding
 from cohort.services import audit
 from cohort.services.code_search import code_contains
-from cohort.services.context import Actor, finish, require_role, require_scope
+from cohort.services.context import PROTOCOL_RULES, Actor, finish, require_role, require_scope
 from cohort.services.deid import redact_records
 from cohort.vocab import DeviationStatus
 
@@ -46,10 +46,11 @@ def raise_findings(
     return raised
 
 
-def audit_raised(session: Session, deviations: Iterable[Deviation]) -> None:
-    """Audit flushed deviations as created by the system (no staff member raised them)."""
-    for deviation in deviations:
-        audit.record_create(session, None, deviation)
+def audit_raised(session: Session, deviations: Iterable[Deviation],
+                 by: Actor = PROTOCOL_RULES) -> None:
+    """Audit flushed deviations as created by a system actor (no staff member raised them:
+    the soft rules did, or the time-based checks)."""
+    audit.record_creates(session, by, list(deviations))
 
 
 def new_deviation(
@@ -77,6 +78,7 @@ def new_deviation(
         message_id=finding.reason.id,
         message_params=params,
         dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
+        raised_at=utcnow(),  # given: a default factory costs an inspection per call
     )
 
 

@@ -167,6 +167,27 @@ def check_enrolment(data: EnrolmentCreate) -> None:
              for p in result.problems], context="enrolment")
 
 
+def check_eligible(data: EnrolmentCreate, on: date | None = None) -> None:
+    """Every check of an enrolment that needs no database: the eligibility and consent
+    rules (``NotEligible`` naming the rule), then the dictionary's ranges. Shared by
+    ``enrol`` and the bulk writer (``bulk_writes.enrol_many``)."""
+    rules.enforce(
+        "enrolment",
+        EnrolmentFacts(
+            age=data.age,
+            injected_past_month=data.injected_past_month,
+            wish_neck_groin=data.wish_neck_groin,
+            consent=data.consent,
+            consent_date=data.consent_date,
+            inclusion_date=data.inclusion_date,
+            today=on or today(),
+            config=protocol_config(),
+        ),
+    )
+    assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
+    check_enrolment(data)
+
+
 def _next_seq(session: Session, centre: Centre) -> int:
     """The centre's next sequence number; a clear refusal once its codes are used up
     (``MAX_SEQUENCE``, 99,999 people per centre), never a ``ValueError`` from the code."""
@@ -187,21 +208,8 @@ def enrol(
     centre = _centre(session, actor, data.centre_code)
     assert centre.id is not None  # noqa: S101
     require_scope(actor, centre.id, session=session)
-    rules.enforce(
-        "enrolment",
-        EnrolmentFacts(
-            age=data.age,
-            injected_past_month=data.injected_past_month,
-            wish_neck_groin=data.wish_neck_groin,
-            consent=data.consent,
-            consent_date=data.consent_date,
-            inclusion_date=data.inclusion_date,
-            today=on or today(),
-            config=protocol_config(),
-        ),
-    )
+    check_eligible(data, on)
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
-    check_enrolment(data)
     for attempt in range(5):
         seq = _next_seq(session, centre)
         participant = Participant(

@@ -8,7 +8,8 @@ inclusion dates computed here and compared in SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,14 +19,46 @@ from sqlmodel import Session, col, select
 
 from cohort.models import AerliSession, Centre, Deviation, Participant, Questionnaire
 from cohort.rules import ProtocolConfig
+from cohort.schedule import get_schedule
 from cohort.services.context import Actor, protocol_config
 from cohort.vocab import DeviationStatus, Group, Status, Timepoint
 
 FOLLOWING = (Status.ACTIVE, Status.RETURNED, Status.LOST_TO_FOLLOW_UP)
 
 
+def _pct(n: int, d: int) -> float | None:
+    return round(100 * n / d, 1) if d else None
+
+
+@dataclass
+class VisitStatus:
+    """One visit of the schedule at one centre (or summed over centres).
+
+    ``done``: questionnaires saved; ``in_window``: of them, inside the window. For follow-up
+    visits, among participants still followed without the questionnaire: ``due`` (window
+    open now) and ``overdue`` (window closed). Retention by attendance (the analysis
+    report's definition): of the ``eligible`` participants (window closed, or came anyway),
+    the % with the questionnaire done inside the window and done at all."""
+
+    visit: str
+    done: int = 0
+    in_window: int = 0
+    due: int = 0
+    overdue: int = 0
+    eligible: int = 0
+    attended_in_window_pct: float | None = None
+    attended_pct: float | None = None
+
+    def finish(self) -> None:
+        self.attended_in_window_pct = _pct(self.in_window, self.eligible)
+        self.attended_pct = _pct(self.done, self.eligible)
+
+
 @dataclass
 class CentreStatus:
+    """A centre's enrolment, visits (one entry per visit of the schedule, in order),
+    sessions, deviations and losses."""
+
     centre_id: int
     centre_code: str
     centre_name: str
@@ -33,47 +66,54 @@ class CentreStatus:
     enrolled: int = 0
     intervention: int = 0
     comparison: int = 0
-    m0_done: int = 0
-    m6_done: int = 0
-    m6_in_window: int = 0
-    m12_done: int = 0
-    m12_in_window: int = 0
-    m6_due: int = 0
-    m6_overdue: int = 0
-    m12_due: int = 0
-    m12_overdue: int = 0
+    visits: list[VisitStatus] = field(default_factory=list)
     sessions: int = 0
     with_valid_session: int = 0
     open_deviations: int = 0
     withdrawn: int = 0
     deceased: int = 0
     lost_to_follow_up: int = 0
-    # Retention by attendance (the analysis report's definition): of the participants
-    # whose window has closed, or who came anyway, the % with the questionnaire done
-    # inside the window and done at all. Beside it, retention by status: the % not
-    # currently recorded as lost to follow-up.
-    m6_eligible: int = 0
-    m12_eligible: int = 0
-    m6_attended_in_window_pct: float | None = None
-    m6_attended_pct: float | None = None
-    m12_attended_in_window_pct: float | None = None
-    m12_attended_pct: float | None = None
+    # Beside attendance, retention by status: the % not currently recorded as lost.
     retained_by_status_pct: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CentreStatus:
+        """The row ``as_dict`` gave (the retention cache keeps rows as JSON)."""
+        visits = [VisitStatus(**v) for v in values.get("visits", [])]
+        return cls(**{**values, "visits": visits})
+
+    def visit(self, name: str) -> VisitStatus:
+        return next(v for v in self.visits if v.visit == name)
+
+    @property
+    def overdue(self) -> int:
+        return sum(v.overdue for v in self.visits)
 
     def finish(self) -> None:
         """Fill the percentages from the counts (None when there is no denominator)."""
-        def pct(n: int, d: int) -> float | None:
-            return round(100 * n / d, 1) if d else None
+        for visit in self.visits:
+            visit.finish()
+        self.retained_by_status_pct = _pct(self.enrolled - self.lost_to_follow_up,
+                                           self.enrolled)
 
-        self.m6_attended_in_window_pct = pct(self.m6_in_window, self.m6_eligible)
-        self.m6_attended_pct = pct(self.m6_done, self.m6_eligible)
-        self.m12_attended_in_window_pct = pct(self.m12_in_window, self.m12_eligible)
-        self.m12_attended_pct = pct(self.m12_done, self.m12_eligible)
-        self.retained_by_status_pct = pct(self.enrolled - self.lost_to_follow_up,
-                                          self.enrolled)
+
+def total_status(rows: list[CentreStatus]) -> CentreStatus:
+    """The centres' rows summed (percentages recomputed from the summed counts)."""
+    total = CentreStatus(0, "all", "All centres", "",
+                         visits=[VisitStatus(v.name) for v in get_schedule()])
+    for row in rows:
+        for key in ("enrolled", "intervention", "comparison", "sessions",
+                    "with_valid_session", "open_deviations", "withdrawn", "deceased",
+                    "lost_to_follow_up"):
+            setattr(total, key, getattr(total, key) + getattr(row, key))
+        for mine, theirs in zip(total.visits, row.visits, strict=True):
+            for key in ("done", "in_window", "due", "overdue", "eligible"):
+                setattr(mine, key, getattr(mine, key) + getattr(theirs, key))
+    total.finish()
+    return total
 
 
 @dataclass
@@ -109,9 +149,9 @@ class ParticipantRow:
 
 def _inclusion_cutoffs(config: ProtocolConfig, tp: Timepoint, as_of: date) -> tuple[date, date]:
     """Inclusion dates for which ``tp``'s window opened (<= first) / closed (< second)."""
-    target = config.target_day(tp)
-    opened_if_included_by = as_of - timedelta(days=target - config.window_days)
-    closed_if_included_before = as_of - timedelta(days=target + config.window_days)
+    visit = config.visit(tp)
+    opened_if_included_by = as_of - timedelta(days=visit.opens_day)
+    closed_if_included_before = as_of - timedelta(days=visit.closes_day)
     return opened_if_included_by, closed_if_included_before
 
 
@@ -134,7 +174,10 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
     """Enrolment, completion, windows, sessions and open deviations per visible centre."""
     config = protocol_config()
     centres = session.exec(_scoped(select(Centre), actor, col(Centre.id)).order_by(Centre.code))
-    rows = {c.id: CentreStatus(c.id, c.code, c.name, c.city) for c in centres if c.id}
+    schedule = config.schedule
+    rows = {c.id: CentreStatus(c.id, c.code, c.name, c.city,
+                               visits=[VisitStatus(v.name) for v in schedule])
+            for c in centres if c.id}
     if not rows:
         return []
     p = _columns(Participant)
@@ -174,12 +217,15 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
         )
     ).all()
     for centre_id, tp, n, in_window in done:
-        prefix = Timepoint(tp).value.lower()
-        setattr(rows[centre_id], f"{prefix}_done", int(n))
-        if prefix != "m0":
-            setattr(rows[centre_id], f"{prefix}_in_window", int(in_window or 0))
+        if tp not in schedule:
+            continue
+        row_visit = rows[centre_id].visit(tp)
+        row_visit.done = int(n)
+        if tp != schedule.baseline.name:
+            row_visit.in_window = int(in_window or 0)
 
-    for tp in (Timepoint.M6, Timepoint.M12):
+    for visit in schedule.follow_ups:
+        tp = Timepoint(visit.name)
         opened_by, closed_before = _inclusion_cutoffs(config, tp, as_of)
         missing = ~sa.select(q.id).where(q.participant_id == p.id, q.timepoint == tp).exists()
         pending = session.exec(
@@ -201,13 +247,13 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
                 p.centre_id,
             )
         ).all()
-        prefix = tp.value.lower()
         for centre_id, overdue, due in pending:
-            setattr(rows[centre_id], f"{prefix}_overdue", int(overdue or 0))
-            setattr(rows[centre_id], f"{prefix}_due", int(due or 0))
+            rows[centre_id].visit(tp).overdue = int(overdue or 0)
+            rows[centre_id].visit(tp).due = int(due or 0)
 
-    for tp in (Timepoint.M6, Timepoint.M12):
-        closed_by = as_of - timedelta(days=config.target_day(tp) + config.window_width(tp))
+    for visit in schedule.follow_ups:
+        tp = Timepoint(visit.name)
+        closed_by = as_of - timedelta(days=visit.closes_day)
         has = sa.select(q.id).where(q.participant_id == p.id, q.timepoint == tp).exists()
         eligible = session.exec(
             _scoped(
@@ -219,7 +265,7 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
             )
         ).all()
         for centre_id, n in eligible:
-            setattr(rows[centre_id], f"{tp.value.lower()}_eligible", int(n))
+            rows[centre_id].visit(tp).eligible = int(n)
 
     s = _columns(AerliSession)
     with_sessions = sa.join(_table(Participant), _table(AerliSession), p.id == s.participant_id)
@@ -285,7 +331,7 @@ def participant_overview(
             col(Questionnaire.participant_id).in_(ids)
         )
     ).all():
-        done.setdefault(pid, []).append(Timepoint(tp).value)
+        done.setdefault(pid, []).append(str(tp))
     s = _columns(AerliSession)
     sessions: dict[int, tuple[int, int]] = {}
     per_participant: Any = (
@@ -308,7 +354,8 @@ def participant_overview(
         assert part.id is not None  # noqa: S101
         row = ParticipantRow(
             code=part.code, centre_code=centre_code, group=part.group, status=part.status,
-            inclusion_date=part.inclusion_date, done=sorted(done.get(part.id, []), key=_tp_order),
+            inclusion_date=part.inclusion_date,
+            done=sorted(done.get(part.id, []), key=_tp_order(config)),
             sessions=sessions.get(part.id, (0, 0))[0],
             valid_sessions=sessions.get(part.id, (0, 0))[1],
             open_deviations=int(devs.get(part.id, 0)),
@@ -316,18 +363,24 @@ def participant_overview(
         if part.status in (Status.WITHDRAWN, Status.DECEASED):
             row.window_state = "not_followed"
         else:
-            for tp in Timepoint:
-                if tp.value not in row.done:
-                    opens, _target, closes = config.window(tp, part.inclusion_date)
-                    row.next_timepoint, row.next_opens, row.next_closes = tp.value, opens, closes
+            # What is next comes after the latest visit done: an M6 missed before an M12
+            # that was done is passed, not "next" (the person moved on, and so do we).
+            visits = list(config.schedule)
+            order = {visit.name: n for n, visit in enumerate(visits)}
+            latest = max((order.get(str(v), -1) for v in row.done), default=-1)
+            for visit in visits[latest + 1:]:
+                if visit.name not in row.done:
+                    opens, _target, closes = config.window(visit.name, part.inclusion_date)
+                    row.next_timepoint, row.next_opens, row.next_closes = visit.name, opens, closes
                     row.window_state = _state(opens, closes, as_of)
                     break
         out.append(row)
     return out
 
 
-def _tp_order(value: str) -> int:
-    return [t.value for t in Timepoint].index(value)
+def _tp_order(config: ProtocolConfig) -> Callable[[str], int]:
+    names = config.schedule.names
+    return lambda value: names.index(value) if value in names else len(names)
 
 
 def worklist(
@@ -354,8 +407,12 @@ def worklist(
     if centre_id is not None:
         statement = statement.where(p.centre_id == centre_id)
     horizon = as_of + timedelta(days=horizon_days)
-    # Only participants whose M6 window opens before the horizon can have work due.
-    earliest_open = config.m6_target_day - config.window_days
+    # Only participants whose first follow-up window opens before the horizon can have
+    # work due.
+    follow_ups = config.schedule.follow_ups
+    if not follow_ups:
+        return []
+    earliest_open = min(v.opens_day for v in follow_ups)
     statement = statement.where(col(p.inclusion_date) <= horizon - timedelta(days=earliest_open))
     participants = session.exec(statement).all()
     ids = [part.id for part, _ in participants]
@@ -367,14 +424,15 @@ def worklist(
             for pid, tp in session.exec(
                 select(Questionnaire.participant_id, Questionnaire.timepoint).where(
                     col(Questionnaire.participant_id).in_(chunk),
-                    col(Questionnaire.timepoint).in_([Timepoint.M6, Timepoint.M12]),
+                    col(Questionnaire.timepoint).in_([v.name for v in follow_ups]),
                 )
             ).all()
         )
     items = []
     for part, centre_code in participants:
         assert part.id is not None  # noqa: S101
-        for tp in (Timepoint.M6, Timepoint.M12):
+        for visit in follow_ups:
+            tp = Timepoint(visit.name)
             if (part.id, tp) in done:
                 continue
             opens, target, closes = config.window(tp, part.inclusion_date)

@@ -11,10 +11,11 @@ from cohort.errors import CohortError
 from cohort.messages import msg
 from cohort.models import Participant, Questionnaire, StatusChange
 from cohort.rules import DatedFacts, GroupChangeFacts
+from cohort.schedule import get_schedule
 from cohort.services import audit
 from cohort.services.context import Actor, finish, get_participant, require_scope, today
 from cohort.services.deid import redact_records
-from cohort.vocab import Group, Status, Timepoint
+from cohort.vocab import Group, Status
 
 # Relational harm reduction: "accountability without termination". Anyone may come
 # back, except after death.
@@ -36,7 +37,7 @@ def change_group(session: Session, *, actor: Actor, code: str, group: Group) -> 
         session.exec(
             select(Questionnaire.id).where(
                 Questionnaire.participant_id == participant.id,
-                Questionnaire.timepoint == Timepoint.M0,
+                Questionnaire.timepoint == get_schedule().baseline.name,
             )
         ).first()
         is not None
@@ -59,6 +60,22 @@ def allowed_statuses(current: Status) -> list[Status]:
     return [s for s in Status if s in _ALLOWED[current]]
 
 
+def check_status(session: Session, actor: Actor, participant: Participant, current: Status,
+                 status: Status, effective_date: date, on: date | None = None) -> None:
+    """Every check of a status change from ``current``: scope, dates, allowed moves.
+    Shared by ``change_status`` and the bulk writer (which tracks ``current`` itself)."""
+    require_scope(actor, participant.centre_id, session=session)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(effective_date, participant.inclusion_date, on or today(),
+                   what="status"),
+    )
+    if status not in _ALLOWED[current]:
+        raise CohortError(msg("status.not_allowed", code=participant.code,
+                              current=current, requested=status))
+
+
 def change_status(
     session: Session,
     *,
@@ -71,16 +88,8 @@ def change_status(
 ) -> StatusChange:
     """Append a status to the history and make it current."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id, session=session)
+    check_status(session, actor, participant, participant.status, status, effective_date, on)
     assert participant.id is not None  # noqa: S101
-    rules.enforce(
-        "dated",
-        DatedFacts(effective_date, participant.inclusion_date, on or today(),
-                   what="status"),
-    )
-    if status not in _ALLOWED[participant.status]:
-        raise CohortError(msg("status.not_allowed", code=participant.code,
-                              current=participant.status, requested=status))
     change = StatusChange(
         participant_id=participant.id,
         status=status,

@@ -25,6 +25,7 @@ from cohort.errors import (
 from cohort.messages import msg
 from cohort.models import Participant, Questionnaire, utcnow
 from cohort.rules import DatedFacts, Finding, VisitFacts
+from cohort.schedule import get_schedule
 from cohort.services import audit
 from cohort.services.context import (
     Actor,
@@ -39,12 +40,12 @@ from cohort.services.context import (
 from cohort.services.deviations import raise_findings
 from cohort.services.enrolment import enrolment_answers
 from cohort.services.results import Saved
-from cohort.vocab import RECORD_FORMS, TIMEPOINT_EVENTS, Timepoint
+from cohort.vocab import RECORD_FORMS, Timepoint
 
 
 def questionnaire_forms(timepoint: Timepoint) -> list[str]:
     """The dictionary forms that make up a timepoint's questionnaire."""
-    event = TIMEPOINT_EVENTS[timepoint]
+    event = get_schedule().event(timepoint)
     return [
         f.name for f in get_dictionary().forms_for_event(event) if f.name not in RECORD_FORMS
     ]
@@ -57,7 +58,7 @@ def record_answers(participant: Participant | None, timepoint: Timepoint
     dictionary = get_dictionary()
     if participant is None or not dictionary.bounds_read_record:
         return None
-    event = TIMEPOINT_EVENTS[timepoint]
+    event = get_schedule().event(timepoint)
     if not any(f.name in RECORD_FORMS for f in dictionary.forms_for_event(event)):
         return None
     return enrolment_answers(participant)
@@ -70,7 +71,7 @@ def _validated(
 ) -> tuple[dict[str, Any], float, date]:
     dictionary = get_dictionary()
     names = questionnaire_forms(timepoint)
-    event = TIMEPOINT_EVENTS[timepoint]
+    event = get_schedule().event(timepoint)
     result = dictionary.validate(names, answers, event=event, other_events=others,
                                  record=record_answers(participant, timepoint))
     if not result.ok:
@@ -96,7 +97,8 @@ def other_visits(stored: Mapping[Timepoint, Mapping[str, Any]], timepoint: Timep
     (``[m0_arm_1][weight]``); None otherwise, so nothing is fetched for nothing."""
     if not get_dictionary().reads_other_events:
         return None
-    return {TIMEPOINT_EVENTS[tp]: answers for tp, answers in stored.items() if tp != timepoint}
+    schedule = get_schedule()
+    return {schedule.event(tp): answers for tp, answers in stored.items() if tp != timepoint}
 
 
 def _existing(session: Session, participant_id: int) -> dict[Timepoint, Questionnaire]:
@@ -218,6 +220,10 @@ def check_new(
         answers=clean,
         completeness=completeness,
         in_window=not findings,
+        # Given rather than defaulted: pydantic inspects a default factory at every call,
+        # a visible share of a bulk import's time.
+        created_at=(now := utcnow()),
+        updated_at=now,
     )
     return Checked(record, list(findings))
 

@@ -35,11 +35,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _actor_id(actor: Actor | None) -> int | None:
-    return actor.staff_id if actor is not None else None
-
-
-def _revoke_live(session: Session, actor_id: int | None, account_id: int) -> int:
+def _revoke_live(session: Session, actor: Actor, account_id: int) -> int:
     now = utcnow()
     count = 0
     for token in session.exec(select(RedcapToken).where(
@@ -47,33 +43,32 @@ def _revoke_live(session: Session, actor_id: int | None, account_id: int) -> int
         token.revoked_at = now
         session.add(token)
         assert token.id is not None  # noqa: S101
-        audit.record_changes(session, actor_id, "redcap_token", token.id,
+        audit.record_changes(session, actor, "redcap_token", token.id,
                              {"revoked_at": (None, now)})
         count += 1
     return count
 
 
-def new_redcap_token(session: Session, *, actor: Actor | None, username: str) -> str:
+def new_redcap_token(session: Session, *, actor: Actor, username: str) -> str:
     """A new token for this account (data managers, or the local command line), revoking
     the one it had. Returned once: only its digest is kept."""
     account, _ = get_account_by_username(session, actor=actor, username=username)
     assert account.id is not None  # noqa: S101
-    actor_id = _actor_id(actor)
-    _revoke_live(session, actor_id, account.id)
+    _revoke_live(session, actor, account.id)
     token = secrets.token_hex(16).upper()
-    row = RedcapToken(account_id=account.id, token_digest=_digest(token), created_by=actor_id)
+    row = RedcapToken(account_id=account.id, token_digest=_digest(token), created_by=actor.audit_id)
     session.add(row)
     session.flush()
-    audit.record_create(session, actor_id, row)
+    audit.record_create(session, actor, row)
     finish(session)
     return token
 
 
-def revoke_redcap_token(session: Session, *, actor: Actor | None, username: str) -> int:
+def revoke_redcap_token(session: Session, *, actor: Actor, username: str) -> int:
     """Revoke the account's live token (audited); how many were revoked (0 or 1)."""
     account, _ = get_account_by_username(session, actor=actor, username=username)
     assert account.id is not None  # noqa: S101
-    count = _revoke_live(session, _actor_id(actor), account.id)
+    count = _revoke_live(session, actor, account.id)
     finish(session)
     return count
 

@@ -153,7 +153,7 @@ def _bring_up_to_date(session: Session, store: SharedStore, state: State, *, act
     changed = changed_centres(session, since=since)
     if changed is None:
         return centre_status(session, actor=actor, as_of=as_of)
-    rows = {row["centre_id"]: CentreStatus(**row) for row in base["rows"]}
+    rows = {row["centre_id"]: CentreStatus.from_dict(row) for row in base["rows"]}
     wanted = changed if actor.centre_ids is None else changed & actor.centre_ids
     if wanted:
         narrowed = replace(actor, centre_ids=frozenset(wanted))
@@ -198,4 +198,4 @@ def changed_centres(session: Session, *, since: int) -> set[int] | None:
 def _rows(value: bytes | None) -> list[CentreStatus] | None:
     if value is None:
         return None
-    return [CentreStatus(**row) for row in json.loads(value)]
+    return [CentreStatus.from_dict(row) for row in json.loads(value)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -12,7 +12,7 @@ from cohort import rules
 from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, FieldError, NotFound, ValidationFailed
 from cohort.messages import msg
-from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff
+from cohort.models import MAX_INTEGER, AerliSession, Participant, SessionStaff, Staff, utcnow
 from cohort.rules import DatedFacts, Finding, SessionFacts
 from cohort.services import audit
 from cohort.services.context import (
@@ -127,13 +127,19 @@ def _codes(value: object) -> list[str]:
 
 
 def assess(session: Session, participant: Participant,
-           data: AerliSessionCreate) -> tuple[list[int], list[Finding]]:
+           data: AerliSessionCreate, known: Mapping[int, Staff] | None = None,
+           ) -> tuple[list[int], list[Finding]]:
     """The staff ids a session names (each one allowed to work at the participant's
     centre, or ``NotFound``) and the soft rules' findings on it: shared by logging a session
-    and correcting one, so a correction is judged exactly as a new session."""
+    and correcting one, so a correction is judged exactly as a new session. ``known``:
+    staff rows already read by id (the bulk writer reads them all at once)."""
     staff_ids = sorted(set(data.staff_ids))
     storable = [i for i in staff_ids if 1 <= i <= MAX_INTEGER]
-    found = session.exec(select(Staff).where(col(Staff.id).in_(storable))).all()
+    if known is None:
+        found: Sequence[Staff] = session.exec(
+            select(Staff).where(col(Staff.id).in_(storable))).all()
+    else:
+        found = [known[i] for i in storable if i in known]
     # Another centre's staff are refused exactly like ids that do not exist: a session
     # counts only the workers who may work at the participant's centre, and the answer
     # does not tell which ids exist elsewhere.
@@ -163,6 +169,36 @@ def assess(session: Session, participant: Participant,
     return staff_ids, findings
 
 
+def check_session(
+    session: Session,
+    actor: Actor,
+    participant: Participant,
+    data: AerliSessionCreate,
+    on: date | None = None,
+    known: Mapping[int, Staff] | None = None,
+) -> tuple[AerliSession, list[int], list[Finding]]:
+    """Every check of a new session (scope, dates, dictionary, its workers, soft rules):
+    the record to add, its staff ids and the findings. Shared by ``log_session`` and the
+    bulk writer, so both judge a session alike."""
+    require_scope(actor, participant.centre_id, session=session)
+    assert participant.id is not None  # noqa: S101
+    rules.enforce(
+        "dated",
+        DatedFacts(data.session_date, participant.inclusion_date, on or today(),
+                   what="session"),
+    )
+    data = checked(data)
+    staff_ids, findings = assess(session, participant, data, known)
+    record = AerliSession(
+        participant_id=participant.id,
+        recorded_by=actor.staff_id,
+        counts_for_protocol=not rules.disqualifies_session(findings),
+        created_at=utcnow(),  # given: a default factory costs an inspection per call
+        **data.model_dump(exclude={"staff_ids"}),
+    )
+    return record, staff_ids, findings
+
+
 def log_session(
     session: Session,
     *,
@@ -173,21 +209,7 @@ def log_session(
 ) -> Saved[AerliSession]:
     """Record a session; soft rules flag it and may mark it as not counting."""
     participant = get_participant(session, actor, code)
-    require_scope(actor, participant.centre_id, session=session)
-    assert participant.id is not None  # noqa: S101
-    rules.enforce(
-        "dated",
-        DatedFacts(data.session_date, participant.inclusion_date, on or today(),
-                   what="session"),
-    )
-    data = checked(data)
-    staff_ids, findings = assess(session, participant, data)
-    record = AerliSession(
-        participant_id=participant.id,
-        recorded_by=actor.staff_id,
-        counts_for_protocol=not rules.disqualifies_session(findings),
-        **data.model_dump(exclude={"staff_ids"}),
-    )
+    record, staff_ids, findings = check_session(session, actor, participant, data, on)
     session.add(record)
     session.flush()
     assert record.id is not None  # noqa: S101

@@ -21,6 +21,7 @@ from cohort.messages import Message, msg
 from cohort.models import Centre, CentreCreate, Staff, StaffCentreAccess, StaffCreate
 from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
+from cohort.services.signin import end_sign_ins_of_staff
 from cohort.vocab import Role
 
 STAFF_DETAILS = "staff_details"
@@ -33,15 +34,15 @@ class _Unchanged(Enum):
 UNCHANGED: Final = _Unchanged.UNCHANGED
 
 
-def _admin(actor: Actor | None) -> int | None:
-    """``None`` is the local command line, trusted like a data manager."""
-    if actor is None:
-        return None
-    require_role(actor, "admin")
-    return actor.staff_id
+def _admin(actor: Actor) -> Actor:
+    """Administration is for data managers and system actors (the local command line, the
+    demo generator), which are trusted like one. The actor is what the audit records."""
+    if actor.system is None:
+        require_role(actor, "admin")
+    return actor
 
 
-def create_centre(session: Session, *, actor: Actor | None, data: CentreCreate) -> Centre:
+def create_centre(session: Session, *, actor: Actor, data: CentreCreate) -> Centre:
     actor_id = _admin(actor)
     code = data.code.strip().upper()
     if session.exec(select(Centre).where(Centre.code == code)).first() is not None:
@@ -62,7 +63,7 @@ def centre_by_code(session: Session, code: str) -> Centre:
     return centre
 
 
-def centre_ids_for(session: Session, *, actor: Actor | None, codes: Iterable[str]) -> list[int]:
+def centre_ids_for(session: Session, *, actor: Actor, codes: Iterable[str]) -> list[int]:
     """The ids of centres given by code (``C04``), for data managers; an unknown code is
     named."""
     _admin(actor)
@@ -100,7 +101,7 @@ def _existing_centres(session: Session, ids: Iterable[int]) -> None:
 def create_staff(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     data: StaffCreate,
     extra_centre_ids: list[int] | None = None,
     on: date | None = None,
@@ -138,7 +139,7 @@ def _codes(session: Session, ids: Iterable[int]) -> str:
 def update_staff(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     staff_id: int,
     on: date,
     trained_on: date | None | _Unchanged = UNCHANGED,
@@ -166,7 +167,7 @@ def update_staff(
         extra = sorted(set(extra_centre_ids) - {staff.centre_id})
         _check_centres(staff.role, staff.centre_id, extra)
         _existing_centres(session, extra)
-    if active is False and actor_id is not None and staff_id == actor_id:
+    if active is False and staff_id == actor_id.audit_id:
         raise CohortError(msg("staff.cannot_deactivate_self"))
 
     changes: dict[str, tuple[object, object]] = {}
@@ -179,9 +180,6 @@ def update_staff(
         changes["active"] = (staff.active, active)
         staff.active = active
         if not active:
-            # Imported here: ``accounts`` builds on this module (create_staff).
-            from cohort.services.accounts import end_sign_ins_of_staff
-
             end_sign_ins_of_staff(session, actor_id=actor_id, staff_id=staff_id)
     session.add(staff)
     audit.record_changes(session, actor_id, "staff", staff_id, changes)
@@ -206,7 +204,7 @@ def _replace_centre_access(session: Session, staff_id: int, extra: list[int],
 
 
 def set_training(
-    session: Session, *, actor: Actor | None, staff_id: int, trained_on: date | None,
+    session: Session, *, actor: Actor, staff_id: int, trained_on: date | None,
     on: date,
 ) -> Staff:
     """Record (or clear) the date a staff member completed AERLI training; ``on`` is today

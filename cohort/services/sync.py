@@ -46,6 +46,7 @@ from cohort.errors import (
 from cohort.messages import msg
 from cohort.models import Deviation
 from cohort.models_ops import SyncReceipt
+from cohort.schedule import get_schedule
 from cohort.services.context import Actor, batch, get_participant, require_scope
 from cohort.services.enrolment import enrol, enrolment_from_answers
 from cohort.services.participants import change_status
@@ -169,7 +170,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _timepoint(entry: OfflineEntry) -> Timepoint:
     if entry.timepoint is None:
-        raise ValidationFailed([FieldError("timepoint", msg("sync.visit_needed"))],
+        needed = msg("sync.visit_needed", visits=get_schedule().describe())
+        raise ValidationFailed([FieldError("timepoint", needed)],
                                context="entry")
     return entry.timepoint
 

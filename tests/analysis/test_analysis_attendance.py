@@ -3,6 +3,8 @@ and both differ from the status-based figure where visits were missed silently."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -27,14 +29,15 @@ def test_dashboard_attendance_equals_the_report(demo_url: str, demo_data: Analys
             assert row.enrolled == 0
             continue
         r = report.loc[row.centre_code]
-        assert row.m6_eligible == r["m6_due"] and row.m12_eligible == r["m12_due"]
-        for tp in ("m6", "m12"):
-            if row.__dict__[f"{tp}_attended_pct"] is None:
+        assert row.visit("M6").eligible == r["m6_due"]
+        assert row.visit("M12").eligible == r["m12_due"]
+        for tp in ("M6", "M12"):
+            visit, key = row.visit(tp), tp.lower()
+            if visit.attended_pct is None:
                 continue
-            assert row.__dict__[f"{tp}_attended_pct"] == pytest.approx(
-                r[f"{tp}_done_pct"], abs=0.05)
-            assert row.__dict__[f"{tp}_attended_in_window_pct"] == pytest.approx(
-                r[f"{tp}_in_window_pct"], abs=0.05)
+            assert visit.attended_pct == pytest.approx(r[f"{key}_done_pct"], abs=0.05)
+            assert visit.attended_in_window_pct == pytest.approx(
+                r[f"{key}_in_window_pct"], abs=0.05)
     total = report.loc["All centres"]
     # The point of the figure: status-based retention stays high while visits are missed.
     assert total["m12_status_retained_pct"] > total["m12_done_pct"]
@@ -54,4 +57,5 @@ def test_cohort_status_prints_attendance(demo_url: str, monkeypatch: pytest.Monk
         get_settings.cache_clear()
     assert out.exit_code == 0, out.output
     assert "Retention by attendance" in out.output and "M12 on time" in out.output
-    assert '"m12_attended_pct"' in js.output and '"retained_by_status_pct"' in js.output
+    assert '"attended_pct"' in js.output and '"retained_by_status_pct"' in js.output
+    assert [v["visit"] for v in json.loads(js.output)[0]["visits"]] == ["M0", "M6", "M12"]

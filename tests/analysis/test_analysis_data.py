@@ -31,9 +31,9 @@ def cohort(session: Session, factory: Any) -> dict[str, Any]:
                                                  group=Group.COMPARISON),
     }
     for person in p.values():
-        factory.questionnaire(worker, person, Timepoint.M0)
-    factory.questionnaire(worker, p["int_valid"], Timepoint.M6, share_syringe="1")
-    factory.questionnaire(worker, p["comp_clean"], Timepoint.M6, abscess="1")
+        factory.questionnaire(worker, person, Timepoint("M0"))
+    factory.questionnaire(worker, p["int_valid"], Timepoint("M6"), share_syringe="1")
+    factory.questionnaire(worker, p["comp_clean"], Timepoint("M6"), abscess="1")
     factory.aerli_session(worker, p["int_valid"])
     factory.aerli_session(worker, p["int_late"], session_date=start + timedelta(days=250))
     factory.aerli_session(worker, p["comp_contaminated"])
@@ -104,12 +104,12 @@ def test_loss_after_a_session_is_dated_at_the_next_missed_window(
     worker = factory.worker(centre)
     start = TODAY - timedelta(days=300)
     lost = factory.participant(worker, inclusion_date=start)
-    factory.questionnaire(worker, lost, Timepoint.M0)
+    factory.questionnaire(worker, lost, Timepoint("M0"))
     factory.aerli_session(worker, lost, session_date=start + timedelta(days=45))
     change_status(session, actor=worker, code=lost.code, status=Status.LOST_TO_FOLLOW_UP,
                   effective_date=start + timedelta(days=260), on=TODAY)
     recent = factory.participant(worker, inclusion_date=TODAY - timedelta(days=60))
-    factory.questionnaire(worker, recent, Timepoint.M0)
+    factory.questionnaire(worker, recent, Timepoint("M0"))
     data = load_frames(session, as_of=TODAY)
     assert (_row(data, lost)["ltfu_event"], _row(data, lost)["ltfu_days"]) == (1, 224)
     assert (_row(data, recent)["ltfu_event"], _row(data, recent)["ltfu_days"]) == (0, 60)
@@ -125,20 +125,20 @@ def test_loss_definition_branches(session: Session, factory: Any) -> None:
     worker = factory.worker(centre)
     start = TODAY - timedelta(days=500)
     after_m6 = factory.participant(worker, inclusion_date=start)
-    factory.questionnaire(worker, after_m6, Timepoint.M0)
-    factory.questionnaire(worker, after_m6, Timepoint.M6)
+    factory.questionnaire(worker, after_m6, Timepoint("M0"))
+    factory.questionnaire(worker, after_m6, Timepoint("M6"))
     change_status(session, actor=worker, code=after_m6.code,
                   status=Status.LOST_TO_FOLLOW_UP, effective_date=start + timedelta(days=300),
                   on=TODAY)
     early = factory.participant(worker, inclusion_date=TODAY - timedelta(days=150))
-    factory.questionnaire(worker, early, Timepoint.M0)
+    factory.questionnaire(worker, early, Timepoint("M0"))
     change_status(session, actor=worker, code=early.code, status=Status.LOST_TO_FOLLOW_UP,
                   effective_date=TODAY - timedelta(days=70), on=TODAY)
     data = load_frames(session, as_of=TODAY)
     assert (_row(data, after_m6)["ltfu_event"], _row(data, after_m6)["ltfu_days"]) == (1, 300)
     later = factory.participant(worker, inclusion_date=start)
-    factory.questionnaire(worker, later, Timepoint.M0)
-    factory.questionnaire(worker, later, Timepoint.M6)
+    factory.questionnaire(worker, later, Timepoint("M0"))
+    factory.questionnaire(worker, later, Timepoint("M6"))
     change_status(session, actor=worker, code=later.code, status=Status.LOST_TO_FOLLOW_UP,
                   effective_date=start + timedelta(days=450), on=TODAY)
     data = load_frames(session, as_of=TODAY)
@@ -205,18 +205,19 @@ def test_censoring_at_the_as_of_date(session: Session, cohort: dict[str, Any]) -
 
 def test_per_visit_window_widths_set_the_end_of_follow_up(session: Session,
                                                           factory: Any) -> None:
-    """``ProtocolConfig.m12_window_days`` (not the common ``window_days``) decides where
+    """The last visit's own half-width (not the common ``window_days``) decides where
     follow-up ends: someone seen at M0, M6 and M12 and still active is followed until
     the M12 window closes, day 365 + its own half-width."""
     from cohort.rules import ProtocolConfig
+    from tests.factories import config_with
 
     centre = factory.centre("C03")
     worker = factory.worker(centre)
     done = factory.participant(worker, inclusion_date=TODAY - timedelta(days=500))
-    for tp in (Timepoint.M0, Timepoint.M6, Timepoint.M12):
+    for tp in (Timepoint("M0"), Timepoint("M6"), Timepoint("M12")):
         factory.questionnaire(worker, done, tp)
     default = load_frames(session, as_of=TODAY, config=ProtocolConfig())
     wider = load_frames(session, as_of=TODAY,
-                        config=ProtocolConfig(m6_window_days=10, m12_window_days=60))
+                        config=config_with(visit_window_days={"M6": 10, "M12": 60}))
     assert _row(default, done)["ltfu_days"] == 365 + 42
     assert _row(wider, done)["ltfu_days"] == 365 + 60

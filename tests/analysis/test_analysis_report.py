@@ -71,12 +71,15 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
     html = report.html.read_text(encoding="utf-8")
     assert "2026-11-22" in html and "ar1" in html and "Table 1" in html
     assert "regression to the mean" in html and "primary analysis" in html
+    # The weighted models' errors are the stacked ones, and the page says what they stack.
+    assert "the proportion treated, each visit's completion model" in html
     assert 'src="figures/km_by_group.png"' in html
     payload = json.loads((report.directory / "estimates.json").read_text(encoding="utf-8"))
     assert payload["snapshot"]["as_of"] == "2026-11-22"
     assert payload["snapshot"]["rows"]["participants"] == 120
     specs = " ".join(m["spec"] for m in payload["models"])
     assert "y ~ intervention * (m6 + m12)" in specs and "ar1" in specs
+    assert "stacked estimating equations (every weight's model estimated)" in specs
     est = pd.read_csv(report.directory / "estimates.csv")
     inter = est[est["contrast"].fillna("").str.startswith("group × time")]
     assert set(inter["analysis"]) >= {"ITT", "per-protocol", "IPTW", "IPTW + IPCW",
@@ -97,6 +100,10 @@ def test_report_writes_html_figures_and_estimates(demo_data: AnalysisData,
 def test_report_retention_only(demo_data: AnalysisData, tmp_path: Path) -> None:
     report = write_report(demo_data, tmp_path, what="retention")
     assert not (tmp_path / "table1.csv").exists()
+    # Every result in one shape (title, summary, notes), whatever its type.
+    text = (tmp_path / "results.txt").read_text(encoding="utf-8")
+    assert "== Kaplan–Meier by group" in text and "== Cox clustered on centre" in text
+    assert "== cumulative incidence" in text and "intervention" in text
     assert "Injection-risk outcomes" not in report.html.read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="unknown report section"):
         write_report(demo_data, tmp_path, what="everything")
@@ -159,11 +166,11 @@ def test_completion_and_ipcw_use_each_visits_own_window(demo_data: AnalysisData)
     import dataclasses
 
     from analysis.outcomes import censoring_weights
-    from cohort.rules import ProtocolConfig
+    from tests.factories import config_with
 
-    base = dataclasses.replace(demo_data, config=ProtocolConfig(window_days=42))
-    narrow = dataclasses.replace(demo_data, config=ProtocolConfig(
-        window_days=42, m6_window_days=2, m12_window_days=2))
+    base = dataclasses.replace(demo_data, config=config_with(window_days=42))
+    narrow = dataclasses.replace(demo_data, config=config_with(
+        window_days=42, visit_window_days={"M6": 2, "M12": 2}))
     due = {name: completion(d, by=("group_itt",)).set_index("group_itt").loc["All"]
            for name, d in (("base", base), ("narrow", narrow))}
     assert due["narrow"]["eligible_m6"] > due["base"]["eligible_m6"]

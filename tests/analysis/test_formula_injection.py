@@ -104,7 +104,7 @@ def test_excel_report_neutralises_centre_names(session: Session, factory: Factor
 
 
 def test_templates_neutralise_stored_text() -> None:
-    data = template_bytes(Kind.QUESTIONNAIRE, "=1+1", Timepoint.M6, PAYLOADS, date(2026, 3, 1))
+    data = template_bytes(Kind.QUESTIONNAIRE, "=1+1", Timepoint("M6"), PAYLOADS, date(2026, 3, 1))
     cells = _xlsx_cells(data)
     assert IN_XLSX <= set(cells)  # pre-filled codes
     assert "'=1+1" in cells  # the centre, in the hidden _meta sheet

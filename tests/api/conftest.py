@@ -31,6 +31,7 @@ from cohort.cli.users import register
 from cohort.db import create_schema, engine_for
 from cohort.models import Account, Centre, CentreCreate, Participant, Staff, StaffCreate
 from cohort.services.accounts import hash_password, issue_token
+from cohort.services.context import COMMAND_LINE
 from cohort.services.setup import create_centre, create_staff
 from cohort.settings import Settings, get_settings
 from cohort.vocab import Group, Role
@@ -103,7 +104,7 @@ class World:
 def add_user(session: Session, username: str, role: Role, centre: Centre | None,
              extra_centre_ids: list[int] | None = None, trained: bool = True) -> User:
     staff = create_staff(
-        session, actor=None,
+        session, actor=COMMAND_LINE,
         data=StaffCreate(display_name=f"Name of {username}", role=role,
                          centre_id=centre.id if centre else None,
                          aerli_trained_on=TODAY - timedelta(days=900) if trained else None),
@@ -142,7 +143,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[typer
     engine = engine_for(url)
     create_schema(engine)
     with Session(engine) as session:
-        create_centre(session, actor=None, data=CentreCreate(code="C04", name="Four", city="Metz"))
+        create_centre(session, actor=COMMAND_LINE,
+                      data=CentreCreate(code="C04", name="Four", city="Metz"))
     app = typer.Typer()
     register(app)
     yield app, url

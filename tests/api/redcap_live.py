@@ -25,6 +25,7 @@ from sqlmodel import Session
 from api.app import create_app
 from cohort.db import create_schema, engine_for
 from cohort.models import Participant
+from cohort.services.context import COMMAND_LINE
 from cohort.services.redcap_tokens import new_redcap_token
 from cohort.vocab import Group, Role, Timepoint
 from tests.api.conftest import add_user, fixed_key_settings
@@ -59,20 +60,20 @@ def seed(session: Session) -> tuple[dict[str, str], dict[str, str]]:
              "worker.a": add_user(session, "worker.a", Role.OUTREACH_WORKER, a),
              "worker.a2": add_user(session, "worker.a2", Role.OUTREACH_WORKER, a),
              "worker.b": add_user(session, "worker.b", Role.OUTREACH_WORKER, b)}
-    tokens = {name: new_redcap_token(session, actor=None, username=name) for name in users}
+    tokens = {name: new_redcap_token(session, actor=COMMAND_LINE, username=name) for name in users}
     wa, wb = factory.actor(users["worker.a"].staff), factory.actor(users["worker.b"].staff)
     one: Participant = factory.participant(wa, group=Group.INTERVENTION)
-    factory.questionnaire(wa, one, Timepoint.M0, questionnaire_note="Met at the squat")
-    factory.questionnaire(wa, one, Timepoint.M6)
+    factory.questionnaire(wa, one, Timepoint("M0"), questionnaire_note="Met at the squat")
+    factory.questionnaire(wa, one, Timepoint("M6"))
     factory.aerli_session(wa, one, staff=[users["worker.a"].staff, users["worker.a2"].staff],
                           note="Talked about filters")
     two = factory.participant(wa, group=Group.COMPARISON, age=52,
                               inclusion_date=TODAY - timedelta(days=300))
-    factory.questionnaire(wa, two, Timepoint.M0, share_syringe="1")
+    factory.questionnaire(wa, two, Timepoint("M0"), share_syringe="1")
     three = factory.participant(wa, group=Group.INTERVENTION, age=23,
                                 inclusion_date=TODAY - timedelta(days=20))
     four = factory.participant(wb, group=Group.COMPARISON)
-    factory.questionnaire(wb, four, Timepoint.M0)
+    factory.questionnaire(wb, four, Timepoint("M0"))
     codes = {"one": one.code, "two": two.code, "three": three.code, "four": four.code}
     return tokens, codes
 

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from cohort.models import Account, Deviation, Participant, StaffCreate
+from cohort.services.context import COMMAND_LINE
 from cohort.services.setup import create_staff
 from cohort.vocab import Group, Role, Timepoint
 from tests.api.conftest import PASSWORD, World
@@ -103,12 +104,12 @@ def _session_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
 
 def _m6_body(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
     visit = t.inclusion + timedelta(days=182)
-    return {"answers": questionnaire_answers(visit, Timepoint.M6)}
+    return {"answers": questionnaire_answers(visit, Timepoint("M6"))}
 
 
 def _m0_update(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
     return {"version": t.m0_version,
-            "answers": questionnaire_answers(t.inclusion, Timepoint.M0, inj_freq="2")}
+            "answers": questionnaire_answers(t.inclusion, Timepoint("M0"), inj_freq="2")}
 
 
 def _enrolment(t: Target, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +172,7 @@ GLOBAL_REQUESTS: list[Request] = [
 def _targets(session: Session, world: World, factory: Factory) -> dict[str, Target]:
     """One participant per centre with an M0 and an open deviation, and two staff each."""
     assert world.pa is not None and world.pb is not None
-    b_partner = create_staff(session, actor=None, data=StaffCreate(
+    b_partner = create_staff(session, actor=COMMAND_LINE, data=StaffCreate(
         display_name="Second worker of B", role=Role.OUTREACH_WORKER, centre_id=world.b.id,
         aerli_trained_on=TODAY - timedelta(days=900)))
     targets = {}
@@ -180,7 +181,7 @@ def _targets(session: Session, world: World, factory: Factory) -> dict[str, Targ
         ("C02", world.pb, [world.users["worker_b"].staff, b_partner]),
     ):
         actor = factory.actor(workers[0])
-        m0 = factory.questionnaire(actor, participant, Timepoint.M0).record
+        m0 = factory.questionnaire(actor, participant, Timepoint("M0")).record
         # One trained worker only: raises session.trained_staff (and, for the comparison
         # participant of C02, session.comparison_group).
         saved = factory.aerli_session(actor, participant, staff=[workers[0]])
@@ -192,7 +193,7 @@ def _targets(session: Session, world: World, factory: Factory) -> dict[str, Targ
 
 
 def _globals(session: Session, world: World) -> dict[str, Any]:
-    spare = create_staff(session, actor=None, data=StaffCreate(
+    spare = create_staff(session, actor=COMMAND_LINE, data=StaffCreate(
         display_name="Spare", role=Role.OUTREACH_WORKER, centre_id=world.a.id))
     acct_b = session.exec(select(Account.id).where(Account.username == "worker.b")).one()
     return {"spare": spare.id, "acct_b": acct_b, "centre_a_id": world.a.id}

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from cohort.errors import ActionNotAllowed, CohortError
 from cohort.models import Account, ApiToken, AuditEntry, utcnow
 from cohort.services import accounts
+from cohort.services.context import COMMAND_LINE
 from cohort.vocab import Role
 from tests.api.conftest import PASSWORD, World
 from tests.factories import Factory
@@ -19,7 +20,7 @@ from tests.factories import Factory
 
 def test_password_is_stored_as_argon2_hash(session: Session, factory: Factory) -> None:
     staff = factory.staff(role=Role.RESEARCH_OFFICER, national=True)
-    account = accounts.create_account(session, actor=None, staff_id=staff.id or 0,
+    account = accounts.create_account(session, actor=COMMAND_LINE, staff_id=staff.id or 0,
                                       username="Ofc.One", password="a long password here")
     assert account.username == "ofc.one"
     assert account.password_hash.startswith("$argon2id$")
@@ -35,13 +36,13 @@ def test_password_is_stored_as_argon2_hash(session: Session, factory: Factory) -
 def test_short_password_and_taken_username_refused(session: Session, factory: Factory) -> None:
     staff = factory.staff()
     with pytest.raises(CohortError, match="at least 15"):
-        accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
+        accounts.create_account(session, actor=COMMAND_LINE, staff_id=staff.id or 0, username="x",
                                 password="short")
-    accounts.create_account(session, actor=None, staff_id=staff.id or 0, username="x",
+    accounts.create_account(session, actor=COMMAND_LINE, staff_id=staff.id or 0, username="x",
                             password="long enough password")
     other = factory.staff()
     with pytest.raises(CohortError, match="taken"):
-        accounts.create_account(session, actor=None, staff_id=other.id or 0, username="X",
+        accounts.create_account(session, actor=COMMAND_LINE, staff_id=other.id or 0, username="X",
                                 password="long enough password")
 
 

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cohort.services import questionnaires
-from cohort.vocab import Timepoint
 from tests.api.conftest import World
 from tests.factories import questionnaire_answers
 
@@ -26,7 +25,7 @@ def test_second_concurrent_create_is_visit_duplicate_not_500(
     monkeypatch.setattr(questionnaires, "_participant_and_done",
                         lambda *args: (found(*args)[0], frozenset()))
     body: dict[str, Any] = {"answers": questionnaire_answers(world.pa.inclusion_date)}
-    url = f"/api/v1/participants/{world.pa.code}/questionnaires/{Timepoint.M0.value}"
+    url = f"/api/v1/participants/{world.pa.code}/questionnaires/M0"
     first = client.post(url, json=body, headers=world.h("worker_a"))
     assert first.status_code == 201, first.text
     second = client.post(url, json=body, headers=world.h("worker_a"))

@@ -17,7 +17,8 @@ def test_retention_per_centre(client: TestClient, world: World) -> None:
     assert by_code["C01"]["enrolled"] == 1 and by_code["C01"]["intervention"] == 1
     assert by_code["C02"]["comparison"] == 1
     # Included 400 days ago without questionnaires: M6 and M12 windows have closed.
-    assert by_code["C01"]["m6_overdue"] == 1
+    assert by_code["C01"]["visits"][1]["visit"] == "M6"
+    assert by_code["C01"]["visits"][1]["overdue"] == 1
     one = client.get("/api/v1/centres/C02/retention", headers=world.h("officer_b")).json()
     assert one["centre_code"] == "C02" and one["enrolled"] == 1
     earlier = client.get("/api/v1/retention?as_of=2025-01-01", headers=world.h("officer"))
@@ -25,8 +26,9 @@ def test_retention_per_centre(client: TestClient, world: World) -> None:
     # Retention by attendance beside the status-based figure (fields added in issue 12):
     # C01's participant's windows have closed with nothing done, and nobody recorded a loss.
     c01 = by_code["C01"]
-    assert c01["m6_eligible"] == 1 and c01["m6_attended_pct"] == 0.0
-    assert c01["m6_attended_in_window_pct"] == 0.0 and c01["retained_by_status_pct"] == 100.0
+    m6 = c01["visits"][1]
+    assert m6["eligible"] == 1 and m6["attended_pct"] == 0.0
+    assert m6["attended_in_window_pct"] == 0.0 and c01["retained_by_status_pct"] == 100.0
     from tests.api.test_api_pages import sign_in
 
     sign_in(client, "officer")
@@ -41,13 +43,14 @@ def test_retention_follows_every_write(client: TestClient, world: World) -> None
 
     def c01() -> dict[str, int]:
         rows = client.get("/api/v1/retention", headers=world.h("officer")).json()
-        return next(r for r in rows if r["centre_code"] == "C01")
+        row = next(r for r in rows if r["centre_code"] == "C01")
+        return {"m6_done": row["visits"][1]["done"], "m6_overdue": row["visits"][1]["overdue"]}
 
     before = c01()
     assert c01() == before
     visit = world.pa.inclusion_date + timedelta(days=182)
     saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
-                        json={"answers": questionnaire_answers(visit, Timepoint.M6)},
+                        json={"answers": questionnaire_answers(visit, Timepoint("M6"))},
                         headers=world.h("worker_a"))
     assert saved.status_code == 201, saved.text
     after = c01()

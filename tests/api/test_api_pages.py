@@ -120,7 +120,7 @@ def test_admin_creates_account_from_page(client: TestClient, world: World) -> No
 def test_history_page(client: TestClient, world: World) -> None:
     sign_in(client, "officer")
     page = client.get(f"/participants/{world.pa.code}/history")  # type: ignore[union-attr]
-    assert page.status_code == 200 and "create participant" in page.text
+    assert page.status_code == 200 and "Participant created" in page.text
 
 
 def test_enrol_page_with_inline_rule_error(client: TestClient, world: World) -> None:

@@ -21,7 +21,7 @@ from tests.factories import questionnaire_answers
 
 def m0(world: World, **overrides: Any) -> dict[str, Any]:
     assert world.pa is not None
-    return {"answers": questionnaire_answers(world.pa.inclusion_date, Timepoint.M0, **overrides)}
+    return {"answers": questionnaire_answers(world.pa.inclusion_date, Timepoint("M0"), **overrides)}
 
 
 def url(world: World, tp: str = "M0") -> str:
@@ -79,7 +79,7 @@ def test_out_of_window_is_saved_and_flagged(client: TestClient, world: World) ->
     assert world.pa is not None
     late = world.pa.inclusion_date + timedelta(days=182 + 60)
     response = client.post(url(world, "M6"),
-                           json={"answers": questionnaire_answers(late, Timepoint.M6)},
+                           json={"answers": questionnaire_answers(late, Timepoint("M6"))},
                            headers=world.h("worker_a"))
     assert response.status_code == 201
     body = response.json()

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from cohort.models import Account, AuditEntry
 from cohort.services import accounts
+from cohort.services.context import COMMAND_LINE
 from tests.api.conftest import World
 from tests.api.test_api_pages import csrf, sign_in
 
@@ -105,10 +106,10 @@ def test_admin_page_reset_and_disable_end_page_sessions(
 def test_epoch_raised_with_its_audit_entry_in_one_commit(session: Session, world: World) -> None:
     account = account_of(session, "worker.b")
     start = account.session_epoch
-    accounts.set_password(session, actor=None, account_id=account.id or 0,
+    accounts.set_password(session, actor=COMMAND_LINE, account_id=account.id or 0,
                           password="yet another passphrase")
-    accounts.set_active(session, actor=None, account_id=account.id or 0, active=False)
-    accounts.set_active(session, actor=None, account_id=account.id or 0, active=True)
+    accounts.set_active(session, actor=COMMAND_LINE, account_id=account.id or 0, active=False)
+    accounts.set_active(session, actor=COMMAND_LINE, account_id=account.id or 0, active=True)
     assert account_of(session, "worker.b").session_epoch == start + 2
     epochs = session.exec(select(AuditEntry.old_value, AuditEntry.new_value).where(
         AuditEntry.table_name == "account", AuditEntry.record_id == account.id,

@@ -16,6 +16,7 @@ from api.throttle import MAX_ADDRESS_FAILURES, SignInThrottle
 from cohort.models import SignInFailure
 from cohort.passwords import WeakPassword, check_password, context_words
 from cohort.services import accounts
+from cohort.services.context import COMMAND_LINE
 from cohort.services.throttle import ThrottleRules
 from cohort.vocab import Role
 from tests.api.conftest import PASSWORD, World
@@ -34,7 +35,7 @@ def test_weak_passwords_are_refused(session: Session, factory: Factory, password
     session.add(centre)
     session.commit()
     with pytest.raises(WeakPassword):
-        accounts.create_staff_account(session, actor=None, username="worker.c04",
+        accounts.create_staff_account(session, actor=COMMAND_LINE, username="worker.c04",
                                       password=password, role=Role.OUTREACH_WORKER,
                                       centre_code="C04")
 
@@ -44,7 +45,7 @@ def test_strong_passwords_of_any_characters_are_accepted(session: Session,
     factory.centre("C04")
     for index, password in enumerate([PASSWORD, "café crème au lait chaud", "x7-Kd9_qZ2-pLm4Rt8",
                                       "sept mots au hasard pour toi " * 5]):
-        accounts.create_staff_account(session, actor=None, username=f"w{index}",
+        accounts.create_staff_account(session, actor=COMMAND_LINE, username=f"w{index}",
                                       password=password, role=Role.OUTREACH_WORKER,
                                       centre_code="C04")
     demo = accounts.create_demo_accounts(session)

@@ -15,7 +15,7 @@ from cohort.cli.main import parse_date
 from cohort.db import engine_for
 from cohort.models import AuditEntry, Staff
 from cohort.services.accounts import create_staff_account
-from cohort.services.context import actor_for
+from cohort.services.context import COMMAND_LINE, actor_for
 from cohort.vocab import Role
 from tests.api.conftest import World
 from tests.api.test_api_pages import csrf, sign_in
@@ -192,8 +192,9 @@ def cli_worker(cli: tuple[typer.Typer, str]) -> tuple[typer.Typer, str]:
     """The ``cli`` fixture (tests/api/conftest.py) with one outreach worker."""
     app, url = cli
     with Session(engine_for(url)) as session:
-        create_staff_account(session, actor=None, username="m.dupont", role=Role.OUTREACH_WORKER,
-                             password="long enough password", centre_code="C04")
+        create_staff_account(session, actor=COMMAND_LINE, username="m.dupont",
+                             role=Role.OUTREACH_WORKER, password="long enough password",
+                             centre_code="C04")
     return app, url
 
 

@@ -200,7 +200,7 @@ def test_m0_sections_progress_jump_age_check_and_draft(page: Any, site: Site) ->
     assert "up to today" in page.locator("#field-visit_date .error").inner_text()
     page.wait_for_timeout(100)
     assert drafts(page)  # stopped in the browser: the draft stays
-    for name, value in questionnaire_answers(TODAY, Timepoint.M0).items():
+    for name, value in questionnaire_answers(TODAY, Timepoint("M0")).items():
         answer(page, name, value)
     page.click("button:has-text('Save M0')")
     page.wait_for_url(f"**/participants/{site.fresh[page.width_name]}")
@@ -212,7 +212,7 @@ def test_m0_sections_progress_jump_age_check_and_draft(page: Any, site: Site) ->
     page.wait_for_timeout(500)
     assert drafts(page)
     page.click("button:has-text('Sign out')")
-    page.wait_for_load_state()
+    page.wait_for_url("**/login")
     assert drafts(page) == []
 
 

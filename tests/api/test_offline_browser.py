@@ -392,17 +392,17 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_are_shown(
         person = enrol(session, actor=actor, on=TODAY, data=EnrolmentCreate(
             age=30, injected_past_month=True, wish_neck_groin=False, consent=True,
             consent_date=included, inclusion_date=included, group=Group.INTERVENTION)).record
-        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint.M0,
+        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint("M0"),
                            answers=questionnaire_answers(included), on=TODAY)
     phone = _phone(browser)
     page = sign_in_offline_app(phone, live)
     until(page, "() => navigator.serviceWorker.controller !== null")
     go_offline(phone)
     page.locator(f"#participant-list li[data-code='{person.code}'] button:has-text('M6')").click()
-    fill_and_keep(page, questionnaire_answers(TODAY, Timepoint.M6, share_water="1"))
+    fill_and_keep(page, questionnaire_answers(TODAY, Timepoint("M6"), share_water="1"))
     with Session(live.engine, expire_on_commit=False) as session:
-        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint.M6,
-                           answers=questionnaire_answers(TODAY, Timepoint.M6, share_water="0"),
+        save_questionnaire(session, actor=actor, code=person.code, timepoint=Timepoint("M6"),
+                           answers=questionnaire_answers(TODAY, Timepoint("M6"), share_water="0"),
                            on=TODAY)
     go_online(phone)
     page.evaluate("window.offlineApp.sendNow()")
@@ -420,7 +420,7 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_are_shown(
     with Session(live.engine) as session:
         stored = session.exec(select(Questionnaire).where(
             Questionnaire.participant_id == person.id,
-            Questionnaire.timepoint == Timepoint.M6)).one()
+            Questionnaire.timepoint == Timepoint("M6"))).one()
         assert stored.version == 2 and stored.answers["share_water"] == "1"
     phone.context.close()
 

@@ -96,7 +96,7 @@ def test_entries_are_applied_once_and_refusals_and_conflicts_answered(
 
     early = send(client, csrf, kind="questionnaire", participant=world.pa.code, timepoint="M6",
                  answers=questionnaire_answers(world.pa.inclusion_date - timedelta(days=3),
-                                               Timepoint.M6))
+                                               Timepoint("M6")))
     assert early.status_code == 422 and early.json()["outcome"] == "refused"
     assert early.json()["rule_id"]
 

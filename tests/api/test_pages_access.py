@@ -38,6 +38,11 @@ def write(role: str, centre: str) -> int:
     return 403 if role == "statistician" else read(role, centre)
 
 
+def entry(role: str, centre: str) -> int:
+    """Data-entry pages of no particular centre: a 403 page for statisticians (read-only)."""
+    return 403 if role == "statistician" else 200
+
+
 def admin_only(role: str, centre: str) -> int:
     return 200 if role == "admin" else 403
 
@@ -54,10 +59,10 @@ CENTRE_PAGES: list[tuple[str, Expect]] = [
 ]
 GLOBAL_PAGES: list[tuple[str, Expect]] = [
     ("/participants", anyone),
-    ("/participants/new", anyone),
+    ("/participants/new", entry),  # statisticians: a 403 page, not a form to refuse
     ("/retention", anyone),
     ("/deviations", anyone),
-    ("/workbooks", anyone),
+    ("/workbooks", entry),
     ("/accounts", admin_only),
 ]
 

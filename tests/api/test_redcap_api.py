@@ -19,6 +19,7 @@ from api.redcap.params import Params
 from cohort.models import AuditEntry, RedcapToken, utcnow
 from cohort.redcap import BadParameter
 from cohort.services.accounts import set_active
+from cohort.services.context import COMMAND_LINE
 from cohort.services.redcap_tokens import new_redcap_token, revoke_redcap_token
 from cohort.vocab import Timepoint
 from tests.api.conftest import World
@@ -35,7 +36,7 @@ def rows(text: str) -> list[dict[str, str]]:
 
 @pytest.fixture
 def tokens(session: Session, world: World) -> dict[str, str]:
-    return {who: new_redcap_token(session, actor=None, username=user.username)
+    return {who: new_redcap_token(session, actor=COMMAND_LINE, username=user.username)
             for who, user in world.users.items()}
 
 
@@ -43,7 +44,7 @@ def tokens(session: Session, world: World) -> dict[str, str]:
 def filled(world: World, factory: Factory) -> World:
     worker = factory.actor(world.users["worker_a"].staff)
     assert world.pa is not None
-    factory.questionnaire(worker, world.pa, Timepoint.M0, questionnaire_note="Kind words")
+    factory.questionnaire(worker, world.pa, Timepoint("M0"), questionnaire_note="Kind words")
     factory.aerli_session(worker, world.pa, note="Hand washing")
     return world
 
@@ -51,7 +52,7 @@ def filled(world: World, factory: Factory) -> World:
 # --------------------------------------------------------------------------- tokens
 def test_tokens_have_redcaps_shape_and_only_their_digest_is_kept(
         session: Session, world: World) -> None:
-    token = new_redcap_token(session, actor=None, username="stat")
+    token = new_redcap_token(session, actor=COMMAND_LINE, username="stat")
     assert re.fullmatch(r"[0-9A-F]{32}", token)
     stored = session.exec(select(RedcapToken)).all()
     assert len(stored) == 1 and token not in stored[0].token_digest
@@ -62,11 +63,11 @@ def test_tokens_have_redcaps_shape_and_only_their_digest_is_kept(
 
 def test_a_new_token_revokes_the_old_one_and_revoking_is_audited(
         client: TestClient, session: Session, world: World) -> None:
-    first = new_redcap_token(session, actor=None, username="stat")
-    second = new_redcap_token(session, actor=None, username="stat")
+    first = new_redcap_token(session, actor=COMMAND_LINE, username="stat")
+    second = new_redcap_token(session, actor=COMMAND_LINE, username="stat")
     assert post(client, first, content="version").status_code == 403
     assert post(client, second, content="version").text == "14.0.0"
-    assert revoke_redcap_token(session, actor=None, username="stat") == 1
+    assert revoke_redcap_token(session, actor=COMMAND_LINE, username="stat") == 1
     assert post(client, second, content="version").status_code == 403
     changes = session.exec(select(AuditEntry).where(AuditEntry.table_name == "redcap_token",
                                                     AuditEntry.field == "revoked_at")).all()
@@ -79,7 +80,7 @@ def test_a_disabled_account_s_token_opens_nothing(
     from cohort.models import Account
 
     account = session.exec(select(Account).where(Account.staff_id == account_id)).one()
-    set_active(session, actor=None, account_id=int(account.id or 0), active=False)
+    set_active(session, actor=COMMAND_LINE, account_id=int(account.id or 0), active=False)
     assert post(client, tokens["officer"], content="version").status_code == 403
 
 
@@ -285,7 +286,7 @@ def _new_record(record: str, day: str = "2026-11-01") -> dict[str, Any]:
             "injected_past_month": "1", "wish_neck_groin": "0", "consent": "1",
             "consent_date": day, "inclusion_date": day, "reached_via": "1", "study_group": "1",
             **get_dictionary().expand_checkboxes(
-                questionnaire_answers(date.fromisoformat(day), Timepoint.M0))}
+                questionnaire_answers(date.fromisoformat(day), Timepoint("M0")))}
 
 
 def test_force_auto_number_and_date_format(client: TestClient, world: World,

@@ -160,7 +160,7 @@ def test_a_hard_rule_refuses_the_whole_import_and_names_record_event_and_field(
     one, three = live.codes["one"], live.codes["three"]
     with Session(live.engine) as session:
         before = len(session.exec(select(Questionnaire)).all())
-    future = flat_answers(date(2030, 1, 1), Timepoint.M0)
+    future = flat_answers(date(2030, 1, 1), Timepoint("M0"))
     rows = [{"record_id": three, "redcap_event_name": "m0_arm_1", **future},
             {"record_id": one, "redcap_event_name": "m6_arm_1", "inj_freq": "4"}]
     with pytest.raises(redcap.RedcapError) as refused:
@@ -178,7 +178,7 @@ def test_a_soft_rule_saves_and_flags(live: Live) -> None:
     proj = project(live, "worker.a")
     two = live.codes["two"]  # included 300 days ago: M6 window closed at day 224
     late = {"record_id": two, "redcap_event_name": "m6_arm_1",
-            **flat_answers(date(2026, 11, 20), Timepoint.M6)}
+            **flat_answers(date(2026, 11, 20), Timepoint("M6"))}
     assert proj.import_records([late]) == {"count": 1}
     with Session(live.engine) as session:
         person = session.exec(select(Participant).where(Participant.code == two)).one()

@@ -141,13 +141,14 @@ def test_workbook_and_redcap_imports_are_refused_row_by_row(
     book = load(got.content)
     ws = entry_sheet(book)
     fill(ws, row_of(ws, locked.pa.code),  # type: ignore[union-attr]
-         as_cells(questionnaire_answers(TODAY - timedelta(days=1), Timepoint.M12)))
+         as_cells(questionnaire_answers(TODAY - timedelta(days=1), Timepoint("M12"))))
     before = row_counts(session)
     token = csrf(client.get("/workbooks").text)
     workbook = client.post("/workbooks/import", data={"csrf_token": token},
                            files={"file": ("m12.xlsx", save(book), XLSX)})
+    answers = questionnaire_answers(TODAY - timedelta(days=1), Timepoint("M12"))
     records = redcap_export([_row(locked.pa.code, "m12_arm_1",  # type: ignore[union-attr]
-                                  questionnaire_answers(TODAY - timedelta(days=1), Timepoint.M12))])
+                                  answers)])
     csv = client.post("/workbooks/import", data={"csrf_token": token},
                       files={"file": ("records.csv", records, "text/csv")})
     for response in (workbook, csv):

@@ -18,7 +18,7 @@ from tests.cohort.helpers import row_counts
 from tests.factories import Factory, questionnaire_answers
 
 
-def _row(person: object, timepoint: Timepoint = Timepoint.M0, days: int = 0,
+def _row(person: object, timepoint: Timepoint = Timepoint("M0"), days: int = 0,
          ref: str = "", **answers: object) -> QuestionnaireRow:
     inclusion = person.inclusion_date  # type: ignore[attr-defined]
     return QuestionnaireRow(
@@ -33,14 +33,14 @@ def test_rows_are_saved_like_single_writes_with_audit_and_deviations(
         factory: Factory) -> None:
     worker = factory.worker()
     people = [factory.participant(worker) for _ in range(3)]
-    single = factory.questionnaire(worker, people[0], Timepoint.M6,
+    single = factory.questionnaire(worker, people[0], Timepoint("M6"),
                                    visit_date=people[0].inclusion_date + timedelta(days=250))
-    rows = [_row(people[1], Timepoint.M0), _row(people[1], Timepoint.M6, 250),
-            _row(people[2], Timepoint.M0)]
+    rows = [_row(people[1], Timepoint("M0")), _row(people[1], Timepoint("M6"), 250),
+            _row(people[2], Timepoint("M0"))]
     result = save_questionnaires(factory.session, actor=worker, rows=rows, on=factory.today)
 
-    assert [s.record.timepoint for s in result.saved] == [Timepoint.M0, Timepoint.M6,
-                                                           Timepoint.M0]
+    assert [s.record.timepoint for s in result.saved] == [Timepoint("M0"), Timepoint("M6"),
+                                                           Timepoint("M0")]
     assert [d.rule_id for d in result.deviations] == ["visit.out_of_window"]
     late = result.saved[1].record
     for name in ("in_window", "completeness", "answers", "visit_date", "staff_id"):
@@ -67,10 +67,10 @@ def test_every_refused_row_is_reported_and_nothing_is_written(factory: Factory) 
     rows = [
         _row(fresh, ref="A2"),                                    # fine on its own
         _row(fresh, ref="A3"),                                    # same timepoint twice
-        _row(mine, Timepoint.M6, 182, ref="A4", inj_freq="9"),  # not a choice
+        _row(mine, Timepoint("M6"), 182, ref="A4", inj_freq="9"),  # not a choice
         _row(theirs, ref="A5"),                                   # another centre
-        QuestionnaireRow("C01-9999-X", Timepoint.M0, {}, "A6"),   # unknown code
-        _row(fresh, Timepoint.M6, days=5000, ref="A7"),          # in the future
+        QuestionnaireRow("C01-9999-X", Timepoint("M0"), {}, "A6"),   # unknown code
+        _row(fresh, Timepoint("M6"), days=5000, ref="A7"),          # in the future
     ]
     with pytest.raises(BulkRefused) as refused:
         save_questionnaires(factory.session, actor=worker, rows=rows, on=factory.today)

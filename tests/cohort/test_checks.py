@@ -43,7 +43,7 @@ def test_time_rules_are_raised_once_and_cleared_when_resolved(factory: Factory) 
     again = run_checks(factory.session, as_of=factory.today)
     assert again.raised == [] and again.auto_resolved == 0
 
-    factory.questionnaire(worker, person, Timepoint.M6,
+    factory.questionnaire(worker, person, Timepoint("M6"),
                           visit_date=factory.today - timedelta(days=1))
     third = run_checks(factory.session, as_of=factory.today)
     assert third.raised == [] and third.auto_resolved == 1

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cohort.cli.main import app
 from cohort.rules import RULES, Severity
+from cohort.services.context import COMMAND_LINE
 from cohort.settings import get_settings
 
 runner = CliRunner()
@@ -61,7 +62,9 @@ def test_demo_status_and_deviations_show_every_soft_and_time_rule(on_demo: Path)
     centres = json.loads(out)
     assert len(centres) == 20
     assert sum(c["enrolled"] for c in centres) == 300
-    assert all(c["m6_done"] <= c["m0_done"] <= c["enrolled"] for c in centres)
+    assert all(c["visits"][1]["done"] <= c["visits"][0]["done"] <= c["enrolled"]
+               for c in centres)
+    assert [v["visit"] for v in centres[0]["visits"]] == ["M0", "M6", "M12"]
     code, out, _ = run("deviations", "--json")
     assert code == 0
     listed = json.loads(out)
@@ -134,7 +137,7 @@ def test_demo_and_init_drop_never_delete_a_database_holding_study_data(db_file: 
 
     assert run("init")[0] == 0
     with Session(engine_for(f"sqlite:///{db_file}")) as session:
-        create_centre(session, actor=None,
+        create_centre(session, actor=COMMAND_LINE,
                       data=CentreCreate(code="C01", name="Centre one", city="Lyon"))
     size = db_file.stat().st_size
 

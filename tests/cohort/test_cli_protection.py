@@ -178,7 +178,7 @@ def test_a_locked_study_refuses_command_line_writes_and_still_exports(
     records = tmp_path / "records.csv"
     visit = TODAY - timedelta(days=1)
     records.write_bytes(redcap_export([_row(study.codes["C01"], "m12_arm_1",
-                                            questionnaire_answers(visit, Timepoint.M12))]))
+                                            questionnaire_answers(visit, Timepoint("M12")))]))
     code, out, err = run("import", str(records), "--as", "dm")
     assert code == 1 and "study.locked" in err and "nothing was saved" in err
     assert run("export", "-o", str(tmp_path / "still.csv"), "--purpose", "Final")[0] == 0

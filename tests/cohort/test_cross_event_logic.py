@@ -52,21 +52,21 @@ def test_a_question_shown_by_another_visits_answer(factory: Factory, reads_m0: N
     visit = factory.today - timedelta(days=2)
     # Shown at M6 for the person injecting daily at M0: answered, it is kept.
     saved = save_questionnaire(factory.session, actor=worker, code=often.code,
-                               timepoint=Timepoint.M6, on=factory.today,
-                               answers=questionnaire_answers(visit, Timepoint.M6,
+                               timepoint=Timepoint("M6"), on=factory.today,
+                               answers=questionnaire_answers(visit, Timepoint("M6"),
                                                              fewer_injections="1"))
     assert saved.record.answers["fewer_injections"] == "1"
     # Hidden for the other: an answer there is refused as not applying.
     with pytest.raises(ValidationFailed) as caught:
         save_questionnaire(factory.session, actor=worker, code=rarely.code,
-                           timepoint=Timepoint.M6, on=factory.today,
-                           answers=questionnaire_answers(visit, Timepoint.M6,
+                           timepoint=Timepoint("M6"), on=factory.today,
+                           answers=questionnaire_answers(visit, Timepoint("M6"),
                                                          fewer_injections="1"))
     assert [p.code for p in caught.value.problems] == ["hidden_has_value"]
     # The import path reads the same other visits.
     with pytest.raises(BulkRefused) as refused:
         save_questionnaires(factory.session, actor=worker, on=factory.today, rows=[
-            QuestionnaireRow(rarely.code, Timepoint.M6, questionnaire_answers(
-                visit, Timepoint.M6, fewer_injections="0"))])
+            QuestionnaireRow(rarely.code, Timepoint("M6"), questionnaire_answers(
+                visit, Timepoint("M6"), fewer_injections="0"))])
     (error,) = refused.value.errors
     assert [p.code for p in error.error.problems] == ["hidden_has_value"]  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ def test_statistician_gets_no_free_text_answers(recorded: tuple[str, Factory]) -
     stat = factory.actor(factory.staff(role=Role.STATISTICIAN, national=True))
     listed = queries.list_questionnaires(factory.session, actor=stat, code=code)
     one = queries.get_questionnaire(factory.session, actor=stat, code=code,
-                                    timepoint=Timepoint.M0)
+                                    timepoint=Timepoint("M0"))
     for q in (*listed, one):
         assert "questionnaire_note" not in q.answers
         assert not set(q.answers) & withheld_fields()
@@ -47,8 +47,9 @@ def test_others_get_the_stored_record_untouched(recorded: tuple[str, Factory],
     queries.list_sessions(factory.session, actor=stat, code=code)
     [q] = queries.list_questionnaires(factory.session, actor=officer, code=code)
     assert q.answers["questionnaire_note"] == NOTE
-    assert queries.get_questionnaire(factory.session, actor=officer, code=code,
-                                     timepoint=Timepoint.M0).answers["questionnaire_note"] == NOTE
+    found = queries.get_questionnaire(factory.session, actor=officer, code=code,
+                                      timepoint=Timepoint("M0"))
+    assert found.answers["questionnaire_note"] == NOTE
     [s] = queries.list_sessions(factory.session, actor=officer, code=code)
     assert s.record.note == NOTE
     session.expire_all()

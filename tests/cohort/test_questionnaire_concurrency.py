@@ -56,7 +56,7 @@ def _update(engine: Engine, worker: Actor, code: str, answers: dict[str, Any]) -
         engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     with Session(engine, expire_on_commit=False) as session:
         return questionnaires.update_questionnaire(
-            session, actor=worker, code=code, timepoint=Timepoint.M0, answers=answers,
+            session, actor=worker, code=code, timepoint=Timepoint("M0"), answers=answers,
             expected_version=1, on=TODAY)
 
 

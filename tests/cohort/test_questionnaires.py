@@ -91,7 +91,7 @@ def test_out_of_window_visit_is_saved_and_flagged(factory: Factory) -> None:
     person = factory.participant(worker)
     factory.questionnaire(worker, person)
     late = person.inclusion_date + timedelta(days=182 + 60)
-    saved = factory.questionnaire(worker, person, Timepoint.M6, visit_date=late)
+    saved = factory.questionnaire(worker, person, Timepoint("M6"), visit_date=late)
     assert saved.record.id is not None and not saved.record.in_window
     assert [d.rule_id for d in saved.deviations] == ["visit.out_of_window"]
     stored = factory.session.exec(select(Deviation).where(
@@ -105,7 +105,7 @@ def test_update_with_stale_version_overwrites_nothing(factory: Factory) -> None:
     q = factory.questionnaire(worker, person).record
     answers = questionnaire_answers(q.visit_date, share_cooker="0")
     updated = update_questionnaire(factory.session, actor=worker, code=person.code,
-                                   timepoint=Timepoint.M0, answers=answers,
+                                   timepoint=Timepoint("M0"), answers=answers,
                                    expected_version=1, on=factory.today).record
     assert updated.version == 2 and updated.answers["share_cooker"] == "0"
     change = factory.session.exec(select(AuditEntry).where(
@@ -114,7 +114,7 @@ def test_update_with_stale_version_overwrites_nothing(factory: Factory) -> None:
     before = row_counts(factory.session)
     with pytest.raises(StaleVersion) as stale:
         update_questionnaire(factory.session, actor=worker, code=person.code,
-                             timepoint=Timepoint.M0,
+                             timepoint=Timepoint("M0"),
                              answers=questionnaire_answers(q.visit_date, share_water="1"),
                              expected_version=1, on=factory.today)
     assert stale.value.current_version == 2
@@ -129,6 +129,6 @@ def test_another_centre_cannot_write_or_see(factory: Factory) -> None:
     before = row_counts(factory.session)
     with pytest.raises(NotFound):
         save_questionnaire(factory.session, actor=stranger, code=person.code,
-                           timepoint=Timepoint.M0, on=factory.today,
+                           timepoint=Timepoint("M0"), on=factory.today,
                            answers=questionnaire_answers(person.inclusion_date))
     assert row_counts(factory.session) == before

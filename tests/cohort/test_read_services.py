@@ -11,6 +11,7 @@ from cohort.errors import ActionNotAllowed, NotFound
 from cohort.excel.report import may_report, report_workbook
 from cohort.messages import msg
 from cohort.services import accounts, queries
+from cohort.services.context import COMMAND_LINE
 from cohort.vocab import Role
 from tests.factories import Factory
 
@@ -42,13 +43,13 @@ def test_centre_retention_reads_another_centre_as_unknown(factory: Factory) -> N
 
 def test_account_with_staff_for_admins_only(factory: Factory) -> None:
     staff = factory.staff()
-    account = accounts.create_account(factory.session, actor=None, staff_id=staff.id or 0,
+    account = accounts.create_account(factory.session, actor=COMMAND_LINE, staff_id=staff.id or 0,
                                       username="someone", password="long enough password")
-    found, found_staff = accounts.account_with_staff(factory.session, actor=None,
+    found, found_staff = accounts.account_with_staff(factory.session, actor=COMMAND_LINE,
                                                      account_id=account.id or 0)
     assert found.id == account.id and found_staff.id == staff.id
     with pytest.raises(NotFound):
-        accounts.account_with_staff(factory.session, actor=None, account_id=999_999)
+        accounts.account_with_staff(factory.session, actor=COMMAND_LINE, account_id=999_999)
     with pytest.raises(ActionNotAllowed):
         accounts.account_with_staff(factory.session, actor=factory.worker(),
                                     account_id=account.id or 0)

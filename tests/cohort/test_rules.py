@@ -65,7 +65,9 @@ def test_every_rule_has_unique_id_message_and_known_kind() -> None:
     ids = [r.id for r in rules.RULES]
     assert len(ids) == len(set(ids))
     kinds = {"enrolment", "group_change", "questionnaire", "dated", "scope", "session",
-             "questionnaire_window", "schedule", "lock", "export"}
+             "questionnaire_window", "schedule", "lock", "export", "import.status",
+             "import.enrolment_change", "import.enrolment", "import.row",
+             "import.session_staff", "import.file"}
     for rule in rules.RULES:
         assert rule.message.strip()
         assert rule.applies_to in kinds
@@ -116,12 +118,14 @@ def test_inclusion_in_the_future_is_its_own_rule_not_consent() -> None:
 
 
 def test_m6_and_m12_windows_can_differ() -> None:
-    """visit.out_of_window: COHORT_M6_WINDOW_DAYS / COHORT_M12_WINDOW_DAYS via the config."""
-    config = rules.ProtocolConfig(m6_window_days=21, m12_window_days=60)
+    """visit.out_of_window: COHORT_VISIT_WINDOW_DAYS via the schedule."""
+    from tests.factories import config_with
+
+    config = config_with(visit_window_days={"M6": 21, "M12": 60})
     incl = date(2026, 1, 1)
-    assert config.window(Timepoint.M6, incl)[2] == incl + timedelta(days=182 + 21)
-    assert config.window(Timepoint.M12, incl)[0] == incl + timedelta(days=365 - 60)
-    assert rules.ProtocolConfig().window_width(Timepoint.M6) == 42
+    assert config.window(Timepoint("M6"), incl)[2] == incl + timedelta(days=182 + 21)
+    assert config.window(Timepoint("M12"), incl)[0] == incl + timedelta(days=365 - 60)
+    assert rules.ProtocolConfig().window_width(Timepoint("M6")) == 42
 
 
 def test_comparison_to_intervention_is_refused_even_before_m0() -> None:
@@ -144,7 +148,8 @@ def test_intervention_to_comparison_before_m0_is_allowed() -> None:
 
 
 def test_second_questionnaire_for_a_timepoint_is_refused() -> None:
-    facts = VisitFacts(Timepoint.M6, INCL, INCL, frozenset({Timepoint.M0, Timepoint.M6}), CFG)
+    facts = VisitFacts(Timepoint("M6"), INCL, INCL,
+                       frozenset({Timepoint("M0"), Timepoint("M6")}), CFG)
     with pytest.raises(DuplicateTimepoint):
         rules.enforce("questionnaire", facts)
 
@@ -229,20 +234,22 @@ def test_high_risk_site_alone_does_not_disqualify_the_session() -> None:
 @pytest.mark.parametrize(("day", "outside"), [(182, False), (182 - 42, False), (182 + 42, False),
                                              (182 - 43, True), (182 + 43, True)])
 def test_visit_window_edges(day: int, outside: bool) -> None:
-    facts = VisitFacts(Timepoint.M6, INCL + timedelta(days=day), INCL, frozenset(), CFG)
+    facts = VisitFacts(Timepoint("M6"), INCL + timedelta(days=day), INCL, frozenset(), CFG)
     assert (fired("questionnaire_window", facts) == {"visit.out_of_window"}) is outside
 
 
 def test_window_is_configurable() -> None:
-    narrow = ProtocolConfig(window_days=14)
-    facts = VisitFacts(Timepoint.M12, INCL + timedelta(days=365 + 20), INCL, frozenset(), narrow)
+    from tests.factories import config_with
+
+    narrow = config_with(window_days=14)
+    facts = VisitFacts(Timepoint("M12"), INCL + timedelta(days=365 + 20), INCL, frozenset(), narrow)
     assert fired("questionnaire_window", facts) == {"visit.out_of_window"}
 
 
 def schedule(**kw: object) -> ScheduleFacts:
     base: dict[str, object] = {"group": Group.INTERVENTION, "inclusion_date": INCL,
                                    "as_of": INCL + timedelta(days=200), "following": True,
-                                   "done": frozenset({Timepoint.M0, Timepoint.M6}),
+                                   "done": frozenset({Timepoint("M0"), Timepoint("M6")}),
                                    "valid_session_dates": (), "config": CFG}
     base.update(kw)
     return ScheduleFacts(**base)  # type: ignore[arg-type]
@@ -261,12 +268,12 @@ def test_no_session_within_six_months() -> None:
 
 
 def test_overdue_visits() -> None:
-    late = schedule(as_of=INCL + timedelta(days=182 + 43), done=frozenset({Timepoint.M0}))
-    assert rules.overdue_timepoints(late) == [(Timepoint.M6, INCL + timedelta(days=224))]
-    on_edge = schedule(as_of=INCL + timedelta(days=224), done=frozenset({Timepoint.M0}))
+    late = schedule(as_of=INCL + timedelta(days=182 + 43), done=frozenset({Timepoint("M0")}))
+    assert rules.overdue_timepoints(late) == [(Timepoint("M6"), INCL + timedelta(days=224))]
+    on_edge = schedule(as_of=INCL + timedelta(days=224), done=frozenset({Timepoint("M0")}))
     assert rules.overdue_timepoints(on_edge) == []
-    both = schedule(as_of=INCL + timedelta(days=500), done=frozenset({Timepoint.M0}))
-    assert [tp for tp, _ in rules.overdue_timepoints(both)] == [Timepoint.M6, Timepoint.M12]
+    both = schedule(as_of=INCL + timedelta(days=500), done=frozenset({Timepoint("M0")}))
+    assert [tp for tp, _ in rules.overdue_timepoints(both)] == [Timepoint("M6"), Timepoint("M12")]
     assert rules.overdue_timepoints(schedule(as_of=INCL + timedelta(days=500),
                                              following=False)) == []
 

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 
 from cohort.errors import ActionNotAllowed, CohortError, NotFound, ValidationFailed
 from cohort.models import Account, ApiToken, AuditEntry, Centre, Staff, StaffCreate
-from cohort.services import accounts, setup
-from cohort.services.context import actor_for
+from cohort.services import account_admin, accounts, setup
+from cohort.services.context import COMMAND_LINE, actor_for
 from cohort.vocab import Role
 from tests.cohort.helpers import row_counts
 from tests.conftest import TODAY
@@ -53,7 +53,7 @@ def field_of(error: ValidationFailed) -> str:
 def test_outreach_worker_without_centre_is_refused_naming_the_field(factory: Factory) -> None:
     before = row_counts(factory.session)
     with pytest.raises(ValidationFailed) as refused:
-        setup.create_staff(factory.session, actor=None, data=StaffCreate(
+        setup.create_staff(factory.session, actor=COMMAND_LINE, data=StaffCreate(
             display_name="New worker", role=Role.OUTREACH_WORKER))
     assert field_of(refused.value) == "centre_id"
     assert "belong to a centre" in refused.value.message
@@ -66,7 +66,7 @@ def test_only_research_officers_are_limited_to_centres(factory: Factory, role: R
     home, other = factory.centre("C01"), factory.centre("C02")
     before = row_counts(factory.session)
     with pytest.raises(ValidationFailed) as refused:
-        setup.create_staff(factory.session, actor=None, data=StaffCreate(
+        setup.create_staff(factory.session, actor=COMMAND_LINE, data=StaffCreate(
             display_name="Someone", role=role,
             centre_id=home.id if role is Role.OUTREACH_WORKER else None),
             extra_centre_ids=[other.id or 0])
@@ -77,7 +77,7 @@ def test_only_research_officers_are_limited_to_centres(factory: Factory, role: R
 
 def test_research_officer_limited_to_centres_is_audited(factory: Factory) -> None:
     a, b = factory.centre("C01"), factory.centre("C02")
-    officer = setup.create_staff(factory.session, actor=None, data=StaffCreate(
+    officer = setup.create_staff(factory.session, actor=COMMAND_LINE, data=StaffCreate(
         display_name="Regional officer", role=Role.RESEARCH_OFFICER),
         extra_centre_ids=[a.id or 0, b.id or 0, a.id or 0])
     assert actor_for(factory.session, officer).centre_ids == {a.id, b.id}
@@ -86,7 +86,7 @@ def test_research_officer_limited_to_centres_is_audited(factory: Factory) -> Non
 
 def test_create_staff_account_wording_speaks_to_every_interface(factory: Factory) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        accounts.create_staff_account(factory.session, actor=None, username="new.worker",
+        accounts.create_staff_account(factory.session, actor=COMMAND_LINE, username="new.worker",
                                       password="long enough password",
                                       role=Role.OUTREACH_WORKER)
     assert "--centre" not in refused.value.message and "centre_id" == field_of(refused.value)
@@ -105,19 +105,20 @@ def test_centre_codes_are_looked_up_by_one_helper(factory: Factory,
         return lookup(session, code)
 
     monkeypatch.setattr(setup, "centre_by_code", spy)
-    monkeypatch.setattr(accounts, "centre_by_code", spy, raising=False)
-    assert setup.centre_ids_for(factory.session, actor=None, codes=[" c02 ", "C01"]) == \
+    monkeypatch.setattr(account_admin, "centre_by_code", spy)
+    assert setup.centre_ids_for(factory.session, actor=COMMAND_LINE, codes=[" c02 ", "C01"]) == \
         [b.id, a.id]
     account = accounts.create_staff_account(
-        factory.session, actor=None, username="regional.officer",
+        factory.session, actor=COMMAND_LINE, username="regional.officer",
         password="long enough password", role=Role.RESEARCH_OFFICER, centre_code="c01",
         limit_to=["C02"])
     assert asked == [" c02 ", "C01", "c01", "C02"]
     staff = factory.session.get(Staff, account.staff_id)
     assert staff is not None and actor_for(factory.session, staff).centre_ids == {a.id, b.id}
-    for refused in (lambda: setup.centre_ids_for(factory.session, actor=None, codes=["C77"]),
+    for refused in (lambda: setup.centre_ids_for(factory.session, actor=COMMAND_LINE,
+                                              codes=["C77"]),
                     lambda: accounts.create_staff_account(
-                        factory.session, actor=None, username="someone.else",
+                        factory.session, actor=COMMAND_LINE, username="someone.else",
                         password="long enough password", role=Role.RESEARCH_OFFICER,
                         limit_to=["C77"])):
         with pytest.raises(NotFound, match="No centre with code C77"):
@@ -126,7 +127,7 @@ def test_centre_codes_are_looked_up_by_one_helper(factory: Factory,
 
 def test_training_date_in_the_future_refused_at_creation(factory: Factory) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        setup.create_staff(factory.session, actor=None, on=TODAY, data=StaffCreate(
+        setup.create_staff(factory.session, actor=COMMAND_LINE, on=TODAY, data=StaffCreate(
             display_name="Trained soon", role=Role.OUTREACH_WORKER,
             centre_id=factory.centre("C01").id, aerli_trained_on=TODAY + timedelta(days=1)))
     assert field_of(refused.value) == "aerli_trained_on"
@@ -159,7 +160,7 @@ def test_training_date_in_the_future_is_refused_with_a_clear_message(factory: Fa
     worker = factory.staff(trained=False)
     before = row_counts(factory.session)
     with pytest.raises(ValidationFailed) as refused:
-        setup.set_training(factory.session, actor=None, staff_id=worker.id or 0,
+        setup.set_training(factory.session, actor=COMMAND_LINE, staff_id=worker.id or 0,
                            trained_on=TODAY + timedelta(days=30), on=TODAY)
     assert field_of(refused.value) == "aerli_trained_on"
     assert refused.value.problems[0].code == "date_in_future"
@@ -169,7 +170,7 @@ def test_training_date_in_the_future_is_refused_with_a_clear_message(factory: Fa
 
 def test_unknown_staff_and_other_roles_are_refused(factory: Factory) -> None:
     with pytest.raises(NotFound, match="No staff member with id 999999"):
-        setup.update_staff(factory.session, actor=None, staff_id=999_999, on=TODAY,
+        setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=999_999, on=TODAY,
                            trained_on=TODAY)
     worker = factory.staff()
     for role in (Role.OUTREACH_WORKER, Role.RESEARCH_OFFICER, Role.STATISTICIAN):
@@ -184,19 +185,19 @@ def test_unknown_staff_and_other_roles_are_refused(factory: Factory) -> None:
 def test_centre_limits_replaced_for_research_officers_only(factory: Factory) -> None:
     a, b = factory.centre("C01"), factory.centre("C02")
     officer = factory.staff(role=Role.RESEARCH_OFFICER, national=True)
-    setup.update_staff(factory.session, actor=None, staff_id=officer.id or 0, on=TODAY,
+    setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=officer.id or 0, on=TODAY,
                        extra_centre_ids=[b.id or 0])
     assert actor_for(factory.session, officer).centre_ids == {b.id}
-    setup.update_staff(factory.session, actor=None, staff_id=officer.id or 0, on=TODAY,
+    setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=officer.id or 0, on=TODAY,
                        extra_centre_ids=[a.id or 0, b.id or 0])
     assert actor_for(factory.session, officer).centre_ids == {a.id, b.id}
     assert staff_audit(factory.session, officer.id or 0)["centre_access"] == ("C02", "C01, C02")
-    setup.update_staff(factory.session, actor=None, staff_id=officer.id or 0, on=TODAY,
+    setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=officer.id or 0, on=TODAY,
                        extra_centre_ids=[])
     assert actor_for(factory.session, officer).centre_ids is None  # national again
     worker = factory.staff(centre=a)
     with pytest.raises(ValidationFailed) as refused:
-        setup.update_staff(factory.session, actor=None, staff_id=worker.id or 0, on=TODAY,
+        setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=worker.id or 0, on=TODAY,
                            extra_centre_ids=[b.id or 0])
     assert field_of(refused.value) == "extra_centre_codes"
 
@@ -216,13 +217,13 @@ def test_a_refused_part_leaves_the_other_undone(factory: Factory) -> None:
 
 def test_marking_staff_inactive_ends_their_sign_ins(factory: Factory) -> None:
     worker = factory.staff()
-    account = accounts.create_account(factory.session, actor=None, staff_id=worker.id or 0,
+    account = accounts.create_account(factory.session, actor=COMMAND_LINE, staff_id=worker.id or 0,
                                       username="leaving", password="long enough password")
     token = accounts.issue_token(factory.session, account=account)
     epoch = account.session_epoch
-    setup.update_staff(factory.session, actor=None, staff_id=worker.id or 0, on=TODAY,
+    setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=worker.id or 0, on=TODAY,
                        active=False)
-    setup.update_staff(factory.session, actor=None, staff_id=worker.id or 0, on=TODAY,
+    setup.update_staff(factory.session, actor=COMMAND_LINE, staff_id=worker.id or 0, on=TODAY,
                        active=True)
     assert accounts.account_for_token(factory.session, token) is None
     refreshed = factory.session.get(Account, account.id)

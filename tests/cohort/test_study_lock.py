@@ -59,9 +59,9 @@ def _writes(factory: Factory, worker: Actor) -> dict[str, Callable[[], object]]:
 
     return {
         "enrol": lambda: factory.participant(worker),
-        "questionnaire": lambda: factory.questionnaire(worker, person, Timepoint.M6),
+        "questionnaire": lambda: factory.questionnaire(worker, person, Timepoint("M6")),
         "update": lambda: update_questionnaire(
-            s, actor=worker, code=person.code, timepoint=Timepoint.M0,
+            s, actor=worker, code=person.code, timepoint=Timepoint("M0"),
             answers=questionnaire_answers(person.inclusion_date, share_syringe="1"),
             expected_version=m0.version, on=today),
         "session": lambda: factory.aerli_session(worker, person, staff=pair),
@@ -90,7 +90,7 @@ def test_every_write_is_refused_and_nothing_written_while_reads_still_work(
             write()
         assert refused.value.rule_id == "study.locked", name
         factory.session.rollback()
-    bulk_row = QuestionnaireRow(code=person.code, timepoint=Timepoint.M0,
+    bulk_row = QuestionnaireRow(code=person.code, timepoint=Timepoint("M0"),
                                 answers=questionnaire_answers(person.inclusion_date))
     with pytest.raises(BulkRefused) as bulk:
         save_questionnaires(factory.session, actor=worker, rows=[bulk_row], on=factory.today)

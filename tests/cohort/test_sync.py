@@ -121,9 +121,9 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_and_a_correction
     worker = factory.worker()
     person = factory.participant(worker)
     visit = person.inclusion_date + timedelta(days=182)
-    factory.questionnaire(worker, person, Timepoint.M6, share_water="0")
+    factory.questionnaire(worker, person, Timepoint("M6"), share_water="0")
     mine = entry("questionnaire", participant=person.code, timepoint="M6",
-                 answers=questionnaire_answers(visit, Timepoint.M6, share_water="1"))
+                 answers=questionnaire_answers(visit, Timepoint("M6"), share_water="1"))
     conflict = apply(session, worker, mine)
     assert conflict.outcome == "conflict"
     assert conflict.theirs is not None
@@ -134,10 +134,10 @@ def test_someone_else_saved_the_same_m6_meanwhile_both_versions_and_a_correction
     assert apply(session, worker, correction).outcome == "saved"
     stored = session.exec(select(Questionnaire).where(
         Questionnaire.participant_id == person.id,
-        Questionnaire.timepoint == Timepoint.M6)).one()
+        Questionnaire.timepoint == Timepoint("M6"))).one()
     assert stored.version == 2 and stored.answers["share_water"] == "1"
     stale = entry("correction", participant=person.code, timepoint="M6", expected_version=1,
-                  answers=questionnaire_answers(visit, Timepoint.M6))
+                  answers=questionnaire_answers(visit, Timepoint("M6")))
     assert apply(session, worker, stale).theirs["version"] == 2  # type: ignore[index]
 
 

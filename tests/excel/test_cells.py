@@ -21,7 +21,7 @@ from tests.excel.helpers import as_cells, columns, entry_sheet, fill, load, row_
 from tests.factories import Factory, questionnaire_answers
 
 
-def _reader(name: str, timepoint: Timepoint = Timepoint.M6):  # type: ignore[no-untyped-def]
+def _reader(name: str, timepoint: Timepoint = Timepoint("M6")):  # type: ignore[no-untyped-def]
     [column] = [c for c in columns_for(Kind.QUESTIONNAIRE, timepoint) if c.name == name]
     return reader_for(column)
 
@@ -48,12 +48,12 @@ def test_a_real_date_or_a_time_in_a_choice_or_tick_cell_is_refused_plainly() -> 
 def test_a_date_formatted_choice_cell_in_a_workbook_is_reported_at_its_cell(
         factory: Factory, site: Site) -> None:
     data, _ = build_template(factory.session, actor=site.worker, kind=Kind.QUESTIONNAIRE,
-                             centre_code="C04", timepoint=Timepoint.M6, as_of=factory.today)
+                             centre_code="C04", timepoint=Timepoint("M6"), as_of=factory.today)
     book = load(data)
     ws = entry_sheet(book)
     visit = factory.today - timedelta(days=3)
     row = row_of(ws, site.due[0].code)
-    fill(ws, row, as_cells(questionnaire_answers(visit, Timepoint.M6)))
+    fill(ws, row, as_cells(questionnaire_answers(visit, Timepoint("M6"))))
     cell = ws.cell(row, columns(ws)["inj_freq"])
     cell.value = 2
     cell.number_format = "yyyy-mm-dd"

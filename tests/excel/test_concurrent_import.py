@@ -47,9 +47,9 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      inclusion_date=TODAY - timedelta(days=190))
         session.commit()
         staff_id, code = str(staff.id), person.code
-    book = load(template_bytes(Kind.QUESTIONNAIRE, "C04", Timepoint.M6, [code], TODAY))
+    book = load(template_bytes(Kind.QUESTIONNAIRE, "C04", Timepoint("M6"), [code], TODAY))
     fill(entry_sheet(book), 3, as_cells(questionnaire_answers(TODAY - timedelta(days=2),
-                                                              Timepoint.M6)))
+                                                              Timepoint("M6"))))
     workbook = tmp_path / "m6.xlsx"
     workbook.write_bytes(save(book))
     yield url, path, staff_id, workbook

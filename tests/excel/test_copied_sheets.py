@@ -27,7 +27,7 @@ from tests.factories import Factory, questionnaire_answers
 
 def _book(factory: Factory, site: Site, kind: Kind = Kind.QUESTIONNAIRE):  # type: ignore[no-untyped-def]
     data, _ = build_template(factory.session, actor=site.worker, kind=kind, centre_code="C04",
-                             timepoint=Timepoint.M6 if kind is Kind.QUESTIONNAIRE else None,
+                             timepoint=Timepoint("M6") if kind is Kind.QUESTIONNAIRE else None,
                              as_of=factory.today)
     return load(data)
 
@@ -38,7 +38,7 @@ def _import(factory: Factory, site: Site, data: bytes):  # type: ignore[no-untyp
 
 
 def _answers(factory: Factory, **overrides: object) -> dict[str, object]:
-    return as_cells(questionnaire_answers(factory.today - timedelta(days=3), Timepoint.M6,
+    return as_cells(questionnaire_answers(factory.today - timedelta(days=3), Timepoint("M6"),
                                           **overrides))
 
 
@@ -59,7 +59,7 @@ def test_rows_filled_in_a_copy_of_the_entry_sheet_are_imported(
     assert (report.rows, report.written) == (3, 3)
     assert report.sheets == ["M6 questionnaire", "M6 questionnaire (2)"]
     stored = factory.session.exec(select(Questionnaire.participant_id).where(
-        Questionnaire.timepoint == Timepoint.M6)).all()
+        Questionnaire.timepoint == Timepoint("M6"))).all()
     assert set(stored) == {first.id, second.id, third.id}
 
 

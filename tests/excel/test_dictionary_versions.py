@@ -32,7 +32,7 @@ def _made_with(factory: Factory, site: Site, old: str, new: str) -> Workbook:
                                         events_text=events.read_text(encoding="utf-8")))
     try:
         data, _ = build_template(factory.session, actor=site.worker, kind=Kind.QUESTIONNAIRE,
-                                 centre_code="C04", timepoint=Timepoint.M6,
+                                 centre_code="C04", timepoint=Timepoint("M6"),
                                  as_of=factory.today)
     finally:
         use_dictionary(None)
@@ -42,7 +42,7 @@ def _made_with(factory: Factory, site: Site, old: str, new: str) -> Workbook:
 def _filled(factory: Factory, site: Site, book: Workbook, **overrides: object) -> bytes:
     ws = entry_sheet(book)
     fill(ws, row_of(ws, site.due[0].code), as_cells(questionnaire_answers(
-        factory.today - timedelta(days=3), Timepoint.M6, **overrides)))
+        factory.today - timedelta(days=3), Timepoint("M6"), **overrides)))
     return save(book)
 
 
@@ -99,7 +99,7 @@ def test_a_code_added_since_is_no_reason_to_refuse(
 def test_without_its_lists_an_older_workbook_cannot_be_checked(
         factory: Factory, site: Site) -> None:
     data, _ = build_template(factory.session, actor=site.worker, kind=Kind.QUESTIONNAIRE,
-                             centre_code="C04", timepoint=Timepoint.M6, as_of=factory.today)
+                             centre_code="C04", timepoint=Timepoint("M6"), as_of=factory.today)
     book = load(data)
     for row in book[META_SHEET].iter_rows():
         if row[0].value == "dictionary_version":

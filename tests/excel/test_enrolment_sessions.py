@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from cohort.excel import importer
+from cohort.excel import rowwork
 from cohort.excel.importer import ImportStopped, import_file
 from cohort.excel.layout import Kind
 from cohort.excel.templates import build_template
@@ -123,7 +123,7 @@ def test_a_failure_after_two_enrolments_leaves_the_database_unchanged(
     ws = entry_sheet(book)
     for row in range(3, 8):
         fill(ws, row, _person(factory, age=20 + row))
-    real = importer.enrol
+    real = rowwork.enrol
     calls = {"n": 0}
 
     def enrol_then_fail(*args: object, **kwargs: object) -> object:
@@ -132,7 +132,7 @@ def test_a_failure_after_two_enrolments_leaves_the_database_unchanged(
             raise RuntimeError("connection lost")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(importer, "enrol", enrol_then_fail)
+    monkeypatch.setattr(rowwork, "enrol", enrol_then_fail)
     before = row_counts(factory.session)
     with pytest.raises(ImportStopped):
         _import(factory, site, save(book))

@@ -34,7 +34,7 @@ SMALL = WorkbookLimits(max_bytes=2_000_000, max_xml_bytes=3_000_000, max_rows=20
 
 
 def template() -> bytes:
-    return template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint.M6, ["C01-0001-X"],
+    return template_bytes(Kind.QUESTIONNAIRE, "C01", Timepoint("M6"), ["C01-0001-X"],
                           date(2026, 3, 1))
 
 

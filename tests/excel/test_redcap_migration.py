@@ -59,15 +59,15 @@ def _m0(factory: Factory, record: str, age: int = 31) -> dict[str, Any]:
     day = _inclusion(factory)
     return {"record_id": record, "redcap_event_name": "m0_arm_1",
             "redcap_data_access_group": "c04",
-            **questionnaire_answers(day, Timepoint.M0),
+            **questionnaire_answers(day, Timepoint("M0")),
             "age": str(age), "injected_past_month": "1", "wish_neck_groin": "0",
             "consent": "1", "consent_date": day.isoformat(), "gender": "1",
             "reached_via": "1", "study_group": "1", "inclusion_date": day.isoformat()}
 
 
 def _visit(factory: Factory, record: str, timepoint: Timepoint) -> dict[str, Any]:
-    days = {Timepoint.M6: 185, Timepoint.M12: 368}[timepoint]
-    event = {Timepoint.M6: "m6_arm_1", Timepoint.M12: "m12_arm_1"}[timepoint]
+    days = {Timepoint("M6"): 185, Timepoint("M12"): 368}[timepoint]
+    event = {Timepoint("M6"): "m6_arm_1", Timepoint("M12"): "m12_arm_1"}[timepoint]
     return {"record_id": record, "redcap_event_name": event,
             **questionnaire_answers(_inclusion(factory) + timedelta(days=days), timepoint)}
 
@@ -101,7 +101,7 @@ def _person(factory: Factory, code: str) -> Participant:
 
 def test_a_fresh_export_of_the_same_project_imports_again(
         factory: Factory, site: Site) -> None:
-    first = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6)])
+    first = export([_m0(factory, "101"), _visit(factory, "101", Timepoint("M6"))])
     report = _import(factory, site, first)
     assert report.problems == [] and report.written == 3
     [(label, code)] = report.created
@@ -110,8 +110,8 @@ def test_a_fresh_export_of_the_same_project_imports_again(
     assert (link.source, link.external_id, link.participant_id) == \
         ("redcap", "101", _person(factory, code).id)
 
-    later = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6),
-                    _visit(factory, "101", Timepoint.M12), _m0(factory, "102", age=45)])
+    later = export([_m0(factory, "101"), _visit(factory, "101", Timepoint("M6")),
+                    _visit(factory, "101", Timepoint("M12")), _m0(factory, "102", age=45)])
     again = _import(factory, site, later)
 
     assert again.problems == [], again.problems
@@ -137,13 +137,13 @@ def _forget_links(factory: Factory) -> None:
 
 def test_a_record_moved_before_links_were_kept_is_linked_not_refused(
         factory: Factory, site: Site) -> None:
-    first = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6)])
+    first = export([_m0(factory, "101"), _visit(factory, "101", Timepoint("M6"))])
     [(_, code)] = _import(factory, site, first).created
     _forget_links(factory)
     before = row_counts(factory.session)
 
-    later = export([_m0(factory, "101"), _visit(factory, "101", Timepoint.M6),
-                    _visit(factory, "101", Timepoint.M12)])
+    later = export([_m0(factory, "101"), _visit(factory, "101", Timepoint("M6")),
+                    _visit(factory, "101", Timepoint("M12"))])
     again = _import(factory, site, later)
 
     assert again.problems == [], again.problems
@@ -184,7 +184,7 @@ def test_a_record_matching_a_linked_or_several_participants_is_still_refused(
 def test_a_refused_export_stores_no_link(factory: Factory, site: Site) -> None:
     before = row_counts(factory.session)
     report = _import(factory, site, export([
-        _m0(factory, "101"), _visit(factory, "101", Timepoint.M6) | {"inj_freq": "9"}]))
+        _m0(factory, "101"), _visit(factory, "101", Timepoint("M6")) | {"inj_freq": "9"}]))
     assert report.problems and report.created == []
     assert row_counts(factory.session) == before
 
@@ -198,7 +198,7 @@ def test_a_record_linked_to_another_centre_is_not_imported_in_its_place(
     factory.session.commit()
     before = row_counts(factory.session)
     report = _import(factory, site, export([_m0(factory, "101"),
-                                            _visit(factory, "101", Timepoint.M6)]))
+                                            _visit(factory, "101", Timepoint("M6"))]))
     assert row_counts(factory.session) == before
     [problem] = report.problems
     assert (problem.row, problem.rule) == (2, "scope.other_centre")
@@ -308,7 +308,7 @@ def test_a_repeating_instrument_that_cannot_be_mapped_is_named_for_what_it_is(
         factory: Factory, site: Site) -> None:
     person = site.due[0]
     report = _import(factory, site, export([
-        _visit(factory, person.code, Timepoint.M6) | {
+        _visit(factory, person.code, Timepoint("M6")) | {
             "redcap_repeat_instrument": "questionnaire", "redcap_repeat_instance": 1},
         {"record_id": person.code, "redcap_event_name": "ongoing_arm_1",
          "redcap_repeat_instrument": "photo_log", "redcap_repeat_instance": 1}]))

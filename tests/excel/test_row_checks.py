@@ -21,7 +21,7 @@ from tests.factories import Factory, questionnaire_answers
 
 def _book(factory: Factory, site: Site, kind: Kind = Kind.QUESTIONNAIRE):  # type: ignore[no-untyped-def]
     data, _ = build_template(factory.session, actor=site.worker, kind=kind, centre_code="C04",
-                             timepoint=Timepoint.M6 if kind is Kind.QUESTIONNAIRE else None,
+                             timepoint=Timepoint("M6") if kind is Kind.QUESTIONNAIRE else None,
                              as_of=factory.today)
     return load(data)
 
@@ -32,7 +32,7 @@ def _import(factory: Factory, site: Site, data: bytes, name: str = "m6.xlsx"):  
 
 
 def _answers(factory: Factory, **overrides: object) -> dict[str, object]:
-    return questionnaire_answers(factory.today - timedelta(days=3), Timepoint.M6, **overrides)
+    return questionnaire_answers(factory.today - timedelta(days=3), Timepoint("M6"), **overrides)
 
 
 def test_a_code_entered_twice_names_the_row_of_this_workbook_that_has_it(

@@ -33,7 +33,7 @@ def _validations(ws: object) -> dict[str, object]:
 def test_lists_and_dates_warn_instead_of_refusing_what_the_instructions_allow(
         factory: Factory, site: Site) -> None:
     data, _ = build_template(factory.session, actor=site.worker, kind=Kind.QUESTIONNAIRE,
-                             centre_code="C04", timepoint=Timepoint.M6, as_of=factory.today)
+                             centre_code="C04", timepoint=Timepoint("M6"), as_of=factory.today)
     book = load(data)
     ws = entry_sheet(book)
     names = columns(ws)
@@ -57,12 +57,12 @@ def test_lists_and_dates_warn_instead_of_refusing_what_the_instructions_allow(
 def test_what_the_instructions_say_may_be_typed_is_imported(
         factory: Factory, site: Site) -> None:
     data, _ = build_template(factory.session, actor=site.worker, kind=Kind.QUESTIONNAIRE,
-                             centre_code="C04", timepoint=Timepoint.M6, as_of=factory.today)
+                             centre_code="C04", timepoint=Timepoint("M6"), as_of=factory.today)
     book = load(data)
     ws = entry_sheet(book)
     person = site.due[0]
     visit = factory.today - timedelta(days=3)
-    answers = questionnaire_answers(visit, Timepoint.M6, inj_freq="2",
+    answers = questionnaire_answers(visit, Timepoint("M6"), inj_freq="2",
                                     share_cooker="Yes", acidifier="2")
     answers["visit_date"] = visit.strftime("%d/%m/%Y")
     cells = as_cells(answers)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from forms import TIMEPOINT_EVENTS, DataDictionary, default_dictionary
+from forms import DataDictionary, default_dictionary
 from forms.constants import NO_IDENTIFIERS_NOTE
 from forms.events import ONGOING_EVENT
 
@@ -24,7 +24,7 @@ def test_loads_without_warnings_and_is_cached(study: DataDictionary) -> None:
 def test_forms_and_events(study: DataDictionary) -> None:
     assert list(study.forms) == ["enrolment", "baseline", "questionnaire", "aerli_session",
                                  "follow_up_status"]
-    assert study.events.events == [*TIMEPOINT_EVENTS.values(), ONGOING_EVENT]
+    assert study.events.events == ["m0_arm_1", "m6_arm_1", "m12_arm_1", ONGOING_EVENT]
     assert [f.name for f in study.forms_for_event("m0_arm_1")] == [
         "enrolment", "baseline", "questionnaire"]
     for event in ("m6_arm_1", "m12_arm_1"):

@@ -38,7 +38,7 @@ def _populate(url: str) -> None:
             person = factory.participant(actor, group=Group.INTERVENTION if i % 2
                                          else Group.COMPARISON)
             factory.questionnaire(actor, person)
-            factory.questionnaire(actor, person, Timepoint.M6)
+            factory.questionnaire(actor, person, Timepoint("M6"))
             if i % 2:
                 factory.aerli_session(actor, person)
 

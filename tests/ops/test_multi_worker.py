@@ -90,18 +90,18 @@ def test_four_workers_share_throttle_downloads_cache_and_jobs(
         officer = _token(server, "officer")
         worker = _token(server, "worker.a")
         with client() as c:
-            before = {r["centre_code"]: r["m6_done"] for r in
+            before = {r["centre_code"]: r["visits"][1]["done"] for r in
                       c.get(server.base + "/api/v1/retention", headers=officer).json()}
             for _ in range(4):  # every process has the figure cached now
                 c.get(server.base + "/api/v1/retention", headers=officer)
             visit = world.pa.inclusion_date + timedelta(days=182)
             saved = c.post(f"{server.base}/api/v1/participants/{world.pa.code}/questionnaires/M6",
                            headers=worker,
-                           json={"answers": questionnaire_answers(visit, Timepoint.M6)})
+                           json={"answers": questionnaire_answers(visit, Timepoint("M6"))})
             assert saved.status_code == 201, saved.text
 
             def fresh(got: httpx.Response) -> None:
-                after = {r["centre_code"]: r["m6_done"] for r in got.json()}
+                after = {r["centre_code"]: r["visits"][1]["done"] for r in got.json()}
                 assert after["C01"] == before["C01"] + 1, after
 
             assert len(server.from_several(

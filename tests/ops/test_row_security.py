@@ -130,12 +130,12 @@ def test_the_application_works_as_its_role(seeded: tuple[AppDatabase, World]) ->
         visit = world.pa.inclusion_date + timedelta(days=182)
         saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
                             headers=worker,
-                            json={"answers": questionnaire_answers(visit, Timepoint.M6)})
+                            json={"answers": questionnaire_answers(visit, Timepoint("M6"))})
         assert saved.status_code == 201, saved.text
         history = client.get(f"/api/v1/participants/{world.pa.code}/history", headers=worker)
         assert history.status_code == 200 and len(history.json()) > 2
         officer = token("officer")
         rows = client.get("/api/v1/retention", headers=officer).json()
-        assert {r["centre_code"]: r["m6_done"] for r in rows} == {"C01": 1, "C02": 0}
+        assert {r["centre_code"]: r["visits"][1]["done"] for r in rows} == {"C01": 1, "C02": 0}
         mine = client.get("/api/v1/retention", headers=worker).json()
         assert [r["centre_code"] for r in mine] == ["C01"]

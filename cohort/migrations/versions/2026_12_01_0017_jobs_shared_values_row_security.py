@@ -4,7 +4,7 @@
 analysis report) with its progress and files; ``shared_value`` holds what every server
 process must see alike (annotated copies waiting for download, the cached retention
 summary). On PostgreSQL: the row-level security policies (``cohort.rls``) and the job
-queue's tables in their own ``procrastinate`` schema (``cohort.jobs.queue_schema``).
+queue's tables in their own ``procrastinate`` schema (``cohort.queue_schema``).
 
 Revision ID: 0017
 Revises: 0011
@@ -20,7 +20,7 @@ import sqlmodel
 from alembic import op
 
 import cohort.models
-from cohort.jobs.queue_schema import drop_queue_schema, install_queue_schema
+from cohort.queue_schema import drop_queue_schema, install_queue_schema
 from cohort.rls import drop_statements, install_policies
 
 revision: str = '0017'

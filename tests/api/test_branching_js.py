@@ -31,7 +31,7 @@ from forms import DataDictionary, parse_expression
 from forms.evaluate import compile_expression
 from forms.functions import Env, truthy
 from forms.piping import references, render
-from tests.api.test_browser_flows import ARGS, CHROMIUM
+from tests.api.browser_site import ARGS, CHROMIUM
 from tests.forms import corpus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

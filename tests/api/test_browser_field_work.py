@@ -19,11 +19,9 @@ from typing import Any
 
 import pytest
 
-from cohort.db import create_schema, engine_for
 from cohort.vocab import Timepoint
-from tests.api.conftest import fixed_key_settings
-from tests.api.redcap_live import serving
-from tests.api.test_browser_flows import ARGS, CHROMIUM, answer
+from tests.api.browser_site import chromium_tab, demo_site
+from tests.api.test_browser_flows import answer
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
@@ -41,69 +39,49 @@ class Site:
     other: str              # another C01 participant's code
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make system-deps)")
-    from sqlmodel import Session, select
+def _participants(session: Any) -> tuple[dict[str, str], str]:
+    """Per width, a fresh C01 participant aged 34 with no M0 yet; and another C01 code."""
+    from sqlmodel import select
 
-    from api.app import create_app
-    from cohort.demo import build_demo
     from cohort.models import Account, Participant, Staff
-    from cohort.services.accounts import create_demo_accounts
     from cohort.services.context import actor_for
     from cohort.services.enrolment import EnrolmentCreate, enrol
     from cohort.vocab import Group, Modality
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser15b1') / 'browser.db'}"
-    engine = engine_for(url)
-    create_schema(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        build_demo(session, participants=40, seed=3, as_of=TODAY)
-        accounts = create_demo_accounts(session)
-        account = session.exec(select(Account).where(Account.username == "worker.c01")).one()
-        staff = session.get(Staff, account.staff_id)
-        assert staff is not None
-        inclusion = TODAY - timedelta(days=2)
-        fresh = {width: enrol(session, actor=actor_for(session, staff), on=TODAY,
-                              data=EnrolmentCreate(
-                                  age=34, injected_past_month=True, wish_neck_groin=False,
-                                  consent=True, consent_date=inclusion,
-                                  inclusion_date=inclusion, year_of_birth=inclusion.year - 34,
-                                  reached_via=Modality.IN_PERSON,
-                                  group=Group.INTERVENTION)).record.code
-                 for width in WIDTHS}
-        other = session.exec(select(Participant.code).where(
-            Participant.centre_id == staff.centre_id,
-            Participant.code.not_in(list(fresh.values())))).first()  # type: ignore[attr-defined]
-        assert other is not None
-    app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
-    try:
-        with serving(app) as port:
-            yield Site(f"http://127.0.0.1:{port}",
-                       {a.username: a.password for a in accounts}, fresh, other)
-    finally:
-        engine.dispose()
+    account = session.exec(select(Account).where(Account.username == "worker.c01")).one()
+    staff = session.get(Staff, account.staff_id)
+    assert staff is not None
+    inclusion = TODAY - timedelta(days=2)
+    fresh = {width: enrol(session, actor=actor_for(session, staff), on=TODAY,
+                          data=EnrolmentCreate(
+                              age=34, injected_past_month=True, wish_neck_groin=False,
+                              consent=True, consent_date=inclusion,
+                              inclusion_date=inclusion, year_of_birth=inclusion.year - 34,
+                              reached_via=Modality.IN_PERSON,
+                              group=Group.INTERVENTION)).record.code
+             for width in WIDTHS}
+    other = session.exec(select(Participant.code).where(
+        Participant.centre_id == staff.centre_id,
+        Participant.code.not_in(list(fresh.values())))).first()  # type: ignore[attr-defined]
+    assert other is not None
+    return fresh, other
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with demo_site(tmp_path_factory, "browser15b1", participants=40, seed=3,
+                   prepare=_participants) as served:
+        fresh, other = served.prepared
+        yield Site(served.base, served.passwords, fresh, other)
 
 
 @pytest.fixture(params=sorted(WIDTHS))
 def page(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    phone = request.param == "phone"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport=WIDTHS[request.param], device_scale_factor=1,
-                                      is_mobile=phone, has_touch=phone)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
+    size = WIDTHS[request.param]
+    with chromium_tab(size["width"], size["height"]) as tab:
         tab.width_name = request.param
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+        yield tab
 
 
 def shot(page: Any, name: str) -> None:

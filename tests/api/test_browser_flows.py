@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cohort.db import create_schema, engine_for
 from cohort.vocab import Timepoint
-from tests.api.conftest import fixed_key_settings
-from tests.api.redcap_live import serving
+from tests.api.browser_site import SHOTS, chromium_tab, demo_site
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
 
 
 @dataclass
@@ -38,45 +30,15 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make system-deps)")
-    from sqlmodel import Session
-
-    from api.app import create_app
-    from cohort.demo import build_demo
-    from cohort.services.accounts import create_demo_accounts
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
-    engine = engine_for(url)
-    create_schema(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        build_demo(session, participants=40, seed=1, as_of=TODAY)
-        accounts = create_demo_accounts(session)
-    app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
-    try:
-        with serving(app) as port:
-            yield Live(f"http://127.0.0.1:{port}",
-                       {a.username: a.password for a in accounts})
-    finally:
-        engine.dispose()
+    with demo_site(tmp_path_factory, "browser", participants=40, seed=1) as site:
+        yield Live(site.base, site.passwords)
 
 
 @pytest.fixture
 def page(live: Live) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844},
-                                      device_scale_factor=1, is_mobile=True, has_touch=True)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+    with chromium_tab(390, 844) as tab:
+        yield tab
 
 
 def shot(page: Any, name: str) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_browser_flows import ARGS, CHROMIUM, SHOTS, Live, live, sign_in
+from tests.api.browser_site import SHOTS, chromium_tab
+from tests.api.test_browser_flows import Live, live, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["live"]  # the module's live server (demo cohort of 40 per centre)
@@ -21,22 +22,10 @@ WIDTHS = (390, 1280)
 
 @pytest.fixture(params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])
 def tab(request: pytest.FixtureRequest, live: Live) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     width = int(request.param)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    phone = width < 600
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": width, "height": 844 if phone else 800},
-                                      device_scale_factor=1, is_mobile=phone, has_touch=phone)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+    with chromium_tab(width, 844 if width < 600 else 800) as page:
+        yield page
 
 
 def fits(page: Any, name: str) -> None:

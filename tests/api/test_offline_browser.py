@@ -13,28 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
-from cohort.db import create_schema, engine_for
 from cohort.models import AerliSession, Participant, Questionnaire
 from cohort.models_ops import SyncReceipt
-from tests.api.conftest import fixed_key_settings
-from tests.api.redcap_live import serving
+from tests.api.browser_site import ARGS, CHROMIUM, SHOTS, demo_site
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
 WORKER = "worker.c01"
 ENROLMENT = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
              "consent": "1", "year_of_birth": "1995", "gender": "1", "reached_via": "1",
@@ -52,25 +44,8 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make system-deps)")
-    from api.app import create_app
-    from cohort.demo import build_demo
-    from cohort.services.accounts import create_demo_accounts
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('offline') / 'offline.db'}"
-    engine = engine_for(url)
-    create_schema(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        build_demo(session, participants=100, seed=1, as_of=TODAY)
-        accounts = create_demo_accounts(session)
-    app = create_app(fixed_key_settings(), engine=engine, today=lambda: TODAY)
-    try:
-        with serving(app) as port:
-            yield Live(f"http://127.0.0.1:{port}", {a.username: a.password for a in accounts},
-                       engine)
-    finally:
-        engine.dispose()
+    with demo_site(tmp_path_factory, "offline", participants=100, seed=1) as site:
+        yield Live(site.base, site.passwords, site.engine)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from api.formview import form_page
 from forms import load_dictionary_text
-from tests.api.test_browser_flows import ARGS, CHROMIUM, SHOTS
+from tests.api.browser_site import ARGS, CHROMIUM, SHOTS
 from tests.forms.helpers import csv_text, line
 
 pytestmark = [pytest.mark.browser]

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, col, select
 
-from cohort.codes import MAX_SEQUENCE, make_code
 from cohort.errors import CohortError, NotFound
 from cohort.messages import msg
 from cohort.models import (
@@ -48,6 +47,9 @@ from cohort.services.enrolment import (
     _centre,
     _next_seq,
     check_eligible,
+    enrolled_records,
+    new_participant,
+    within_codes,
 )
 from cohort.services.participants import check_status
 from cohort.services.results import Saved
@@ -135,36 +137,22 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
             assert centre.id is not None  # noqa: S101
             require_scope(row.actor, centre.id, session=session)
             check_eligible(row.data, on)
-            seq = next_seq.get(centre.id) or _next_seq(session, centre)
-            if seq > MAX_SEQUENCE:
-                raise CohortError(msg("enrol.codes_used_up", code=centre.code, max=MAX_SEQUENCE))
+            seq = within_codes(centre, next_seq[centre.id]) if centre.id in next_seq \
+                else _next_seq(session, centre)
         except CohortError as error:
             errors.append((at, error))
             continue
         next_seq[centre.id] = seq + 1
-        data = row.data
-        assert data.consent_date is not None  # noqa: S101 (check_eligible)
-        planned.append((row.actor, Participant(
-            code=make_code(centre.code, seq), centre_id=centre.id, seq=seq,
-            year_of_birth=data.year_of_birth, gender=data.gender,
-            inclusion_date=data.inclusion_date, consent_date=data.consent_date,
-            age_at_inclusion=data.age, injected_past_month=data.injected_past_month,
-            wish_neck_groin=data.wish_neck_groin, reached_via=data.reached_via,
-            group=data.group, enrolled_by=row.actor.staff_id, created_at=now)))
+        planned.append((row.actor, new_participant(row.data, centre, seq, row.actor,
+                                                   created_at=now)))
     _refuse_any(errors)
     people = [p for _, p in planned]
     insert_records(session, people)
     statuses, screenings = [], []
     for actor, person in planned:
-        assert person.id is not None  # noqa: S101
-        statuses.append((actor, StatusChange(
-            participant_id=person.id, status=Status.ACTIVE,
-            effective_date=person.inclusion_date, reason="Enrolled",
-            recorded_by=actor.staff_id, recorded_at=now)))
-        screenings.append((actor, Screening(created_at=now,
-            screened_on=person.inclusion_date, centre_id=person.centre_id,
-            staff_id=actor.staff_id, outcome=ScreeningOutcome.ENROLLED,
-            reached_via=person.reached_via, participant_id=person.id)))
+        status, screening = enrolled_records(person, actor, now)
+        statuses.append((actor, status))
+        screenings.append((actor, screening))
     insert_records(session, [s for _, s in statuses])
     insert_records(session, [s for _, s in screenings])
     for made in (planned, statuses, screenings):

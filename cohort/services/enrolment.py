@@ -9,7 +9,7 @@ writes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -194,11 +194,48 @@ def _next_seq(session: Session, centre: Centre) -> int:
     current = session.exec(
         select(func.max(Participant.seq)).where(Participant.centre_id == centre.id)
     ).one()
-    seq = int(current or 0) + 1
+    return within_codes(centre, int(current or 0) + 1)
+
+
+def within_codes(centre: Centre, seq: int) -> int:
+    """``seq`` itself, or a clear refusal once the centre's codes are used up
+    (``MAX_SEQUENCE``); shared with the bulk writer, which counts on from the first."""
     if seq > MAX_SEQUENCE:
         raise CohortError(
             msg("enrol.codes_used_up", code=centre.code, max=MAX_SEQUENCE))
     return seq
+
+
+def new_participant(data: EnrolmentCreate, centre: Centre, seq: int, actor: Actor,
+                    **stamps: Any) -> Participant:
+    """The participant an eligible enrolment makes (``stamps``: timestamps the bulk
+    writer gives, once for a whole batch)."""
+    assert centre.id is not None and data.consent_date is not None  # noqa: S101
+    return Participant(
+        code=make_code(centre.code, seq), centre_id=centre.id, seq=seq,
+        year_of_birth=data.year_of_birth, gender=data.gender,
+        inclusion_date=data.inclusion_date, consent_date=data.consent_date,
+        age_at_inclusion=data.age, injected_past_month=data.injected_past_month,
+        wish_neck_groin=data.wish_neck_groin, reached_via=data.reached_via,
+        group=data.group, enrolled_by=actor.staff_id, **stamps)
+
+
+def enrolled_records(person: Participant, actor: Actor, now: datetime | None = None
+                     ) -> tuple[StatusChange, Screening]:
+    """What every enrolment writes beside the participant: the first status (active) and
+    the screening that led to it. ``now``: one timestamp for a whole batch."""
+    assert person.id is not None  # noqa: S101
+    recorded: dict[str, Any] = {} if now is None else {"recorded_at": now}
+    created: dict[str, Any] = {} if now is None else {"created_at": now}
+    status = StatusChange(
+        participant_id=person.id, status=Status.ACTIVE,
+        effective_date=person.inclusion_date, reason="Enrolled",
+        recorded_by=actor.staff_id, **recorded)
+    screening = Screening(
+        screened_on=person.inclusion_date, centre_id=person.centre_id,
+        staff_id=actor.staff_id, outcome=ScreeningOutcome.ENROLLED,
+        reached_via=person.reached_via, participant_id=person.id, **created)
+    return status, screening
 
 
 def enrol(
@@ -212,21 +249,7 @@ def enrol(
     assert data.consent_date is not None  # noqa: S101 (guaranteed by enrol.no_consent)
     for attempt in range(5):
         seq = _next_seq(session, centre)
-        participant = Participant(
-            code=make_code(centre.code, seq),
-            centre_id=centre.id,
-            seq=seq,
-            year_of_birth=data.year_of_birth,
-            gender=data.gender,
-            inclusion_date=data.inclusion_date,
-            consent_date=data.consent_date,
-            age_at_inclusion=data.age,
-            injected_past_month=data.injected_past_month,
-            wish_neck_groin=data.wish_neck_groin,
-            reached_via=data.reached_via,
-            group=data.group,
-            enrolled_by=actor.staff_id,
-        )
+        participant = new_participant(data, centre, seq, actor)
         nested = session.begin_nested()
         session.add(participant)
         try:
@@ -238,22 +261,7 @@ def enrol(
             continue
         nested.commit()
         break
-    assert participant.id is not None  # noqa: S101
-    status = StatusChange(
-        participant_id=participant.id,
-        status=Status.ACTIVE,
-        effective_date=data.inclusion_date,
-        reason="Enrolled",
-        recorded_by=actor.staff_id,
-    )
-    screening = Screening(
-        screened_on=data.inclusion_date,
-        centre_id=centre.id,
-        staff_id=actor.staff_id,
-        outcome=ScreeningOutcome.ENROLLED,
-        reached_via=data.reached_via,
-        participant_id=participant.id,
-    )
+    status, screening = enrolled_records(participant, actor)
     session.add_all([status, screening])
     session.flush()
     for record in (participant, status, screening):

@@ -85,14 +85,20 @@ def create_account(
     return account
 
 
+def _account(session: Session, account_id: int) -> Account:
+    """The account with this id, or ``NotFound`` naming the id."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(msg("account.not_found", account_id=account_id))
+    return account
+
+
 def set_password(
     session: Session, *, actor: Actor, account_id: int, password: str
 ) -> Account:
     """Reset a password (admins) and revoke the account's tokens."""
     actor_id = _admin_id(actor)
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(msg("account.not_found", account_id=account_id))
+    account = _account(session, account_id)
     _check_password(session, password, username=account.username,
                     staff=session.get(Staff, account.staff_id))
     account.password_hash = hash_password(password)
@@ -110,9 +116,7 @@ def set_active(
 ) -> Account:
     """Disable or re-enable a sign-in; disabling revokes its tokens at once."""
     actor_id = _admin_id(actor)
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(msg("account.not_found", account_id=account_id))
+    account = _account(session, account_id)
     if not active and account.staff_id == actor_id.audit_id:
         raise CohortError(msg("account.cannot_disable_self"))
     old = account.active
@@ -194,9 +198,7 @@ def account_with_staff(session: Session, *, actor: Actor, account_id: int
 
 def get_account(session: Session, *, actor: Actor, account_id: int) -> Account:
     _admin_id(actor)
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(msg("account.not_found", account_id=account_id))
+    account = _account(session, account_id)
     return account
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -82,3 +82,19 @@ def chromium_tab(width: int, height: int) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+class Served(Protocol):
+    """A served site as the test files keep it: its address and the demo passwords."""
+
+    base: str
+    passwords: dict[str, str]
+
+
+def sign_in(page: Any, site: Served, username: str) -> None:
+    """Sign in on the login page as a demo account, and wait for the page it leads to."""
+    page.goto(f"{site.base}/login")
+    page.fill("#username", username)
+    page.fill("#password", site.passwords[username])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from cohort.vocab import Timepoint
-from tests.api.browser_site import chromium_tab, demo_site
+from tests.api.browser_site import chromium_tab, demo_site, sign_in
 from tests.api.test_browser_flows import answer
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
@@ -86,14 +86,6 @@ def page(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-{page.width_name}.png"), full_page=True)
-
-
-def sign_in(page: Any, site: Site, username: str) -> None:
-    page.goto(f"{site.base}/login")
-    page.fill("#username", username)
-    page.fill("#password", site.passwords[username])
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def page_top(page: Any, selector: str) -> float:

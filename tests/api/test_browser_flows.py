@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cohort.vocab import Timepoint
-from tests.api.browser_site import SHOTS, chromium_tab, demo_site
+from tests.api.browser_site import SHOTS, chromium_tab, demo_site, sign_in
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
 
@@ -43,14 +43,6 @@ def page(live: Live) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, live: Live, username: str) -> None:
-    page.goto(f"{live.base}/login")
-    page.fill("#username", username)
-    page.fill("#password", live.passwords[username])
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def answer(page: Any, name: str, value: Any) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.browser_site import SHOTS, chromium_tab
-from tests.api.test_browser_flows import Live, live, sign_in
+from tests.api.browser_site import SHOTS, chromium_tab, sign_in
+from tests.api.test_browser_flows import Live, live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 __all__ = ["live"]  # the module's live server (demo cohort of 40 per centre)

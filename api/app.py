@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import ops, pages, routers
 from api.background import lifespan
+from api.deps import SESSION_LANGUAGE
 from api.limits import BodyLimit
 from api.ops import RequestContext
 from api.pages import excel as excel_pages
@@ -25,6 +26,7 @@ from api.session_secret import session_secret
 from cohort.db import engine_for, limit_lock_waits
 from cohort.settings import Settings, get_settings
 from cohort.shared import shared_store
+from forms.i18n import negotiate, normalise, set_language
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -84,6 +86,37 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ReaderLanguage:
+    """Pure ASGI middleware: the reader's language for the whole request, set before any
+    dependency or handler runs (a sync handler's thread copies the context, so a language
+    set later, inside a dependency, would not reach it). The account's choice (kept in the
+    page session) first, else the browser's ``Accept-Language``, else
+    ``COHORT_DEFAULT_LANGUAGE``. The ``Content-Language`` header says which one answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chosen = scope.get("session", {}).get(SESSION_LANGUAGE)
+        if not isinstance(chosen, str) or normalise(chosen) is None:
+            header = next((value.decode("latin-1") for key, value in scope["headers"]
+                           if key == b"accept-language"), None)
+            chosen = negotiate(header)
+        lang = set_language(chosen)
+        scope.setdefault("state", {})["lang"] = lang
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Language", lang)
+            await send(message)
+
+        await self.app(scope, receive, send_with_language)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -107,6 +140,7 @@ def create_app(
     app.state.store = shared_store(
         app.state.engine.url.render_as_string(hide_password=False), settings)
     app.state.today = today or date.today
+    app.add_middleware(ReaderLanguage)  # inside the session: reads the account's choice
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),

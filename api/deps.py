@@ -35,6 +35,9 @@ from cohort.vocab import Role
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 SESSION_ACCOUNT = "account_id"
 SESSION_EPOCH = "epoch"
+#: The language the account chose (copied at sign-in and when changed on the account page),
+#: read by ``api.app.ReaderLanguage`` before any dependency runs.
+SESSION_LANGUAGE = "lang"
 SESSION_CSRF = "csrf"
 
 
@@ -200,6 +203,8 @@ def start_page_session(request: Request, account: Account) -> None:
     request.session.clear()
     request.session[SESSION_ACCOUNT] = account.id
     request.session[SESSION_EPOCH] = account.session_epoch
+    if account.language:
+        request.session[SESSION_LANGUAGE] = account.language
 
 
 def csrf_token(request: Request) -> str:

@@ -30,7 +30,7 @@ class CohortError(Exception):
     def message_id(self) -> str:
         return self.message_data.id
 
-    def render(self, lang: str = "en") -> str:
+    def render(self, lang: str | None = None) -> str:
         return self.message_data.render(lang)
 
 

@@ -139,6 +139,9 @@ class Account(SQLModel, table=True):
     # Page sessions carry this number; raising it (sign-out, new password, account
     # disabled) ends every page session signed before, wherever the cookie was copied.
     session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The language the person chose on their account page ("fr", "en"); None: the
+    # browser's Accept-Language, else COHORT_DEFAULT_LANGUAGE (forms.i18n).
+    language: str | None = Field(default=None, max_length=8)
 
 
 class ApiToken(SQLModel, table=True):

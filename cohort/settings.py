@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # lists them as due for deletion (it never deletes). COHORT_RETENTION_YEARS.
     retention_years: int = Field(default=20, ge=0, le=100)
     echo_sql: bool = False
+    # COHORT_DEFAULT_LANGUAGE ("en" or "fr"): the language of a reader who chose none and
+    # whose browser asks for none we speak. Read by forms.i18n (the lowest layer) from the
+    # environment; kept here so every setting is listed in one place.
+    default_language: str = "en"
     # The project title the REDCap API reports (content=project).
     study_title: str = "OUTSIDER cohort"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -22,6 +22,7 @@ from forms.events import EventMapping
 from forms.fields import Field
 from forms.functions import Env
 from forms.schedule import Schedule
+from forms.translations import DictionaryTranslations, Key
 from forms.validation import (
     FieldPlan,
     FieldProblem,
@@ -84,6 +85,12 @@ class DataDictionary:
         missing_codes: Mapping[str, str] | None = None,
     ) -> None:
         self.fields: dict[str, Field] = {f.name: f for f in fields}
+        #: The language of the texts (labels, choices, notes): "en" as loaded; a copy made
+        #: by ``in_language`` has its own. Names, codes and logic are never translated.
+        self.lang = "en"
+        #: The translations found for this dictionary, by language (forms.translations).
+        self.translations: dict[str, DictionaryTranslations] = {}
+        self._in_language: dict[str, DataDictionary] = {}
         #: The project's missing-data codes, code -> label (``forms.missing``).
         self.missing_codes: dict[str, str] = dict(missing_codes or {})
         self._missing = frozenset(self.missing_codes)
@@ -110,6 +117,51 @@ class DataDictionary:
             (n.op == "var" and n.event) or (n.op == "smart" and "event" in n.name)
             for f in fields for node in (f.branching_node, f.computed_node)
             if node is not None for n in node.walk())
+
+    def in_language(self, lang: str) -> DataDictionary:
+        """This dictionary with its texts in ``lang`` (English where not translated, and
+        this very dictionary when there is nothing to translate). Kept once made."""
+        if lang == self.lang or lang not in self.translations:
+            return self
+        copy = self._in_language.get(lang)
+        if copy is None:
+            copy = self._in_language[lang] = self._translated(self.translations[lang])
+        return copy
+
+    def _translated(self, translations: DictionaryTranslations) -> DataDictionary:
+        """A copy whose texts are in the translations' language. Names, codes, types,
+        validation and logic are the same objects, so values read and checked in one
+        language are valid in the other."""
+        t = translations.text
+        fields = [replace(
+            f,
+            label=t("label", f.name) or f.label,
+            note=(t("note", f.name) or f.note) if f.note else "",
+            section_header=(t("section_header", f.name) or f.section_header
+                            if f.section_header else ""),
+            choices={code: t("choice", f.name, code) or label
+                     for code, label in f.choices.items()}) for f in self.fields.values()]
+        copy = DataDictionary(fields, events=self.events, warnings=self.warnings,
+                              source=self.source, missing_codes=self.missing_codes)
+        for name, form in copy.forms.items():
+            form.label = t("form", name) or self.forms[name].label
+        copy.lang = translations.lang
+        copy.translations = self.translations
+        return copy
+
+    def texts(self) -> Iterator[tuple[Key, str]]:
+        """Every text of the questionnaire a person reads, keyed as translations are
+        (part, name, code), in dictionary order."""
+        for form in self.forms.values():
+            yield ("form", form.name, ""), form.label
+            for f in form.fields:
+                if f.section_header:
+                    yield ("section_header", f.name, ""), f.section_header
+                yield ("label", f.name, ""), f.label
+                for code, label in f.choices.items():
+                    yield ("choice", f.name, code), label
+                if f.note:
+                    yield ("note", f.name, ""), f.note
 
     def __repr__(self) -> str:
         return (f"DataDictionary({len(self.fields)} fields, {len(self.forms)} forms, "

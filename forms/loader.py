@@ -20,9 +20,11 @@ from forms.errors import DictionaryError, DictionaryProblem
 from forms.events import EventMapping, parse_events
 from forms.expressions import Node
 from forms.fields import Field, build_field, redcap_name
+from forms.i18n import LANGUAGES
 from forms.missing import MISSING_FILE, parse_missing_codes
 from forms.reader import RawRow, read_file
 from forms.smart import EVENT_PREFIXES
+from forms.translations import read_translations, translations_path
 from forms.values import FieldBound
 
 DICTIONARY_FILE = "data_dictionary.csv"
@@ -45,13 +47,19 @@ def load_dictionary(source: str | Path, *, events: str | Path | None = None,
     if missing_codes is None and (path.parent / MISSING_FILE).is_file():
         missing_codes = path.parent / MISSING_FILE
     events_text = _read_text(Path(events)) if events is not None else None
-    return load_dictionary_text(
+    dictionary = load_dictionary_text(
         _read_text(path), events_text=events_text, source=path.name,
         events_source=Path(events).name if events is not None else EVENTS_FILE,
         missing_text=_read_text(Path(missing_codes)) if missing_codes is not None else None,
         missing_source=Path(missing_codes).name if missing_codes is not None
         else MISSING_FILE,
     )
+    # The questionnaire's translations beside it (data_dictionary.fr.csv), if any.
+    for lang in LANGUAGES[1:]:
+        beside = translations_path(path, lang)
+        if beside.is_file():
+            dictionary.translations[lang] = read_translations(beside, lang)
+    return dictionary
 
 
 def load_dictionary_text(

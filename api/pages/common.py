@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import SignedIn, check_csrf, csrf_token
 from api.inputs import CheckedRoute
@@ -17,8 +18,31 @@ from cohort.messages import render as render_message
 from cohort.models import Deviation
 from cohort.services.deviations import describe
 from cohort.vocab import Role
+from forms.i18n import (
+    LANGUAGES,
+    current_language,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    gettext,
+    language_name,
+    ngettext,
+    pgettext,
+)
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+TEMPLATES = Jinja2Templates(env=Environment(
+    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+    autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"]))
+# Words in templates go through {% trans %} / _() to the reader's catalogue (forms.i18n);
+# newstyle: {{ _("Saved %(n)s", n=3) }} formats after translating, and escapes.
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by ext.i18n
+    gettext, ngettext, newstyle=True, pgettext=pgettext)
+TEMPLATES.env.policies["ext.i18n.trimmed"] = True
+TEMPLATES.env.filters.update(date=format_date, datetime=format_datetime,
+                             number=format_decimal, percent=format_percent)
+TEMPLATES.env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES,
+                             language_name=language_name)
 FLASH = "flash"
 
 ROLE_LABELS = {
@@ -61,7 +85,7 @@ def flash_saved(request: Request, what: str, deviations: list[Deviation]) -> Non
           "nothing more is needed from you now.", "note")
 
 
-def _reason(deviation: Deviation, lang: str = "en") -> str:
+def _reason(deviation: Deviation, lang: str | None = None) -> str:
     """A deviation's reason without the participant's code (already shown on the page)."""
     if deviation.message_id == LEGACY:
         _, _, rest = deviation.message.partition(": ")

@@ -4,11 +4,11 @@ Rules, domain errors, import problems and deviations carry a :class:`Message` (a
 the catalogue and JSON-able parameters). The command line, the API, the pages, the
 workbooks and the reports turn it into text with :func:`render`, in the reader's language.
 
-Only English exists today (``cohort.messages.en``). A language is added by registering a
-lookup (``register_language``): given an id and the English template it returns the
-translated template, or None to fall back to English. A gettext catalogue plugs in as
-``lambda mid, english: translations.pgettext(mid, english)`` (the id is the context), so
-the English text stays the msgid translators see.
+English is the source (``cohort.messages.en``); other languages come from the gettext
+catalogues of ``forms.i18n`` (domain ``messages``), where each English template is a msgid
+and its id the context, so translators see the English and the id. A language with no
+catalogue can still be plugged in with ``register_language``. With no ``lang`` given, a
+message renders in the current reader's language (``forms.i18n.current_language``).
 
 Parameters are stored with deviations, so they are reduced to JSON values when the message
 is made: dates become ISO text, enumerations their code. A template that needs a number
@@ -25,6 +25,7 @@ from enum import Enum
 from typing import Any
 
 from cohort.messages.en import CATALOGUE
+from forms.i18n import LANGUAGES, current_language, pgettext
 
 __all__ = ["CATALOGUE", "Message", "deviation_text", "msg", "parameters",
            "register_language", "render", "text_of"]
@@ -59,7 +60,7 @@ class Message:
     id: str
     params: Mapping[str, Param] = field(default_factory=dict)
 
-    def render(self, lang: str = "en") -> str:
+    def render(self, lang: str | None = None) -> str:
         return render(self.id, self.params, lang)
 
     def __str__(self) -> str:
@@ -89,6 +90,12 @@ def register_language(lang: str, lookup: Lookup) -> None:
     _LANGUAGES[lang] = lookup
 
 
+def _catalogue_lookup(lang: str) -> Lookup:
+    def lookup(message_id: str, english: str) -> str | None:
+        return pgettext(message_id, english, lang=lang)
+    return lookup
+
+
 def _template(message_id: str, lang: str) -> str:
     english = CATALOGUE[message_id]
     lookup = _LANGUAGES.get(lang)
@@ -97,12 +104,14 @@ def _template(message_id: str, lang: str) -> str:
     return lookup(message_id, english) or english
 
 
-def render(message_id: str, params: Mapping[str, Any] | None = None, lang: str = "en") -> str:
+def render(message_id: str, params: Mapping[str, Any] | None = None,
+           lang: str | None = None) -> str:
     """The words of a message for a reader of ``lang`` (English when not translated).
 
     An id no longer in the catalogue, or a missing parameter, renders what is known
     rather than failing: this runs at the edge, in front of a person.
     """
+    lang = lang or current_language()
     values = dict(params or {})
     if message_id not in CATALOGUE:
         return str(values.get("text") or message_id)
@@ -121,7 +130,7 @@ class _Lenient(dict[str, Any]):
         return "{" + key + "}"
 
 
-def deviation_text(message_id: str, params: Mapping[str, Any], lang: str = "en") -> str:
+def deviation_text(message_id: str, params: Mapping[str, Any], lang: str | None = None) -> str:
     """A deviation's words: the participant's code (parameter ``participant``), then the
     reason, in ``lang``."""
     reason = render(message_id, params, lang)
@@ -131,6 +140,10 @@ def deviation_text(message_id: str, params: Mapping[str, Any], lang: str = "en")
     return render("deviation.text", {"participant": code, "text": reason}, lang)
 
 
-def text_of(message: Message | str, lang: str = "en") -> str:
+def text_of(message: Message | str, lang: str | None = None) -> str:
     """Words of a message, or the text itself when given words (older callers)."""
     return message if isinstance(message, str) else message.render(lang)
+
+
+for _lang in LANGUAGES[1:]:
+    register_language(_lang, _catalogue_lookup(_lang))

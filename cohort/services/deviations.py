@@ -82,7 +82,7 @@ def new_deviation(
     )
 
 
-def describe(deviation: Deviation, lang: str = "en") -> str:
+def describe(deviation: Deviation, lang: str | None = None) -> str:
     """The words of a stored deviation for a reader of ``lang``."""
     return deviation_text(deviation.message_id, deviation.message_params or {}, lang)
 

@@ -35,6 +35,7 @@ from cohort.models import Account
 from cohort.models_ops import Job
 from cohort.rls import scope_session
 from cohort.services.context import load_actor
+from forms.i18n import current_language, use_language
 
 log = logging.getLogger("cohort.jobs")
 RECOVER_EVERY = 30.0
@@ -108,7 +109,8 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
                 scope_session(scoped, actor.centre_ids)
                 return scoped
 
-            run(Context(session, job, actor, name, progress, writer))
+            with use_language(job.params.get("lang")):
+                run(Context(session, job, actor, name, progress, writer))
         metrics.JOBS.labels(kind, "done").inc()
         log.info("job done", extra={"job": job_id, "kind": kind})
     except CohortError as error:
@@ -267,6 +269,9 @@ def submit(session: Session, engine: Engine, *, kind: str, actor_id: int, accoun
            in_server: bool = True) -> Job:
     """Queue a job and hand it to the runner: procrastinate on PostgreSQL, this process's
     thread on SQLite (unless ``in_server`` is off: then ``cohort worker`` takes it)."""
+    # The job speaks the language of whoever asked for it (its report, its annotated
+    # workbook, its messages), whatever the worker's own environment says.
+    params = {"lang": current_language(), **params}
     job = store.new_job(session, kind=kind, actor_id=actor_id, account_id=account_id,
                         params=params, inputs=inputs)
     dispatch(engine, job.id, in_server=in_server)

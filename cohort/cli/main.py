@@ -138,8 +138,9 @@ def demo(
         with db_session() as session:
             created = create_demo_accounts(session)
         typer.echo("\n" + _("Demo accounts (shown once; synthetic data only):"))
+        everywhere = _("all centres")
         for account in created:
-            typer.echo(f"  {account.role.value:18} {account.centre_code or _('all centres'):12} "
+            typer.echo(f"  {account.role.value:18} {account.centre_code or everywhere:12} "
                        + _("username: {username} password: {password}").format(
                            username=f"{account.username:22}", password=account.password))
 

@@ -218,12 +218,13 @@ def list_users() -> None:
     except SQLAlchemyError as error:
         _database_failed(error)
         return
+    national = _("national")
     for account, staff in rows:
         last = format_datetime(account.last_sign_in_at) if account.last_sign_in_at \
             else _("never")
+        state = _("active") if account.active else _("disabled")
         typer.echo(f"{account.username:24} {staff.role.value:17} "
-                   f"{codes.get(staff.centre_id, _('national')):9} "
-                   f"{_('active') if account.active else _('disabled'):9} "
+                   f"{codes.get(staff.centre_id, national):9} {state:9} "
                    + _("last sign-in {last}").format(last=last))
     typer.echo(_("{count} account(s)").format(count=len(rows)))
 

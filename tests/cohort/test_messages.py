@@ -288,7 +288,15 @@ FORMS_MESSAGE_MODULES = ("forms/validation.py", "forms/values.py", "forms/tagche
 FORMS_PROBLEMS = frozenset({"FieldProblem", "BadValue", "_OutOfRange", "_NotAChoice",
                             "_TooLong"})
 GETTEXT = frozenset({"_", "gettext", "ngettext", "pgettext", "N_"})
+#: Log lines are for the operator and stay English, like SQL.
+LOGGING = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
+_SQL = re.compile(r"^\s*(PRAGMA|SELECT|CREATE|DROP|SET|INSERT|UPDATE|DELETE)\b")
 _WORDS = re.compile(r"[A-Za-z]{2,} +[A-Za-z]{2,}")
+#: Services and jobs: what they write for people goes through _() or the catalogue.
+SERVICE_MODULES = ("cohort/services", "cohort/jobs/work.py", "cohort/jobs/store.py",
+                   "cohort/jobs/child.py", "cohort/jobs/runner.py")
+#: Words that are keys as well as labels (the analysis reads the total row by this name).
+NOT_SENTENCES = {"All centres"}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -311,7 +319,9 @@ def bare_sentences(paths: list[Path]) -> list[str]:
         skip = _docstrings(tree)
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in GETTEXT):
+                    and node.func.id in GETTEXT) or (
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in LOGGING):
                 skip.update(id(n) for arg in node.args for n in ast.walk(arg))
         for node in ast.walk(tree):
             if id(node) in skip:
@@ -320,7 +330,7 @@ def bare_sentences(paths: list[Path]) -> list[str]:
                      and isinstance(node.value, str) else
                      " ".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
                      if isinstance(node, ast.JoinedStr) else "")
-            if _WORDS.search(words):
+            if _WORDS.search(words) and not _SQL.match(words) and words not in NOT_SENTENCES:
                 where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
                 found.append(f"{where}:{getattr(node, 'lineno', '?')}: {words[:60]!r}")
     return sorted(set(found))
@@ -330,6 +340,16 @@ def test_forms_message_modules_hold_no_bare_sentence() -> None:
     """Validation messages ("must be a whole number", "this question needs an answer",
     branching) come out in the reader's language: every sentence goes through _()."""
     assert bare_sentences([ROOT / p for p in FORMS_MESSAGE_MODULES]) == []
+
+
+def test_services_and_jobs_hold_no_bare_sentence() -> None:
+    """Phone sync outcomes, resolution comments, job notes: in the reader's language."""
+    paths: list[Path] = []
+    for entry in SERVICE_MODULES:
+        target = ROOT / entry
+        paths += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    assert len(paths) > 30
+    assert bare_sentences(paths) == []
 
 
 def test_forms_problems_are_built_from_translated_words() -> None:
@@ -345,7 +365,10 @@ def test_the_bare_sentence_check_finds_one(tmp_path: Path) -> None:
         "    ok = _('{label} must be a number').format(label=label)\n"
         "    raise BadValue(f'{label} must be a number, not {n}')\n"
         "def g():\n"
-        "    return 'too_long', 'at most ten words'\n")
+        "    return 'too_long', 'at most ten words'\n"
+        "def h():\n"
+        "    log.info('job done for the day')\n"
+        "    return 'SELECT name FROM sqlite_master'\n")
     found = bare_sentences([bad])
     assert len(found) == 2 and ":4:" in found[0] and ":6:" in found[1]
     assert len(sentences_passed([bad], FORMS_PROBLEMS)) == 1

@@ -165,38 +165,50 @@ def status(as_of: AsOf = None, json_: Json = False) -> None:
     from cohort.schedule import get_schedule
 
     schedule = get_schedule()
+
+    def fit(label: str, width: int, gap: int = 1) -> tuple[str, int]:
+        """A column's header in the reader's language, the column widened to hold it."""
+        return label, max(width, len(label) + gap)
+
     # Columns per visit of the schedule: done (all), and in window (follow-ups).
     columns: list[tuple[str, int, str, str]] = []
     for v in schedule:
         columns.append((v.name, max(5, len(v.name) + 2), v.name, "done"))
         if v is not schedule.baseline:
-            label = f"{v.name} in win"
-            columns.append((label, len(label) + 1, v.name, "in_window"))
-    typer.echo(f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}"
-               + "".join(f"{label:>{w}}" for label, w, _, _ in columns)
-               + f"{'overdue':>8}{'sessions':>9}{'open dev':>9}")
+            label, width = fit(_("{visit} in win").format(visit=v.name), 0)
+            columns.append((label, width, v.name, "in_window"))
+    head = [fit(_("centre"), 7), fit(_("enrolled"), 9), fit(_("int"), 5), fit(_("comp"), 5)]
+    tail = [fit(_("overdue"), 8), fit(_("sessions"), 9), fit(_("open dev"), 9)]
+    typer.echo(f"{head[0][0]:{head[0][1]}}"
+               + "".join(f"{label:>{w}}" for label, w in head[1:])
+               + "".join(f"{label:>{w}}" for label, w, *_rest in columns)
+               + "".join(f"{label:>{w}}" for label, w in tail))
     for r in rows:
         typer.echo(
-            f"{r.centre_code:7}{r.enrolled:>9}{r.intervention:>5}{r.comparison:>5}"
-            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _, w, name, what in columns)
-            + f"{r.overdue:>8}{r.sessions:>9}{r.open_deviations:>9}"
+            f"{r.centre_code:{head[0][1]}}{r.enrolled:>{head[1][1]}}"
+            f"{r.intervention:>{head[2][1]}}{r.comparison:>{head[3][1]}}"
+            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _l, w, name, what in columns)
+            + f"{r.overdue:>{tail[0][1]}}{r.sessions:>{tail[1][1]}}"
+            f"{r.open_deviations:>{tail[2][1]}}"
         )
     typer.echo("\n" + _("Retention by attendance (% of those whose window has closed: done on "
                         "time / done at all) and by status (% not recorded lost):"))
-    typer.echo(f"{'centre':7}"
-               + "".join(f"{v.name + ' on time':>{len(v.name) + 9}}"
-                         f"{v.name + ' done':>{len(v.name) + 7}}" for v in schedule.follow_ups)
-               + f"{'not lost':>10}")
+    later = [(v.name, fit(_("{visit} on time").format(visit=v.name), 0),
+              fit(_("{visit} done").format(visit=v.name), 0, 2)) for v in schedule.follow_ups]
+    kept = fit(_("not lost"), 10, 2)
+    typer.echo(f"{head[0][0]:{head[0][1]}}"
+               + "".join(f"{on_time:>{w1}}{done:>{w2}}" for _n, (on_time, w1), (done, w2) in later)
+               + f"{kept[0]:>{kept[1]}}")
 
     def pct(v: float | None) -> str:
-        return "–" if v is None else f"{v:.1f}"
+        return "–" if v is None else format_decimal(v, 1)
 
     for r in rows:
-        typer.echo(f"{r.centre_code:7}"
-                   + "".join(f"{pct(r.visit(v.name).attended_in_window_pct):>{len(v.name) + 9}}"
-                             f"{pct(r.visit(v.name).attended_pct):>{len(v.name) + 7}}"
-                             for v in schedule.follow_ups)
-                   + f"{pct(r.retained_by_status_pct):>10}")
+        typer.echo(f"{r.centre_code:{head[0][1]}}"
+                   + "".join(f"{pct(r.visit(name).attended_in_window_pct):>{w1}}"
+                             f"{pct(r.visit(name).attended_pct):>{w2}}"
+                             for name, (_a, w1), (_b, w2) in later)
+                   + f"{pct(r.retained_by_status_pct):>{kept[1]}}")
 
 
 @app.command()

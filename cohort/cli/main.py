@@ -1,8 +1,15 @@
 """``cohort``: the command line of the study's data manager.
 
 Every command prints one clear line and exits non-zero on a known error, never a
-traceback; ``--json`` outputs are stable for scripts. Feature modules add their own
-commands through ``register(app)``.
+traceback; ``--json`` outputs are stable for scripts (keys, ids and codes never translated).
+Feature modules add their own commands through ``register(app)``.
+
+Language: ``--lang``, else ``LC_ALL``/``LC_MESSAGES``/``LANG``, else
+``COHORT_DEFAULT_LANGUAGE`` (:func:`cohort.cli.common.command_language`), set for the
+command's duration by the callback below. What a command prints goes through ``_()``; the
+``--help`` texts stay English: typer reads them when the module is imported, before
+``--lang`` is parsed, and click's own usage words ("Usage", "Missing option") are English
+too, so translating only ours would give half-French help.
 """
 
 from __future__ import annotations

@@ -183,6 +183,24 @@ def test_rendering_at_the_edge_never_fails_in_front_of_a_person() -> None:
         "(deadline 2026-07-06).")
 
 
+def test_a_deviation_renders_in_french_with_local_dates_and_numbers() -> None:
+    """deviation.text and its reason in French: the code first, dates 06/07/2026, numbers
+    grouped the French way; the same stored parameters give the English."""
+    params = {"participant": "C01-0001", "deadline": "2026-07-06"}
+    assert deviation_text("time.no_session_6m", params, "fr") == (
+        "C01-0001 : Aucune séance AERLI valide dans les six mois suivant l'inclusion "
+        "(échéance 06/07/2026).")
+    assert render("enrol.codes_used_up", {"code": "C01", "max": 9999}, "fr").startswith(
+        "Le centre C01 a utilisé ses 9\u202f999 codes")
+    assert render("enrol.codes_used_up", {"code": "C01", "max": 9999}, "en").startswith(
+        "Centre C01 has used all 9,999 study codes")
+    window = {"timepoint": "M6", "visit_date": "2026-01-01", "opens": "2025-12-01",
+              "closes": "2026-02-01", "offset": -5}
+    assert render("visit.out_of_window", window, "fr") == (
+        "La visite M6 du 01/01/2026 est en dehors de sa fenêtre (01/12/2025 au 01/02/2026 ; "
+        "-5 jours par rapport à la date cible).")
+
+
 def test_a_plain_string_is_kept_as_a_legacy_message() -> None:
     """Code outside the domain may still raise with words (the domain may not: below)."""
     error = CohortError("words")

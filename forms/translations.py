@@ -189,13 +189,19 @@ def _records(reader: Any, unreadable: list[tuple[int, str]]) -> Iterator[tuple[i
 
 
 def read_translations(path: Path, lang: str) -> DictionaryTranslations:
-    if path.stat().st_size > MAX_BYTES:
-        return DictionaryTranslations(lang, {}, ((0, f"file larger than {MAX_BYTES} bytes"),))
+    """A translation file; one that cannot be read at all (too large, not UTF-8, not
+    readable) gives no translations and one unreadable "line 0" saying why, so the
+    questionnaire still loads, in English, and the check says what is wrong."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            return DictionaryTranslations(lang, {}, ((0, f"file larger than {MAX_BYTES} "
+                                                      "bytes"),))
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         return DictionaryTranslations(lang, {}, ((0, f"not UTF-8 text ({error.reason} at "
                                                   f"byte {error.start})"),))
+    except OSError as error:
+        return DictionaryTranslations(lang, {}, ((0, f"cannot be read: {error.strerror}"),))
     return read_translations_text(text, lang)
 
 

@@ -126,14 +126,14 @@ def read_translations_text(text: str, lang: str) -> DictionaryTranslations:
     check reports them) rather than failing the questionnaire.
 
     Hostile input stays bounded: text past :data:`MAX_BYTES` is refused whole, a cell past
-    :data:`MAX_TEXT` characters or a line the CSV reader cannot parse (a NUL byte, an
-    unclosed quote) is one unreadable line, and reading stops after
+    :data:`MAX_TEXT` characters, a NUL character or a line the CSV reader cannot parse is
+    one unreadable line, and reading stops after
     :data:`MAX_UNREADABLE` of them."""
     if len(text) > MAX_BYTES:
         return DictionaryTranslations(lang, {}, ((0, f"file larger than {MAX_BYTES} bytes"),))
     rows: dict[Key, TranslationRow] = {}
     unreadable: list[tuple[int, str]] = []
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     try:
         header = [cell.strip().lower() for cell in next(reader, [])]
     except csv.Error as error:
@@ -161,6 +161,8 @@ def read_translations_text(text: str, lang: str) -> DictionaryTranslations:
             unreadable.append((line, "no name (the field's or form's name)"))
         elif longest > MAX_TEXT:
             unreadable.append((line, f"a text longer than {MAX_TEXT} characters"))
+        elif any("\x00" in cell for cell in cells):
+            unreadable.append((line, "a NUL character (is this a text file?)"))
         elif key in rows:
             unreadable.append((line, f"second translation of the {describe(key)} (first on "
                                      f"line {rows[key].line})"))
@@ -182,7 +184,8 @@ def _records(reader: Any, unreadable: list[tuple[int, str]]) -> Iterator[tuple[i
         except StopIteration:
             return
         except csv.Error as error:
-            unreadable.append((reader.line_num, f"line cannot be read: {error}"))
+            unreadable.append((start, f"line cannot be read ({error}): is a quote opened "
+                                      "here and never closed? Nothing after it was read"))
             return
         yield start, cells
         start = reader.line_num + 1

@@ -41,13 +41,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from forms.dictionary import DataDictionary
+from forms.fields import Field
 
 PARTS = ("label", "choice", "note", "section_header", "form")
 COLUMNS = ("name", "part", "code", "english", "text")
@@ -65,6 +64,24 @@ WARNING = "warning"
 #: Piping and smart variables a translation must keep as they are: ``[age]``,
 #: ``[m0_arm_1][age]``, ``[products:label]``.
 _PIPING = re.compile(r"\[[A-Za-z0-9_:()\-]+\]")
+
+
+class _Form(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[Field]: ...
+
+
+class DataDictionary(Protocol):
+    """What this module reads of a dictionary (``forms.dictionary.DataDictionary``, which
+    builds on this module and so is not imported here)."""
+
+    @property
+    def fields(self) -> Mapping[str, Field]: ...
+    @property
+    def forms(self) -> Mapping[str, _Form]: ...
+    def texts(self) -> Iterator[tuple[Key, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -407,7 +424,7 @@ _XLSFORM_TEXT = {"integer": "integer", "number": "decimal", "date_ymd": "date",
                  "datetime_seconds_ymd": "dateTime", "time": "time"}
 
 
-def _xlsform_type(f: Any) -> str:
+def _xlsform_type(f: Field) -> str:
     if f.field_type in ("radio", "dropdown", "yesno", "truefalse"):
         return f"select_one {f.name}"
     if f.field_type == "checkbox":

@@ -25,6 +25,7 @@ import typer
 
 import forms
 from forms.i18n import _, current_language, ngettext, use_language
+from forms.translation_exports import to_redcap_mlm, to_xlsform
 from forms.translations import (
     DictionaryTranslations,
     TranslationProblem,
@@ -33,8 +34,6 @@ from forms.translations import (
     left_to_translate,
     read_translations,
     template_csv,
-    to_redcap_mlm,
-    to_xlsform,
     translations_path,
 )
 

@@ -18,7 +18,9 @@ import pytest
 from openpyxl import load_workbook
 
 from forms import DataDictionary, default_dictionary, load_dictionary_text
+from forms.expressions import parse_expression
 from forms.i18n import use_language
+from forms.translation_exports import to_redcap_mlm, to_xlsform, xlsform_sheets, xpath
 from forms.translations import (
     MAX_BYTES,
     MAX_TEXT,
@@ -27,9 +29,6 @@ from forms.translations import (
     left_to_translate,
     read_translations_text,
     template_csv,
-    to_redcap_mlm,
-    to_xlsform,
-    xlsform_sheets,
 )
 from tests.forms.helpers import csv_text, line
 
@@ -278,7 +277,8 @@ def test_xlsform_export_has_language_columns_and_parses_back() -> None:
     assert book.sheetnames == ["survey", "choices", "settings"]
     survey = [[c or "" for c in row] for row in book["survey"].iter_rows(values_only=True)]
     assert survey[0] == ["type", "name", "label::English (en)", "label::French (fr)",
-                         "hint::English (en)", "hint::French (fr)"]
+                         "hint::English (en)", "hint::French (fr)", "required", "relevant",
+                         "calculation"]
     assert survey == sheets["survey"]
     rows = {row[1]: row for row in survey[1:] if row[0] not in ("begin group", "end group")}
     assert rows["products"][:4] == ["select_multiple products", "products",
@@ -287,12 +287,29 @@ def test_xlsform_export_has_language_columns_and_parses_back() -> None:
                                     "(cochez tout ce qui s'applique)"]
     assert rows["age"][0] == "integer" and rows["visit_date"][0] == "date"
     assert rows["age_section"][0] == "note"
-    assert ["begin group", "aerli_session", "AERLI session", "Séance AERLI", "", ""] in survey
+    assert rows["consent_date"][6:8] == ["yes", "(${consent} = '1')"]
+    assert rows["any_risk_practice"][0] == "calculate"
+    assert rows["any_risk_practice"][8].startswith("if(((((${share_syringe} = '1') or")
+    assert ["begin group", "aerli_session", "AERLI session", "Séance AERLI", "", "", "", "",
+            ""] in survey
     choices = [list(row) for row in book["choices"].iter_rows(values_only=True)]
     assert choices[0] == ["list_name", "name", "label::English (en)", "label::French (fr)"]
     assert ["gender", "1", "Woman", "Femme"] in choices
     assert [list(r) for r in book["settings"].iter_rows(values_only=True)][1][2] == \
         "English (en)"
+
+
+@pytest.mark.parametrize(("redcap", "expected"), [
+    ("[consent] = '1'", "(${consent} = '1')"),
+    ("[products(8)] = '1'", "(if(selected(${products}, '8'), '1', '0') = '1')"),
+    ("[age] >= 18 and [sex] <> ''", "((${age} >= 18) and (${sex} != ''))"),
+    ("not([a] = '1') or -[b] / 2 > 1", "(not((${a} = '1')) or ((-(${b}) div 2) > 1))"),
+    ("[m0_arm_1][age] > 18", ""),
+    ("datediff([d], 'today', 'y') > 1", ""),
+    ("[event-name] = 'm0_arm_1'", ""),
+])
+def test_redcap_logic_in_xpath_or_nothing(redcap: str, expected: str) -> None:
+    assert xpath(parse_expression(redcap)) == expected
 
 
 def test_xlsform_cells_cannot_become_formulas() -> None:

@@ -35,7 +35,10 @@ from tests.forms.helpers import csv_text, line
 #: French texts that are rightly the English words: the same word in both languages.
 SAME_IN_FRENCH = {"Squat", "Questionnaire", "Inclusion"}
 #: Words the French questionnaire never uses (person-first, non-judgemental wording).
-JUDGEMENTAL = re.compile(r"\b(toxicomanes?|drogué·?e?s?|propres?|sales?|junkies?|"
+#: As ``test_study_dictionary.test_language_is_person_first`` does for the English:
+#: « propre » / « sale » would judge equipment (« stérile » / « usagé »), the others people.
+JUDGEMENTAL = re.compile(r"\b(toxicomanes?|toxicomanie|toxicos?|drogué·?e?s?|camé·?e?s?|"
+                         r"junkies?|addicts?|abus|abuseurs?|propres?|sales?|"
                          r"usagers? de drogues?)\b", re.IGNORECASE)
 HEADER = "name,part,code,english,text\n"
 

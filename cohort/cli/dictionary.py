@@ -158,6 +158,15 @@ def check(
 
 def _report_translations(path: Path, dictionary: forms.DataDictionary) -> bool:
     """Print each language's translation problems; False when one of them is an error."""
+    from forms.i18n import LANGUAGES
+
+    for other in sorted(path.parent.glob(f"{path.stem}.*{path.suffix}")):
+        code = other.name[len(path.stem) + 1:-len(path.suffix) or None]
+        if _LANG_CODE.match(code) and code not in LANGUAGES:
+            typer.echo(_("{file} is not read: {lang} is not one of the system's languages "
+                         "({languages}); `cohort dictionary translations --lang {lang}` "
+                         "checks what it lacks.").format(file=other.name, lang=code,
+                                                         languages=", ".join(LANGUAGES)))
     if not dictionary.translations:
         typer.echo(_("Translations: none (the questionnaire is in English only)."))
         return True

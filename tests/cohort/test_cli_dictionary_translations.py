@@ -170,3 +170,14 @@ def test_the_codebook_in_french_and_in_english() -> None:
     assert "Entrée dans l'étude" not in result.output  # form names, not labels, in the CSV
     result = runner.invoke(dictionary_app, ["codebook"])
     assert result.output.startswith("# Codebook") and "Age (years)" in result.output
+
+
+def test_check_says_a_language_the_system_does_not_speak_is_not_read(dd: Path) -> None:
+    dd.with_name("dd.de.csv").write_text(HEADER + "age,label,,Age,Alter\n", encoding="utf-8")
+    result = runner.invoke(dictionary_app, ["check", str(dd)])
+    assert result.exit_code == 0
+    assert "dd.de.csv is not read: de is not one of the system's languages (en, fr)" \
+        in result.output
+    result = runner.invoke(dictionary_app, ["translations", "--lang", "de", "--dictionary",
+                                            str(dd)])
+    assert "de: 4 of 5 texts left to translate (dd.de.csv):" in result.output

@@ -22,16 +22,20 @@ def to_redcap_mlm(dictionary: DataDictionary, translations: DictionaryTranslatio
     """One language's translations as a REDCap Multi-Language Management language file
     (Multi-Language Management page, "Import" of a language; JSON).
 
-    The shape matched, from REDCap's own export (a template exported by MLM, as published
-    with UCI-MIND/REDCap-Multi-Lingual-Migration, its ``sample.json`` and
-    ``prepare_translations.py``, and the file format notes of the REDCap knowledge base,
-    RC-IMP "Translation File"): a root with ``creator`` (always ``"REDCap MLM"``, which
-    REDCap checks before importing), ``key`` (the language id), ``display``, ``rtl`` and
-    ``sort``, then one array per kind of text. Ours fills two:
+    What was matched, and from where: the root of a file exported by MLM (the empty
+    template published in UCI-MIND/REDCap-Multi-Lingual-Migration,
+    ``multi_language_manager_json/sample.json``): ``creator`` (always ``"REDCap MLM"``;
+    REDCap's import page refuses a file without it), ``key`` (the language id),
+    ``display``, ``rtl``, ``sort``, then one array per kind of text. Ours fills two:
 
-    - ``formTranslations``: ``{"id": form name, "translation": …}``;
-    - ``fieldTranslations``: ``{"id": field name, "form": …, "header"|"label"|"note":
-      {"translation": …}, "enum": [{"id": code, "translation": …}]}``.
+    - ``fieldTranslations``: ``{"id": field name, "form": …, "label": {"translation": …},
+      "enum": [{"id": code, "translation": …}]}`` as that project's
+      ``prepare_translations.py`` fills it, with ``note`` the same way as its later
+      version does; ``header`` (the section header) is our reading by analogy with
+      REDCap's own name for it (``field-header``), not seen in an exported file;
+    - ``formTranslations``: ``{"id": form name, "translation": …}``, as a REDCap
+      knowledge-base article on import files describes it (not seen in an exported file
+      either). Check an import on a test project before relying on these two.
 
     REDCap's import is best effort: ids it does not know are ignored, and only ``id`` and
     ``translation`` items matter. So ``default`` (our English, beside each translation for

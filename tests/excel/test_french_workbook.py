@@ -36,8 +36,12 @@ from forms import load_dictionary_text
 from forms.i18n import use_language
 from forms.loader import dictionary_paths
 from forms.translations import read_translations_text
+from tests.api.conftest import TestClient, World
+from tests.api.test_api_pages import csrf, sign_in
+from tests.conftest import TODAY
 from tests.excel.conftest import Site
 from tests.excel.helpers import as_cells, columns, entry_sheet, fill, load, row_of, save
+from tests.excel.test_web import XLSX
 from tests.factories import Factory, questionnaire_answers
 
 #: (name, part, code) -> French, as in a data_dictionary.fr.csv
@@ -311,3 +315,29 @@ def test_an_english_template_is_unchanged_by_the_translation(
     assert _lists(book)["share_syringe"] == ["1 = Yes", "0 = No"]
     assert _lists(book)["inj_freq"][0] == "1 = Less than once a week"
     assert "fr" not in get_dictionary().translations or get_dictionary().lang == "en"
+
+
+def test_the_pages_give_a_french_reader_french_workbooks(
+        client: TestClient, world: World) -> None:
+    """The workbook pages run in the reader's language (here from ``Accept-Language``):
+    the template and the marked copy are French, the data they carry is not."""
+    client.headers["Accept-Language"] = "fr-FR,fr;q=0.9,en;q=0.5"
+    sign_in(client, "worker.a")
+    got = client.get("/workbooks/template", params={"centre": "C01", "kind": "questionnaire",
+                                                     "timepoint": "M12"})
+    book = load(got.content)
+    assert book.sheetnames[:2] == ["Instructions", "Questionnaire M12"]
+    ws = entry_sheet(book)
+    assert ws.cell(1, columns(ws)["participant_code"]).value == "Code participant·e"
+    assert _lists(book)["share_syringe"] == ["1 = Oui", "0 = Non"]
+    assert world.pa is not None
+    fill(ws, row_of(ws, world.pa.code), as_cells(questionnaire_answers(
+        TODAY - timedelta(days=1), Timepoint("M12"), inj_freq="9")))
+    token = csrf(client.get("/workbooks").text)
+    refused = client.post("/workbooks/import", data={"csrf_token": token},
+                          files={"file": ("m12.xlsx", save(book), XLSX)})
+    link = refused.text.split('href="/workbooks/annotated/')[1].split('"')[0]
+    marked = load(client.get(f"/workbooks/annotated/{link}").content)
+    assert marked.sheetnames[0] == "Résumé"
+    summary = list(marked["Résumé"].iter_rows(values_only=True))
+    assert summary[0][0] == "Feuille" and summary[1][4] == "import.unreadable_value"

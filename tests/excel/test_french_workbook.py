@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlmodel import select
 
@@ -28,15 +29,17 @@ from cohort.excel.annotate import annotate
 from cohort.excel.cells import CellError, reader_for
 from cohort.excel.importer import import_file
 from cohort.excel.layout import LISTS_SHEET, META_SHEET, NAME_ROW, Kind, columns_for
+from cohort.excel.reader import read_workbook
 from cohort.excel.report import build_report
-from cohort.excel.templates import build_template
+from cohort.excel.templates import build_template, template_bytes
 from cohort.models import Questionnaire
+from cohort.schedule import get_schedule
 from cohort.vocab import Timepoint
 from forms import load_dictionary_text
 from forms.i18n import use_language
 from forms.loader import dictionary_paths
 from forms.translations import read_translations_text
-from tests.api.conftest import TestClient, World
+from tests.api.conftest import World
 from tests.api.test_api_pages import csrf, sign_in
 from tests.conftest import TODAY
 from tests.excel.conftest import Site
@@ -168,6 +171,20 @@ def test_the_french_template_speaks_french_and_keeps_names_and_codes(
     assert meta["language"] == "fr" and meta["kind"] == "questionnaire"
 
 
+def test_every_french_template_keeps_within_excels_limits(french: None) -> None:
+    """Cell help and warnings are longer in French: Excel refuses a workbook whose titles
+    pass 32 characters or whose messages pass 255, so every kind is made and measured."""
+    kinds = [(Kind.ENROLMENT, None, "Inclusion"), (Kind.SESSION, None, "Séances AERLI")] + [
+        (Kind.QUESTIONNAIRE, Timepoint(name), f"Questionnaire {name}")
+        for name in get_schedule().names]
+    for kind, timepoint, title in kinds:
+        book = load(template_bytes(kind, "C04", timepoint, [], TODAY))
+        assert book.sheetnames == ["Instructions", title, LISTS_SHEET, META_SHEET]
+        for dv in book[title].data_validations.dataValidation:
+            assert len(dv.promptTitle or "") <= 32 and len(dv.prompt or "") <= 255, title
+            assert len(dv.errorTitle or "") <= 32 and len(dv.error or "") <= 255, title
+
+
 def test_a_french_round_trip_refused_annotated_in_french_corrected_and_imported(
         factory: Factory, site: Site, french: None, tmp_path: Path) -> None:
     book = load(_template(factory, site))
@@ -224,6 +241,10 @@ def test_a_french_round_trip_refused_annotated_in_french_corrected_and_imported(
         assert kept["inj_freq"][3] == "4 = Une fois par jour"
         assert kept["share_syringe"] == ["1 = Oui", "0 = Non"]
 
+    with use_language("en"):  # the French Résumé is skipped by an English reader too
+        read = read_workbook(corrected)
+    assert read.problems == [] and [layout.title for layout in read.layouts] == \
+        ["Questionnaire M6"]
     report = _import(factory, site, corrected)
     assert report.problems == [] and report.written == 2
     saved = factory.session.exec(select(Questionnaire).where(

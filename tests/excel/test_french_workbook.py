@@ -83,9 +83,14 @@ def _csv(french: dict[tuple[str, str, str], str]) -> str:
     return text.getvalue()
 
 
-def _french_dictionary(french: dict[tuple[str, str, str], str] = FRENCH) -> None:
+def _french_dictionary(french: dict[tuple[str, str, str], str] = FRENCH,
+                       edit: tuple[str, str] = ("", "")) -> None:
+    """Use the study's dictionary (its English text edited by ``edit``: old, new) with
+    ``french`` as its French translation."""
     path, events = dictionary_paths()
-    dictionary = load_dictionary_text(path.read_text(encoding="utf-8"),
+    text = path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    dictionary = load_dictionary_text(text.replace(*edit) if edit[0] else text,
                                       events_text=events.read_text(encoding="utf-8"))
     dictionary.translations["fr"] = read_translations_text(_csv(french), "fr")
     use_dictionary(dictionary)
@@ -362,3 +367,29 @@ def test_the_pages_give_a_french_reader_french_workbooks(
     assert marked.sheetnames[0] == "Résumé"
     summary = list(marked["Résumé"].iter_rows(values_only=True))
     assert summary[0][0] == "Feuille" and summary[1][4] == "import.unreadable_value"
+
+
+def test_a_french_template_of_another_dictionary_version_is_compared_in_french(
+        factory: Factory, site: Site, french: None) -> None:
+    """Rule ``import.dictionary_changed``: a French workbook's lists hold French words,
+    compared with the French of today's dictionary, not refused for not being English."""
+    def made(french_words: dict[tuple[str, str, str], str], edit: tuple[str, str],
+             code: str) -> bytes:
+        _french_dictionary(french_words, edit)
+        book = load(_template(factory, site))
+        _french_dictionary()  # today's dictionary
+        ws = entry_sheet(book)
+        fill(ws, row_of(ws, code), as_cells(questionnaire_answers(
+            factory.today - timedelta(days=3), Timepoint("M6"), inj_freq="2 = "
+            + french_words[("inj_freq", "choice", "2")])))
+        return save(book)
+
+    reworded = made(FRENCH, ("How often did the participant inject?",
+                             "How often did the person inject?"), site.due[0].code)
+    assert _import(factory, site, reworded).problems == []
+
+    fortnight = {**FRENCH, ("inj_freq", "choice", "2"): "Une fois tous les quinze jours"}
+    changed = made(fortnight, ("2, Once a week", "2, Once a fortnight"), site.due[1].code)
+    [problem] = _import(factory, site, changed).problems
+    assert (problem.field, problem.rule) == ("inj_freq", "import.dictionary_changed")
+    assert "2: 'Une fois tous les quinze jours' → 'Une fois par semaine'" in problem.text

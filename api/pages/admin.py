@@ -22,7 +22,7 @@ router = page_router()
 def _page(request: Request, user: SignedIn, session: DbSession, today: date, error: str = "",
           status: int = 200, new_token: tuple[str, str] | None = None) -> HTMLResponse:
     rows = accounts.list_accounts(session, actor=user.actor)
-    tokens = redcap_tokens.live_token_dates(session, [int(a.id or 0) for a, _ in rows])
+    tokens = redcap_tokens.live_token_dates(session, [int(a.id or 0) for a, _s in rows])
     centres = queries.list_centres(session, actor=user.actor)
     codes = {c.id: c.code for c in centres}
     reach = {staff_id: ", ".join(sorted(codes[i] for i in ids if i in codes))
@@ -93,7 +93,7 @@ def redcap_token_update(
 ) -> HTMLResponse | RedirectResponse:
     """Make or revoke an account's REDCap API token. A new token is shown on this answer
     only (never put in the session cookie, never stored): the page says to copy it now."""
-    account, _ = accounts.account_with_staff(session, actor=user.actor, account_id=account_id)
+    account, _staff = accounts.account_with_staff(session, actor=user.actor, account_id=account_id)
     if action == "revoke":
         count = redcap_tokens.revoke_redcap_token(session, actor=user.actor,
                                                   username=account.username)

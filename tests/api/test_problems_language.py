@@ -75,13 +75,24 @@ def test_a_bad_value_gives_the_same_fields_and_codes_in_french_words(
 
 def test_our_own_limits_on_values_are_told_in_french(client: TestClient,
                                                      world: World) -> None:
-    en, _, fr = both(client, "GET", "/api/v1/participants?page=99999999999999999999999",
+    en, _, fr = both(client, "GET", "/api/v1/participants?offset=99999999999999999999999",
                      headers=world.h("officer"))
     assert en["status"] == 422
     (error_en,), (error_fr,) = en["errors"], fr["errors"]
-    assert error_en["field"] == error_fr["field"] == "page"
+    assert error_en["field"] == error_fr["field"] == "offset"
+    assert error_en["code"] == error_fr["code"] == "int_range"
     assert error_en["message"].startswith("must be a whole number from")
     assert error_fr["message"].startswith("doit être un nombre entier de")
+
+
+def test_a_value_out_of_bounds_keeps_its_bound_in_french(client: TestClient,
+                                                         world: World) -> None:
+    en, _, fr = both(client, "GET", "/api/v1/participants?limit=0",
+                     headers=world.h("officer"))
+    (error_en,), (error_fr,) = en["errors"], fr["errors"]
+    assert error_en["message"] == "Input should be greater than or equal to 1"
+    assert error_fr["message"] == "La valeur doit être supérieure ou égale à 1"
+    assert error_en["code"] == error_fr["code"] == "greater_than_equal"
 
 
 def test_not_found_in_french(client: TestClient, world: World) -> None:

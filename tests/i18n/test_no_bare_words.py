@@ -3,9 +3,10 @@
 Every template under ``api/templates`` is parsed with Jinja's own parser. Words inside
 ``{% trans %}`` or ``_()`` are not template data once parsed (they become calls to
 gettext), so any ``TemplateData`` node that still holds words is English that a French
-reader would see untranslated. The data of a template is joined in source order (each
-expression or tag between two pieces stands as a neutral mark), HTML tags are read, and
-what remains is checked:
+reader would see untranslated; so is a bare string literal written out
+(``{{ "yes" if x else "no" }}``). The data of a template is joined in source order (each
+other expression or tag stands as a neutral mark), HTML tags are read, and what remains
+is checked:
 
 * text between tags, and the values of attributes people read (``title``,
   ``placeholder``, ``aria-label``, ``alt``, and ``data-label`` / ``data-name``, which the
@@ -47,13 +48,37 @@ _TAG = re.compile(r"<(/?)([a-zA-Z\x00][\w:\x00-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*'
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def _data(path: Path) -> str:
-    """The template's data in source order, a ``MARK`` wherever anything else stood."""
-    tree = TEMPLATES.env.parse(path.read_text(encoding="utf-8"), path.name, str(path))
+def _literals(expr: nodes.Node) -> list[str]:
+    """What an output expression writes when it is a bare literal (``{{ "yes" }}``,
+    ``{{ "yes" if x else "no" }}``); anything else (a name, ``_()``, a filter) is a MARK."""
+    if isinstance(expr, nodes.Const) and isinstance(expr.value, str):
+        return [expr.value]
+    if isinstance(expr, nodes.CondExpr):
+        return [*_literals(expr.expr1), MARK,
+                *(_literals(expr.expr2) if expr.expr2 is not None else [])]
+    return [MARK]
+
+
+def _pieces(node: nodes.Node) -> list[str]:
     pieces: list[str] = []
-    for node in tree.find_all(nodes.TemplateData):
-        pieces.append(node.data)
-    return MARK.join(pieces)
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.TemplateData):
+            pieces.append(child.data)
+        elif isinstance(child, nodes.Output):
+            for part in child.nodes:
+                pieces.extend([part.data] if isinstance(part, nodes.TemplateData)
+                              else _literals(part))
+        else:
+            pieces.append(MARK)
+            pieces.extend(_pieces(child))
+    return pieces
+
+
+def _data(path: Path) -> str:
+    """The template's data (and the bare literals it writes) in source order, a ``MARK``
+    wherever anything else stood."""
+    tree = TEMPLATES.env.parse(path.read_text(encoding="utf-8"), path.name, str(path))
+    return "".join(_pieces(tree))
 
 
 def _words(text: str) -> list[str]:
@@ -109,3 +134,14 @@ def test_template_has_no_words_outside_the_catalogue(path: Path) -> None:
 ])
 def test_the_check_itself(source: str, expected: list[str]) -> None:
     assert bare_words(source) == expected
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ('<td>{{ "yes" if ok else "no" }}</td>', ["yes\x00no".replace("\x00", "{…}")]),
+    ('<td class="{{ \'warn\' if late }}">{{ _("Late") }}</td>', []),
+    ("{% trans n=3 %}{{ n }} rows{% endtrans %}<b>{{ n }}</b>", []),
+    ("{% block title %}Retention{% endblock %}", ["{…}Retention"]),
+])
+def test_literals_written_out_count_as_words(template: str, expected: list[str]) -> None:
+    tree = TEMPLATES.env.parse(template)
+    assert bare_words("".join(_pieces(tree))) == expected

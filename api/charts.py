@@ -24,6 +24,12 @@ def percent_text(value: float) -> str:
     return f"{format_decimal(value)}\u00a0%"
 
 
+def _point(label: str, series: str, value: float) -> str:
+    """A bar's or a point's text alternative ("C01 M6 done: 50%"), escaped."""
+    return escape(_("{label} {series}: {value}").format(label=label, series=series,
+                                                       value=percent_text(value)))
+
+
 def _legend(names: Sequence[str], x: float, y: float) -> str:
     out, pos = [], x
     for i, name in enumerate(names):
@@ -63,8 +69,8 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequen
                 continue
             w = plot_w * max(0.0, min(100.0, value)) / 100
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" '
-                         f'fill="{COLOURS[s % len(COLOURS)]}"><title>{escape(label)} '
-                         f'{escape(series[s])}: {percent_text(value)}</title></rect>')
+                         f'fill="{COLOURS[s % len(COLOURS)]}">'
+                         f'<title>{_point(label, series[s], value)}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text above is escaped)
 
@@ -102,8 +108,7 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
                          f'stroke-width="2"/>')
         for x, y, label, v in coords:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                         f'<title>{escape(label)} {escape(name)}: {percent_text(v)}</title>'
-                         '</circle>')
+                         f'<title>{_point(label, name, v)}</title></circle>')
     if not any(v is not None for _l, values in points for v in values):
         parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}" '
                      f'font-size="13" text-anchor="middle">'

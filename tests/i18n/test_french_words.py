@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FRENCH = LOCALES / "fr" / "LC_MESSAGES"
 DICTIONARY_FR = ROOT / "data_dictionary.fr.csv"
 
-_EQUIPMENT = r"(?:seringues?|aiguilles?|matériels?|kits?|cuill[eè]res?|cups?|filtres?|pipes?)"
+_EQUIPMENT = (r"(?:seringues?|aiguilles?|matériels?|kits?|cuill[eè]res?|cups?|filtres?|pipes?"
+              r"|stérifix|stéricups?|garrots?|tampons?|pailles?)")
+#: Up to three words between the equipment and the adjective ("matériel d'injection propre").
+_BETWEEN = r"\s+(?:[\w'’-]+\s+){0,3}"
 #: (why, pattern): matched case-insensitively on whole words.
 BANNED: list[tuple[str, str]] = [
     ("an identity, not a person", r"toxicomanes?|toxicomanie"),
@@ -31,9 +34,9 @@ BANNED: list[tuple[str, str]] = [
     ("judgemental", r"abus|abuseurs?|abuseuses?|abusi(?:f|ve|fs|ves)"),
     ("an identity, not a person", r"addicts?|addiction|addicte?s?"),
     ("an identity: say « personne qui consomme »", r"usag[eè]re?s? de drogues?"),
-    ("equipment is « stérile », never « propre »", _EQUIPMENT + r"\s+(?:\w+\s+)?propres?"),
+    ("equipment is « stérile », never « propre »", _EQUIPMENT + _BETWEEN + r"propres?"),
     ("equipment is « stérile », never « propre »", r"propres?\s+" + _EQUIPMENT),
-    ("equipment is « usagé », never « sale »", _EQUIPMENT + r"\s+(?:\w+\s+)?sales?"),
+    ("equipment is « usagé », never « sale »", _EQUIPMENT + _BETWEEN + r"sales?"),
     ("« sale » judges: say « usagé »", r"sales?"),
 ]
 _COMPILED = [(why, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.I))
@@ -88,7 +91,8 @@ def test_french_words_are_person_first(source: str) -> None:
     "la défonce", "abus de substances", "un abuseur", "addict", "accro",
     "des seringues propres", "du matériel propre", "matériel sale", "seringue sale",
     "une seringue très sale", "c'est sale", "des sales habitudes", "Seringues Propres",
-    "usager de drogues", "usagères de drogue",
+    "usager de drogues", "usagères de drogue", "du matériel d'injection propre",
+    "des seringues neuves et propres", "un kit d'injection sale",
 ])
 def test_the_list_finds_what_it_bans(text: str) -> None:
     assert offending(text), text

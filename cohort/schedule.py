@@ -41,15 +41,27 @@ class Visit:
     """One visit: its name (``M6``), REDCap event, target day after inclusion and window.
 
     The window is ``[target_day - before, target_day + after]`` days after inclusion,
-    inclusive. ``month`` is the visit's protocol month (the analysis time axis)."""
+    inclusive. ``month`` is the visit's protocol month (the analysis time axis).
+    ``given_label`` is the study's own name for it (COHORT_VISIT_LABELS), shown as written;
+    otherwise ``label`` says "Inclusion" or "Month 6" in the reader's language, worded when
+    read (the schedule is built once, its readers speak different languages)."""
 
     name: str
     event: str
     target_day: int
     before: int
     after: int
-    label: str
+    given_label: str | None
     month: int
+    baseline: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.given_label:
+            return self.given_label
+        if self.baseline:
+            return _("Inclusion")
+        return _("Month {month}").format(month=self.month)
 
     @property
     def opens_day(self) -> int:
@@ -177,8 +189,7 @@ def build_schedule(events: EventMapping, settings: Settings) -> Schedule:
         width = widths.get(name, settings.m0_window_days if baseline else settings.window_days)
         before, after = (0, width) if baseline else (width, width)
         month = int(months.group(1)) if months else round(day / DAYS_PER_MONTH)
-        label = labels.get(name, "Inclusion" if baseline else f"Month {month}")
-        visits.append(Visit(name, event, day, before, after, label, month))
+        visits.append(Visit(name, event, day, before, after, labels.get(name), month, baseline))
     if [v.target_day for v in visits] != sorted(v.target_day for v in visits):
         listed = ", ".join(f"{v.name}: {v.target_day}" for v in visits)
         raise ScheduleInvalid(_("The visits' target days must grow in the order of the "

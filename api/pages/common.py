@@ -98,6 +98,25 @@ TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABEL
                              SETTING_LABELS=SETTING_LABELS, MODALITY_LABELS=MODALITY_LABELS,
                              describe=describe)
 
+#: Words the pages' own scripts write (static/drafts.js on every page), English keys with
+#: ``{name}`` placeholders; the page carries them in the reader's language
+#: (``script_words``, a JSON block ``#page-words`` in base.html).
+SCRIPT_WORDS = (
+    N_("Answers typed earlier on this phone ({time}) are filled in again."),
+    N_("Start again"),
+)
+
+
+def script_words(*more: tuple[str, ...]) -> dict[str, str]:
+    """English -> the reader's words for the pages' scripts (``SCRIPT_WORDS`` and
+    ``more``), with ``lang`` the reader's language (for dates)."""
+    words = {text: gettext(text) for group in (SCRIPT_WORDS, *more) for text in group}
+    words["lang"] = current_language()
+    return words
+
+
+TEMPLATES.env.globals.update(script_words=script_words)
+
 
 def page_router() -> APIRouter:
     """A router for pages: left out of the OpenAPI schema; POSTs check the CSRF token."""

@@ -29,15 +29,18 @@ FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 
 #: A few of the questionnaire's texts in French, keyed by field and code.
-TRANSLATION = """name,part,code,english,text
-enrolment,form,,Enrolment,Inclusion
-age,label,,Age (years),Âge (années)
-study_group,label,,Study group,Groupe de l'étude
-study_group,choice,1,Intervention (AERLI sessions),Intervention (séances AERLI)
-study_group,choice,2,Comparison (questionnaires only),Comparaison (questionnaires seulement)
-oat_current,label,,Is the participant currently receiving opioid agonist treatment (OAT)?,"La personne suit-elle actuellement un traitement agoniste opioïde (TAO) ?"
-oat_type,label,,Which opioid agonist treatment?,Quel traitement agoniste opioïde ?
-"""
+TRANSLATION = "\n".join((
+    "name,part,code,english,text",
+    "enrolment,form,,Enrolment,Inclusion",
+    "age,label,,Age (years),Âge (années)",
+    "study_group,label,,Study group,Groupe de l'étude",
+    "study_group,choice,1,Intervention (AERLI sessions),Intervention (séances AERLI)",
+    "study_group,choice,2,Comparison (questionnaires only),"
+    "Comparaison (questionnaires seulement)",
+    "oat_current,label,,Is the participant currently receiving opioid agonist treatment "
+    "(OAT)?,La personne suit-elle actuellement un traitement agoniste opioïde (TAO) ?",
+    "oat_type,label,,Which opioid agonist treatment?,Quel traitement agoniste opioïde ?",
+))
 
 
 @pytest.fixture

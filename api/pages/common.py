@@ -98,12 +98,28 @@ TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABEL
                              SETTING_LABELS=SETTING_LABELS, MODALITY_LABELS=MODALITY_LABELS,
                              describe=describe)
 
-#: Words the pages' own scripts write (static/drafts.js on every page), English keys with
-#: ``{name}`` placeholders; the page carries them in the reader's language
+#: Words the pages' own scripts write (drafts, branching checks, session count), English
+#: keys with ``{name}`` placeholders; the page carries them in the reader's language
 #: (``script_words``, a JSON block ``#page-words`` in base.html).
 SCRIPT_WORDS = (
+    # static/drafts.js
     N_("Answers typed earlier on this phone ({time}) are filled in again."),
     N_("Start again"),
+    # static/branching.js (the light checks of dictionary forms, online and offline)
+    N_("Please choose an answer."),
+    N_("Please answer this question."),
+    N_("Please enter a number."),
+    N_("Please enter a whole number."),
+    N_("Please enter a value of at least {min}."),
+    N_("Please enter a value of at least {min}, the answer to “{question}”."),
+    N_("Please enter a value of at most {max}."),
+    N_("Please enter a value of at most {max}, the answer to “{question}”."),
+    N_("Please enter a date up to today ({date})."),
+    N_("Please use at most {n} words."),
+    # static/session.js
+    N_("{n} AERLI-trained worker ticked; the protocol asks for {needed} observing in person."),
+    N_("{n} AERLI-trained workers ticked; the protocol asks for {needed} observing in "
+       "person."),
 )
 
 

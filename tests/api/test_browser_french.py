@@ -4,8 +4,9 @@ The worker's account is set to French; the phone's browser asks for English (a c
 shared phone), so every French word on screen comes from the account's choice. They
 enrol someone and are refused (rule enrol.under_18, a hard rule), enrol them once the age
 is corrected, fill M0 with its branching (the treatment type is asked only of people on
-opioid agonist treatment), and see the flag a late M0 raises (rule visit.out_of_window,
-a soft rule): all in French, with no English sentence in the refusal or the flag.
+opioid agonist treatment; the browser's own checks speak French too), and see the flag
+a late M0 raises (rule visit.out_of_window, a soft rule): all in French, with no English
+sentence in the refusal or the flag.
 The questionnaire's texts are the study's French (``data_dictionary.fr.csv``), or, before
 that file exists, the few lines of ``test_pages_french.TRANSLATION``.
 Screenshots: ``test-artifacts/screenshots/14-french/`` (git-ignored).
@@ -173,6 +174,10 @@ def test_a_french_speaking_worker_enrols_and_fills_m0_on_a_phone(page: Any,
     answer(page, "oat_current", "1")
     assert oat_type.is_visible()
     shot(page, "05-m0-treatment-type-asked")
+    # The light checks in the browser speak French too (static/branching.js).
+    page.click("button:has-text('Enregistrer M0')")
+    assert page.inner_text("#field-inj_freq .error").strip() == "Veuillez choisir une réponse."
+    assert "/questionnaires/M0" in page.url
     for name, value in questionnaire_answers(TODAY, Timepoint("M0")).items():
         answer(page, name, value)
     page.click("button:has-text('Enregistrer M0')")

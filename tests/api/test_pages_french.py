@@ -10,6 +10,7 @@ English pages stay as they were.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -214,8 +215,6 @@ def test_the_offline_app_speaks_french(client: TestClient, world: World,
     words = re.search(r'<script type="application/json" id="page-words">(.*?)</script>',
                       shell, re.S)
     assert words is not None
-    import json
-
     table = json.loads(words.group(1))
     assert table["lang"] == "fr" and table["Send now"] == "Envoyer maintenant"
     assert table["Keep on this phone"] == "Garder sur ce téléphone"
@@ -232,16 +231,20 @@ def test_the_offline_app_speaks_french(client: TestClient, world: World,
     assert manifest["name"] == "OUTSIDER saisie hors ligne" and manifest["lang"] == "fr"
 
 
-def test_every_word_of_the_offline_app_is_in_the_catalogue() -> None:
+def test_every_word_of_the_scripts_is_in_the_catalogue() -> None:
     """Each ``t("...")`` of static/offline/app.js is listed in ``OFFLINE_WORDS`` (what the
-    shell translates), and the drafts script's in ``SCRIPT_WORDS``."""
+    shell translates), and those of the pages' scripts in ``SCRIPT_WORDS``."""
     from pathlib import Path
 
     from api.pages.common import SCRIPT_WORDS
     from api.pages.offline import OFFLINE_WORDS
 
     static = Path(__file__).resolve().parents[2] / "api" / "static"
-    used = set(re.findall(r'\bt\("([^"]*)"', (static / "offline" / "app.js").read_text()))
-    assert used - set(OFFLINE_WORDS) == set()
-    drafts = set(re.findall(r'\bt\("([^"]*)"', (static / "drafts.js").read_text()))
-    assert drafts and drafts - set(SCRIPT_WORDS) == set()
+
+    def words(name: str) -> set[str]:
+        source = (static / name).read_text(encoding="utf-8")
+        return {json.loads(f'"{text}"') for text in re.findall(r'\bt\("([^"]*)"', source)}
+
+    assert words("offline/app.js") - set(OFFLINE_WORDS) == set()
+    for name in ("drafts.js", "branching.js", "session.js"):
+        assert words(name) and words(name) - set(SCRIPT_WORDS) == set(), name

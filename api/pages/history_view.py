@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from api.formview import choice_label
 from cohort.models import AuditEntry
 from forms.dictionary import DataDictionary
 from forms.i18n import N_
@@ -109,7 +110,7 @@ def _value(name: str, value: Any, dictionary: DataDictionary,
                          for k, v in value.items())
     text = str(value)
     if f is not None and f.choices and text in f.choices:
-        return f"{f.choices[text]} ({text})"
+        return f"{choice_label(f, text, f.choices[text])} ({text})"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if text.isidentifier():  # a stored word (in_person): in words

@@ -248,3 +248,29 @@ def test_every_word_of_the_scripts_is_in_the_catalogue() -> None:
     assert words("offline/app.js") - set(OFFLINE_WORDS) == set()
     for name in ("drafts.js", "branching.js", "session.js"):
         assert words(name) and words(name) - set(SCRIPT_WORDS) == set(), name
+
+
+def test_a_person_sets_only_their_own_language_unless_data_manager(
+        session: Session, world: World) -> None:
+    """``account_admin.set_language``: one's own account (rule scope.role otherwise), data
+    managers anyone's; only languages the system speaks."""
+    from cohort.errors import ActionNotAllowed
+    from cohort.services.account_admin import set_language
+    from cohort.services.context import actor_for
+
+    def account_id(username: str) -> int:
+        found = session.exec(select(Account.id).where(Account.username == username)).one()
+        assert found is not None
+        return found
+
+    worker = actor_for(session, world.users["worker_a"].staff)
+    admin = actor_for(session, world.users["admin"].staff)
+    assert set_language(session, actor=worker, account_id=account_id("worker.a"),
+                        language="fr").language == "fr"
+    with pytest.raises(ActionNotAllowed):
+        set_language(session, actor=worker, account_id=account_id("worker.b"), language="fr")
+    session.rollback()
+    assert set_language(session, actor=admin, account_id=account_id("worker.b"),
+                        language="en").language == "en"
+    with pytest.raises(ValueError, match="unknown language"):
+        set_language(session, actor=admin, account_id=account_id("worker.b"), language="xx")

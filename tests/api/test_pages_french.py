@@ -73,7 +73,7 @@ def set_account_language(session: Session, username: str, language: str | None) 
 def test_the_sign_in_page_follows_the_browser(client: TestClient) -> None:
     french = client.get("/login", headers=FR)
     assert lang_of(french.text) == "fr" and french.headers["content-language"] == "fr"
-    assert "Se connecter" in french.text and "Identifiant" in french.text
+    assert "Se connecter" in french.text and "Mot de passe" in french.text
     assert "Sign in" not in french.text
     english = client.get("/login", headers=EN)
     assert lang_of(english.text) == "en" and english.headers["content-language"] == "en"

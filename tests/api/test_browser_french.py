@@ -205,3 +205,20 @@ def test_a_french_speaking_worker_enrols_and_fills_m0_on_a_phone(page: Any,
     listed = page.inner_text(f"#participant-list li:has-text('{code}')")
     assert "signalement à vérifier par un·e chargé·e de recherche" in listed
     shot(page, "07-list-with-the-flag")
+
+    # The offline app on the same phone: its own words, its forms and dates in French.
+    page.click("nav >> text=Hors ligne")
+    page.wait_for_selector("#offline-app[data-ready='1']")
+    page.wait_for_selector("#participant-list li")
+    home = page.inner_text("#home")
+    for words in ("En ligne", "Participant·es de mon centre (", "Envoyer maintenant",
+                  "Rien en attente.", "Se déconnecter et vider ce téléphone",
+                  "utilisable hors ligne jusqu’au"):
+        assert words in home, words
+    assert "Send now" not in home and "Waiting to send" not in home
+    assert re.search(r"liste du \d\d/\d\d/\d{4}", home)  # the phone's own date, French way
+    shot(page, "08-offline-app")
+    page.click("#home button:has-text('Inclure un·e participant·e')")
+    form = page.inner_text("#form-view")
+    assert label(site, "age") in form and "Garder sur ce téléphone" in form
+    shot(page, "09-offline-enrolment-form")

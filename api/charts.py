@@ -10,8 +10,24 @@ from html import escape
 
 from markupsafe import Markup
 
+from forms.i18n import _, current_language, format_decimal
+
 #: One colour per series (colour-blind safe pair, then greys).
 COLOURS = ("#1a73e8", "#e8710a", "#5f6368", "#9aa0a6")
+
+
+def percent_text(value: float) -> str:
+    """A percentage (73.4 for 73.4 %) the reader's way: ``73.4%`` in English, ``73,4 %`` in
+    French (no-break space); decimals as many as the value has."""
+    if current_language() == "en":
+        return f"{value:g}%"
+    return f"{format_decimal(value)}\u00a0%"
+
+
+def _point(label: str, series: str, value: float) -> str:
+    """A bar's or a point's text alternative ("C01 M6 done: 50%"), escaped."""
+    return escape(_("{label} {series}: {value}").format(label=label, series=series,
+                                                       value=percent_text(value)))
 
 
 def _legend(names: Sequence[str], x: float, y: float) -> str:
@@ -40,7 +56,7 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequen
         x = label_w + plot_w * tick / 100
         parts.append(f'<line x1="{x:.0f}" y1="{top - 6}" x2="{x:.0f}" y2="{height - 20}" '
                      f'stroke="#e0e0e0"/><text x="{x:.0f}" y="{height - 6}" font-size="11" '
-                     f'text-anchor="middle">{tick}%</text>')
+                     f'text-anchor="middle">{percent_text(tick)}</text>')
     for r, (label, values) in enumerate(rows):
         y0 = top + r * group_h
         parts.append(f'<text x="{label_w - 6}" y="{y0 + bar_h * len(series) / 2 + 4:.0f}" '
@@ -53,8 +69,8 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequen
                 continue
             w = plot_w * max(0.0, min(100.0, value)) / 100
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" '
-                         f'fill="{COLOURS[s % len(COLOURS)]}"><title>{escape(label)} '
-                         f'{escape(series[s])}: {value:g}%</title></rect>')
+                         f'fill="{COLOURS[s % len(COLOURS)]}">'
+                         f'<title>{_point(label, series[s], value)}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text above is escaped)
 
@@ -73,7 +89,7 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
         y = top + plot_h * (1 - tick / 100)
         parts.append(f'<line x1="{left}" y1="{y:.0f}" x2="{left + plot_w}" y2="{y:.0f}" '
                      f'stroke="#e0e0e0"/><text x="{left - 4}" y="{y + 4:.0f}" font-size="11" '
-                     f'text-anchor="end">{tick}%</text>')
+                     f'text-anchor="end">{percent_text(tick)}</text>')
     step = max(1, len(points) // 6)
     for i, (label, _values) in enumerate(points):
         if i % step == 0 or i == len(points) - 1:
@@ -92,9 +108,10 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
                          f'stroke-width="2"/>')
         for x, y, label, v in coords:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                         f'<title>{escape(label)} {escape(name)}: {v:g}%</title></circle>')
+                         f'<title>{_point(label, name, v)}</title></circle>')
     if not any(v is not None for _l, values in points for v in values):
         parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}" '
-                     f'font-size="13" text-anchor="middle">No visit window has closed yet.</text>')
+                     f'font-size="13" text-anchor="middle">'
+                     f'{escape(_("No visit window has closed yet."))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text above is escaped)

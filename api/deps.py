@@ -31,6 +31,7 @@ from cohort.rls import scope_session
 from cohort.services.accounts import signed_in_by_session, signed_in_by_token
 from cohort.services.context import Actor, actor_for
 from cohort.vocab import Role
+from forms.i18n import gettext
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 SESSION_ACCOUNT = "account_id"
@@ -230,5 +231,5 @@ async def check_csrf(request: Request) -> None:
 
         raise HTTPException(
             status_code=403,
-            detail="This form has expired. Please go back, reload the page and try again.",
+            detail=gettext("This form has expired. Please go back, reload the page and try again."),
         )

@@ -51,6 +51,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cohort.models import MAX_INTEGER, MIN_INTEGER
+from forms.i18n import _, format_decimal
 
 DATE_MIN = date(1900, 1, 1)
 DATE_MAX = date(2100, 12, 31)
@@ -62,9 +63,17 @@ _WHOLE = re.compile(r"^[-+]?\d+$")
 _JSON = re.compile(r"^application/([\w.+-]+\+)?json\b")
 _FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-INT_WORDS = f"a whole number from {MIN_INTEGER} to {MAX_INTEGER}"
-DATE_WORDS = (f"a date written YYYY-MM-DD, from {DATE_MIN.isoformat()} to "
-              f"{DATE_MAX.isoformat()}")
+
+
+def int_words() -> str:
+    """What an integer must be, in the reader's language (checks run inside the request)."""
+    return _("must be a whole number from {low} to {high}").format(low=MIN_INTEGER,
+                                                                   high=MAX_INTEGER)
+
+
+def date_words() -> str:
+    return _("must be a date written YYYY-MM-DD, from {first} to {last}").format(
+        first=DATE_MIN.isoformat(), last=DATE_MAX.isoformat())
 
 
 @dataclass(frozen=True)
@@ -132,15 +141,16 @@ class _Problems:
 
     def text(self, loc: tuple[Any, ...], value: str, limit: int) -> None:
         if "\x00" in value:
-            self.add(loc, "nul_character", "must not contain the NUL character (\\0)")
+            self.add(loc, "nul_character", _("must not contain the NUL character (\\0)"))
         elif len(value) > limit:
-            self.add(loc, "string_too_long", f"must be at most {limit:,} characters long")
+            self.add(loc, "string_too_long", _("must be at most {limit} characters long")
+                     .format(limit=format_decimal(limit)))
 
     def raw(self, loc: tuple[Any, ...], value: str, spec: Spec, default_limit: int) -> None:
         """A value as it came in a path, a query string or a form field (always text)."""
         if spec.kind == "int" and _WHOLE.match(value.strip()):
             if len(value) > 20 or not MIN_INTEGER <= int(value) <= MAX_INTEGER:
-                self.add(loc, "int_range", f"must be {INT_WORDS}")
+                self.add(loc, "int_range", int_words())
             return
         if spec.kind == "date":
             self.date_text(loc, value)
@@ -156,24 +166,25 @@ class _Problems:
         if "\x00" in value:
             self.text(loc, value, BODY_TEXT_MAX)
         else:
-            self.add(loc, "date_range", f"must be {DATE_WORDS}")
+            self.add(loc, "date_range", date_words())
 
     def json(self, loc: tuple[Any, ...], value: Any, spec: Spec, depth: int = 0) -> None:
         """A value of a JSON body, against its declared ``spec`` (``ANY``: generic)."""
         if depth > MAX_DEPTH:
-            self.add(loc, "too_deep", f"is nested more than {MAX_DEPTH} levels deep")
+            self.add(loc, "too_deep", _("is nested more than {depth} levels deep")
+                     .format(depth=MAX_DEPTH))
             return
         if isinstance(value, bool) or value is None:
             return
         if spec.kind == "date" and not isinstance(value, str):
-            self.add(loc, "date_range", f"must be {DATE_WORDS}")  # never a Unix time
+            self.add(loc, "date_range", date_words())  # never a Unix time
             return
         if isinstance(value, int):
             if spec.kind == "int" and not MIN_INTEGER <= value <= MAX_INTEGER:
-                self.add(loc, "int_range", f"must be {INT_WORDS}")
+                self.add(loc, "int_range", int_words())
         elif isinstance(value, float):
             if not math.isfinite(value):
-                self.add(loc, "finite_number", "must be a finite number")
+                self.add(loc, "finite_number", _("must be a finite number"))
         elif isinstance(value, str):
             if spec.kind == "date":
                 self.date_text(loc, value)

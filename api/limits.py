@@ -21,6 +21,8 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from forms.i18n import _, format_decimal
+
 #: Paths that take a file upload, and so the larger limit.
 #: Workbook uploads, and the REDCap API (``POST /api/``), whose record imports carry a file.
 UPLOAD_PATHS = frozenset({"/workbooks/import", "/api/", "/api", "/api/v1/imports"})
@@ -38,8 +40,9 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large(limit: int) -> str:
-    return (f"The request body is larger than this server accepts ({limit:,} bytes). "
-            "Nothing was read or saved: send less at a time.")
+    return _("The request body is larger than this server accepts ({limit} bytes). "
+             "Nothing was read or saved: send less at a time.").format(
+                 limit=format_decimal(limit))
 
 
 def limit_for(path: str, max_body: int, max_upload: int) -> int:

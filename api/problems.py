@@ -51,38 +51,53 @@ from cohort.errors import (
     StudyLocked,
     ValidationFailed,
 )
+from forms.i18n import N_, current_language, format_decimal, gettext
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 CONFLICT_RULES = (GroupCrossingRefused, GroupLocked, DuplicateTimepoint, StudyLocked)
 
-# slug → (title, what the caller should do); served at /problems/{slug}.
+# slug → (title, what the caller should do); served at /problems/{slug}. Marked for
+# translation here and translated where shown (``title_of``, ``advice_of``).
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
-    "not-found": ("Not found", "Check the code; you only see your own centre's records."),
-    "not-signed-in": ("Sign-in needed", "Get a token at POST /api/v1/auth/token."),
-    "forbidden": ("Not allowed", "Your role does not allow this; ask a data manager."),
-    "stale-version": ("Changed by someone else",
-                      "Reload the record, then make your change again."),
-    "protocol-conflict": ("Refused by the protocol",
-                          "The write conflicts with what is already recorded."),
-    "protocol-refused": ("Refused by the protocol", "Correct the value named in `field`."),
-    "validation": ("Some answers need correcting", "See `errors` for each field."),
-    "invalid-request": ("Request cannot be processed", "See `detail`."),
-    "too-many-attempts": ("Too many sign-in attempts",
-                          "Wait for the number of seconds in the Retry-After header."),
-    "too-large": ("Request too large", "Send less at a time (see the README's Limits)."),
-    "unreadable-body": ("The request body cannot be read",
-                        "Send JSON (Content-Type: application/json) or the form the "
-                        "operation documents, encoded as UTF-8."),
-    "method-not-allowed": ("Method not allowed",
-                           "Use one of the methods in the Allow header."),
-    "http": ("HTTP error", "See `detail`."),
-    "database-busy": ("The database is busy",
-                      "Nothing was saved. Try again in a minute (see Retry-After)."),
-    "server-error": ("Something went wrong on the server",
-                     "Nothing was saved. Try again in a moment; if it keeps happening, tell "
-                     "the data manager the time it happened."),
+    "not-found": (N_("Not found"),
+                  N_("Check the code; you only see your own centre's records.")),
+    "not-signed-in": (N_("Sign-in needed"), N_("Get a token at POST /api/v1/auth/token.")),
+    "forbidden": (N_("Not allowed"), N_("Your role does not allow this; ask a data manager.")),
+    "stale-version": (N_("Changed by someone else"),
+                      N_("Reload the record, then make your change again.")),
+    "protocol-conflict": (N_("Refused by the protocol"),
+                          N_("The write conflicts with what is already recorded.")),
+    "protocol-refused": (N_("Refused by the protocol"),
+                         N_("Correct the value named in `field`.")),
+    "validation": (N_("Some answers need correcting"), N_("See `errors` for each field.")),
+    "invalid-request": (N_("Request cannot be processed"), N_("See `detail`.")),
+    "too-many-attempts": (N_("Too many sign-in attempts"),
+                          N_("Wait for the number of seconds in the Retry-After header.")),
+    "too-large": (N_("Request too large"),
+                  N_("Send less at a time (see the README's Limits).")),
+    "unreadable-body": (N_("The request body cannot be read"),
+                        N_("Send JSON (Content-Type: application/json) or the form the "
+                           "operation documents, encoded as UTF-8.")),
+    "method-not-allowed": (N_("Method not allowed"),
+                           N_("Use one of the methods in the Allow header.")),
+    "http": (N_("HTTP error"), N_("See `detail`.")),
+    "database-busy": (N_("The database is busy"),
+                      N_("Nothing was saved. Try again in a minute (see Retry-After).")),
+    "server-error": (N_("Something went wrong on the server"),
+                     N_("Nothing was saved. Try again in a moment; if it keeps happening, "
+                        "tell the data manager the time it happened.")),
 }
+
+
+def title_of(slug: str) -> str:
+    """A problem type's title in the reader's language (``type`` itself never changes)."""
+    return gettext(PROBLEM_TYPES[slug][0])
+
+
+def advice_of(slug: str) -> str:
+    """What to do about a problem type, in the reader's language."""
+    return gettext(PROBLEM_TYPES[slug][1])
 
 
 class FieldProblem(BaseModel):
@@ -213,7 +228,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": problem_type(slug),
-        "title": PROBLEM_TYPES[slug][0],
+        "title": title_of(slug),
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -248,9 +263,9 @@ def _page(request: Request, status: int, title: str, detail: str) -> Response:
 async def _cohort_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CohortError)  # noqa: S101
     status, slug, extra = describe(exc)
-    detail = exc.render()  # the reader's language once issue 14 negotiates it
+    detail = exc.render()  # the reader's language (set by api.app.ReaderLanguage)
     if not is_api(request):
-        return _page(request, status, PROBLEM_TYPES[slug][0], detail)
+        return _page(request, status, title_of(slug), detail)
     return problem_response(request, status, slug, detail, **extra)
 
 
@@ -259,7 +274,8 @@ async def _not_signed_in(request: Request, exc: Exception) -> Response:
         target = request.url.path
         return RedirectResponse(f"/login?next={target}", status_code=303)
     response = problem_response(request, 401, "not-signed-in",
-                                "Please sign in: send 'Authorization: Bearer <token>'.")
+                                gettext("Please sign in: send 'Authorization: Bearer "
+                                        "<token>'."))
     response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
@@ -269,23 +285,86 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request"
 
 
+#: pydantic's words for the kinds of refusal a request meets most, as templates over the
+#: error's ``ctx``: given in the reader's language when it is not English. English keeps
+#: pydantic's own message, word for word; a kind not listed stays in pydantic's English.
+PYDANTIC_WORDS: dict[str, str] = {
+    "missing": N_("Field required"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an "
+                      "integer"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional "
+                         "part"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a "
+                        "number"),
+    "float_type": N_("Input should be a valid number"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD"),
+    "date_from_datetime_parsing": N_("Input should be a valid date or datetime"),
+    "date_type": N_("Input should be a valid date"),
+    "datetime_parsing": N_("Input should be a valid datetime"),
+    "string_type": N_("Input should be a valid string"),
+    "string_too_short": N_("String should have at least {min_length} characters"),
+    "string_too_long": N_("String should have at most {max_length} characters"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "enum": N_("Input should be {expected}"),
+    "literal_error": N_("Input should be {expected}"),
+    "list_type": N_("Input should be a valid list"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_attributes_type": N_("Input should be a valid dictionary or object to extract "
+                                "fields from"),
+    "json_invalid": N_("JSON decode error"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+}
+
+
+def _pydantic_words(error: dict[str, Any]) -> str:
+    """One refusal of the request's shape in the reader's words (see ``PYDANTIC_WORDS``)."""
+    english = str(error.get("msg", "invalid value"))
+    template = PYDANTIC_WORDS.get(str(error.get("type", "")))
+    if template is None or current_language() == "en":
+        return english
+    ctx = {key: format_decimal(value) if isinstance(value, int | float)
+           and not isinstance(value, bool) else value
+           for key, value in (error.get("ctx") or {}).items()}
+    try:
+        return gettext(template).format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return english
+
+
 async def _request_invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
     errors = [
         {"field": "body" if e.get("type") == "json_invalid" else _loc(e.get("loc", ())),
          "label": "", "code": str(e.get("type", "invalid")),
-         "message": str(e.get("msg", "invalid value"))}
+         "message": _pydantic_words(e)}
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     if not is_api(request):
-        return _page(request, 422, "Some values need correcting", detail)
+        return _page(request, 422, gettext("Some values need correcting"), detail)
     return problem_response(request, 422, "validation", detail, errors=errors)
+
+
+#: Starlette's and FastAPI's own details, given in the reader's language; details our code
+#: raises are written in it already (``api.throttle``, ``api.limits``, ``api.deps``).
+HTTP_DETAILS = frozenset({
+    N_("Not Found"), N_("Method Not Allowed"), N_("There was an error parsing the body"),
+    N_("Not Authenticated"), N_("Not authenticated"), N_("Forbidden"), N_("Bad Request"),
+})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     detail = str(exc.detail)
+    if detail in HTTP_DETAILS:
+        detail = gettext(detail)
     slug = {404: "not-found", 403: "forbidden", 401: "not-signed-in", 400: "unreadable-body",
             413: "too-large", 405: "method-not-allowed",
             429: "too-many-attempts"}.get(exc.status_code, "http")
@@ -293,7 +372,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if is_api(request):
         response = problem_response(request, exc.status_code, slug, detail)
     else:
-        title = PROBLEM_TYPES[slug][0] if slug != "http" else "Something went wrong"
+        title = title_of(slug) if slug != "http" else gettext("Something went wrong")
         response = _page(request, exc.status_code, title, detail)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
@@ -320,7 +399,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     """Any other error: logged with its traceback here, never shown to the caller."""
     log.exception("Unexpected error on %s %s", request.method, request.url.path,
                   exc_info=exc)
-    title, what = PROBLEM_TYPES["server-error"]
+    title, what = title_of("server-error"), advice_of("server-error")
     if not is_api(request):
         return _page(request, 500, title, what)
     return problem_response(request, 500, "server-error", what)
@@ -335,9 +414,9 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     log.warning("Database busy on %s %s", request.method, request.url.path)
     response: Response
     if is_api(request):
-        response = problem_response(request, 503, "database-busy", BUSY_MESSAGE)
+        response = problem_response(request, 503, "database-busy", gettext(BUSY_MESSAGE))
     else:
-        response = _page(request, 503, PROBLEM_TYPES["database-busy"][0], BUSY_MESSAGE)
+        response = _page(request, 503, title_of("database-busy"), gettext(BUSY_MESSAGE))
     response.headers["Retry-After"] = "60"
     return response
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from cohort.services import throttle as rules
 from cohort.services.throttle import MAX_ADDRESS_FAILURES, MAX_FAILURES, WINDOW, ThrottleRules
+from forms.i18n import ngettext
 
 __all__ = ["MAX_ADDRESS_FAILURES", "MAX_FAILURES", "WINDOW", "SignInThrottle",
            "client_address", "refuse_if_throttled", "throttle_of", "wait_words"]
@@ -58,8 +59,9 @@ def client_address(request: Request) -> str:
 
 def wait_words(wait: int) -> str:
     minutes = max(1, math.ceil(wait / 60))
-    return (f"Too many sign-in attempts. Please wait about {minutes} "
-            f"minute{'s' if minutes != 1 else ''} and try again.")
+    return ngettext("Too many sign-in attempts. Please wait about {n} minute and try again.",
+                    "Too many sign-in attempts. Please wait about {n} minutes and try again.",
+                    minutes).format(n=minutes)
 
 
 def refuse_if_throttled(request: Request, username: str) -> None:

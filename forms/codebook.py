@@ -3,6 +3,12 @@
 The CSV is for statisticians' scripts; the Markdown and HTML pages are for reading. Both list
 checkbox fields with the export columns REDCap writes (``field___code``) so that a codebook
 matches an export column for column.
+
+A codebook is in its reader's language: the headings and sentences here through gettext
+(domain ``forms``, read when the codebook is written, so in the current language), the
+labels, choices and notes from the dictionary itself (``DataDictionary.in_language`` gives
+the copy to write from). Variable names, codes, field types, validation names, logic and
+the CSV's column names are never translated: they are what an export and a script use.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any, Protocol
 
 from forms.events import EventMapping
 from forms.fields import Field
+from forms.i18n import _, current_language
 from forms.safe_cells import neutralise
 
 
@@ -65,7 +72,11 @@ def to_csv(codebook_rows: list[dict[str, Any]]) -> str:
 
 def _when(form: str, events: EventMapping) -> str:
     found = events.events_for(form)
-    return ", ".join(found) if found else "not tied to a timepoint (filled when needed)"
+    return ", ".join(found) if found else _("not tied to a timepoint (filled when needed)")
+
+
+def _range(row: dict[str, Any]) -> str:
+    return _("{low} to {high}").format(low=row["min"] or "…", high=row["max"] or "…")
 
 
 def _md(text: object) -> str:
@@ -74,25 +85,26 @@ def _md(text: object) -> str:
 
 def to_markdown(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDefinition],
                 events: EventMapping) -> str:
-    lines = ["# Codebook", "",
-             "Every variable of the data dictionary, form by form. Checkbox questions are "
-             "exported as one 0/1 column per choice (`field___code`).", ""]
+    lines = ["# " + _("Codebook"), "",
+             _("Every variable of the data dictionary, form by form. Checkbox questions are "
+               "exported as one 0/1 column per choice (`field___code`)."), ""]
+    head = [_("Variable"), _("Label"), _("Type"), _("Values"), _("Shown if"), _("Notes")]
     for name, form in forms.items():
-        lines += [f"## {form.label} (`{name}`)", "", f"Filled at: {_when(name, events)}.", "",
-                  "| Variable | Label | Type | Values | Shown if | Notes |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## {form.label} (`{name}`)", "",
+                  _("Filled at: {when}.").format(when=_when(name, events)), "",
+                  "| " + " | ".join(head) + " |", "|---|---|---|---|---|---|"]
         for row in codebook_rows:
             if row["form"] != name:
                 continue
             kind = row["field_type"] + (f" ({row['validation']})" if row["validation"] else "")
             values = row["choices"] or row["calculation"]
             if row["min"] or row["max"]:
-                values = f"{row['min'] or '…'} to {row['max'] or '…'}"
+                values = _range(row)
             notes = [row["note"]] if row["note"] else []
             if row["required"]:
-                notes.append("required")
+                notes.append(_("required"))
             if row["field_type"] == "checkbox":
-                notes.append("columns: " + row["export_columns"])
+                notes.append(_("columns: {columns}").format(columns=row["export_columns"]))
             lines.append(f"| `{row['variable']}` | {_md(row['label'])} | {_md(kind)} | "
                          f"{_md(values)} | {_md(row['branching'])} | {_md('; '.join(notes))} |")
         lines.append("")
@@ -102,17 +114,21 @@ def to_markdown(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDef
 def to_html(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDefinition],
             events: EventMapping) -> str:
     e = html.escape
-    parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>Codebook</title>",
+    title = e(_("Codebook"))
+    parts = ["<!doctype html>",
+             f'<html lang="{e(current_language())}"><head><meta charset="utf-8">',
+             f"<title>{title}</title>",
              "<style>body{font-family:sans-serif;margin:2rem}table{border-collapse:collapse;"
              "width:100%}td,th{border:1px solid #ccc;padding:.3rem;vertical-align:top;"
              "text-align:left}code{font-size:.9em}</style></head><body>",
-             "<h1>Codebook</h1>"]
+             f"<h1>{title}</h1>"]
+    head = "".join(f"<th>{e(word)}</th>" for word in (
+        _("Variable"), _("Label"), _("Type"), _("Values"), _("Shown if"), _("Notes")))
     for name, form in forms.items():
         parts.append(f"<h2>{e(form.label)} <code>{e(name)}</code></h2>")
-        parts.append(f"<p>Filled at: {e(_when(name, events))}.</p>")
-        parts.append("<table><thead><tr><th>Variable</th><th>Label</th><th>Type</th>"
-                     "<th>Values</th><th>Shown if</th><th>Notes</th></tr></thead><tbody>")
+        parts.append("<p>" + e(_("Filled at: {when}.").format(when=_when(name, events)))
+                     + "</p>")
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>")
         for row in codebook_rows:
             if row["form"] != name:
                 continue
@@ -121,10 +137,11 @@ def to_html(codebook_rows: list[dict[str, Any]], forms: Mapping[str, FormDefinit
                 items = "".join(f"<li>{e(item)}</li>" for item in choices.split("; "))
                 values = f"<ul>{items}</ul>"
             else:
-                values = e(row["calculation"] or (f"{row['min']} to {row['max']}"
-                                                  if row["min"] or row["max"] else ""))
+                values = e(row["calculation"] or (_range(row) if row["min"] or row["max"]
+                                                  else ""))
             kind = row["field_type"] + (f" ({row['validation']})" if row["validation"] else "")
-            notes = e(row["note"]) + (" <strong>Required.</strong>" if row["required"] else "")
+            notes = e(row["note"]) + (f" <strong>{e(_('Required.'))}</strong>"
+                                      if row["required"] else "")
             parts.append(f"<tr><td><code>{e(row['variable'])}</code></td><td>{e(row['label'])}"
                          f"</td><td>{e(kind)}</td><td>{values}</td>"
                          f"<td><code>{e(row['branching'])}</code></td><td>{notes}</td></tr>")

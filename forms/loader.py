@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sysconfig
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from forms.i18n import LANGUAGES
 from forms.missing import MISSING_FILE, parse_missing_codes
 from forms.reader import RawRow, read_file
 from forms.smart import EVENT_PREFIXES
-from forms.translations import read_translations, translations_path
+from forms.translations import read_translations, read_translations_text, translations_path
 from forms.values import FieldBound
 
 DICTIONARY_FILE = "data_dictionary.csv"
@@ -54,7 +55,9 @@ def load_dictionary(source: str | Path, *, events: str | Path | None = None,
         missing_source=Path(missing_codes).name if missing_codes is not None
         else MISSING_FILE,
     )
-    # The questionnaire's translations beside it (data_dictionary.fr.csv), if any.
+    # The questionnaire's translations beside it (data_dictionary.fr.csv), if any: a
+    # translation file never stops the questionnaire loading (forms.translations), its
+    # problems are for ``cohort dictionary check``.
     for lang in LANGUAGES[1:]:
         beside = translations_path(path, lang)
         if beside.is_file():
@@ -70,8 +73,10 @@ def load_dictionary_text(
     events_source: str = EVENTS_FILE,
     missing_text: str | None = None,
     missing_source: str = MISSING_FILE,
+    translations: Mapping[str, str] | None = None,
 ) -> DataDictionary:
-    """Load a dictionary from CSV text (handy for small inline fixtures)."""
+    """Load a dictionary from CSV text (handy for small inline fixtures); ``translations``
+    maps a language to the text of its translation CSV."""
     read = read_file(text, source)
     rows, errors, warnings = read.rows, read.errors, read.warnings
     fields: list[Field] = []
@@ -97,9 +102,12 @@ def load_dictionary_text(
         errors += missing_problems
     if errors:
         raise DictionaryError(sorted(errors, key=lambda p: (p.source != source, p.row)))
-    return DataDictionary(fields, events=mapping, warnings=warnings, source=source,
-                          header_text=read.header_text, trailer=read.trailer,
-                          missing_codes=codes)
+    dictionary = DataDictionary(fields, events=mapping, warnings=warnings, source=source,
+                                header_text=read.header_text, trailer=read.trailer,
+                                missing_codes=codes)
+    for lang, translated in (translations or {}).items():
+        dictionary.translations[lang] = read_translations_text(translated, lang)
+    return dictionary
 
 
 def redcap_name_of(text: str) -> str:

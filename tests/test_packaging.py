@@ -39,6 +39,10 @@ def test_the_wheel_carries_dictionary_templates_and_migrations(wheel: Path) -> N
     assert "api/static/branching.js" in names
     assert any(n.startswith("cohort/migrations/versions/") and n.endswith("0001_initial_schema.py")
                for n in names)
+    # The French catalogues, and their .mo compiled by setup.py while the wheel was built.
+    for domain in ("messages", "pages", "forms", "excel", "report", "cli"):
+        assert f"forms/i18n/locales/fr/LC_MESSAGES/{domain}.po" in names
+        assert f"forms/i18n/locales/fr/LC_MESSAGES/{domain}.mo" in names
 
 
 @pytest.mark.parametrize("where", ["environment", "user"])
@@ -63,10 +67,19 @@ def test_an_installed_copy_loads_the_study_dictionary(wheel: Path, tmp_path: Pat
     subprocess.run(install, check=True, capture_output=True, env={**env, "PIP_USER": "0"}
                    if where == "environment" else {**env})
     probe = ("import forms, forms.loader as l; d = forms.default_dictionary(); "
-             "print(l.dictionary_paths()[0]); print(len(d.fields), sorted(d.forms))")
+             "print(l.dictionary_paths()[0]); print(len(d.fields), sorted(d.forms)); "
+             "from cohort.messages import render; "
+             "print(render('rule.group.crossing', {}, 'fr')); "
+             "print(d.in_language('fr').forms['enrolment'].label)")
     result = subprocess.run([python, "-c", probe], cwd=tmp_path, check=True,
                             capture_output=True, text=True, env=env)
-    path, summary = result.stdout.strip().splitlines()
+    path, summary, rule, form = result.stdout.strip().splitlines()
     base = user_base if where == "user" else env_dir
     assert Path(path) == base / "share" / "outsider-cohort" / "data_dictionary.csv"
     assert "questionnaire" in summary and "aerli_session" in summary
+    # The installed copy speaks French: compiled catalogue and questionnaire translations.
+    from cohort.messages import CATALOGUE
+    from forms import default_dictionary
+
+    assert rule and rule != CATALOGUE["rule.group.crossing"]
+    assert form and form != default_dictionary().forms["enrolment"].label

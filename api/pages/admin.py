@@ -14,6 +14,7 @@ from api.problems import describe
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.services import accounts, queries, redcap_tokens, setup
 from cohort.vocab import Role
+from forms.i18n import _, format_date
 
 router = page_router()
 
@@ -21,7 +22,7 @@ router = page_router()
 def _page(request: Request, user: SignedIn, session: DbSession, today: date, error: str = "",
           status: int = 200, new_token: tuple[str, str] | None = None) -> HTMLResponse:
     rows = accounts.list_accounts(session, actor=user.actor)
-    tokens = redcap_tokens.live_token_dates(session, [int(a.id or 0) for a, _ in rows])
+    tokens = redcap_tokens.live_token_dates(session, [int(a.id or 0) for a, _s in rows])
     centres = queries.list_centres(session, actor=user.actor)
     codes = {c.id: c.code for c in centres}
     reach = {staff_id: ", ".join(sorted(codes[i] for i in ids if i in codes))
@@ -58,7 +59,7 @@ def accounts_create(
         if isinstance(error, ActionNotAllowed):
             raise
         return _page(request, user, session, today, plain_error(error), describe(error)[0])
-    flash(request, f"Account '{username.strip().lower()}' created.")
+    flash(request, _("Account '{username}' created.").format(username=username.strip().lower()))
     return redirect("/accounts")
 
 
@@ -71,11 +72,12 @@ def accounts_update(
         if action == "password":
             accounts.set_password(session, actor=user.actor, account_id=account_id,
                                   password=password)
-            flash(request, "Password changed; the person's tokens were signed out.")
+            flash(request, _("Password changed; the person's tokens were signed out."))
         else:
             accounts.set_active(session, actor=user.actor, account_id=account_id,
                                 active=action == "enable")
-            flash(request, "Account enabled." if action == "enable" else "Account disabled.")
+            flash(request, _("Account enabled.") if action == "enable"
+                  else _("Account disabled."))
     except CohortError as error:
         session.rollback()
         if isinstance(error, NotFound | ActionNotAllowed):
@@ -91,12 +93,13 @@ def redcap_token_update(
 ) -> HTMLResponse | RedirectResponse:
     """Make or revoke an account's REDCap API token. A new token is shown on this answer
     only (never put in the session cookie, never stored): the page says to copy it now."""
-    account, _ = accounts.account_with_staff(session, actor=user.actor, account_id=account_id)
+    account, _staff = accounts.account_with_staff(session, actor=user.actor, account_id=account_id)
     if action == "revoke":
         count = redcap_tokens.revoke_redcap_token(session, actor=user.actor,
                                                   username=account.username)
-        flash(request, f"REDCap API token of '{account.username}' revoked." if count
-              else f"'{account.username}' had no REDCap API token.")
+        flash(request, (_("REDCap API token of '{username}' revoked.") if count
+                        else _("'{username}' had no REDCap API token."))
+              .format(username=account.username))
         return redirect("/accounts")
     token = redcap_tokens.new_redcap_token(session, actor=user.actor, username=account.username)
     return _page(request, user, session, today, new_token=(account.username, token))
@@ -114,8 +117,8 @@ def training_update(
         try:
             when = date.fromisoformat(trained_on.strip())
         except ValueError:
-            flash(request, "AERLI training date: please enter the date the training was "
-                  "completed (for example 2026-01-15).", "error")
+            flash(request, _("AERLI training date: please enter the date the training was "
+                             "completed (for example 2026-01-15)."), "error")
             return redirect("/accounts")
     try:
         staff = setup.set_training(session, actor=user.actor, staff_id=staff_id,
@@ -126,6 +129,7 @@ def training_update(
             raise
         flash(request, plain_error(error), "error")
         return redirect("/accounts")
-    flash(request, f"{staff.display_name}: AERLI training "
-          + (f"recorded as completed on {when.isoformat()}." if when else "date cleared."))
+    flash(request, _("{name}: AERLI training recorded as completed on {day}.").format(
+        name=staff.display_name, day=format_date(when)) if when else
+        _("{name}: AERLI training date cleared.").format(name=staff.display_name))
     return redirect("/accounts")

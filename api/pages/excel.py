@@ -34,6 +34,7 @@ from cohort.schedule import get_schedule
 from cohort.services import queries
 from cohort.services.access import PURPOSES
 from cohort.vocab import ExportKind, Timepoint
+from forms.i18n import N_, _
 
 router = page_router()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,7 +56,7 @@ def _page(request: Request, user: CurrentUser, session: DbSession, **extra: obje
 
 @router.get("/workbooks", response_class=HTMLResponse)
 def workbooks_page(request: Request, user: CurrentUser, session: DbSession) -> HTMLResponse:
-    refused = entry_refusal(request, user, "Workbooks for data entry")
+    refused = entry_refusal(request, user, N_("Workbooks for data entry"))
     if refused is not None:
         return refused
     return _page(request, user, session)
@@ -75,8 +76,8 @@ def template_download(
         tp = (Timepoint(get_schedule().parse(timepoint))
               if chosen is Kind.QUESTIONNAIRE and timepoint else None)
     except ValueError:
-        return render_error(request, status=422, title="Unknown workbook",
-                            detail="Please pick a kind of workbook and a timepoint.")
+        return render_error(request, status=422, title=_("Unknown workbook"),
+                            detail=_("Please pick a kind of workbook and a timepoint."))
     data, rows = build_template(session, actor=user.actor, kind=chosen, centre_code=centre,
                                 timepoint=tp, as_of=today)
     name = f"{centre.upper()}-{tp.value if tp else chosen.value}-{today.isoformat()}.xlsx"
@@ -97,8 +98,8 @@ async def import_upload(
     filename = file.filename or "workbook.xlsx"
     if not data or len(data) > limit:
         empty = _page(request, user, session,
-                      error="Please choose a workbook (.xlsx) or REDCap export (.csv) of at "
-                            f"most {limit // (1024 * 1024)} MB.")
+                      error=_("Please choose a workbook (.xlsx) or REDCap export (.csv) of "
+                              "at most {size} MB.").format(size=limit // (1024 * 1024)))
         empty.status_code = 413 if data else 422
         return empty
     if len(data) > request.app.state.settings.job_import_bytes:
@@ -144,9 +145,9 @@ def _import_and_annotate(session: Session, user: SignedIn, data: bytes, filename
 def annotated_download(token: str, request: Request, user: CurrentUser) -> Response:
     kept = kept_download(request.app.state.store, token, user.account.id)
     if kept is None:
-        return render_error(request, status=404, title="No longer available",
-                            detail="This annotated copy has expired; import the file again "
-                                   "to get a new one.")
+        return render_error(request, status=404, title=_("No longer available"),
+                            detail=_("This annotated copy has expired; import the file "
+                                     "again to get a new one."))
     return _download(kept[1], kept[0])
 
 

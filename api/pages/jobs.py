@@ -14,15 +14,19 @@ from analysis.jobs import may_analyse, may_export_free_text
 from api.deps import CurrentUser, DbSession, Today
 from api.jobs_web import job_out, queue_analysis, queue_export, stream_file
 from api.pages.common import page_router, plain_error, redirect, render, render_error
+from api.pages.review_views import Words
 from cohort.errors import CohortError
 from cohort.jobs import store
 from cohort.services.access import PURPOSES
+from forms.i18n import _
 
 router = page_router()
-KIND_LABELS = {"import": "Workbook import", "export": "Analysis data export",
-               "analysis": "Analysis report"}
-STATUS_LABELS = {"queued": "Waiting to start", "running": "Running", "done": "Finished",
-                 "failed": "Stopped"}
+#: What a job is, and how it stands, as people read it (codes stay in the API).
+KIND_LABELS = Words(lambda: {"import": _("Workbook import"),
+                             "export": _("Analysis data export"),
+                             "analysis": _("Analysis report")})
+STATUS_LABELS = Words(lambda: {"queued": _("Waiting to start"), "running": _("Running"),
+                               "done": _("Finished"), "failed": _("Stopped")})
 FORMATS = ("csv", "xlsx", "dta", "sav", "parquet")
 
 
@@ -88,7 +92,7 @@ def job_file(job_id: str, name: str, request: Request, user: CurrentUser,
     job = store.get_job(session, account_id=user.account.id, job_id=job_id)
     streamed = stream_file(request, session, job, name)
     if streamed is None:
-        return render_error(request, status=404, title="No such file",
-                            detail="This job has no such file, or it was deleted after "
-                                   "the days files are kept. Run the job again.")
+        return render_error(request, status=404, title=_("No such file"),
+                            detail=_("This job has no such file, or it was deleted after "
+                                     "the days files are kept. Run the job again."))
     return streamed

@@ -25,6 +25,7 @@ from cohort.services.monitoring import participant_overview, worklist
 from cohort.services.retention_groups import cached_retention_breakdown
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
+from forms.i18n import _, ngettext
 from forms.safe_cells import neutralise_row
 
 router = page_router()
@@ -141,9 +142,13 @@ def review_bulk(
         return redirect(_back(back))
     n = len(outcome.done)
     if n:
-        flash(request, f"{n} deviation{'' if n == 1 else 's'} {status.value}.")
+        flash(request, (ngettext("{n} deviation resolved.", "{n} deviations resolved.", n)
+                        if status is DeviationStatus.RESOLVED else
+                        ngettext("{n} deviation acknowledged.", "{n} deviations acknowledged.",
+                                 n)).format(n=n))
     for deviation_id, reason in outcome.refused.items():
-        flash(request, f"Deviation #{deviation_id} was not changed: {reason}", "error")
+        flash(request, _("Deviation #{id} was not changed: {reason}").format(
+            id=deviation_id, reason=reason), "error")
     return redirect(_back(back))
 
 
@@ -158,10 +163,12 @@ def review_submit(
     try:
         review(session, actor=user.actor, deviation_id=deviation_id, status=status,
                comment=comment or None)
-        flash(request, f"Deviation #{deviation_id} {status.value}.")
+        flash(request, (_("Deviation #{id} resolved.") if status is DeviationStatus.RESOLVED
+                        else _("Deviation #{id} acknowledged.")).format(id=deviation_id))
     except CohortError as error:
         session.rollback()
         if isinstance(error, NotFound | ActionNotAllowed):
             raise
-        flash(request, f"Deviation #{deviation_id}: {error.message}", "error")
+        flash(request, _("Deviation #{id}: {reason}").format(id=deviation_id,
+                                                              reason=error.message), "error")
     return redirect(_back(back))

@@ -13,11 +13,13 @@ from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CurrentUser, DbSession, SignedIn
+from api.pages import review_views  # noqa: F401  (lock words and moments for the templates)
 from api.pages.common import flash, page_router, plain_error, redirect, render
 from cohort.errors import ActionNotAllowed, CohortError
 from cohort.services import locks, queries
 from cohort.services.access import LogFilter, list_exports, list_reads
 from cohort.services.context import require_role
+from forms.i18n import _
 
 router = page_router()
 PAGE_SIZE = 100
@@ -95,8 +97,13 @@ def study_lock_submit(
         if isinstance(error, ActionNotAllowed):
             raise
         return _lock_page(request, user, session, plain_error(error), 422)
-    scope = f"Centre {centre.upper()}" if centre else "The study"
-    flash(request, f"{scope} is {action}ed." + (
-        " Every write is now refused; reading and exporting still work."
-        if action == "lock" else ""))
+    if action == "lock":
+        said = (_("Centre {code} is locked. Every write is now refused; reading and "
+                  "exporting still work.").format(code=centre.upper()) if centre else
+                _("The study is locked. Every write is now refused; reading and exporting "
+                  "still work."))
+    else:
+        said = (_("Centre {code} is unlocked.").format(code=centre.upper()) if centre
+                else _("The study is unlocked."))
+    flash(request, said)
     return redirect("/study-lock")

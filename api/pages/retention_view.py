@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.charts import bar_chart, line_chart
+from api.charts import bar_chart, line_chart, percent_text
 from api.pages.common import TEMPLATES
 from cohort.services.monitoring import CentreStatus
 from cohort.services.retention_groups import Attendance, Cell, RetentionBreakdown, both_groups
+from forms.i18n import _
 
 GROUPS = ("intervention", "comparison")
 
@@ -83,14 +84,14 @@ def retention_view(summary: list[CentreStatus], breakdown: RetentionBreakdown
                                     if total.enrolled else None)
     centre_chart = bar_chart(
         [(line.code, [line.visits[tp].attendance.pct_done for tp in tps]) for line in lines],
-        [f"{tp} done" for tp in tps], chart_id="chart-centres",
-        title="Retention per centre: % of participants past the window with the "
-              "questionnaire done")
+        [_("{visit} done").format(visit=tp) for tp in tps], chart_id="chart-centres",
+        title=_("Retention per centre: % of participants past the window with the "
+                "questionnaire done"))
     months = [(month, [both_groups({"all": cell}, tps).visit(tp).pct_done for tp in tps])
               for month, cell in breakdown.by_month.items()]
     time_chart = line_chart(
-        months, [f"{tp} done" for tp in tps], chart_id="chart-months",
-        title="Retention by month of inclusion: % done among those past the window")
+        months, [_("{visit} done").format(visit=tp) for tp in tps], chart_id="chart-months",
+        title=_("Retention by month of inclusion: % done among those past the window"))
     return {"lines": lines, "total": total, "timepoints": tps, "groups": GROUPS,
             "centre_chart": centre_chart, "time_chart": time_chart}
 
@@ -121,8 +122,9 @@ def csv_rows(breakdown: RetentionBreakdown) -> tuple[list[str], list[list[Any]]]
 
 
 def pct(value: float | None) -> str:
-    """A percentage for a table cell ("–" when there is no denominator)."""
-    return "–" if value is None else f"{value:g}%"
+    """A percentage for a table cell ("–" when there is no denominator), the reader's
+    way (``percent_text``)."""
+    return "–" if value is None else percent_text(value)
 
 
 TEMPLATES.env.filters["pct"] = pct

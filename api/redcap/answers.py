@@ -1,5 +1,10 @@
 """Bodies as REDCap writes them: CSV (``\\n`` line ends, header first) or JSON, and errors
 in the caller's ``returnFormat`` (``ERROR: …``, ``{"error": "…"}``, ``<error>…</error>``).
+
+Error texts stay in English whatever the caller's ``Accept-Language`` (issue 14): REDCap
+itself answers its API in English, and the programs that call it (PyCap, REDCapR, REDCap
+Mobile, sites' scripts) are read by developers and some match on REDCap's own words
+("You do not have permissions to use the API"). Record values pass through unchanged.
 """
 
 from __future__ import annotations

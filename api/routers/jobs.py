@@ -16,6 +16,7 @@ from api.inputs import api_router
 from api.jobs_web import JobOut, job_out, queue_analysis, queue_export, queue_import, stream_file
 from cohort.errors import CohortError, NotFound
 from cohort.jobs import store
+from forms.i18n import _
 
 router = api_router(prefix="/jobs", tags=["jobs"])
 #: Where jobs are queued: each answers 202 with the job and its ``Location`` to poll.
@@ -70,7 +71,7 @@ def job_file(job_id: str, name: str, request: Request, user: CurrentUser,
     job = store.get_job(session, account_id=user.account.id, job_id=job_id)
     streamed = stream_file(request, session, job, name)
     if streamed is None:
-        raise NotFound(f"Job {job_id} has no file {name}.")
+        raise NotFound(_("Job {job} has no file {name}.").format(job=job_id, name=name))
     return streamed
 
 
@@ -108,7 +109,7 @@ async def new_import(request: Request, user: CurrentUser, session: DbSession, to
     finally:
         await file.close()
     if not data:
-        raise CohortError("Please send a workbook (.xlsx) or REDCap export (.csv).")
+        raise CohortError(_("Please send a workbook (.xlsx) or REDCap export (.csv)."))
     job = queue_import(request, user, session, data=data, filename=file.filename or
                        "workbook.xlsx", dry_run=dry_run, today=today)
     return _accepted(request, job_out(session, job))

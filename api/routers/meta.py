@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from api.inputs import api_router
-from api.problems import PROBLEM_TYPES
+from api.problems import PROBLEM_TYPES, advice_of, title_of
 from api.schemas import RuleOut
 from cohort.errors import NotFound
 from cohort.rules import RULES
+from forms.i18n import _
 
 router = api_router(tags=["meta"])
 
@@ -21,6 +22,5 @@ def rules() -> list[RuleOut]:
 @router.get("/problems/{slug}", include_in_schema=False)
 def problem(slug: str) -> dict[str, str]:
     if slug not in PROBLEM_TYPES:
-        raise NotFound(f"No problem type {slug}.")
-    title, advice = PROBLEM_TYPES[slug]
-    return {"type": f"/problems/{slug}", "title": title, "advice": advice}
+        raise NotFound(_("No problem type {slug}.").format(slug=slug))
+    return {"type": f"/problems/{slug}", "title": title_of(slug), "advice": advice_of(slug)}

@@ -11,6 +11,11 @@ row (a 20,000-row template takes 600 MB). A workbook whose sheets hold more than
 (read-only in, write-only out): the values, sheets and marks are all there, the formatting
 and drop-down lists of the original are not. Either way every cell written from the file
 passes ``forms.safe_cells`` where it is text the program did not write itself.
+
+The marks are in the language of whoever imports (``forms.i18n``; a job runs in its
+submitter's): the Summary sheet's name and headings, the comments, the question labels
+(``DataDictionary.in_language``) and the problems' messages, rendered now. Rule ids,
+sheet titles, rows, column letters and variable names are the same in every language.
 """
 
 from __future__ import annotations
@@ -28,15 +33,17 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
 
-from cohort.dictionary import get_dictionary
 from cohort.excel.fastrows import rows as sheet_rows
-from cohort.excel.layout import SUMMARY_SHEET
+from cohort.excel.layout import SUMMARY_SHEET, sheet_names, shown_dictionary
 from cohort.excel.reader import Problem
+from cohort.excel.redcap import SHEET as RECORDS  # the sheet its problems name: not translated
+from forms.i18n import N_, _
 from forms.safe_cells import neutralise, neutralise_row
 
 ERROR_FILL = PatternFill("solid", fgColor="FF9999")
 FLAG_FILL = PatternFill("solid", fgColor="FFE699")
-HEADER = ("Sheet", "Row", "Column", "Field", "Rule", "Kind", "Message")
+HEADER = (N_("Sheet"), N_("Row"), N_("Column"), N_("Field"), N_("Rule"), N_("Kind"),
+          N_("Message"))
 AUTHOR = "cohort import"
 #: Sheet XML above which the workbook is copied row by row rather than edited in place.
 EDIT_IN_PLACE_BYTES = 8 * 1024 * 1024
@@ -44,7 +51,7 @@ _Marks = dict[tuple[str, int, int], list[Problem]]
 
 
 def _label(name: str) -> str:
-    f = get_dictionary().fields.get(name)
+    f = shown_dictionary().fields.get(name)
     return f"{f.plain_label} ({name})" if f is not None else name
 
 
@@ -52,14 +59,15 @@ def annotate(data: bytes, problems: Sequence[Problem], *, csv_name: str | None =
     """Mark ``problems`` in the workbook ``data`` (or in the CSV, turned into a workbook)."""
     if csv_name:
         text = data.decode("utf-8-sig", errors="replace")
-        return _copied(problems, [("records", "visible", csv.reader(io.StringIO(text)))],
+        return _copied(problems, [(RECORDS, "visible", csv.reader(io.StringIO(text)))],
                        from_csv=True)
     if _sheet_bytes(data) > EDIT_IN_PLACE_BYTES:
         source = load_workbook(BytesIO(data), read_only=True, data_only=True)
         try:
             return _copied(problems, [(ws.title, ws.sheet_state, sheet_rows(ws))
                                       for ws in source.worksheets
-                                      if ws.title != SUMMARY_SHEET], from_csv=False)
+                                      if ws.title not in sheet_names(SUMMARY_SHEET)],
+                           from_csv=False)
         finally:
             source.close()
     return _in_place(data, problems)
@@ -91,9 +99,9 @@ def _in_place(data: bytes, problems: Sequence[Problem]) -> bytes:
     for (sheet, row, column), found in _marks(problems, set(book.sheetnames)).items():
         cell = book[sheet].cell(row, column)
         cell.fill, cell.comment = _note_of(found)
-    if SUMMARY_SHEET in book.sheetnames:
-        del book[SUMMARY_SHEET]
-    summary = book.create_sheet(SUMMARY_SHEET, 0)
+    for name in sheet_names(SUMMARY_SHEET) & set(book.sheetnames):
+        del book[name]
+    summary = book.create_sheet(_(SUMMARY_SHEET), 0)
     for line in _summary_rows(problems):
         summary.append(line)
     for cell in summary[1]:
@@ -108,12 +116,12 @@ def _in_place(data: bytes, problems: Sequence[Problem]) -> bytes:
 
 
 def _summary_rows(problems: Sequence[Problem]) -> Iterator[list[Any]]:
-    yield list(HEADER)
+    yield [_(word) for word in HEADER]
+    to_correct, flagged = _("to correct"), _("saved, flagged for review")
     for p in problems:  # messages quote what was typed: never a formula
         yield neutralise_row([
             p.sheet, p.row, p.column, p.field, p.rule,
-            "to correct" if p.severity == "error" else "saved, flagged for review",
-            p.text])
+            to_correct if p.severity == "error" else flagged, p.text])
 
 
 def _copied(problems: Sequence[Problem],
@@ -124,7 +132,7 @@ def _copied(problems: Sequence[Problem],
     From a CSV every text cell is neutralised (it was never a formula); from a workbook
     the values are the cells' own (cached results of formulas)."""
     book = Workbook(write_only=True)
-    summary = book.create_sheet(SUMMARY_SHEET)
+    summary = book.create_sheet(_(SUMMARY_SHEET))
     summary.freeze_panes = "A2"
     for letter, width in zip("ABCDEFG", (18, 6, 8, 22, 26, 22, 100), strict=True):
         summary.column_dimensions[letter].width = width
@@ -159,7 +167,10 @@ def _copied(problems: Sequence[Problem],
 
 
 def _note(p: Problem) -> str:
-    what = _label(p.field) + ": " if p.field else ""
-    if p.severity == "error":
-        return f"{what}{p.text} [{p.rule}]"
-    return f"Saved, but flagged for review: {p.text} [{p.rule}]"
+    if p.severity != "error":
+        return _("Saved, but flagged for review: {message} [{rule}]").format(
+            message=p.text, rule=p.rule)
+    if p.field:
+        return _("{question}: {message} [{rule}]").format(
+            question=_label(p.field), message=p.text, rule=p.rule)
+    return f"{p.text} [{p.rule}]"

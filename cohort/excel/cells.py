@@ -5,6 +5,10 @@ stored as text, trailing spaces, ``1 = Yes`` picked from a list or ``yes`` typed
 reader returns what the data dictionary expects (codes as text, ISO dates, numbers) or
 raises ``CellError`` with words for the person who typed it. Nothing is guessed: a date
 that could be read two ways, or a word that is not one of the choices, is refused.
+
+An answer's words are read in any language the dictionary has (a French template's
+« Une fois par jour », an English one's ``Once a day``), whatever the reader's language;
+words that name two different answers (in one language, or across languages) are refused.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from datetime import date, datetime, time
 
 from openpyxl.utils.datetime import to_excel
 
-from cohort.excel.layout import CODE, STAFF, Column
-from cohort.messages import Message, msg
+from cohort.excel.layout import CODE, STAFF, Column, choice_codes, choice_words, words_key
+from cohort.messages import Message, msg, text_of
+from forms.i18n import LANGUAGES, _, gettext
 
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?$")
 _DMY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
@@ -29,8 +34,8 @@ _NOT_TICKED = frozenset({"0", "no", "n", "false", "unticked", "unchecked", "non"
 class CellError(ValueError):
     """A cell that cannot be read; the message says what to type instead."""
 
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.render())
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(text_of(message))
         self.message = message
 
 
@@ -67,9 +72,9 @@ def _typed_reader(column: Column) -> Reader:
     if f is None:
         return _read_text
     if column.choice is not None:
-        return _read_tick
+        return _tick_reader()
     if f.has_choices:
-        return _choice_reader(f.choices)
+        return _choice_reader(f.name, choice_words(f))
     kind = f.kind
     if kind == "date":
         return read_date
@@ -154,10 +159,9 @@ def read_date(value: object) -> object:
     raise CellError(msg("cell.not_a_date", text=text))
 
 
-def _choice_reader(choices: dict[str, str]) -> Reader:
-    by_label: dict[str, str] = {}
-    for code, label in choices.items():
-        by_label.setdefault(label.strip().lower(), code)
+def _choice_reader(name: str, choices: dict[str, str]) -> Reader:
+    """``choices``: code -> words as the reader's language shows them (for messages)."""
+    by_words = choice_codes(name)
     words = "; ".join(f"{code} = {label}" for code, label in choices.items())
 
     def read(value: object) -> object:
@@ -175,14 +179,16 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
             text = str(value).strip()
             pair = _CODE_LABEL.match(text)
             if pair and pair.group(1) in choices:
-                said = pair.group(2).strip().lower()
-                if said and said != choices[pair.group(1)].strip().lower():
+                said = words_key(pair.group(2))
+                if said and pair.group(1) not in by_words.get(said, ()):
                     raise CellError(msg("cell.not_in_list", text=text, words=words))
                 code = pair.group(1)
             elif text in choices:
                 code = text
-            elif text.lower() in by_label:
-                code = by_label[text.lower()]
+            elif len(by_words.get(words_key(text), ())) > 1:
+                raise CellError(_ambiguous(text, by_words[words_key(text)], choices))
+            elif words_key(text) in by_words:
+                code = next(iter(by_words[words_key(text)]))
             else:
                 raise CellError(msg("cell.not_a_choice", text=text, words=words))
         if code not in choices:
@@ -190,6 +196,15 @@ def _choice_reader(choices: dict[str, str]) -> Reader:
         return code
 
     return read
+
+
+def _ambiguous(text: str, codes: set[str], choices: dict[str, str]) -> str:
+    """Words that name more than one answer (two choices worded alike, in one language
+    or across the dictionary's languages): refused, with the answers they could be."""
+    could_be = "; ".join(f"{code} = {choices.get(code, code)}"
+                         for code in choices if code in codes)
+    return _("'{text}' could be more than one answer ({could_be}): pick the answer from "
+             "the list, or type its number.").format(text=text, could_be=could_be)
 
 
 def _date_formatted(value: date | time, wanted: str, **params: object) -> Message:
@@ -212,24 +227,33 @@ def _date_formatted(value: date | time, wanted: str, **params: object) -> Messag
                typed=int(serial), **params)
 
 
-def _read_tick(value: object) -> object:
-    """A checkbox choice column: ticked (True), not ticked (False) or left empty (None)."""
-    if _blank(value):
-        return None
-    if isinstance(value, date | time):
-        raise CellError(_date_formatted(value, "tick"))
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        if value in (0, 1):
-            return bool(value)
-        raise CellError(msg("cell.not_a_tick_number", value=value))
-    text = str(value).strip().lower()
-    pair = _CODE_LABEL.match(text)
-    if pair:
-        text = pair.group(1)
-    if text in _TICKED:
-        return True
-    if text in _NOT_TICKED:
-        return False
-    raise CellError(msg("cell.not_a_tick", value=str(value).strip()))
+def _tick_reader() -> Reader:
+    """A checkbox choice column: ticked (True), not ticked (False) or left empty (None).
+    Yes and no are read in every language we speak (« oui », « non »)."""
+    ticked = _TICKED | {gettext(word, lang).lower() for word in ("Yes", "True")
+                        for lang in LANGUAGES}
+    not_ticked = _NOT_TICKED | {gettext(word, lang).lower() for word in ("No", "False")
+                                for lang in LANGUAGES}
+
+    def read(value: object) -> object:
+        if _blank(value):
+            return None
+        if isinstance(value, date | time):
+            raise CellError(_date_formatted(value, "tick"))
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            if value in (0, 1):
+                return bool(value)
+            raise CellError(msg("cell.not_a_tick_number", value=value))
+        text = str(value).strip().lower()
+        pair = _CODE_LABEL.match(text)
+        if pair:
+            text = pair.group(1)
+        if text in ticked:
+            return True
+        if text in not_ticked:
+            return False
+        raise CellError(msg("cell.not_a_tick", value=str(value).strip()))
+
+    return read

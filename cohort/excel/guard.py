@@ -25,6 +25,7 @@ from openpyxl.utils import column_index_from_string
 from cohort.errors import CohortError
 from cohort.messages import msg
 from cohort.settings import get_settings
+from forms.i18n import _, format_decimal
 
 #: Rows a template adds past its participants (headers and empty entry rows).
 ROW_SLACK = 100
@@ -67,7 +68,8 @@ def workbook_limits() -> WorkbookLimits:
 
 
 def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):,.0f} MB"
+    """A size in megabytes, the reader's way (« 12 Mo »)."""
+    return _("{size} MB").format(size=format_decimal(size / (1024 * 1024), 0))
 
 
 def check_size(size: int, limits: WorkbookLimits | None = None) -> None:

@@ -53,9 +53,10 @@ from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnai
 from cohort.services.context import Actor, batch
 from cohort.services.deviations import describe
 from cohort.vocab import Timepoint
+from forms.i18n import _, ngettext
 
 __all__ = ["ImportBusy", "ImportReport", "ImportStopped", "import_file", "import_sheet",
-           "is_csv", "read_file"]
+           "is_csv", "progress_note", "read_file"]
 
 UNREADABLE = "import.unreadable_value"
 
@@ -70,6 +71,18 @@ class ImportBusy(CohortError):
 
 class _RollBack(Exception):
     """Raised inside the batch to undo it (dry run, or a refused row)."""
+
+
+def progress_note(step: str, rows: int = 0) -> str:
+    """What the page shows while an import job is at ``step`` (``reading``, ``checking``
+    ``rows`` rows, ``marking`` the copy), in the language of whoever asked for it (a job
+    runs in it): the words live here, with the import, in the ``excel`` catalogue."""
+    if step == "reading":
+        return _("Reading the file")
+    if step == "checking":
+        return ngettext("Checking and saving {n} row", "Checking and saving {n} rows",
+                        rows).format(n=rows)
+    return _("Marking the copy to correct")
 
 
 def digest_of(data: bytes) -> str:

@@ -38,19 +38,27 @@ from cohort.excel.layout import (
     Kind,
     columns_for,
     dictionary_version,
+    sheet_names,
+    sheet_title,
 )
 from cohort.excel.rows import EntryRow, EntrySheet, Layout, Problem, WorkbookUnreadable
 from cohort.excel.versions import meanings_changed
 from cohort.messages import msg
 from cohort.schedule import get_schedule
 from cohort.vocab import Timepoint
+from forms.i18n import _
 
 __all__ = ["EntryRow", "EntrySheet", "Layout", "Problem", "WorkbookUnreadable",
            "read_workbook"]
 
 #: How far down a sheet the variable-name row is looked for.
 HEADER_SEARCH_ROWS = 6
-SKIPPED_SHEETS = frozenset({META_SHEET, LISTS_SHEET, INSTRUCTIONS_SHEET, SUMMARY_SHEET})
+#: Our own sheets, by their names in every language (a French Résumé is skipped too).
+SKIPPED_SHEETS = frozenset({META_SHEET, LISTS_SHEET})
+
+
+def _skipped() -> frozenset[str]:
+    return SKIPPED_SHEETS | sheet_names(INSTRUCTIONS_SHEET) | sheet_names(SUMMARY_SHEET)
 
 
 def _all_names() -> set[str]:
@@ -108,8 +116,9 @@ def _read(book: Any, limits: WorkbookLimits) -> EntrySheet:
     known = _all_names()
     found: list[tuple[Any, int, list[str], Iterator[Sequence[object]]]] = []
     labels: dict[str, dict[str, str]] = {}  # sheet -> variable name -> the label above it
+    skipped = _skipped()
     for ws in book.worksheets:
-        if ws.title in SKIPPED_SHEETS:
+        if ws.title in skipped:
             continue
         rows = sheet_rows(ws, max_row=limits.max_row_number, max_column=limits.max_columns)
         head = list(islice(rows, HEADER_SEARCH_ROWS))
@@ -178,8 +187,9 @@ def _timepoint(meta: dict[str, str], title: str) -> Timepoint:
         return made_for
     if len(named) != 1:
         raise WorkbookUnreadable(msg("workbook.sheet_timepoint_unknown", sheet=title,
-                                     names=" or ".join(f"'{name} questionnaire'"
-                                                       for name in schedule.names)))
+                                     names=_(" or ").join(
+                                         f"'{sheet_title(Kind.QUESTIONNAIRE, Timepoint(name))}'"
+                                         for name in schedule.names)))
     return named[0]
 
 

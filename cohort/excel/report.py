@@ -3,6 +3,11 @@
 Figures come from ``cohort.services.monitoring`` and ``cohort.services.deviations`` (the
 same numbers as the dashboard and ``cohort status``); this module only lays them out, with
 frozen headers, filters and conditional formatting that draws the eye to what needs doing.
+
+Sheet titles, headings, the visit states and the About sheet are in the reader's language
+(``forms.i18n``); figures stay numbers, shares numbers shown as percentages, dates real
+dates (yyyy-mm-dd), and codes (centre, rule, group, status) codes. ``REPORT_FIELDS``, what
+the export log records, stays in English like every column name kept in a log.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from cohort.services.context import Actor, may, require_role
 from cohort.services.deviations import describe, list_deviations
 from cohort.services.monitoring import centre_status, worklist
 from cohort.vocab import DeviationStatus
+from forms.i18n import N_, _, format_date, pgettext
 from forms.safe_cells import neutralise_row
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -39,9 +45,11 @@ def may_report(actor: Actor) -> bool:
     return may(actor, "review")
 
 
-VISIT_COLUMNS = ("Participant", "Centre", "Visit", "State", "Window opens", "Target",
-                 "Window closes", "Days overdue", "Group", "Status")
-DEVIATION_COLUMNS = ("Raised", "Centre", "Rule", "Severity", "Status", "Message")
+VISIT_COLUMNS = (N_("Participant"), N_("Centre"), N_("Visit"), N_("State"),
+                 N_("Window opens"), N_("Target"), N_("Window closes"), N_("Days overdue"),
+                 N_("Group"), N_("Status"))
+DEVIATION_COLUMNS = (N_("Raised"), N_("Centre"), N_("Rule"), N_("Severity"), N_("Status"),
+                     N_("Message"))
 # What the export log says the report holds, beside the per-centre figures.
 REPORT_FIELDS = tuple(dict.fromkeys(VISIT_COLUMNS + DEVIATION_COLUMNS))
 
@@ -89,20 +97,19 @@ def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
     book = Workbook()
     retention = book.active
     assert retention is not None  # noqa: S101
-    retention.title = "Retention"
+    retention.title = _("Retention")
     _retention(retention, session, actor, as_of)
-    rows = _visits(book.create_sheet("Visits due"), session, actor, as_of)
+    rows = _visits(book.create_sheet(_("Visits due")), session, actor, as_of)
     rows += _deviations(book, session, actor)
-    about = book.create_sheet("About")
-    for line in (f"Cohort report as of {as_of.isoformat()}.",
-                 "Retention: share of participants with the "
-                 + " / ".join(v.name for v in get_schedule().follow_ups)
-                 + " questionnaire among "
-                 "those whose visit window has closed or is open now.",
-                 "Visits due: follow-up visits whose window is open (due) or has closed "
-                 "without a questionnaire (overdue). Nobody is dropped: overdue people are "
-                 "still welcome at their next visit.",
-                 "Open deviations: soft-rule flags not yet resolved, by rule and centre."):
+    about = book.create_sheet(_("About"))
+    for line in (_("Cohort report as of {date}.").format(date=format_date(as_of)),
+                 _("Retention: share of participants with the {visits} questionnaire among "
+                   "those whose visit window has closed or is open now.").format(
+                     visits=" / ".join(v.name for v in get_schedule().follow_ups)),
+                 _("Visits due: follow-up visits whose window is open (due) or has closed "
+                   "without a questionnaire (overdue). Nobody is dropped: overdue people are "
+                   "still welcome at their next visit."),
+                 _("Open deviations: soft-rule flags not yet resolved, by rule and centre.")):
         about.append(neutralise_row([line]))
     about.column_dimensions["A"].width = 120
     out = BytesIO()
@@ -113,11 +120,13 @@ def _build(session: Session, *, actor: Actor, as_of: date) -> tuple[bytes, int]:
 def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> None:
     schedule = get_schedule()
     follow_ups = schedule.follow_ups
-    header = ("Centre", "Name", "Enrolled", "Intervention", "Comparison",
-              f"{schedule.baseline.name} done",
-              *(f"{v.name} {what}" for v in follow_ups
-                for what in ("done", "due now", "overdue", "retention")),
-              "With a valid session", "Open deviations", "Withdrawn", "Lost to follow-up")
+    header = (_("Centre"), _("Name"), _("Enrolled"), _("Intervention"), _("Comparison"),
+              _("{visit} done").format(visit=schedule.baseline.name),
+              *(what.format(visit=v.name) for v in follow_ups
+                for what in (_("{visit} done"), _("{visit} due now"), _("{visit} overdue"),
+                             _("{visit} retention"))),
+              _("With a valid session"), _("Open deviations"), _("Withdrawn"),
+              _("Lost to follow-up"))
     rows = []
     for r in centre_status(session, actor=actor, as_of=as_of):
         per_visit: list[Any] = []
@@ -147,22 +156,30 @@ def _retention(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> No
                 operator="greaterThan", formula=["0"], fill=RED))
 
 
+def _quoted(text: str) -> str:
+    """``text`` as a string in a formula (a conditional format's value)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def _visits(ws: Worksheet, session: Session, actor: Actor, as_of: date) -> int:
     items = [i for i in worklist(session, actor=actor, as_of=as_of, horizon_days=0)
              if i.state in ("due", "overdue")]
-    rows = [(i.code, i.centre_code, i.timepoint.value, i.state, i.opens, i.target, i.closes,
+    due, overdue = pgettext("visit state", "due"), pgettext("visit state", "overdue")
+    rows = [(i.code, i.centre_code, i.timepoint.value, overdue if i.state == "overdue" else due,
+             i.opens, i.target, i.closes,
              (as_of - i.closes).days if i.state == "overdue" else None, i.group.value,
              i.status.value) for i in items]
-    _table(ws, VISIT_COLUMNS, rows, [13, 8, 7, 10, 13, 12, 13, 12, 13, 18])
+    _table(ws, [_(word) for word in VISIT_COLUMNS], rows,
+           [13, 8, 7, 10, 13, 12, 13, 12, 13, 18])
     for row in range(2, len(rows) + 2):
         for letter in "EFG":
             ws[f"{letter}{row}"].number_format = "yyyy-mm-dd"
     if rows:
         span = f"A2:J{len(rows) + 1}"
-        ws.conditional_formatting.add(span, CellIsRule(operator="equal", formula=['"overdue"'],
-                                                       fill=RED))
+        ws.conditional_formatting.add(span, CellIsRule(
+            operator="equal", formula=[_quoted(overdue)], fill=RED))
         ws.conditional_formatting.add(f"D2:D{len(rows) + 1}", CellIsRule(
-            operator="equal", formula=['"due"'], fill=AMBER))
+            operator="equal", formula=[_quoted(due)], fill=AMBER))
     return len(rows)
 
 
@@ -180,17 +197,17 @@ def _deviations(book: Workbook, session: Session, actor: Actor) -> int:
     counts = Counter((d.rule_id, centres.get(d.centre_id, "?")) for d in found)
     codes = sorted({centre for _, centre in counts})
     rules = sorted({rule for rule, _ in counts})
-    ws = book.create_sheet("Open deviations")
+    ws = book.create_sheet(_("Open deviations"))
     rows = [(rule, *[counts.get((rule, c), 0) for c in codes],
              sum(counts.get((rule, c), 0) for c in codes)) for rule in rules]
-    _table(ws, ("Rule", *codes, "Total"), rows, [28, *([8] * (len(codes) + 1))])
+    _table(ws, (_("Rule"), *codes, _("Total")), rows, [28, *([8] * (len(codes) + 1))])
     if rows:
         last = get_column_letter(len(codes) + 2)
         ws.conditional_formatting.add(f"B2:{last}{len(rows) + 1}", ColorScaleRule(
             start_type="num", start_value=0, start_color="FFFFFF",
             end_type="max", end_color="F8696B"))
-    detail = book.create_sheet("Deviation list")
-    _table(detail, DEVIATION_COLUMNS,
+    detail = book.create_sheet(_("Deviation list"))
+    _table(detail, [_(word) for word in DEVIATION_COLUMNS],
            [(d.raised_at.date(), centres.get(d.centre_id, "?"), d.rule_id, d.severity.value,
              d.status.value, describe(d)) for d in found], [12, 8, 28, 9, 10, 100])
     return len(found)

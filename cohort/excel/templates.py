@@ -12,6 +12,13 @@ reads a typed answer number (``2``), the answer's words (``Squat``) and a date t
 nobody can help. Excel and LibreOffice then warn and let the person keep what they typed;
 the import still checks every cell. Number checks keep the stop style: a number outside
 the range would be refused at import anyway.
+
+Every word is in the language of whoever asks for the template (``forms.i18n``): the
+instructions, the sheet's title, row 1 and the help from the ``excel`` catalogue and the
+dictionary's translation, the drop-down lists in the dictionary's words for that language
+(« 1 = Oui »). Row 2 (the variable names), the codes before ``=``, the hidden sheets and
+the cells' dates (real dates, shown yyyy-mm-dd) are the same in every language; ``_meta``
+records the language the template was made in.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session, col, select
 
-from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound
 from cohort.excel.layout import (
     CODE,
@@ -40,12 +46,14 @@ from cohort.excel.layout import (
     LISTS_SHEET,
     META_SHEET,
     NAME_ROW,
+    SUMMARY_SHEET,
     Column,
     Kind,
     choice_entries,
     columns_for,
     dictionary_version,
     sheet_title,
+    shown_dictionary,
 )
 from cohort.messages import msg
 from cohort.models import Centre, Participant, Questionnaire
@@ -54,6 +62,7 @@ from cohort.services.context import Actor
 from cohort.services.monitoring import participant_overview, worklist
 from cohort.vocab import Timepoint
 from forms import piping
+from forms.i18n import N_, _, current_language, format_date
 from forms.piping import has_piping, pipe
 from forms.safe_cells import neutralise, neutralise_row
 from forms.values import fixed_bound
@@ -63,7 +72,7 @@ LOCKED_FILL = PatternFill("solid", fgColor="EDEDED")
 _TAGS = re.compile(r"<[^>]+>")
 NAME_FILL = PatternFill("solid", fgColor="F2F2F2")
 EMPTY_ROWS = 50
-ONLINE = "When you are back online"
+ONLINE = N_("When you are back online")
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -128,7 +137,7 @@ def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
     book = Workbook()
     intro = book.active
     assert intro is not None  # noqa: S101
-    intro.title = INSTRUCTIONS_SHEET
+    intro.title = _(INSTRUCTIONS_SHEET)
     title = sheet_title(kind, timepoint)
     sheet = book.create_sheet(title)
     lists = book.create_sheet(LISTS_SHEET)
@@ -140,7 +149,7 @@ def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
                        ("timepoint", timepoint.value if timepoint else ""),
                        ("dictionary_version", dictionary_version()),
                        ("sheet", title), ("format", FORMAT_VERSION),
-                       ("generated_on", as_of.isoformat())):
+                       ("generated_on", as_of.isoformat()), ("language", current_language())):
         meta.append(neutralise_row([key, value]))
     lists.sheet_state = "hidden"
     meta.sheet_state = "hidden"
@@ -152,44 +161,51 @@ def template_bytes(kind: Kind, centre_code: str, timepoint: Timepoint | None,
 
 def _instructions(ws: Worksheet, kind: Kind, title: str, centre: str,
                   timepoint: Timepoint | None, as_of: date) -> None:
-    what = {Kind.QUESTIONNAIRE: f"the {timepoint.value if timepoint else ''} questionnaire of "
-                                "the participants listed (their visit is due now)",
-            Kind.ENROLMENT: "new participants, one row per person you include",
-            Kind.SESSION: "AERLI sessions, one row per session"}[kind]
+    what = {Kind.QUESTIONNAIRE: _("Workbook for centre {centre}: the {timepoint} questionnaire "
+                                  "of the participants listed (their visit is due now)."),
+            Kind.ENROLMENT: _("Workbook for centre {centre}: new participants, one row per "
+                              "person you include."),
+            Kind.SESSION: _("Workbook for centre {centre}: AERLI sessions, one row per "
+                            "session.")}[kind]
+    online = _(ONLINE)
     lines = [
-        f"Workbook for centre {centre}: {what}.",
-        f"Made on {as_of.isoformat()}. Fill in the sheet '{title}'.",
+        what.format(centre=centre, timepoint=timepoint.value if timepoint else ""),
+        _("Made on {date}. Fill in the sheet '{title}'.").format(
+            date=format_date(as_of), title=title),
         "",
-        "How to fill it in",
-        "• One row per " + ("person." if kind is not Kind.SESSION else "session."),
-        "• Row 1 is the question, row 2 the variable name: please do not change rows 1 and 2.",
-        f"• You may copy the sheet '{title}' and fill the copy too: every sheet with these two "
-        "rows is imported.",
-        "• Click a cell to see help.",
-        "• Where there is a list, pick from it. You may also type the answer's number (the "
-        "number before '=' in the list, e.g. 2) or its words as written in the list: Excel "
-        "then asks 'Continue?', answer Yes; LibreOffice warns, press OK.",
-        "• Tick-box columns (one per answer): pick 1 = Yes, or type 1, yes or x; leave the "
-        "cell empty when that answer does not apply.",
-        "• Dates: type them as 2026-03-31 (year-month-day), which every program reads the "
-        "same way; 31/03/2026 is read as day/month/year. If a warning says it is not a "
-        "date, keep it (Yes or OK).",
-        "• Leave a cell empty when the person did not answer, or the question does not apply.",
-        "• A row left empty (apart from the participant code) is not imported.",
-        "• Please do not write names, nicknames, addresses or anything that could identify "
-        "someone, in any cell.",
+        _("How to fill it in"),
+        _("• One row per person.") if kind is not Kind.SESSION else _("• One row per session."),
+        _("• Row 1 is the question, row 2 the variable name: please do not change rows 1 "
+          "and 2."),
+        _("• You may copy the sheet '{title}' and fill the copy too: every sheet with these "
+          "two rows is imported.").format(title=title),
+        _("• Click a cell to see help."),
+        _("• Where there is a list, pick from it. You may also type the answer's number (the "
+          "number before '=' in the list, e.g. 2) or its words as written in the list: Excel "
+          "then asks 'Continue?', answer Yes; LibreOffice warns, press OK."),
+        _("• Tick-box columns (one per answer): pick 1 = Yes, or type 1, yes or x; leave the "
+          "cell empty when that answer does not apply."),
+        _("• Dates: type them as 2026-03-31 (year-month-day), which every program reads the "
+          "same way; 31/03/2026 is read as day/month/year. If a warning says it is not a "
+          "date, keep it (Yes or OK)."),
+        _("• Leave a cell empty when the person did not answer, or the question does not "
+          "apply."),
+        _("• A row left empty (apart from the participant code) is not imported."),
+        _("• Please do not write names, nicknames, addresses or anything that could identify "
+          "someone, in any cell."),
         "",
-        ONLINE,
-        "• Import the file (cohort import, or the Import page). If anything needs correcting, "
-        "nothing is saved and you get this workbook back with the cells to fix in red and a "
-        "comment on each; a 'Summary' sheet lists them all.",
-        "• Importing the same workbook twice saves nothing twice.",
+        online,
+        _("• Import the file (cohort import, or the Import page). If anything needs "
+          "correcting, nothing is saved and you get this workbook back with the cells to "
+          "fix in red and a comment on each; a '{summary}' sheet lists them all.").format(
+            summary=_(SUMMARY_SHEET)),
+        _("• Importing the same workbook twice saves nothing twice."),
     ]
     for line in lines:
         ws.append(neutralise_row([line]))
     ws["A1"].font = Font(bold=True, size=13)
     ws["A4"].font = Font(bold=True)
-    ws[f"A{lines.index(ONLINE) + 1}"].font = Font(bold=True)
+    ws[f"A{lines.index(online) + 1}"].font = Font(bold=True)
     ws.column_dimensions["A"].width = 110
 
 
@@ -256,22 +272,22 @@ def _tag_help(column: Column) -> str:
     parts = []
     if entry is not None:
         if entry.readonly:
-            parts.append("Filled in for you; it cannot be changed here.")
+            parts.append(_("Filled in for you; it cannot be changed here."))
         if entry.char_limit is not None:
-            parts.append(f"At most {entry.char_limit} characters.")
+            parts.append(_("At most {n} characters.").format(n=entry.char_limit))
         if entry.word_limit is not None:
-            parts.append(f"At most {entry.word_limit} words.")
+            parts.append(_("At most {n} words.").format(n=entry.word_limit))
         if entry.exclusive and column.choice in entry.exclusive:
-            parts.append("Tick this one alone, or the others.")
+            parts.append(_("Tick this one alone, or the others."))
         if entry.max_checked is not None and column.choice is not None:
-            parts.append(f"Tick at most {entry.max_checked} of these columns.")
+            parts.append(_("Tick at most {n} of these columns.").format(n=entry.max_checked))
         tags = {t.name for t in entry.field.tags.tags}
         if tags & {"@TODAY", "@NOW", "@TODAY-SERVER", "@NOW-SERVER", "@TODAY-UTC",
                    "@NOW-UTC"}:
-            parts.append("Type the date of the visit (a form on the web fills today's).")
+            parts.append(_("Type the date of the visit (a form on the web fills today's)."))
     if column.missing:
-        parts.append("If there is no answer, you may write why: "
-                     + ", ".join(column.missing) + ".")
+        parts.append(_("If there is no answer, you may write why: {codes}.").format(
+            codes=", ".join(column.missing)))
     return " ".join(parts)
 
 
@@ -281,7 +297,7 @@ def _piped_rows(ws: Worksheet, columns: Sequence[Column], codes: Sequence[str],
     """Piping per row: a question that shows another visit's answer (``[m0_arm_1][weight]``,
     ``[previous-event-name][weight]``) gets, on each participant's cell, a comment with the
     question as it reads for that person."""
-    dictionary = get_dictionary()
+    dictionary = shown_dictionary()
     event = get_schedule().event(timepoint) if timepoint is not None else None
     for index, column in enumerate(columns, start=1):
         f = column.field
@@ -291,9 +307,9 @@ def _piped_rows(ws: Worksheet, columns: Sequence[Column], codes: Sequence[str],
             env = dictionary.env({}, others=others.get(code, {}), event=event,
                                  context={"record-name": code})
             text = " ".join(_TAGS.sub(" ", pipe(f.label, dictionary.fields, env)).split())
-            if text != column.label.split(": ")[0] and piping.BLANK not in text:
+            if text != column.label.split(": ")[0].rstrip() and piping.BLANK not in text:
                 ws.cell(FIRST_DATA_ROW + offset, index).comment = Comment(
-                    f"For {code}: {text}", "cohort")
+                    _("For {code}: {text}").format(code=code, text=text), "cohort")
 
 
 def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidation | None:
@@ -312,18 +328,19 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
         source = f"{quote_sheetname(LISTS_SHEET)}!${letter}$1:${letter}${len(entries)}"
         dv = DataValidation(type="list", formula1=source, allow_blank=True,
                             showErrorMessage=True, errorStyle="warning",
-                            errorTitle="Not in the list",
-                            error="This is not one of the list's entries. A typed answer "
-                                  "number (2) or the answer's words are fine: keep it. "
-                                  "Otherwise go back and pick from the list.")
-        expected = "Pick from the list."
+                            errorTitle=_("Not in the list"),
+                            error=_("This is not one of the list's entries. A typed answer "
+                                    "number (2) or the answer's words are fine: keep it. "
+                                    "Otherwise go back and pick from the list."))
+        expected = _("Pick from the list.")
     elif f.kind == "date":
         dv = DataValidation(type="date", operator="greaterThan", formula1="DATE(1900,1,1)",
                             allow_blank=True, showErrorMessage=True, errorStyle="warning",
-                            errorTitle="Not a date",
-                            error="Type the date like 2026-03-31 or 31/03/2026 "
-                                  "(day/month/year). A date typed that way is fine: keep it.")
-        expected = "A date like 2026-03-31."
+                            errorTitle=_("Not a date"),
+                            error=_("Type the date like 2026-03-31 or 31/03/2026 "
+                                    "(day/month/year). A date typed that way is fine: keep "
+                                    "it."))
+        expected = _("A date like 2026-03-31.")
     elif f.kind in ("integer", "number"):
         # A bound naming another answer ([age]) is checked on import, not by the cell.
         fixed_min, fixed_max = fixed_bound(f.min), fixed_bound(f.max)
@@ -331,21 +348,31 @@ def _validation(column: Column, lists: Worksheet, list_col: int) -> DataValidati
         high = fixed_max if fixed_max not in (None, "") else "1000000"
         whole = f.kind == "integer"
         # With missing-data codes a code may be typed instead: warn, do not stop.
+        if column.missing:
+            error = (_("Please type a whole number between {low} and {high}, or one of "
+                       "{codes}.") if whole else
+                     _("Please type a number between {low} and {high}, or one of {codes}."))
+        else:
+            error = (_("Please type a whole number between {low} and {high}.") if whole
+                     else _("Please type a number between {low} and {high}."))
         dv = DataValidation(type="whole" if whole else "decimal", operator="between",
                             formula1=str(low), formula2=str(high), allow_blank=True,
-                            showErrorMessage=True, errorTitle="Number expected",
+                            showErrorMessage=True, errorTitle=_("Number expected"),
                             errorStyle="warning" if column.missing else "stop",
-                            error=f"Please type a {'whole ' if whole else ''}number "
-                                  f"between {low} and {high}"
-                                  + (f", or one of {', '.join(column.missing)}."
-                                     if column.missing else "."))
-        expected = f"A {'whole ' if whole else ''}number" + (
-            f" between {fixed_min} and {fixed_max}." if fixed_min and fixed_max else ".")
+                            error=error.format(low=low, high=high,
+                                               codes=", ".join(column.missing)))
+        if fixed_min and fixed_max:
+            expected = (_("A whole number between {low} and {high}.") if whole else
+                        _("A number between {low} and {high}.")).format(low=fixed_min,
+                                                                          high=fixed_max)
+        else:
+            expected = _("A whole number.") if whole else _("A number.")
     elif column.entry is not None and column.entry.char_limit is not None:
         limit = column.entry.char_limit
         dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(limit),
-                            allow_blank=True, showErrorMessage=True, errorTitle="Too long",
-                            error=f"Please write at most {limit} characters.")
+                            allow_blank=True, showErrorMessage=True,
+                            errorTitle=_("Too long"),
+                            error=_("Please write at most {n} characters.").format(n=limit))
         expected = ""
     else:
         dv = DataValidation(allow_blank=True)

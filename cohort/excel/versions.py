@@ -18,6 +18,10 @@ answers into a new template, picking each answer again. A code *added* to a list
 nothing the person wrote and is not reported. A workbook whose ``_lists`` sheet is gone
 cannot be compared and is refused too. A workbook without a fingerprint (a sheet made by
 hand) has nothing to compare: its cells are read with today's codes, as typed.
+
+Words are compared in every language the dictionary has: a French workbook's
+« 2 = Une fois par semaine » still means 2 if the French or the English of 2 is unchanged
+(the workbook was made in one of them). Changes are named in the reader's language.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ import re
 from typing import Any
 
 from cohort.dictionary import get_dictionary
-from cohort.excel.layout import CHECKBOX_SEPARATOR, LISTS_SHEET
+from cohort.excel.layout import (
+    CHECKBOX_SEPARATOR,
+    LISTS_SHEET,
+    choice_codes,
+    choice_words,
+    shown_dictionary,
+    words_key,
+)
 from cohort.excel.rows import Layout, Problem
 from cohort.messages import msg
 
@@ -34,8 +45,13 @@ RULE = "import.dictionary_changed"
 _ENTRY = re.compile(r"^\s*(\S+?)\s*=\s*(.*?)\s*$")
 
 
-def _words(text: str) -> str:
-    return " ".join(text.split()).lower()
+def _labels(name: str) -> dict[str, set[str]]:
+    """Code -> its words (``words_key``) in every language of the dictionary."""
+    labels: dict[str, set[str]] = {}
+    for words, codes in choice_codes(name).items():
+        for code in codes:
+            labels.setdefault(code, set()).add(words)
+    return labels
 
 
 def _lists(book: Any) -> dict[str, dict[str, str]] | None:
@@ -61,6 +77,7 @@ def meanings_changed(book: Any, layouts: list[Layout],
                      labels: dict[str, dict[str, str]]) -> list[Problem]:
     """One problem per column whose choice codes no longer mean what the workbook shows."""
     dictionary = get_dictionary()
+    shown = shown_dictionary()
     kept = _lists(book)
     problems: list[Problem] = []
     for layout in layouts:
@@ -75,10 +92,13 @@ def meanings_changed(book: Any, layouts: list[Layout],
             f = dictionary.fields.get(base)
             if f is None or not f.has_choices:
                 continue
+            known = _labels(base)
+            words = choice_words(shown.fields[base])
             if choice:
                 said = labels.get(layout.title, {}).get(name, "")
-                now = f.choices.get(choice, "")
-                if said and now and not _words(said).endswith(_words(now)):
+                now = words.get(choice, "")
+                if said and now and not any(words_key(said).endswith(label)
+                                            for label in known.get(choice, ())):
                     problems.append(Problem(
                         layout.title, row, letter, f.name, RULE,
                         msg("workbook.other_version_column", said=said, name=name, now=now)))
@@ -87,13 +107,14 @@ def meanings_changed(book: Any, layouts: list[Layout],
             if before is None:
                 continue  # not a list in that version: the cell check says what it holds
             # Language-neutral notation: code: 'then' → 'now' (→ — when no longer an answer).
-            changes = [f"{code}: '{label}' → '{f.choices[code]}'"
+            changes = [f"{code}: '{label}' → '{words[code]}'"
                        if code in f.choices else f"{code}: '{label}' → —"
                        for code, label in before.items()
-                       if code not in f.choices or _words(label) != _words(f.choices[code])]
+                       if code not in f.choices or words_key(label) not in known.get(code, ())]
             if changes:
                 problems.append(Problem(
                     layout.title, row, letter, f.name, RULE,
-                    msg("workbook.other_version_choices", label=f.plain_label, name=name,
+                    msg("workbook.other_version_choices", label=shown.fields[base].plain_label,
+                        name=name,
                         changes="; ".join(changes))))
     return problems

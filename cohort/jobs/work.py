@@ -71,15 +71,15 @@ def run(context: Context) -> dict[str, Any]:
 # --------------------------------------------------------------------------- import
 def run_import(c: Context) -> dict[str, Any]:
     from cohort.excel.annotate import annotate
-    from cohort.excel.importer import import_sheet, is_csv, read_file
+    from cohort.excel.importer import import_sheet, is_csv, progress_note, read_file
 
     params = c.job.params
     filename = str(params["filename"])
     data = store.read_input(c.session, c.job.id, filename)
-    c.progress(done=0, total=3, note="Reading the file")
+    c.progress(done=0, total=3, note=progress_note("reading"))
     sheet = read_file(data, filename)
     c.session.commit()
-    c.progress(done=1, total=3, note=f"Checking and saving {len(sheet.rows)} row(s)")
+    c.progress(done=1, total=3, note=progress_note("checking", len(sheet.rows)))
     on = date.fromisoformat(params["on"]) if params.get("on") else None
     with c.writer() as session:
         report = import_sheet(session, actor=c.actor, sheet=sheet, data=data,
@@ -88,7 +88,7 @@ def run_import(c: Context) -> dict[str, Any]:
         marked = report.problems + report.deviations
         copy, name = None, f"{filename.rsplit('.', 1)[0]}-to-correct.xlsx"
         if marked and report.already_imported is None:
-            c.progress(done=2, total=3, note="Marking the copy to correct")
+            c.progress(done=2, total=3, note=progress_note("marking"))
             csv_name = filename if is_csv(filename, data) else None
             copy = annotate(data, marked, csv_name=csv_name)  # a workbook, CSV or not
             result["annotated"] = name

@@ -198,6 +198,7 @@ def test_a_french_speaking_worker_enrols_and_fills_m0_on_a_phone(page: Any,
     assert "(hors de sa fenêtre)" in page.inner_text("main")
     flags = page.inner_text("#participant-deviations")
     assert reason in flags
+    no_english(flags)  # the rule's name and the review status too
     shot(page, "06-m0-saved-and-flagged")
 
     page.click("text=Mes participant·es")

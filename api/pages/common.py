@@ -116,6 +116,9 @@ SCRIPT_WORDS = (
     N_("Please enter a value of at most {max}, the answer to “{question}”."),
     N_("Please enter a date up to today ({date})."),
     N_("Please use at most {n} words."),
+    # static/sections.js
+    N_("Sections of this form"),
+    N_("{done} of {total} questions answered"),
     # static/session.js
     N_("{n} AERLI-trained worker ticked; the protocol asks for {needed} observing in person."),
     N_("{n} AERLI-trained workers ticked; the protocol asks for {needed} observing in "

@@ -165,6 +165,7 @@ def test_a_french_speaking_worker_enrols_and_fills_m0_on_a_phone(page: Any,
     page.click("text=Saisir M0")
     page.wait_for_load_state()
     assert page.inner_text("h1").startswith("Questionnaire M0")
+    assert re.fullmatch(r"\d+ questions répondues sur \d+", page.inner_text("#form-progress"))
     oat_type = page.locator("#field-oat_type")
     assert label(site, "oat_type") in oat_type.inner_text()
     assert label(site, "oat_current") in page.inner_text("#field-oat_current legend")

@@ -246,7 +246,7 @@ def test_every_word_of_the_scripts_is_in_the_catalogue() -> None:
         return {json.loads(f'"{text}"') for text in re.findall(r'\bt\("([^"]*)"', source)}
 
     assert words("offline/app.js") - set(OFFLINE_WORDS) == set()
-    for name in ("drafts.js", "branching.js", "session.js"):
+    for name in ("drafts.js", "branching.js", "session.js", "sections.js"):
         assert words(name) and words(name) - set(SCRIPT_WORDS) == set(), name
 
 

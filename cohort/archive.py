@@ -37,6 +37,7 @@ from sqlmodel import SQLModel
 
 from cohort import models  # noqa: F401  (registers every table)
 from cohort.rules import RULES
+from forms.i18n import _
 
 MANIFEST = "MANIFEST.sha256"
 LOG_TABLES = ("audit_entry", "export_log", "read_log", "study_lock")
@@ -84,13 +85,15 @@ def verify(folder: Path) -> Verification:
     result = Verification()
     manifest = folder / MANIFEST
     if not manifest.is_file():
-        result.problem = f"{folder} has no {MANIFEST}: it is not an archive bundle."
+        result.problem = _("{folder} has no {manifest}: it is not an archive bundle.").format(
+            folder=folder, manifest=MANIFEST)
         return result
     listed: dict[str, str] = {}
     for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or not name or name.startswith("/") or ".." in name:
-            result.problem = f"{MANIFEST} line {number} is not '<sha256>  <path>'."
+            result.problem = _("{manifest} line {number} is not '<sha256>  <path>'.").format(
+                manifest=MANIFEST, number=number)
             return result
         listed[name] = digest
     for name, digest in listed.items():

@@ -42,6 +42,7 @@ from sqlmodel import SQLModel
 
 from cohort import models  # noqa: F401  (registers every table)
 from cohort.errors import CohortError
+from forms.i18n import _
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -189,8 +190,8 @@ def backup(url: str, target: Path, on_ready: Ready | None = None) -> Manifest:
     elif parsed.get_backend_name() == "postgresql":
         manifest = _backup_postgres(url, target, ready)
     else:
-        raise BackupError(f"backups of {parsed.get_backend_name()} databases are not "
-                          "supported; use SQLite or PostgreSQL")
+        raise BackupError(_("backups of {engine} databases are not supported; use SQLite or "
+                            "PostgreSQL").format(engine=parsed.get_backend_name()))
     _write_manifest(target, manifest)
     return manifest
 
@@ -198,13 +199,13 @@ def backup(url: str, target: Path, on_ready: Ready | None = None) -> Manifest:
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise BackupError("an in-memory SQLite database cannot be backed up or restored")
+        raise BackupError(_("an in-memory SQLite database cannot be backed up or restored"))
     return Path(database)
 
 
 def _backup_sqlite(source: Path, target: Path, ready: Ready) -> Manifest:
     if not source.exists():
-        raise BackupError(f"there is no database at {source}")
+        raise BackupError(_("there is no database at {path}").format(path=source))
     with _staged(target) as scratch:
         with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)) as src, \
                 closing(sqlite3.connect(scratch)) as copy:
@@ -213,7 +214,8 @@ def _backup_sqlite(source: Path, target: Path, ready: Ready) -> Manifest:
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             status = copy.execute("PRAGMA integrity_check").fetchone()
             if status is None or status[0] != "ok":
-                raise BackupError(f"the copy failed SQLite's integrity check: {status}")
+                raise BackupError(_("the copy failed SQLite's integrity check: {status}")
+                                  .format(status=status))
         engine = sa.create_engine(f"sqlite:///{scratch}")
         try:
             manifest = database_manifest(engine)
@@ -239,8 +241,9 @@ def libpq_env(url: str) -> dict[str, str]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise BackupError(f"{name} was not found; install PostgreSQL's client tools "
-                          "(Debian: postgresql-client) of the server's major version")
+        raise BackupError(_("{tool} was not found; install PostgreSQL's client tools "
+                            "(Debian: postgresql-client) of the server's major version")
+                          .format(tool=name))
     return found
 
 
@@ -248,7 +251,8 @@ def _run(command: list[str], env: dict[str, str]) -> None:
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise BackupError(f"{Path(command[0]).name} failed: {last}")
+        raise BackupError(_("{tool} failed: {error}").format(tool=Path(command[0]).name,
+                                                             error=last))
 
 
 def _backup_postgres(url: str, target: Path, ready: Ready) -> Manifest:
@@ -284,7 +288,8 @@ def backup_kind(path: Path) -> str:
         return "sqlite"
     if head.startswith(PGDUMP_MAGIC):
         return "postgresql"
-    raise BackupError(f"{path} is neither an SQLite backup nor a pg_dump custom-format file")
+    raise BackupError(_("{path} is neither an SQLite backup nor a pg_dump custom-format "
+                        "file").format(path=path))
 
 
 def restore(backup_file: Path, url: str, *, replace: bool = False) -> Restored:
@@ -292,11 +297,12 @@ def restore(backup_file: Path, url: str, *, replace: bool = False) -> Restored:
     manifest beside the backup. The target must hold no study data (``replace``, SQLite
     only: the existing file is kept beside it as ``<name>.before-restore-<time>``)."""
     if not backup_file.is_file():
-        raise BackupError(f"there is no backup file at {backup_file}")
+        raise BackupError(_("there is no backup file at {path}").format(path=backup_file))
     kind, target = backup_kind(backup_file), make_url(url).get_backend_name()
     if kind != target:
-        raise BackupError(f"{backup_file} is a {kind} backup; COHORT_DATABASE_URL points at "
-                          f"a {target} database")
+        raise BackupError(_("{path} is a {kind} backup; COHORT_DATABASE_URL points at a "
+                            "{target} database").format(path=backup_file, kind=kind,
+                                                        target=target))
     expected = None
     if manifest_path(backup_file).is_file():
         expected = Manifest.from_json(manifest_path(backup_file).read_text(encoding="utf-8"))
@@ -316,8 +322,8 @@ def restore(backup_file: Path, url: str, *, replace: bool = False) -> Restored:
     if expected is not None:
         differences = expected.differences(manifest)
         if differences:
-            raise BackupError("the restored database differs from the backup's manifest: "
-                              + "; ".join(differences[:5]))
+            raise BackupError(_("the restored database differs from the backup's manifest: "
+                                "{differences}").format(differences="; ".join(differences[:5])))
     return Restored(manifest, expected, kept)
 
 
@@ -335,8 +341,9 @@ def _restore_sqlite(backup_file: Path, url: str, replace: bool) -> Path | None:
     kept = None
     if path.exists() and path.stat().st_size > 0 and _holds_data(url):
         if not replace:
-            raise BackupError(f"{path} already holds a database; restore into a new file, "
-                              "or add --replace (the current file is kept beside it)")
+            raise BackupError(_("{path} already holds a database; restore into a new file, "
+                                "or add --replace (the current file is kept beside it)")
+                              .format(path=path))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         kept = path.with_name(f"{path.name}.before-restore-{stamp}")
         with closing(sqlite3.connect(path, timeout=30)) as current, \
@@ -355,9 +362,9 @@ def _restore_sqlite(backup_file: Path, url: str, replace: bool) -> Path | None:
 def _restore_postgres(backup_file: Path, url: str) -> None:
     pg_restore = _tool("pg_restore")
     if _holds_data(url):
-        raise BackupError(f"the database {make_url(url).database} already holds tables; "
-                          "restore into a new, empty database (createdb), then point "
-                          "COHORT_DATABASE_URL at it")
+        raise BackupError(_("the database {name} already holds tables; restore into a new, "
+                            "empty database (createdb), then point COHORT_DATABASE_URL at it")
+                          .format(name=make_url(url).database))
     env = libpq_env(url)
     _run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
           "--single-transaction", f"--dbname={env.get('PGDATABASE', '')}",

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from cohort.settings import get_settings
+from forms.i18n import N_
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -128,8 +129,9 @@ def create_schema(engine: Engine) -> None:
             install_queue_schema(connection)
 
 
-BUSY_MESSAGE = ("The database is busy: another import or save is in progress. Nothing was "
-                "saved; please try again in a minute.")
+#: Shown in the reader's language with ``_(BUSY_MESSAGE)``.
+BUSY_MESSAGE = N_("The database is busy: another import or save is in progress. Nothing was "
+                  "saved; please try again in a minute.")
 #: PostgreSQL: lock not available, deadlock detected, serialization failure.
 BUSY_STATES = frozenset({"55P03", "40P01", "40001"})
 

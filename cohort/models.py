@@ -390,7 +390,8 @@ class DeviationPublic(SQLModel):
 
     @model_validator(mode="after")
     def _words(self) -> DeviationPublic:
-        """``message`` is rendered from the id and parameters (English for now)."""
+        """``message`` is rendered from the id and parameters, in the reader's language
+        (``forms.i18n.current_language``)."""
         self.message = deviation_text(self.message_id, self.message_params or {})
         return self
 

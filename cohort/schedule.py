@@ -23,6 +23,7 @@ from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError
 from cohort.settings import Settings, get_settings
 from forms.events import EventMapping
+from forms.i18n import _
 
 DAYS_PER_MONTH = 365.25 / 12
 # Forms filled between visits, as often as needed: an event holding only these is no visit.
@@ -72,8 +73,8 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if not self.visits:
-            raise ScheduleInvalid("The schedule has no visit: the event mapping names no "
-                                  "event with a questionnaire.")
+            raise ScheduleInvalid(_("The schedule has no visit: the event mapping names no "
+                                    "event with a questionnaire."))
 
     def __iter__(self) -> Iterator[Visit]:
         return iter(self.visits)
@@ -123,17 +124,19 @@ class Schedule:
         """A visit name typed by a person (``m6`` -> ``M6``); ValueError if unknown."""
         name = text.strip().upper()
         if name not in self:
-            raise ValueError(f"'{text}' is not a visit of this study; use "
-                             f"{_either(self.names)}.")
+            raise ValueError(_("'{text}' is not a visit of this study; use {visits}.").format(
+                text=text, visits=_either(self.names)))
         return name
 
     def describe(self) -> str:
-        """``M0, M6 or M12`` for messages."""
+        """``M0, M6 or M12`` for messages (``M0, M6 ou M12`` for a French reader)."""
         return _either(self.names)
 
 
 def _either(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return _("{first} or {last}").format(first=", ".join(names[:-1]), last=names[-1])
 
 
 def visit_name(event: str) -> str:
@@ -168,9 +171,9 @@ def build_schedule(events: EventMapping, settings: Settings) -> Schedule:
         elif months:
             day = int(int(months.group(1)) * DAYS_PER_MONTH)
         else:
-            raise ScheduleInvalid(
-                f"Visit {name} (event {event}) has no target day: set COHORT_VISIT_TARGET_DAYS, "
-                f'e.g. {{"{name}": 90}}.')
+            raise ScheduleInvalid(_(
+                "Visit {name} (event {event}) has no target day: set COHORT_VISIT_TARGET_DAYS, "
+                "e.g. {example}.").format(name=name, event=event, example=f'{{"{name}": 90}}'))
         width = widths.get(name, settings.m0_window_days if baseline else settings.window_days)
         before, after = (0, width) if baseline else (width, width)
         month = int(months.group(1)) if months else round(day / DAYS_PER_MONTH)
@@ -178,8 +181,8 @@ def build_schedule(events: EventMapping, settings: Settings) -> Schedule:
         visits.append(Visit(name, event, day, before, after, label, month))
     if [v.target_day for v in visits] != sorted(v.target_day for v in visits):
         listed = ", ".join(f"{v.name}: {v.target_day}" for v in visits)
-        raise ScheduleInvalid("The visits' target days must grow in the order of the event "
-                              f"mapping ({listed}).")
+        raise ScheduleInvalid(_("The visits' target days must grow in the order of the "
+                                "event mapping ({listed}).").format(listed=listed))
     return Schedule(tuple(visits))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from forms.i18n import N_
+
 VARIABLE: Final = "Variable / Field Name"
 FORM: Final = "Form Name"
 SECTION: Final = "Section Header"
@@ -72,25 +74,27 @@ NUMBER_TYPES: Final = frozenset({
 })
 INTEGER_TYPES: Final = frozenset({"integer", "int"})
 
-#: Text validation types checked with a pattern (the value stays text).
+#: Text validation types checked with a pattern (the value stays text); what is expected,
+#: in English (shown with ``forms.i18n.gettext``).
 PATTERN_TYPES: Final[dict[str, tuple[re.Pattern[str], str]]] = {
-    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an e-mail address like name@example.org"),
-    "alpha_only": (re.compile(r"^[A-Za-z]+$"), "letters only"),
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+              N_("an e-mail address like name@example.org")),
+    "alpha_only": (re.compile(r"^[A-Za-z]+$"), N_("letters only")),
     "phone": (re.compile(r"^\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(\s*x\d+)?$"),
-              "a phone number like 555-867-5309"),
+              N_("a phone number like 555-867-5309")),
     "phone_australia": (re.compile(r"^(\(0\d\)|0\d)[\s-]?\d{4}[\s-]?\d{4}$"),
-                        "an Australian phone number"),
+                        N_("an Australian phone number")),
     "phone_uk": (re.compile(r"^(\+44\s?\d{4}|\(?0\d{4}\)?)\s?\d{3}\s?\d{3}$"),
-                 "a UK phone number"),
-    "zipcode": (re.compile(r"^\d{5}(-\d{4})?$"), "a US ZIP code"),
-    "postalcode_french": (re.compile(r"^\d{5}$"), "a French postal code (5 digits)"),
-    "postalcode_australia": (re.compile(r"^\d{4}$"), "an Australian postcode (4 digits)"),
+                 N_("a UK phone number")),
+    "zipcode": (re.compile(r"^\d{5}(-\d{4})?$"), N_("a US ZIP code")),
+    "postalcode_french": (re.compile(r"^\d{5}$"), N_("a French postal code (5 digits)")),
+    "postalcode_australia": (re.compile(r"^\d{4}$"), N_("an Australian postcode (4 digits)")),
     "postalcode_canada": (re.compile(r"^[A-Za-z]\d[A-Za-z]\s?\d[A-Za-z]\d$"),
-                          "a Canadian postal code like A0A 0A0"),
-    "mrn_10d": (re.compile(r"^\d{10}$"), "a 10-digit number"),
-    "mrn_generic": (re.compile(r"^[A-Za-z0-9-_]+$"), "letters, digits and dashes"),
-    "ssn": (re.compile(r"^\d{3}-\d\d-\d{4}$"), "a number like 123-12-1234"),
-    "vmrn": (re.compile(r"^[0-9]{4,9}$"), "4 to 9 digits"),
+                          N_("a Canadian postal code like A0A 0A0")),
+    "mrn_10d": (re.compile(r"^\d{10}$"), N_("a 10-digit number")),
+    "mrn_generic": (re.compile(r"^[A-Za-z0-9-_]+$"), N_("letters, digits and dashes")),
+    "ssn": (re.compile(r"^\d{3}-\d\d-\d{4}$"), N_("a number like 123-12-1234")),
+    "vmrn": (re.compile(r"^[0-9]{4,9}$"), N_("4 to 9 digits")),
 }
 
 #: Validation types that are not about text at all (the value is ignored).

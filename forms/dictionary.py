@@ -21,6 +21,7 @@ from forms.errors import DictionaryProblem
 from forms.events import EventMapping
 from forms.fields import Field
 from forms.functions import Env
+from forms.i18n import _
 from forms.schedule import Schedule
 from forms.translations import DictionaryTranslations, Key
 from forms.validation import (
@@ -241,7 +242,10 @@ class DataDictionary:
         name one of them (``[age]``, given at enrolment, bounds an M0 answer)."""
         names = self._names(form_names)
         plans = [plan for name in names for plan in self._form_plans[name]]
-        label = " and ".join(f"the form '{self.forms[n].label}'" for n in names)
+        forms = [_("the form '{label}'").format(label=self.forms[n].label) for n in names]
+        label = forms[0] if forms else None
+        for more in forms[1:]:
+            label = _("{first} and {last}").format(first=label, last=more)
         outcome = run(plans, answers, event=event, other_events=other_events, today=today,
                       form_label=label, missing=self._missing, schedule=self.schedule,
                       record=record, labels=self._bound_labels)
@@ -254,7 +258,8 @@ class DataDictionary:
                     continue
                 problems.append(FieldProblem(
                     name, self.forms[name].label, "form_not_in_event",
-                    f"The form '{self.forms[name].label}' is not filled at {event}."))
+                    _("The form '{label}' is not filled at {event}.").format(
+                        label=self.forms[name].label, event=event)))
         return ValidationResult(ok=not problems, problems=problems, clean=outcome.clean,
                                 completeness=_answered_share(plans, outcome))
 

@@ -16,6 +16,7 @@ from forms.evaluate import compile_expression
 from forms.expressions import Node
 from forms.fields import Field
 from forms.functions import Env, truthy
+from forms.i18n import _, ngettext
 
 
 def deciding(env: Env) -> Callable[[Node], bool]:
@@ -40,28 +41,31 @@ def check(f: Field, value: object, env: Env) -> tuple[str, str] | None:
     tags = {t.name: t for t in in_force(f, env) if t.acted}
     if isinstance(value, str) and value in env.missing:
         if "@NOMISSING" in tags:
-            return "missing_code_refused", ("an answer: the missing-data codes ("
-                                            + ", ".join(sorted(env.missing))
-                                            + ") are not accepted for this question")
+            return "missing_code_refused", _(
+                "an answer: the missing-data codes ({codes}) are not accepted for this "
+                "question").format(codes=", ".join(sorted(env.missing)))
         return None
     if isinstance(value, str):
         limit = tags.get("@CHARLIMIT")
         if limit is not None and limit.number is not None and len(value) > limit.number:
-            return "too_long", f"at most {limit.number} characters (you typed {len(value)})"
+            return "too_long", _("at most {limit} characters (you typed {count})").format(
+                limit=limit.number, count=len(value))
         words = tags.get("@WORDLIMIT")
         count = len(value.split())
         if words is not None and words.number is not None and count > words.number:
-            return "too_long", f"at most {words.number} words (you typed {count})"
+            return "too_long", _("at most {limit} words (you typed {count})").format(
+                limit=words.number, count=count)
     if isinstance(value, list):
         exclusive = tags.get("@NONEOFTHEABOVE")
         if exclusive is not None and len(value) > 1:
             alone = [code for code in exclusive.codes if code in value]
             if alone:
                 label = f.choices.get(alone[0], alone[0])
-                return "none_of_the_above", (f"either '{label}' alone or other answers, "
-                                             "not both")
+                return "none_of_the_above", _(
+                    "either '{label}' alone or other answers, not both").format(label=label)
         most = tags.get("@MAXCHECKED")
         if most is not None and most.number is not None and len(value) > most.number:
-            return "too_many_choices", (f"at most {most.number} ticked answer"
-                                        + ("s" if most.number != 1 else ""))
+            return "too_many_choices", ngettext(
+                "at most {count} ticked answer", "at most {count} ticked answers",
+                most.number).format(count=most.number)
     return None

@@ -3,7 +3,8 @@
 Everything that depends only on the dictionary (readers, ranges, branching and calc
 closures) is prepared once per field in a ``FieldPlan``; validating an answer set is then a
 single pass of dictionary-order work with no parsing. Messages are for the outreach worker
-who typed the answer, on a phone: what is wrong with which question, and what to do.
+who typed the answer, on a phone: what is wrong with which question, and what to do — in the
+reader's language (``forms.i18n``), made when the answers are checked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from forms import tagchecks
 from forms.evaluate import Compiled, compile_expression
 from forms.fields import Field
 from forms.functions import Env, as_text, truthy
+from forms.i18n import N_, _, format_decimal
 from forms.schedule import Schedule
 from forms.values import BadValue, FieldBound, read_number, read_typed
 
@@ -27,6 +29,10 @@ _SPLIT = re.compile(r"[,|;\s]+")
 NO_ANSWER = frozenset({"calc", "descriptive", "file"})
 _CHECKED = frozenset({"1", "true", "checked", "yes"})
 _UNCHECKED = frozenset({"0", "false", "unchecked", "no", ""})
+#: What an answer of each kind is, for "… must be {expected}".
+_KIND_WORDS = {"integer": N_("a whole number"), "number": N_("a number"),
+               "date": N_("a date"), "datetime": N_("a date and time"), "time": N_("a time")}
+_A_VALUE = N_("a value")
 
 
 @dataclass(frozen=True)
@@ -117,25 +123,28 @@ class FieldPlan:
             return self._read_validated
         return self._read_text
 
-    def _range_words(self) -> str:
-        low, high = (None if isinstance(bound, FieldBound) else text for bound, text in
+    def _with_range(self, what: str) -> str:
+        """``what`` (a whole number, a date like …) with the field's fixed bounds."""
+        low, high = (None if isinstance(bound, FieldBound) else _bound_word(text)
+                     for bound, text in
                      zip(self.field.bounds, (self.field.min, self.field.max), strict=True))
+        amount = self.field.kind in ("integer", "number")
         if low and high:
-            return f" between {low} and {high}"
+            return _("{what} between {low} and {high}").format(what=what, low=low, high=high)
         if low:
-            return f" of at least {low}" if self.field.kind in ("integer", "number") \
-                else f" on or after {low}"
+            return (_("{what} of at least {low}") if amount
+                    else _("{what} on or after {low}")).format(what=what, low=low)
         if high:
-            return f" of at most {high}" if self.field.kind in ("integer", "number") \
-                else f" on or before {high}"
-        return ""
+            return (_("{what} of at most {high}") if amount
+                    else _("{what} on or before {high}")).format(what=what, high=high)
+        return what
 
     def _read_validated(self, value: object, today: date) -> object:
         validation = self.field.validation
         try:
             clean = read_typed(value, validation)
         except BadValue as error:
-            raise BadValue(error.expected + self._range_words()) from None
+            raise BadValue(self._with_range(error.expected)) from None
         clean = self._bounded(clean)
         low, high = (None if isinstance(b, FieldBound) else b for b in self.field.bounds)
         if low is not None or high is not None:
@@ -145,10 +154,7 @@ class FieldPlan:
         return clean
 
     def _expected_words(self, clean: object) -> str:
-        kind = self.field.kind
-        what = {"integer": "a whole number", "number": "a number", "date": "a date",
-                "datetime": "a date and time", "time": "a time"}.get(kind, "a value")
-        return what + self._range_words()
+        return self._with_range(_(_KIND_WORDS.get(self.field.kind, _A_VALUE)))
 
     def _read_text(self, value: object, today: date) -> object:
         text = value.strip() if isinstance(value, str) else read_typed(value, None)
@@ -160,11 +166,11 @@ class FieldPlan:
         if not isinstance(clean, str):
             return clean
         if "\x00" in clean:
-            raise BadValue("text without the NUL character (\\0)")
+            raise BadValue(_("text without the NUL character (\\0)"))
         limit = self.field.max_length
         if len(clean) > limit:
-            raise _TooLong(f"at most {limit:,} characters long (this one has "
-                           f"{len(clean):,})")
+            raise _TooLong(_("at most {limit} characters long (this one has {length})").format(
+                limit=format_decimal(limit), length=format_decimal(len(clean))))
         return clean
 
     def _read_slider(self, value: object, today: date) -> object:
@@ -172,7 +178,8 @@ class FieldPlan:
         low = _float_or(self.field.min, 0.0)
         high = _float_or(self.field.max, 100.0)
         if not low <= number <= high:
-            raise _OutOfRange(f"a number between {low:g} and {high:g}")
+            raise _OutOfRange(_("{what} between {low} and {high}").format(
+                what=_("a number"), low=f"{low:g}", high=f"{high:g}"))
         return int(number) if number.is_integer() else number
 
     def _read_choice(self, value: object, today: date) -> object:
@@ -187,7 +194,8 @@ class FieldPlan:
         return code
 
     def _choice_words(self) -> str:
-        return "one of: " + "; ".join(f"{k} = {v}" for k, v in self.field.choices.items())
+        return _("one of: {choices}").format(
+            choices="; ".join(f"{k} = {v}" for k, v in self.field.choices.items()))
 
     def _read_checkbox(self, value: object, today: date) -> object:
         if isinstance(value, list | tuple | set | frozenset):
@@ -222,7 +230,8 @@ class FieldPlan:
             if text in _CHECKED:
                 chosen.append(code)
             elif text not in _UNCHECKED:
-                raise BadValue(f"ticked (1) or not ticked (0) for each choice, not '{flag}'")
+                raise BadValue(_("ticked (1) or not ticked (0) for each choice, not "
+                                 "'{value}'").format(value=flag))
         return chosen if seen else None
 
 
@@ -236,6 +245,17 @@ class _NotAChoice(BadValue):
 
 class _TooLong(BadValue):
     pass
+
+
+def _bound_word(text: str | None) -> str | None:
+    """A fixed bound as the reader reads it ('today' in their language)."""
+    if text is None:
+        return None
+    word = text.strip().lower()
+    if word not in ("today", "now"):
+        return text
+    shown = _("today") if word == "today" else _("now")
+    return text if shown == word else shown
 
 
 def _float_or(text: str | None, default: float) -> float:
@@ -290,7 +310,7 @@ def run(
     event: str | None = None,
     other_events: Mapping[str, Mapping[str, object]] | None = None,
     today: date | None = None,
-    form_label: str = "this form",
+    form_label: str | None = None,
     check_unknown: bool = True,
     missing: frozenset[str] = frozenset(),
     schedule: Schedule | None = None,
@@ -316,8 +336,9 @@ def run(
                     code in by_name[base].field.choices
                     or code in {m.lower() for m in missing} or code in missing):
                 continue
-            problems.append(FieldProblem(key, key, "unknown_field",
-                                         f"'{key}' is not a question of {form_label}."))
+            problems.append(FieldProblem(
+                key, key, "unknown_field", _("'{name}' is not a question of {form}.").format(
+                    name=key, form=form_label or _("this form"))))
     clean: dict[str, object] = {}
     pending: dict[str, FieldProblem] = {}
     given: set[str] = set()
@@ -339,7 +360,8 @@ def run(
                     "too_long" if isinstance(error, _TooLong) else "invalid"))
             pending[plan.name] = FieldProblem(
                 plan.name, plan.label, code,
-                f"{plan.label} must be {error.expected}; you entered '{_shown(raw)}'.")
+                _("{label} must be {expected}; you entered '{value}'.").format(
+                    label=plan.label, expected=error.expected, value=_shown(raw)))
     env = Env(clean, others=other_events, event=event, today=today, missing=missing,
               schedule=schedule)
     calcs = [p for p in plans if p.calc is not None]
@@ -353,8 +375,8 @@ def run(
                 pending.pop(plan.name, None)
                 problems.append(FieldProblem(
                     plan.name, plan.label, "hidden_has_value",
-                    "This question does not apply given the answer to "
-                    + _names(plan.references, by_name) + "; leave it empty."))
+                    _("This question does not apply given the answer to {questions}; leave "
+                      "it empty.").format(questions=_names(plan.references, by_name))))
             continue
         shown.add(plan.name)
         if plan.name in clean and plan.field.tags:
@@ -363,19 +385,22 @@ def run(
                 clean.pop(plan.name)
                 pending[plan.name] = FieldProblem(
                     plan.name, plan.label, broken[0],
-                    f"{plan.label} must be {broken[1]}.")
+                    _("{label} must be {expected}.").format(label=plan.label,
+                                                            expected=broken[1]))
         if plan.name in clean and plan.field.field_bounds:
             crossed = _crossed_bound(plan, clean, record or {}, labels or {})
             if crossed is not None:
                 pending[plan.name] = FieldProblem(
                     plan.name, plan.label, "out_of_range",
-                    f"{plan.label} must be {crossed}; you entered "
-                    f"'{_shown(clean.pop(plan.name))}'.")
+                    _("{label} must be {expected}; you entered '{value}'.").format(
+                        label=plan.label, expected=crossed,
+                        value=_shown(clean.pop(plan.name))))
         if plan.name in pending:
             problems.append(pending.pop(plan.name))
         elif plan.field.required and plan.shown_as and plan.name not in clean:
-            problems.append(FieldProblem(plan.name, plan.label, "required",
-                                         f"{plan.label}: this question needs an answer."))
+            problems.append(FieldProblem(
+                plan.name, plan.label, "required",
+                _("{label}: this question needs an answer.").format(label=plan.label)))
     compute_into(calcs, env, clean, shown)
     return Outcome(clean, problems, shown)
 
@@ -398,8 +423,9 @@ def _crossed_bound(plan: FieldPlan, clean: Mapping[str, object],
         if _within(value, None, limit) if above else _within(value, limit, None):
             continue
         what = labels.get(bound.name, bound.name)
-        return (f"at most {_shown(limit)}, the answer to '{what}'" if above
-                else f"at least {_shown(limit)}, the answer to '{what}'")
+        return (_("at most {limit}, the answer to '{question}'") if above
+                else _("at least {limit}, the answer to '{question}'")).format(
+                    limit=_shown(limit), question=what)
     return None
 
 
@@ -454,7 +480,11 @@ def _as_typed(f: Field, value: object) -> object:
 
 
 def _names(references: list[str], by_name: Mapping[str, FieldPlan]) -> str:
-    labels = [f"'{by_name[r].label}'" if r in by_name else f"'{r}'" for r in references]
+    # The quotes around a question's label, as the reader's language writes them.
+    labels = [_("'{question}'").format(question=by_name[r].label if r in by_name else r)
+              for r in references]
     if not labels:
-        return "an earlier question"
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        return _("an earlier question")
+    if len(labels) == 1:
+        return labels[0]
+    return _("{first} and {last}").format(first=", ".join(labels[:-1]), last=labels[-1])

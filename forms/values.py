@@ -1,8 +1,8 @@
 """Reading one typed value, from whatever a form, a workbook or Python code gives.
 
 Each reader returns the normalised, JSON-able value (int, float, ISO date text…) or raises
-``BadValue`` with the plain-words description of what was expected; the validator turns that
-into a message for the person who typed it.
+``BadValue`` with the plain-words description of what was expected, in the reader's language
+(``forms.i18n``); the validator turns that into a message for the person who typed it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from forms.constants import (
     NUMBER_TYPES,
     PATTERN_TYPES,
 )
+from forms.i18n import _
 
 
 class BadValue(ValueError):
@@ -39,7 +40,7 @@ DATE_EXAMPLE = {"ymd": "2025-03-31", "dmy": "31-03-2025", "mdy": "03-31-2025"}
 
 
 def read_integer(value: object) -> int:
-    expected = "a whole number"
+    expected = _("a whole number")
     if isinstance(value, bool):
         raise BadValue(expected)
     if isinstance(value, int):
@@ -55,7 +56,7 @@ def read_integer(value: object) -> int:
 
 
 def read_number(value: object, *, comma: bool = False) -> float:
-    expected = "a number" + (" (a comma for decimals is fine)" if comma else "")
+    expected = _("a number (a comma for decimals is fine)") if comma else _("a number")
     if isinstance(value, bool):
         raise BadValue(expected)
     if isinstance(value, int | float):
@@ -73,7 +74,8 @@ def read_number(value: object, *, comma: bool = False) -> float:
 
 
 def read_date(value: object, order: str = "ymd") -> str:
-    expected = f"a date like {DATE_EXAMPLE.get(order, DATE_EXAMPLE['ymd'])}"
+    expected = _("a date like {example}").format(
+        example=DATE_EXAMPLE.get(order, DATE_EXAMPLE["ymd"]))
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -90,17 +92,18 @@ def read_date(value: object, order: str = "ymd") -> str:
             day, month = (first, second) if order == "dmy" else (second, first)
             return date(year, month, day).isoformat()
     except ValueError:
-        raise BadValue(expected + " that exists in the calendar") from None
+        raise BadValue(_("{expected} that exists in the calendar").format(
+            expected=expected)) from None
     raise BadValue(expected)
 
 
 def read_time(value: object, validation: str = "time") -> str:
     if validation == "time_mm_ss":
-        expected = "minutes and seconds like 04:30"
+        expected = _("minutes and seconds like {example}").format(example="04:30")
     elif validation == "time_hh_mm_ss":
-        expected = "a time like 14:30:00"
+        expected = _("a time like {example}").format(example="14:30:00")
     else:
-        expected = "a time like 14:30"
+        expected = _("a time like {example}").format(example="14:30")
     if isinstance(value, time | datetime):
         if validation == "time_hh_mm_ss":
             return value.strftime("%H:%M:%S")
@@ -123,7 +126,7 @@ def read_time(value: object, validation: str = "time") -> str:
 
 def read_datetime(value: object, order: str = "ymd", *, seconds: bool = False) -> str:
     example = DATE_EXAMPLE.get(order, DATE_EXAMPLE["ymd"]) + (" 14:30:00" if seconds else " 14:30")
-    expected = f"a date and time like {example}"
+    expected = _("a date and time like {example}").format(example=example)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%S" if seconds else "%Y-%m-%dT%H:%M")
     match = _DATETIME.match(str(value).strip())
@@ -156,7 +159,7 @@ def read_typed(value: object, validation: str | None) -> object:
     if validation in PATTERN_TYPES:
         pattern, expected = PATTERN_TYPES[validation]
         if not pattern.match(text):
-            raise BadValue(expected)
+            raise BadValue(_(expected))
     return text
 
 

@@ -7,8 +7,9 @@ never ``cohort.cli.main``, which imports them all to register their commands.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from functools import wraps
@@ -21,6 +22,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cohort.errors import CohortError
 from cohort.schedule import ScheduleInvalid
+from forms.i18n import LANGUAGES, _, default_language, normalise
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -36,8 +38,27 @@ AsOf = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
+def command_language(option: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The language of a command: ``--lang``, else the first of ``LC_ALL``, ``LC_MESSAGES``
+    and ``LANG`` naming a language we speak (``C`` or ``de_DE`` name none), else
+    ``COHORT_DEFAULT_LANGUAGE``, else English. An unknown ``--lang`` is refused."""
+    if option is not None:
+        chosen = normalise(option)
+        if chosen is None:
+            raise typer.BadParameter(
+                _("'{lang}' is not a language of this system; use {languages}.").format(
+                    lang=option, languages=" or ".join(LANGUAGES)), param_hint="'--lang'")
+        return chosen
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        chosen = normalise(env.get(name))
+        if chosen is not None:
+            return chosen
+    return default_language()
+
+
 def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(_("Error: {message}").format(message=message), err=True)
     raise typer.Exit(code)
 
 
@@ -49,28 +70,31 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ScheduleInvalid as error:
-            fail(f"invalid setting — {error.message}", 4)
+            fail(_("invalid setting — {message}").format(message=error.message), 4)
         except CohortError as error:
             rule = getattr(error, "rule_id", None)
             fail(f"[{rule}] {error.message}" if rule else error.message, 2)
         except OperationalError as error:
             missing = _missing_sqlite_directory()
             if missing is not None:
-                fail(f"the directory {missing} does not exist; create it, or point "
-                     "COHORT_DATABASE_URL at a file in an existing directory.", 3)
-            fail(f"cannot use the database: {str(error.orig).strip().splitlines()[0]}"
-                 " — run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+                fail(_("the directory {missing} does not exist; create it, or point "
+                       "COHORT_DATABASE_URL at a file in an existing directory.").format(
+                           missing=missing), 3)
+            fail(_("cannot use the database: {error} — run `cohort init` first, or check "
+                   "COHORT_DATABASE_URL.").format(
+                       error=str(error.orig).strip().splitlines()[0]), 3)
         except SQLAlchemyError as error:
-            fail(f"database error: {str(error).splitlines()[0]}", 3)
+            fail(_("database error: {error}").format(error=str(error).splitlines()[0]), 3)
         except AlembicCommandError as error:
-            fail(f"cannot migrate the database: {str(error).splitlines()[0]} — it was made by "
-                 "another version of this software, or COHORT_DATABASE_URL points at "
-                 "another application's database.", 3)
+            fail(_("cannot migrate the database: {error} — it was made by another version of "
+                   "this software, or COHORT_DATABASE_URL points at another application's "
+                   "database.").format(error=str(error).splitlines()[0]), 3)
         except PydanticValidationError as error:
             problems = "; ".join(
                 f"COHORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
                 for e in error.errors())
-            fail(f"invalid setting — {problems}. Correct or unset it and try again.", 4)
+            fail(_("invalid setting — {problems}. Correct or unset it and try again.").format(
+                problems=problems), 4)
 
     return wrapper  # type: ignore[return-value]
 
@@ -96,7 +120,8 @@ def parse_date(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        fail(f"'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.")
+        fail(_("'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.").format(
+            value=value))
     raise AssertionError  # pragma: no cover
 
 
@@ -152,5 +177,6 @@ def staff_actor(session: Session, who: str) -> Actor:
         return load_actor(session, int(text))
     account = session.exec(select(Account).where(Account.username == text.lower())).first()
     if account is None or not account.active:
-        raise NotFound(f"No active staff member with username or id '{who}'.")
+        raise NotFound(_("No active staff member with username or id '{who}'.").format(
+            who=who))
     return load_actor(session, account.staff_id)

@@ -16,6 +16,7 @@ from cohort.cli import common
 from cohort.cli.common import staff_actor as _staff_actor
 from cohort.cli.common import writer_session as _writer_session
 from cohort.cli.exportlog import As, OptionalPurpose, Purpose
+from forms.i18n import _, format_datetime
 
 if TYPE_CHECKING:
 
@@ -55,16 +56,18 @@ def template(
     try:
         chosen = Kind(kind.strip().lower().removesuffix("s"))
     except ValueError:
-        main.fail(f"'{kind}' is not a kind of workbook; use questionnaire, enrolment or "
-                  "session.")
+        main.fail(_("'{kind}' is not a kind of workbook; use questionnaire, enrolment or "
+                    "session.").format(kind=kind))
     tp = None
     if timepoint is not None:
         try:
             tp = Timepoint(get_schedule().parse(timepoint))
         except ValueError:
-            main.fail(f"'{timepoint}' is not a timepoint; use {visits}.")
+            main.fail(_("'{timepoint}' is not a timepoint; use {visits}.").format(
+                timepoint=timepoint, visits=visits))
     if chosen is Kind.QUESTIONNAIRE and tp is None:
-        main.fail(f"Please give --timepoint {visits} for a questionnaire workbook.")
+        main.fail(_("Please give --timepoint {visits} for a questionnaire workbook.").format(
+            visits=visits))
     with main.db_session() as session:
         data, rows = build_template(session, actor=main.national(session), kind=chosen,
                                     centre_code=centre, timepoint=tp,
@@ -77,8 +80,10 @@ def template(
                fields=[CODE] if rows else [], centre_codes=[centre.strip().upper()],
                purpose=purpose, target=str(out.resolve()))
     out.write_bytes(data)
-    extra = f", {rows} participant(s) due" if chosen is Kind.QUESTIONNAIRE else ""
-    typer.echo(f"Template written to {out} ({chosen.value}, centre {centre.upper()}{extra}).")
+    written = (_("Template written to {out} ({kind}, centre {centre}, {rows} participant(s) "
+                 "due).") if chosen is Kind.QUESTIONNAIRE else
+               _("Template written to {out} ({kind}, centre {centre})."))
+    typer.echo(written.format(out=out, kind=chosen.value, centre=centre.upper(), rows=rows))
 
 
 def import_(
@@ -104,7 +109,7 @@ def import_(
 
     main = _main()
     if not file.is_file():
-        main.fail(f"{file} does not exist.")
+        main.fail(_("{file} does not exist.").format(file=file))
     check_size(file.stat().st_size)  # before the file is read into memory
     data = file.read_bytes()
     on = main.parse_date(as_of)
@@ -115,11 +120,11 @@ def import_(
             report = import_sheet(session, actor=actor, sheet=sheet, data=data,
                                   filename=file.name, dry_run=dry_run, on=on)
     except ImportBusy as error:
-        main.fail(error.message, 3)
+        main.fail(_(error.message), 3)
     except OperationalError as error:
         if not is_busy(error):
             raise
-        main.fail(BUSY_MESSAGE, 3)
+        main.fail(_(BUSY_MESSAGE), 3)
     _print(report)
     marked = report.problems + report.deviations
     target = out or (file.with_name(f"{file.stem}-to-correct.xlsx") if report.problems
@@ -127,41 +132,48 @@ def import_(
     if target is not None and report.already_imported is None:
         target.write_bytes(annotate(data, marked,
                                     csv_name=file.name if is_csv(file.name, data) else None))
-        typer.echo(f"Annotated copy: {target}")
+        typer.echo(_("Annotated copy: {path}").format(path=target))
     if report.problems:
         raise typer.Exit(1)
 
 
 def _print(report: ImportReport) -> None:
     if report.already_imported is not None:
-        typer.echo(f"{report.filename} was already imported on "
-                   f"{report.already_imported:%Y-%m-%d %H:%M} UTC; nothing new was saved.")
+        typer.echo(_("{file} was already imported on {when} UTC; nothing new was saved.")
+                   .format(file=report.filename,
+                           when=format_datetime(report.already_imported)))
         return
     several = len(report.sheets) > 1
-    sheets = f"sheets {report.sheet}" if several else f"sheet '{report.sheet}'"
-    typer.echo(f"{report.filename} ({report.kind.value}, {sheets}): {report.rows} filled "
-               f"row(s), {report.blank_rows} empty.")
+    sheets = (_("sheets {sheet}") if several else _("sheet '{sheet}'")).format(
+        sheet=report.sheet)
+    typer.echo(_("{file} ({kind}, {sheets}): {rows} filled row(s), {blank} empty.").format(
+        file=report.filename, kind=report.kind.value, sheets=sheets, rows=report.rows,
+        blank=report.blank_rows))
 
     def where(p: Problem) -> str:
-        place = f"row {p.row}" if p.row else "header"
-        return f"sheet '{p.sheet}' {place}" if several else place
+        place = _("row {row}").format(row=p.row) if p.row else _("header")
+        return _("sheet '{sheet}' {place}").format(sheet=p.sheet, place=place) if several \
+            else place
 
     if report.problems:
-        typer.echo(f"{len(report.problems)} problem(s) to correct; nothing was saved.", err=True)
+        typer.echo(_("{count} problem(s) to correct; nothing was saved.").format(
+            count=len(report.problems)), err=True)
         for p in report.problems[:20]:
-            cell = f", column {p.column}" if p.column else ""
+            cell = _(", column {column}").format(column=p.column) if p.column else ""
             typer.echo(f"  {where(p)}{cell} [{p.rule}] {p.text}", err=True)
         if len(report.problems) > 20:
-            typer.echo(f"  … and {len(report.problems) - 20} more (see the annotated copy).",
-                       err=True)
+            typer.echo("  " + _("… and {count} more (see the annotated copy).").format(
+                count=len(report.problems) - 20), err=True)
         return
-    verb = "would be saved (dry run, nothing written)" if report.dry_run else "saved"
-    typer.echo(f"{report.written} row(s) {verb}, {report.unchanged} already stored "
-               "(unchanged).")
+    done = (_("{written} row(s) would be saved (dry run, nothing written), {unchanged} "
+              "already stored (unchanged).") if report.dry_run else
+            _("{written} row(s) saved, {unchanged} already stored (unchanged)."))
+    typer.echo(done.format(written=report.written, unchanged=report.unchanged))
     for ref, code in report.created:
-        typer.echo(f"  {ref}: enrolled as {code}")
+        typer.echo("  " + _("{ref}: enrolled as {code}").format(ref=ref, code=code))
     if report.deviations:
-        typer.echo(f"{len(report.deviations)} deviation(s) raised for review:")
+        typer.echo(_("{count} deviation(s) raised for review:").format(
+            count=len(report.deviations)))
         for p in report.deviations:
             typer.echo(f"  {where(p)} [{p.rule}] {p.text}")
 
@@ -182,7 +194,7 @@ def report(
 
     main = _main()
     if not excel:
-        main.fail("Only the Excel report exists for now: add --excel.")
+        main.fail(_("Only the Excel report exists for now: add --excel."))
     check_purpose(kind=ExportKind.REPORT, channel=Channel.CLI, centre_codes=None,
                   purpose=purpose)
     with main.db_session() as session:
@@ -191,7 +203,7 @@ def report(
     log_export(who=who, kind=ExportKind.REPORT, fmt="xlsx", rows=rows, fields=REPORT_FIELDS,
                purpose=purpose, target=str(out.resolve()))
     out.write_bytes(data)
-    typer.echo(f"Report written to {out}.")
+    typer.echo(_("Report written to {out}.").format(out=out))
 
 
 def register(app: typer.Typer) -> None:

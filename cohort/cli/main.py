@@ -1,8 +1,15 @@
 """``cohort``: the command line of the study's data manager.
 
 Every command prints one clear line and exits non-zero on a known error, never a
-traceback; ``--json`` outputs are stable for scripts. Feature modules add their own
-commands through ``register(app)``.
+traceback; ``--json`` outputs are stable for scripts (keys, ids and codes never translated).
+Feature modules add their own commands through ``register(app)``.
+
+Language: ``--lang``, else ``LC_ALL``/``LC_MESSAGES``/``LANG``, else
+``COHORT_DEFAULT_LANGUAGE`` (:func:`cohort.cli.common.command_language`), set for the
+command's duration by the callback below. What a command prints goes through ``_()``; the
+``--help`` texts stay English: typer reads them when the module is imported, before
+``--lang`` is parsed, and click's own usage words ("Usage", "Missing option") are English
+too, so translating only ours would give half-French help.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from cohort.cli import analysis, excel, ops, protection, users
 from cohort.cli.common import (  # noqa: F401  (the names commands and tests use)
     AsOf,
     Json,
+    command_language,
     db_session,
     emit,
     fail,
@@ -23,6 +31,8 @@ from cohort.cli.common import (  # noqa: F401  (the names commands and tests use
     parse_date,
 )
 from cohort.cli.dictionary import dictionary_app
+from cohort.cli.i18n import i18n_app
+from forms.i18n import _, format_date, format_decimal, use_language
 
 app = typer.Typer(
     help="Data manager for a longitudinal harm-reduction intervention cohort (AERLI).",
@@ -30,6 +40,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dictionary_app, name="dictionary")
+app.add_typer(i18n_app, name="i18n")
+
+
+@app.callback()
+def choose_language(
+    ctx: typer.Context,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", metavar="en|fr",
+        help="Language of the messages (default: LC_ALL, LC_MESSAGES or LANG, else "
+             "COHORT_DEFAULT_LANGUAGE).")] = None,
+) -> None:
+    """Set the reader's language before any command runs (help texts stay English)."""
+    ctx.with_resource(use_language(command_language(lang)))
 
 @app.command()
 @friendly
@@ -44,11 +67,12 @@ def init(
     url = get_settings().database_url
     if drop:
         if not is_replaceable_sqlite(url):
-            fail(f"{safe_url(url)} holds study data (or is not an SQLite file); it is never "
-                 "dropped. Participants and their history are kept for good.")
+            fail(_("{url} holds study data (or is not an SQLite file); it is never dropped. "
+                   "Participants and their history are kept for good.").format(
+                       url=safe_url(url)))
         remove_sqlite_file(url)
     upgrade(url)
-    typer.echo(f"Database ready: {safe_url(url)}")
+    typer.echo(_("Database ready: {url}").format(url=safe_url(url)))
 
 
 def safe_url(url: str) -> str:
@@ -90,11 +114,13 @@ def demo(
 
         if session.exec(_select(Centre)).first() is not None:
             if session.exec(_select(ImportBatch).where(ImportBatch.kind == DEMO_MARK)).first():
-                fail(f"{safe_url(url)} already holds a demo cohort; the demo only replaces "
-                     "an SQLite file and never deletes data on a server. Point "
-                     "COHORT_DATABASE_URL at an empty database, or drop and recreate this one.")
-            fail(f"{safe_url(url)} already holds study data that the demo did not build; "
-                 "the demo needs an empty database (set COHORT_DATABASE_URL to another one).")
+                fail(_("{url} already holds a demo cohort; the demo only replaces an SQLite "
+                       "file and never deletes data on a server. Point COHORT_DATABASE_URL at "
+                       "an empty database, or drop and recreate this one.").format(
+                           url=safe_url(url)))
+            fail(_("{url} already holds study data that the demo did not build; the demo "
+                   "needs an empty database (set COHORT_DATABASE_URL to another one).").format(
+                       url=safe_url(url)))
         # The mark lets a later `cohort demo` know this database is synthetic and replaceable.
         session.add(ImportBatch(file_digest=f"seed-{seed}", filename="cohort demo",
                                 kind=DEMO_MARK))
@@ -103,12 +129,14 @@ def demo(
         summary = build_demo(session, participants=participants, seed=seed,
                              as_of=parse_date(as_of), centre_icc=centre_icc)
         elapsed = time.perf_counter() - started
-    typer.echo(
-        f"Demo cohort ready in {elapsed:.1f} s: {summary.centres} centres, {summary.staff} staff, "
-        f"{summary.screened} screened, {summary.participants} participants, "
-        f"{summary.questionnaires} questionnaires, {summary.sessions} AERLI sessions, "
-        f"{sum(summary.deviations.values())} deviations."
-    )
+    typer.echo(_(
+        "Demo cohort ready in {elapsed} s: {centres} centres, {staff} staff, {screened} "
+        "screened, {participants} participants, {questionnaires} questionnaires, {sessions} "
+        "AERLI sessions, {deviations} deviations.").format(
+            elapsed=format_decimal(elapsed, 1), centres=summary.centres, staff=summary.staff,
+            screened=summary.screened, participants=summary.participants,
+            questionnaires=summary.questionnaires, sessions=summary.sessions,
+            deviations=sum(summary.deviations.values())))
     for rule_id, n in sorted(summary.deviations.items()):
         typer.echo(f"  {rule_id:28} {n}")
     if accounts:
@@ -116,10 +144,12 @@ def demo(
 
         with db_session() as session:
             created = create_demo_accounts(session)
-        typer.echo("\nDemo accounts (shown once; synthetic data only):")
+        typer.echo("\n" + _("Demo accounts (shown once; synthetic data only):"))
+        everywhere = _("all centres")
         for account in created:
-            typer.echo(f"  {account.role.value:18} {account.centre_code or 'all centres':12} "
-                       f"username: {account.username:22} password: {account.password}")
+            typer.echo(f"  {account.role.value:18} {account.centre_code or everywhere:12} "
+                       + _("username: {username} password: {password}").format(
+                           username=f"{account.username:22}", password=account.password))
 
 
 def _select(model: Any) -> Any:
@@ -142,38 +172,50 @@ def status(as_of: AsOf = None, json_: Json = False) -> None:
     from cohort.schedule import get_schedule
 
     schedule = get_schedule()
+
+    def fit(label: str, width: int, gap: int = 1) -> tuple[str, int]:
+        """A column's header in the reader's language, the column widened to hold it."""
+        return label, max(width, len(label) + gap)
+
     # Columns per visit of the schedule: done (all), and in window (follow-ups).
     columns: list[tuple[str, int, str, str]] = []
     for v in schedule:
         columns.append((v.name, max(5, len(v.name) + 2), v.name, "done"))
         if v is not schedule.baseline:
-            label = f"{v.name} in win"
-            columns.append((label, len(label) + 1, v.name, "in_window"))
-    typer.echo(f"{'centre':7}{'enrolled':>9}{'int':>5}{'comp':>5}"
-               + "".join(f"{label:>{w}}" for label, w, _, _ in columns)
-               + f"{'overdue':>8}{'sessions':>9}{'open dev':>9}")
+            label, width = fit(_("{visit} in win").format(visit=v.name), 0)
+            columns.append((label, width, v.name, "in_window"))
+    head = [fit(_("centre"), 7), fit(_("enrolled"), 9), fit(_("int"), 5), fit(_("comp"), 5)]
+    tail = [fit(_("overdue"), 8), fit(_("sessions"), 9), fit(_("open dev"), 9)]
+    typer.echo(f"{head[0][0]:{head[0][1]}}"
+               + "".join(f"{label:>{w}}" for label, w in head[1:])
+               + "".join(f"{label:>{w}}" for label, w, *_rest in columns)
+               + "".join(f"{label:>{w}}" for label, w in tail))
     for r in rows:
         typer.echo(
-            f"{r.centre_code:7}{r.enrolled:>9}{r.intervention:>5}{r.comparison:>5}"
-            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _, w, name, what in columns)
-            + f"{r.overdue:>8}{r.sessions:>9}{r.open_deviations:>9}"
+            f"{r.centre_code:{head[0][1]}}{r.enrolled:>{head[1][1]}}"
+            f"{r.intervention:>{head[2][1]}}{r.comparison:>{head[3][1]}}"
+            + "".join(f"{getattr(r.visit(name), what):>{w}}" for _l, w, name, what in columns)
+            + f"{r.overdue:>{tail[0][1]}}{r.sessions:>{tail[1][1]}}"
+            f"{r.open_deviations:>{tail[2][1]}}"
         )
-    typer.echo("\nRetention by attendance (% of those whose window has closed: done on time / "
-               "done at all) and by status (% not recorded lost):")
-    typer.echo(f"{'centre':7}"
-               + "".join(f"{v.name + ' on time':>{len(v.name) + 9}}"
-                         f"{v.name + ' done':>{len(v.name) + 7}}" for v in schedule.follow_ups)
-               + f"{'not lost':>10}")
+    typer.echo("\n" + _("Retention by attendance (% of those whose window has closed: done on "
+                        "time / done at all) and by status (% not recorded lost):"))
+    later = [(v.name, fit(_("{visit} on time").format(visit=v.name), 0),
+              fit(_("{visit} done").format(visit=v.name), 0, 2)) for v in schedule.follow_ups]
+    kept = fit(_("not lost"), 10, 2)
+    typer.echo(f"{head[0][0]:{head[0][1]}}"
+               + "".join(f"{on_time:>{w1}}{done:>{w2}}" for _n, (on_time, w1), (done, w2) in later)
+               + f"{kept[0]:>{kept[1]}}")
 
     def pct(v: float | None) -> str:
-        return "–" if v is None else f"{v:.1f}"
+        return "–" if v is None else format_decimal(v, 1)
 
     for r in rows:
-        typer.echo(f"{r.centre_code:7}"
-                   + "".join(f"{pct(r.visit(v.name).attended_in_window_pct):>{len(v.name) + 9}}"
-                             f"{pct(r.visit(v.name).attended_pct):>{len(v.name) + 7}}"
-                             for v in schedule.follow_ups)
-                   + f"{pct(r.retained_by_status_pct):>10}")
+        typer.echo(f"{r.centre_code:{head[0][1]}}"
+                   + "".join(f"{pct(r.visit(name).attended_in_window_pct):>{w1}}"
+                             f"{pct(r.visit(name).attended_pct):>{w2}}"
+                             for name, (_a, w1), (_b, w2) in later)
+                   + f"{pct(r.retained_by_status_pct):>{kept[1]}}")
 
 
 @app.command()
@@ -195,13 +237,14 @@ def deviations(
     from cohort.vocab import DeviationStatus
 
     if rule is not None and rule not in RULES_BY_ID:
-        fail(f"unknown rule '{rule}'; `cohort rules` lists them.")
+        fail(_("unknown rule '{rule}'; `cohort rules` lists them.").format(rule=rule))
     wanted = None
     if state is not None:
         try:
             wanted = DeviationStatus(state)
         except ValueError:
-            fail(f"unknown status '{state}'; use open, acknowledged or resolved.")
+            fail(_("unknown status '{state}'; use open, acknowledged or resolved.").format(
+                state=state))
     with db_session() as session:
         centre_ids = [centre_by_code(session, centre).id or 0] if centre else None
         rows, total = list_deviations(session, actor=national(session), centre_ids=centre_ids,
@@ -212,7 +255,7 @@ def deviations(
         return
     for d in public:
         typer.echo(f"#{d.id:<6} {d.status.value:12} {d.rule_id:26} {d.message}")
-    typer.echo(f"{total} deviation(s)")
+    typer.echo(_("{count} deviation(s)").format(count=total))
 
 
 @app.command()
@@ -229,8 +272,10 @@ def check(as_of: AsOf = None, json_: Json = False) -> None:
     if json_:
         emit(summary)
         return
-    typer.echo(f"Checked {report.participants} participants as of {report.as_of}: "
-               f"{len(report.raised)} new deviation(s), {report.auto_resolved} cleared.")
+    typer.echo(_("Checked {participants} participants as of {as_of}: {raised} new "
+                 "deviation(s), {cleared} cleared.").format(
+                     participants=report.participants, as_of=format_date(report.as_of),
+                     raised=len(report.raised), cleared=report.auto_resolved))
     for rule_id, n in sorted(report.by_rule().items()):
         typer.echo(f"  {rule_id:28} {n}")
 
@@ -238,10 +283,11 @@ def check(as_of: AsOf = None, json_: Json = False) -> None:
 @app.command("rules")
 def rules_command(json_: Json = False) -> None:
     """The protocol rules, hard and soft, as the software enforces them."""
+    from cohort.messages import render
     from cohort.rules import RULES
 
     rows = [{"id": r.id, "severity": r.severity.value, "applies_to": r.applies_to,
-             "message": r.message} for r in RULES]
+             "message": render(f"rule.{r.id}")} for r in RULES]
     if json_:
         emit(rows)
         return

@@ -13,6 +13,7 @@ import typer
 
 from cohort.cli import common
 from cohort.cli.exportlog import As
+from forms.i18n import _
 
 db_app = typer.Typer(help="Database roles for a PostgreSQL deployment.", no_args_is_help=True)
 Database = Annotated[str | None, typer.Option(
@@ -61,9 +62,10 @@ def backup(
 
     manifest = take_backup(url, out, on_ready=logged)
     rows = sum(t["rows"] for t in manifest.tables.values())
-    typer.echo(f"Backup written: {out} ({manifest.engine}, {len(manifest.tables)} tables, "
-               f"{rows} rows, {manifest.audit_entries} audit entries, audit chain "
-               f"{manifest.audit_chain[:16]}…); manifest: {out}.manifest.json")
+    typer.echo(_("Backup written: {out} ({engine}, {tables} tables, {rows} rows, {audit} audit "
+                 "entries, audit chain {chain}…); manifest: {out}.manifest.json").format(
+                     out=out, engine=manifest.engine, tables=len(manifest.tables), rows=rows,
+                     audit=manifest.audit_entries, chain=manifest.audit_chain[:16]))
 
 
 def restore(
@@ -80,16 +82,19 @@ def restore(
     url = _url(database)
     restored = do_restore(backup_file, url, replace=replace)
     if restored.kept_previous is not None:
-        typer.echo(f"The previous database is kept as {restored.kept_previous}.")
+        typer.echo(_("The previous database is kept as {path}.").format(
+            path=restored.kept_previous))
     manifest = restored.manifest
-    checked = ("every table and the audit chain match the manifest"
+    checked = (_("every table and the audit chain match the manifest")
                if restored.expected is not None
-               else "no manifest beside the backup: nothing to check it against")
-    typer.echo(f"Restored {backup_file}: {len(manifest.tables)} tables, "
-               f"{manifest.audit_entries} audit entries, schema {manifest.schema_revision}; "
-               f"{checked}.")
+               else _("no manifest beside the backup: nothing to check it against"))
+    typer.echo(_("Restored {file}: {tables} tables, {audit} audit entries, schema {schema}; "
+                 "{checked}.").format(
+                     file=backup_file, tables=len(manifest.tables),
+                     audit=manifest.audit_entries, schema=manifest.schema_revision,
+                     checked=checked))
     if make_is_postgres(url):
-        typer.echo("Grant the application's role again: cohort db app-role NAME.")
+        typer.echo(_("Grant the application's role again: cohort db app-role NAME."))
 
 
 def make_is_postgres(url: str) -> bool:
@@ -115,17 +120,21 @@ def app_role(
     if password_env is not None:
         password = os.environ.get(password_env)
         if not password:
-            raise typer.BadParameter(f"the environment variable {password_env} is empty")
+            raise typer.BadParameter(_("the environment variable {name} is empty").format(
+                name=password_env))
     url = _url(database)
     if not make_is_postgres(url):
-        typer.echo("Error: application roles and row-level security need PostgreSQL; "
-                   "with SQLite the services' checks are the only wall.", err=True)
+        typer.echo(_("Error: application roles and row-level security need PostgreSQL; "
+                     "with SQLite the services' checks are the only wall."), err=True)
         raise typer.Exit(2)
     with engine_for(url).begin() as connection:
         created = grant_app_role(connection, name, password)
-    typer.echo(f"Role {name} {'created and ' if created else ''}granted; connect the web "
-               f"application as {name} (COHORT_DATABASE_URL), keep the owner for "
-               "`cohort init`, `backup` and `restore`.")
+    typer.echo((_("Role {name} created and granted; connect the web application as {name} "
+                  "(COHORT_DATABASE_URL), keep the owner for `cohort init`, `backup` and "
+                  "`restore`.") if created else
+                _("Role {name} granted; connect the web application as {name} "
+                  "(COHORT_DATABASE_URL), keep the owner for `cohort init`, `backup` and "
+                  "`restore`.")).format(name=name))
 
 
 def serve(
@@ -155,8 +164,9 @@ def serve(
 
     settings = get_settings()
     _metrics_folder(workers)
-    typer.echo(f"Serving on http://{host}:{port}/ with {workers} process(es) "
-               "(API docs: /api/docs; health: /healthz; Ctrl-C stops)")
+    typer.echo(_("Serving on http://{host}:{port}/ with {workers} process(es) (API docs: "
+                 "/api/docs; health: /healthz; Ctrl-C stops)").format(
+                     host=host, port=port, workers=workers))
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_config=logging_config(settings.log_format, settings.log_level),
                 access_log=False, server_header=False, proxy_headers=proxy_headers,
@@ -215,7 +225,7 @@ def worker(
                 loop.add_signal_handler(sig, stop.set)
             await run_worker(settings.database_url, stop, concurrency=processes)
 
-        typer.echo("Running background jobs from PostgreSQL (Ctrl-C stops).")
+        typer.echo(_("Running background jobs from PostgreSQL (Ctrl-C stops)."))
         asyncio.run(main())
         return
     from cohort.jobs.runner import ThreadRunner
@@ -223,10 +233,10 @@ def worker(
     runner = ThreadRunner(engine)
     runner.recover()
     if once:
-        typer.echo(f"Ran {runner.run_pending()} job(s).")
+        typer.echo(_("Ran {count} job(s).").format(count=runner.run_pending()))
         return
     signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
-    typer.echo("Running background jobs from SQLite (Ctrl-C stops).")
+    typer.echo(_("Running background jobs from SQLite (Ctrl-C stops)."))
     runner.start()
     try:
         while runner.join(1.0):

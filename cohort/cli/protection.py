@@ -17,6 +17,7 @@ import typer
 
 from cohort.cli import common
 from cohort.cli.exportlog import As
+from forms.i18n import _, format_date, ngettext
 
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the lock history).")]
 Centre = Annotated[str | None, typer.Option(
@@ -50,14 +51,18 @@ def _change(who: str, reason: str, centre: str | None, *, locking: bool) -> None
         change = locks.lock if locking else locks.unlock
         change(session, actor=actor, reason=reason, centre_code=centre)
         history = locks.lock_history(session, actor=actor)
-    scope = f"Centre {centre.upper()}" if centre else "The study"
-    verb = "locked: every write is now refused; reading and exporting still work" \
-        if locking else "unlocked"
-    typer.echo(f"{scope} is {verb}.")
-    typer.echo(f"Lock history ({len(history)}):")
+    if locking:
+        done = (_("Centre {centre} is locked: every write is now refused; reading and "
+                  "exporting still work.") if centre else
+                _("The study is locked: every write is now refused; reading and exporting "
+                  "still work."))
+    else:
+        done = _("Centre {centre} is unlocked.") if centre else _("The study is unlocked.")
+    typer.echo(done.format(centre=(centre or "").upper()))
+    typer.echo(_("Lock history ({count}):").format(count=len(history)))
     for h in history:
-        typer.echo(f"  {h.at:%Y-%m-%d %H:%M} UTC  {h.action:7} {h.scope:12} by {h.by}: "
-                   f"{h.reason}")
+        typer.echo(f"  {h.at:%Y-%m-%d %H:%M} UTC  {h.action:7} {h.scope:12} "
+                   + _("by {who}: {reason}").format(who=h.by, reason=h.reason))
 
 
 def access_log(
@@ -81,9 +86,9 @@ def access_log(
     from cohort.services.setup import centre_by_code
 
     if json_ and csv_:
-        common.fail("choose --json or --csv, not both.")
+        common.fail(_("choose --json or --csv, not both."))
     if exports and participant:
-        common.fail("the export log is not per participant; leave out --participant.")
+        common.fail(_("the export log is not per participant; leave out --participant."))
     with common.db_session() as session:
         where = LogFilter(
             centre_id=centre_by_code(session, centre).id if centre else None,
@@ -105,13 +110,15 @@ def access_log(
         if exports:
             centres = r["centres"] if r["centres"] == "all" else ",".join(r["centres"])
             typer.echo(f"{r['at'][:19]}  {r['staff']:20} {r['channel']:4} {r['kind']:9} "
-                       f"{r['format']:7} {r['rows']:>7} rows  centres {centres}  "
-                       f"purpose: {r['purpose'] or '-'}")
+                       f"{r['format']:7} {r['rows']:>7} "
+                       + _("rows  centres {centres}  purpose: {purpose}").format(
+                           centres=centres, purpose=r["purpose"] or "-"))
         else:
             typer.echo(f"{r['at'][:19]}  {r['staff']:20} {r['participant']:12} "
                        f"{r['channel']:4} {r['what']}")
-    typer.echo(f"{total} entr{'y' if total == 1 else 'ies'}"
-               f"{f' (the {len(rows)} newest shown)' if total > len(rows) else ''}")
+    shown = (" " + _("(the {count} newest shown)").format(count=len(rows))
+             if total > len(rows) else "")
+    typer.echo(ngettext("{count} entry", "{count} entries", total).format(count=total) + shown)
 
 
 def _csv(rows: list[dict[str, Any]]) -> None:
@@ -153,16 +160,19 @@ def _verify(folder: Path) -> None:
 
     result = verify(folder)
     if result.ok:
-        typer.echo(f"{folder}: verified, {result.checked} files match the manifest.")
+        typer.echo(_("{folder}: verified, {count} files match the manifest.").format(
+            folder=folder, count=result.checked))
         return
     if result.problem:
         _main().fail(result.problem, 1)
-    for kind, names in (("changed", result.changed), ("missing", result.missing),
-                        ("not in the manifest", result.unexpected)):
+    for kind, names in ((_("changed"), result.changed), (_("missing"), result.missing),
+                        (_("not in the manifest"), result.unexpected)):
         for name in names:
             typer.echo(f"  {kind}: {name}", err=True)
-    _main().fail(f"{folder} does NOT match its manifest ({len(result.changed)} changed, "
-                 f"{len(result.missing)} missing, {len(result.unexpected)} added).", 1)
+    _main().fail(_("{folder} does NOT match its manifest ({changed} changed, {missing} "
+                   "missing, {added} added).").format(
+                       folder=folder, changed=len(result.changed), missing=len(result.missing),
+                       added=len(result.unexpected)), 1)
 
 
 def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any) -> None:
@@ -175,9 +185,9 @@ def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any
     with common.db_session() as session:
         locked = read_lock_state(session).study_locked
     if not locked and not snapshot:
-        common.fail("the study is not locked: lock it first (`cohort lock --as <data manager> "
-                  "--reason ...`), or add --snapshot for a dated copy of a study still "
-                  "running.", 2)
+        common.fail(_("the study is not locked: lock it first (`cohort lock --as <data "
+                      "manager> --reason ...`), or add --snapshot for a dated copy of a study "
+                      "still running."), 2)
 
     def log(rows: int, columns: Any) -> None:
         log_export(who=who, kind=ExportKind.ARCHIVE, fmt="csv+parquet", shape="long",
@@ -189,12 +199,14 @@ def _write(out: Path, *, snapshot: bool, purpose: str, who: str | None, day: Any
     except FileExistsError as error:
         common.fail(str(error), 1)
         return
-    typer.echo(f"Archive written to {out}: {result.files} files, {result.rows} rows in the "
-               f"long export, {sum(result.tables.values())} table rows, "
-               f"{sum(result.logs.values())} log rows; verify with "
-               f"`cohort archive --verify {out}`.")
+    typer.echo(_("Archive written to {out}: {files} files, {rows} rows in the long export, "
+                 "{table_rows} table rows, {log_rows} log rows; verify with `cohort archive "
+                 "--verify {out}`.").format(
+                     out=out, files=result.files, rows=result.rows,
+                     table_rows=sum(result.tables.values()),
+                     log_rows=sum(result.logs.values())))
     if not locked:
-        typer.echo("Note: the study is not locked; this archive is a snapshot.")
+        typer.echo(_("Note: the study is not locked; this archive is a snapshot."))
 
 
 def _retention(day: Any) -> None:
@@ -202,15 +214,17 @@ def _retention(day: Any) -> None:
 
     with _main().db_session() as session:
         report = retention_report(session, as_of=day)
-    typer.echo(f"Retention: {report.retention_years} years after lock "
-               "(COHORT_RETENTION_YEARS); nothing is deleted by this software.")
+    typer.echo(_("Retention: {years} years after lock (COHORT_RETENTION_YEARS); nothing is "
+                 "deleted by this software.").format(years=report.retention_years))
     if not report.items:
-        typer.echo("  Nothing is locked yet, so nothing is due for deletion.")
+        typer.echo("  " + _("Nothing is locked yet, so nothing is due for deletion."))
     for item in report.items:
-        state = "DUE for deletion since" if item.due else "due for deletion on"
+        state = (_("{scope}: locked {since}, DUE for deletion since {due}") if item.due
+                 else _("{scope}: locked {since}, due for deletion on {due}"))
         counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in item.records.items() if n)
-        typer.echo(f"  {item.scope}: locked {item.locked_since}, {state} {item.due_on}"
-                   f"{': ' + counts if counts else ''}")
+        typer.echo("  " + state.format(scope=item.scope, since=format_date(item.locked_since),
+                                       due=format_date(item.due_on))
+                   + (": " + counts if counts else ""))
 
 
 def privacy_report(
@@ -224,7 +238,7 @@ def privacy_report(
     from cohort.archive import software_version
 
     if fmt not in ("md", "json", "csv"):
-        common.fail(f"unknown format '{fmt}'; use md, json or csv.")
+        common.fail(_("unknown format '{fmt}'; use md, json or csv.").format(fmt=fmt))
     data = privacy.report(version=software_version(), revision=_revision())
     if fmt == "json":
         import json
@@ -236,7 +250,8 @@ def privacy_report(
         sys.stdout.write(text)
         return
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"Record of processing written to {out} ({len(data['fields'])} fields).")
+    typer.echo(_("Record of processing written to {out} ({count} fields).").format(
+        out=out, count=len(data["fields"])))
 
 
 def _revision() -> str | None:

@@ -11,17 +11,19 @@ from typing import Annotated
 
 import typer
 
+from forms.i18n import _, format_date, format_datetime
+
 user_app = typer.Typer(help="Sign-in accounts of the study team.", no_args_is_help=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(_("Error: {message}").format(message=message), err=True)
     raise typer.Exit(code)
 
 
 def _database_failed(error: Exception) -> None:
-    _fail(f"cannot use the database ({str(error).splitlines()[0]}); "
-          "run `cohort init` first, or check COHORT_DATABASE_URL.", 3)
+    _fail(_("cannot use the database ({error}); run `cohort init` first, or check "
+            "COHORT_DATABASE_URL.").format(error=str(error).splitlines()[0]), 3)
 
 
 def _account_failed(error: Exception) -> None:
@@ -32,8 +34,9 @@ def _account_failed(error: Exception) -> None:
     if not isinstance(error, CohortError):
         _database_failed(error)
         return
-    _fail(_message(error) + (" (`cohort user list` shows every account.)"
-                             if "No account" in error.message else ""))
+    unknown = error.message_id in ("account.unknown_username", "account.not_found")
+    _fail(_message(error) + (" " + _("(`cohort user list` shows every account.)")
+                             if unknown else ""))
 
 
 # The options of these commands, by the service's field names, so errors name the option.
@@ -80,7 +83,8 @@ def add(
     try:
         wanted = Role(role)
     except ValueError:
-        _fail(f"unknown role '{role}'; use one of: {', '.join(r.value for r in Role)}.")
+        _fail(_("unknown role '{role}'; use one of: {roles}.").format(
+            role=role, roles=", ".join(r.value for r in Role)))
         return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -99,9 +103,14 @@ def add(
     except SQLAlchemyError as error:
         _database_failed(error)
         return
-    typer.echo(f"Account '{account.username}' created ({wanted.value}"
-               f"{', centre ' + centre.upper() if centre else ''}"
-               f"{', limited to ' + ', '.join(c.upper() for c in limit_to) if limit_to else ''}).")
+    details = wanted.value
+    if centre:
+        details += _(", centre {centre}").format(centre=centre.upper())
+    if limit_to:
+        details += _(", limited to {centres}").format(
+            centres=", ".join(c.upper() for c in limit_to))
+    typer.echo(_("Account '{username}' created ({details}).").format(
+        username=account.username, details=details))
 
 
 @user_app.command("train")
@@ -128,7 +137,7 @@ def train(
     from cohort.services.setup import set_training
 
     if clear and on is not None:
-        _fail("give either --on DATE or --clear, not both.")
+        _fail(_("give either --on DATE or --clear, not both."))
         return
     trained_on: date | None = None
     if not clear:
@@ -146,9 +155,10 @@ def train(
     except (CohortError, SQLAlchemyError) as error:
         _account_failed(error)
         return
-    typer.echo(f"'{account.username}': AERLI training "
-               + (f"completed on {trained_on.isoformat()}." if trained_on
-                  else "date cleared (not AERLI-trained)."))
+    typer.echo(_("'{username}': AERLI training completed on {date}.").format(
+        username=account.username, date=format_date(trained_on)) if trained_on
+        else _("'{username}': AERLI training date cleared (not AERLI-trained).").format(
+            username=account.username))
 
 
 @user_app.command("token")
@@ -180,12 +190,14 @@ def token(
         _account_failed(error)
         return
     if revoke:
-        typer.echo(f"'{username}': REDCap API token revoked." if count
-                   else f"'{username}' had no REDCap API token; nothing to revoke.")
+        typer.echo((_("'{username}': REDCap API token revoked.") if count
+                    else _("'{username}' had no REDCap API token; nothing to revoke."))
+                   .format(username=username))
         return
     typer.echo(made)
-    typer.echo(f"This is '{username}''s REDCap API token; it is shown only once. Use it "
-               "with the URL http(s)://<this server>/api/ in PyCap or REDCapR.", err=True)
+    typer.echo(_("This is '{username}''s REDCap API token; it is shown only once. Use it "
+                 "with the URL http(s)://<this server>/api/ in PyCap or REDCapR.").format(
+                     username=username), err=True)
 
 
 @user_app.command("list")
@@ -206,13 +218,15 @@ def list_users() -> None:
     except SQLAlchemyError as error:
         _database_failed(error)
         return
+    national = _("national")
     for account, staff in rows:
-        last = account.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if account.last_sign_in_at \
-            else "never"
+        last = format_datetime(account.last_sign_in_at) if account.last_sign_in_at \
+            else _("never")
+        state = _("active") if account.active else _("disabled")
         typer.echo(f"{account.username:24} {staff.role.value:17} "
-                   f"{codes.get(staff.centre_id, 'national'):9} "
-                   f"{'active' if account.active else 'disabled':9} last sign-in {last}")
-    typer.echo(f"{len(rows)} account(s)")
+                   f"{codes.get(staff.centre_id, national):9} {state:9} "
+                   + _("last sign-in {last}").format(last=last))
+    typer.echo(_("{count} account(s)").format(count=len(rows)))
 
 
 def register(app: typer.Typer) -> None:

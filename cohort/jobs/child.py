@@ -17,13 +17,14 @@ import subprocess
 import sys
 
 from cohort.jobs import store
+from forms.i18n import N_, _, use_language
 
 log = logging.getLogger("cohort.jobs")
 #: The child's entry point: it sits with the command line, above the domain, because it
 #: loads every kind of job (the analysis package registers its own).
 CHILD_MODULE = "cohort.cli.jobchild"
-STOPPED = ("This job stopped unexpectedly (its process ended); nothing was saved. Please "
-           "try again; if it happens again, give the administrator the job number {job}.")
+STOPPED = N_("This job stopped unexpectedly (its process ended); nothing was saved. Please "
+              "try again; if it happens again, give the administrator the job number {job}.")
 
 
 def run_in_child(url: str, job_id: str) -> int:
@@ -37,7 +38,8 @@ def run_in_child(url: str, job_id: str) -> int:
 
         engine = engine_for(url)
         if store.status_of(engine, job_id) == store.RUNNING:
-            store.fail(engine, job_id, STOPPED.format(job=job_id))
+            with use_language(store.language_of(engine, job_id)):
+                store.fail(engine, job_id, _(STOPPED).format(job=job_id))
             log.error("job process ended with code %s", done.returncode,
                       extra={"job": job_id})
     return done.returncode

@@ -35,12 +35,12 @@ from cohort.models import Account
 from cohort.models_ops import Job
 from cohort.rls import scope_session
 from cohort.services.context import load_actor
-from forms.i18n import current_language, use_language
+from forms.i18n import N_, _, current_language, use_language
 
 log = logging.getLogger("cohort.jobs")
 RECOVER_EVERY = 30.0
-UNEXPECTED = ("An unexpected error stopped this job; nothing was saved. Please try again; "
-              "if it happens again, give the administrator the job number {job}.")
+UNEXPECTED = N_("An unexpected error stopped this job; nothing was saved. Please try "
+                 "again; if it happens again, give the administrator the job number {job}.")
 
 
 def _start_time(pid: int) -> str | None:
@@ -82,6 +82,7 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
     token = request_id.set(f"job-{job_id}")
     started = time.perf_counter()
     kind = "unknown"
+    lang: str | None = None
     beating = threading.Event()
     heart = threading.Thread(target=_heartbeat, args=(engine, job_id, beating), daemon=True)
     try:
@@ -89,6 +90,7 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
             job = session.get(Job, job_id)
             assert job is not None  # noqa: S101  (just claimed)
             kind = job.kind
+            lang = job.params.get("lang")
             metrics.JOBS_STARTED.labels(kind).inc()
             log.info("job started", extra={"job": job_id, "kind": kind,
                                             "attempt": job.attempts})
@@ -109,16 +111,18 @@ def execute(engine: Engine, job_id: str, runner: str | None = None, *,
                 scope_session(scoped, actor.centre_ids)
                 return scoped
 
-            with use_language(job.params.get("lang")):
+            with use_language(lang):
                 run(Context(session, job, actor, name, progress, writer))
         metrics.JOBS.labels(kind, "done").inc()
         log.info("job done", extra={"job": job_id, "kind": kind})
     except CohortError as error:
-        store.fail(engine, job_id, error.message)
+        with use_language(lang):  # the refusal in the words of whoever asked
+            store.fail(engine, job_id, error.message)
         metrics.JOBS.labels(kind, "refused").inc()
         log.info("job refused: %s", error.message, extra={"job": job_id, "kind": kind})
     except Exception:
-        store.fail(engine, job_id, UNEXPECTED.format(job=job_id))
+        with use_language(lang):
+            store.fail(engine, job_id, _(UNEXPECTED).format(job=job_id))
         metrics.JOBS.labels(kind, "failed").inc()
         log.exception("job failed", extra={"job": job_id, "kind": kind})
     finally:

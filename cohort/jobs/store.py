@@ -23,12 +23,15 @@ from cohort.errors import NotFound
 from cohort.messages import msg
 from cohort.models import utcnow
 from cohort.models_ops import Job, JobFile
+from forms.i18n import N_, _
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 INPUT, OUTPUT = "input", "output"
 PART_BYTES = 4 * 1024 * 1024
 _JOB = Job.__table__  # type: ignore[attr-defined]
 _FILE = JobFile.__table__  # type: ignore[attr-defined]
+#: A queued job's note, in the submitter's language (stored as written).
+WAITING = N_("Waiting to start")
 
 
 def new_job(session: Session, *, kind: str, actor_id: int, account_id: int,
@@ -36,7 +39,7 @@ def new_job(session: Session, *, kind: str, actor_id: int, account_id: int,
             ) -> Job:
     """Insert a queued job (and its input files) and commit."""
     job = Job(id=uuid.uuid4().hex, kind=kind, status=QUEUED, actor_id=actor_id,
-              account_id=account_id, params=params, progress_note="Waiting to start")
+              account_id=account_id, params=params, progress_note=_(WAITING))
     session.add(job)
     session.flush()
     for name, (media_type, data) in (inputs or {}).items():
@@ -178,7 +181,7 @@ def fail(engine: Engine, job_id: str, message: str) -> None:
     with engine.begin() as connection:
         connection.execute(update(_JOB).where(_JOB.c.id == job_id).values(
             status=FAILED, error=message[:2000], finished_at=utcnow(),
-            progress_note="Stopped: nothing was saved"))
+            progress_note=_("Stopped: nothing was saved")))
 
 
 def requeue_dead(engine: Engine, is_dead: Any) -> list[str]:
@@ -191,8 +194,16 @@ def requeue_dead(engine: Engine, is_dead: Any) -> list[str]:
         with engine.begin() as connection:
             connection.execute(update(_JOB).where(col(_JOB.c.id).in_(dead),
                                                   _JOB.c.status == RUNNING)
-                               .values(status=QUEUED, progress_note="Waiting to restart"))
+                               .values(status=QUEUED, progress_note=_("Waiting to restart")))
     return dead
+
+
+def language_of(engine: Engine, job_id: str) -> str | None:
+    """The language of whoever submitted the job (``params["lang"]``), if recorded."""
+    with engine.connect() as connection:
+        params = connection.execute(select(_JOB.c.params).where(_JOB.c.id == job_id)).scalar()
+    lang = params.get("lang") if isinstance(params, dict) else None
+    return str(lang) if lang else None
 
 
 def status_of(engine: Engine, job_id: str) -> str | None:

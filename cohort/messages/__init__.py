@@ -17,6 +17,7 @@ is made: dates become ISO text, enumerations their code. A template that needs a
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from enum import Enum
 from typing import Any
 
 from cohort.messages.en import CATALOGUE
-from forms.i18n import LANGUAGES, current_language, pgettext
+from forms.i18n import DEFAULT, LANGUAGES, current_language, format_date, format_decimal, pgettext
 
 __all__ = ["CATALOGUE", "Message", "deviation_text", "msg", "parameters",
            "register_language", "render", "text_of"]
@@ -115,12 +116,33 @@ def render(message_id: str, params: Mapping[str, Any] | None = None,
     values = dict(params or {})
     if message_id not in CATALOGUE:
         return str(values.get("text") or message_id)
+    words = _Words(lang)
     for template in (_template(message_id, lang), CATALOGUE[message_id]):
         try:
-            return template.format_map(_Lenient(values))
+            return words.vformat(template, (), _Lenient(values))
         except (ValueError, IndexError, TypeError):
             continue
     return CATALOGUE[message_id]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _Words(string.Formatter):
+    """Parameters shown the reader's way: in French an ISO date reads 31/03/2026 and a
+    grouped or general number 1\u202f234,5; English keeps Python's formatting (ISO dates)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if self.lang != DEFAULT:
+            if isinstance(value, str) and not format_spec and _ISO_DATE.fullmatch(value):
+                return format_date(date.fromisoformat(value), self.lang)
+            if (format_spec in (",", "g") and isinstance(value, int | float)
+                    and not isinstance(value, bool)):
+                return format_decimal(value, lang=self.lang)
+        return super().format_field(value, format_spec)
 
 
 class _Lenient(dict[str, Any]):

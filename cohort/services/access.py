@@ -43,16 +43,18 @@ from cohort.models import Centre, ExportLog, Participant, ReadLog, Staff, utcnow
 from cohort.rules import ExportFacts
 from cohort.services.context import Actor, finish, in_batch, require_role
 from cohort.vocab import Channel, ExportKind
+from forms.i18n import N_
 
 # Kinds of export whose full-cohort version needs a stated purpose when a person asks for
 # it: participant-level records (an analysis report holds aggregates only).
 PURPOSE_KINDS = frozenset({ExportKind.EXPORT, ExportKind.REPORT, ExportKind.ARCHIVE})
 # Where a person can be asked (an API client cannot; it may send a purpose header).
 ASKED_CHANNELS = frozenset({Channel.CLI, Channel.WEB})
-# Purposes a person can pick; any other text may be typed.
-PURPOSES = ("Statistical analysis", "Monitoring of enrolment and retention",
-            "Data entry (offline workbook)", "Data quality control", "Report to the sponsor",
-            "End-of-study archive")
+# Purposes a person can pick; any other text may be typed. English, marked for the
+# catalogue: a page shows each with ``_()`` (the log keeps what was picked, as shown).
+PURPOSES = (N_("Statistical analysis"), N_("Monitoring of enrolment and retention"),
+            N_("Data entry (offline workbook)"), N_("Data quality control"),
+            N_("Report to the sponsor"), N_("End-of-study archive"))
 _MAX_FIELDS = 2000
 
 

@@ -38,6 +38,7 @@ from cohort.services.context import today as current_day
 from cohort.services.deviations import audit_raised, new_deviation
 from cohort.services.lockstate import read_lock_state, require_unlocked
 from cohort.vocab import DeviationStatus, Group, Severity, Status, Timepoint
+from forms.i18n import _, format_date
 
 NO_SESSION = "time.no_session_6m"
 OVERDUE = "time.visit_overdue"
@@ -75,20 +76,22 @@ def _key(rule_id: str, participant_id: int, suffix: str) -> str:
 
 def _cleared_because(deviation: Deviation, participant: Participant | None,
                      done: set[Timepoint]) -> str:
-    """Why a deviation no longer holds, in words for the research officer."""
+    """Why a deviation no longer holds, in words for the research officer (in the language
+    of whoever runs the checks: the comment is stored as written)."""
     if participant is None:
-        return "the participant record is no longer there"
+        return _("the participant record is no longer there")
     if participant.status in NOT_FOLLOWED:
-        return f"the participant is no longer followed ({participant.status.value})"
+        return _("the participant is no longer followed ({status})").format(
+            status=participant.status.value)
     if deviation.rule_id == OVERDUE:
         tp = deviation.dedupe_key.rsplit(":", 1)[-1]
         if tp in {t.value for t in done}:
-            return f"the {tp} questionnaire has been entered"
+            return _("the {timepoint} questionnaire has been entered").format(timepoint=tp)
     if deviation.rule_id == NO_SESSION and participant.group is not Group.INTERVENTION:
-        return "the participant is not in the intervention group"
+        return _("the participant is not in the intervention group")
     if deviation.rule_id == NO_SESSION:
-        return "a valid session within six months of inclusion has been logged"
-    return "its condition no longer holds"
+        return _("a valid session within six months of inclusion has been logged")
+    return _("its condition no longer holds")
 
 
 def run_checks(
@@ -177,7 +180,8 @@ def run_checks(
         reason = _cleared_because(deviation, person, done[person.id or 0] if person else set())
         old_status, old_comment = deviation.status, deviation.resolution_comment
         deviation.status = DeviationStatus.RESOLVED
-        deviation.resolution_comment = f"Resolved automatically on {now}: {reason}."
+        deviation.resolution_comment = _("Resolved automatically on {date}: {reason}.").format(
+            date=format_date(now), reason=reason)
         deviation.resolved_at = utcnow()
         session.add(deviation)
         audit.record_changes(session, actor, "deviation", deviation.id,

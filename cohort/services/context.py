@@ -31,6 +31,7 @@ from cohort.schedule import get_schedule
 from cohort.services.lockstate import forget, keep_for_batch, require_unlocked
 from cohort.settings import get_settings
 from cohort.vocab import Role
+from forms.i18n import N_, _
 
 _DEPTH = "cohort_unit_depth"
 #: The staff id of system actors: no staff row has it (ids start at 1), and it is never
@@ -65,21 +66,22 @@ def system_actor(name: str) -> Actor:
 
 
 #: The local command line (``cohort …`` run by whoever may run it on the server).
-COMMAND_LINE = system_actor("command line")
+COMMAND_LINE = system_actor(N_("command line"))
 #: The time-based checks (``cohort check``, the demo's last step).
-CHECKS = system_actor("checks")
+CHECKS = system_actor(N_("checks"))
 #: The synthetic cohort generator (``cohort demo``).
-DEMO = system_actor("demo generator")
+DEMO = system_actor(N_("demo generator"))
 #: The soft rules, raising deviations while a person's record is saved.
-PROTOCOL_RULES = system_actor("protocol rules")
+PROTOCOL_RULES = system_actor(N_("protocol rules"))
 
 
 def require_person(actor: Actor, what: str) -> None:
-    """Study data are written in a person's name: a system actor is refused."""
+    """Study data are written in a person's name: a system actor is refused. ``what`` is
+    English marked with ``N_`` (shown in the reader's language)."""
     if actor.system is not None:
         raise ActionNotAllowed(
             "scope.role",
-            msg("scope.person_needed", what=what, system=actor.system))
+            msg("scope.person_needed", what=_(what), system=_(actor.system)))
 
 
 def actor_for(session: Session, staff: Staff) -> Actor:
@@ -112,7 +114,7 @@ def require_scope(actor: Actor, centre_id: int | None, action: str = "write", *,
     ``scope.other_centre`` (who may write for this centre), then ``study.locked`` (nothing is
     written for a locked centre or a locked study, whoever asks). ``centre_id`` None: a
     write tied to no one centre (time-based checks), refused while the study is locked."""
-    require_person(actor, "Writing study data")
+    require_person(actor, N_("Writing study data"))
     if centre_id is None:
         require_role(actor, action)
     else:

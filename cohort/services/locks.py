@@ -44,6 +44,7 @@ from cohort.services.lockstate import LockState, read_lock_state
 from cohort.services.setup import centre_by_code
 from cohort.settings import get_settings
 from cohort.vocab import LockAction
+from forms.i18n import _
 
 
 def _scope(session: Session, centre_code: str | None) -> Centre | None:
@@ -107,7 +108,8 @@ def lock_history(session: Session, *, actor: Actor) -> list[LockRow]:
         .join(Centre, col(StudyLock.centre_id) == col(Centre.id), isouter=True)
         .join(Staff, col(StudyLock.actor_id) == col(Staff.id))
         .order_by(col(StudyLock.id)))
-    return [LockRow(entry.at, entry.action.value, code or "whole study", name, entry.reason)
+    whole = _("whole study")
+    return [LockRow(entry.at, entry.action.value, code or whole, name, entry.reason)
             for entry, code, name in rows]
 
 
@@ -191,6 +193,6 @@ def retention_report(session: Session, *, as_of: date) -> RetentionReport:
         due_on = _add_years(state.study_since.date(), years)
         logs = {"audit_entries": _count(session, AuditEntry),
                 "export_log_entries": _count(session, ExportLog)}
-        report.items.append(RetentionItem("study-wide logs", state.study_since.date(), due_on,
+        report.items.append(RetentionItem(_("study-wide logs"), state.study_since.date(), due_on,
                                           as_of >= due_on, logs))
     return report

@@ -20,14 +20,15 @@ from sqlmodel import Session, col, select
 from cohort import rules
 from cohort.codes import normalise_code
 from cohort.errors import CohortError, NotFound
-from cohort.messages import msg
+from cohort.messages import msg, render
 from cohort.models import AerliSession, Deviation, Participant, SessionStaff, Staff, utcnow
-from cohort.rules import DatedFacts, Finding, plural
+from cohort.rules import DatedFacts, Finding
 from cohort.services import audit
 from cohort.services.context import Actor, finish, get_participant, require_scope, today
 from cohort.services.deviations import audit_raised, new_deviation
 from cohort.services.sessions import AerliSessionCreate, assess, checked, session_staff_ids
 from cohort.vocab import DeviationStatus
+from forms.i18n import _, format_date, ngettext
 
 #: The session's own fields a correction may change (besides the workers present).
 FIELDS = ("session_date", "setting", "modality", "product", "injection_site", "risks",
@@ -46,20 +47,26 @@ class Corrected:
 
 
 def _why(rule_id: str, record: AerliSession, trained: int) -> str:
-    """Why a rule no longer applies to the corrected session, in plain words."""
+    """Why a rule no longer applies to the corrected session, in plain words (the reader's
+    language: the comment is stored as written)."""
     words: dict[str, Callable[[], str]] = {
-        "session.trained_staff": lambda: f"{plural(trained, 'AERLI-trained worker')} "
-        "now listed as present",
-        "session.not_in_person": lambda: "the session is now recorded as held "
-        + record.modality.value.replace("_", " "),
-        "session.high_risk_site": lambda: "the injection site is now recorded as "
-        + (record.injection_site.value if record.injection_site else "not given"),
-        "session.after_follow_up": lambda: f"the session is now dated {record.session_date}, "
-        "within follow-up",
+        "session.trained_staff": lambda: ngettext(
+            "{count} AERLI-trained worker now listed as present",
+            "{count} AERLI-trained workers now listed as present", trained).format(
+                count=trained),
+        "session.not_in_person": lambda: _("the session is now recorded as held {modality}")
+        .format(modality=record.modality.value.replace("_", " ")),
+        "session.high_risk_site": lambda: _(
+            "the injection site is now recorded as {site}").format(
+                site=record.injection_site.value if record.injection_site
+                else _("not given")),
+        "session.after_follow_up": lambda: _(
+            "the session is now dated {date}, within follow-up").format(
+                date=format_date(record.session_date)),
     }
-    rule = next((r for r in rules.RULES if r.id == rule_id), None)
-    return words[rule_id]() if rule_id in words else (
-        f"'{rule.message if rule else rule_id}' no longer applies")
+    known = any(r.id == rule_id for r in rules.RULES)
+    return words[rule_id]() if rule_id in words else _("'{rule}' no longer applies").format(
+        rule=render(f"rule.{rule_id}") if known else rule_id)
 
 
 def correct_session(
@@ -143,9 +150,10 @@ def _clear(session: Session, actor: Actor, record: AerliSession, findings: list[
         assert deviation.id is not None  # noqa: S101
         old = (deviation.status, deviation.resolution_comment, deviation.resolved_by)
         deviation.status = DeviationStatus.RESOLVED
-        deviation.resolution_comment = (
-            f"Cleared by a correction of the session on {day}: "
-            f"{_why(deviation.rule_id, record, trained)}. Reason given: {reason}")
+        deviation.resolution_comment = _(
+            "Cleared by a correction of the session on {date}: {why}. Reason given: "
+            "{reason}").format(date=format_date(day), why=_why(deviation.rule_id, record, trained),
+                               reason=reason)
         deviation.resolved_by = actor.staff_id
         deviation.resolved_at = utcnow()
         session.add(deviation)

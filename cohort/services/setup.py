@@ -23,6 +23,7 @@ from cohort.services import audit
 from cohort.services.context import Actor, finish, require_role
 from cohort.services.signin import end_sign_ins_of_staff
 from cohort.vocab import Role
+from forms.i18n import _
 
 STAFF_DETAILS = "staff_details"
 
@@ -78,16 +79,16 @@ def _refuse(field: str, label: str, message: Message, code: str = "invalid"
 
 def _check_centres(role: Role, centre_id: int | None, extra_ids: Sequence[int]) -> None:
     if role is Role.OUTREACH_WORKER and centre_id is None:
-        raise _refuse("centre_id", "Centre",
+        raise _refuse("centre_id", _("Centre"),
                       msg("staff.centre_needed"), "required")
     if extra_ids and role is not Role.RESEARCH_OFFICER:
-        raise _refuse("extra_centre_codes", "Limited to centres",
+        raise _refuse("extra_centre_codes", _("Limited to centres"),
                       msg("staff.extra_centres_not_allowed"))
 
 
 def _check_training_date(trained_on: date | None, today: date | None) -> None:
     if trained_on is not None and today is not None and trained_on > today:
-        raise _refuse("aerli_trained_on", "AERLI training date",
+        raise _refuse("aerli_trained_on", _("AERLI training date"),
                       msg("staff.training_in_future", date=trained_on, today=today),
                       "date_in_future")
 

@@ -57,6 +57,7 @@ from cohort.services.questionnaires import (
 )
 from cohort.services.sessions import log_session, session_from_answers
 from cohort.vocab import STATUS_CODES, Timepoint
+from forms.i18n import _
 
 Kind = Literal["enrolment", "questionnaire", "correction", "session", "status"]
 #: Longest free-text reason a status change keeps (as the workbook import).
@@ -120,9 +121,10 @@ def _canonical(value: str) -> str:
 
 def _receipt_outcome(receipt: SyncReceipt, actor: Actor, uuid: str) -> EntryOutcome:
     if receipt.staff_id != actor.staff_id:
-        return EntryOutcome(uuid, "refused", "This entry id was already used by someone "
-                            "else's phone; nothing was saved.", rule_id="sync.id_taken")
-    return EntryOutcome(uuid, "already_saved", "Already saved earlier; nothing saved twice.",
+        return EntryOutcome(uuid, "refused", _("This entry id was already used by someone "
+                                               "else's phone; nothing was saved."),
+                            rule_id="sync.id_taken")
+    return EntryOutcome(uuid, "already_saved", _("Already saved earlier; nothing saved twice."),
                         participant_code=receipt.participant_code,
                         record_id=receipt.result.get("record_id"))
 
@@ -215,9 +217,9 @@ def _conflict(session: Session, actor: Actor, entry: OfflineEntry,
     """Their version of the questionnaire, so that the worker can compare and choose."""
     timepoint = _timepoint(entry)
     stored = get_questionnaire(session, actor=actor, code=code, timepoint=timepoint)
-    message = (f"Someone else saved {code}'s {timepoint.value} questionnaire while this entry "
-               "waited on the phone. Compare the answers that differ, then keep theirs or "
-               "send yours as a correction.")
+    message = _("Someone else saved {code}'s {timepoint} questionnaire while this entry "
+                "waited on the phone. Compare the answers that differ, then keep theirs or "
+                "send yours as a correction.").format(code=code, timepoint=timepoint.value)
     return EntryOutcome(
         entry.uuid, "conflict", message, participant_code=code, rule_id="sync.conflict",
         theirs={"answers": dict(stored.answers), "version": stored.version,
@@ -252,14 +254,16 @@ def apply_entry(session: Session, *, actor: Actor, entry: OfflineEntry,
     if entry.made_by is not None and entry.made_by != actor.staff_id:
         # A shared phone: whoever signs in next must not send a colleague's entries in
         # their own name.
-        return EntryOutcome(uuid, "refused", "This entry was made on this phone by another "
-                            "worker: they need to sign in on it to send it.",
+        return EntryOutcome(uuid, "refused", _("This entry was made on this phone by another "
+                                               "worker: they need to sign in on it to send "
+                                               "it."),
                             rule_id="sync.other_worker")
     code = _resolve_code(session, actor, entry)
     if entry.kind != "enrolment" and code is None:
-        return EntryOutcome(uuid, "waiting", "This entry is for a participant whose "
-                            "enrolment has not been saved yet: correct and send the "
-                            "enrolment first.", rule_id="sync.after_enrolment")
+        return EntryOutcome(uuid, "waiting", _("This entry is for a participant whose "
+                                               "enrolment has not been saved yet: correct "
+                                               "and send the enrolment first."),
+                            rule_id="sync.after_enrolment")
     if code is not None and entry.kind != "enrolment":
         # The same 404 as online for another centre's or an unknown code.
         try:

@@ -3,7 +3,8 @@
 Every message id the code names is in the catalogue, every entry is used, every entry
 renders with its parameters, and the message-producing modules (rules, errors, services,
 the Excel import) pass no English sentence to an error, a problem or a deviation: they pass
-``msg(id, **params)``.
+``msg(id, **params)``. The questionnaire's validation (``forms``) has no catalogue ids: its
+words go through ``forms.i18n`` (``_()``), and its modules hold no bare English sentence.
 """
 
 from __future__ import annotations
@@ -182,6 +183,24 @@ def test_rendering_at_the_edge_never_fails_in_front_of_a_person() -> None:
         "(deadline 2026-07-06).")
 
 
+def test_a_deviation_renders_in_french_with_local_dates_and_numbers() -> None:
+    """deviation.text and its reason in French: the code first, dates 06/07/2026, numbers
+    grouped the French way; the same stored parameters give the English."""
+    params = {"participant": "C01-0001", "deadline": "2026-07-06"}
+    assert deviation_text("time.no_session_6m", params, "fr") == (
+        "C01-0001 : Aucune séance AERLI valide dans les six mois suivant l'inclusion "
+        "(échéance 06/07/2026).")
+    assert render("enrol.codes_used_up", {"code": "C01", "max": 9999}, "fr").startswith(
+        "Le centre C01 a utilisé ses 9\u202f999 codes")
+    assert render("enrol.codes_used_up", {"code": "C01", "max": 9999}, "en").startswith(
+        "Centre C01 has used all 9,999 study codes")
+    window = {"timepoint": "M6", "visit_date": "2026-01-01", "opens": "2025-12-01",
+              "closes": "2026-02-01", "offset": -5}
+    assert render("visit.out_of_window", window, "fr") == (
+        "La visite M6 du 01/01/2026 est en dehors de sa fenêtre (01/12/2025 au 01/02/2026 ; "
+        "-5 jours par rapport à la date cible).")
+
+
 def test_a_plain_string_is_kept_as_a_legacy_message() -> None:
     """Code outside the domain may still raise with words (the domain may not: below)."""
     error = CohortError("words")
@@ -236,8 +255,8 @@ def _message_modules() -> list[Path]:
 LABEL_POSITIONS = {"FieldError": {2}, "_refuse": {1}}
 
 
-def sentences_passed(paths: list[Path]) -> list[str]:
-    names = _error_classes()
+def sentences_passed(paths: list[Path], extra: frozenset[str] = frozenset()) -> list[str]:
+    names = _error_classes() | extra
     found = []
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -278,6 +297,125 @@ def test_the_sentence_check_finds_a_sentence(tmp_path: Path) -> None:
         "    raise NotFound(msg('participant.not_found', code='C01'))\n")
     found = sentences_passed([bad])
     assert len(found) == 2 and ":2: NotFound" in found[0] and ":4: Problem" in found[1]
+
+
+# ------------------------------------------------------------- forms: words through _()
+#: Where the questionnaire's validation makes the words an outreach worker reads.
+FORMS_MESSAGE_MODULES = ("forms/validation.py", "forms/values.py", "forms/tagchecks.py")
+#: Constructors of forms' problems and refused values.
+FORMS_PROBLEMS = frozenset({"FieldProblem", "BadValue", "_OutOfRange", "_NotAChoice",
+                            "_TooLong"})
+GETTEXT = frozenset({"_", "gettext", "ngettext", "pgettext", "N_"})
+#: Log lines are for the operator and stay English, like SQL.
+LOGGING = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
+_SQL = re.compile(r"^\s*(PRAGMA|SELECT|CREATE|DROP|SET|INSERT|UPDATE|DELETE)\b")
+_WORDS = re.compile(r"[A-Za-z]{2,} +[A-Za-z]{2,}")
+#: Services and jobs: what they write for people goes through _() or the catalogue.
+SERVICE_MODULES = ("cohort/services", "cohort/jobs/work.py", "cohort/jobs/store.py",
+                   "cohort/jobs/child.py", "cohort/jobs/runner.py")
+#: Words that are keys as well as labels (the analysis reads the total row by this name).
+NOT_SENTENCES = {"All centres"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                      | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def bare_sentences(paths: list[Path]) -> list[str]:
+    """English sentences in code that are not the argument of a gettext call (nor a
+    docstring): words a reader would get in English whatever their language."""
+    found = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in GETTEXT) or (
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in LOGGING):
+                skip.update(id(n) for arg in node.args for n in ast.walk(arg))
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            words = (node.value if isinstance(node, ast.Constant)
+                     and isinstance(node.value, str) else
+                     " ".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
+                     if isinstance(node, ast.JoinedStr) else "")
+            if _WORDS.search(words) and not _SQL.match(words) and words not in NOT_SENTENCES:
+                where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                found.append(f"{where}:{getattr(node, 'lineno', '?')}: {words[:60]!r}")
+    return sorted(set(found))
+
+
+def test_forms_message_modules_hold_no_bare_sentence() -> None:
+    """Validation messages ("must be a whole number", "this question needs an answer",
+    branching) come out in the reader's language: every sentence goes through _()."""
+    assert bare_sentences([ROOT / p for p in FORMS_MESSAGE_MODULES]) == []
+
+
+def test_services_and_jobs_hold_no_bare_sentence() -> None:
+    """Phone sync outcomes, resolution comments, job notes: in the reader's language."""
+    paths: list[Path] = []
+    for entry in SERVICE_MODULES:
+        target = ROOT / entry
+        paths += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    assert len(paths) > 30
+    assert bare_sentences(paths) == []
+
+
+def test_forms_problems_are_built_from_translated_words() -> None:
+    paths = [ROOT / p for p in (*FORMS_MESSAGE_MODULES, "forms/dictionary.py")]
+    assert sentences_passed(paths, FORMS_PROBLEMS) == []
+
+
+def test_the_bare_sentence_check_finds_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        '"""A docstring is fine."""\n'
+        "def f(label, n):\n"
+        "    ok = _('{label} must be a number').format(label=label)\n"
+        "    raise BadValue(f'{label} must be a number, not {n}')\n"
+        "def g():\n"
+        "    return 'too_long', 'at most ten words'\n"
+        "def h():\n"
+        "    log.info('job done for the day')\n"
+        "    return 'SELECT name FROM sqlite_master'\n")
+    found = bare_sentences([bad])
+    assert len(found) == 2 and ":4:" in found[0] and ":6:" in found[1]
+    assert len(sentences_passed([bad], FORMS_PROBLEMS)) == 1
+
+
+def test_a_validation_message_in_french() -> None:
+    """The same answers, checked for a French reader: the words are French, codes not."""
+    from forms import i18n
+    from tests.forms.helpers import dd, line
+
+    dictionary = dd(
+        line("record_id", "text", "Record"),
+        line("age", "text", "Age", validation="integer", min="18", max="99"),
+        line("used", "yesno", "Used", required="y"),
+        line("how", "text", "How", branching="[used] = '1'"))
+    answers = {"record_id": "1", "age": "12", "how": "x"}
+    english = dictionary.validate("f", answers)
+    with i18n.use_language("fr"):
+        french = dictionary.validate("f", answers)
+    assert [p.code for p in french.problems] == [p.code for p in english.problems]
+    assert {p.message for p in english.problems} == {
+        "Age must be a whole number between 18 and 99; you entered '12'.",
+        "This question does not apply given the answer to 'Used'; leave it empty.",
+        "Used: this question needs an answer."}
+    assert {p.message for p in french.problems} == {
+        "Age doit être un nombre entier entre 18 et 99 ; vous avez saisi « 12 ».",
+        "Cette question ne s'applique pas étant donné la réponse à « Used » ; laissez-la "
+        "vide.",
+        "Used : cette question demande une réponse."}
 
 
 def test_messages_compare_and_hash_by_id_and_parameters() -> None:

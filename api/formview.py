@@ -19,7 +19,10 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from forms import DataDictionary, Field
+from forms.constants import FIXED_CHOICES
 from forms.entry import EntryField, Piece, entry_fields, pipe_fields
+from forms.i18n import N_
+from forms.i18n import gettext as _
 from forms.values import FieldBound, fixed_bound
 
 INPUT_TYPES = {
@@ -28,6 +31,8 @@ INPUT_TYPES = {
 }
 SKIPPED_KINDS = frozenset({"file"})
 MISSING_SUFFIX = "__missing"
+#: The words of ``FIXED_CHOICES``, marked for the catalogue (see ``choice_label``).
+FIXED_WORDS = (N_("Yes"), N_("No"), N_("True"), N_("False"))
 
 
 def _json(value: Any) -> str:
@@ -109,6 +114,16 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def choice_label(f: Field, code: str, label: str) -> str:
+    """A choice's words: the dictionary's (already in the reader's language), except the
+    fixed Yes/No and True/False of yesno and truefalse fields, which are the system's own
+    words and come from the catalogue."""
+    fixed = FIXED_CHOICES.get(f.field_type)
+    if fixed is not None and fixed.get(code) == label:
+        return _(label)
+    return label
+
+
 def _parts(pieces: Sequence[Piece]) -> list[tuple[str, str]]:
     return [(p, "") if isinstance(p, str) else (p[1], _json(p[0].to_json())) for p in pieces]
 
@@ -130,7 +145,8 @@ def _view(entry: EntryField, value: Any, error: str, missing: Mapping[str, str],
     view = FieldView(
         name=f.name, label=f.label, kind=kind, input_type=INPUT_TYPES.get(kind, "text"),
         note=_text(f.note), section_header=_text(f.section_header), required=bool(f.required),
-        choices=[(str(code), str(label)) for code, label in entry.choices.items()],
+        choices=[(str(code), choice_label(f, str(code), str(label)))
+                 for code, label in entry.choices.items()],
         minimum=_bound(f.bounds[0], f.min, record)[0],
         maximum=_bound(f.bounds[1], f.max, record)[0],
         min_field=_bound(f.bounds[0], f.min, record)[1],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.pages import (
+    account,
     admin,
     auth,
     entry,
@@ -18,6 +19,6 @@ from api.pages import (
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, participants, entry, followup, monitoring, admin, protection, jobs,
-                   offline):
+    for module in (auth, account, participants, entry, followup, monitoring, admin, protection,
+                   jobs, offline):
         app.include_router(module.router)

@@ -12,6 +12,7 @@ from api.pages.common import page_router, redirect, render
 from api.throttle import client_address, throttle_of, wait_words
 from cohort.services.accounts import sign_in, sign_out
 from cohort.vocab import Role
+from forms.i18n import gettext as _
 
 router = page_router()
 
@@ -58,7 +59,8 @@ def login(
         throttle.failed(username, address)
         return render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
-                       "error": "That username and password do not match an active account."},
+                       "error": _("That username and password do not match an active "
+                                  "account.")},
                       status=401)
     throttle.succeeded(username, address)
     account, staff = found

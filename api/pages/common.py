@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import SignedIn, check_csrf, csrf_token
 from api.inputs import CheckedRoute
-from cohort.errors import CohortError, ValidationFailed
+from cohort.dictionary import get_dictionary
+from cohort.errors import CohortError, FieldError, ValidationFailed
 from cohort.messages import LEGACY
 from cohort.messages import render as render_message
 from cohort.models import Deviation
 from cohort.services.deviations import describe
 from cohort.vocab import Role
+from forms import DataDictionary
 from forms.i18n import (
     LANGUAGES,
+    N_,
     current_language,
     format_date,
     format_datetime,
@@ -45,22 +49,92 @@ TEMPLATES.env.globals.update(current_language=current_language, LANGUAGES=LANGUA
                              language_name=language_name)
 FLASH = "flash"
 
-ROLE_LABELS = {
-    Role.OUTREACH_WORKER: "Outreach worker",
-    Role.RESEARCH_OFFICER: "Research officer",
-    Role.STATISTICIAN: "Statistician",
-    Role.ADMIN: "Data manager",
-}
-WINDOW_LABELS = {
-    "upcoming": "Upcoming", "due": "In window now", "overdue": "Window closed",
-    "complete": "Follow-up complete", "not_followed": "No longer followed",
-}
-STATUS_LABELS = {
-    "active": "Active", "withdrawn": "Withdrew", "deceased": "Deceased",
-    "lost_to_follow_up": "Not seen lately (lost to follow-up)", "returned": "Came back",
-}
+
+
+class Labels(Mapping[Any, str]):
+    """Words for codes (a role, a window state), marked with ``N_`` where defined and
+    given in the reader's language when looked up, so that every template and page that
+    shows them gets the reader's words without translating them itself."""
+
+    def __init__(self, source: Mapping[Any, str]) -> None:
+        self.source = dict(source)
+
+    def __getitem__(self, key: Any) -> str:
+        return gettext(self.source[key])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.source)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+ROLE_LABELS = Labels({
+    Role.OUTREACH_WORKER: N_("Outreach worker"),
+    Role.RESEARCH_OFFICER: N_("Research officer"),
+    Role.STATISTICIAN: N_("Statistician"),
+    Role.ADMIN: N_("Data manager"),
+})
+WINDOW_LABELS = Labels({
+    "upcoming": N_("Upcoming"), "due": N_("In window now"), "overdue": N_("Window closed"),
+    "complete": N_("Follow-up complete"), "not_followed": N_("No longer followed"),
+})
+STATUS_LABELS = Labels({
+    "active": N_("Active"), "withdrawn": N_("Withdrew"), "deceased": N_("Deceased"),
+    "lost_to_follow_up": N_("Not seen lately (lost to follow-up)"),
+    "returned": N_("Came back"),
+})
+#: Codes shown in lists; the English is the code in words, as it always read.
+GROUP_LABELS = Labels({"intervention": N_("intervention"), "comparison": N_("comparison")})
+SETTING_LABELS = Labels({
+    "squat": N_("squat"), "public_space": N_("public space"), "car_park": N_("car park"),
+    "vehicle": N_("vehicle"), "other_off_site": N_("other off site"),
+    "centre_premises": N_("centre premises"),
+})
+MODALITY_LABELS = Labels({"in_person": N_("in person"), "online": N_("online"),
+                          "phone": N_("phone")})
 TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABELS,
-                             STATUS_LABELS=STATUS_LABELS, describe=describe)
+                             STATUS_LABELS=STATUS_LABELS, GROUP_LABELS=GROUP_LABELS,
+                             SETTING_LABELS=SETTING_LABELS, MODALITY_LABELS=MODALITY_LABELS,
+                             describe=describe)
+
+#: Words the pages' own scripts write (drafts, branching checks, session count), English
+#: keys with ``{name}`` placeholders; the page carries them in the reader's language
+#: (``script_words``, a JSON block ``#page-words`` in base.html).
+SCRIPT_WORDS = (
+    # static/drafts.js
+    N_("Answers typed earlier on this phone ({time}) are filled in again."),
+    N_("Start again"),
+    # static/branching.js (the light checks of dictionary forms, online and offline)
+    N_("Please choose an answer."),
+    N_("Please answer this question."),
+    N_("Please enter a number."),
+    N_("Please enter a whole number."),
+    N_("Please enter a value of at least {min}."),
+    N_("Please enter a value of at least {min}, the answer to “{question}”."),
+    N_("Please enter a value of at most {max}."),
+    N_("Please enter a value of at most {max}, the answer to “{question}”."),
+    N_("Please enter a date up to today ({date})."),
+    N_("Please use at most {n} words."),
+    # static/sections.js
+    N_("Sections of this form"),
+    N_("{done} of {total} questions answered"),
+    # static/session.js
+    N_("{n} AERLI-trained worker ticked; the protocol asks for {needed} observing in person."),
+    N_("{n} AERLI-trained workers ticked; the protocol asks for {needed} observing in "
+       "person."),
+)
+
+
+def script_words(*more: tuple[str, ...]) -> dict[str, str]:
+    """English -> the reader's words for the pages' scripts (``SCRIPT_WORDS`` and
+    ``more``), with ``lang`` the reader's language (for dates)."""
+    words = {text: gettext(text) for group in (SCRIPT_WORDS, *more) for text in group}
+    words["lang"] = current_language()
+    return words
+
+
+TEMPLATES.env.globals.update(script_words=script_words)
 
 
 def page_router() -> APIRouter:
@@ -75,17 +149,20 @@ def flash(request: Request, text: str, kind: str = "ok") -> None:
     request.session[FLASH] = messages
 
 
-def flash_saved(request: Request, what: str, deviations: list[Deviation]) -> None:
-    """"Saved." — and, when a soft rule flagged the record, what it means in plain words."""
+def flash_saved(request: Request, saved: str, deviations: list[Deviation]) -> None:
+    """``saved`` ("Saved: M0 questionnaire of X.", in the reader's words) — and, when a soft
+    rule flagged the record, what it means in plain words."""
     if not deviations:
-        flash(request, f"Saved: {what}.")
+        flash(request, saved)
         return
-    notes = " ".join(_reason(d) for d in deviations)
-    flash(request, f"Saved: {what}. Please note: {notes} A research officer will review it; "
-          "nothing more is needed from you now.", "note")
+    notes = " ".join(deviation_reason(d) for d in deviations)
+    flash(request, gettext("{saved} Please note: {notes} A research officer will review it; "
+                           "nothing more is needed from you now.").format(saved=saved,
+                                                                          notes=notes),
+          "note")
 
 
-def _reason(deviation: Deviation, lang: str | None = None) -> str:
+def deviation_reason(deviation: Deviation, lang: str | None = None) -> str:
     """A deviation's reason without the participant's code (already shown on the page)."""
     if deviation.message_id == LEGACY:
         _, _, rest = deviation.message.partition(": ")
@@ -93,11 +170,29 @@ def _reason(deviation: Deviation, lang: str | None = None) -> str:
     return render_message(deviation.message_id, deviation.message_params, lang)
 
 
+def page_dictionary() -> DataDictionary:
+    """The study's dictionary with its questionnaire texts (labels, choices, notes, section
+    headers) in the reader's language; names, codes and logic are the same."""
+    return get_dictionary().in_language(current_language())
+
+
+def field_label(problem: FieldError) -> str:
+    """A refused answer's question as the reader reads it (their language's label)."""
+    dictionary = page_dictionary()
+    f = dictionary.fields.get(problem.field)
+    if f is None or dictionary is get_dictionary():
+        return problem.label or problem.field
+    return f.plain_label
+
+
 def plain_error(error: CohortError) -> str:
-    """An error for a page: each refused field named by its label, not its API name."""
+    """An error for a page, in the reader's language: each refused field named by its
+    label, not its API name."""
     if isinstance(error, ValidationFailed) and error.problems:
-        return " ".join(f"{p.label or p.field}: {p.message}" for p in error.problems)
-    return error.message
+        return " ".join(
+            gettext("{field}: {problem}").format(field=field_label(p), problem=p.text)
+            for p in error.problems)
+    return error.render()
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -12,9 +12,8 @@ from sqlmodel import Session
 from api.access import read_participant
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import FormPage, answers_from_form, form_page, locked_values
-from api.pages.common import flash_saved, page_router, redirect, render
+from api.pages.common import flash_saved, page_dictionary, page_router, redirect, render
 from api.pages.participants import field_errors
-from cohort.dictionary import get_dictionary
 from cohort.errors import CohortError, NotFound, StaleVersion, StudyLocked
 from cohort.messages import msg
 from cohort.models import Participant
@@ -30,6 +29,7 @@ from cohort.services.questionnaires import (
 from cohort.services.sessions import log_session, session_from_answers
 from cohort.vocab import Timepoint
 from forms.events import ONGOING_EVENT
+from forms.i18n import gettext as _
 
 router = page_router()
 #: A version or staff id typed in a form: ASCII digits an Integer column holds.
@@ -39,7 +39,8 @@ VISIT_DATE = "visit_date"
 
 
 def _fields(timepoint: Timepoint) -> list[Any]:
-    dictionary = get_dictionary()
+    """The visit's fields, worded in the reader's language (names and logic unchanged)."""
+    dictionary = page_dictionary()
     return [f for name in questionnaire_forms(timepoint) for f in dictionary.forms[name].fields]
 
 
@@ -77,7 +78,7 @@ def _page(session: Session, user: SignedIn, participant: Participant, timepoint:
               if tp != timepoint}
     # The visit's date first: it is what the hard rules check, and the first thing known.
     fields = sorted(_fields(timepoint), key=lambda f: f.name != VISIT_DATE)
-    return form_page(fields, values, errors, dictionary=get_dictionary(),
+    return form_page(fields, values, errors, dictionary=page_dictionary(),
                      new=record is None, event=schedule.event(timepoint), others=others,
                      context=_context(user, participant), today=today,
                      record=record_answers(participant, timepoint),
@@ -151,18 +152,18 @@ async def questionnaire_submit(code: str, tp: str, request: Request, user: Curre
         return _questionnaire_page(request, user, session, participant, timepoint, answers,
                                    errors, version=version, today=today, error=message,
                                    status=422)
-    flash_saved(request, f"{timepoint.value} questionnaire of {participant.code}",
-                saved.deviations)
+    flash_saved(request, _("Saved: {timepoint} questionnaire of {code}.").format(
+        timepoint=timepoint.value, code=participant.code), saved.deviations)
     return redirect(f"/participants/{participant.code}")
 
 
 def session_fields() -> list[Any]:
-    return list(get_dictionary().forms["aerli_session"].fields)
+    return list(page_dictionary().forms["aerli_session"].fields)
 
 
 def session_form_page(user: SignedIn, participant: Participant, values: dict[str, Any],
                   errors: dict[str, str], today: Any) -> FormPage:
-    return form_page(session_fields(), values, errors, dictionary=get_dictionary(),
+    return form_page(session_fields(), values, errors, dictionary=page_dictionary(),
                      new=True, event=ONGOING_EVENT, context=_context(user, participant),
                      today=today, until_today=("session_date",))
 
@@ -214,5 +215,6 @@ async def session_submit(code: str, request: Request, user: CurrentUser, session
         errors, message = field_errors(error, {"date": "session_date"})
         return session_page(request, user, session, participant, answers, errors, chosen,
                              message, 422, today=today)
-    flash_saved(request, f"AERLI session with {participant.code}", saved.deviations)
+    flash_saved(request, _("Saved: AERLI session with {code}.").format(code=participant.code),
+                saved.deviations)
     return redirect(f"/participants/{participant.code}")

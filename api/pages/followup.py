@@ -12,7 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CurrentUser, DbSession, Today
 from api.formview import answers_from_form, locked_values
-from api.pages.common import flash, page_router, plain_error, redirect, render
+from api.pages.common import (
+    Labels,
+    deviation_reason,
+    flash,
+    page_router,
+    plain_error,
+    redirect,
+    render,
+)
 from api.pages.entry import (
     WHOLE,
     session_fields,
@@ -24,7 +32,6 @@ from api.pages.participants import field_errors
 from api.problems import describe
 from cohort.errors import CohortError, NotFound
 from cohort.models import AerliSession
-from cohort.rules import plural
 from cohort.services import queries
 from cohort.services.participants import allowed_statuses, change_status, status_history
 from cohort.services.session_corrections import correct_session
@@ -36,6 +43,8 @@ from cohort.vocab import (
     Status,
     code_for,
 )
+from forms.i18n import N_, format_date, ngettext
+from forms.i18n import gettext as _
 
 router = page_router()
 
@@ -60,7 +69,8 @@ def _session_of(session: DbSession, user: CurrentUser, code: str,
     row = next((r for r in queries.list_sessions(session, actor=user.actor, code=code)
                 if r.record.id == session_id), None)
     if row is None:
-        raise NotFound(f"{participant.code} has no AERLI session with id {session_id}.")
+        raise NotFound(_("{code} has no AERLI session with id {id}.").format(
+            code=participant.code, id=session_id))
     return participant, row
 
 
@@ -77,7 +87,7 @@ def correction_form(code: str, session_id: int, request: Request, user: CurrentU
 async def correction_submit(code: str, session_id: int, request: Request, user: CurrentUser,
                             session: DbSession,
                             today: Today) -> HTMLResponse | RedirectResponse:
-    participant, _ = _session_of(session, user, code, session_id)
+    participant, _row = _session_of(session, user, code, session_id)
     form = await request.form()
     answers = answers_from_form(session_fields(), form, locked_values(
         session_form_page(user, participant, {}, {}, today)))
@@ -90,28 +100,31 @@ async def correction_submit(code: str, session_id: int, request: Request, user: 
     except CohortError as error:
         session.rollback()
         errors, message = field_errors(error, {"date": "session_date"})
-        why = message if "reason" in message.lower() else ""
+        why = message if error.message_id.startswith("session.correction_reason") else ""
         return session_page(request, user, session, participant, answers, errors, chosen,
                             message, describe(error)[0], today=today,
                             correcting={"id": session_id, "reason": reason, "error": why})
-    note = f"Corrected: AERLI session of {participant.code} on {done.record.session_date}."
+    note = _("Corrected: AERLI session of {code} on {date}.").format(
+        code=participant.code, date=format_date(done.record.session_date))
     if done.cleared:
-        note += " " + plural(len(done.cleared), "flag") + " cleared: " + " ".join(
-            d.resolution_comment or "" for d in done.cleared)
+        note += " " + ngettext("{n} flag cleared: {comments}", "{n} flags cleared: {comments}",
+                               len(done.cleared)).format(
+            n=len(done.cleared),
+            comments=" ".join(d.resolution_comment or "" for d in done.cleared))
     if done.raised:
-        note += " Please note: " + " ".join(d.message.partition(": ")[2] or d.message
-                                            for d in done.raised)
+        note += " " + _("Please note: {notes}").format(
+            notes=" ".join(deviation_reason(d) for d in done.raised))
     flash(request, note, "note" if done.raised else "ok")
     return redirect(f"/participants/{participant.code}")
 
 
-STATUS_WORDS = {
-    Status.WITHDRAWN: "Withdrew (their own choice)",
-    Status.DECEASED: "Deceased",
-    Status.LOST_TO_FOLLOW_UP: "Not seen lately (lost to follow-up)",
-    Status.RETURNED: "Came back (returned to follow-up)",
-    Status.ACTIVE: "Active",
-}
+STATUS_WORDS = Labels({
+    Status.WITHDRAWN: N_("Withdrew (their own choice)"),
+    Status.DECEASED: N_("Deceased"),
+    Status.LOST_TO_FOLLOW_UP: N_("Not seen lately (lost to follow-up)"),
+    Status.RETURNED: N_("Came back (returned to follow-up)"),
+    Status.ACTIVE: N_("Active"),
+})
 
 
 def _status_page(request: Request, user: CurrentUser, session: DbSession, code: str,
@@ -146,12 +159,13 @@ def status_submit(
         wanted = Status(status)
     except ValueError:
         return _status_page(request, user, session, code, today, values=values,
-                            error="Please choose the new status.", status=422)
+                            error=_("Please choose the new status."), status=422)
     try:
         when = date.fromisoformat(effective_date)
     except ValueError:
         return _status_page(request, user, session, code, today, values=values,
-                            error="Please give the date of this status (like 2026-03-31).",
+                            error=_("Please give the date of this status (like "
+                                    "2026-03-31)."),
                             status=422)
     try:
         change = change_status(session, actor=user.actor, code=code, status=wanted,
@@ -162,5 +176,6 @@ def status_submit(
             raise
         return _status_page(request, user, session, code, today, values=values,
                             error=plain_error(error), status=describe(error)[0])
-    flash(request, f"Recorded: {STATUS_WORDS[change.status]} from {change.effective_date}.")
+    flash(request, _("Recorded: {status} from {date}.").format(
+        status=STATUS_WORDS[change.status], date=format_date(change.effective_date)))
     return redirect(f"/participants/{code}")

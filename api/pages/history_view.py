@@ -14,13 +14,43 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from api.formview import choice_label
 from cohort.models import AuditEntry
 from forms.dictionary import DataDictionary
+from forms.i18n import N_
+from forms.i18n import gettext as _
 
-RECORD_NAMES = {"participant": "Participant", "questionnaire": "Questionnaire",
-                "aerli_session": "AERLI session", "status_change": "Status change",
-                "deviation": "Deviation", "screening": "Screening"}
-ACTION_NAMES = {"create": "created", "update": "changed"}
+#: What an audit entry did, by (table, action): whole phrases, so that a language whose
+#: words agree with the record (« Séance AERLI créée ») can say them.
+WHAT = {
+    ("participant", "create"): N_("Participant created"),
+    ("participant", "update"): N_("Participant changed"),
+    ("questionnaire", "create"): N_("Questionnaire created"),
+    ("questionnaire", "update"): N_("Questionnaire changed"),
+    ("aerli_session", "create"): N_("AERLI session created"),
+    ("aerli_session", "update"): N_("AERLI session changed"),
+    ("status_change", "create"): N_("Status change created"),
+    ("status_change", "update"): N_("Status change changed"),
+    ("deviation", "create"): N_("Deviation created"),
+    ("deviation", "update"): N_("Deviation changed"),
+    ("screening", "create"): N_("Screening created"),
+    ("screening", "update"): N_("Screening changed"),
+}
+#: Columns of records that are not dictionary questions, in words.
+COLUMN_LABELS = {
+    "code": N_("Code"), "group": N_("Group"), "status": N_("Status"),
+    "inclusion_date": N_("Inclusion date"), "consent_date": N_("Consent date"),
+    "timepoint": N_("Timepoint"), "visit_date": N_("Visit date"),
+    "session_date": N_("Session date"), "effective_date": N_("Effective date"),
+    "reason": N_("Reason"), "note": N_("Note"), "setting": N_("Setting"),
+    "modality": N_("Modality"), "product": N_("Product"),
+    "injection_site": N_("Injection site"), "risks": N_("Risks"), "topics": N_("Topics"),
+    "staff_ids": N_("Staff ids"), "in_window": N_("In window"),
+    "completeness": N_("Completeness"), "counts_for_protocol": N_("Counts for protocol"),
+    "age_at_inclusion": N_("Age at inclusion"), "year_of_birth": N_("Year of birth"),
+    "gender": N_("Gender"), "rule_id": N_("Rule id"), "severity": N_("Severity"),
+    "outcome": N_("Outcome"), "answers": N_("Answers"),
+}
 #: Columns of a created record that say nothing to a person reading the history.
 HIDDEN = frozenset({"id", "seq", "version", "created_at", "updated_at", "participant_id",
                     "centre_id", "record_id", "dedupe_key", "client_id"})
@@ -50,7 +80,9 @@ def _label(name: str, dictionary: DataDictionary) -> str:
     if f is not None and f.label:
         return f.label
     if base in STAFF_FIELDS and base.endswith("_id"):
-        return "Worker"
+        return _("Worker")
+    if base in COLUMN_LABELS:
+        return _(COLUMN_LABELS[base])
     return base.replace("_", " ").capitalize()
 
 
@@ -62,7 +94,7 @@ def _value(name: str, value: Any, dictionary: DataDictionary,
     base = name.removeprefix("answers.")
     if base in STAFF_FIELDS:
         try:
-            return names.get(int(value), f"staff #{value}")
+            return names.get(int(value), _("staff #{id}").format(id=value))
         except (TypeError, ValueError):
             return str(value)
     f = dictionary.fields.get(base)
@@ -78,9 +110,9 @@ def _value(name: str, value: Any, dictionary: DataDictionary,
                          for k, v in value.items())
     text = str(value)
     if f is not None and f.choices and text in f.choices:
-        return f"{f.choices[text]} ({text})"
+        return f"{choice_label(f, text, f.choices[text])} ({text})"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if text.isidentifier():  # a stored word (in_person): in words
         return text.replace("_", " ")
     return text
@@ -91,9 +123,9 @@ def _created(entry: AuditEntry, dictionary: DataDictionary,
     try:
         data = json.loads(entry.new_value or "{}")
     except ValueError:
-        return [Change("Record", "", entry.new_value or "")]
+        return [Change(_("Record"), "", entry.new_value or "")]
     if not isinstance(data, dict):
-        return [Change("Record", "", str(data))]
+        return [Change(_("Record"), "", str(data))]
     out: list[Change] = []
     for key, value in data.items():
         if key in HIDDEN:
@@ -112,9 +144,10 @@ def history_rows(entries: list[AuditEntry], *, names: Mapping[int, str],
     """One row per audit entry, oldest first, as it should read on the page."""
     rows = []
     for e in entries:
-        what = f"{RECORD_NAMES.get(e.table_name, e.table_name.replace('_', ' '))} " \
-               f"{ACTION_NAMES.get(e.action, e.action)}"
-        who = names.get(e.actor_id, f"staff #{e.actor_id}") if e.actor_id else "the system"
+        phrase = WHAT.get((e.table_name, e.action))
+        what = _(phrase) if phrase else f"{e.table_name.replace('_', ' ')} {e.action}"
+        who = names.get(e.actor_id, _("staff #{id}").format(id=e.actor_id)) \
+            if e.actor_id else _("the system")
         if e.action == "create" and e.field is None:
             changes = _created(e, dictionary, names)
         else:

@@ -27,8 +27,7 @@ from pydantic import ValidationError
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, SignedIn, Today, csrf_token
 from api.formview import form_page
-from api.pages.common import TEMPLATES, page_router, render
-from cohort.dictionary import get_dictionary
+from api.pages.common import TEMPLATES, page_dictionary, page_router, render
 from cohort.errors import ActionNotAllowed
 from cohort.schedule import get_schedule
 from cohort.services import queries
@@ -38,6 +37,8 @@ from cohort.services.monitoring import participant_overview
 from cohort.services.questionnaires import questionnaire_forms
 from cohort.services.sync import OfflineEntry, apply_entry
 from cohort.vocab import Channel, ExportKind, Timepoint
+from forms.i18n import N_, current_language
+from forms.i18n import gettext as _
 
 router = page_router()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -50,10 +51,10 @@ def date_defaults() -> dict[str, list[str]]:
             **{name: ["visit_date"] for name in get_schedule().names}}
 
 MANIFEST = {
-    "name": "OUTSIDER offline entry",
+    "name": N_("OUTSIDER offline entry"),
     "short_name": "OUTSIDER",
-    "description": "Enrol participants and enter visits and AERLI sessions with no network; "
-                   "entries are sent when the network comes back.",
+    "description": N_("Enrol participants and enter visits and AERLI sessions with no "
+                      "network; entries are sent when the network comes back."),
     "start_url": "/offline/",
     "scope": "/",
     "display": "standalone",
@@ -65,24 +66,101 @@ MANIFEST = {
 }
 
 
+#: Every word static/offline/app.js writes (its ``t("...")`` calls, English with ``{name}``
+#: placeholders), and the codes it shows in words (group, status); offline.html carries
+#: them in the reader's language with the shell, so the phone keeps them offline.
+OFFLINE_WORDS = (
+    N_("(no answer)"),
+    N_("(you)"),
+    N_("AERLI session"),
+    N_("AERLI-trained"),
+    N_("Both versions give the same answers."),
+    N_("Cancel"),
+    N_("Correct"),
+    N_("Correction of {timepoint}"),
+    N_("Discard"),
+    N_("Discard it and sign out"),
+    N_("Discard them and sign out"),
+    N_("Discard this entry? It was not saved and will be lost: {entry}"),
+    N_("Enrol a participant"),
+    N_("Follow-up complete"),
+    N_("Follow-up status"),
+    N_("Keep it and stay signed in"),
+    N_("Keep on this phone"),
+    N_("Keep theirs (discard mine)"),
+    N_("Keep them and stay signed in"),
+    N_("Kept on this phone: {entry}."),
+    N_("My centre's participants ({n})"),
+    N_("Needs attention ({n})"),
+    N_("New participant (code given when sent)"),
+    N_("Next: {timepoint} {opens} → {closes}"),
+    N_("No network: entries wait on this phone."),
+    N_("Not saved."),
+    N_("Not sent yet"),
+    N_("Nothing waiting."),
+    N_("Offline: entries are kept on this phone and sent later."),
+    N_("Online"),
+    N_("Outreach workers present"),
+    N_("Please sign in again to send."),
+    N_("Saved by someone else on {time} (version {version}). Answers that differ:"),
+    N_("Send mine as a correction"),
+    N_("Send now"),
+    N_("Sending…"),
+    N_("Sign in again to send entries and refresh the list:"),
+    N_("Sign in once with network to use this phone offline:"),
+    N_("Sign out and clear this phone"),
+    N_("Status"),
+    N_("The offline copy was wiped: nobody signed in on this phone for too long. Connect and "
+       "sign in again. Entries waiting to send are kept and will be sent after you sign in."),
+    N_("The server could not take them now; they will be sent later."),
+    N_("Theirs: {answer}"),
+    N_("Waiting to send ({n})"),
+    N_("Yours: {answer}"),
+    N_("list of {date}, usable offline until {until}"),
+    N_("made {time}"),
+    N_("new participant"),
+    N_("sign in"),
+    N_("the person enrolled on this phone"),
+    N_("{n} entries have not been sent. Signing out now discards them for good:"),
+    N_("{n} entry has not been sent. Signing out now discards it for good:"),
+    N_("{n} need attention."),
+    N_("{n} saved with a note for a research officer to review; nothing more is needed from "
+       "you."),
+    N_("{n} sent."),
+    N_("{timepoint} questionnaire"),
+    N_("Enrolment"),
+    N_("intervention"),
+    N_("comparison"),
+    N_("active"),
+    N_("withdrawn"),
+    N_("deceased"),
+    N_("lost to follow up"),
+    N_("returned"),
+)
+
+
 def _worker(user: SignedIn) -> SignedIn:
     """Offline entry is for outreach workers (rule scope.role), who work for one centre."""
     require_role(user.actor, "offline_entry")
     if user.actor.centre_id is None:
         raise ActionNotAllowed(
-            "scope.role", "Offline entry on a phone is for outreach workers of a centre.")
+            "scope.role", _("Offline entry on a phone is for outreach workers of a centre."))
     return user
 
 
 @router.get("/offline/", response_class=HTMLResponse)
 def offline_shell(request: Request) -> HTMLResponse:
-    """The app shell: the same for everyone, no study data (the worker's come as JSON)."""
-    return render(request, "offline.html")
+    """The app shell: the same for everyone, no study data (the worker's come as JSON);
+    its words (``OFFLINE_WORDS``) in the reader's language."""
+    return render(request, "offline.html", {"offline_words": OFFLINE_WORDS})
 
 
 @router.get("/offline/manifest.webmanifest", response_model=None)
 def manifest() -> Response:
-    return Response(json.dumps(MANIFEST), media_type="application/manifest+json")
+    """The app's manifest, its name and description in the reader's language."""
+    words = {**MANIFEST, "name": _(str(MANIFEST["name"])),
+             "description": _(str(MANIFEST["description"])), "lang": current_language()}
+    return Response(json.dumps(words), media_type="application/manifest+json")
 
 
 @router.get("/sw.js", response_model=None)
@@ -100,8 +178,9 @@ def _fields_html(fields: list[Any], env: str) -> dict[str, Any]:
 
 
 def _forms(user: SignedIn, today: Any) -> dict[str, Any]:
-    """Each form offline entry offers, rendered as the online pages render it."""
-    dictionary = get_dictionary()
+    """Each form offline entry offers, rendered as the online pages render it (in the
+    reader's language: the phone keeps the forms of whoever fetched them)."""
+    dictionary = page_dictionary()
     context = {"user-name": user.account.username, "user-role-name": user.role.value}
     out: dict[str, Any] = {}
 
@@ -179,7 +258,7 @@ async def offline_entry(request: Request, user: CurrentUser, session: DbSession,
     form = await request.form()
     raw = form.get("entry")
     if not isinstance(raw, str):
-        return _problem(400, "The request has no entry (form field 'entry').")
+        return _problem(400, _("The request has no entry (form field 'entry')."))
     try:
         entry = OfflineEntry.model_validate_json(raw)
     except ValidationError as error:

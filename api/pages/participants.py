@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.access import LOGGED_READ
 from api.deps import CurrentUser, DbSession, SignedIn, Today
 from api.formview import FormPage, answers_from_form, form_page, locked_values
-from api.pages.common import flash_saved, page_router, redirect, render
+from api.pages.common import flash_saved, page_dictionary, page_router, redirect, render
 from api.pages.gates import entry_refusal
 from api.pages.history_view import history_rows, staff_ids
 from api.problems import describe
@@ -25,6 +25,7 @@ from cohort.services.context import may
 from cohort.services.enrolment import enrol_screened, enrolment_from_answers
 from cohort.services.lockstate import lock_refusal
 from cohort.services.monitoring import participant_overview
+from forms.i18n import gettext as _
 
 router = page_router()
 
@@ -39,7 +40,7 @@ def field_errors(error: CohortError, renames: Mapping[str, str] = RULE_FIELDS,
     ``renames`` maps a rule's field (``date``) to the form's field (``visit_date``)."""
     if isinstance(error, ValidationFailed):
         return {p.field: p.text for p in error.problems}, (
-            "Some answers need correcting: see the messages next to them.")
+            _("Some answers need correcting: see the messages next to them."))
     if isinstance(error, ProtocolViolation) and error.field:
         name = renames.get(error.field, error.field)
         return {name: error.message}, error.message
@@ -86,7 +87,8 @@ def participant_list(
 
 
 def _enrol_fields() -> list[Any]:
-    return list(get_dictionary().forms["enrolment"].fields)
+    """The enrolment form's fields, worded in the reader's language."""
+    return list(page_dictionary().forms["enrolment"].fields)
 
 
 def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: dict[str, Any],
@@ -104,7 +106,7 @@ def _enrol_page(request: Request, user: SignedIn, session: DbSession, values: di
 def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str],
                 today: date | None = None) -> FormPage:
     event = next(iter(get_dictionary().events.events_for("enrolment")), None)
-    return form_page(_enrol_fields(), values, errors, dictionary=get_dictionary(), new=True,
+    return form_page(_enrol_fields(), values, errors, dictionary=page_dictionary(), new=True,
                      event=event, context={"user-name": user.account.username,
                                            "user-role-name": user.role.value},
                      today=today, until_today=("inclusion_date", "consent_date"))
@@ -113,7 +115,7 @@ def _enrol_form(user: SignedIn, values: dict[str, Any], errors: dict[str, str],
 @router.get("/participants/new", response_class=HTMLResponse)
 def enrol_form(request: Request, user: CurrentUser, session: DbSession,
                today: Today) -> HTMLResponse:
-    refused = entry_refusal(request, user, "Enrolment")
+    refused = entry_refusal(request, user, _("Enrolment"))
     if refused is not None:
         return refused
     defaults = {"inclusion_date": today.isoformat(), "consent_date": today.isoformat()}
@@ -137,8 +139,8 @@ async def enrol_submit(request: Request, user: CurrentUser, session: DbSession,
         # The API's status for the same refusal (403 for another centre, 404 unknown).
         return _enrol_page(request, user, session, answers, errors, message,
                            describe(error)[0], centre_code or "", today)
-    flash_saved(request, f"{saved.record.code} is enrolled. Please write this code on "
-                "their card", saved.deviations)
+    flash_saved(request, _("Saved: {code} is enrolled. Please write this code on their "
+                           "card.").format(code=saved.record.code), saved.deviations)
     return redirect(f"/participants/{saved.record.code}")
 
 
@@ -170,5 +172,5 @@ def history_page(code: str, request: Request, user: CurrentUser, session: DbSess
                  participant: Annotated[Participant, LOGGED_READ]) -> HTMLResponse:
     entries = queries.participant_history(session, actor=user.actor, code=code)
     names = queries.staff_names(session, actor=user.actor, ids=staff_ids(entries))
-    rows = history_rows(entries, names=names, dictionary=get_dictionary())
+    rows = history_rows(entries, names=names, dictionary=page_dictionary())
     return render(request, "history.html", {"p": participant, "rows": rows}, user=user)

@@ -26,6 +26,18 @@
   function missingOf(wrapper) { return wrapper.querySelector("select.missing-code"); }
   function parse(text) { try { return JSON.parse(text); } catch (e) { return null; } }
 
+  /* The checks' words in the reader's language (base.html's #page-words), English else. */
+  var WORDS = parse((document.getElementById("page-words") || {}).textContent || "{}") || {};
+  function t(text, params) {
+    var out = WORDS[text] || text;
+    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
+    return out;
+  }
+  function day(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    return m && WORDS.lang === "fr" ? m[3] + "/" + m[2] + "/" + m[1] : iso;
+  }
+
   /* Current answers: checkboxes as arrays of codes, other fields as strings ("" if blank);
    * a missing-data code chosen in the field's "Missing" list is its answer. */
   function answers() {
@@ -152,31 +164,34 @@
     var required = inputs.some(function (i) { return i.getAttribute("data-required"); });
     if (input.type === "radio") {
       if (required && !inputs.some(function (i) { return i.checked; })) {
-        message = "Please choose an answer.";
+        message = t("Please choose an answer.");
       }
     } else if (input.type !== "checkbox") {
       var value = input.value.trim();
       var kind = input.getAttribute("data-kind");
       var words = wrapper.getAttribute("data-wordlimit");
       if (!value) {
-        if (required) { message = "Please answer this question."; }
+        if (required) { message = t("Please answer this question."); }
       } else if (input.type === "number" || kind === "integer" || kind === "number") {
         var n = Number(value.replace(",", "."));
         var min = bound(input, "min"), max = bound(input, "max");
         var from = input.getAttribute("data-bound-label");
-        var whose = from ? ", the answer to \u201c" + from + "\u201d" : "";
-        if (isNaN(n)) { message = "Please enter a number."; }
-        else if (kind === "integer" && Math.floor(n) !== n) { message = "Please enter a whole number."; }
+        if (isNaN(n)) { message = t("Please enter a number."); }
+        else if (kind === "integer" && Math.floor(n) !== n) { message = t("Please enter a whole number."); }
         else if (min !== null && min !== "" && isNumber(min) && n < Number(min)) {
-          message = "Please enter a value of at least " + min + (input.getAttribute("data-min-field") ? whose : "") + ".";
+          message = from && input.getAttribute("data-min-field")
+            ? t("Please enter a value of at least {min}, the answer to \u201c{question}\u201d.", {min: min, question: from})
+            : t("Please enter a value of at least {min}.", {min: min});
         }
         else if (max !== null && max !== "" && isNumber(max) && n > Number(max)) {
-          message = "Please enter a value of at most " + max + (input.getAttribute("data-max-field") ? whose : "") + ".";
+          message = from && input.getAttribute("data-max-field")
+            ? t("Please enter a value of at most {max}, the answer to \u201c{question}\u201d.", {max: max, question: from})
+            : t("Please enter a value of at most {max}.", {max: max});
         }
       } else if (kind === "date" && input.max && value > input.max) {
-        message = "Please enter a date up to today (" + input.max + ").";
+        message = t("Please enter a date up to today ({date}).", {date: day(input.max)});
       } else if (words !== null && value.split(/\s+/).length > Number(words)) {
-        message = "Please use at most " + words + " words.";
+        message = t("Please use at most {n} words.", {n: words});
       }
     }
     setError(wrapper, message);

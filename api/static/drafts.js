@@ -13,6 +13,15 @@
 
   function store() { try { return window.localStorage; } catch (e) { return null; } }
 
+  /* The page's words in the reader's language (base.html's #page-words), English else. */
+  var WORDS = {};
+  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
+  function t(text, params) {
+    var out = WORDS[text] || text;
+    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
+    return out;
+  }
+
   function clearAll() {
     var s = store();
     if (!s) { return; }
@@ -72,12 +81,12 @@
     note.className = "flash flash-note";
     note.id = "draft-restored";
     note.setAttribute("role", "status");
-    note.appendChild(document.createTextNode("Answers typed earlier on this phone (" +
-      new Date(saved.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) +
-      ") are filled in again. "));
+    note.appendChild(document.createTextNode(t("Answers typed earlier on this phone ({time}) are filled in again.", {
+      time: new Date(saved.at).toLocaleTimeString(WORDS.lang ? [WORDS.lang] : [], { hour: "2-digit", minute: "2-digit" })
+    }) + " "));
     var discard = document.createElement("button");
     discard.type = "button";
-    discard.textContent = "Start again";
+    discard.textContent = t("Start again");
     discard.addEventListener("click", function () { s.removeItem(key); window.location.reload(); });
     note.appendChild(discard);
     form.parentNode.insertBefore(note, form);

@@ -34,9 +34,18 @@
     });
   }
 
+  /* Words in the reader's language (base.html's #page-words), English else. */
+  var WORDS = {};
+  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
+  function t(text, params) {
+    var out = WORDS[text] || text;
+    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
+    return out;
+  }
+
   var nav = document.createElement("nav");
   nav.className = "form-sections";
-  nav.setAttribute("aria-label", "Sections of this form");
+  nav.setAttribute("aria-label", t("Sections of this form"));
   var summary = document.createElement("div");
   summary.className = "progress-line";
   var words = document.createElement("span");
@@ -84,7 +93,7 @@
       l.a.classList.toggle("has-error", l.section.fields.some(function (w) { return w.classList.contains("has-error"); }));
       l.a.hidden = shown.length === 0;
     });
-    words.textContent = done + " of " + total + " questions answered";
+    words.textContent = t("{done} of {total} questions answered", {done: done, total: total});
     bar.value = total ? done / total : 0;
   }
   function current() {

@@ -6,6 +6,14 @@
   var form = out ? out.closest("form") : null;
   if (!form) { return; }
   var needed = Number(out.getAttribute("data-needed"));
+  /* The count's words in the reader's language (base.html's #page-words), English else. */
+  var WORDS = {};
+  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
+  function t(text, params) {
+    var s = WORDS[text] || text;
+    Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(params[k]); });
+    return s;
+  }
   function update() {
     var dateInput = form.querySelector("[name=session_date]");
     var day = dateInput ? dateInput.value : "";
@@ -13,8 +21,9 @@
       var since = b.getAttribute("data-trained-on");
       return b.checked && since && (!day || since <= day);
     }).length;
-    out.textContent = n + " AERLI-trained worker" + (n === 1 ? "" : "s") + " ticked; the protocol asks for " +
-      needed + " observing in person.";
+    out.textContent = n === 1
+      ? t("{n} AERLI-trained worker ticked; the protocol asks for {needed} observing in person.", {n: n, needed: needed})
+      : t("{n} AERLI-trained workers ticked; the protocol asks for {needed} observing in person.", {n: n, needed: needed});
     out.classList.toggle("short", n < needed);
   }
   form.addEventListener("change", update);

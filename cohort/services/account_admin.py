@@ -23,6 +23,7 @@ from cohort.services.context import Actor, batch, finish, in_batch, require_role
 from cohort.services.setup import centre_by_code, centre_ids_for, create_staff
 from cohort.services.signin import end_page_sessions, hash_password, revoke_all
 from cohort.vocab import Role
+from forms.i18n import LANGUAGES
 
 MIN_PASSWORD_LENGTH = MIN_LENGTH
 
@@ -243,3 +244,27 @@ def _staff_and_account(
     assert staff.id is not None  # noqa: S101
     return create_account(session, actor=actor, staff_id=staff.id, username=username,
                           password=password)
+
+
+def set_language(
+    session: Session, *, actor: Actor, account_id: int, language: str | None
+) -> Account:
+    """The language of a person's pages: ``fr``, ``en``, or None for "as my browser asks"
+    (``Accept-Language``). Each person chooses their own; data managers (and the local
+    command line) may set anyone's. Audited like every other change to an account.
+
+    ``language`` must be one the system speaks (``forms.i18n.LANGUAGES``) or None: the
+    page offers only those, so anything else is a caller's mistake (ValueError)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+    account = _account(session, account_id)
+    if actor.system is None and account.staff_id != actor.staff_id:
+        require_role(actor, "admin")
+    old = account.language
+    if old == language:
+        return account
+    account.language = language
+    session.add(account)
+    audit.record_changes(session, actor, "account", account_id, {"language": (old, language)})
+    finish(session)
+    return account

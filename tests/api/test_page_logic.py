@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jinja2 import Environment, FileSystemLoader
 
 from api.formview import form_page
+from api.pages.common import TEMPLATES
 from forms import load_dictionary_text
 from tests.api.browser_site import ARGS, CHROMIUM, SHOTS
 from tests.forms.helpers import csv_text, line
@@ -54,8 +54,8 @@ def tab() -> Iterator[Any]:
         line("n", "text", "Count", validation="integer")),
         missing_text="UNK, Unknown")
     page = form_page(list(d.fields.values()), {}, dictionary=d, new=True, event="m0_arm_1")
-    html = Environment(loader=FileSystemLoader(API / "templates"), autoescape=True) \
-        .from_string(PAGE).render(fields=page.fields, env=page.env,
+    # The pages' own environment: the templates' words go through its gettext.
+    html = TEMPLATES.env.from_string(PAGE).render(fields=page.fields, env=page.env,
                                   css=(API / "static" / "app.css").read_text())
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

@@ -19,6 +19,22 @@
   if (!app || !Q) { return; }
   var state = {bundle: null, entries: [], signin: false, expired: false};
 
+  /* The app's words in the reader's language, from the shell page (offline.html renders
+   * them with the shell, so the service worker keeps them with it); English else. */
+  var WORDS = {};
+  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (err) { WORDS = {}; }
+  function t(text, params) {
+    var out = WORDS[text] || text;
+    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
+    return out;
+  }
+  /* A date (ISO text) the reader's way: 31/03/2026 in French, ISO in English. */
+  function day(text) {
+    if (!text || WORDS.lang !== "fr") { return text; }
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+    return m ? m[3] + "/" + m[2] + "/" + m[1] + text.slice(10) : text;
+  }
+
   function $(sel) { return app.querySelector(sel); }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -50,7 +66,7 @@
     var d = new Date(text);
     if (isNaN(d.getTime())) { return text; }
     var h = d.getHours(), m = d.getMinutes();
-    return iso(d) + " " + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
+    return day(iso(d)) + " " + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
   }
   /* A field's question as the form words it (the server names fields by variable). */
   var labelCache = {};
@@ -82,13 +98,12 @@
     }).join(", ");
   }
 
-  var KIND_LABELS = {enrolment: "Enrolment", questionnaire: "", correction: "Correction of ",
-                     session: "AERLI session", status: "Follow-up status"};
+  var KIND_LABELS = {enrolment: "Enrolment", session: "AERLI session", status: "Follow-up status"};
   function describe(e) {
-    var who = e.participant || (e.after ? "the person enrolled on this phone" : "");
-    var what = e.kind === "questionnaire" ? e.timepoint + " questionnaire"
-      : e.kind === "correction" ? "Correction of " + e.timepoint : KIND_LABELS[e.kind];
-    var when = e.made_at ? " · made " + localTime(e.made_at) : "";
+    var who = e.participant || (e.after ? t("the person enrolled on this phone") : "");
+    var what = e.kind === "questionnaire" ? t("{timepoint} questionnaire", {timepoint: e.timepoint})
+      : e.kind === "correction" ? t("Correction of {timepoint}", {timepoint: e.timepoint}) : t(KIND_LABELS[e.kind]);
+    var when = e.made_at ? " · " + t("made {time}", {time: localTime(e.made_at)}) : "";
     return what + (who ? " · " + who : "") + when;
   }
 
@@ -128,19 +143,19 @@
 
   function sendNow() {
     var status = $("#send-status");
-    if (status) { status.textContent = "Sending…"; }
+    if (status) { status.textContent = t("Sending…"); }
     return Q.sendAll().then(function (s) {
       state.signin = s.stopped === "signin";
       var done = s.saved ? refreshData() : Promise.resolve();
       return done.then(reloadEntries).then(function () {
         var msg = $("#send-status");
         if (!msg) { return s; }
-        msg.textContent = s.stopped === "offline" ? "No network: entries wait on this phone."
-          : s.stopped === "signin" ? "Please sign in again to send."
-          : s.stopped === "server" ? "The server could not take them now; they will be sent later."
-          : (s.saved ? s.saved + " sent. " : "") +
-            (s.flagged ? s.flagged + " saved with a note for a research officer to review; nothing more is needed from you. " : "") +
-            (s.attention ? s.attention + " need attention." : "");
+        msg.textContent = s.stopped === "offline" ? t("No network: entries wait on this phone.")
+          : s.stopped === "signin" ? t("Please sign in again to send.")
+          : s.stopped === "server" ? t("The server could not take them now; they will be sent later.")
+          : (s.saved ? t("{n} sent.", {n: s.saved}) + " " : "") +
+            (s.flagged ? t("{n} saved with a note for a research officer to review; nothing more is needed from you.", {n: s.flagged}) + " " : "") +
+            (s.attention ? t("{n} need attention.", {n: s.attention}) : "");
         return s;
       });
     });
@@ -161,46 +176,46 @@
     $("#form-view").hidden = true;
     home.hidden = false;
     var net = el("p", {id: "net", "class": "flash " + (navigator.onLine ? "flash-ok" : "flash-note"),
-                       text: navigator.onLine ? "Online" : "Offline: entries are kept on this phone and sent later."});
+                       text: navigator.onLine ? t("Online") : t("Offline: entries are kept on this phone and sent later.")});
     home.appendChild(net);
     if (state.expired) {
       home.appendChild(el("p", {"class": "flash flash-note", id: "expired",
-        text: "The offline copy was wiped: nobody signed in on this phone for too long. Connect and sign in again. Entries waiting to send are kept and will be sent after you sign in."}));
+        text: t("The offline copy was wiped: nobody signed in on this phone for too long. Connect and sign in again. Entries waiting to send are kept and will be sent after you sign in.")}));
     }
     if (state.signin || !b) {
       home.appendChild(el("p", {id: "signin"}, [
-        document.createTextNode(b ? "Sign in again to send entries and refresh the list: " : "Sign in once with network to use this phone offline: "),
-        el("a", {href: "/login?next=/offline/", text: "sign in"})]));
+        document.createTextNode((b ? t("Sign in again to send entries and refresh the list:") : t("Sign in once with network to use this phone offline:")) + " "),
+        el("a", {href: "/login?next=/offline/", text: t("sign in")})]));
     }
     if (b) {
       var until = new Date(b.device_fetched + b.offline_days * DAY);
       home.appendChild(el("p", {"class": "muted small", id: "who",
-        text: b.worker.username + " · " + b.worker.centre + " " + b.worker.centre_name +
-              " · list of " + iso(new Date(b.device_fetched)) + ", usable offline until " + iso(until)}));
-      home.appendChild(el("p", {}, [button("Enrol a participant", "primary", function () { openForm({kind: "enrolment"}); })]));
+        text: b.worker.username + " · " + b.worker.centre + " " + b.worker.centre_name + " · " +
+              t("list of {date}, usable offline until {until}", {date: day(iso(new Date(b.device_fetched))), until: day(iso(until))})}));
+      home.appendChild(el("p", {}, [button(t("Enrol a participant"), "primary", function () { openForm({kind: "enrolment"}); })]));
     }
     renderQueue(home);
     if (b) { renderParticipants(home, b); }
-    home.appendChild(el("p", {}, [button("Sign out and clear this phone", "", function () { signOut(); })]));
+    home.appendChild(el("p", {}, [button(t("Sign out and clear this phone"), "", function () { signOut(); })]));
   }
 
   function renderQueue(home) {
     var attention = state.entries.filter(function (e) { return e.state !== "waiting"; });
     var waiting = state.entries.filter(function (e) { return e.state === "waiting"; });
     if (attention.length) {
-      home.appendChild(el("h2", {text: "Needs attention (" + attention.length + ")"}));
+      home.appendChild(el("h2", {text: t("Needs attention ({n})", {n: attention.length})}));
       var list = el("ul", {"class": "cards", id: "attention"});
       attention.forEach(function (e) { list.appendChild(attentionCard(e)); });
       home.appendChild(list);
     }
-    home.appendChild(el("h2", {text: "Waiting to send (" + waiting.length + ")"}));
+    home.appendChild(el("h2", {text: t("Waiting to send ({n})", {n: waiting.length})}));
     var ul = el("ul", {"class": "cards", id: "waiting"});
     waiting.forEach(function (e) {
       ul.appendChild(el("li", {"class": "card", "data-uuid": e.uuid, text: describe(e)}));
     });
-    if (!waiting.length) { ul.appendChild(el("li", {"class": "muted", text: "Nothing waiting."})); }
+    if (!waiting.length) { ul.appendChild(el("li", {"class": "muted", text: t("Nothing waiting.")})); }
     home.appendChild(ul);
-    home.appendChild(el("p", {}, [button("Send now", "", function () { sendNow(); })]));
+    home.appendChild(el("p", {}, [button(t("Send now"), "", function () { sendNow(); })]));
     home.appendChild(el("p", {id: "send-status", "class": "muted", role: "status", text: ""}));
   }
 
@@ -208,7 +223,7 @@
     var o = e.outcome || {};
     var card = el("li", {"class": "card state-overdue", "data-uuid": e.uuid}, [
       el("strong", {text: describe(e)}),
-      el("p", {"class": "error reason", text: o.message || "Not saved."})]);
+      el("p", {"class": "error reason", text: o.message || t("Not saved.")})]);
     var errors = o.errors || {};
     Object.keys(errors).forEach(function (k) {
       if (errors[k] === o.message) { return; }
@@ -217,19 +232,19 @@
     if (e.state === "conflict" && o.theirs) {
       card.appendChild(conflictTable(e, o.theirs));
       card.appendChild(el("p", {"class": "review"}, [
-        button("Keep theirs (discard mine)", "", function () {
+        button(t("Keep theirs (discard mine)"), "", function () {
           Q.deleteEntry(e.uuid).then(reloadEntries);
         }),
-        button("Send mine as a correction", "primary", function () {
+        button(t("Send mine as a correction"), "primary", function () {
           e.kind = "correction"; e.expected_version = o.theirs.version; e.state = "waiting"; e.outcome = null;
           Q.putEntry(e).then(function () { askSync(); return sendNow(); });
         })]));
       return card;
     }
     card.appendChild(el("p", {"class": "review"}, [
-      button("Correct", "primary", function () { openForm(e); }),
-      button("Discard", "", function () {
-        if (window.confirm("Discard this entry? It was not saved and will be lost: " + describe(e))) {
+      button(t("Correct"), "primary", function () { openForm(e); }),
+      button(t("Discard"), "", function () {
+        if (window.confirm(t("Discard this entry? It was not saved and will be lost: {entry}", {entry: describe(e)}))) {
           Q.deleteEntry(e.uuid).then(reloadEntries);
         }
       })]));
@@ -249,22 +264,22 @@
     });
     /* One block per question (no table: nothing cut off on a 390 px screen). */
     var box = el("div", {"class": "conflict"}, [el("p", {"class": "small muted",
-      text: "Saved by someone else on " + localTime(theirs.saved_at) + " (version " + theirs.version + "). Answers that differ:"})]);
+      text: t("Saved by someone else on {time} (version {version}). Answers that differ:", {time: localTime(theirs.saved_at), version: theirs.version})})]);
     rows.forEach(function (k) {
       box.appendChild(el("div", {"class": "diff", "data-field-name": k}, [
         el("strong", {text: labelOf(key, k)}),
-        el("div", {"class": "theirs", text: "Theirs: " + (answerText(key, k, theirs.answers[k]) || "(no answer)")}),
-        el("div", {"class": "mine", text: "Yours: " + (answerText(key, k, e.answers[k]) || "(no answer)")})]));
+        el("div", {"class": "theirs", text: t("Theirs: {answer}", {answer: answerText(key, k, theirs.answers[k]) || t("(no answer)")})}),
+        el("div", {"class": "mine", text: t("Yours: {answer}", {answer: answerText(key, k, e.answers[k]) || t("(no answer)")})})]));
     });
-    if (!rows.length) { box.appendChild(el("p", {text: "Both versions give the same answers."})); }
+    if (!rows.length) { box.appendChild(el("p", {text: t("Both versions give the same answers.")})); }
     return box;
   }
 
   function renderParticipants(home, b) {
-    home.appendChild(el("h2", {text: "My centre's participants (" + b.participants.length + ")"}));
+    home.appendChild(el("h2", {text: t("My centre's participants ({n})", {n: b.participants.length})}));
     var ul = el("ul", {"class": "cards", id: "participant-list"});
     b.participants.forEach(function (p) {
-      var next = p.next_timepoint ? "Next: " + p.next_timepoint + " " + p.next_opens + " → " + p.next_closes : "Follow-up complete";
+      var next = p.next_timepoint ? t("Next: {timepoint} {opens} → {closes}", {timepoint: p.next_timepoint, opens: day(p.next_opens), closes: day(p.next_closes)}) : t("Follow-up complete");
       var actions = el("p", {"class": "review"});
       ["M0", "M6", "M12"].forEach(function (tp) {
         if (p.done.indexOf(tp) < 0) {
@@ -272,20 +287,20 @@
             function () { openForm({kind: "questionnaire", timepoint: tp, participant: p.code}); }));
         }
       });
-      actions.appendChild(button("AERLI session", "", function () { openForm({kind: "session", participant: p.code}); }));
-      actions.appendChild(button("Status", "", function () { openForm({kind: "status", participant: p.code}); }));
+      actions.appendChild(button(t("AERLI session"), "", function () { openForm({kind: "session", participant: p.code}); }));
+      actions.appendChild(button(t("Status"), "", function () { openForm({kind: "status", participant: p.code}); }));
       ul.appendChild(el("li", {"class": "card state-" + p.window_state, "data-code": p.code}, [
         el("strong", {"class": "code", text: p.code}),
-        el("span", {"class": "muted", text: " " + p.group + " · " + p.status.replace(/_/g, " ")}),
+        el("span", {"class": "muted", text: " " + t(p.group) + " · " + t(p.status.replace(/_/g, " "))}),
         el("div", {text: next}), actions]));
     });
     /* People enrolled on this phone, not sent yet: visits can be entered for them too. */
     state.entries.filter(function (e) { return e.kind === "enrolment"; }).forEach(function (e) {
       var actions = el("p", {"class": "review"}, [
         button("M0", "primary", function () { openForm({kind: "questionnaire", timepoint: "M0", after: e.uuid}); }),
-        button("AERLI session", "", function () { openForm({kind: "session", after: e.uuid}); })]);
+        button(t("AERLI session"), "", function () { openForm({kind: "session", after: e.uuid}); })]);
       ul.insertBefore(el("li", {"class": "card", "data-after": e.uuid}, [
-        el("strong", {text: "New participant (code given when sent)"}),
+        el("strong", {text: t("New participant (code given when sent)")}),
         el("div", {"class": "muted", text: describe(e)}), actions]), ul.firstChild);
     });
     home.appendChild(ul);
@@ -302,9 +317,9 @@
     view.innerHTML = "";
     $("#home").hidden = true;
     view.hidden = false;
-    var who = entry.participant || (entry.after ? "new participant" : "");
-    var title = (entry.kind === "enrolment" ? "Enrol a participant" : entry.kind === "session" ? "AERLI session"
-      : entry.kind === "status" ? "Follow-up status" : entry.timepoint + " questionnaire") + (who ? " · " + who : "");
+    var who = entry.participant || (entry.after ? t("new participant") : "");
+    var title = (entry.kind === "enrolment" ? t("Enrol a participant") : entry.kind === "session" ? t("AERLI session")
+      : entry.kind === "status" ? t("Follow-up status") : t("{timepoint} questionnaire", {timepoint: entry.timepoint})) + (who ? " · " + who : "");
     view.appendChild(el("h1", {text: title}));
     var env = JSON.parse(spec.env);
     env.today = today();
@@ -316,8 +331,8 @@
     fields.innerHTML = spec.html;
     form.appendChild(fields);
     if (entry.kind === "session") { form.appendChild(staffChoices(entry)); }
-    form.appendChild(el("button", {type: "submit", "class": "primary", text: "Keep on this phone"}));
-    form.appendChild(button("Cancel", "", function () { render(); }));
+    form.appendChild(el("button", {type: "submit", "class": "primary", text: t("Keep on this phone")}));
+    form.appendChild(button(t("Cancel"), "", function () { render(); }));
     view.appendChild(form);
     if (entry.answers) { fill(form, entry.answers); showErrors(form, (entry.outcome || {}).errors || {}); }
     else {
@@ -342,12 +357,12 @@
   function staffChoices(entry) {
     var b = state.bundle;
     var chosen = entry.staff_ids || [b.worker.staff_id];
-    var box = el("fieldset", {"class": "field", id: "field-staff"}, [el("legend", {text: "Outreach workers present"})]);
+    var box = el("fieldset", {"class": "field", id: "field-staff"}, [el("legend", {text: t("Outreach workers present")})]);
     var choices = el("div", {"class": "choices"});
     b.staff.forEach(function (s) {
       var input = el("input", {type: "checkbox", name: "staff_ids", value: String(s.id)});
       input.checked = chosen.indexOf(s.id) >= 0;
-      var label = s.name + (s.id === b.worker.staff_id ? " (you)" : "") + (s.trained ? " · AERLI-trained" : "");
+      var label = s.name + (s.id === b.worker.staff_id ? " " + t("(you)") : "") + (s.trained ? " · " + t("AERLI-trained") : "");
       choices.appendChild(el("label", {"class": "choice"}, [input, el("span", {text: label})]));
     });
     box.appendChild(choices);
@@ -429,7 +444,7 @@
       return reloadEntries();
     }).then(function () {
       var status = $("#send-status");
-      if (status) { status.textContent = "Kept on this phone: " + describe(e) + "."; }
+      if (status) { status.textContent = t("Kept on this phone: {entry}.", {entry: describe(e)}); }
       if (navigator.onLine) { sendNow(); }
     });
   }
@@ -464,15 +479,16 @@
       view.hidden = false;
       var list = el("ul", {id: "discard-list"});
       left.forEach(function (e) { list.appendChild(el("li", {text: describe(e)})); });
-      view.appendChild(el("h1", {text: "Not sent yet"}));
+      var one = left.length === 1;
+      view.appendChild(el("h1", {text: t("Not sent yet")}));
       view.appendChild(el("p", {"class": "flash flash-error", id: "discard-warning",
-        text: left.length + (left.length === 1 ? " entry has" : " entries have") +
-              " not been sent. Signing out now discards " + (left.length === 1 ? "it" : "them") + " for good:"}));
+        text: one ? t("{n} entry has not been sent. Signing out now discards it for good:", {n: left.length})
+          : t("{n} entries have not been sent. Signing out now discards them for good:", {n: left.length})}));
       view.appendChild(list);
       view.appendChild(el("p", {"class": "review"}, [
-        button(left.length === 1 ? "Keep it and stay signed in" : "Keep them and stay signed in",
+        button(one ? t("Keep it and stay signed in") : t("Keep them and stay signed in"),
                "primary", function () { render(); }),
-        button(left.length === 1 ? "Discard it and sign out" : "Discard them and sign out",
+        button(one ? t("Discard it and sign out") : t("Discard them and sign out"),
                "", function () { leave(); })]));
     });
   }

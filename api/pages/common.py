@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -51,47 +51,63 @@ FLASH = "flash"
 
 
 
-class Labels(Mapping[Any, str]):
-    """Words for codes (a role, a window state), marked with ``N_`` where defined and
-    given in the reader's language when looked up, so that every template and page that
-    shows them gets the reader's words without translating them itself."""
+K = TypeVar("K", bound=Hashable)
 
-    def __init__(self, source: Mapping[Any, str]) -> None:
-        self.source = dict(source)
 
-    def __getitem__(self, key: Any) -> str:
-        return gettext(self.source[key])
+class Words(Mapping[K, str]):
+    """Words for codes (a role, a window state, a rule), made in the reader's language when
+    read, so that a template keeps writing ``ROLE_LABELS[role]`` and a page rendered for a
+    French reader gets French. Made once per language (the catalogues do not change while
+    the server runs). Keys are codes and never change."""
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.source)
+    def __init__(self, words: Callable[[], Mapping[K, str]]) -> None:
+        self._make = words
+        self._made: dict[str, Mapping[K, str]] = {}
+
+    def _words(self) -> Mapping[K, str]:
+        lang = current_language()
+        if lang not in self._made:
+            self._made[lang] = self._make()
+        return self._made[lang]
+
+    def __getitem__(self, key: K) -> str:
+        return self._words()[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._words())
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self._words())
 
 
-ROLE_LABELS = Labels({
+def marked(source: Mapping[K, str]) -> Words[K]:
+    """``Words`` of English marked with ``N_`` where defined."""
+    return Words(lambda: {key: gettext(text) for key, text in source.items()})
+
+
+ROLE_LABELS = marked({
     Role.OUTREACH_WORKER: N_("Outreach worker"),
     Role.RESEARCH_OFFICER: N_("Research officer"),
     Role.STATISTICIAN: N_("Statistician"),
     Role.ADMIN: N_("Data manager"),
 })
-WINDOW_LABELS = Labels({
+WINDOW_LABELS = marked({
     "upcoming": N_("Upcoming"), "due": N_("In window now"), "overdue": N_("Window closed"),
     "complete": N_("Follow-up complete"), "not_followed": N_("No longer followed"),
 })
-STATUS_LABELS = Labels({
+STATUS_LABELS = marked({
     "active": N_("Active"), "withdrawn": N_("Withdrew"), "deceased": N_("Deceased"),
     "lost_to_follow_up": N_("Not seen lately (lost to follow-up)"),
     "returned": N_("Came back"),
 })
 #: Codes shown in lists; the English is the code in words, as it always read.
-GROUP_LABELS = Labels({"intervention": N_("intervention"), "comparison": N_("comparison")})
-SETTING_LABELS = Labels({
+GROUP_LABELS = marked({"intervention": N_("intervention"), "comparison": N_("comparison")})
+SETTING_LABELS = marked({
     "squat": N_("squat"), "public_space": N_("public space"), "car_park": N_("car park"),
     "vehicle": N_("vehicle"), "other_off_site": N_("other off site"),
     "centre_premises": N_("centre premises"),
 })
-MODALITY_LABELS = Labels({"in_person": N_("in person"), "online": N_("online"),
+MODALITY_LABELS = marked({"in_person": N_("in person"), "online": N_("online"),
                           "phone": N_("phone")})
 TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, WINDOW_LABELS=WINDOW_LABELS,
                              STATUS_LABELS=STATUS_LABELS, GROUP_LABELS=GROUP_LABELS,

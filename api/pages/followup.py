@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import CurrentUser, DbSession, Today
 from api.formview import answers_from_form, locked_values
 from api.pages.common import (
-    Labels,
     deviation_reason,
     flash,
+    marked,
     page_router,
     plain_error,
     redirect,
@@ -118,7 +118,7 @@ async def correction_submit(code: str, session_id: int, request: Request, user: 
     return redirect(f"/participants/{participant.code}")
 
 
-STATUS_WORDS = Labels({
+STATUS_WORDS = marked({
     Status.WITHDRAWN: N_("Withdrew (their own choice)"),
     Status.DECEASED: N_("Deceased"),
     Status.LOST_TO_FOLLOW_UP: N_("Not seen lately (lost to follow-up)"),

@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from analysis.jobs import may_analyse, may_export_free_text
 from api.deps import CurrentUser, DbSession, Today
 from api.jobs_web import job_out, queue_analysis, queue_export, stream_file
-from api.pages.common import page_router, plain_error, redirect, render, render_error
-from api.pages.review_views import Words
+from api.pages.common import Words, page_router, plain_error, redirect, render, render_error
 from cohort.errors import CohortError
 from cohort.jobs import store
 from cohort.services.access import PURPOSES

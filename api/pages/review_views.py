@@ -9,37 +9,12 @@ French. Keys are codes and never change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
-from api.pages.common import TEMPLATES
+from api.pages.common import TEMPLATES, Words
 from cohort.messages import render as render_message
 from cohort.rules import RULES
 from forms.i18n import current_language, format_date, pgettext
-
-
-class Words(Mapping[str, str]):
-    """A read-only mapping from codes to words, made in the reader's language each time it
-    is read (``words()`` returns the whole mapping for the current reader)."""
-
-    def __init__(self, words: Callable[[], dict[str, str]]) -> None:
-        self._make = words
-        self._made: dict[str, dict[str, str]] = {}  # per language: catalogues are fixed
-
-    def _words(self) -> dict[str, str]:
-        lang = current_language()
-        if lang not in self._made:
-            self._made[lang] = self._make()
-        return self._made[lang]
-
-    def __getitem__(self, key: str) -> str:
-        return self._words()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._words())
-
-    def __len__(self) -> int:
-        return len(self._words())
 
 
 def _rule_names() -> dict[str, str]:

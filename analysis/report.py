@@ -32,6 +32,7 @@ from forms.i18n import (
     current_language,
     format_date,
     format_datetime,
+    format_percent,
     gettext,
     ngettext,
     pgettext,
@@ -414,6 +415,9 @@ def render_report(results: ReportResults, lang: str | None = None) -> str:
             if lang == DEFAULT else _and_words(
                 [v.name for v in data.config.schedule.follow_ups]),
             "figures": figures,
+            # A "%" in a {% trans %} block without variables is extracted as "%" but looked
+            # up as "%%" (newstyle gettext): percentages go in as variables.
+            "five_percent": format_percent(0.05, 0, lang),
         }
         r, o = results.retention, results.outcomes
         if r is not None:

@@ -273,7 +273,8 @@ def discrete_time_ltfu(participants: pd.DataFrame, closes: Sequence[int], *,
     fit = fit_clustered_logit(frame, formula, cluster)
     table = frame.groupby(["visit", "group_itt"])["lost"].agg(["sum", "count"]).reset_index()
     table = table.rename(columns={"sum": "lost", "count": "at_risk"})
-    return DiscreteTimeResult(formula + f"  [logit, clustered on {cluster}, bias-reduced]",
+    return DiscreteTimeResult(Note(N_("{formula}  [logit, clustered on {cluster}, "
+                                      "bias-reduced]"), formula=formula, cluster=cluster),
                               len(frame), fit.n_clusters, fit.summary, table, fit.notes)
 
 

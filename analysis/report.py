@@ -59,6 +59,7 @@ class Report:
 #: Columns whose values are names or codes (model terms, variables, centres, formulas):
 #: shown as they are in every language.
 _CODE_COLUMNS = frozenset({"term", "variable", "outcome", "formula", "centre_code"})
+_TOTALS = frozenset({"All centres", "All", "all centres", "all"})
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 _PERCENT = re.compile(r"(?<=\d)%")
 
@@ -66,8 +67,10 @@ _PERCENT = re.compile(r"(?<=\d)%")
 def _cell_words(value: str, column: str, lang: str) -> str:
     """A text cell in ``lang``: the words of a value, and numbers written in the text
     (Table 1's ``12 (34.5%)``, an ``or_ci``) with the language's decimal sign."""
-    if lang == DEFAULT or column in _CODE_COLUMNS:
+    if lang == DEFAULT:
         return value
+    if column in _CODE_COLUMNS:  # names and codes; "All centres" is a row's words
+        return str(word(value, lang)) if value in _TOTALS else value
     text = str(word(value, lang))
     text = _DECIMAL_POINT.sub(",", text)
     return _PERCENT.sub("\u00a0%", text)
@@ -284,7 +287,7 @@ def save_report(results: ReportResults, out_dir: Path, *, lang: str | None = Non
         spreadsheet_safe(df).to_csv(path, index=False)
         files.append(path)
 
-    with use_language(lang) as lang:
+    with use_language(lang or current_language()) as lang:
         files += draw_figures(results, out_dir / "figures", lang=lang)
         r, o = results.retention, results.outcomes
         if r is not None:
@@ -319,7 +322,7 @@ def save_report(results: ReportResults, out_dir: Path, *, lang: str | None = Non
 
 def results_text(results: ReportResults, lang: str | None = None) -> str:
     """Every result in one shape (title, summary, notes), in ``lang``."""
-    with use_language(lang) as lang:
+    with use_language(lang or current_language()) as lang:
         return "\n\n".join(f"== {_title(title, lang)}\n{res.to_text(lang)}"
                            for title, res in results.shown) + "\n"
 
@@ -343,7 +346,7 @@ def draw_figures(results: ReportResults, fig_dir: Path, *, lang: str | None = No
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    with use_language(lang) as lang:
+    with use_language(lang or current_language()) as lang:
         r, o = results.retention, results.outcomes
         if r is not None:
             files.append(plots.km_plot(
@@ -400,7 +403,7 @@ def render_report(results: ReportResults, lang: str | None = None) -> str:
     """The HTML report of ``results`` in ``lang`` (default: the reader's language)."""
     from analysis.table1 import max_abs_smd
 
-    with use_language(lang) as lang:
+    with use_language(lang or current_language()) as lang:
         data = results.data
         snapshot = data.snapshot
         figures = {name: f"figures/{name}.png" for name in FIGURES}

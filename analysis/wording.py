@@ -158,6 +158,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
      N_("{visit} vs {base}, intervention group")),
     (re.compile(r"^(?P<visit>\S+) questionnaire$"), N_("{visit} questionnaire")),
     (re.compile(r"^log-rank by (?P<by>\S+)$"), N_("log-rank by {by}")),
+    (re.compile(r"^completion of (?P<visit>\S+) \(logit\)$"),
+     N_("completion of {visit} (logit)")),
     (re.compile(r"^multiple imputation \(MICE, (?P<n>\d+) imputations\)$"),
      N_("multiple imputation (MICE, {n} imputations)")),
 ]

@@ -493,7 +493,7 @@ def render_report(results: ReportResults, lang: str | None = None) -> str:
                 "notes": [local(n, lang) for n in o.notes],
             }
         ctx["specs"] = [_spec_words(s, lang) for s in results.specs]
-        return _environment().get_template("report.html").render(**ctx)
+        return str(_environment().get_template("report.html").render(**ctx))
 
 
 def _spec_words(spec: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class Result(Protocol):
 
     notes: list[str]
 
-    def to_text(self) -> str: ...
+    def to_text(self, lang: str | None = None) -> str: ...
 
 
 class ResultBase:

@@ -41,6 +41,11 @@ def _retained() -> str:
 def km_plot(km: Any, path: Path, *, title: str, xlabel: str | None = None,
             max_levels: int = 8) -> Path:
     """Kaplan–Meier curves with 95% bands and the numbers at risk below the axis."""
+    return _save(km_figure(km, title=title, xlabel=xlabel, max_levels=max_levels), path)
+
+
+def km_figure(km: Any, *, title: str, xlabel: str | None = None, max_levels: int = 8) -> Any:
+    """The figure of :func:`km_plot`, unsaved (tests inspect its labels)."""
     from lifelines.plotting import add_at_risk_counts
 
     plt = _plt()
@@ -60,9 +65,7 @@ def km_plot(km: Any, path: Path, *, title: str, xlabel: str | None = None,
                            labels=[word(f.label) for f in fitters])
     _at_risk_in_language(fig, ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _at_risk_in_language(fig: Any, ax: Any) -> None:

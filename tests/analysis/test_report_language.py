@@ -131,7 +131,7 @@ def test_rendering_is_deterministic_per_language(results: ReportResults, english
 
 def test_figures_are_labelled_in_the_readers_language(results: ReportResults,
                                                       french: str) -> None:
-    from analysis.plots import _plt, km_panels_figure, proportions_figure
+    from analysis.plots import _plt, km_figure, km_panels_figure, proportions_figure
 
     props = results.outcomes.proportions
     props = props[props["outcome"] == "any_risk_practice"]
@@ -148,6 +148,11 @@ def test_figures_are_labelled_in_the_readers_language(results: ReportResults,
         assert fig._supylabel.get_text() == "Toujours suivi·e (pas perdu·e de vue)"
         titles = [a.get_title() for a in fig.axes if a.get_visible() and a.get_title()]
         assert titles and all("perdu·es=" in t for t in titles)
+        _plt().close(fig)
+        fig = km_figure(r.km_group, title="t")
+        at_risk = [t.get_text() for a in fig.axes for t in a.get_xticklabels()]
+        assert any(t.startswith("À risque\ncomparaison") for t in at_risk)
+        assert not any("At risk" in t for t in at_risk)
         _plt().close(fig)
     alts = re.findall(r'alt="([^"]*)"', french)
     assert alts and all("Kaplan–Meier curves" not in a for a in alts)
@@ -185,7 +190,7 @@ def test_notes_keep_their_english_and_render_in_french() -> None:
                 problem=Note(N_("|log-odds| above {limit} (separation: a group × time cell "
                                 "with almost no or only events)"), limit=Num(10.5, "g")))
     assert note.startswith("not estimable: |log-odds| above 10.5")
-    again = pickle.loads(pickle.dumps(note))  # worker processes send notes back pickled
+    again = pickle.loads(pickle.dumps(note))  # noqa: S301  (workers send notes pickled)
     assert again == note and isinstance(again, Note)
     assert again.text("fr").startswith("non estimable : |log-cote| supérieur à 10,5")
     assert json.dumps([note]) == json.dumps([str(note)])

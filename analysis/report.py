@@ -142,7 +142,7 @@ def ltfu_definition(data: AnalysisData) -> Note:
 
 
 @dataclass
-class ReportResults:
+class ReportEstimates:
     """The estimates of one report, computed once; :func:`render_report` and
     :func:`draw_figures` put them in words in any language.
 
@@ -183,7 +183,7 @@ class ReportResults:
 def compute_report(data: AnalysisData, *, what: str = "all",
                    cov_struct: str = "exchangeable", ipcw: bool = True,
                    outcomes: tuple[str, ...] = BINARY_OUTCOMES,
-                   workers: int | None = None) -> ReportResults:
+                   workers: int | None = None) -> ReportEstimates:
     """Fit the analyses named by ``what`` (retention, outcomes or all); nothing is written.
 
     The models are fitted in ``workers`` processes (default: the ``analysis_workers``
@@ -191,7 +191,7 @@ def compute_report(data: AnalysisData, *, what: str = "all",
     """
     if what not in SECTIONS:
         raise ValueError(f"unknown report section '{what}'; use retention, outcomes or all")
-    results = ReportResults(data, what, cov_struct)
+    results = ReportEstimates(data, what, cov_struct)
     estimates: list[pd.DataFrame] = []
     o = None
     if what in ("outcomes", "all"):
@@ -274,7 +274,7 @@ def write_report(data: AnalysisData, out_dir: Path, *, what: str = "all",
     return save_report(results, out_dir, lang=lang)
 
 
-def save_report(results: ReportResults, out_dir: Path, *, lang: str | None = None) -> Report:
+def save_report(results: ReportEstimates, out_dir: Path, *, lang: str | None = None) -> Report:
     """Write the estimates (CSV, JSON: the same in every language), the figures, the text
     summary and the HTML report (in ``lang``) of ``results`` into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -320,7 +320,7 @@ def save_report(results: ReportResults, out_dir: Path, *, lang: str | None = Non
     return Report(out_dir, html, files, results.estimates)
 
 
-def results_text(results: ReportResults, lang: str | None = None) -> str:
+def results_text(results: ReportEstimates, lang: str | None = None) -> str:
     """Every result in one shape (title, summary, notes), in ``lang``."""
     with use_language(lang or current_language()) as lang:
         return "\n\n".join(f"== {_title(title, lang)}\n{res.to_text(lang)}"
@@ -330,14 +330,14 @@ def results_text(results: ReportResults, lang: str | None = None) -> str:
 def _title(title: str, lang: str) -> str:
     analysis, sep, outcome = title.partition(": ")
     if sep:
-        return f"{word(analysis, lang)}: {outcome}"
+        return _model_title(analysis, outcome, lang)
     return str(word(title, lang)) if title in ("tipping point",) else gettext(title, lang)
 
 
 FIGURES = ("km_by_group", "km_by_centre", "cif_ltfu", "forest_interaction")
 
 
-def draw_figures(results: ReportResults, fig_dir: Path, *, lang: str | None = None
+def draw_figures(results: ReportEstimates, fig_dir: Path, *, lang: str | None = None
                  ) -> list[Path]:
     """The report's figures of ``results`` as PNG files in ``fig_dir``, their titles,
     axes and legends in ``lang``."""
@@ -399,7 +399,7 @@ def _table1_frame(t1: Any, data: AnalysisData, lang: str) -> pd.DataFrame:
     return frame
 
 
-def render_report(results: ReportResults, lang: str | None = None) -> str:
+def render_report(results: ReportEstimates, lang: str | None = None) -> str:
     """The HTML report of ``results`` in ``lang`` (default: the reader's language)."""
     from analysis.table1 import max_abs_smd
 
@@ -421,6 +421,8 @@ def render_report(results: ReportResults, lang: str | None = None) -> str:
             # A "%" in a {% trans %} block without variables is extracted as "%" but looked
             # up as "%%" (newstyle gettext): percentages go in as variables.
             "five_percent": format_percent(0.05, 0, lang),
+            # Translators: between the items of a list in a sentence ("a; b").
+            "separator": pgettext("list separator", "; "),
         }
         r, o = results.retention, results.outcomes
         if r is not None:
@@ -496,14 +498,21 @@ def render_report(results: ReportResults, lang: str | None = None) -> str:
         return str(_environment().get_template("report.html").render(**ctx))
 
 
+def _model_title(analysis: str, outcome: str, lang: str) -> str:
+    """``ITT: any_risk_practice`` (an analysis of an outcome) in ``lang``."""
+    return gettext("{analysis}: {outcome}", lang).format(analysis=word(analysis, lang),
+                                                         outcome=outcome)
+
+
 def _spec_words(spec: dict[str, Any], lang: str) -> dict[str, Any]:
     model = spec["model"]
     if not isinstance(model, Note):
         analysis, _sep, outcome = str(model).partition(": ")
-        model = f"{word(analysis, lang)}: {outcome}"
+        model = _model_title(analysis, outcome, lang)
     return {"model": local(model, lang), "spec": local(spec["spec"], lang),
             "n_obs": spec.get("n_obs"), "n_participants": spec.get("n_participants"),
-            "notes": "; ".join(dict.fromkeys(local(n, lang) for n in spec.get("notes", [])))}
+            "notes": pgettext("list separator", "; ", lang).join(
+                dict.fromkeys(local(n, lang) for n in spec.get("notes", [])))}
 
 
 @cache

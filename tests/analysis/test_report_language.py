@@ -18,7 +18,13 @@ import pytest
 
 from analysis.data import AnalysisData
 from analysis.export_tables import spreadsheet_safe
-from analysis.report import ReportResults, compute_report, render_report, results_text, save_report
+from analysis.report import (
+    ReportEstimates,
+    compute_report,
+    render_report,
+    results_text,
+    save_report,
+)
 from analysis.wording import Note, Num, heading, word
 from forms.i18n import N_, use_language
 
@@ -47,17 +53,17 @@ ENGLISH = (
 
 
 @pytest.fixture(scope="module")
-def results(demo_data: AnalysisData) -> ReportResults:
+def results(demo_data: AnalysisData) -> ReportEstimates:
     return compute_report(demo_data, what="all", cov_struct="ar1", outcomes=OUTCOMES)
 
 
 @pytest.fixture(scope="module")
-def english(results: ReportResults) -> str:
+def english(results: ReportEstimates) -> str:
     return render_report(results, "en")
 
 
 @pytest.fixture(scope="module")
-def french(results: ReportResults) -> str:
+def french(results: ReportEstimates) -> str:
     return render_report(results, "fr")
 
 
@@ -98,7 +104,7 @@ def test_no_english_heading_or_sentence_is_left_in_the_french_report(french: str
     assert not left, left
 
 
-def test_both_languages_show_the_same_numbers(results: ReportResults, english: str,
+def test_both_languages_show_the_same_numbers(results: ReportEstimates, english: str,
                                               french: str) -> None:
     """Table by table the cells line up: every English number is the French one, read
     with its decimal comma; and the French tables do have decimal commas."""
@@ -121,7 +127,7 @@ def test_both_languages_show_the_same_numbers(results: ReportResults, english: s
     assert f"{number} ({share.replace('.', ',')}\u00a0%)" in fr
 
 
-def test_rendering_is_deterministic_per_language(results: ReportResults, english: str,
+def test_rendering_is_deterministic_per_language(results: ReportEstimates, english: str,
                                                  french: str) -> None:
     assert render_report(results, "en") == english
     assert render_report(results, "fr") == french
@@ -129,7 +135,7 @@ def test_rendering_is_deterministic_per_language(results: ReportResults, english
         assert render_report(results) == french  # the reader's language by default
 
 
-def test_figures_are_labelled_in_the_readers_language(results: ReportResults,
+def test_figures_are_labelled_in_the_readers_language(results: ReportEstimates,
                                                       french: str) -> None:
     from analysis.plots import _plt, km_figure, km_panels_figure, proportions_figure
 
@@ -159,7 +165,7 @@ def test_figures_are_labelled_in_the_readers_language(results: ReportResults,
     assert any(a.startswith("Courbes de Kaplan–Meier") for a in alts)
 
 
-def test_text_summary_in_the_language(results: ReportResults) -> None:
+def test_text_summary_in_the_language(results: ReportEstimates) -> None:
     english = results_text(results, "en")
     french = results_text(results, "fr")
     assert "== Kaplan–Meier by group" in english and "note: " in english
@@ -167,7 +173,7 @@ def test_text_summary_in_the_language(results: ReportResults) -> None:
     assert "note: " not in french
 
 
-def test_files_are_the_same_estimates_in_every_language(results: ReportResults,
+def test_files_are_the_same_estimates_in_every_language(results: ReportEstimates,
                                                         tmp_path: Path) -> None:
     """The French report's CSV and JSON are the estimates as computed (English words and
     codes, ISO dates), its page and figures French."""

@@ -7,6 +7,7 @@ Titles, axes, legends and group names are in the reader's language
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -223,11 +224,14 @@ def forest_plot(summary: pd.DataFrame, path: Path, *, title: str,
                          if c in summary.columns)
               for _i, r in summary.iterrows()]
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(_("Odds ratio (95% CI, log scale)") if not left_out else ngettext(
+    xlabel = _("Odds ratio (95% CI, log scale)") if not left_out else ngettext(
         "Odds ratio (95% CI, log scale); {n} not-estimable model left out",
         "Odds ratio (95% CI, log scale); {n} not-estimable models left out",
-        left_out).format(n=left_out))
-    ax.set_title(title)
+        left_out).format(n=left_out)
+    # The axes are narrow beside the long labels: the title spans the figure and the axis
+    # label wraps, so that neither is cut off (in French they are longer).
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 42)))
+    fig.suptitle(title)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

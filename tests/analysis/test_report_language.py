@@ -99,6 +99,20 @@ def test_french_report_has_french_words_and_lang(french: str) -> None:
         assert not re.search(rf"\b{word_}", french.lower()), word_
 
 
+def test_table1_labels_come_from_the_dictionarys_translation(demo_data: AnalysisData,
+                                                              english: str,
+                                                              french: str) -> None:
+    labels, values = demo_data.labels("fr")
+    for name in ("gender", "housing"):
+        french_label = html.escape(labels[name], quote=False)
+        if labels[name] != demo_data.variable_labels[name]:  # translated in the dictionary
+            assert f"<td>{french_label}</td>" in french
+            assert f"<td>{french_label}</td>" not in english
+            assert f"<td>{html.escape(demo_data.variable_labels[name], quote=False)}</td>" \
+                not in french
+    assert "<td>Âge à l'inclusion (années)</td>" in french
+
+
 def test_no_english_heading_or_sentence_is_left_in_the_french_report(french: str) -> None:
     left = [text for text in ENGLISH if text in french]
     assert not left, left

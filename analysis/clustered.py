@@ -29,6 +29,8 @@ from scipy import stats
 from analysis import visits
 from analysis.design import estimability
 from analysis.results import GEEResult, ResultBase
+from analysis.wording import Note
+from forms.i18n import N_
 
 
 @dataclass
@@ -102,7 +104,7 @@ def fit_clustered_logit(frame: pd.DataFrame, formula: str, cluster: str, *,
     df = max(g - 1, 1)
     problem = estimability(res, beta, se)
     if problem:
-        notes.append(f"not estimable: {problem}")
+        notes.append(Note(N_("not estimable: {problem}"), problem=problem))
     tq = stats.t.ppf(0.975, df)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         summary = pd.DataFrame({

@@ -33,6 +33,8 @@ from scipy.stats import chi2, norm
 from analysis import visits
 from analysis.clustered import fit_clustered_logit
 from analysis.results import ResultBase
+from analysis.wording import Note, Num
+from forms.i18n import N_
 
 Z95 = 1.959963984540054
 
@@ -271,20 +273,22 @@ def discrete_time_ltfu(participants: pd.DataFrame, closes: Sequence[int], *,
     fit = fit_clustered_logit(frame, formula, cluster)
     table = frame.groupby(["visit", "group_itt"])["lost"].agg(["sum", "count"]).reset_index()
     table = table.rename(columns={"sum": "lost", "count": "at_risk"})
-    return DiscreteTimeResult(formula + f"  [logit, clustered on {cluster}, bias-reduced]",
+    return DiscreteTimeResult(Note(N_("{formula}  [logit, clustered on {cluster}, "
+                                      "bias-reduced]"), formula=formula, cluster=cluster),
                               len(frame), fit.n_clusters, fit.summary, table, fit.notes)
 
 
-def ph_note(fit: CoxFit, alpha: float = 0.05) -> str:
+def ph_note(fit: CoxFit, alpha: float = 0.05) -> Note:
     """A sentence for the report on what the Schoenfeld test says."""
     bad = fit.ph_test[(fit.ph_test["term"] != "GLOBAL") & (fit.ph_test["p"] < alpha)]
     if fit.ph_test["p"].isna().all():
-        return ("Schoenfeld test not computable: the losses fall at too few distinct times "
-                "for a change of the hazard ratio over time to be seen.")
+        return Note(N_("Schoenfeld test not computable: the losses fall at too few distinct "
+                       "times for a change of the hazard ratio over time to be seen."))
     if bad.empty:
-        return ("Schoenfeld test (R cox.zph, KM time scale): no evidence against proportional "
-                "hazards at the 5% level.")
-    terms = ", ".join(f"{r.term} (p = {r.p:.3g})" for r in bad.itertuples())
-    return (f"Schoenfeld test: proportional hazards doubtful for {terms}; the hazard ratio is "
-            "an average over follow-up — read the per-visit (discrete-time) model beside it.")
-
+        return Note(N_("Schoenfeld test (R cox.zph, KM time scale): no evidence against "
+                       "proportional hazards at the 5% level."))
+    terms = [Note(N_("{term} (p = {p})"), term=r.term, p=Num(r.p, ".3g"))
+             for r in bad.itertuples()]
+    return Note(N_("Schoenfeld test: proportional hazards doubtful for {terms}; the hazard "
+                   "ratio is an average over follow-up — read the per-visit (discrete-time) "
+                   "model beside it."), terms=terms)

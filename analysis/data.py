@@ -53,6 +53,7 @@ from cohort.models import (
 from cohort.rules import ProtocolConfig
 from cohort.schedule import get_schedule
 from cohort.vocab import GENDER_CODES, REACHED_VIA_CODES, Status
+from forms.i18n import N_, gettext
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -127,6 +128,16 @@ class AnalysisData:
     #: (NaN), so every analysis counts them as missing; the exports write them back.
     missing_codes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["participant_id", "timepoint", "variable", "code"]))
+    #: The data dictionary the labels come from (its translations label the report).
+    dictionary: Any = field(default=None, repr=False, compare=False)
+
+    def labels(self, lang: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Variable and value labels in ``lang`` (the dictionary's translation, English
+        where it has none); the frames' own labels are the English ones."""
+        if lang == "en" or self.dictionary is None:
+            return self.variable_labels, self.value_labels
+        in_language = getattr(self.dictionary, "in_language", None)
+        return _labels(in_language(lang) if in_language else self.dictionary, lang)
 
     @property
     def long(self) -> pd.DataFrame:
@@ -319,7 +330,7 @@ def build_frames(raw: dict[str, pd.DataFrame], *, as_of: date, config: ProtocolC
     )
     return AnalysisData(parts, questionnaires, sessions, deviations, screening, status,
                         snapshot, variable_labels, value_labels, config, censor_at,
-                        missing_codes)
+                        missing_codes, dictionary)
 
 
 def _set_aside_missing_codes(wide: pd.DataFrame, raw: pd.DataFrame, dictionary: Any
@@ -568,31 +579,38 @@ def _time_to_ltfu(parts: pd.DataFrame, q: pd.DataFrame, sessions: pd.DataFrame,
     return parts
 
 
-def _labels(dictionary: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+def _labels(dictionary: Any, lang: str = "en"
+            ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The dictionary's labels and those of the derived variables (in ``lang``)."""
+
     variable = {name: f.label for name, f in dictionary.fields.items()}
     value = {name: dict(f.choices) for name, f in dictionary.fields.items() if f.choices}
-    variable.update({
-        "participant_id": "Participant record number (database id)",
-        "code": "Study code (pseudonymised)",
-        "centre_code": "Partner centre",
-        "timepoint": "Questionnaire timepoint",
-        "month": "Months since inclusion (protocol timepoint)",
-        "group_itt": "Group at M0 (intention to treat)",
-        "group_pp": "Group, per-protocol participants only",
-        "per_protocol": "Follows the protocol (intervention: valid session within 6 months; "
-                        "comparison: no AERLI session)",
-        "contaminated": "Comparison participant who received an AERLI session",
-        "valid_session_6m": "At least one protocol session within 6 months of inclusion",
-        "sessions": "AERLI sessions received",
-        "valid_sessions": "AERLI sessions that count for the protocol",
-        "ltfu_days": "Days from inclusion to loss to follow-up (close of the first visit "
-                     "window missed after the last contact), death or censoring",
-        "ltfu_months": "Months from inclusion to loss to follow-up (close of the first "
-                       "visit window missed after the last contact), death or censoring",
-        "last_contact": "Date of the latest questionnaire or AERLI session",
-        "ltfu_event": "Lost to follow-up (1) or censored (0)",
-        "ltfu_outcome": "0 censored, 1 lost to follow-up, 2 died",
-        "age_at_inclusion": "Age at inclusion (years)",
-        "in_window": "Questionnaire completed within its visit window",
-    })
+    variable.update({name: gettext(text, lang) for name, text in DERIVED_LABELS.items()})
     return variable, value
+
+
+#: Labels of the variables the analysis derives (English; translated where shown).
+DERIVED_LABELS = {
+    "participant_id": N_("Participant record number (database id)"),
+    "code": N_("Study code (pseudonymised)"),
+    "centre_code": N_("Partner centre"),
+    "timepoint": N_("Questionnaire timepoint"),
+    "month": N_("Months since inclusion (protocol timepoint)"),
+    "group_itt": N_("Group at M0 (intention to treat)"),
+    "group_pp": N_("Group, per-protocol participants only"),
+    "per_protocol": N_("Follows the protocol (intervention: valid session within 6 months; "
+              "comparison: no AERLI session)"),
+    "contaminated": N_("Comparison participant who received an AERLI session"),
+    "valid_session_6m": N_("At least one protocol session within 6 months of inclusion"),
+    "sessions": N_("AERLI sessions received"),
+    "valid_sessions": N_("AERLI sessions that count for the protocol"),
+    "ltfu_days": N_("Days from inclusion to loss to follow-up (close of the first visit "
+              "window missed after the last contact), death or censoring"),
+    "ltfu_months": N_("Months from inclusion to loss to follow-up (close of the first "
+              "visit window missed after the last contact), death or censoring"),
+    "last_contact": N_("Date of the latest questionnaire or AERLI session"),
+    "ltfu_event": N_("Lost to follow-up (1) or censored (0)"),
+    "ltfu_outcome": N_("0 censored, 1 lost to follow-up, 2 died"),
+    "age_at_inclusion": N_("Age at inclusion (years)"),
+    "in_window": N_("Questionnaire completed within its visit window"),
+}

@@ -15,7 +15,9 @@ import pandas as pd
 
 from analysis import visits
 from analysis.data import BINARY_OUTCOMES
+from analysis.wording import Note, Num
 from cohort.schedule import get_schedule
+from forms.i18n import N_
 
 Z95 = 1.959963984540054
 COV_STRUCTS = ("exchangeable", "ar1", "independence")
@@ -36,13 +38,13 @@ def estimability(res: Any, b: np.ndarray, se: np.ndarray) -> str | None:
     converged = getattr(res, "converged", True)
     fit_history = getattr(res, "fit_history", {}) or {}
     if converged is False or fit_history.get("converged") is False:
-        return "the GEE did not converge"
+        return Note(N_("the GEE did not converge"))
     if not (np.isfinite(b).all() and np.isfinite(se).all()):
-        return "some estimates or standard errors are not finite"
+        return Note(N_("some estimates or standard errors are not finite"))
     big = np.abs(b) > MAX_ABS_COEF
     if big.any():
-        return (f"|log-odds| above {MAX_ABS_COEF:g} (separation: a group × time cell with "
-                "almost no or only events)")
+        return Note(N_("|log-odds| above {limit} (separation: a group × time cell with "
+                       "almost no or only events)"), limit=Num(MAX_ABS_COEF, "g"))
     return None
 
 

@@ -21,6 +21,8 @@ from cohort.jobs.work import MEDIA, Context, register
 from cohort.services.access import check_purpose, record_export, visible_codes
 from cohort.services.context import Actor, batch
 from cohort.vocab import Channel, ExportKind, Role
+from forms.i18n import format_date
+from forms.i18n import gettext as _
 
 #: Who may take data of every centre out as an analysis file or report.
 ANALYSTS = frozenset({Role.ADMIN, Role.STATISTICIAN, Role.RESEARCH_OFFICER})
@@ -39,11 +41,13 @@ def require_analyst(actor: Actor, *, free_text: bool = False) -> None:
     """Analysis files and the analysis report cover every centre: national data managers,
     statisticians and research officers only; free text for the data manager only."""
     if actor.role not in ANALYSTS or actor.centre_ids is not None:
-        raise ActionNotAllowed("scope.role", "Analysis exports and the analysis report cover "
-                               "every centre; please ask the data manager or a statistician.")
+        raise ActionNotAllowed("scope.role", _(
+            "Analysis exports and the analysis report cover every centre; please ask the data "
+            "manager or a statistician."))
     if free_text and actor.role is not Role.ADMIN:
-        raise ActionNotAllowed("scope.role", "Only the data manager exports free-text "
-                               "fields (people write names and places in them).")
+        raise ActionNotAllowed("scope.role", _(
+            "Only the data manager exports free-text fields (people write names and places in "
+            "them)."))
 
 
 def check_export_params(actor: Actor, params: dict[str, Any]) -> None:
@@ -52,10 +56,10 @@ def check_export_params(actor: Actor, params: dict[str, Any]) -> None:
 
     require_analyst(actor, free_text=bool(params.get("include_free_text")))
     if params.get("fmt") not in FORMATS:
-        raise CohortError(f"Unknown export format '{params.get('fmt')}'; use one of "
-                          f"{', '.join(FORMATS)}.")
+        raise CohortError(_("Unknown export format '{format}'; use one of {formats}.").format(
+            format=params.get("fmt"), formats=", ".join(FORMATS)))
     if params.get("shape", "long") not in SHAPES:
-        raise CohortError("Unknown shape; use long or wide.")
+        raise CohortError(_("Unknown shape; use long or wide."))
     check_purpose(kind=ExportKind.EXPORT, channel=Channel.WEB, centre_codes=None,
                   purpose=params.get("purpose"))
 
@@ -65,7 +69,7 @@ def check_analysis_params(actor: Actor, params: dict[str, Any]) -> None:
 
     require_analyst(actor)
     if params.get("what", "all") not in SECTIONS:
-        raise CohortError("Unknown analysis; use retention, outcomes or all.")
+        raise CohortError(_("Unknown analysis; use retention, outcomes or all."))
 
 
 # --------------------------------------------------------------------------- export
@@ -78,17 +82,19 @@ def run_export(c: Context) -> dict[str, Any]:
     as_of = date.fromisoformat(params["as_of"])
     fmt, shape = str(params["fmt"]), str(params.get("shape", "long"))
     free_text = bool(params.get("include_free_text"))
-    c.progress(done=0, total=3, note="Reading the study database")
+    c.progress(done=0, total=3, note=_("Reading the study database"))
     data = load_frames(c.session, as_of=as_of)
     c.session.commit()
     if len(data.participants) == 0:
-        raise CohortError(f"No participants enrolled on or before {as_of}; nothing to export.")
-    c.progress(done=1, total=3, note=f"Writing {len(data.participants)} participants")
+        raise CohortError(_("No participants enrolled on or before {date}; nothing to "
+                            "export.").format(date=format_date(as_of)))
+    c.progress(done=1, total=3, note=_("Writing {n} participants").format(
+        n=len(data.participants)))
     with tempfile.TemporaryDirectory(prefix="cohort-job-") as scratch:
         name = f"cohort-{shape}-{as_of.isoformat()}.{fmt}"
         result = write_export(data, Path(scratch) / name, fmt=fmt, shape=shape,
                               include_free_text=free_text)
-        c.progress(done=2, total=3, note="Storing the files")
+        c.progress(done=2, total=3, note=_("Storing the files"))
         with c.writer() as session, batch(session):
             record_export(session, actor=c.actor, actor_name=c.actor_name,
                           channel=Channel.WEB, client="background job", kind=ExportKind.EXPORT,
@@ -116,22 +122,23 @@ def run_analysis(c: Context) -> dict[str, Any]:
     check_analysis_params(c.actor, params)
     as_of = date.fromisoformat(params["as_of"])
     what = str(params.get("what", "all"))
-    c.progress(done=0, total=3, note="Reading the study database")
+    c.progress(done=0, total=3, note=_("Reading the study database"))
     data = load_frames(c.session, as_of=as_of)
     c.session.commit()
     if len(data.participants) == 0:
-        raise CohortError(f"No participants enrolled on or before {as_of}; nothing to analyse.")
-    c.progress(done=1, total=3, note=f"Fitting the models ({len(data.participants)} "
-                                     "participants)")
+        raise CohortError(_("No participants enrolled on or before {date}; nothing to "
+                            "analyse.").format(date=format_date(as_of)))
+    c.progress(done=1, total=3, note=_("Fitting the models ({n} participants)").format(
+        n=len(data.participants)))
     with tempfile.TemporaryDirectory(prefix="cohort-job-") as scratch:
         folder = Path(scratch) / "report"
         try:
             report = write_report(data, folder, what=what)
         except ValueError as error:
-            raise CohortError(f"The models could not be fitted on these data ({error}); with "
-                              "very few participants or visits, try the retention "
-                              "analysis only.") from error
-        c.progress(done=2, total=3, note="Storing the report")
+            raise CohortError(_("The models could not be fitted on these data ({error}); "
+                                "with very few participants or visits, try the retention "
+                                "analysis only.").format(error=error)) from error
+        c.progress(done=2, total=3, note=_("Storing the report"))
         bundle = Path(scratch) / f"analysis-{what}-{as_of.isoformat()}.zip"
         with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(folder.rglob("*")):

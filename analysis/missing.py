@@ -33,7 +33,9 @@ from analysis.clustered import fit_clustered_logit
 from analysis.data import AnalysisData, window_close_day
 from analysis.design import design_frame, model_formula
 from analysis.results import ResultBase
+from analysis.wording import Note, Num
 from cohort.schedule import get_schedule
+from forms.i18n import N_
 
 DELTAS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 
@@ -150,10 +152,10 @@ def mice_analysis(data: AnalysisData, outcome: str, contrast: str, *, seed: int,
            **{f"imputed_{v.key}": int((wide[f"y_{v.key}"].isna()
                                        & wide.get(f"{v.key}_due", True)).sum())
               for v in schedule.follow_ups}}
-    return PooledResult(pd.DataFrame([row]), [
-        f"MICE by predictive mean matching (statsmodels MICEData, k=10, {burn_in} cycles "
-        f"between imputations), seed {seed}; imputation model: "
-        f"{', '.join(schedule.names)}, group, age, centre"])
+    return PooledResult(pd.DataFrame([row]), [Note(N_(
+        "MICE by predictive mean matching (statsmodels MICEData, k=10, {cycles} cycles "
+        "between imputations), seed {seed}; imputation model: {visits}, group, age, centre"),
+        cycles=burn_in, seed=seed, visits=", ".join(schedule.names))])
 
 
 def tipping_point(data: AnalysisData, outcome: str, contrast: str, visit: str, *, seed: int,
@@ -193,12 +195,15 @@ def tipping_point(data: AnalysisData, outcome: str, contrast: str, visit: str, *
     table = pd.DataFrame(rows)
     crossed = table[table["p"] >= 0.05]
     tip = float(crossed["delta"].min()) if len(crossed) else np.nan
-    note = ("not significant at 5% even with delta = 0 (missing at random): there is no "
-            "significant result to tip" if np.isfinite(tip) and tip == min(deltas) else
-            f"tipping point: delta = {tip:g} on the log-odds of imputed {visit} values in the "
-            "intervention group" if np.isfinite(tip) else
-            f"no tipping point up to delta = {max(deltas):g}: the primary result holds even if "
-            "intervention participants who missed the visit were that much worse")
+    note = (Note(N_("not significant at 5% even with delta = 0 (missing at random): there is "
+                    "no significant result to tip")) if np.isfinite(tip) and tip == min(deltas)
+            else Note(N_("tipping point: delta = {delta} on the log-odds of imputed {visit} "
+                         "values in the intervention group"), delta=Num(tip, "g"), visit=visit)
+            if np.isfinite(tip) else
+            Note(N_("no tipping point up to delta = {delta}: the primary result holds even if "
+                    "intervention participants who missed the visit were that much worse"),
+                 delta=Num(max(deltas), "g")))
     table["tipping_point"] = tip
-    return PooledResult(table, [note, f"{int(missing.sum())} missing {visit} values imputed, "
-                                      f"{imputations} imputations per delta, seed {seed}"])
+    return PooledResult(table, [note, Note(N_(
+        "{n} missing {visit} values imputed, {imputations} imputations per delta, seed {seed}"),
+        n=int(missing.sum()), visit=visit, imputations=imputations, seed=seed)])

@@ -35,13 +35,15 @@ import pandas as pd
 
 from analysis.design import DEFAULT_ADJUST, Z95, contrasts, design_frame, model_formula
 from analysis.results import OutcomeModel
+from analysis.wording import Note, Num
+from forms.i18n import N_
 
 STEP = 1e-3  # finite-difference step on (coefficients, log variances)
 MAX_NEWTON = 20
-LIMITATION = (
+LIMITATION = Note(N_(
     "random intercepts per participant and per centre (Laplace approximation, as "
     "lme4::glmer); odds ratios are participant-specific (conditional), further from 1 than "
-    "the GEE's population-averaged ones: compare direction and significance")
+    "the GEE's population-averaged ones: compare direction and significance"))
 
 
 def _scaled(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
@@ -111,7 +113,8 @@ def fit_glmm(frame: pd.DataFrame, formula: str, groups: Sequence[str]
     free = variances > 1e-4  # an SD below 0.01 on the log-odds scale is no effect
     held = np.where(free, 0.0, 1e-12)
     if not free.all():
-        notes.append("a random-intercept variance is estimated at 0 (boundary) and held there")
+        notes.append(Note(N_("a random-intercept variance is estimated at 0 (boundary) and "
+                             "held there")))
 
     def nll(theta: np.ndarray) -> float:
         var = held.copy()
@@ -135,12 +138,12 @@ def fit_glmm(frame: pd.DataFrame, formula: str, groups: Sequence[str]
                 break
             grad = _gradient(nll, theta)
         else:
-            notes.append("Newton polishing of the Laplace optimum did not settle in "
-                         f"{MAX_NEWTON} steps")
+            notes.append(Note(N_("Newton polishing of the Laplace optimum did not settle in "
+                                 "{steps} steps"), steps=MAX_NEWTON))
         cov = np.linalg.inv(hess)[:p, :p]
     except np.linalg.LinAlgError:
-        notes.append("the likelihood's Hessian is singular: GPBoost's own estimates and "
-                     "standard errors (variances held fixed) are shown")
+        notes.append(Note(N_("the likelihood's Hessian is singular: GPBoost's own estimates "
+                             "and standard errors (variances held fixed) are shown")))
         theta = np.r_[beta, np.log(variances[free])]
         cov = np.diag(np.asarray(model.get_coef(std_err=True)).reshape(2, -1)[1] ** 2)
     final = held.copy()
@@ -176,16 +179,21 @@ def mixed_logistic(long: pd.DataFrame, outcome: str, *, group_col: str = "group_
                           "odds_ratio": np.exp(params.to_numpy()),
                           "ci_lower": np.exp(params.to_numpy() - Z95 * se),
                           "ci_upper": np.exp(params.to_numpy() + Z95 * se)})
-    labels = {"participant_id": "participant", centre_col: "centre"}
-    sd_notes = [f"SD of the {labels.get(g, g)} random intercept (log-odds scale): {v:.3f}"
-                for g, v in sds.items()]
+    sd_notes = [
+        Note(N_("SD of the participant random intercept (log-odds scale): {sd}"),
+             sd=Num(v, ".3f")) if g == "participant_id" else
+        Note(N_("SD of the centre random intercept (log-odds scale): {sd}"),
+             sd=Num(v, ".3f")) if g == centre_col else
+        Note(N_("SD of the {name} random intercept (log-odds scale): {sd}"), name=g,
+             sd=Num(v, ".3f"))
+        for g, v in sds.items()]
     scaled = [c for c in covariates if c in frame.columns and frame[c].dtype != object]
-    scale_note = ([f"numeric covariates centred and scaled to SD 1: {', '.join(scaled)}"]
-                  if scaled else [])
+    scale_note = ([Note(N_("numeric covariates centred and scaled to SD 1: {names}"),
+                        names=", ".join(scaled))] if scaled else [])
     random_part = " + (1 | participant_id)" + "".join(f" + (1 | {c})" for c in extra)
     return OutcomeModel(outcome, "mixed-effects",
-                        formula + random_part + "  [logit, Laplace ML (GPBoost, polished); "
-                        "SEs from the joint Hessian]",
+                        Note(N_("{formula}  [logit, Laplace ML (GPBoost, polished); SEs from "
+                                "the joint Hessian]"), formula=formula + random_part),
                         "random intercepts", len(frame), int(frame["participant_id"].nunique()),
                         summary, coefs,
                         list(dict.fromkeys([LIMITATION, *sd_notes, *scale_note, *notes])))

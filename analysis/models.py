@@ -41,7 +41,9 @@ from analysis.outcomes import gee_outcome, propensity_weights, proportions
 from analysis.results import OutcomeModel, ResultBase, WeightsResult
 from analysis.retention import retention_analysis
 from analysis.weighting import censoring_weights_previous, stacked_iptw_fit
+from analysis.wording import Note
 from cohort.settings import get_settings
+from forms.i18n import N_
 
 _SHARED: dict[str, Any] = {}
 PRIMARY_ANALYSIS = "ITT"
@@ -69,13 +71,16 @@ def centre_model(long_key: str, outcome: str, analysis: str, group_col: str,
     summary.insert(0, "outcome", outcome)
     summary.insert(1, "analysis", analysis)
     summary["estimable"] = fit.estimable
-    summary["note"] = "" if fit.estimable else fit.notes[-1]
+    summary["note"] = "" if fit.estimable else str(fit.notes[-1])
     if not fit.estimable:
         summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = float("nan")
-    how = ("stacked estimating equations (every weight's model estimated)" if weights else
-           "bias-reduced (Mancl-DeRouen)")
-    spec = (f"{formula}  [GEE logit, independence, SE clustered on centre ({fit.n_clusters}), "
-            f"{how}, t({fit.df})" + (f", weights={weights}" if weights else "") + "]")
+    spec = (Note(N_("{formula}  [GEE logit, independence, SE clustered on centre ({clusters}), "
+                    "stacked estimating equations (every weight's model estimated), t({df}), "
+                    "weights={weights}]"), formula=formula, clusters=fit.n_clusters,
+                 df=fit.df, weights=weights) if weights else
+            Note(N_("{formula}  [GEE logit, independence, SE clustered on centre ({clusters}), "
+                    "bias-reduced (Mancl-DeRouen), t({df})]"), formula=formula,
+                 clusters=fit.n_clusters, df=fit.df))
     return OutcomeModel(outcome, analysis, spec, "independence", fit.n_obs,
                         int(frame["participant_id"].nunique()), summary, fit.summary,
                         fit.notes, fit.estimable)
@@ -284,6 +289,7 @@ def outcome_analysis(data: AnalysisData, *, outcomes: Sequence[str] = BINARY_OUT
         result.primary, result.secondary = endpoints(result.summary, primary_outcome,
                                                      primary_visit)
     if result.primary.empty:
-        result.notes.append(f"the declared primary endpoint ({primary_outcome} at "
-                            f"{primary_visit}) could not be estimated from these data")
+        result.notes.append(Note(N_("the declared primary endpoint ({outcome} at {visit}) "
+                                    "could not be estimated from these data"),
+                                 outcome=primary_outcome, visit=primary_visit))
     return result

@@ -42,6 +42,8 @@ from analysis.design import (
     model_formula,
 )
 from analysis.results import GEEResult, OutcomeModel, WeightsResult
+from analysis.wording import Note
+from forms.i18n import N_
 
 __all__ = [
     "COV_STRUCTS", "DEFAULT_ADJUST", "MAX_ABS_COEF", "PS_COVARIATES", "Z95", "GEEResult",
@@ -89,7 +91,7 @@ def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "e
     notes = [str(w.message) for w in caught]
     problem = estimability(res, b, e)
     if problem:
-        notes.append(f"not estimable: {problem}")
+        notes.append(Note(N_("not estimable: {problem}"), problem=problem))
     with np.errstate(over="ignore", invalid="ignore"):
         summary = pd.DataFrame({
             "term": params.index.astype(str), "coef": b, "se": e,
@@ -100,12 +102,12 @@ def fit_gee(df: pd.DataFrame, formula: str, groups: str, *, cov_struct: str = "e
                      str(model.cov_struct.summary()), res, notes, problem is None)
 
 
-WEIGHTED_NOTE = (
+WEIGHTED_NOTE = Note(N_(
     "weighted model: independence working correlation whatever was asked for. Visit-level "
     "weights (IPCW) give consistent estimates only with an independence working "
     "correlation (a correlated one lets observed visits stand in for missed ones of the "
     "same person), and statsmodels ignores weights when estimating AR(1); IPTW-only "
-    "models use independence too, so all weighted analyses are comparable")
+    "models use independence too, so all weighted analyses are comparable"))
 
 
 def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
@@ -131,12 +133,15 @@ def gee_outcome(long: pd.DataFrame, outcome: str, *, analysis: str = "ITT",
     summary.insert(0, "outcome", outcome)
     summary.insert(1, "analysis", analysis)
     summary["estimable"] = fit.estimable
-    summary["note"] = "" if fit.estimable else fit.notes[-1]
+    summary["note"] = "" if fit.estimable else str(fit.notes[-1])
     if not fit.estimable:
         summary[["odds_ratio", "ci_lower", "ci_upper", "p"]] = np.nan
     notes = ([WEIGHTED_NOTE] if weights else []) + fit.notes
-    return OutcomeModel(outcome, analysis, formula + f"  [GEE logit, {cov_struct}, robust SE"
-                        + (f", weights={weights}" if weights else "") + "]",
+    spec = (Note(N_("{formula}  [GEE logit, {cov_struct}, robust SE, weights={weights}]"),
+                 formula=formula, cov_struct=cov_struct, weights=weights) if weights else
+            Note(N_("{formula}  [GEE logit, {cov_struct}, robust SE]"), formula=formula,
+                 cov_struct=cov_struct))
+    return OutcomeModel(outcome, analysis, spec,
                         cov_struct, fit.n_obs, fit.n_clusters, summary, fit.summary, notes,
                         fit.estimable)
 

@@ -1,16 +1,23 @@
 """Figures of the report, drawn with matplotlib's Agg backend (no display needed).
 
 Each function takes a result object and a path, writes one PNG and returns the path.
+Titles, axes, legends and group names are in the reader's language
+(:func:`forms.i18n.current_language`) at the time the figure is drawn.
 """
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from analysis.wording import word
+from forms.i18n import gettext as _
+from forms.i18n import ngettext
 
 COLOURS = {"intervention": "#1b7837", "comparison": "#762a83"}
 
@@ -24,9 +31,22 @@ def _plt() -> Any:
     return plt
 
 
-def km_plot(km: Any, path: Path, *, title: str, xlabel: str = "Months since inclusion",
+def _months() -> str:
+    return _("Months since inclusion")
+
+
+def _retained() -> str:
+    return _("Still in follow-up (not lost)")
+
+
+def km_plot(km: Any, path: Path, *, title: str, xlabel: str | None = None,
             max_levels: int = 8) -> Path:
     """Kaplan–Meier curves with 95% bands and the numbers at risk below the axis."""
+    return _save(km_figure(km, title=title, xlabel=xlabel, max_levels=max_levels), path)
+
+
+def km_figure(km: Any, *, title: str, xlabel: str | None = None, max_levels: int = 8) -> Any:
+    """The figure of :func:`km_plot`, unsaved (tests inspect its labels)."""
     from lifelines.plotting import add_at_risk_counts
 
     plt = _plt()
@@ -34,23 +54,35 @@ def km_plot(km: Any, path: Path, *, title: str, xlabel: str = "Months since incl
     fitters = list(km.fitters.values())[:max_levels]
     for f in fitters:
         f.plot_survival_function(ax=ax, ci_show=len(fitters) <= 3,
-                                 color=COLOURS.get(f.label))
+                                 color=COLOURS.get(f.label), label=word(f.label))
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("Still in follow-up (not lost)")
+    ax.set_xlabel(xlabel or _months())
+    ax.set_ylabel(_retained())
     ax.set_title(title)
     ax.grid(alpha=0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"])
+        add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"],
+                           labels=[word(f.label) for f in fitters])
+    _at_risk_in_language(fig, ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _at_risk_in_language(fig: Any, ax: Any) -> None:
+    """lifelines names its row of numbers at risk in English: say it in the reader's."""
+    words = _("At risk")
+    for table in fig.axes:
+        if table is ax:
+            continue
+        texts = [t.get_text() for t in table.get_xticklabels()]
+        if texts and texts[0].startswith("At risk"):
+            table.set_xticklabels([t.replace("At risk", words, 1) for t in texts],
+                                  ha="right")
 
 
 def km_small_multiples(km: Any, path: Path, *, title: str, overall: Any | None = None,
-                       ncols: int = 5, xlabel: str = "Months since inclusion") -> Path:
+                       ncols: int = 5, xlabel: str | None = None) -> Path:
     """One small panel per level (e.g. all 20 centres), each with its 95% band, the
     pooled curve in grey behind it, and n / lost in the panel title.
 
@@ -63,7 +95,7 @@ def km_small_multiples(km: Any, path: Path, *, title: str, overall: Any | None =
 
 
 def km_panels_figure(km: Any, *, title: str, overall: Any | None = None, ncols: int = 5,
-                     xlabel: str = "Months since inclusion") -> Any:
+                     xlabel: str | None = None) -> Any:
     """The figure of :func:`km_small_multiples`, unsaved (tests inspect its panels)."""
     plt = _plt()
     fitters = list(km.fitters.values())
@@ -84,16 +116,17 @@ def km_panels_figure(km: Any, *, title: str, overall: Any | None = None, ncols: 
         ax.fill_between(ci.index.to_numpy(), ci.iloc[:, 0].to_numpy(), ci.iloc[:, 1].to_numpy(),
                         step="post", color="#2166ac", alpha=0.25, lw=0)
         table = f.event_table
-        ax.set_title(f"{f.label}  n={int(table['entrance'].sum())}, "
-                     f"lost={int(table['observed'].sum())}", fontsize=8.5)
+        ax.set_title(_("{centre}  n={n}, lost={lost}").format(
+            centre=f.label, n=int(table["entrance"].sum()),
+            lost=int(table["observed"].sum())), fontsize=8.5)
         ax.set_ylim(floor, 1.01)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7.5)
         ax.set_xlabel("")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.supxlabel(xlabel, fontsize=9)
-    fig.supylabel("Still in follow-up (not lost)", fontsize=9)
+    fig.supxlabel(xlabel or _months(), fontsize=9)
+    fig.supylabel(_retained(), fontsize=9)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
@@ -114,9 +147,9 @@ def cif_plot(cif: Any, path: Path, *, title: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, f in cif.fitters.items():
-        f.plot_cumulative_density(ax=ax, color=COLOURS.get(name), label=name)
-    ax.set_xlabel("Months since inclusion")
-    ax.set_ylabel("Cumulative incidence")
+        f.plot_cumulative_density(ax=ax, color=COLOURS.get(name), label=word(name))
+    ax.set_xlabel(_months())
+    ax.set_ylabel(_("Cumulative incidence"))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -149,17 +182,18 @@ def proportions_figure(props: pd.DataFrame, *, title: str) -> Any:
         y = sub["proportion"].to_numpy()
         err = np.vstack([y - sub["ci_lower"].to_numpy(), sub["ci_upper"].to_numpy() - y])
         colour = COLOURS.get(str(group))
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=str(group), color=colour)
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=word(str(group)),
+                    color=colour)
         row = -0.14 - 0.065 * (i + 1)
-        ax.text(-0.02, row, str(group), transform=ax.transAxes, ha="right", fontsize=8,
-                color=colour)
+        ax.text(-0.02, row, word(str(group)), transform=ax.transAxes, ha="right",
+                fontsize=8, color=colour)
         for month, n in zip(sub["month"], sub["n"], strict=True):
             ax.text(month, row, str(n), transform=below, ha="center", fontsize=8,
                     color=colour)
     ticks = props[["month", "timepoint"]].drop_duplicates().sort_values("month")
     ax.set_xticks(ticks["month"].tolist(), ticks["timepoint"].astype(str).tolist())
     ax.set_ylim(0, 1)
-    ax.set_ylabel("Proportion of participants")
+    ax.set_ylabel(_("Proportion of participants"))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -186,12 +220,18 @@ def forest_plot(summary: pd.DataFrame, path: Path, *, title: str,
     ax.errorbar(ors, y, xerr=[ors - lo, hi - ors], fmt="s", color="#2166ac", capsize=3)
     ax.axvline(1.0, color="grey", linestyle="--")
     ax.set_xscale("log")
-    labels = [" · ".join(str(r[c]) for c in label_cols if c in summary.columns)
-              for _, r in summary.iterrows()]
+    labels = [" · ".join(str(word(r[c]) if c != "outcome" else r[c]) for c in label_cols
+                         if c in summary.columns)
+              for _i, r in summary.iterrows()]
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("Odds ratio (95% CI, log scale)" + (
-        f"; {left_out} not-estimable model(s) left out" if left_out else ""))
-    ax.set_title(title)
+    xlabel = _("Odds ratio (95% CI, log scale)") if not left_out else ngettext(
+        "Odds ratio (95% CI, log scale); {n} not-estimable model left out",
+        "Odds ratio (95% CI, log scale); {n} not-estimable models left out",
+        left_out).format(n=left_out)
+    # The axes are narrow beside the long labels: the title spans the figure and the axis
+    # label wraps, so that neither is cut off (in French they are longer).
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 42)))
+    fig.suptitle(title)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

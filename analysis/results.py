@@ -3,7 +3,8 @@
 Each result carries a ``summary`` DataFrame (the estimates, one row per term, contrast or
 group), ``notes`` (warnings and caveats a reader must see next to the numbers) and a text
 rendering. The report, the exports and the command line loop over results through this
-shape instead of knowing each type.
+shape instead of knowing each type. Notes are :class:`analysis.wording.Note` objects where
+they are ours, so they read in the reader's language (a library's warning stays as it is).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+
+from analysis.wording import local
+from forms.i18n import gettext as _
 
 
 @runtime_checkable
@@ -23,7 +27,7 @@ class Result(Protocol):
 
     notes: list[str]
 
-    def to_text(self) -> str: ...
+    def to_text(self, lang: str | None = None) -> str: ...
 
 
 class ResultBase:
@@ -31,13 +35,18 @@ class ResultBase:
 
     title: str = ""
 
-    def to_text(self) -> str:
-        """The summary as a plain-text table, its notes below it (for logs and terminals)."""
+    def to_text(self, lang: str | None = None) -> str:
+        """The summary as a plain-text table, its notes below it (for logs and terminals),
+        the words in ``lang`` (default: the reader's language; the numbers and column
+        names are the estimates' own)."""
         summary: pd.DataFrame = getattr(self, "summary")  # noqa: B009  (property or field)
         notes: list[str] = getattr(self, "notes", [])
         head = self.title or type(self).__name__
-        body = summary.to_string(index=False) if not summary.empty else "(no estimates)"
-        lines = [head, body, *(f"note: {n}" for n in dict.fromkeys(notes))]
+        body = summary.to_string(index=False) if not summary.empty else _(
+            "(no estimates)", lang)
+        label = _("note: {note}", lang)
+        lines = [head, body, *(label.format(note=local(n, lang))
+                               for n in dict.fromkeys(notes))]
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.cox import discrete_time_ltfu, fit_cox_efron
 from analysis.data import DAYS_PER_MONTH, AnalysisData, window_close_day
 from analysis.results import ResultBase
+from forms.i18n import N_
 
 GROUPS = ("intervention", "comparison")
 
@@ -267,7 +268,7 @@ def consort(data: AnalysisData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-ATTENDANCE_DEFINITION = (
+ATTENDANCE_DEFINITION = N_(
     "Retention by attendance: of the participants whose visit window has closed by the "
     "as-of date (or who came anyway), the share whose questionnaire was done inside the "
     "window, and done at all (on any date). Retention by status: the Kaplan–Meier "

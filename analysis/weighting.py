@@ -38,6 +38,8 @@ from analysis.clustered import ClusteredFit, fit_clustered_logit
 from analysis.data import AnalysisData, window_close_day
 from analysis.design import PS_COVARIATES, covariate_frame, logit_formula
 from analysis.results import WeightsResult
+from analysis.wording import Note
+from forms.i18n import N_
 
 PREVIOUS_VISIT_ITEMS = ("any_risk_practice", "any_complication")
 P_OBS_FLOOR = 0.01
@@ -157,8 +159,9 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
         # A weight's model that separates (a visit nearly everyone, or no one, attended in
         # some cell) leaves the stack without a solution: no honest standard error.
         fit.estimable = False
-        fit.notes.append("not estimable: a model of the weights separates, so the stacked "
-                         "estimating equations have no solution")
+        fit.notes.append(Note(N_("not estimable: {problem}"), problem=Note(N_(
+            "a model of the weights separates, so the stacked estimating equations have no "
+            "solution"))))
         return fit
     names = list(fit.params.index)
     se = np.sqrt(np.diag(cov))
@@ -169,11 +172,11 @@ def stacked_iptw_fit(frame: pd.DataFrame, formula: str, cluster: str, iptw: Weig
                                 "ci_upper": np.exp(b + tq * se),
                                 "p": 2 * stats.t.sf(np.abs(b / se), fit.df)})
     fit.cov = pd.DataFrame(cov, index=names, columns=names)
-    what = ("propensity score, proportion treated" + (
-        ", completion models and completion rates of " + ", ".join(ipcw.details)
-        if ipcw is not None else ""))
-    fit.notes.append(f"standard errors from stacked estimating equations ({what}; outcome "
-                     "model), clustered on centre, × G/(G-1)")
+    what = (Note(N_("propensity score, proportion treated, completion models and completion "
+                    "rates of {visits}"), visits=", ".join(ipcw.details))
+            if ipcw is not None else Note(N_("propensity score, proportion treated")))
+    fit.notes.append(Note(N_("standard errors from stacked estimating equations ({what}; "
+                             "outcome model), clustered on centre, × G/(G-1)"), what=what))
     return fit
 
 

@@ -36,6 +36,7 @@ def test_the_wheel_carries_dictionary_templates_and_migrations(wheel: Path) -> N
     assert data + "data_dictionary.csv" in names
     assert data + "event_mapping.csv" in names
     assert "api/templates/questionnaire.html" in names
+    assert "analysis/templates/report.html" in names  # the analysis report's page
     assert "api/static/branching.js" in names
     assert any(n.startswith("cohort/migrations/versions/") and n.endswith("0001_initial_schema.py")
                for n in names)

@@ -14,6 +14,8 @@ import typer
 
 from cohort.cli import common
 from cohort.cli.exportlog import As, OptionalPurpose, Purpose
+from forms.i18n import format_date
+from forms.i18n import gettext as _
 
 Database = Annotated[str | None, typer.Option(
     "--database", help="Database URL; default: COHORT_DATABASE_URL or the settings.")]
@@ -22,7 +24,7 @@ AsOf = Annotated[str | None, typer.Option(
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(_("Error: {message}").format(message=message), err=True)
     raise typer.Exit(code)
 
 
@@ -32,7 +34,8 @@ def _as_of(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        _fail(f"'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.")
+        _fail(_("'{value}' is not a date; use YYYY-MM-DD, for example 2026-03-31.").format(
+            value=value))
     raise AssertionError  # pragma: no cover
 
 
@@ -48,10 +51,12 @@ def _load(database: str | None, as_of: date, censor_at: str = "missed_visit") ->
         data = load_frames(engine_for(url), as_of=as_of, censor_at=censor_at)
     except SQLAlchemyError as error:
         first = str(getattr(error, "orig", error) or error).strip().splitlines()[0]
-        _fail(f"cannot read the study database: {first} — run `cohort init` (or "
-              "`cohort demo`) first, or check --database / COHORT_DATABASE_URL.", 3)
+        _fail(_("cannot read the study database: {error} — run `cohort init` (or "
+                "`cohort demo`) first, or check --database / COHORT_DATABASE_URL.").format(
+            error=first), 3)
     if len(data.participants) == 0:
-        _fail(f"no participants enrolled on or before {as_of}; nothing to analyse.", 1)
+        _fail(_("no participants enrolled on or before {date}; nothing to analyse.").format(
+            date=format_date(as_of)), 1)
     return data
 
 
@@ -80,12 +85,13 @@ def analyse(
     from analysis.report import SECTIONS
 
     if what not in SECTIONS:
-        _fail(f"unknown analysis '{what}'; use retention, outcomes or all.")
+        _fail(_("unknown analysis '{what}'; use retention, outcomes or all.").format(what=what))
     if correlation not in COV_STRUCTS:
-        _fail(f"unknown working correlation '{correlation}'; use one of "
-              f"{', '.join(COV_STRUCTS)}.")
+        _fail(_("unknown working correlation '{correlation}'; use one of {choices}.").format(
+            correlation=correlation, choices=", ".join(COV_STRUCTS)))
     if censor_at not in ("missed_visit", "as_of"):
-        _fail(f"unknown censoring rule '{censor_at}'; use missed_visit or as_of.")
+        _fail(_("unknown censoring rule '{rule}'; use missed_visit or as_of.").format(
+            rule=censor_at))
     data = _load(database, _as_of(as_of), censor_at)
     from analysis.report import write_report
     from cohort.cli.exportlog import log_export
@@ -97,15 +103,18 @@ def analyse(
     try:
         report = write_report(data, out, what=what, cov_struct=correlation, ipcw=ipcw)
     except OSError as error:
-        _fail(f"cannot write the report to {out}: {error.strerror or error}.", 1)
+        _fail(_("cannot write the report to {folder}: {error}.").format(
+            folder=out, error=error.strerror or error), 1)
         return
     except ValueError as error:
-        _fail(f"the models could not be fitted on these data ({error}); with very few "
-              "participants or visits, try `cohort analyse retention`.", 1)
+        _fail(_("the models could not be fitted on these data ({error}); with very few "
+                "participants or visits, try `cohort analyse retention`.").format(error=error),
+              1)
         return
-    typer.echo(f"Report written: {report.html} ({len(report.figures)} figures, "
-               f"{len(report.estimates)} estimates; data as of {data.snapshot.as_of}, "
-               f"{len(data.participants)} participants).")
+    typer.echo(_("Report written: {page} ({figures} figures, {estimates} estimates; data as "
+                 "of {date}, {participants} participants).").format(
+        page=report.html, figures=len(report.figures), estimates=len(report.estimates),
+        date=format_date(data.snapshot.as_of), participants=len(data.participants)))
 
 
 def export(
@@ -136,10 +145,10 @@ def export(
 
     chosen = (fmt or out.suffix.lstrip(".")).lower()
     if chosen not in FORMATS:
-        _fail(f"unknown export format '{chosen or out.name}'; use --format with one of "
-              f"{', '.join(FORMATS)}.")
+        _fail(_("unknown export format '{format}'; use --format with one of {choices}.").format(
+            format=chosen or out.name, choices=", ".join(FORMATS)))
     if shape not in SHAPES:
-        _fail(f"unknown shape '{shape}'; use long or wide.")
+        _fail(_("unknown shape '{shape}'; use long or wide.").format(shape=shape))
     # Rule export.no_purpose: nothing is read before the purpose is given.
     check_purpose(kind=ExportKind.EXPORT, channel=Channel.CLI, centre_codes=None,
                   purpose=purpose)
@@ -161,13 +170,16 @@ def export(
             out.parent / result.path.name, out.parent / result.codebook.name,
             out.parent / result.variables.name)
     except OSError as error:
-        _fail(f"cannot write {out}: {error.strerror or error}.", 1)
+        _fail(_("cannot write {file}: {error}.").format(file=out,
+                                                        error=error.strerror or error), 1)
         return
-    typer.echo(f"Exported {result.rows} rows × {len(result.columns)} columns to {result.path} "
-               f"({chosen}, {shape}); codebook: {result.codebook}; labels: {result.variables}.")
+    typer.echo(_("Exported {rows} rows × {columns} columns to {file} ({format}, {shape}); "
+                 "codebook: {codebook}; labels: {labels}.").format(
+        rows=result.rows, columns=len(result.columns), file=result.path, format=chosen,
+        shape=shape, codebook=result.codebook, labels=result.variables))
     if include_free_text:
-        typer.echo("Free-text fields are included: check them for names and places before "
-                   "sharing the file.")
+        typer.echo(_("Free-text fields are included: check them for names and places before "
+                     "sharing the file."))
 
 
 def register(app: typer.Typer) -> None:

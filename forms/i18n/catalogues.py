@@ -25,7 +25,9 @@ from forms.i18n import DOMAINS, LANGUAGES, LOCALES
 #: The repository (or installed site-packages) root holding the four packages.
 ROOT = Path(__file__).resolve().parents[2]
 
-_JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+# newstyle as the pages and the report run them: a "%" in a {% trans %} block without
+# variables is then looked up as written ("5%"), not doubled.
+_JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "newstyle_gettext": "true"}
 
 #: domain -> (pattern, method) pairs, relative to ROOT; the first matching pattern wins,
 #: so a file feeds exactly one domain. ``ignore`` skips a file.
@@ -100,6 +102,8 @@ def update(lang: str, domains: Iterable[str] = DOMAINS) -> dict[str, int]:
     for domain in domains:
         template = extract(domain)
         catalog = read(lang, domain)
+        if po_path(lang, domain).exists():  # no date churn: only the messages differ
+            template.creation_date = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=False)
         catalog.obsolete.clear()
         path = po_path(lang, domain)

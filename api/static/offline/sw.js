@@ -39,7 +39,12 @@ self.addEventListener("fetch", function (event) {
     return response;
   }, function () {
     return caches.match(url.pathname).then(function (hit) {
-      return hit || new Response("Offline and not yet kept on this phone.", {status: 503});
+      /* The one sentence the worker writes itself, when no page is kept yet (so no page's
+         words either): in the phone's language, French or English. */
+      var french = /^fr/i.test((self.navigator && self.navigator.language) || "");
+      return hit || new Response(french ? "Hors ligne, et pas encore gardé sur ce téléphone."
+        : "Offline and not yet kept on this phone.",
+        {status: 503, headers: {"Content-Type": "text/plain; charset=utf-8"}});
     });
   }));
 });

@@ -12,17 +12,21 @@ Prints both times, rows written per second, and the ratio.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 import uuid
 from datetime import date
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+# This checkout's code, not whichever one the environment installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cohort.db import create_schema, engine_for
-from cohort.demo import build_demo
+import sqlalchemy as sa  # noqa: E402
+from sqlmodel import Session, SQLModel  # noqa: E402
+
+from cohort.db import create_schema, engine_for  # noqa: E402
+from cohort.demo import build_demo  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

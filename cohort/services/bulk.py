@@ -172,11 +172,8 @@ def save_questionnaires(
         raise BulkRefused(errors)
 
     records = insert_rows(session, Questionnaire, [a[1] for a in accepted])
-    by_actor: dict[int, list[Questionnaire]] = {}
-    for (_, _, _, who), record in zip(accepted, records, strict=True):
-        by_actor.setdefault(who.staff_id, []).append(record)
-    for staff_id, created in by_actor.items():
-        audit.record_creates(session, staff_id, created)
+    audit.record_creates_many(session, ((who.staff_id, record) for (_, _, _, who), record
+                                        in zip(accepted, records, strict=True)))
     flagged: list[dict[str, Any]] = []
     for (person, _, findings, _), record in zip(accepted, records, strict=True):
         assert record.id is not None  # noqa: S101
@@ -239,16 +236,15 @@ def insert_rows(session: Session, model: type[M], rows: Sequence[Mapping[str, An
     """Write many records of one table from their values (what ``model(**values)`` would
     hold), in one multi-row INSERT … RETURNING id; the records, ids set, in order.
 
-    As ``insert_records`` writes records made first, without making each one field by
-    field: the records come back ``built``, not added to the session."""
+    The records are not made field by field first, and come back ``built``: not added to
+    the session."""
     if not rows:
         return []
     table = model.__table__  # type: ignore[attr-defined]
     full = [with_defaults(model, row) for row in rows]
     columns = [c.name for c in table.columns if c.name != "id"]
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.execute(statement, [{name: row.get(name) for name in columns}
-                                      for row in full]).scalars().all()
+    ids = _new_ids(session, table, [{name: row.get(name) for name in columns}
+                                    for row in full])
     records = []
     for row, given, new_id in zip(full, rows, ids, strict=True):
         row["id"] = new_id
@@ -256,21 +252,19 @@ def insert_rows(session: Session, model: type[M], rows: Sequence[Mapping[str, An
     return records
 
 
-def insert_records(session: Session, records: Sequence[SQLModel]) -> None:
-    """One multi-row INSERT … RETURNING id for many records of one table (no per-object
-    unit of work).
+def _new_ids(session: Session, table: Any, params: list[dict[str, Any]]) -> list[int]:
+    """INSERT the rows; their ids, in the rows' order.
 
-    The records keep their values and get their ids; they are not added to the session.
-    """
-    if not records:
-        return
-    table = type(records[0]).__table__  # type: ignore[attr-defined]
-    columns = [c.name for c in table.columns if c.name != "id"]
-    values = [{name: getattr(record, name) for name in columns} for record in records]
+    SQLAlchemy orders RETURNING by the rows itself where the database can say which row
+    is which (PostgreSQL, in batches); SQLite does not promise an order, so SQLAlchemy
+    would send one INSERT per row. There the ids are sorted instead: SQLite inserts the
+    rows of a multi-row INSERT in order, each taking a rowid above every one in the table
+    (the transaction holds the write lock), so ascending ids follow the rows."""
+    if session.connection().dialect.name == "sqlite":
+        found = session.execute(insert(table).returning(table.c.id), params).scalars()
+        return sorted(found)
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.execute(statement, values).scalars().all()
-    for record, new_id in zip(records, ids, strict=True):
-        record.id = new_id
+    return list(session.execute(statement, params).scalars())
 
 
 def _same_as_stored(

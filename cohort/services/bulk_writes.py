@@ -104,12 +104,9 @@ def _refuse_any(errors: list[tuple[int, CohortError]]) -> None:
 
 
 def _audit_creates(session: Session, made: Iterable[tuple[Actor, SQLModel]]) -> None:
-    """Audit created records as the one-by-one services do, one INSERT per actor."""
-    by_actor: dict[int, list[SQLModel]] = {}
-    for actor, record in made:
-        by_actor.setdefault(actor.staff_id, []).append(record)
-    for staff_id, records in by_actor.items():
-        audit.record_creates(session, staff_id, records)
+    """Audit created records as the one-by-one services do (the acting staff id), in one
+    INSERT."""
+    audit.record_creates_many(session, ((actor.staff_id, record) for actor, record in made))
 
 
 class _Centres:
@@ -155,8 +152,8 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
                                                                             strict=True)]
     statuses = insert_rows(session, StatusChange, [status for status, _ in follow])
     screenings = insert_rows(session, Screening, [screening for _, screening in follow])
-    for made in (people, statuses, screenings):
-        _audit_creates(session, zip(actors, made, strict=True))
+    _audit_creates(session, (pair for made in (people, statuses, screenings)
+                             for pair in zip(actors, made, strict=True)))
     finish(session)
     return people
 

@@ -197,7 +197,8 @@ class BatchWriter:
         change_statuses(self.db, self.statuses, on=self.on)
         self.screenings, self.enrolments, self.codes = [], [], []
         self.questionnaires, self.sessions, self.statuses = [], [], []
-        self.next_seq.clear()
+        # ``next_seq`` is kept: the codes written were the ones predicted (checked above),
+        # so each centre's next number is still the one it holds.
 
 
 def _no_actor() -> Actor:  # pragma: no cover (every row names its actor)

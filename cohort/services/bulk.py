@@ -172,8 +172,11 @@ def save_questionnaires(
         raise BulkRefused(errors)
 
     records = insert_rows(session, Questionnaire, [a[1] for a in accepted])
-    audit.record_creates_many(session, ((who.staff_id, record) for (_, _, _, who), record
-                                        in zip(accepted, records, strict=True)))
+    by_actor: dict[int, list[Questionnaire]] = {}
+    for (_, _, _, who), record in zip(accepted, records, strict=True):
+        by_actor.setdefault(who.staff_id, []).append(record)
+    for staff_id, created in by_actor.items():
+        audit.record_creates(session, staff_id, created)
     flagged: list[dict[str, Any]] = []
     for (person, _, findings, _), record in zip(accepted, records, strict=True):
         assert record.id is not None  # noqa: S101

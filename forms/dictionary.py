@@ -173,7 +173,7 @@ class _FormsCheck:
                 self.known.update(key for key in (f"{p.name}{CHECKBOX_SEPARATOR}{code}"
                                                   for code in codes)
                                   if key.partition(CHECKBOX_SEPARATOR)[0] == p.name)
-        self.inputs = [(p, p.name, p.field.is_checkbox) for p in plans
+        self.inputs = [(p, p.name, p.field.is_checkbox, _reads_remembered(p)) for p in plans
                        if p.calc is None and p.field.field_type != "descriptive"]
         self.calcs = [p for p in plans if p.calc is not None]
         self.views = [(p, p.name, p.branching, bool(p.field.tags),
@@ -191,17 +191,30 @@ class _FormsCheck:
         today = today or date.today()
         clean: dict[str, object] = {}
         given: set[str] = set()
-        for plan, name, checkbox in self.inputs:
+        for plan, name, checkbox, seen in self.inputs:
             raw = answers.get(name)
+            key: Hashable = None
+            if seen is not None and raw is not None:
+                key = (raw, type(raw), today)
+                try:
+                    found = seen.get(key, _UNSEEN)
+                except TypeError:  # a list or dict: read each time
+                    found, key = _UNSEEN, None
+                if found is not _UNSEEN:
+                    given.add(name)
+                    clean[name] = found
+                    continue
             try:
                 if raw is None and checkbox:
                     raw = plan.checkbox_from_columns(answers)
                 if _blank(raw):
                     continue
                 given.add(name)
-                clean[name] = plan.read(raw, today)
+                clean[name] = value = plan.read(raw, today)
             except BadValue:
                 return None
+            if key is not None and seen is not None and len(seen) < REMEMBERED:
+                seen[key] = value
         env = Env(clean, others=other_events, event=event, today=today, missing=missing,
                   schedule=schedule)
         compute_into(self.calcs, env, clean)
@@ -222,6 +235,17 @@ class _FormsCheck:
                 return None
         compute_into(self.calcs, env, clean, shown)
         return Outcome(clean, [], shown)
+
+
+def _reads_remembered(plan: FieldPlan) -> dict[Hashable, object] | None:
+    """Where a field's readings are kept (value, its type and the day -> the clean value),
+    or None: a checkbox (its answer is a list), or a range ending ``now``, which moves.
+    Every other reader gives the same clean value for the same value on the same day."""
+    f = plan.field
+    if f.is_checkbox or any(str(bound).strip().lower() == "now"
+                            for bound in (f.min, f.max) if bound):
+        return None
+    return {}
 
 
 #: Whether ``validate`` tries ``_FormsCheck`` first (tests compare it with ``run`` alone).

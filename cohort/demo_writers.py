@@ -23,10 +23,9 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from cohort import rules
-from cohort.codes import make_code
 from cohort.errors import NotEligible
 from cohort.models import Centre, Participant, Staff, utcnow
-from cohort.services.bulk import QuestionnaireRow, save_questionnaires
+from cohort.services.bulk import QuestionnaireRow, built, save_questionnaires
 from cohort.services.bulk_writes import (
     EnrolmentRow,
     ScreeningRow,
@@ -45,6 +44,7 @@ from cohort.services.enrolment import (
     check_eligible,
     enrol,
     log_screening,
+    participant_values,
 )
 from cohort.services.participants import change_status
 from cohort.services.questionnaires import save_questionnaire
@@ -157,13 +157,8 @@ class BatchWriter:
         seq = self.next_seq.get(centre.id) or _next_seq(self.db, centre)
         self.next_seq[centre.id] = seq + 1
         self.enrolments.append(EnrolmentRow(actor, data))
-        assert data.consent_date is not None  # noqa: S101
-        person = Participant(
-            code=make_code(centre.code, seq), centre_id=centre.id, seq=seq,
-            inclusion_date=data.inclusion_date, consent_date=data.consent_date,
-            age_at_inclusion=data.age, injected_past_month=data.injected_past_month,
-            wish_neck_groin=data.wish_neck_groin, reached_via=data.reached_via,
-            group=data.group, enrolled_by=actor.staff_id, created_at=self.now)
+        person = built(Participant, participant_values(data, centre, seq, actor,
+                                                       created_at=self.now))
         self.codes.append(person.code)
         return person
 
@@ -202,7 +197,8 @@ class BatchWriter:
         change_statuses(self.db, self.statuses, on=self.on)
         self.screenings, self.enrolments, self.codes = [], [], []
         self.questionnaires, self.sessions, self.statuses = [], [], []
-        self.next_seq.clear()
+        # ``next_seq`` is kept: the codes written were the ones predicted (checked above),
+        # so each centre's next number is still the one it holds.
 
 
 def _no_actor() -> Actor:  # pragma: no cover (every row names its actor)

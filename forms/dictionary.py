@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from forms import codebook, writer
+from forms import codebook, tagchecks, writer
 from forms.actiontags import TagReport
 from forms.constants import CHECKBOX_SEPARATOR, COLUMNS
 from forms.errors import DictionaryProblem
+from forms.evaluate import Compiled
 from forms.events import EventMapping
+from forms.expressions import Node
 from forms.fields import Field
 from forms.functions import Env
 from forms.i18n import _
@@ -29,9 +31,13 @@ from forms.validation import (
     FieldProblem,
     Outcome,
     ValidationResult,
+    _blank,
+    _crossed_bound,
+    _truth,
     compute_into,
     run,
 )
+from forms.values import BadValue
 
 ACRONYMS = frozenset({"aerli", "hiv", "hcv", "oat", "id"})
 
@@ -61,6 +67,189 @@ def _missing(value: object) -> bool:
     if isinstance(value, str):
         return not value.strip()
     return False
+
+
+#: Functions whose result depends on their arguments alone (not on the day, the
+#: missing-data codes or anything else an ``Env`` carries).
+_PURE_FUNCTIONS = frozenset({
+    "if", "sum", "min", "max", "mean", "median", "stdev", "round", "roundup", "rounddown",
+    "abs", "sqrt", "exponential", "log", "mod", "calctext", "isnumber", "isinteger",
+    "contains", "not_contain", "starts_with", "ends_with", "find", "left", "right", "mid",
+    "length", "concat", "concat_ws", "replace_text", "upper", "lower", "trim"})
+_PURE_OPS = frozenset({"literal", "and", "or", "not", "neg", "=", "==", "<>", "!=", "<",
+                       "<=", ">", ">=", "+", "-", "*", "/", "^"})
+#: Answer sets remembered per expression (``_Remembered``); beyond, evaluated each time.
+REMEMBERED = 4096
+
+
+def _reads_only(node: Node) -> tuple[str, ...] | None:
+    """The answers of this event an expression reads, when its value depends on those
+    alone; None when it reads anything else (another event, an instance, a smart
+    variable, the day, the missing-data codes)."""
+    keys: list[str] = []
+    for n in node.walk():
+        if n.op == "var":
+            if n.event or n.instance:
+                return None
+            keys.append(n.name)
+            if n.code:
+                keys.append(f"{n.name}{CHECKBOX_SEPARATOR}{n.code}")
+        elif n.op == "call":
+            if n.name not in _PURE_FUNCTIONS:
+                return None
+        elif n.op not in _PURE_OPS:
+            return None
+    return tuple(dict.fromkeys(keys))
+
+
+def _key_part(value: object) -> Hashable:
+    if isinstance(value, list | tuple):
+        return type(value), tuple((type(v), v) for v in value)
+    return type(value), value
+
+
+class _Remembered:
+    """A compiled expression that reads only some answers of this event (``_reads_only``),
+    remembering its value for each set of those answers: validating many answer sets (an
+    import, the demo) evaluates each branching and calculation once per distinct input
+    rather than once (or twice) per answer set. Errors are raised again, never kept."""
+
+    __slots__ = ("compiled", "keys", "seen")
+
+    def __init__(self, compiled: Compiled, keys: tuple[str, ...]) -> None:
+        self.compiled = compiled
+        self.keys = keys
+        self.seen: dict[Hashable, Any] = {}
+
+    def __call__(self, env: Env) -> Any:
+        read = tuple(map(env.values.get, self.keys))
+        # The types too: 1, 1.0 and True are equal keys but not the same answer.
+        key: Hashable = (read, tuple(map(type, read)))
+        try:
+            found = self.seen.get(key, _UNSEEN)
+        except TypeError:  # a list (checkbox) read: keyed by its items and their types
+            try:
+                key = tuple(_key_part(v) for v in read)
+                found = self.seen.get(key, _UNSEEN)
+            except TypeError:  # an answer that cannot be a key (a dict): evaluated as is
+                return self.compiled(env)
+        if found is not _UNSEEN:
+            return found
+        value = self.compiled(env)
+        if len(self.seen) < REMEMBERED:
+            self.seen[key] = value
+        return value
+
+
+_UNSEEN = object()
+
+
+def _remembering(plan: FieldPlan) -> FieldPlan:
+    """``plan`` with its branching and calculation remembered where they can be."""
+    f = plan.field
+    for slot, node in (("branching", f.branching_node), ("calc", f.computed_node)):
+        compiled = getattr(plan, slot)
+        keys = _reads_only(node) if compiled is not None and node is not None else None
+        if keys is not None:
+            setattr(plan, slot, _Remembered(compiled, keys))
+    return plan
+
+
+class _FormsCheck:
+    """``validation.run`` for answer sets with nothing to report, with what it looks up
+    per field (reader, checkbox, branching, tags, bounds, required) taken out once for a
+    set of forms: most answer sets of an import or a demo are valid, and for those this is
+    the same pass, cheaper. ``outcome`` gives up (None) at the first thing ``run`` would
+    report, and the caller runs ``run`` for its words; ``clean`` and ``shown`` are then
+    exactly ``run``'s."""
+
+    def __init__(self, plans: Sequence[FieldPlan], missing: frozenset[str]) -> None:
+        self.plans = plans
+        names = {p.name for p in plans}
+        self.known = set(names)
+        for p in plans:
+            if p.field.is_checkbox:
+                codes = [*p.field.choices, *missing, *(m.lower() for m in missing)]
+                self.known.update(key for key in (f"{p.name}{CHECKBOX_SEPARATOR}{code}"
+                                                  for code in codes)
+                                  if key.partition(CHECKBOX_SEPARATOR)[0] == p.name)
+        self.inputs = [(p, p.name, p.field.is_checkbox, _reads_remembered(p)) for p in plans
+                       if p.calc is None and p.field.field_type != "descriptive"]
+        self.calcs = [p for p in plans if p.calc is not None]
+        self.views = [(p, p.name, p.branching, bool(p.field.tags),
+                       bool(p.field.field_bounds), p.field.required and p.shown_as)
+                      for p in plans]
+
+    def outcome(self, answers: Mapping[str, object], *, event: str | None,
+                other_events: Mapping[str, Mapping[str, object]] | None,
+                today: date | None, missing: frozenset[str], schedule: Schedule,
+                record: Mapping[str, object] | None, labels: Mapping[str, str]
+                ) -> Outcome | None:
+        known = self.known
+        if any(key not in known for key in answers):
+            return None
+        today = today or date.today()
+        clean: dict[str, object] = {}
+        given: set[str] = set()
+        for plan, name, checkbox, seen in self.inputs:
+            raw = answers.get(name)
+            key: Hashable = None
+            if seen is not None and raw is not None:
+                key = (raw, type(raw), today)
+                try:
+                    found = seen.get(key, _UNSEEN)
+                except TypeError:  # a list or dict: read each time
+                    found, key = _UNSEEN, None
+                if found is not _UNSEEN:
+                    given.add(name)
+                    clean[name] = found
+                    continue
+            try:
+                if raw is None and checkbox:
+                    raw = plan.checkbox_from_columns(answers)
+                if _blank(raw):
+                    continue
+                given.add(name)
+                clean[name] = value = plan.read(raw, today)
+            except BadValue:
+                return None
+            if key is not None and seen is not None and len(seen) < REMEMBERED:
+                seen[key] = value
+        env = Env(clean, others=other_events, event=event, today=today, missing=missing,
+                  schedule=schedule)
+        compute_into(self.calcs, env, clean)
+        shown: set[str] = set()
+        for plan, name, branching, tags, bounds, required in self.views:
+            if branching is not None and not _truth(branching, env):
+                if name in given:
+                    return None
+                clean.pop(name, None)
+                continue
+            shown.add(name)
+            if name in clean:
+                if tags and tagchecks.check(plan.field, clean[name], env) is not None:
+                    return None
+                if bounds and _crossed_bound(plan, clean, record or {}, labels) is not None:
+                    return None
+            elif required:
+                return None
+        compute_into(self.calcs, env, clean, shown)
+        return Outcome(clean, [], shown)
+
+
+def _reads_remembered(plan: FieldPlan) -> dict[Hashable, object] | None:
+    """Where a field's readings are kept (value, its type and the day -> the clean value),
+    or None: a checkbox (its answer is a list), or a range ending ``now``, which moves.
+    Every other reader gives the same clean value for the same value on the same day."""
+    f = plan.field
+    if f.is_checkbox or any(str(bound).strip().lower() == "now"
+                            for bound in (f.min, f.max) if bound):
+        return None
+    return {}
+
+
+#: Whether ``validate`` tries ``_FormsCheck`` first (tests compare it with ``run`` alone).
+CHECK_FAST = True
 
 
 def _answered_share(plans: Sequence[FieldPlan], outcome: Outcome) -> float:
@@ -108,10 +297,11 @@ class DataDictionary:
             tuple(self.events.events), dict(self.events.arms),
             {e: frozenset(forms) for e, forms in self.events.designations.items()},
             {f.name: f.form for f in fields})
-        self._plans = {f.name: FieldPlan(f, self._missing) for f in fields}
+        self._plans = {f.name: _remembering(FieldPlan(f, self._missing)) for f in fields}
         self._form_plans = {name: [self._plans[f.name] for f in form.fields]
                             for name, form in self.forms.items()}
         self._calcs = [p for p in self._plans.values() if p.calc is not None]
+        self._checks: dict[tuple[str, ...], _FormsCheck] = {}
         self._bound_labels = {b.name: self.fields[b.name].plain_label for f in fields
                               for b in f.field_bounds if b.name in self.fields}
         self._reads_others = any(
@@ -241,14 +431,24 @@ class DataDictionary:
         ``record``: the record's answers on other forms of this event, for bounds that
         name one of them (``[age]``, given at enrolment, bounds an M0 answer)."""
         names = self._names(form_names)
-        plans = [plan for name in names for plan in self._form_plans[name]]
-        forms = [_("the form '{label}'").format(label=self.forms[n].label) for n in names]
-        label = forms[0] if forms else None
-        for more in forms[1:]:
-            label = _("{first} and {last}").format(first=label, last=more)
-        outcome = run(plans, answers, event=event, other_events=other_events, today=today,
-                      form_label=label, missing=self._missing, schedule=self.schedule,
-                      record=record, labels=self._bound_labels)
+        key = tuple(names)
+        fast = self._checks.get(key)
+        if fast is None:
+            fast = self._checks[key] = _FormsCheck(
+                [plan for name in names for plan in self._form_plans[name]], self._missing)
+        plans = fast.plans
+        outcome = fast.outcome(
+            answers, event=event, other_events=other_events, today=today,
+            missing=self._missing, schedule=self.schedule, record=record,
+            labels=self._bound_labels) if CHECK_FAST else None
+        if outcome is None:
+            forms = [_("the form '{label}'").format(label=self.forms[n].label) for n in names]
+            label = forms[0] if forms else None
+            for more in forms[1:]:
+                label = _("{first} and {last}").format(first=label, last=more)
+            outcome = run(plans, answers, event=event, other_events=other_events,
+                          today=today, form_label=label, missing=self._missing,
+                          schedule=self.schedule, record=record, labels=self._bound_labels)
         problems = outcome.problems
         if event is not None and self.events:
             allowed = set(self.events.forms_for(event)) if event in self.events.designations \

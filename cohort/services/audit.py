@@ -7,7 +7,7 @@ with old and new values, so "who changed this answer, and from what" is one quer
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Protocol, TypeAlias
@@ -64,12 +64,16 @@ def record_create(session: Session, actor_id: Who, record: SQLModel) -> None:
 def record_creates(session: Session, actor_id: Who,
                    records: Sequence[SQLModel]) -> None:
     """Audit many flushed records in one multi-row INSERT (imports)."""
-    if not records:
-        return
-    staff_id, system = _who(actor_id)
+    record_creates_many(session, [(actor_id, record) for record in records])
+
+
+def record_creates_many(session: Session, made: Iterable[tuple[Who, SQLModel]]) -> None:
+    """``record_creates`` for records of several actors and tables, in one multi-row
+    INSERT (bulk writers)."""
     now = utcnow()
     rows = []
-    for record in records:
+    for actor_id, record in made:
+        staff_id, system = _who(actor_id)
         data = record.model_dump(mode="json")
         rows.append({
             "at": now, "actor_id": staff_id, "actor_system": system, "action": "create",
@@ -78,7 +82,8 @@ def record_creates(session: Session, actor_id: Who,
             "new_value": json.dumps(data, sort_keys=True, default=str)})
     # The table, not the mapped class: an ORM-enabled insert would go through the bulk
     # persistence machinery, which costs more than the row itself.
-    session.connection().execute(insert(_AUDIT_TABLE), rows)
+    if rows:
+        session.connection().execute(insert(_AUDIT_TABLE), rows)
 
 
 _AUDIT_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]

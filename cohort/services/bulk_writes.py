@@ -7,7 +7,9 @@ spends most of its time there. These writers apply exactly the same checks to ev
 ``check_status``, ``require_scope``), reading what they need in a few set-based queries,
 and report *every* refused row. Only when no row is refused do they write: the records,
 their links, their audit entries (the same ones, one multi-row INSERT per table and actor)
-and their deviations. Questionnaires are ``bulk.save_questionnaires``.
+and their deviations. The records go in from their values (``bulk.insert_rows``): making
+each one as a SQLModel object first, field by field, cost more than all the checks.
+Questionnaires are ``bulk.save_questionnaires``.
 
 Unlike ``enrol``, ``enrol_many`` does not retry a sequence number another worker took at
 the same moment: the whole batch is refused by the unique constraint and nothing is
@@ -37,23 +39,24 @@ from cohort.models import (
     StatusChange,
     utcnow,
 )
+from cohort.rules import Finding
 from cohort.services import audit
-from cohort.services.bulk import insert_records, participants_by_code
+from cohort.services.bulk import insert_rows, participants_by_code
 from cohort.services.context import Actor, finish, require_scope
-from cohort.services.deviations import audit_raised, new_deviation
+from cohort.services.deviations import audit_raised, deviation_values
 from cohort.services.enrolment import (
     EnrolmentCreate,
     ScreeningCreate,
     _centre,
     _next_seq,
     check_eligible,
-    enrolled_records,
-    new_participant,
+    enrolled_values,
+    participant_values,
     within_codes,
 )
 from cohort.services.participants import check_status
 from cohort.services.results import Saved
-from cohort.services.sessions import AerliSessionCreate, check_session
+from cohort.services.sessions import AerliSessionCreate, session_values
 from cohort.vocab import ScreeningOutcome, Status
 
 
@@ -101,12 +104,9 @@ def _refuse_any(errors: list[tuple[int, CohortError]]) -> None:
 
 
 def _audit_creates(session: Session, made: Iterable[tuple[Actor, SQLModel]]) -> None:
-    """Audit created records as the one-by-one services do, one INSERT per actor."""
-    by_actor: dict[int, list[SQLModel]] = {}
-    for actor, record in made:
-        by_actor.setdefault(actor.staff_id, []).append(record)
-    for staff_id, records in by_actor.items():
-        audit.record_creates(session, staff_id, records)
+    """Audit created records as the one-by-one services do (the acting staff id), in one
+    INSERT."""
+    audit.record_creates_many(session, ((actor.staff_id, record) for actor, record in made))
 
 
 class _Centres:
@@ -129,7 +129,7 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
     centres = _Centres(session)
     now = utcnow()  # timestamps given: pydantic inspects a default factory at every call
     next_seq: dict[int, int] = {}
-    planned: list[tuple[Actor, Participant]] = []
+    planned: list[tuple[Actor, dict[str, Any]]] = []
     errors: list[tuple[int, CohortError]] = []
     for at, row in enumerate(rows):
         try:
@@ -143,20 +143,17 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
             errors.append((at, error))
             continue
         next_seq[centre.id] = seq + 1
-        planned.append((row.actor, new_participant(row.data, centre, seq, row.actor,
-                                                   created_at=now)))
+        planned.append((row.actor, participant_values(row.data, centre, seq, row.actor,
+                                                      created_at=now)))
     _refuse_any(errors)
-    people = [p for _, p in planned]
-    insert_records(session, people)
-    statuses, screenings = [], []
-    for actor, person in planned:
-        status, screening = enrolled_records(person, actor, now)
-        statuses.append((actor, status))
-        screenings.append((actor, screening))
-    insert_records(session, [s for _, s in statuses])
-    insert_records(session, [s for _, s in screenings])
-    for made in (planned, statuses, screenings):
-        _audit_creates(session, made)
+    actors = [actor for actor, _ in planned]
+    people = insert_rows(session, Participant, [values for _, values in planned])
+    follow = [enrolled_values(person, actor, now) for actor, person in zip(actors, people,
+                                                                            strict=True)]
+    statuses = insert_rows(session, StatusChange, [status for status, _ in follow])
+    screenings = insert_rows(session, Screening, [screening for _, screening in follow])
+    _audit_creates(session, (pair for made in (people, statuses, screenings)
+                             for pair in zip(actors, made, strict=True)))
     finish(session)
     return people
 
@@ -164,7 +161,7 @@ def enrol_many(session: Session, rows: Sequence[EnrolmentRow], on: date | None =
 def log_screenings(session: Session, rows: Sequence[ScreeningRow]) -> list[Screening]:
     """``log_screening`` for every row (checks that led to no enrolment), or none."""
     centres = _Centres(session)
-    made: list[tuple[Actor, Screening]] = []
+    made: list[tuple[Actor, dict[str, Any]]] = []
     errors: list[tuple[int, CohortError]] = []
     for at, row in enumerate(rows):
         try:
@@ -176,15 +173,15 @@ def log_screenings(session: Session, rows: Sequence[ScreeningRow]) -> list[Scree
         except CohortError as error:
             errors.append((at, error))
             continue
-        made.append((row.actor, Screening(
-            screened_on=row.data.screened_on, centre_id=centre.id,
-            staff_id=row.actor.staff_id, outcome=row.data.outcome, reason=row.data.reason,
-            reached_via=row.data.reached_via)))
+        made.append((row.actor, {
+            "screened_on": row.data.screened_on, "centre_id": centre.id,
+            "staff_id": row.actor.staff_id, "outcome": row.data.outcome,
+            "reason": row.data.reason, "reached_via": row.data.reached_via}))
     _refuse_any(errors)
-    insert_records(session, [s for _, s in made])
-    _audit_creates(session, made)
+    screenings = insert_rows(session, Screening, [values for _, values in made])
+    _audit_creates(session, zip([actor for actor, _ in made], screenings, strict=True))
     finish(session)
-    return [s for _, s in made]
+    return screenings
 
 
 def _visible(people: Mapping[str, Participant], actor: Actor, code: str) -> Participant:
@@ -201,42 +198,39 @@ def log_sessions(session: Session, rows: Sequence[SessionRow], on: date | None =
     wanted = sorted({i for r in rows for i in r.data.staff_ids})
     known = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_(wanted)))
              if s.id is not None}
-    checked: list[tuple[Actor, Participant, AerliSession, list[int], list[Any]]] = []
+    checked: list[tuple[Actor, Participant, dict[str, Any], list[int], list[Finding]]] = []
     errors: list[tuple[int, CohortError]] = []
     for at, row in enumerate(rows):
         try:
             person = _visible(people, row.actor, row.code)
-            record, staff_ids, findings = check_session(session, row.actor, person, row.data,
-                                                        on, known)
+            values, staff_ids, findings = session_values(session, row.actor, person,
+                                                          row.data, on, known)
         except CohortError as error:
             errors.append((at, error))
             continue
-        checked.append((row.actor, person, record, staff_ids, findings))
+        checked.append((row.actor, person, values, staff_ids, findings))
     _refuse_any(errors)
-    records = [c[2] for c in checked]
-    insert_records(session, records)
+    records = insert_rows(session, AerliSession, [c[2] for c in checked])
     links = [{"session_id": record.id, "staff_id": s}
-             for _, _, record, staff_ids, _ in checked for s in staff_ids]
+             for (_, _, _, staff_ids, _), record in zip(checked, records, strict=True)
+             for s in staff_ids]
     if links:
         session.connection().execute(insert(SessionStaff.__table__), links)  # type: ignore[attr-defined]
-    _audit_creates(session, ((a, r) for a, _, r, _, _ in checked))
+    _audit_creates(session, zip([c[0] for c in checked], records, strict=True))
     by_actor: dict[int, list[tuple[str, int, Mapping[str, tuple[Any, Any]]]]] = {}
-    for actor, _, record, staff_ids, _ in checked:
+    flagged: list[dict[str, Any]] = []
+    for (actor, person, _, staff_ids, findings), record in zip(checked, records, strict=True):
         assert record.id is not None  # noqa: S101
         by_actor.setdefault(actor.staff_id, []).append(
             ("aerli_session", record.id, {"staff_ids": (None, staff_ids)}))
+        flagged.extend(deviation_values(f, entity="aerli_session", record_id=record.id,
+                                        participant=person) for f in findings)
     for staff_id, items in by_actor.items():
         audit.record_changes_many(session, staff_id, items)
-    saved: list[Saved[AerliSession]] = []
-    raised: list[Deviation] = []
-    for _, person, record, _, findings in checked:
-        assert record.id is not None  # noqa: S101
-        deviations = [new_deviation(f, entity="aerli_session", record_id=record.id,
-                                    participant=person) for f in findings]
-        raised.extend(deviations)
-        saved.append(Saved(record, deviations))
-    session.add_all(raised)
-    session.flush()
+    raised = insert_rows(session, Deviation, flagged)
+    left = iter(raised)
+    saved = [Saved(record, [next(left) for _ in c[4]])
+             for c, record in zip(checked, records, strict=True)]
     audit_raised(session, raised)
     finish(session)
     return saved
@@ -248,7 +242,7 @@ def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None
     status an earlier row gave them), or none."""
     people = participants_by_code(session, (r.code for r in rows))
     current: dict[int, tuple[Status, int]] = {}
-    made: list[tuple[Actor, StatusChange, Status, int]] = []
+    made: list[tuple[Actor, dict[str, Any], Status, int]] = []
     errors: list[tuple[int, CohortError]] = []
     for at, row in enumerate(rows):
         try:
@@ -261,15 +255,15 @@ def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None
             errors.append((at, error))
             continue
         current[person.id] = (row.status, version + 1)
-        made.append((row.actor, StatusChange(
-            participant_id=person.id, status=row.status, effective_date=row.effective_date,
-            reason=row.reason, recorded_by=row.actor.staff_id, recorded_at=utcnow()),
-            status, version))
+        made.append((row.actor, {
+            "participant_id": person.id, "status": row.status,
+            "effective_date": row.effective_date, "reason": row.reason,
+            "recorded_by": row.actor.staff_id, "recorded_at": utcnow()}, status, version))
     _refuse_any(errors)
-    insert_records(session, [m[1] for m in made])
-    _audit_creates(session, ((a, c) for a, c, _, _ in made))
+    changes = insert_rows(session, StatusChange, [m[1] for m in made])
+    _audit_creates(session, zip([m[0] for m in made], changes, strict=True))
     by_actor: dict[int, list[tuple[str, int, Mapping[str, tuple[Any, Any]]]]] = {}
-    for actor, change, old, version in made:
+    for (actor, _, old, version), change in zip(made, changes, strict=True):
         by_actor.setdefault(actor.staff_id, []).append(
             ("participant", change.participant_id,
              {"status": (old, change.status), "version": (version, version + 1)}))
@@ -281,4 +275,4 @@ def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None
         person.status, person.version = status, version
         session.add(person)
     finish(session)
-    return [m[1] for m in made]
+    return changes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -66,20 +67,33 @@ def new_deviation(
     A record created in the same transaction cannot have been flagged before, so bulk
     writers add these directly instead of going through ``raise_findings``'s look-up.
     """
+    return Deviation(**deviation_values(finding, entity=entity, record_id=record_id,
+                                        participant=participant, key_suffix=key_suffix))
+
+
+def deviation_values(
+    finding: Finding,
+    *,
+    entity: str,
+    record_id: int,
+    participant: Participant,
+    key_suffix: str = "",
+) -> dict[str, Any]:
+    """``new_deviation``'s fields, for a writer that inserts rows (``bulk_writes``)."""
     params = {**finding.reason.params, "participant": participant.code}
-    return Deviation(
-        rule_id=finding.rule_id,
-        severity=finding.severity,
-        entity=entity,
-        record_id=record_id,
-        participant_id=participant.id,
-        centre_id=participant.centre_id,
-        message=deviation_text(finding.reason.id, params)[:500],
-        message_id=finding.reason.id,
-        message_params=params,
-        dedupe_key=f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
-        raised_at=utcnow(),  # given: a default factory costs an inspection per call
-    )
+    return {
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "entity": entity,
+        "record_id": record_id,
+        "participant_id": participant.id,
+        "centre_id": participant.centre_id,
+        "message": deviation_text(finding.reason.id, params)[:500],
+        "message_id": finding.reason.id,
+        "message_params": params,
+        "dedupe_key": f"{finding.rule_id}:{entity}:{record_id}{key_suffix}",
+        "raised_at": utcnow(),  # given: a default factory costs an inspection per call
+    }
 
 
 def describe(deviation: Deviation, lang: str | None = None) -> str:

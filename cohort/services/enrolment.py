@@ -210,8 +210,14 @@ def new_participant(data: EnrolmentCreate, centre: Centre, seq: int, actor: Acto
                     **stamps: Any) -> Participant:
     """The participant an eligible enrolment makes (``stamps``: timestamps the bulk
     writer gives, once for a whole batch)."""
+    return Participant(**participant_values(data, centre, seq, actor, **stamps))
+
+
+def participant_values(data: EnrolmentCreate, centre: Centre, seq: int, actor: Actor,
+                       **stamps: Any) -> dict[str, Any]:
+    """``new_participant``'s fields, for a writer that inserts rows (``bulk_writes``)."""
     assert centre.id is not None and data.consent_date is not None  # noqa: S101
-    return Participant(
+    return dict(
         code=make_code(centre.code, seq), centre_id=centre.id, seq=seq,
         year_of_birth=data.year_of_birth, gender=data.gender,
         inclusion_date=data.inclusion_date, consent_date=data.consent_date,
@@ -224,14 +230,21 @@ def enrolled_records(person: Participant, actor: Actor, now: datetime | None = N
                      ) -> tuple[StatusChange, Screening]:
     """What every enrolment writes beside the participant: the first status (active) and
     the screening that led to it. ``now``: one timestamp for a whole batch."""
+    status, screening = enrolled_values(person, actor, now)
+    return StatusChange(**status), Screening(**screening)
+
+
+def enrolled_values(person: Participant, actor: Actor, now: datetime | None = None
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``enrolled_records``' fields, for a writer that inserts rows (``bulk_writes``)."""
     assert person.id is not None  # noqa: S101
     recorded: dict[str, Any] = {} if now is None else {"recorded_at": now}
     created: dict[str, Any] = {} if now is None else {"created_at": now}
-    status = StatusChange(
+    status = dict(
         participant_id=person.id, status=Status.ACTIVE,
         effective_date=person.inclusion_date, reason="Enrolled",
         recorded_by=actor.staff_id, **recorded)
-    screening = Screening(
+    screening = dict(
         screened_on=person.inclusion_date, centre_id=person.centre_id,
         staff_id=actor.staff_id, outcome=ScreeningOutcome.ENROLLED,
         reached_via=person.reached_via, participant_id=person.id, **created)

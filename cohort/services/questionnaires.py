@@ -204,6 +204,24 @@ def check_new(
     ``others`` are the participant's other visits (event -> answers), for dictionaries
     whose logic reads them (``other_visits``).
     """
+    values, findings = checked_values(actor=actor, participant=participant,
+                                      timepoint=timepoint, answers=answers, done=done,
+                                      on=on, others=others)
+    return Checked(Questionnaire(**values), findings)
+
+
+def checked_values(
+    *,
+    actor: Actor,
+    participant: Participant,
+    timepoint: Timepoint,
+    answers: Mapping[str, Any],
+    done: frozenset[Timepoint],
+    on: date | None = None,
+    others: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[dict[str, Any], list[Finding]]:
+    """``check_new`` with the record's fields rather than the record, for a writer that
+    inserts rows (``bulk.save_questionnaires``)."""
     config = protocol_config()
     facts = VisitFacts(timepoint, on or today(), participant.inclusion_date, done, config)
     rules.enforce("questionnaire", facts)
@@ -212,20 +230,20 @@ def check_new(
     window_facts = VisitFacts(timepoint, visit, participant.inclusion_date, done, config)
     findings = rules.evaluate("questionnaire_window", window_facts)
     assert participant.id is not None  # noqa: S101
-    record = Questionnaire(
-        participant_id=participant.id,
-        timepoint=timepoint,
-        visit_date=visit,
-        staff_id=actor.staff_id,
-        answers=clean,
-        completeness=completeness,
-        in_window=not findings,
+    values = {
+        "participant_id": participant.id,
+        "timepoint": timepoint,
+        "visit_date": visit,
+        "staff_id": actor.staff_id,
+        "answers": clean,
+        "completeness": completeness,
+        "in_window": not findings,
         # Given rather than defaulted: pydantic inspects a default factory at every call,
         # a visible share of a bulk import's time.
-        created_at=(now := utcnow()),
-        updated_at=now,
-    )
-    return Checked(record, list(findings))
+        "created_at": (now := utcnow()),
+        "updated_at": now,
+    }
+    return values, list(findings)
 
 
 def answers_unchanged(questionnaire: Questionnaire, answers: Mapping[str, Any]) -> bool:

@@ -180,6 +180,21 @@ def check_session(
     """Every check of a new session (scope, dates, dictionary, its workers, soft rules):
     the record to add, its staff ids and the findings. Shared by ``log_session`` and the
     bulk writer, so both judge a session alike."""
+    values, staff_ids, findings = session_values(session, actor, participant, data, on,
+                                                 known)
+    return AerliSession(**values), staff_ids, findings
+
+
+def session_values(
+    session: Session,
+    actor: Actor,
+    participant: Participant,
+    data: AerliSessionCreate,
+    on: date | None = None,
+    known: Mapping[int, Staff] | None = None,
+) -> tuple[dict[str, Any], list[int], list[Finding]]:
+    """``check_session`` with the record's fields rather than the record, for a writer
+    that inserts rows (``bulk_writes``)."""
     require_scope(actor, participant.centre_id, session=session)
     assert participant.id is not None  # noqa: S101
     rules.enforce(
@@ -189,14 +204,14 @@ def check_session(
     )
     data = checked(data)
     staff_ids, findings = assess(session, participant, data, known)
-    record = AerliSession(
+    values = dict(
         participant_id=participant.id,
         recorded_by=actor.staff_id,
         counts_for_protocol=not rules.disqualifies_session(findings),
         created_at=utcnow(),  # given: a default factory costs an inspection per call
         **data.model_dump(exclude={"staff_ids"}),
     )
-    return record, staff_ids, findings
+    return values, staff_ids, findings
 
 
 def log_session(

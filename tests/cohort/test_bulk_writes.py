@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from cohort.errors import NotEligible, NotFound
-from cohort.models import AuditEntry, Participant, SessionStaff
+from cohort.models import AuditEntry, Participant, Screening, SessionStaff
+from cohort.services.bulk import insert_rows
 from cohort.services.bulk_writes import (
     EnrolmentRow,
     RowsRefused,
@@ -20,7 +21,7 @@ from cohort.services.bulk_writes import (
     log_sessions,
 )
 from cohort.services.sessions import AerliSessionCreate
-from cohort.vocab import Group, Modality, Setting, Status
+from cohort.vocab import Group, Modality, ScreeningOutcome, Setting, Status
 from tests.cohort.helpers import row_counts
 from tests.conftest import TODAY
 from tests.factories import Factory
@@ -109,3 +110,24 @@ def test_log_sessions_refuses_another_centres_worker_and_flags_one_trained(
         AuditEntry.table_name == "aerli_session", AuditEntry.record_id == saved.record.id,
         col(AuditEntry.field) == "staff_ids")).all()
     assert len(staff_audit) == 1
+
+
+def test_rows_inserted_in_bulk_get_their_own_ids_and_read_back_as_written(
+        session: Session, factory: Factory) -> None:
+    """``insert_rows`` gives each record the id of its own row (on SQLite the ids are
+    sorted rather than one INSERT sent per row), and the record holds what ``Model(...)``
+    would hold."""
+    worker = factory.worker()
+    centre_id = factory.centre().id
+    assert centre_id is not None and worker.staff_id is not None
+    rows = [{"screened_on": TODAY - timedelta(days=i), "centre_id": centre_id,
+             "staff_id": worker.staff_id, "outcome": ScreeningOutcome.DECLINED,
+             "reason": f"row {i}", "reached_via": Modality.IN_PERSON} for i in range(2500)]
+    made = insert_rows(session, Screening, rows)
+    assert len({s.id for s in made}) == len(rows)
+    for record, row in zip(made, rows, strict=True):
+        assert record.model_dump(exclude={"id", "created_at"}) == Screening(
+            **row).model_dump(exclude={"id", "created_at"})
+    stored = {s.id: s.reason for s in session.exec(select(Screening).where(
+        col(Screening.id).in_([s.id for s in made])))}
+    assert [stored[s.id] for s in made] == [row["reason"] for row in rows]

@@ -138,11 +138,11 @@ def expression_problem(what: str, error: ExpressionError) -> str:
     about = _("{construct}; {redcap}").format(construct=error.construct, redcap=error.redcap) \
         if error.construct else error.redcap
     return _("{what} does not parse: {reason} at line {line}, column {column} of the cell "
-             "({about}).").format(what=_what(what), reason=error.reason, line=error.line,
+             "({about}).").format(what=the_part(what), reason=error.reason, line=error.line,
                                   column=error.column, about=about)
 
 
-def _what(what: str) -> str:
+def the_part(what: str) -> str:
     """``'branching logic'`` -> ``'the branching logic'`` in the reader's language."""
     return {"branching logic": _("the branching logic"),
             "calculation": _("the calculation")}.get(what, what)
@@ -247,7 +247,7 @@ class _RowBuilder:
             self.error(column, "bad_expression", expression_problem(what, error))
             return None
         for note in notes:
-            self.warn(column, note.code, _("{what}: {message}").format(what=_what(what),
+            self.warn(column, note.code, _("{what}: {message}").format(what=the_part(what),
                                                                         message=note.message))
         blank = sorted({f"[{n.name}{':' + n.param if n.param else ''}]"
                         for n in node.smart_variables() if n.name in smart.BLANK_HERE})
@@ -255,7 +255,7 @@ class _RowBuilder:
             self.warn(column, "smart_variable_blank", _(
                 "{what} reads {variables}, which REDCap fills from surveys, other records or "
                 "randomisation; this tool has none of those, so it reads as blank.").format(
-                    what=_what(what), variables=", ".join(blank)))
+                    what=the_part(what), variables=", ".join(blank)))
         return node
 
     def build(self) -> Field | None:

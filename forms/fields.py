@@ -135,8 +135,9 @@ class Field:
 def expression_problem(what: str, error: ExpressionError) -> str:
     """``the branching logic does not parse: … at line 1, column 5 of the cell (a [field];
     REDCap refuses it too).``"""
-    about = _("{construct}; {redcap}").format(construct=error.construct, redcap=error.redcap) \
-        if error.construct else error.redcap
+    about = _("{construct}; {redcap}").format(construct=error.construct,
+                                              redcap=_(error.redcap)) \
+        if error.construct else _(error.redcap)
     return _("{what} does not parse: {reason} at line {line}, column {column} of the cell "
              "({about}).").format(what=the_part(what), reason=error.reason, line=error.line,
                                   column=error.column, about=about)

@@ -69,12 +69,11 @@ class DictionaryProblem:
     source: str = ""
 
     def __str__(self) -> str:
-        if self.column:
-            place = _("line {row}, column '{column}'").format(row=self.row, column=self.column)
-        else:
-            place = _("line {row}").format(row=self.row)
         where = f"{self.source}: " if self.source else ""
-        return f"{where}{place}: {self.message}"
+        if self.column:
+            return where + _("line {row}, column '{column}': {message}").format(
+                row=self.row, column=self.column, message=self.message)
+        return where + _("line {row}: {message}").format(row=self.row, message=self.message)
 
 
 class DictionaryError(Exception):

@@ -22,6 +22,7 @@ from typing import Final
 
 from forms.errors import ExpressionError
 from forms.expressions import Node, parse_expression, strip_comments
+from forms.i18n import N_, _
 
 TAG: Final = re.compile(r"(?<!\S)@[A-Z]+(?:-[A-Z]+)*(?=\s|=|\(|$)")
 
@@ -51,25 +52,36 @@ ACTED: Final[dict[str, str]] = {
     "@IF": "its condition chooses the tags acted on, from the answers at hand",
 }
 
-#: Why the other tags REDCap knows are kept without being acted on.
+#: Why the other tags REDCap knows are kept without being acted on (``why_kept`` gives it in
+#: the reader's language).
 KEPT_BECAUSE: Final[dict[str, str]] = {
-    "@HIDDEN-SURVEY": "this tool has no surveys", "@READONLY-SURVEY": "this tool has no surveys",
-    "@HIDDEN-APP": "REDCap mobile app only", "@READONLY-APP": "REDCap mobile app only",
-    "@HIDDEN-PDF": "this tool prints no PDF forms", "@SYNC-APP": "REDCap mobile app only",
-    "@APPUSERNAME-APP": "REDCap mobile app only", "@BARCODE-APP": "REDCap mobile app only",
-    "@MAXCHOICE": "needs the answers of every record",
-    "@MAXCHOICE-SURVEY-COMPLETE": "needs surveys and every record",
-    "@RANDOMORDER": "choices are always shown in the dictionary's order",
-    "@SETVALUE": "pages never overwrite a saved answer", "@PREFILL": "pages never overwrite "
-    "a saved answer", "@USERNAME": "answers are never filled with account names",
-    "@LATITUDE": "no location is collected", "@LONGITUDE": "no location is collected",
-    "@PASSWORDMASK": "answers are shown as typed", "@HIDEBUTTON": "no date or now buttons",
-    "@INLINE": "file uploads are not stored", "@INLINE-PREVIEW": "file uploads are not stored",
-    "@DOWNLOAD-COUNT": "file uploads are not stored", "@RICHTEXT": "notes are plain text",
-    "@FORCE-MINMAX": "out-of-range answers are always refused here",
-    "@CONSENT-VERSION": "no e-Consent", "@SAVE-PROMPT-EXEMPT": "pages do not prompt",
-    "@SAVE-PROMPT-EXEMPT-WHEN-AUTOSET": "pages do not prompt",
-    "@DEACTIVATED-ACTION-TAGS": "REDCap's own marker",
+    "@HIDDEN-SURVEY": N_("this tool has no surveys"),
+    "@READONLY-SURVEY": N_("this tool has no surveys"),
+    "@HIDDEN-APP": N_("REDCap mobile app only"),
+    "@READONLY-APP": N_("REDCap mobile app only"),
+    "@HIDDEN-PDF": N_("this tool prints no PDF forms"),
+    "@SYNC-APP": N_("REDCap mobile app only"),
+    "@APPUSERNAME-APP": N_("REDCap mobile app only"),
+    "@BARCODE-APP": N_("REDCap mobile app only"),
+    "@MAXCHOICE": N_("needs the answers of every record"),
+    "@MAXCHOICE-SURVEY-COMPLETE": N_("needs surveys and every record"),
+    "@RANDOMORDER": N_("choices are always shown in the dictionary's order"),
+    "@SETVALUE": N_("pages never overwrite a saved answer"),
+    "@PREFILL": N_("pages never overwrite a saved answer"),
+    "@USERNAME": N_("answers are never filled with account names"),
+    "@LATITUDE": N_("no location is collected"),
+    "@LONGITUDE": N_("no location is collected"),
+    "@PASSWORDMASK": N_("answers are shown as typed"),
+    "@HIDEBUTTON": N_("no date or now buttons"),
+    "@INLINE": N_("file uploads are not stored"),
+    "@INLINE-PREVIEW": N_("file uploads are not stored"),
+    "@DOWNLOAD-COUNT": N_("file uploads are not stored"),
+    "@RICHTEXT": N_("notes are plain text"),
+    "@FORCE-MINMAX": N_("out-of-range answers are always refused here"),
+    "@CONSENT-VERSION": N_("no e-Consent"),
+    "@SAVE-PROMPT-EXEMPT": N_("pages do not prompt"),
+    "@SAVE-PROMPT-EXEMPT-WHEN-AUTOSET": N_("pages do not prompt"),
+    "@DEACTIVATED-ACTION-TAGS": N_("REDCap's own marker"),
 }
 
 CALC_TAGS: Final = ("@CALCTEXT", "@CALCDATE")
@@ -81,12 +93,12 @@ _CODE_TAGS: Final = frozenset({"@NONEOFTHEABOVE", "@HIDECHOICE", "@SHOWCHOICE"})
 
 def why_kept(name: str) -> str:
     if name in KEPT_BECAUSE:
-        return KEPT_BECAUSE[name]
+        return _(KEPT_BECAUSE[name])
     if name.startswith("@LANGUAGE-"):
-        return "translations are not managed by this tool yet"
+        return _("translations are not managed by this tool yet")
     if name.startswith("@MC-"):
-        return "MyCap only"
-    return "not one of REDCap's action tags (an external module's?)"
+        return _("MyCap only")
+    return _("not one of REDCap's action tags (an external module's?)")
 
 
 @dataclass(frozen=True)
@@ -225,20 +237,24 @@ def _logic(text: str) -> tuple[Node | None, str]:
     try:
         return parse_expression(text), ""
     except ExpressionError as error:
-        return None, f"its logic does not parse: {error.describe()}"
+        return None, _("its logic does not parse: {error}").format(error=error.describe())
 
 
 def _checked(name: str, value: str) -> Tag:
     if name in _NUMBER_TAGS and not value.isdigit():
-        return Tag(name, value, problem=f"{name} needs a whole number, not '{value}'")
+        return Tag(name, value, problem=_("{tag} needs a whole number, not '{value}'").format(
+            tag=name, value=value))
     if name in _CODE_TAGS and not value.strip():
-        return Tag(name, value, problem=f"{name} needs choice codes, e.g. {name}='99'")
+        return Tag(name, value, problem=_("{tag} needs choice codes, e.g. {example}").format(
+            tag=name, example=f"{name}='99'"))
     if name == "@CALCTEXT":
-        node, problem = _logic(value) if value else (None, "@CALCTEXT needs its logic")
+        node, problem = _logic(value) if value else (
+            None, _("{tag} needs its logic").format(tag="@CALCTEXT"))
         return Tag(name, value, node, problem)
     if name == "@CALCDATE":
         node, problem = _logic(f"calcdate({value})") if value else (
-            None, "@CALCDATE needs (date, offset, unit)")
+            None, _("{tag} needs {arguments}").format(tag="@CALCDATE",
+                                                     arguments=_("(date, offset, unit)")))
         return Tag(name, value, node, problem)
     return Tag(name, value)
 
@@ -255,7 +271,8 @@ def parse_annotation(text: str) -> Annotation:
         if opening is not None:
             inside = _parenthesised(text, opening.end() - 1)
             if inside is None:
-                tags.append(Tag(name, problem=f"{name}( is never closed with ')'"))
+                tags.append(Tag(name, problem=_("{tag}( is never closed with ')'").format(
+                    tag=name)))
                 continue
             value, pos = inside
             if name == "@IF":
@@ -272,7 +289,9 @@ def _conditional(inside: str) -> Conditional:
     parts = _split_top(inside)
     if len(parts) != 3:
         return Conditional(inside, None, EMPTY, EMPTY,
-                           problem="@IF needs (condition, tags if true, tags if false)")
+                           problem=_("{tag} needs {arguments}").format(
+                               tag="@IF",
+                               arguments=_("(condition, tags if true, tags if false)")))
     node, problem = _logic(parts[0])
     return Conditional(parts[0], node, parse_annotation(parts[1].strip("'\"")),
                        parse_annotation(parts[2].strip("'\"")), problem)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from forms.i18n import N_, _, ngettext
+
 #: code -> what it means (the message of each problem says it for the row at hand).
 PROBLEM_CODES: Final[dict[str, str]] = {
     "empty_file": "the file has no header line",
@@ -68,8 +70,10 @@ class DictionaryProblem:
 
     def __str__(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        column = f", column '{self.column}'" if self.column else ""
-        return f"{where}line {self.row}{column}: {self.message}"
+        if self.column:
+            return where + _("line {row}, column '{column}': {message}").format(
+                row=self.row, column=self.column, message=self.message)
+        return where + _("line {row}: {message}").format(row=self.row, message=self.message)
 
 
 class DictionaryError(Exception):
@@ -81,7 +85,8 @@ class DictionaryError(Exception):
 
     def report(self) -> str:
         count = len(self.problems)
-        head = f"The data dictionary has {count} problem{'s' if count != 1 else ''}:"
+        head = ngettext("The data dictionary has {count} problem:",
+                        "The data dictionary has {count} problems:", count).format(count=count)
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
 
     def __str__(self) -> str:
@@ -89,9 +94,10 @@ class DictionaryError(Exception):
 
 
 #: What REDCap itself does with a construct this tool refuses (``ExpressionError.redcap``).
-REDCAP_REFUSES: Final = "REDCap refuses it too"
-REDCAP_ACCEPTS: Final = "REDCap accepts it; this tool does not"
-REDCAP_FAILS: Final = "REDCap accepts it when saved but cannot evaluate it"
+#: Kept in English on the error; shown with ``_(error.redcap)`` in the reader's language.
+REDCAP_REFUSES: Final = N_("REDCap refuses it too")
+REDCAP_ACCEPTS: Final = N_("REDCap accepts it; this tool does not")
+REDCAP_FAILS: Final = N_("REDCap accepts it when saved but cannot evaluate it")
 
 
 class ExpressionError(ValueError):
@@ -111,10 +117,11 @@ class ExpressionError(ValueError):
         self.text = text
         self.construct = construct
         self.redcap = redcap
-        super().__init__(f"{message} (line {line}, column {column})")
+        super().__init__(_("{message} (line {line}, column {column})").format(
+            message=message, line=line, column=column))
 
     def describe(self) -> str:
         """The whole story in one sentence: what, where, which construct, and REDCap's view."""
         what = f"{self.construct}: " if self.construct else ""
-        return (f"{what}{self.reason} at line {self.line}, column {self.column} "
-                f"({self.redcap})")
+        return what + _("{reason} at line {line}, column {column} ({redcap})").format(
+            reason=self.reason, line=self.line, column=self.column, redcap=_(self.redcap))

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from forms.errors import DictionaryProblem
+from forms.i18n import _
 
 #: The event of the forms filled between visits, as often as needed (repeating in REDCap).
 ONGOING_EVENT = "ongoing_arm_1"
@@ -84,7 +85,7 @@ def parse_events(
             if len(row) < 3:
                 problems.append(DictionaryProblem(
                     number, "form", "row_length",
-                    "this line needs three cells: arm number, event name, form.", source))
+                    _("this line needs three cells: arm number, event name, form."), source))
                 continue
             arm, event, form = (cell.strip() for cell in row[:3])
             mapping.arms.setdefault(event, arm)
@@ -92,11 +93,13 @@ def parse_events(
             if form not in known:
                 problems.append(DictionaryProblem(
                     number, "form", "unknown_form",
-                    f"form '{form}' is not in the data dictionary; check its spelling.", source))
+                    _("form '{form}' is not in the data dictionary; check its spelling.")
+                    .format(form=form), source))
             elif form in forms_here:
                 problems.append(DictionaryProblem(
                     number, "form", "duplicate_mapping",
-                    f"form '{form}' is already mapped to event '{event}'.", source))
+                    _("form '{form}' is already mapped to event '{event}'.").format(
+                        form=form, event=event), source))
             else:
                 forms_here.append(form)
                 mapping.rows.append((arm, event, form))
@@ -112,6 +115,6 @@ def parse_events(
         return mapping, problems
     problems.append(DictionaryProblem(
         1, "", "events_header",
-        "the event file must start with the columns arm_num,unique_event_name,form "
-        "(REDCap's instrument designation export).", source))
+        _("the event file must start with the columns {columns} (REDCap's instrument "
+          "designation export).").format(columns="arm_num,unique_event_name,form"), source))
     return mapping, problems

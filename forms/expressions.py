@@ -42,6 +42,7 @@ from typing import Any
 from forms import smart
 from forms.errors import REDCAP_FAILS, REDCAP_REFUSES, ExpressionError
 from forms.functions import COMPARISONS, FUNCTIONS
+from forms.i18n import _
 
 MAX_DEPTH = 60
 _TOKEN = re.compile(
@@ -150,18 +151,20 @@ def tokenize(text: str) -> list[Token]:
         if match is None:
             char = source[pos]
             if char in "'\"":
-                raise _error(text, pos, f"the text starting with {char} is never closed",
-                             "quoted text")
+                raise _error(text, pos, _("the text starting with {quote} is never closed")
+                             .format(quote=char), _("quoted text"))
             if char == "[":
-                raise _error(text, pos, "'[' is never closed with ']'", "a [field]")
+                raise _error(text, pos, _("'[' is never closed with ']'"), _("a [field]"))
             if char == "#":
-                raise _error(text, pos, "unexpected character '#'; a comment must be on a "
-                             "line of its own, starting with # or //", "a comment")
-            raise _error(text, pos, f"unexpected character {char!r}")
+                raise _error(text, pos, _("unexpected character '#'; a comment must be on a "
+                                          "line of its own, starting with # or //"),
+                             _("a comment"))
+            raise _error(text, pos, _("unexpected character {char}").format(char=repr(char)))
         kind = match.lastgroup or ""
         if kind == "op" and match.group() == "/" and source.startswith("//", pos):
-            raise _error(text, pos, "'//' starts a comment only at the beginning of a line; "
-                         "put the comment on a line of its own", "a comment")
+            raise _error(text, pos, _("'//' starts a comment only at the beginning of a "
+                                      "line; put the comment on a line of its own"),
+                         _("a comment"))
         if kind != "space":
             word = match.group()
             tokens.append(Token(kind, _SAME_AS.get(word, word) if kind == "op" else word,
@@ -199,7 +202,7 @@ class _Parser:
         return _error(self.text, (token or self.tok).offset, message, construct, redcap)
 
     def describe(self, token: Token) -> str:
-        return "the end of the expression" if token.kind == "eof" else repr(token.text)
+        return _("the end of the expression") if token.kind == "eof" else repr(token.text)
 
     def keyword(self, word: str) -> bool:
         tok = self.tok
@@ -216,15 +219,17 @@ class _Parser:
     def deeper(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.fail(f"the expression is nested more than {MAX_DEPTH} levels deep",
-                            construct="nesting", redcap=REDCAP_FAILS)
+            raise self.fail(_("the expression is nested more than {depth} levels deep")
+                            .format(depth=MAX_DEPTH), construct=_("nesting"),
+                            redcap=REDCAP_FAILS)
 
     def parse(self) -> Node:
         if self.tok.kind == "eof":
-            raise self.fail("the expression is empty")
+            raise self.fail(_("the expression is empty"))
         node = self.expr()
         if self.tok.kind != "eof":
-            raise self.fail(f"unexpected {self.describe(self.tok)}; is an operator missing?")
+            raise self.fail(_("unexpected {found}; is an operator missing?").format(
+                found=self.describe(self.tok)))
         return node
 
     def expr(self) -> Node:
@@ -263,11 +268,12 @@ class _Parser:
                 line, column = _locate(self.text, token.offset)
                 self.notes.append(Note(
                     line, column, "chained_comparison",
-                    f"two comparisons in a row ('{token.text}' at line {line}, column "
-                    f"{column}) are read left to right, as REDCap's data entry page reads "
-                    "them: the first comparison gives true or false (1 or 0), which is then "
-                    "compared with the next value. That is rarely what is meant: join two "
-                    "comparisons with 'and' or 'or'."))
+                    _("two comparisons in a row ('{operator}' at line {line}, column "
+                      "{column}) are read left to right, as REDCap's data entry page reads "
+                      "them: the first comparison gives true or false (1 or 0), which is then "
+                      "compared with the next value. That is rarely what is meant: join two "
+                      "comparisons with 'and' or 'or'.").format(
+                          operator=token.text, line=line, column=column)))
         return node
 
     def sum_(self) -> Node:
@@ -325,20 +331,22 @@ class _Parser:
             if self._next_is("("):
                 return self.call()
             if word in ("and", "or"):
-                raise self.fail(f"'{tok.text}' needs something on its left and right")
-            raise self.fail(f"unknown word {tok.text!r}; field names go in square brackets, "
-                            "text in quotes")
+                raise self.fail(_("'{word}' needs something on its left and right").format(
+                    word=tok.text))
+            raise self.fail(_("unknown word {word}; field names go in square brackets, text "
+                              "in quotes").format(word=repr(tok.text)))
         if self.op("not"):
             return self.not_()
         if self.op("("):
             self.advance()
             node = self.expr()
             if not self.op(")"):
-                raise self.fail(f"expected ')' but found {self.describe(self.tok)}",
-                                construct="parentheses")
+                raise self.fail(_("expected ')' but found {found}").format(
+                    found=self.describe(self.tok)), construct=_("parentheses"))
             self.advance()
             return node
-        raise self.fail(f"expected a value, a [field] or '(' but found {self.describe(tok)}")
+        raise self.fail(_("expected a value, a [field] or '(' but found {found}").format(
+            found=self.describe(tok)))
 
     def _next_is(self, symbol: str) -> bool:
         following = self.tokens[self.pos + 1]
@@ -364,13 +372,15 @@ class _Parser:
                 return self._with_event(parts, inners, instance)
             node = self._field_or_smart(parts[0], inners[0], "")
             if node.op != "var":
-                raise self.fail(f"[{instance}] follows [{inners[0]}], which is not a field",
-                                instance_tok, "an instance")
+                raise self.fail(_("[{instance}] follows [{previous}], which is not a field")
+                                .format(instance=instance, previous=inners[0]),
+                                instance_tok, _("an instance"))
             return Node("var", name=node.name, code=node.code, offset=node.offset,
                         instance=instance)
         if len(parts) == 3:
-            raise self.fail(f"[{inners[2]}] is not an instance number or an instance smart "
-                            "variable such as [last-instance]", parts[2], "an instance")
+            raise self.fail(_("[{text}] is not an instance number or an instance smart "
+                              "variable such as [last-instance]").format(text=inners[2]),
+                            parts[2], _("an instance"))
         if len(parts) == 2:
             return self._with_event(parts, inners, "")
         return self._field_or_smart(first, inners[0], "")
@@ -382,9 +392,10 @@ class _Parser:
     def _with_event(self, parts: list[Token], inners: list[str], instance: str) -> Node:
         event, inner = inners
         if event not in smart.EVENT_PREFIXES and not _EVENT.match(event):
-            raise self.fail(f"[{event}] is not an event name (lower-case letters, digits and "
-                            "underscores) nor an event smart variable such as "
-                            "[previous-event-name]", parts[0], "an [event][field]")
+            raise self.fail(_("[{event}] is not an event name (lower-case letters, digits "
+                              "and underscores) nor an event smart variable such as "
+                              "[previous-event-name]").format(event=event), parts[0],
+                            _("an [event][field]"))
         node = self._field_or_smart(parts[1], inner, event)
         if node.op == "smart":
             return Node("smart", name=node.name, param=node.param, event=event,
@@ -400,25 +411,30 @@ class _Parser:
         if match is None:
             head = smart.split(inner)[0]
             if "-" in head and re.fullmatch(r"[a-z0-9\-]+", head):
-                raise self.fail(f"[{inner}] is not one of REDCap's smart variables", token,
-                                "a smart variable")
-            raise self.fail(f"[{inner}] is not a field name; write [field] or "
-                            "[field(code)]", token, "a [field]")
+                raise self.fail(_("[{text}] is not one of REDCap's smart variables").format(
+                    text=inner), token, _("a smart variable"))
+            raise self.fail(_("[{text}] is not a field name; write [field] or "
+                              "[field(code)]").format(text=inner), token, _("a [field]"))
         name, code, modifier = match.group(1), match.group(2) or "", match.group(3) or ""
         if modifier and modifier != "value":
             if modifier in PIPING_ONLY:
-                raise self.fail(f"[{inner}]: ':{modifier}' shows an answer in a label or "
-                                f"note; in logic write [{name}]", token, "a piped [field]")
-            raise self.fail(f"[{inner}]: ':{modifier}' is not something REDCap adds to a "
-                            "field name", token, "a [field]")
+                raise self.fail(_("[{text}]: ':{modifier}' shows an answer in a label or "
+                                  "note; in logic write [{name}]").format(
+                                      text=inner, modifier=modifier, name=name),
+                                token, _("a piped [field]"))
+            raise self.fail(_("[{text}]: ':{modifier}' is not something REDCap adds to a "
+                              "field name").format(text=inner, modifier=modifier),
+                            token, _("a [field]"))
         return Node("var", name=name, code=code, event=event, offset=token.offset)
 
     def call(self) -> Node:
         name_tok = self.advance()
         name = name_tok.text.lower()
         if name not in FUNCTIONS:
-            raise self.fail(f"unknown function {name_tok.text}(); REDCap's functions are "
-                            + ", ".join(sorted(FUNCTIONS)), name_tok, f"{name_tok.text}()")
+            raise self.fail(_("unknown function {name}(); REDCap's functions are "
+                              "{functions}").format(name=name_tok.text,
+                                                    functions=", ".join(sorted(FUNCTIONS))),
+                            name_tok, f"{name_tok.text}()")
         self.advance()  # "("
         args: list[Node] = []
         if not self.op(")"):
@@ -427,15 +443,17 @@ class _Parser:
                 self.advance()
                 args.append(self.expr())
         if not self.op(")"):
-            raise self.fail(f"expected ',' or ')' in {name}() but found "
-                            f"{self.describe(self.tok)}", construct=f"{name}()")
+            raise self.fail(_("expected ',' or ')' in {name}() but found {found}").format(
+                name=name, found=self.describe(self.tok)), construct=f"{name}()")
         self.advance()
         low, high = FUNCTIONS[name].arity
         if len(args) < low or (high is not None and len(args) > high):
-            expected = str(low) if low == high else f"{low} to {high}" if high else f"{low}+"
-            noun = "argument" if expected == "1" else "arguments"
-            raise self.fail(f"{name}() takes {expected} {noun}, not {len(args)}", name_tok,
-                            f"{name}()", REDCAP_FAILS)
+            expected = str(low) if low == high else \
+                _("{low} to {high}").format(low=low, high=high) if high else f"{low}+"
+            message = _("{name}() takes 1 argument, not {count}") if expected == "1" else \
+                _("{name}() takes {expected} arguments, not {count}")
+            raise self.fail(message.format(name=name, expected=expected, count=len(args)),
+                            name_tok, f"{name}()", REDCAP_FAILS)
         return Node("call", tuple(args), name=name, offset=name_tok.offset)
 
 

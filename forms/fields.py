@@ -17,6 +17,7 @@ from forms.actiontags import CALC_TAGS, EMPTY, Annotation, TagReport, parse_anno
 from forms.errors import DictionaryProblem, ExpressionError
 from forms.evaluate import Compiled, compile_expression
 from forms.expressions import Node, parse_with_notes
+from forms.i18n import _
 from forms.reader import RawRow
 from forms.values import BadValue, FieldBound, read_bound
 
@@ -134,9 +135,18 @@ class Field:
 def expression_problem(what: str, error: ExpressionError) -> str:
     """``the branching logic does not parse: … at line 1, column 5 of the cell (a [field];
     REDCap refuses it too).``"""
-    about = f"{error.construct}; {error.redcap}" if error.construct else error.redcap
-    return (f"the {what} does not parse: {error.reason} at line {error.line}, column "
-            f"{error.column} of the cell ({about}).")
+    about = _("{construct}; {redcap}").format(construct=error.construct,
+                                              redcap=_(error.redcap)) \
+        if error.construct else _(error.redcap)
+    return _("{what} does not parse: {reason} at line {line}, column {column} of the cell "
+             "({about}).").format(what=the_part(what), reason=error.reason, line=error.line,
+                                  column=error.column, about=about)
+
+
+def the_part(what: str) -> str:
+    """``'branching logic'`` -> ``'the branching logic'`` in the reader's language."""
+    return {"branching logic": _("the branching logic"),
+            "calculation": _("the calculation")}.get(what, what)
 
 
 def redcap_name(text: str) -> str:
@@ -184,19 +194,28 @@ def field_kind(field_type: str, validation: str | None) -> str:
 
 def parse_choices(text: str) -> tuple[dict[str, str], list[str]]:
     """``'1, Heroin | 2, Cocaine'`` -> ({'1': 'Heroin', '2': 'Cocaine'}, problems)."""
+    choices, coded = _parse_choices(text)
+    return choices, [message for _code, message in coded]
+
+
+def _parse_choices(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The choices and their problems as (problem code, message in the reader's language)."""
     choices: dict[str, str] = {}
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for number, item in enumerate(text.split("|"), start=1):
         item = item.strip()
         if not item:
-            problems.append(f"choice {number} is empty (two '|' in a row?)")
+            problems.append(("bad_choices", _("choice {number} is empty (two '|' in a row?)")
+                             .format(number=number)))
             continue
         code, comma, label = item.partition(",")
         code, label = code.strip(), label.strip()
         if not comma or not code:
-            problems.append(f"choice {number} '{item}' must be written 'code, label'")
+            problems.append(("bad_choices", _("choice {number} '{item}' must be written "
+                                              "'code, label'").format(number=number, item=item)))
         elif code in choices:
-            problems.append(f"choice code '{code}' is used twice")
+            problems.append(("duplicate_choice", _("choice code '{code}' is used twice")
+                             .format(code=code)))
         else:
             choices[code] = label
     return choices, problems
@@ -218,7 +237,8 @@ class _RowBuilder:
     def flag(self, column: str) -> bool:
         value = self.row.cells[column].strip().lower()
         if value not in ("", "y"):
-            self.error(column, "bad_flag", f"write 'y' or leave empty, not '{value}'.")
+            self.error(column, "bad_flag", _("write 'y' or leave empty, not '{value}'.")
+                       .format(value=value))
         return value == "y"
 
     def expression(self, column: str, text: str, what: str) -> Node | None:
@@ -228,13 +248,15 @@ class _RowBuilder:
             self.error(column, "bad_expression", expression_problem(what, error))
             return None
         for note in notes:
-            self.warn(column, note.code, f"the {what}: {note.message}")
+            self.warn(column, note.code, _("{what}: {message}").format(what=the_part(what),
+                                                                        message=note.message))
         blank = sorted({f"[{n.name}{':' + n.param if n.param else ''}]"
                         for n in node.smart_variables() if n.name in smart.BLANK_HERE})
         if blank:
-            self.warn(column, "smart_variable_blank", f"the {what} reads {', '.join(blank)}, "
-                      "which REDCap fills from surveys, other records or randomisation; this "
-                      "tool has none of those, so it reads as blank.")
+            self.warn(column, "smart_variable_blank", _(
+                "{what} reads {variables}, which REDCap fills from surveys, other records or "
+                "randomisation; this tool has none of those, so it reads as blank.").format(
+                    what=the_part(what), variables=", ".join(blank)))
         return node
 
     def build(self) -> Field | None:
@@ -243,11 +265,12 @@ class _RowBuilder:
         form = self.name(cells[c.FORM].strip(), c.FORM, "form")
         ftype = cells[c.FIELD_TYPE].strip().lower()
         if ftype not in c.FIELD_TYPES:
-            self.error(c.FIELD_TYPE, "unknown_field_type", f"'{ftype}' is not a field type; use "
-                       "one of " + ", ".join(sorted(c.FIELD_TYPES - {"sql"})) + ".")
+            self.error(c.FIELD_TYPE, "unknown_field_type", _(
+                "'{type}' is not a field type; use one of {types}.").format(
+                    type=ftype, types=", ".join(sorted(c.FIELD_TYPES - {"sql"}))))
         label = cells[c.LABEL]
         if not label.strip() and ftype not in ("descriptive", "calc"):
-            self.warn(c.LABEL, "missing_label", f"field '{name}' has no label.")
+            self.warn(c.LABEL, "missing_label", _("field '{name}' has no label.").format(name=name))
         choices, calculation, sliders = self.choices(ftype, cells[c.CHOICES])
         validation = cells[c.VALIDATION].strip() or None
         validation = self.check_validation(ftype, validation)
@@ -282,63 +305,71 @@ class _RowBuilder:
         refuses (starting with a digit or an underscore) are errors."""
         if not text:
             if what == "variable":
-                self.error(column, "missing_name", "this line has no variable name.")
+                self.error(column, "missing_name", _("this line has no variable name."))
             else:
-                self.error(column, "missing_form", "this field has no form name.")
+                self.error(column, "missing_form", _("this field has no form name."))
             return text
         if c.NAME_PATTERN.match(text):
             return text
         fixed = redcap_name(text)
         if c.NAME_PATTERN.match(fixed) and fixed != text:
-            self.warn(column, "renamed_variable", f"{what} name '{text}' is read as '{fixed}', "
-                      "as REDCap renames it on upload (lower case, digits and single "
-                      "underscores only).")
+            message = _("variable name '{text}' is read as '{fixed}', as REDCap renames it on "
+                        "upload (lower case, digits and single underscores only).") \
+                if what == "variable" else \
+                _("form name '{text}' is read as '{fixed}', as REDCap renames it on upload "
+                  "(lower case, digits and single underscores only).")
+            self.warn(column, "renamed_variable", message.format(text=text, fixed=fixed))
             return fixed
         if what == "variable":
-            self.error(column, "bad_name", f"'{text}' must start with a lower-case letter "
-                       "and use only lower-case letters, digits and underscores.")
+            self.error(column, "bad_name", _(
+                "'{text}' must start with a lower-case letter and use only lower-case "
+                "letters, digits and underscores.").format(text=text))
         else:
-            self.error(column, "bad_form_name", f"form name '{text}' must use only "
-                       "lower-case letters, digits and underscores.")
+            self.error(column, "bad_form_name", _(
+                "form name '{text}' must use only lower-case letters, digits and "
+                "underscores.").format(text=text))
         return text
 
     def choices(self, ftype: str, text: str) -> tuple[dict[str, str], str | None, tuple[str, ...]]:
         text = text.strip()
         if ftype in c.CHOICE_TYPES:
             if not text:
-                self.error(c.CHOICES, "missing_choices", f"a {ftype} field needs choices, "
-                           "written '1, Label | 2, Label'.")
+                self.error(c.CHOICES, "missing_choices", _(
+                    "a {type} field needs choices, written '1, Label | 2, Label'.").format(
+                        type=ftype))
                 return {}, None, ()
-            choices, problems = parse_choices(text)
-            for problem in problems:
-                code = "duplicate_choice" if "twice" in problem else "bad_choices"
+            choices, problems = _parse_choices(text)
+            for code, problem in problems:
                 self.error(c.CHOICES, code, problem + ".")
             for code in choices:
                 if not c.CHOICE_CODE_PATTERN.match(code):
                     if c.LOOSE_CHOICE_CODE_PATTERN.match(code):
-                        self.warn(c.CHOICES, "odd_choice_code", f"choice code '{code}' has "
-                                  "characters REDCap does not usually allow; kept as written.")
+                        self.warn(c.CHOICES, "odd_choice_code", _(
+                            "choice code '{code}' has characters REDCap does not usually "
+                            "allow; kept as written.").format(code=code))
                     else:
-                        self.error(c.CHOICES, "bad_choices", f"choice code '{code}' must be "
-                                   "letters, digits or underscores.")
+                        self.error(c.CHOICES, "bad_choices", _(
+                            "choice code '{code}' must be letters, digits or "
+                            "underscores.").format(code=code))
             return choices, None, ()
         if ftype in c.FIXED_CHOICES:
             if text:
-                self.warn(c.CHOICES, "ignored_choices", f"{ftype} fields always have the "
-                          "choices " + " | ".join(f"{k}, {v}" for k, v in
-                                                  c.FIXED_CHOICES[ftype].items())
-                          + "; the ones written here are ignored.")
+                self.warn(c.CHOICES, "ignored_choices", _(
+                    "{type} fields always have the choices {choices}; the ones written here "
+                    "are ignored.").format(type=ftype, choices=" | ".join(
+                        f"{k}, {v}" for k, v in c.FIXED_CHOICES[ftype].items())))
             return dict(c.FIXED_CHOICES[ftype]), None, ()
         if ftype == "calc":
             if not text:
-                self.error(c.CHOICES, "missing_calculation", "a calc field needs a calculation "
-                           "in this column, e.g. if([a]='1', 1, 0).")
+                self.error(c.CHOICES, "missing_calculation", _(
+                    "a calc field needs a calculation in this column, e.g. "
+                    "{example}.").format(example="if([a]='1', 1, 0)"))
             return {}, text or None, ()
         if ftype == "slider":
             return {}, None, tuple(part.strip() for part in text.split("|")) if text else ()
         if text and ftype in c.FIELD_TYPES:
-            self.warn(c.CHOICES, "ignored_choices", f"a {ftype} field has no choices; "
-                      "this cell is ignored.")
+            self.warn(c.CHOICES, "ignored_choices", _(
+                "a {type} field has no choices; this cell is ignored.").format(type=ftype))
         return {}, None, ()
 
     def check_validation(self, ftype: str, validation: str | None) -> str | None:
@@ -346,16 +377,19 @@ class _RowBuilder:
             return None
         if ftype == "slider":
             if validation.lower() != "number":
-                self.warn(c.VALIDATION, "ignored_validation", "for a slider this column may "
-                          "only say 'number' (show the number); ignored.")
+                self.warn(c.VALIDATION, "ignored_validation", _(
+                    "for a slider this column may only say 'number' (show the number); "
+                    "ignored."))
             return validation
         if ftype not in ("text", "file") and ftype in c.FIELD_TYPES:
-            self.warn(c.VALIDATION, "ignored_validation", f"validation '{validation}' is "
-                      f"ignored on a {ftype} field.")
+            self.warn(c.VALIDATION, "ignored_validation", _(
+                "validation '{validation}' is ignored on a {type} field.").format(
+                    validation=validation, type=ftype))
             return validation
         if validation not in c.KNOWN_VALIDATION_TYPES:
-            self.warn(c.VALIDATION, "unknown_validation", f"validation type '{validation}' is "
-                      "not checked by this tool; values are accepted as plain text.")
+            self.warn(c.VALIDATION, "unknown_validation", _(
+                "validation type '{validation}' is not checked by this tool; values are "
+                "accepted as plain text.").format(validation=validation))
         return validation
 
     def check_order(self, bounds: tuple[object, object], validation: str | None) -> None:
@@ -369,8 +403,9 @@ class _RowBuilder:
             return
         if low > high:  # type: ignore[operator]
             cells = self.row.cells
-            self.error(c.MIN, "min_above_max", f"the minimum {cells[c.MIN].strip()} is greater "
-                       f"than the maximum {cells[c.MAX].strip()}.")
+            self.error(c.MIN, "min_above_max", _(
+                "the minimum {min} is greater than the maximum {max}.").format(
+                    min=cells[c.MIN].strip(), max=cells[c.MAX].strip()))
 
     def bound(self, column: str, validation: str | None) -> object:
         text = self.row.cells[column].strip()
@@ -382,14 +417,16 @@ class _RowBuilder:
         if "/" in text and (validation in c.DATE_TYPES or validation in c.DATETIME_TYPES):
             converted = mdy_bound(text)
             if converted is not None:
-                self.warn(column, "converted_bound", f"'{text}' is read as {converted} "
-                          "(month/day/year, as REDCap converts a date written with slashes).")
+                self.warn(column, "converted_bound", _(
+                    "'{text}' is read as {converted} (month/day/year, as REDCap converts a "
+                    "date written with slashes).").format(text=text, converted=converted))
                 text = converted
         try:
             return read_bound(text, validation)
         except BadValue as error:
-            self.error(column, "bad_bound", f"'{text}' is not {error.expected} "
-                       f"(validation '{validation}').")
+            self.error(column, "bad_bound", _(
+                "'{text}' is not {expected} (validation '{validation}').").format(
+                    text=text, expected=error.expected, validation=validation))
             return None
 
     def action_tags(self, ftype: str) -> Annotation:
@@ -401,37 +438,43 @@ class _RowBuilder:
                      "@MAXCHECKED": ftype != "checkbox"}
         if any(misplaced.get(t.name) for t in tags.tags):
             tags = Annotation(tuple(
-                replace(t, problem=f"{t.name} applies to "
-                        + ("text" if t.name.startswith("@CALC") else "checkbox")
-                        + f" fields, not {ftype} fields") if misplaced.get(t.name) else t
+                replace(t, problem=_("{tag} applies to {applies} fields, not {type} fields")
+                        .format(tag=t.name, type=ftype,
+                                applies="text" if t.name.startswith("@CALC") else "checkbox"))
+                if misplaced.get(t.name) else t
                 for t in tags.tags), tags.conditionals)
         report = TagReport()
         for tag in tags.every():
             report.add("", tag)
         if report.kept:
             why = "; ".join(f"{name}: {report.reasons[name]}" for name in sorted(report.kept))
-            self.warn(c.ANNOTATION, "action_tags", "action tags "
-                      + ", ".join(sorted(report.kept)) + f" are kept, not acted on ({why}).")
+            self.warn(c.ANNOTATION, "action_tags", _(
+                "action tags {tags} are kept, not acted on ({why}).").format(
+                    tags=", ".join(sorted(report.kept)), why=why))
         return tags
 
     def layout(self, name: str, ftype: str) -> None:
         cells = self.row.cells
         if cells[c.ALIGNMENT].strip() not in c.ALIGNMENTS:
-            self.warn(c.ALIGNMENT, "bad_alignment", f"'{cells[c.ALIGNMENT]}' is not LV, LH, RV "
-                      "or RH; ignored.")
+            self.warn(c.ALIGNMENT, "bad_alignment", _(
+                "'{alignment}' is not LV, LH, RV or RH; ignored.").format(
+                    alignment=cells[c.ALIGNMENT]))
         if cells[c.QUESTION_NUMBER].strip():
-            self.warn(c.QUESTION_NUMBER, "not_rendered", "survey question numbers are kept "
-                      "but not shown.")
+            self.warn(c.QUESTION_NUMBER, "not_rendered", _(
+                "survey question numbers are kept but not shown."))
         if cells[c.MATRIX_GROUP].strip():
-            self.warn(c.MATRIX_GROUP, "not_rendered", f"matrix group "
-                      f"'{cells[c.MATRIX_GROUP].strip()}' is shown as separate questions.")
+            self.warn(c.MATRIX_GROUP, "not_rendered", _(
+                "matrix group '{group}' is shown as separate questions.").format(
+                    group=cells[c.MATRIX_GROUP].strip()))
         if cells[c.MATRIX_RANKING].strip():
-            self.warn(c.MATRIX_RANKING, "not_rendered", "matrix ranking is not applied.")
+            self.warn(c.MATRIX_RANKING, "not_rendered", _("matrix ranking is not applied."))
         if ftype in ("slider", "file", "sql"):
-            shown = {"slider": "a number from 0 to 100", "file": "nothing (file uploads are "
-                     "not stored)", "sql": "plain text"}[ftype]
-            self.warn(c.FIELD_TYPE, "not_rendered", f"'{name}' is a {ftype} field; it is "
-                      f"entered as {shown}.")
+            shown = {"slider": _("a number from 0 to 100"),
+                     "file": _("nothing (file uploads are not stored)"),
+                     "sql": _("plain text")}[ftype]
+            self.warn(c.FIELD_TYPE, "not_rendered", _(
+                "'{name}' is a {type} field; it is entered as {shown}.").format(
+                    name=name, type=ftype, shown=shown))
 
 
 

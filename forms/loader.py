@@ -20,8 +20,8 @@ from forms.dictionary import DataDictionary
 from forms.errors import DictionaryError, DictionaryProblem
 from forms.events import EventMapping, parse_events
 from forms.expressions import Node
-from forms.fields import Field, build_field, redcap_name
-from forms.i18n import LANGUAGES
+from forms.fields import Field, build_field, redcap_name, the_part
+from forms.i18n import LANGUAGES, _
 from forms.missing import MISSING_FILE, parse_missing_codes
 from forms.reader import RawRow, read_file
 from forms.smart import EVENT_PREFIXES
@@ -131,8 +131,8 @@ def _check_names(
         if name in seen:
             errors.append(DictionaryProblem(
                 row.line, c.VARIABLE, "duplicate_name",
-                f"variable '{name}' is already defined on line {seen[name]}; names must be "
-                "unique.", source))
+                _("variable '{name}' is already defined on line {line}; names must be "
+                  "unique.").format(name=name, line=seen[name]), source))
             continue
         seen[name] = row.line
         types[name] = row.cells[c.FIELD_TYPE].strip().lower()
@@ -147,8 +147,9 @@ def _check_forms(fields: list[Field], errors: list[DictionaryProblem], source: s
             if f.form in finished:
                 errors.append(DictionaryProblem(
                     f.row, c.FORM, "form_split",
-                    f"the fields of form '{f.form}' must be on consecutive lines; this one "
-                    f"comes after form '{current}'.", source))
+                    _("the fields of form '{form}' must be on consecutive lines; this one "
+                      "comes after form '{previous}'.").format(form=f.form, previous=current),
+                    source))
             if current:
                 finished.add(current)
             current = f.form
@@ -168,8 +169,8 @@ def _check_references(
             if isinstance(bound, FieldBound) and bound.name not in types:
                 errors.append(DictionaryProblem(
                     f.row, column, "unknown_reference",
-                    f"the {column} names [{bound.name}], which is not a variable of this "
-                    "dictionary.", source))
+                    _("the {column} names [{name}], which is not a variable of this "
+                      "dictionary.").format(column=column, name=bound.name), source))
         for node, column, what in ((f.branching_node, c.BRANCHING, "branching logic"),
                                    (f.calc_node, c.CHOICES, "calculation")):
             if node is None:
@@ -178,21 +179,23 @@ def _check_references(
                 if ref.name not in types:
                     errors.append(DictionaryProblem(
                         f.row, column, "unknown_reference",
-                        f"the {what} names [{ref.name}], which is not a variable of this "
-                        "dictionary.", source))
+                        _("{what} names [{name}], which is not a variable of this "
+                          "dictionary.").format(what=the_part(what), name=ref.name), source))
                     continue
                 if ref.code:
                     target = by_name.get(ref.name)
                     if types[ref.name] != "checkbox":
                         errors.append(DictionaryProblem(
                             f.row, column, "bad_checkbox_reference",
-                            f"[{ref.name}({ref.code})] is only for checkbox fields; "
-                            f"'{ref.name}' is a {types[ref.name]} field — write "
-                            f"[{ref.name}] = '{ref.code}'.", source))
+                            _("[{name}({code})] is only for checkbox fields; '{name}' is a "
+                              "{type} field — write [{name}] = '{code}'.").format(
+                                  name=ref.name, code=ref.code, type=types[ref.name]),
+                            source))
                     elif target is not None and ref.code not in target.choices:
                         errors.append(DictionaryProblem(
                             f.row, column, "bad_checkbox_reference",
-                            f"'{ref.name}' has no choice '{ref.code}'.", source))
+                            _("'{name}' has no choice '{code}'.").format(
+                                name=ref.name, code=ref.code), source))
                 if ref.event:
                     _check_event(f, ref.name, ref.event, column, what, by_name, mapping,
                                  errors, warnings, source)
@@ -211,23 +214,25 @@ def _check_tags(f: Field, types: dict[str, str], warnings: list[DictionaryProble
             missing = unknown(tag.node) if tag.node is not None else []
             if missing and not tag.problem:
                 names = ", ".join(f"[{m}]" for m in missing)
-                tag = replace(tag, problem=f"its logic names {names}, not a variable of this "
-                              "dictionary")
+                tag = replace(tag, problem=_("its logic names {names}, not a variable of "
+                                             "this dictionary").format(names=names))
                 warnings.append(DictionaryProblem(
                     f.row, c.ANNOTATION, "action_tags",
-                    f"action tag {tag.name} is kept, not acted on: {tag.problem}.", source))
+                    _("action tag {tag} is kept, not acted on: {problem}.").format(
+                        tag=tag.name, problem=tag.problem), source))
             marked.append(tag)
         conditionals = []
         for cond in tags.conditionals:
             missing = unknown(cond.node) if cond.node is not None else []
             if missing and not cond.problem:
                 names = ", ".join(f"[{m}]" for m in missing)
-                cond = replace(cond, node=None, problem=f"its condition names {names}, not "
-                               "a variable of this dictionary")
+                cond = replace(cond, node=None, problem=_(
+                    "its condition names {names}, not a variable of this dictionary").format(
+                        names=names))
                 warnings.append(DictionaryProblem(
                     f.row, c.ANNOTATION, "action_tags",
-                    f"@IF is kept, not acted on: {cond.problem}; its second set of tags "
-                    "applies.", source))
+                    _("@IF is kept, not acted on: {problem}; its second set of tags "
+                      "applies.").format(problem=cond.problem), source))
             conditionals.append(replace(cond, then=mark(cond.then),
                                         otherwise=mark(cond.otherwise)))
         return Annotation(tuple(marked), tuple(conditionals))
@@ -260,23 +265,26 @@ def _check_event(
     if not mapping.events:
         warnings.append(DictionaryProblem(
             f.row, column, "unknown_event",
-            f"event '{event}' cannot be checked: no event mapping was loaded.", source))
+            _("event '{event}' cannot be checked: no event mapping was loaded.").format(
+                event=event), source))
         return
     if event not in mapping.events:
         errors.append(DictionaryProblem(
             f.row, column, "unknown_event",
-            f"the {what} names event '{event}', which is not declared in the event mapping "
-            f"(events: {', '.join(mapping.events)}).", source))
+            _("{what} names event '{event}', which is not declared in the event mapping "
+              "(events: {events}).").format(what=the_part(what), event=event,
+                                            events=", ".join(mapping.events)), source))
         return
     target = by_name.get(name)
     designated = mapping.designations[event]
     if target is not None and designated and target.form not in designated:
-        where = ", ".join(mapping.events_for(target.form)) or "no event"
+        where = ", ".join(mapping.events_for(target.form)) or _("no event")
         warnings.append(DictionaryProblem(
             f.row, column, "field_not_in_event",
-            f"the {what} reads [{event}][{name}], but form '{target.form}' is not filled at "
-            f"{event} (it is filled at {where}), so the value will always be blank; check the "
-            "event name.", source))
+            _("{what} reads [{event}][{name}], but form '{form}' is not filled at {event} "
+              "(it is filled at {where}), so the value will always be blank; check the event "
+              "name.").format(what=the_part(what), event=event, name=name, form=target.form,
+                              where=where), source))
 
 
 def installed_dirs() -> list[Path]:

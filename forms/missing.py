@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from forms.constants import LOOSE_CHOICE_CODE_PATTERN
 from forms.errors import DictionaryProblem
+from forms.i18n import _
 
 MISSING_FILE = "missing_data_codes.txt"
 
@@ -32,17 +33,19 @@ def parse_missing_codes(text: str, source: str = MISSING_FILE
             item = item.strip()
             if not item or item.startswith("#"):
                 continue
-            code, _, label = item.partition(",")
+            code, _comma, label = item.partition(",")
             code, label = code.strip(), label.strip()
             if not LOOSE_CHOICE_CODE_PATTERN.match(code):
                 problems.append(DictionaryProblem(
                     number, "code", "bad_missing_code",
-                    f"'{code}' cannot be a missing-data code: use letters, digits, '.', '_' "
-                    "or '-' (REDCap's rule for codes), then a comma and its label.", source))
+                    _("'{code}' cannot be a missing-data code: use letters, digits, '.', '_' "
+                      "or '-' (REDCap's rule for codes), then a comma and its label.").format(
+                          code=code), source))
             elif code in codes:
                 problems.append(DictionaryProblem(
                     number, "code", "bad_missing_code",
-                    f"missing-data code '{code}' is listed twice.", source))
+                    _("missing-data code '{code}' is listed twice.").format(code=code),
+                    source))
             else:
                 codes[code] = label or code
     return codes, problems

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from forms.constants import ANNOTATION, API_COLUMNS, COLUMNS, MIN_COLUMNS, VARIABLE
 from forms.errors import DictionaryProblem
+from forms.i18n import _
 
 
 @dataclass(frozen=True)
@@ -94,23 +95,25 @@ def _read_header(names: tuple[str, ...]) -> _Header | str:
         if name in (COLUMNS[index], API_COLUMNS[index]):
             continue
         if _loose(name) not in _LOOSE[index]:
-            return (f"column {index + 1} is headed '{name}', where REDCap has "
-                    f"'{COLUMNS[index]}'; REDCap reads the columns by position and would "
-                    f"take it as '{COLUMNS[index]}'")
+            return _("column {number} is headed '{name}', where REDCap has '{column}'; "
+                     "REDCap reads the columns by position and would take it as "
+                     "'{column}'").format(number=index + 1, name=name, column=COLUMNS[index])
         warnings.append((COLUMNS[index], "renamed_column",
-                         f"column {index + 1} is headed '{name}'; it is read as "
-                         f"'{COLUMNS[index]}', by its position, as REDCap reads it."))
+                         _("column {number} is headed '{name}'; it is read as '{column}', "
+                           "by its position, as REDCap reads it.").format(
+                               number=index + 1, name=name, column=COLUMNS[index])))
     if len(names) == len(COLUMNS) - 1:
         warnings.append((ANNOTATION, "missing_annotation_column",
-                         f"the last column, '{ANNOTATION}', is missing; every field is read "
-                         "with an empty annotation, and the file is written back with all "
-                         "18 columns."))
+                         _("the last column, '{column}', is missing; every field is read "
+                           "with an empty annotation, and the file is written back with all "
+                           "18 columns.").format(column=ANNOTATION)))
     elif len(names) < len(COLUMNS):
         missing = ", ".join(f"'{c}'" for c in COLUMNS[len(names):])
         warnings.append((COLUMNS[len(names)], "missing_columns",
-                         f"the header stops after column {len(names)}; {missing} are read "
-                         "as empty (REDCap reads such a file the same way), and the file is "
-                         "written back with all 18 columns."))
+                         _("the header stops after column {number}; {missing} are read "
+                           "as empty (REDCap reads such a file the same way), and the file is "
+                           "written back with all 18 columns.").format(
+                               number=len(names), missing=missing)))
     return _Header(len(names), tuple(warnings))
 
 
@@ -119,14 +122,16 @@ def _header_problem(names: tuple[str, ...], reason: str, source: str) -> Diction
     extra = [name for name in names if name not in COLUMNS]
     detail = [reason] if reason else []
     if missing and not reason:
-        detail.append("missing " + ", ".join(f"'{m}'" for m in missing))
+        detail.append(_("missing {columns}").format(
+            columns=", ".join(f"'{m}'" for m in missing)))
     if extra and not reason:
-        detail.append("unexpected " + ", ".join(f"'{e}'" for e in extra))
+        detail.append(_("unexpected {columns}").format(
+            columns=", ".join(f"'{e}'" for e in extra)))
     if not detail:
-        detail.append("the columns are in another order")
+        detail.append(_("the columns are in another order"))
     return DictionaryProblem(
-        1, "", "bad_header", "the header must be REDCap's 18 data-dictionary columns in "
-        "order (" + "; ".join(detail) + ").", source)
+        1, "", "bad_header", _("the header must be REDCap's 18 data-dictionary columns in "
+                               "order ({detail}).").format(detail="; ".join(detail)), source)
 
 
 def read_file(text: str, source: str = "") -> ReadResult:
@@ -143,11 +148,12 @@ def read_file(text: str, source: str = "") -> ReadResult:
     try:
         header = next(reader)
     except StopIteration:
-        return ReadResult([], [DictionaryProblem(1, "", "empty_file", "the file is empty; it "
-                                                 "needs REDCap's header line.", source)], [])
+        return ReadResult([], [DictionaryProblem(1, "", "empty_file", _(
+            "the file is empty; it needs REDCap's header line."), source)], [])
     except csv.Error as error:
         return ReadResult([], [DictionaryProblem(1, "", "bad_header",
-                                                 f"the header cannot be read: {error}.",
+                                                 _("the header cannot be read: {error}.")
+                                                 .format(error=error),
                                                  source)], [])
     header_text = tap.drain()
     names = tuple(cell.strip() for cell in header)
@@ -168,8 +174,9 @@ def read_file(text: str, source: str = "") -> ReadResult:
             row_text = tap.drain()
             if len(cells) != width:
                 errors.append(DictionaryProblem(
-                    line, VARIABLE, "row_length", f"this line has {len(cells)} cells; "
-                    f"the header has {width} (is a comma inside a label not quoted?).",
+                    line, VARIABLE, "row_length", _(
+                        "this line has {cells} cells; the header has {width} (is a comma "
+                        "inside a label not quoted?).").format(cells=len(cells), width=width),
                     source))
                 continue
             if padded:
@@ -179,7 +186,8 @@ def read_file(text: str, source: str = "") -> ReadResult:
                                row_text))
     except csv.Error as error:
         errors.append(DictionaryProblem(start, "", "row_length",
-                                        f"the file cannot be read from here: {error}.", source))
+                                        _("the file cannot be read from here: {error}.")
+                                        .format(error=error), source))
     return ReadResult(rows, errors, warnings, "" if padded else header_text,
                       "" if padded else tap.drain())
 

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from forms.fields import Field
+from forms.i18n import _
 
 PARTS = ("label", "choice", "note", "section_header", "form")
 COLUMNS = ("name", "part", "code", "english", "text")
@@ -134,11 +135,23 @@ def translations_path(dictionary_path: Path, lang: str) -> Path:
 def describe(key: Key) -> str:
     """``choice 2 of gender``, ``label of age``, ``form enrolment``: a key for people."""
     part, name, code = key
-    if part == "form":
-        return f"form {name}"
-    if part == "choice":
-        return f"choice {code} of {name}"
-    return f"{part.replace('_', ' ')} of {name}"
+    words = {"form": _("form {name}"), "choice": _("choice {code} of {name}"),
+             "label": _("label of {name}"), "note": _("note of {name}"),
+             "section_header": _("section header of {name}")}.get(part)
+    if words is None:
+        return f"{part.replace('_', ' ')} of {name}"
+    return words.format(name=name, code=code)
+
+
+def the_key(key: Key) -> str:
+    """``the choice 2 of gender``: :func:`describe` with its article, for sentences."""
+    part, name, code = key
+    words = {"form": _("the form {name}"), "choice": _("the choice {code} of {name}"),
+             "label": _("the label of {name}"), "note": _("the note of {name}"),
+             "section_header": _("the section header of {name}")}.get(part)
+    if words is None:
+        return "the " + describe(key)
+    return words.format(name=name, code=code)
 
 
 def read_translations_text(text: str, lang: str) -> DictionaryTranslations:
@@ -150,23 +163,25 @@ def read_translations_text(text: str, lang: str) -> DictionaryTranslations:
     one unreadable line, and reading stops after
     :data:`MAX_UNREADABLE` of them."""
     if len(text) > MAX_BYTES:
-        return DictionaryTranslations(lang, {}, ((0, f"file larger than {MAX_BYTES} bytes"),))
+        return DictionaryTranslations(lang, {}, ((0, _("file larger than {size} bytes").format(
+            size=MAX_BYTES)),))
     rows: dict[Key, TranslationRow] = {}
     unreadable: list[tuple[int, str]] = []
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     try:
         header = [cell.strip().lower() for cell in next(reader, [])]
     except csv.Error as error:
-        return DictionaryTranslations(lang, {}, ((1, f"header cannot be read: {error}"),))
+        return DictionaryTranslations(lang, {}, ((1, _("header cannot be read: {error}").format(
+            error=error)),))
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        return DictionaryTranslations(lang, {}, ((1, "missing columns: " + ", ".join(missing)
-                                                  + " (the header must be "
-                                                  + ",".join(COLUMNS) + ")"),))
+        return DictionaryTranslations(lang, {}, ((1, _(
+            "missing columns: {missing} (the header must be {header})").format(
+                missing=", ".join(missing), header=",".join(COLUMNS))),))
     repeated = sorted({name for name in COLUMNS if header.count(name) > 1})
     if repeated:
-        return DictionaryTranslations(lang, {}, ((1, "repeated columns: "
-                                                  + ", ".join(repeated)),))
+        return DictionaryTranslations(lang, {}, ((1, _("repeated columns: {columns}").format(
+            columns=", ".join(repeated))),))
     at = {name: header.index(name) for name in COLUMNS}
     for line, cells in _records(reader, unreadable):
         if not any(cell.strip() for cell in cells):
@@ -176,21 +191,25 @@ def read_translations_text(text: str, lang: str) -> DictionaryTranslations:
         key = (part, cells[at["name"]].strip(), cells[at["code"]].strip())
         longest = max(len(cells[at["english"]]), len(cells[at["text"]]))
         if part not in PARTS:
-            unreadable.append((line, f"unknown part {part!r} (one of {', '.join(PARTS)})"))
+            unreadable.append((line, _("unknown part {part} (one of {parts})").format(
+                part=repr(part), parts=", ".join(PARTS))))
         elif not key[1]:
-            unreadable.append((line, "no name (the field's or form's name)"))
+            unreadable.append((line, _("no name (the field's or form's name)")))
         elif longest > MAX_TEXT:
-            unreadable.append((line, f"a text longer than {MAX_TEXT} characters"))
+            unreadable.append((line, _("a text longer than {size} characters").format(
+                size=MAX_TEXT)))
         elif any("\x00" in cell for cell in cells):
-            unreadable.append((line, "a NUL character (is this a text file?)"))
+            unreadable.append((line, _("a NUL character (is this a text file?)")))
         elif key in rows:
-            unreadable.append((line, f"second translation of the {describe(key)} (first on "
-                                     f"line {rows[key].line})"))
+            unreadable.append((line, _("second translation of {what} (first on line "
+                                       "{line})").format(what=the_key(key),
+                                                         line=rows[key].line)))
         else:
             rows[key] = TranslationRow(key, cells[at["english"]], cells[at["text"]], line)
         if len(unreadable) >= MAX_UNREADABLE:
-            unreadable.append((line, f"reading stopped after {MAX_UNREADABLE} unreadable "
-                                     "lines: is this a translation file?"))
+            unreadable.append((line, _("reading stopped after {count} unreadable lines: is "
+                                       "this a translation file?").format(
+                                           count=MAX_UNREADABLE)))
             break
     return DictionaryTranslations(lang, rows, tuple(unreadable))
 
@@ -204,8 +223,9 @@ def _records(reader: Any, unreadable: list[tuple[int, str]]) -> Iterator[tuple[i
         except StopIteration:
             return
         except csv.Error as error:
-            unreadable.append((start, f"line cannot be read ({error}): is a quote opened "
-                                      "here and never closed? Nothing after it was read"))
+            unreadable.append((start, _("line cannot be read ({error}): is a quote opened "
+                                        "here and never closed? Nothing after it was "
+                                        "read").format(error=error)))
             return
         yield start, cells
         start = reader.line_num + 1
@@ -217,14 +237,16 @@ def read_translations(path: Path, lang: str) -> DictionaryTranslations:
     questionnaire still loads, in English, and the check says what is wrong."""
     try:
         if path.stat().st_size > MAX_BYTES:
-            return DictionaryTranslations(lang, {}, ((0, f"file larger than {MAX_BYTES} "
-                                                      "bytes"),))
+            return DictionaryTranslations(lang, {}, ((0, _("file larger than {size} bytes")
+                                                      .format(size=MAX_BYTES)),))
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        return DictionaryTranslations(lang, {}, ((0, f"not UTF-8 text ({error.reason} at "
-                                                  f"byte {error.start})"),))
+        return DictionaryTranslations(lang, {}, ((0, _(
+            "not UTF-8 text ({reason} at byte {byte})").format(
+                reason=error.reason, byte=error.start)),))
     except OSError as error:
-        return DictionaryTranslations(lang, {}, ((0, f"cannot be read: {error.strerror}"),))
+        return DictionaryTranslations(lang, {}, ((0, _("cannot be read: {reason}").format(
+            reason=error.strerror)),))
     return read_translations_text(text, lang)
 
 
@@ -239,25 +261,32 @@ def _unknown(dictionary: DataDictionary, key: Key) -> tuple[str, str] | None:
     part, name, code = key
     if part == "form":
         if name not in dictionary.forms:
-            return "unknown_form", f"form {name!r} is not a form of the dictionary"
-        return ("code_not_expected", f"a form has no code (found {code!r})") if code else None
+            return "unknown_form", _("form {name} is not a form of the dictionary").format(
+                name=repr(name))
+        return ("code_not_expected", _("a form has no code (found {code})").format(
+            code=repr(code))) if code else None
     field = dictionary.fields.get(name)
     if field is None:
-        close = "a form's name: write part 'form'" if name in dictionary.forms else \
-            "check the spelling"
-        return "unknown_field", f"{name!r} is not a field of the dictionary ({close})"
+        close = _("a form's name: write part 'form'") if name in dictionary.forms else \
+            _("check the spelling")
+        return "unknown_field", _("{name} is not a field of the dictionary ({hint})").format(
+            name=repr(name), hint=close)
     if part == "choice":
         if code not in field.choices:
-            codes = ", ".join(field.choices) or "none"
-            return "unknown_code", (f"field {name!r} has no choice code {code!r} (its codes: "
-                                    f"{codes})")
+            codes = ", ".join(field.choices) or _("none")
+            return "unknown_code", _("field {name} has no choice code {code} (its codes: "
+                                     "{codes})").format(name=repr(name), code=repr(code),
+                                                        codes=codes)
         return None
     if code:
-        return "code_not_expected", f"only choices have a code; the {part} has {code!r}"
+        return "code_not_expected", _("only choices have a code; the {part} has {code}").format(
+            part=part, code=repr(code))
     if part == "note" and not field.note:
-        return "no_such_text", f"field {name!r} has no field note to translate"
+        return "no_such_text", _("field {name} has no field note to translate").format(
+            name=repr(name))
     if part == "section_header" and not field.section_header:
-        return "no_such_text", f"field {name!r} has no section header to translate"
+        return "no_such_text", _("field {name} has no section header to translate").format(
+            name=repr(name))
     return None
 
 
@@ -285,18 +314,20 @@ def check_translations(dictionary: DataDictionary,
             continue  # listed below as missing
         if row.english.strip() and not _same(row.english, current):
             add(WARNING, "stale", row.line, key,
-                f"the {describe(key)} was translated from {row.english!r}; the dictionary now "
-                f"says {current!r}: check the translation and copy the new English in")
+                _("{what} was translated from {old}; the dictionary now says {new}: check "
+                  "the translation and copy the new English in").format(
+                      what=the_key(key), old=repr(row.english), new=repr(current)))
         lost = sorted(set(_PIPING.findall(current)) - set(_PIPING.findall(row.text)))
         if lost:
             add(ERROR, "piping", row.line, key,
-                f"the translation of the {describe(key)} drops {', '.join(lost)}; keep "
-                "piping references exactly as in the English")
+                _("the translation of {what} drops {lost}; keep piping references exactly "
+                  "as in the English").format(what=the_key(key), lost=", ".join(lost)))
     for key, text in english.items():
         if translations.text(*key) is None:
             found = translations.rows.get(key)
             add(WARNING, "missing", found.line if found else 0, key,
-                f"no translation of the {describe(key)} ({text!r}): shown in English")
+                _("no translation of {what} ({text}): shown in English").format(
+                    what=the_key(key), text=repr(text)))
     return problems
 
 

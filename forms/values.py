@@ -40,25 +40,27 @@ DATE_EXAMPLE = {"ymd": "2025-03-31", "dmy": "31-03-2025", "mdy": "03-31-2025"}
 
 
 def read_integer(value: object) -> int:
-    expected = _("a whole number")
+    def expected() -> str:  # worded only when a value is refused (reads are hot)
+        return _("a whole number")
     if isinstance(value, bool):
-        raise BadValue(expected)
+        raise BadValue(expected())
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        raise BadValue(expected)
+        raise BadValue(expected())
     text = str(value).strip()
     if not _INTEGER.match(text):
-        raise BadValue(expected)
+        raise BadValue(expected())
     return int(text.split(".")[0])
 
 
 def read_number(value: object, *, comma: bool = False) -> float:
-    expected = _("a number (a comma for decimals is fine)") if comma else _("a number")
+    def expected() -> str:
+        return _("a number (a comma for decimals is fine)") if comma else _("a number")
     if isinstance(value, bool):
-        raise BadValue(expected)
+        raise BadValue(expected())
     if isinstance(value, int | float):
         number = float(value)
     else:
@@ -66,16 +68,17 @@ def read_number(value: object, *, comma: bool = False) -> float:
         if comma:
             text = text.replace(",", ".")
         if not _DECIMAL.match(text):
-            raise BadValue(expected)
+            raise BadValue(expected())
         number = float(text)
     if number != number or number in (float("inf"), float("-inf")):
-        raise BadValue(expected)
+        raise BadValue(expected())
     return number
 
 
 def read_date(value: object, order: str = "ymd") -> str:
-    expected = _("a date like {example}").format(
-        example=DATE_EXAMPLE.get(order, DATE_EXAMPLE["ymd"]))
+    def expected() -> str:
+        return _("a date like {example}").format(
+            example=DATE_EXAMPLE.get(order, DATE_EXAMPLE["ymd"]))
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -93,32 +96,32 @@ def read_date(value: object, order: str = "ymd") -> str:
             return date(year, month, day).isoformat()
     except ValueError:
         raise BadValue(_("{expected} that exists in the calendar").format(
-            expected=expected)) from None
-    raise BadValue(expected)
+            expected=expected())) from None
+    raise BadValue(expected())
 
 
 def read_time(value: object, validation: str = "time") -> str:
-    if validation == "time_mm_ss":
-        expected = _("minutes and seconds like {example}").format(example="04:30")
-    elif validation == "time_hh_mm_ss":
-        expected = _("a time like {example}").format(example="14:30:00")
-    else:
-        expected = _("a time like {example}").format(example="14:30")
+    def expected() -> str:
+        if validation == "time_mm_ss":
+            return _("minutes and seconds like {example}").format(example="04:30")
+        if validation == "time_hh_mm_ss":
+            return _("a time like {example}").format(example="14:30:00")
+        return _("a time like {example}").format(example="14:30")
     if isinstance(value, time | datetime):
         if validation == "time_hh_mm_ss":
             return value.strftime("%H:%M:%S")
         return value.strftime("%H:%M")
     match = _HH_MM.match(str(value).strip())
     if match is None:
-        raise BadValue(expected)
+        raise BadValue(expected())
     first, second = int(match.group(1)), int(match.group(2))
     seconds = match.group(3)
     if validation == "time_mm_ss":
         if seconds is not None or first > 59 or second > 59:
-            raise BadValue(expected)
+            raise BadValue(expected())
         return f"{first:02d}:{second:02d}"
     if first > 23 or second > 59 or (seconds is not None and int(seconds) > 59):
-        raise BadValue(expected)
+        raise BadValue(expected())
     if validation == "time_hh_mm_ss":
         return f"{first:02d}:{second:02d}:{int(seconds or 0):02d}"
     return f"{first:02d}:{second:02d}"
@@ -126,18 +129,19 @@ def read_time(value: object, validation: str = "time") -> str:
 
 def read_datetime(value: object, order: str = "ymd", *, seconds: bool = False) -> str:
     example = DATE_EXAMPLE.get(order, DATE_EXAMPLE["ymd"]) + (" 14:30:00" if seconds else " 14:30")
-    expected = _("a date and time like {example}").format(example=example)
+    def expected() -> str:
+        return _("a date and time like {example}").format(example=example)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%S" if seconds else "%Y-%m-%dT%H:%M")
     match = _DATETIME.match(str(value).strip())
     if match is None:
-        raise BadValue(expected)
+        raise BadValue(expected())
     try:
         day = read_date(match.group(1), order)
         clock = read_time(":".join(g for g in match.groups()[1:] if g is not None),
                           "time_hh_mm_ss" if seconds else "time")
     except BadValue:
-        raise BadValue(expected) from None
+        raise BadValue(expected()) from None
     return f"{day}T{clock}"
 
 

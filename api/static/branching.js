@@ -26,17 +26,9 @@
   function missingOf(wrapper) { return wrapper.querySelector("select.missing-code"); }
   function parse(text) { try { return JSON.parse(text); } catch (e) { return null; } }
 
-  /* The checks' words in the reader's language (base.html's #page-words), English else. */
-  var WORDS = parse((document.getElementById("page-words") || {}).textContent || "{}") || {};
-  function t(text, params) {
-    var out = WORDS[text] || text;
-    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
-    return out;
-  }
-  function day(iso) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
-    return m && WORDS.lang === "fr" ? m[3] + "/" + m[2] + "/" + m[1] : iso;
-  }
+  /* The checks' words and dates in the reader's language (words.js). */
+  var t = PageWords.t;
+  var day = PageWords.day;
 
   /* Current answers: checkboxes as arrays of codes, other fields as strings ("" if blank);
    * a missing-data code chosen in the field's "Missing" list is its answer. */

@@ -13,14 +13,7 @@
 
   function store() { try { return window.localStorage; } catch (e) { return null; } }
 
-  /* The page's words in the reader's language (base.html's #page-words), English else. */
-  var WORDS = {};
-  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
-  function t(text, params) {
-    var out = WORDS[text] || text;
-    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
-    return out;
-  }
+  var t = PageWords.t;  /* words in the reader's language (words.js) */
 
   function clearAll() {
     var s = store();
@@ -82,7 +75,7 @@
     note.id = "draft-restored";
     note.setAttribute("role", "status");
     note.appendChild(document.createTextNode(t("Answers typed earlier on this phone ({time}) are filled in again.", {
-      time: new Date(saved.at).toLocaleTimeString(WORDS.lang ? [WORDS.lang] : [], { hour: "2-digit", minute: "2-digit" })
+      time: new Date(saved.at).toLocaleTimeString([PageWords.lang()], { hour: "2-digit", minute: "2-digit" })
     }) + " "));
     var discard = document.createElement("button");
     discard.type = "button";

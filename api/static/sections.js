@@ -34,14 +34,7 @@
     });
   }
 
-  /* Words in the reader's language (base.html's #page-words), English else. */
-  var WORDS = {};
-  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
-  function t(text, params) {
-    var out = WORDS[text] || text;
-    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
-    return out;
-  }
+  var t = PageWords.t;  /* words in the reader's language (words.js) */
 
   var nav = document.createElement("nav");
   nav.className = "form-sections";

@@ -6,14 +6,7 @@
   var form = out ? out.closest("form") : null;
   if (!form) { return; }
   var needed = Number(out.getAttribute("data-needed"));
-  /* The count's words in the reader's language (base.html's #page-words), English else. */
-  var WORDS = {};
-  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (e) { WORDS = {}; }
-  function t(text, params) {
-    var s = WORDS[text] || text;
-    Object.keys(params || {}).forEach(function (k) { s = s.split("{" + k + "}").join(params[k]); });
-    return s;
-  }
+  var t = PageWords.t;  /* the count's words in the reader's language (words.js) */
   function update() {
     var dateInput = form.querySelector("[name=session_date]");
     var day = dateInput ? dateInput.value : "";

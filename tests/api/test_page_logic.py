@@ -61,7 +61,7 @@ def tab() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         view = browser.new_page()
         view.set_content(html)
-        for script in ("logic.js", "branching.js"):
+        for script in ("words.js", "logic.js", "branching.js"):
             view.add_script_tag(content=(API / "static" / script).read_text())
         try:
             yield view

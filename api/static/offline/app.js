@@ -19,21 +19,10 @@
   if (!app || !Q) { return; }
   var state = {bundle: null, entries: [], signin: false, expired: false};
 
-  /* The app's words in the reader's language, from the shell page (offline.html renders
-   * them with the shell, so the service worker keeps them with it); English else. */
-  var WORDS = {};
-  try { WORDS = JSON.parse(document.getElementById("page-words").textContent) || {}; } catch (err) { WORDS = {}; }
-  function t(text, params) {
-    var out = WORDS[text] || text;
-    Object.keys(params || {}).forEach(function (k) { out = out.split("{" + k + "}").join(params[k]); });
-    return out;
-  }
-  /* A date (ISO text) the reader's way: 31/03/2026 in French, ISO in English. */
-  function day(text) {
-    if (!text || WORDS.lang !== "fr") { return text; }
-    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-    return m ? m[3] + "/" + m[2] + "/" + m[1] + text.slice(10) : text;
-  }
+  /* The app's words and dates in the reader's language (words.js; offline.html renders
+   * the words with the shell, so the service worker keeps them with it). */
+  var t = PageWords.t;
+  var day = PageWords.day;
 
   function $(sel) { return app.querySelector(sel); }
   function el(tag, attrs, children) {

@@ -8,7 +8,8 @@
 importScripts("/static/offline/queue.js");
 
 var CACHE = "outsider-shell-v1";
-var SHELL = ["/offline/", "/static/app.css", "/static/logic.js", "/static/branching.js",
+var SHELL = ["/offline/", "/static/app.css", "/static/words.js", "/static/logic.js",
+             "/static/branching.js",
              "/static/offline/queue.js", "/static/offline/app.js", "/static/offline/offline.css",
              "/offline/manifest.webmanifest", "/static/icons/icon-192.png",
              "/static/icons/icon-512.png"];

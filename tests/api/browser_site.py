@@ -65,16 +65,18 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, name: str, *, participan
 
 
 @contextmanager
-def chromium_tab(width: int, height: int) -> Iterator[Any]:
+def chromium_tab(width: int, height: int, **options: Any) -> Iterator[Any]:
     """A tab of Debian's headless Chromium at this size; below 600 px it is a phone (touch,
-    mobile viewport)."""
+    mobile viewport). ``options`` are more Playwright context options (``user_agent``,
+    ``locale``)."""
     from playwright.sync_api import sync_playwright
 
     phone = width < 600
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         context = browser.new_context(viewport={"width": width, "height": height},
-                                      device_scale_factor=1, is_mobile=phone, has_touch=phone)
+                                      device_scale_factor=1, is_mobile=phone, has_touch=phone,
+                                      **options)
         tab = context.new_page()
         tab.set_default_timeout(10_000)
         try:

@@ -30,7 +30,7 @@ from cohort.vocab import Timepoint
 from forms import DataDictionary
 from forms.loader import dictionary_paths, load_dictionary
 from forms.translations import read_translations_text
-from tests.api.browser_site import ARGS, CHROMIUM, SHOTS, demo_site, sign_in
+from tests.api.browser_site import SHOTS, chromium_tab, demo_site, sign_in
 from tests.api.test_browser_flows import answer
 from tests.api.test_pages_french import TRANSLATION
 from tests.conftest import TODAY
@@ -82,21 +82,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture
 def page(site: Site) -> Iterator[Any]:
     """A phone: Android Chrome's user agent, 412 px wide, touch; its browser in English."""
-    from playwright.sync_api import sync_playwright
-
     FRENCH_SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 412, "height": 915},
-                                      device_scale_factor=1, is_mobile=True, has_touch=True,
-                                      user_agent=PHONE_AGENT, locale="en-GB")
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
+    with chromium_tab(412, 915, user_agent=PHONE_AGENT, locale="en-GB") as tab:
+        yield tab
 
 
 def shot(page: Any, name: str) -> None:

@@ -71,7 +71,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "staff_centre_access": _t(staff_id=S, centre_id=S),
     "account": _t("id username staff_id active last_sign_in_at", "",
                   id=S, username=S, password_hash=K, staff_id=S, active=S, created_at=S,
-                  last_sign_in_at=S, session_epoch=K),
+                  last_sign_in_at=S, session_epoch=K, language=S),
     "api_token": _t(id=K, account_id=K, token_digest=K, created_at=K, expires_at=K,
                     revoked=K),
     "redcap_token": _t(id=K, account_id=K, token_digest=K, created_at=K, created_by=K,

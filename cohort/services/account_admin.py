@@ -24,6 +24,7 @@ from cohort.services.setup import centre_by_code, centre_ids_for, create_staff
 from cohort.services.signin import end_page_sessions, hash_password, revoke_all
 from cohort.vocab import Role
 from forms.i18n import LANGUAGES
+from forms.i18n import gettext as _
 
 MIN_PASSWORD_LENGTH = MIN_LENGTH
 
@@ -256,7 +257,8 @@ def set_language(
     ``language`` must be one the system speaks (``forms.i18n.LANGUAGES``) or None: the
     page offers only those, so anything else is a caller's mistake (ValueError)."""
     if language is not None and language not in LANGUAGES:
-        raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+        raise ValueError(_("unknown language {language}; expected one of {choices}").format(
+            language=repr(language), choices=", ".join(LANGUAGES)))
     account = _account(session, account_id)
     if actor.system is None and account.staff_id != actor.staff_id:
         require_role(actor, "admin")

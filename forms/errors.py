@@ -69,7 +69,12 @@ class DictionaryProblem:
     source: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.source}: " if self.source else ""
+        return self.text()
+
+    def text(self, *, with_source: bool = True) -> str:
+        """The problem with its place, in the reader's language; ``with_source=False``
+        where the reader already knows which file it is."""
+        where = f"{self.source}: " if self.source and with_source else ""
         if self.column:
             return where + _("line {row}, column '{column}': {message}").format(
                 row=self.row, column=self.column, message=self.message)

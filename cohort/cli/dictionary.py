@@ -81,15 +81,7 @@ def _load(path: Path, events: Path | None, missing: Path | None = None) -> forms
                             "{path}: {count} problems; nothing was loaded.", count).format(
                                 path=path, count=count), err=True)
         for problem in error.problems:
-            where = f"{problem.source}: " if problem.source and problem.source != path.name \
-                else ""
-            if problem.column:
-                text = _("line {line}, column '{column}': {message}").format(
-                    line=problem.row, column=problem.column, message=problem.message)
-            else:
-                text = _("line {line}: {message}").format(line=problem.row,
-                                                          message=problem.message)
-            typer.echo(f"  {where}{text}", err=True)
+            typer.echo("  " + problem.text(with_source=problem.source != path.name), err=True)
         raise typer.Exit(1) from None
     except (UnicodeDecodeError, OSError) as error:
         typer.echo(_("Error: cannot read {path}: {error}.").format(path=path, error=error),
@@ -143,13 +135,7 @@ def check(
     if dictionary.warnings:
         typer.echo(_("{count} warning(s):").format(count=len(dictionary.warnings)))
         for warning in dictionary.warnings:
-            if warning.column:
-                text = _("line {line}, column '{column}': {message}").format(
-                    line=warning.row, column=warning.column, message=warning.message)
-            else:
-                text = _("line {line}: {message}").format(line=warning.row,
-                                                          message=warning.message)
-            typer.echo("  " + text)
+            typer.echo("  " + warning.text(with_source=False))
     else:
         typer.echo(_("No warnings."))
     if not _report_translations(path, dictionary):

@@ -34,7 +34,6 @@ from forms.i18n import (
     format_datetime,
     format_percent,
     gettext,
-    ngettext,
     pgettext,
     use_language,
 )
@@ -521,11 +520,9 @@ def _environment() -> Any:
     on the pages (:mod:`api.pages.common`): ``{% trans %}``, newstyle, autoescaped."""
     import jinja2
 
-    env = jinja2.Environment(
+    from forms.i18n.catalogues import speaking
+
+    return speaking(jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"])
-    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by ext.i18n
-        gettext, ngettext, newstyle=True, pgettext=pgettext)
-    env.policies["ext.i18n.trimmed"] = True
-    return env
+        undefined=jinja2.StrictUndefined))

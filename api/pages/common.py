@@ -31,18 +31,13 @@ from forms.i18n import (
     format_percent,
     gettext,
     language_name,
-    ngettext,
-    pgettext,
 )
+from forms.i18n.catalogues import speaking
 
-TEMPLATES = Jinja2Templates(env=Environment(
+# Words in templates go through {% trans %} / _() to the reader's catalogue (forms.i18n).
+TEMPLATES = Jinja2Templates(env=speaking(Environment(
     loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-    autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"]))
-# Words in templates go through {% trans %} / _() to the reader's catalogue (forms.i18n);
-# newstyle: {{ _("Saved %(n)s", n=3) }} formats after translating, and escapes.
-TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by ext.i18n
-    gettext, ngettext, newstyle=True, pgettext=pgettext)
-TEMPLATES.env.policies["ext.i18n.trimmed"] = True
+    autoescape=select_autoescape())))
 TEMPLATES.env.filters.update(date=format_date, datetime=format_datetime,
                              number=format_decimal, percent=format_percent)
 TEMPLATES.env.globals.update(current_language=current_language, LANGUAGES=LANGUAGES,

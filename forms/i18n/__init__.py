@@ -34,9 +34,9 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel import dates as _dates
 from babel import numbers as _numbers
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
+
+from forms.i18n.mo import mo_bytes
 
 __all__ = [
     "DEFAULT", "DOMAINS", "LANGUAGES", "LOCALES", "N_", "current_language", "default_language",
@@ -132,12 +132,7 @@ def _compiled(po: Path) -> Translations:
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as handle:
             return Translations(handle, domain=po.stem)
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=po.parent.parent.name, domain=po.stem)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(buffer, domain=po.stem)
+    return Translations(io.BytesIO(mo_bytes(po)), domain=po.stem)
 
 
 def translations(lang: str) -> _gettext.NullTranslations:

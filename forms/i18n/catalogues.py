@@ -18,10 +18,10 @@ from typing import Any
 import jinja2
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from forms.i18n import DOMAINS, LANGUAGES, LOCALES, gettext, ngettext, pgettext
+from forms.i18n import DOMAINS, LOCALES, gettext, ngettext, pgettext
+from forms.i18n.mo import compile_tree
 
 #: The repository (or installed site-packages) root holding the four packages.
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,18 +175,5 @@ def missing(lang: str, domain: str) -> list[Gap]:
 
 def compile_all(target: Path | None = None) -> list[Path]:
     """Compile every ``.po`` to ``.mo`` beside it, or under ``target`` (a build directory
-    with the same ``forms/i18n/locales`` layout); run by ``setup.py`` at build time."""
-    written: list[Path] = []
-    for lang in LANGUAGES:
-        for domain in DOMAINS:
-            po = po_path(lang, domain)
-            if not po.exists():
-                continue
-            catalog = read(lang, domain)
-            out = po.with_suffix(".mo") if target is None else (
-                target / po.relative_to(ROOT).with_suffix(".mo"))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with out.open("wb") as handle:
-                write_mo(handle, catalog, use_fuzzy=False)
-            written.append(out)
-    return written
+    with the same ``forms/i18n/locales`` layout)."""
+    return compile_tree(LOCALES, ROOT, target)

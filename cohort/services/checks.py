@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -33,9 +34,10 @@ from cohort.messages import msg
 from cohort.models import AerliSession, Deviation, Participant, Questionnaire, utcnow
 from cohort.rules import Finding, ProtocolConfig, ScheduleFacts, overdue_timepoints
 from cohort.services import audit
+from cohort.services.bulk import insert_rows
 from cohort.services.context import CHECKS, Actor, finish, protocol_config
 from cohort.services.context import today as current_day
-from cohort.services.deviations import audit_raised, new_deviation
+from cohort.services.deviations import audit_raised, deviation_values
 from cohort.services.lockstate import read_lock_state, require_unlocked
 from cohort.vocab import DeviationStatus, Group, Severity, Status, Timepoint
 from forms.i18n import _, format_date
@@ -139,7 +141,7 @@ def run_checks(
         latest[deviation.dedupe_key] = deviation
 
     still_true: set[str] = set()
-    new: list[Deviation] = []
+    new: list[dict[str, Any]] = []  # values, written at the end in one INSERT
     people: dict[int, Participant] = {}
     for participant in session.exec(select(Participant).where(
             col(Participant.centre_id).not_in(frozen)).order_by(col(Participant.id))):
@@ -163,10 +165,9 @@ def run_checks(
                 previous.status is not DeviationStatus.RESOLVED or previous.resolved_by is not None
             ):
                 continue
-            deviation = new_deviation(finding, entity="participant", record_id=participant.id,
-                                      participant=participant, key_suffix=suffix)
-            latest[key] = deviation
-            new.append(deviation)
+            new.append(deviation_values(finding, entity="participant",
+                                        record_id=participant.id, participant=participant,
+                                        key_suffix=suffix))
         if as_of < now:
             today_facts = replace(facts, as_of=now)
             still_true.update(_key(f.rule_id, participant.id, suffix)
@@ -188,11 +189,8 @@ def run_checks(
                              {"status": (old_status, deviation.status),
                               "resolution_comment": (old_comment, deviation.resolution_comment)})
         report.auto_resolved += 1
-    if new:
-        session.add_all(new)
-        session.flush()
-        audit_raised(session, new, actor)
-    report.raised = new
+    report.raised = insert_rows(session, Deviation, new)
+    audit_raised(session, report.raised, actor)
     finish(session)
     return report
 

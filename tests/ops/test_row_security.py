@@ -12,9 +12,10 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from cohort.db import engine_for
-from cohort.models import Participant
+from cohort.models import ExportLog, ExternalRecord, ImportBatch, Participant
+from cohort.models_ops import SyncReceipt
 from cohort.rls import scope_session
-from cohort.vocab import Timepoint
+from cohort.vocab import Channel, ExportKind, Timepoint
 from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
 from tests.conftest import TODAY
 from tests.factories import questionnaire_answers
@@ -139,3 +140,60 @@ def test_the_application_works_as_its_role(seeded: tuple[AppDatabase, World]) ->
         assert {r["centre_code"]: r["visits"][1]["done"] for r in rows} == {"C01": 1, "C02": 0}
         mine = client.get("/api/v1/retention", headers=worker).json()
         assert [r["centre_code"] for r in mine] == ["C01"]
+
+
+def _made_by_people(url: str, world: World) -> dict[str, set[object]]:
+    """Committed as the owner: per table, the rows of centre A (a's worker, a's participant,
+    an export of C01 only) among B's, national staff's and every centre's; returns the
+    keys of A's rows."""
+    assert world.pa is not None and world.pb is not None
+    worker_a, worker_b = world.users["worker_a"].staff.id, world.users["worker_b"].staff.id
+    officer = world.users["officer"].staff.id
+    with Session(engine_for(url), expire_on_commit=False) as session:
+        links = [ExternalRecord(source="redcap", external_id=f"r{p.id}", participant_id=p.id)
+                 for p in (world.pa, world.pb) if p.id is not None]
+        batches = [ImportBatch(file_digest=f"d{i}", filename=f"f{i}.xlsx", kind="enrolment",
+                               actor_id=who) for i, who in enumerate(
+                                   (worker_a, worker_b, officer, None))]
+        receipts = [SyncReceipt(entry_uuid=f"00000000-0000-0000-0000-00000000000{i}",
+                                staff_id=who, kind="enrolment")
+                    for i, who in enumerate((worker_a, worker_b, officer))]
+        exports = [ExportLog(actor_id=worker_a, actor_name="x", channel=Channel.WEB,
+                             kind=ExportKind.EXPORT, fmt="csv", centre_codes=codes)
+                   for codes in (["C01"], ["C02"], None, ["C01", "C02"])]
+        session.add_all([*links, *batches, *receipts, *exports])
+        session.commit()
+        return {"external_record": {links[0].id}, "import_batch": {batches[0].id},
+                "sync_receipt": {receipts[0].entry_uuid}, "export_log": {exports[0].id}}
+
+
+_KEYS = {"external_record": "id", "import_batch": "id", "sync_receipt": "entry_uuid",
+         "export_log": "id"}
+
+
+def _keys(connection: sa.Connection) -> dict[str, set[object]]:
+    select_ = "SELECT {} FROM {}"
+    return {table: set(connection.execute(sa.text(select_.format(key, table))).scalars())
+            for table, key in _KEYS.items()}
+
+
+def test_links_batches_receipts_and_exports_of_another_centre_are_not_seen(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """A REDCap link through its participant, an import batch and a phone's receipt
+    through the person who made them, an export through the centres it covered; those of
+    national staff, of the command line and of every centre only with every centre."""
+    db, world = seeded
+    mine = _made_by_people(db.owner_url, world)
+    with engine_for(db.owner_url).connect() as owner:
+        everything = _keys(owner)
+    app = engine_for(db.app_url)
+    with app.connect() as connection:
+        assert _keys(connection) == dict.fromkeys(_KEYS, set())
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.a.id)})
+        assert _keys(connection) == mine
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', '*', true)"))
+        assert _keys(connection) == everything
+    assert all(len(everything[t]) > len(mine[t]) for t in _KEYS)

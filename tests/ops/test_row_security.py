@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -12,13 +14,16 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from cohort.db import engine_for
+from cohort.excel.importer import import_file
 from cohort.models import ExportLog, ExternalRecord, ImportBatch, Participant
 from cohort.models_ops import SyncReceipt
 from cohort.rls import scope_session
+from cohort.services.context import load_actor
 from cohort.vocab import Channel, ExportKind, Timepoint
 from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
 from tests.conftest import TODAY
-from tests.factories import questionnaire_answers
+from tests.excel.test_redcap_migration import _m0, export
+from tests.factories import Factory, questionnaire_answers
 from tests.ops.conftest import AppDatabase, seed_world
 
 # Tables whose rows belong to a centre, directly or through their participant.
@@ -197,3 +202,27 @@ def test_links_batches_receipts_and_exports_of_another_centre_are_not_seen(
         connection.execute(sa.text("SELECT set_config('cohort.centres', '*', true)"))
         assert _keys(connection) == everything
     assert all(len(everything[t]) > len(mine[t]) for t in _KEYS)
+
+
+def test_a_record_linked_to_another_centre_is_refused_by_name_not_a_server_error(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """Rule scope.other_centre: the link, hidden from worker A, still refuses the record."""
+    db, world = seeded
+    assert world.pb is not None and world.pb.id is not None
+    with Session(engine_for(db.owner_url)) as session:
+        session.add(ExternalRecord(source="redcap", external_id="101",
+                                   participant_id=world.pb.id))
+        session.commit()
+    with engine_for(db.owner_url).connect() as owner:
+        before = _counts(owner)
+    m0 = _m0(cast(Factory, SimpleNamespace(today=TODAY)), "101")
+    data = export([m0 | {"redcap_data_access_group": "c01"}])  # worker A's centre
+    with Session(engine_for(db.app_url)) as session:
+        actor = load_actor(session, world.users["worker_a"].staff.id or 0)
+        scope_session(session, actor.centre_ids)
+        report = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+    [problem] = report.problems
+    assert (problem.row, problem.rule) == (2, "scope.other_centre"), problem
+    assert "Record 101" in problem.text and world.pb.code not in problem.text
+    with engine_for(db.owner_url).connect() as owner:
+        assert _counts(owner) == before

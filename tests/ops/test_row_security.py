@@ -3,6 +3,7 @@ person's centres, whatever a query forgets to filter (``cohort.rls``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from cohort.models import ExportLog, ExternalRecord, ImportBatch, Participant
 from cohort.models_ops import SyncReceipt
 from cohort.rls import scope_session
 from cohort.services.context import load_actor
+from cohort.services.sync import EntryOutcome, OfflineEntry, apply_entry
 from cohort.vocab import Channel, ExportKind, Timepoint
 from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
 from tests.conftest import TODAY
@@ -224,5 +226,33 @@ def test_a_record_linked_to_another_centre_is_refused_by_name_not_a_server_error
     [problem] = report.problems
     assert (problem.row, problem.rule) == (2, "scope.other_centre"), problem
     assert "Record 101" in problem.text and world.pb.code not in problem.text
+    with engine_for(db.owner_url).connect() as owner:
+        assert _counts(owner) == before
+
+
+def test_an_entry_id_used_by_another_centres_phone_is_refused_by_name_not_saved_twice(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """sync.id_taken and sync.once when the other receipt is hidden from the sender."""
+    db, world = seeded
+    enrolment = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
+                 "consent": "1", "consent_date": TODAY.isoformat(),
+                 "inclusion_date": TODAY.isoformat(), "year_of_birth": "1995", "gender": "1",
+                 "reached_via": "1", "study_group": "1"}
+    item = OfflineEntry(uuid=str(uuid.uuid4()), kind="enrolment", answers=enrolment)
+    app = engine_for(db.app_url)
+
+    def send(who: str) -> EntryOutcome:
+        with Session(app) as session:
+            actor = load_actor(session, world.users[who].staff.id or 0)
+            scope_session(session, actor.centre_ids)
+            return apply_entry(session, actor=actor, entry=item, on=TODAY)
+
+    assert send("worker_b").outcome == "saved"
+    with engine_for(db.owner_url).connect() as owner:
+        before = _counts(owner)
+    taken = send("worker_a")
+    assert (taken.outcome, taken.rule_id) == ("refused", "sync.id_taken"), taken
+    again = send("worker_b")  # worker B's own resend still finds its receipt
+    assert again.outcome == "already_saved", again
     with engine_for(db.owner_url).connect() as owner:
         assert _counts(owner) == before

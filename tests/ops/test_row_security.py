@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 from api.app import create_app
 from cohort.db import engine_for
 from cohort.excel.importer import import_file
-from cohort.models import ExportLog, ExternalRecord, ImportBatch, Participant
+from cohort.models import AuditEntry, ExportLog, ExternalRecord, ImportBatch, Participant
 from cohort.models_ops import SyncReceipt
 from cohort.rls import scope_session
+from cohort.services.access import record_export, visible_codes
 from cohort.services.context import load_actor
 from cohort.services.sync import EntryOutcome, OfflineEntry, apply_entry
 from cohort.vocab import Channel, ExportKind, Timepoint
@@ -256,3 +257,42 @@ def test_an_entry_id_used_by_another_centres_phone_is_refused_by_name_not_saved_
     assert again.outcome == "already_saved", again
     with engine_for(db.owner_url).connect() as owner:
         assert _counts(owner) == before
+
+
+def test_an_import_a_phone_entry_and_an_export_are_written_as_the_role(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """The policies let a worker write what their own work leaves (an import batch, a
+    REDCap link and its audit entry, a receipt, an export-log entry) and read it back;
+    the other centre's worker sees none of it."""
+    db, world = seeded
+    assert world.pa is not None
+    m0 = _m0(cast(Factory, SimpleNamespace(today=TODAY)), "201")
+    data = export([m0 | {"redcap_data_access_group": "c01"}])
+    item = OfflineEntry(uuid=str(uuid.uuid4()), kind="status", participant=world.pa.code,
+                        answers={"fu_status": "2", "fu_status_date": TODAY.isoformat(),
+                                 "fu_reason": "moved"})
+    app = engine_for(db.app_url)
+    with Session(app) as session:
+        actor = load_actor(session, world.users["worker_a"].staff.id or 0)
+        scope_session(session, actor.centre_ids)
+        report = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+        assert report.problems == [] and report.written == 2, report.problems
+        assert apply_entry(session, actor=actor, entry=item, on=TODAY).outcome == "saved"
+        logged = record_export(session, actor=actor, actor_name="worker.a",
+                               channel=Channel.WEB, kind=ExportKind.EXPORT, fmt="csv", rows=1,
+                               centre_codes=visible_codes(session, actor))
+        assert logged.id is not None
+        again = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+        assert again.already_imported is not None  # its own batch is found
+        seen = _keys(session.connection())
+        audited = session.exec(select(AuditEntry.record_id).where(
+            AuditEntry.table_name == "external_record")).all()
+    assert all(len(seen[t]) == 1 for t in _KEYS), seen
+    assert audited == list(seen["external_record"])
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.b.id)})
+        assert _keys(connection) == dict.fromkeys(_KEYS, set())
+        assert connection.execute(sa.text(
+            "SELECT count(*) FROM audit_entry WHERE table_name = 'external_record'")
+        ).scalar() == 0

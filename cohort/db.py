@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from cohort.settings import get_settings
@@ -149,3 +149,13 @@ def is_busy(error: BaseException) -> bool:
     state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
     return "database is locked" in text or "database is busy" in text \
         or state in BUSY_STATES
+
+
+def violates(error: IntegrityError, table: str, constraint: str) -> bool:
+    """Whether ``error`` breaks ``constraint`` of ``table``. PostgreSQL names the
+    constraint; SQLite names only the table's columns ("UNIQUE constraint failed:
+    table.column"), so there a table with two unique constraints cannot tell them apart."""
+    named = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if named is not None:
+        return bool(named == constraint)
+    return f"{table}." in str(error.orig)

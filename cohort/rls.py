@@ -10,6 +10,14 @@ never carries one person's reach into another's request). Without the setting a
 connection of that role sees no participant at all: a path that forgets to say who is
 asking fails closed.
 
+A row finds its centre directly (``centre_id``), through its participant, through the
+person who made it (import batches, the receipts of entries sent from phones: their centre
+and the centres they follow), or through the centres it covered (the export log, whose
+writing is never restricted); a row of no centre (national staff's, the command line's, a
+deviation of the whole study, an export of every centre) is for those who see every centre.
+Each migration installs its own set (``FIRST``, ``SECOND``): a migration never names a
+table created after it.
+
 The owner of the tables (migrations, the command line, the test suite) is not subject to
 these policies (they are not ``FORCE``d). SQLite has no row-level security; there the
 services' checks are the only wall, as before.
@@ -38,6 +46,20 @@ DELETABLE = ("sign_in_failure", "staff_centre_access", "shared_value", "job_file
 AUDITED_RECORDS = {"participant": "participant", "questionnaire": "questionnaire",
                    "aerli_session": "aerli_session", "status_change": "status_change",
                    "deviation": "deviation", "screening": "screening"}
+
+# Added by migration 0020 (``sync_receipt`` is created by 0015, which follows 0017).
+# A REDCap record's link is its participant's.
+LINKED = ("external_record",)
+# Rows made by a person, of the centres that person works at (their own and, for a
+# research officer, those they follow): a row of national staff or of the command line
+# (no person) is for those who see every centre.
+BY_STAFF = {"import_batch": "actor_id", "sync_receipt": "staff_id"}
+# The export log names the centres an export covered (``centre_codes``; JSON ``null``:
+# every centre), and is written by every download, so only its reading is restricted.
+EXPORT_LOG = "export_log"
+
+#: The revision that installed each set of policies; ``None`` below means every set.
+FIRST, SECOND = "0017", "0020"
 
 FUNCTIONS = [
     f"""CREATE OR REPLACE FUNCTION cohort_sees_all() RETURNS boolean LANGUAGE sql STABLE AS $$
@@ -68,9 +90,38 @@ def _record_of(table: str) -> str:
     return f"SELECT 1 FROM {table} r WHERE r.id = audit_entry.record_id"  # noqa: S608
 
 
-def policy_statements() -> list[str]:
-    """Every statement that installs the functions and policies (idempotent)."""
-    out = list(FUNCTIONS)
+def _staff_in_reach(column: str) -> str:
+    extra = ("EXISTS (SELECT 1 FROM staff_centre_access a WHERE a.staff_id = s.id "
+             "AND cohort_sees_centre(a.centre_id))")
+    return f"staff s WHERE s.id = {column} AND (cohort_sees_centre(s.centre_id) OR {extra})"
+
+
+def _audit_policies(audited: dict[str, str]) -> list[str]:
+    visible = " OR ".join(
+        f"(audit_entry.table_name = '{name}' AND EXISTS ({_record_of(table)}))"
+        for name, table in audited.items())
+    names = ", ".join(f"'{name}'" for name in audited)
+    return ["ALTER TABLE audit_entry ENABLE ROW LEVEL SECURITY",
+            "DROP POLICY IF EXISTS audit_entry_read ON audit_entry",
+            "DROP POLICY IF EXISTS audit_entry_write ON audit_entry",
+            f"CREATE POLICY audit_entry_read ON audit_entry FOR SELECT USING "
+            f"((SELECT cohort_sees_all()) OR audit_entry.table_name NOT IN ({names}) "
+            f"OR {visible})",
+            # Audit entries are written by every service, after the record they describe.
+            "CREATE POLICY audit_entry_write ON audit_entry FOR INSERT WITH CHECK (true)"]
+
+
+# Every centre an export covered is in reach (a JSON ``null``, every centre, is not).
+_EXPORT_COVERED = (
+    "(SELECT cohort_sees_all()) OR CASE WHEN jsonb_typeof(export_log.centre_codes) = 'array' "
+    "THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(export_log.centre_codes) c "
+    "WHERE NOT EXISTS (SELECT 1 FROM centre WHERE centre.code = c.value "
+    "AND cohort_sees_centre(centre.id))) ELSE false END")
+
+
+def _first() -> list[str]:
+    """The policies of migration 0017."""
+    out: list[str] = []
     for table in BY_CENTRE:
         # A deviation of the whole study (no centre) is for those who see every centre.
         out += _policy(table, "cohort_sees_centre(centre_id)")
@@ -80,39 +131,68 @@ def policy_statements() -> list[str]:
         out += _policy(table, _all_or(f"participant p WHERE p.id = {table}.participant_id"))
     out += _policy("session_staff",
                    _all_or("aerli_session s WHERE s.id = session_staff.session_id"))
-    visible = " OR ".join(
-        f"(audit_entry.table_name = '{name}' AND EXISTS ({_record_of(table)}))"
-        for name, table in AUDITED_RECORDS.items())
-    names = ", ".join(f"'{name}'" for name in AUDITED_RECORDS)
-    out += ["ALTER TABLE audit_entry ENABLE ROW LEVEL SECURITY",
-            "DROP POLICY IF EXISTS audit_entry_read ON audit_entry",
-            "DROP POLICY IF EXISTS audit_entry_write ON audit_entry",
-            f"CREATE POLICY audit_entry_read ON audit_entry FOR SELECT USING "
-            f"((SELECT cohort_sees_all()) OR audit_entry.table_name NOT IN ({names}) "
-            f"OR {visible})",
-            # Audit entries are written by every service, after the record they describe.
-            "CREATE POLICY audit_entry_write ON audit_entry FOR INSERT WITH CHECK (true)"]
+    return out + _audit_policies(AUDITED_RECORDS)
+
+
+def _second() -> list[str]:
+    """The policies of migration 0020."""
+    out: list[str] = []
+    for table in LINKED:
+        out += _policy(table, _all_or(f"participant p WHERE p.id = {table}.participant_id"))
+    for table, column in BY_STAFF.items():
+        out += _policy(table, _all_or(_staff_in_reach(f"{table}.{column}")))
+    out += [f"ALTER TABLE {EXPORT_LOG} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS {EXPORT_LOG}_read ON {EXPORT_LOG}",
+            f"DROP POLICY IF EXISTS {EXPORT_LOG}_write ON {EXPORT_LOG}",
+            f"CREATE POLICY {EXPORT_LOG}_read ON {EXPORT_LOG} FOR SELECT "
+            f"USING ({_EXPORT_COVERED})",
+            # Every download is logged, whatever it covered (append-only: no update).
+            f"CREATE POLICY {EXPORT_LOG}_write ON {EXPORT_LOG} FOR INSERT WITH CHECK (true)"]
+    # A REDCap record's link is audited like the participant it names.
+    return out + _audit_policies(AUDITED_RECORDS | {table: table for table in LINKED})
+
+
+def policy_statements(revision: str | None = None) -> list[str]:
+    """The statements that install the functions and the policies of ``revision``
+    (``FIRST``, ``SECOND``), or of all of them (``None``); idempotent. A migration names
+    its own revision, so that it never touches a table created after it."""
+    out = list(FUNCTIONS)
+    if revision in (None, FIRST):
+        out += _first()
+    if revision in (None, SECOND):
+        out += _second()
     return out
 
 
-def drop_statements() -> list[str]:
-    out = []
+def _unscoped(table: str, *policies: str) -> list[str]:
+    return [*(f"DROP POLICY IF EXISTS {table}_{p} ON {table}" for p in policies),
+            f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"]
+
+
+def drop_statements(revision: str | None = None) -> list[str]:
+    """Undo ``policy_statements(revision)``: ``SECOND`` leaves the policies of ``FIRST``
+    (the audit trail's as they were), ``FIRST`` and ``None`` leave none."""
+    out: list[str] = []
+    if revision in (None, SECOND):
+        for table in (*LINKED, *BY_STAFF):
+            out += _unscoped(table, "by_centre")
+        out += _unscoped(EXPORT_LOG, "read", "write")
+        if revision == SECOND:
+            return out + _audit_policies(AUDITED_RECORDS)
     for table in (*BY_CENTRE, *BY_PARTICIPANT, "session_staff"):
-        out += [f"DROP POLICY IF EXISTS {table}_by_centre ON {table}",
-                f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"]
-    out += ["DROP POLICY IF EXISTS audit_entry_read ON audit_entry",
-            "DROP POLICY IF EXISTS audit_entry_write ON audit_entry",
-            "ALTER TABLE audit_entry DISABLE ROW LEVEL SECURITY",
-            "DROP FUNCTION IF EXISTS cohort_sees_centre(integer)",
+        out += _unscoped(table, "by_centre")
+    out += _unscoped("audit_entry", "read", "write")
+    out += ["DROP FUNCTION IF EXISTS cohort_sees_centre(integer)",
             "DROP FUNCTION IF EXISTS cohort_sees_all()"]
     return out
 
 
-def install_policies(connection: Connection) -> None:
-    """Install the policies (PostgreSQL only; the migration and ``create_schema`` call it)."""
+def install_policies(connection: Connection, revision: str | None = None) -> None:
+    """Install the policies of ``revision`` (PostgreSQL only; the migrations call it with
+    theirs, ``create_schema`` with none: all)."""
     if connection.dialect.name != "postgresql":
         return
-    for statement in policy_statements():
+    for statement in policy_statements(revision):
         connection.exec_driver_sql(statement)
 
 

@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cohort import rules
-from cohort.errors import CohortError, ProtocolViolation
+from cohort.db import violates
+from cohort.errors import CohortError, OutsideCentreScope, ProtocolViolation
 from cohort.import_rules import (
     EnrolmentChangeFacts,
     RowFacts,
@@ -85,16 +86,39 @@ def known_records(session: Session, actor: Actor, source: str, ids: Sequence[str
     return codes, hidden
 
 
+#: The unique constraint that keeps one participant per record of a source.
+LINK_CONSTRAINT = "uq_external_record_source_id"
+
+
 def link_record(session: Session, actor: Actor, source: str, record: str,
                 person: Participant) -> None:
-    """Store that ``record`` of ``source`` is ``person`` (in the caller's SAVEPOINT)."""
+    """Store that ``record`` of ``source`` is ``person`` (in the caller's SAVEPOINT).
+
+    The record may be linked already although :func:`known_records` did not see it: by an
+    import that committed meanwhile, or, on PostgreSQL, to a participant of a centre the
+    actor does not work with (row-level security hides that link from them). The link is
+    tried in a SAVEPOINT of its own, so that it can be looked up again after the refusal:
+    one in reach was moved meanwhile (``import.record_moved_meanwhile``), any other is
+    another centre's (rule ``scope.other_centre``, as :func:`known_records` would say).
+    The caller's SAVEPOINT then undoes the enrolment: nothing of the record is written."""
     assert person.id is not None  # noqa: S101
     require_scope(actor, person.centre_id, session=session)
     entry = ExternalRecord(source=source, external_id=record, participant_id=person.id)
-    session.add(entry)
     try:
-        session.flush()
-    except IntegrityError:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+    except IntegrityError as error:
+        if not violates(error, "external_record", LINK_CONSTRAINT):
+            raise
+        owner = session.exec(
+            select(Participant.centre_id)
+            .join(ExternalRecord, col(ExternalRecord.participant_id) == col(Participant.id))
+            .where(ExternalRecord.source == source, ExternalRecord.external_id == record)
+        ).first()
+        if owner is None or not actor.can_see(owner):
+            raise OutsideCentreScope("scope.other_centre",
+                                   msg("import.other_centre_record", record=record)) from None
         raise CohortError(msg("import.record_moved_meanwhile", record=record)) from None
     audit.record_create(session, actor.audit_id, entry)
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from cohort.db import violates
 from cohort.dictionary import get_dictionary
 from cohort.errors import (
     CohortError,
@@ -119,11 +120,19 @@ def _canonical(value: str) -> str:
                                context="entry") from None
 
 
+#: The receipt's primary key: an entry id saves once, whoever sent it.
+RECEIPT_KEY = "sync_receipt_pkey"
+
+
+def _id_taken(uuid: str) -> EntryOutcome:
+    return EntryOutcome(uuid, "refused", _("This entry id was already used by someone "
+                                           "else's phone; nothing was saved."),
+                        rule_id="sync.id_taken")
+
+
 def _receipt_outcome(receipt: SyncReceipt, actor: Actor, uuid: str) -> EntryOutcome:
     if receipt.staff_id != actor.staff_id:
-        return EntryOutcome(uuid, "refused", _("This entry id was already used by someone "
-                                               "else's phone; nothing was saved."),
-                            rule_id="sync.id_taken")
+        return _id_taken(uuid)
     return EntryOutcome(uuid, "already_saved", _("Already saved earlier; nothing saved twice."),
                         participant_code=receipt.participant_code,
                         record_id=receipt.result.get("record_id"))
@@ -282,11 +291,15 @@ def apply_entry(session: Session, *, actor: Actor, entry: OfflineEntry,
                 made_at=_utc(entry.made_at)))
             session.flush()
             messages = [d.message for d in deviations]
-    except IntegrityError:
+    except IntegrityError as error:
         again = _find_receipt(session, uuid)
-        if again is None:
-            raise
-        return _receipt_outcome(again, actor, uuid)
+        if again is not None:
+            return _receipt_outcome(again, actor, uuid)
+        if violates(error, "sync_receipt", RECEIPT_KEY):
+            # A receipt this person may not see (PostgreSQL's row-level security: another
+            # centre's worker made it), so not theirs.
+            return _id_taken(uuid)
+        raise
     except (DuplicateTimepoint, StaleVersion):
         again = _find_receipt(session, uuid)
         if again is not None:  # our own first send, committed a moment ago

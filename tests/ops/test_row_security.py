@@ -3,8 +3,11 @@ person's centres, whatever a query forgets to filter (``cohort.rls``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -12,12 +15,18 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from cohort.db import engine_for
-from cohort.models import Participant
+from cohort.excel.importer import import_file
+from cohort.models import AuditEntry, ExportLog, ExternalRecord, ImportBatch, Participant
+from cohort.models_ops import SyncReceipt
 from cohort.rls import scope_session
-from cohort.vocab import Timepoint
+from cohort.services.access import record_export, visible_codes
+from cohort.services.context import load_actor
+from cohort.services.sync import EntryOutcome, OfflineEntry, apply_entry
+from cohort.vocab import Channel, ExportKind, Timepoint
 from tests.api.conftest import PASSWORD, TestClient, World, fixed_key_settings
 from tests.conftest import TODAY
-from tests.factories import questionnaire_answers
+from tests.excel.test_redcap_migration import _m0, export
+from tests.factories import Factory, questionnaire_answers
 from tests.ops.conftest import AppDatabase, seed_world
 
 # Tables whose rows belong to a centre, directly or through their participant.
@@ -139,3 +148,151 @@ def test_the_application_works_as_its_role(seeded: tuple[AppDatabase, World]) ->
         assert {r["centre_code"]: r["visits"][1]["done"] for r in rows} == {"C01": 1, "C02": 0}
         mine = client.get("/api/v1/retention", headers=worker).json()
         assert [r["centre_code"] for r in mine] == ["C01"]
+
+
+def _made_by_people(url: str, world: World) -> dict[str, set[object]]:
+    """Committed as the owner: per table, the rows of centre A (a's worker, a's participant,
+    an export of C01 only) among B's, national staff's and every centre's; returns the
+    keys of A's rows."""
+    assert world.pa is not None and world.pb is not None
+    worker_a, worker_b = world.users["worker_a"].staff.id, world.users["worker_b"].staff.id
+    officer = world.users["officer"].staff.id
+    with Session(engine_for(url), expire_on_commit=False) as session:
+        links = [ExternalRecord(source="redcap", external_id=f"r{p.id}", participant_id=p.id)
+                 for p in (world.pa, world.pb) if p.id is not None]
+        batches = [ImportBatch(file_digest=f"d{i}", filename=f"f{i}.xlsx", kind="enrolment",
+                               actor_id=who) for i, who in enumerate(
+                                   (worker_a, worker_b, officer, None))]
+        receipts = [SyncReceipt(entry_uuid=f"00000000-0000-0000-0000-00000000000{i}",
+                                staff_id=who, kind="enrolment")
+                    for i, who in enumerate((worker_a, worker_b, officer))]
+        exports = [ExportLog(actor_id=worker_a, actor_name="x", channel=Channel.WEB,
+                             kind=ExportKind.EXPORT, fmt="csv", centre_codes=codes)
+                   for codes in (["C01"], ["C02"], None, ["C01", "C02"])]
+        session.add_all([*links, *batches, *receipts, *exports])
+        session.commit()
+        return {"external_record": {links[0].id}, "import_batch": {batches[0].id},
+                "sync_receipt": {receipts[0].entry_uuid}, "export_log": {exports[0].id}}
+
+
+_KEYS = {"external_record": "id", "import_batch": "id", "sync_receipt": "entry_uuid",
+         "export_log": "id"}
+
+
+def _keys(connection: sa.Connection) -> dict[str, set[object]]:
+    select_ = "SELECT {} FROM {}"
+    return {table: set(connection.execute(sa.text(select_.format(key, table))).scalars())
+            for table, key in _KEYS.items()}
+
+
+def test_links_batches_receipts_and_exports_of_another_centre_are_not_seen(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """A REDCap link through its participant, an import batch and a phone's receipt
+    through the person who made them, an export through the centres it covered; those of
+    national staff, of the command line and of every centre only with every centre."""
+    db, world = seeded
+    mine = _made_by_people(db.owner_url, world)
+    with engine_for(db.owner_url).connect() as owner:
+        everything = _keys(owner)
+    app = engine_for(db.app_url)
+    with app.connect() as connection:
+        assert _keys(connection) == dict.fromkeys(_KEYS, set())
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.a.id)})
+        assert _keys(connection) == mine
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', '*', true)"))
+        assert _keys(connection) == everything
+    assert all(len(everything[t]) > len(mine[t]) for t in _KEYS)
+
+
+def test_a_record_linked_to_another_centre_is_refused_by_name_not_a_server_error(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """Rule scope.other_centre: the link, hidden from worker A, still refuses the record."""
+    db, world = seeded
+    assert world.pb is not None and world.pb.id is not None
+    with Session(engine_for(db.owner_url)) as session:
+        session.add(ExternalRecord(source="redcap", external_id="101",
+                                   participant_id=world.pb.id))
+        session.commit()
+    with engine_for(db.owner_url).connect() as owner:
+        before = _counts(owner)
+    m0 = _m0(cast(Factory, SimpleNamespace(today=TODAY)), "101")
+    data = export([m0 | {"redcap_data_access_group": "c01"}])  # worker A's centre
+    with Session(engine_for(db.app_url)) as session:
+        actor = load_actor(session, world.users["worker_a"].staff.id or 0)
+        scope_session(session, actor.centre_ids)
+        report = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+    [problem] = report.problems
+    assert (problem.row, problem.rule) == (2, "scope.other_centre"), problem
+    assert "Record 101" in problem.text and world.pb.code not in problem.text
+    with engine_for(db.owner_url).connect() as owner:
+        assert _counts(owner) == before
+
+
+def test_an_entry_id_used_by_another_centres_phone_is_refused_by_name_not_saved_twice(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """sync.id_taken and sync.once when the other receipt is hidden from the sender."""
+    db, world = seeded
+    enrolment = {"age": "31", "injected_past_month": "1", "wish_neck_groin": "0",
+                 "consent": "1", "consent_date": TODAY.isoformat(),
+                 "inclusion_date": TODAY.isoformat(), "year_of_birth": "1995", "gender": "1",
+                 "reached_via": "1", "study_group": "1"}
+    item = OfflineEntry(uuid=str(uuid.uuid4()), kind="enrolment", answers=enrolment)
+    app = engine_for(db.app_url)
+
+    def send(who: str) -> EntryOutcome:
+        with Session(app) as session:
+            actor = load_actor(session, world.users[who].staff.id or 0)
+            scope_session(session, actor.centre_ids)
+            return apply_entry(session, actor=actor, entry=item, on=TODAY)
+
+    assert send("worker_b").outcome == "saved"
+    with engine_for(db.owner_url).connect() as owner:
+        before = _counts(owner)
+    taken = send("worker_a")
+    assert (taken.outcome, taken.rule_id) == ("refused", "sync.id_taken"), taken
+    again = send("worker_b")  # worker B's own resend still finds its receipt
+    assert again.outcome == "already_saved", again
+    with engine_for(db.owner_url).connect() as owner:
+        assert _counts(owner) == before
+
+
+def test_an_import_a_phone_entry_and_an_export_are_written_as_the_role(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """The policies let a worker write what their own work leaves (an import batch, a
+    REDCap link and its audit entry, a receipt, an export-log entry) and read it back;
+    the other centre's worker sees none of it."""
+    db, world = seeded
+    assert world.pa is not None
+    m0 = _m0(cast(Factory, SimpleNamespace(today=TODAY)), "201")
+    data = export([m0 | {"redcap_data_access_group": "c01"}])
+    item = OfflineEntry(uuid=str(uuid.uuid4()), kind="status", participant=world.pa.code,
+                        answers={"fu_status": "2", "fu_status_date": TODAY.isoformat(),
+                                 "fu_reason": "moved"})
+    app = engine_for(db.app_url)
+    with Session(app) as session:
+        actor = load_actor(session, world.users["worker_a"].staff.id or 0)
+        scope_session(session, actor.centre_ids)
+        report = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+        assert report.problems == [] and report.written == 2, report.problems
+        assert apply_entry(session, actor=actor, entry=item, on=TODAY).outcome == "saved"
+        logged = record_export(session, actor=actor, actor_name="worker.a",
+                               channel=Channel.WEB, kind=ExportKind.EXPORT, fmt="csv", rows=1,
+                               centre_codes=visible_codes(session, actor))
+        assert logged.id is not None
+        again = import_file(session, actor=actor, data=data, filename="export.csv", on=TODAY)
+        assert again.already_imported is not None  # its own batch is found
+        seen = _keys(session.connection())
+        audited = session.exec(select(AuditEntry.record_id).where(
+            AuditEntry.table_name == "external_record")).all()
+    assert all(len(seen[t]) == 1 for t in _KEYS), seen
+    assert audited == list(seen["external_record"])
+    with app.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.b.id)})
+        assert _keys(connection) == dict.fromkeys(_KEYS, set())
+        assert connection.execute(sa.text(
+            "SELECT count(*) FROM audit_entry WHERE table_name = 'external_record'")
+        ).scalar() == 0

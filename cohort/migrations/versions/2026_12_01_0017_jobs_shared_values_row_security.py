@@ -21,7 +21,7 @@ from alembic import op
 
 import cohort.models
 from cohort.queue_schema import drop_queue_schema, install_queue_schema
-from cohort.rls import drop_statements, install_policies
+from cohort.rls import FIRST, drop_statements, install_policies
 
 revision: str = '0017'
 down_revision: str | None = '0011'
@@ -82,7 +82,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_shared_value_expires_at'), ['expires_at'], unique=False)
 
     bind = op.get_bind()
-    install_policies(bind)
+    install_policies(bind, FIRST)  # not the later ones: sync_receipt comes with 0015
     install_queue_schema(bind)
 
 
@@ -90,7 +90,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
         drop_queue_schema(bind)
-        for statement in drop_statements():
+        for statement in drop_statements(FIRST):
             bind.exec_driver_sql(statement)
     with op.batch_alter_table('shared_value', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shared_value_expires_at'))

@@ -149,7 +149,17 @@ def _second() -> list[str]:
             # Every download is logged, whatever it covered (append-only: no update).
             f"CREATE POLICY {EXPORT_LOG}_write ON {EXPORT_LOG} FOR INSERT WITH CHECK (true)"]
     # A REDCap record's link is audited like the participant it names.
-    return out + _audit_policies(AUDITED_RECORDS | {table: table for table in LINKED})
+    return [*out, *_audit_policies(AUDITED_RECORDS | {table: table for table in LINKED}),
+            IMPORTED_AT]
+
+
+# Whether a file was imported already is asked of every centre's imports (the same file
+# twice writes nothing, whoever imported it first), and only its date is answered: a
+# function run with its owner's rights (the tables' owner, not under the policies).
+IMPORTED_AT = """CREATE OR REPLACE FUNCTION cohort_imported_at(digest text)
+    RETURNS timestamptz LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path FROM CURRENT AS $$
+    SELECT min(imported_at) FROM import_batch WHERE file_digest = digest $$"""
 
 
 def policy_statements(revision: str | None = None) -> list[str]:
@@ -177,6 +187,7 @@ def drop_statements(revision: str | None = None) -> list[str]:
         for table in (*LINKED, *BY_STAFF):
             out += _unscoped(table, "by_centre")
         out += _unscoped(EXPORT_LOG, "read", "write")
+        out.append("DROP FUNCTION IF EXISTS cohort_imported_at(text)")
         if revision == SECOND:
             return out + _audit_policies(AUDITED_RECORDS)
     for table in (*BY_CENTRE, *BY_PARTICIPANT, "session_staff"):
@@ -223,16 +234,23 @@ def _apply(connection: Connection, value: str) -> None:
     """Set the transaction's scope, when the policies apply to this connection's role at
     all (asked once per connection: the tables' owner, a superuser or a BYPASSRLS role is
     not restricted, and its transactions skip the extra round trip)."""
-    info = connection.connection.info
-    active = info.get(_ACTIVE)
-    if active is None:
-        active = connection.exec_driver_sql(_PROBE).scalar()
-        if active is None:
-            return  # no schema yet: ask again next time
-        info[_ACTIVE] = bool(active)
-    if active:
+    if under_policies(connection):  # no schema yet: asked again next time
         connection.execute(text("SELECT set_config(:name, :value, true)"),
                            {"name": SETTING, "value": value})
+
+
+def under_policies(connection: Connection) -> bool:
+    """Whether the policies restrict this connection's role (PostgreSQL, not the tables'
+    owner); asked once per connection."""
+    if connection.dialect.name != "postgresql":
+        return False
+    info = connection.connection.info
+    if info.get(_ACTIVE) is None:
+        active = connection.exec_driver_sql(_PROBE).scalar()
+        if active is None:
+            return False
+        info[_ACTIVE] = bool(active)
+    return bool(info[_ACTIVE])
 
 
 @event.listens_for(Session, "after_begin")

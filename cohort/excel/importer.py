@@ -25,11 +25,11 @@ in later exports (``records``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from hashlib import sha256
 
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from cohort.db import BUSY_MESSAGE, is_busy
 from cohort.dictionary import get_dictionary
@@ -49,6 +49,7 @@ from cohort.excel.rowwork import (
 )
 from cohort.messages import msg
 from cohort.models import ImportBatch
+from cohort.rls import under_policies
 from cohort.services.bulk import BulkRefused, QuestionnaireRow, save_questionnaires
 from cohort.services.context import Actor, batch
 from cohort.services.deviations import describe
@@ -139,15 +140,14 @@ def import_sheet(
                           problems=list(sheet.problems),
                           sheets=[layout.title for layout in sheet.layouts])
     try:
-        earlier = session.exec(select(ImportBatch).where(
-            ImportBatch.file_digest == report.digest)).first() if remember else None
+        earlier = imported_at(session, report.digest) if remember else None
     except OperationalError as error:
         if is_busy(error):
             session.rollback()
             raise ImportBusy(BUSY_MESSAGE) from error
         raise
     if earlier is not None:
-        report.already_imported = earlier.imported_at
+        report.already_imported = earlier
         return report
     if any(sheet.in_header(p) for p in report.problems):
         return report  # a header to fix first: checking rows now would only add noise
@@ -179,6 +179,19 @@ def import_sheet(
     if report.problems or dry_run:
         report.created.clear()
     return report
+
+
+def imported_at(session: Session, digest: str) -> datetime | None:
+    """When a file of this digest was first imported, by anyone: on PostgreSQL under
+    row-level security, another centre's import is hidden from the importer, and the same
+    file must still write nothing twice (as on SQLite), so a function answers the date."""
+    connection = session.connection()
+    if under_policies(connection):
+        column = ImportBatch.__table__.c.imported_at  # type: ignore[attr-defined]
+        return session.execute(
+            select(func.cohort_imported_at(digest, type_=column.type))).scalar()
+    return session.exec(select(func.min(ImportBatch.imported_at)).where(
+        ImportBatch.file_digest == digest)).one()
 
 
 def _not_from_unreadable(read: list[Problem], checked: list[Problem]) -> list[Problem]:

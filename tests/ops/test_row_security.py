@@ -296,3 +296,37 @@ def test_an_import_a_phone_entry_and_an_export_are_written_as_the_role(
         assert connection.execute(sa.text(
             "SELECT count(*) FROM audit_entry WHERE table_name = 'external_record'")
         ).scalar() == 0
+
+
+def test_a_file_another_centre_imported_is_known_as_imported_not_checked_again(
+        seeded: tuple[AppDatabase, World]) -> None:
+    """The same file twice writes nothing, whoever imported it first, as on SQLite: the
+    batch of worker A is hidden from worker B, its date is not (cohort_imported_at)."""
+    db, world = seeded
+    m0 = _m0(cast(Factory, SimpleNamespace(today=TODAY)), "301")
+    data = export([m0 | {"redcap_data_access_group": "c01"}])
+    app = engine_for(db.app_url)
+
+    def import_as(who: str) -> object:
+        with Session(app) as session:
+            actor = load_actor(session, world.users[who].staff.id or 0)
+            scope_session(session, actor.centre_ids)
+            report = import_file(session, actor=actor, data=data, filename="export.csv",
+                                 on=TODAY)
+            session.commit()
+            return report
+
+    first = import_as("worker_a")
+    assert first.written == 2 and first.already_imported is None  # type: ignore[attr-defined]
+    with engine_for(db.owner_url).connect() as owner:
+        before = _counts(owner)
+        when = owner.execute(sa.text("SELECT imported_at FROM import_batch")).scalar_one()
+    with app.connect() as connection, connection.begin():  # hidden from worker B ...
+        connection.execute(sa.text("SELECT set_config('cohort.centres', :c, true)"),
+                           {"c": str(world.b.id)})
+        assert connection.execute(sa.text("SELECT count(*) FROM import_batch")).scalar() == 0
+    again = import_as("worker_b")  # ... and yet known as imported, on that date
+    assert again.already_imported == when, again  # type: ignore[attr-defined]
+    assert again.problems == [] and again.written == 0  # type: ignore[attr-defined]
+    with engine_for(db.owner_url).connect() as owner:
+        assert _counts(owner) == before

@@ -221,10 +221,11 @@ def ours(engine: Any, out: Path, workers: int) -> tuple[Any, dict[str, float]]:
     laps["database read + frames"] = time.perf_counter() - t
     t = time.perf_counter()
     write_report(data, out / "report", what="all", workers=workers)
-    from analysis.models import LAST_TIMINGS
+    from analysis.models import LAST_SPANS, LAST_TIMINGS
 
     slowest = sorted(LAST_TIMINGS.items(), key=lambda kv: -kv[1])[:6]
     print("slowest jobs: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
+    print(workers_busy(LAST_SPANS))
     laps[f"whole report, {workers} worker processes (models, figures, HTML, CSV/JSON)"] = (
         time.perf_counter() - t)
     t = time.perf_counter()
@@ -232,6 +233,20 @@ def ours(engine: Any, out: Path, workers: int) -> tuple[Any, dict[str, float]]:
     export(data, out / "cohort.csv", shape="long")
     laps["exports (dta wide, csv long, with history tables)"] = time.perf_counter() - t
     return data, laps
+
+
+def workers_busy(spans: dict[str, tuple[int, float, float]]) -> str:
+    """How long the jobs kept each worker busy, against the time from the first job's
+    start to the last one's end: a worker that ends early shows an idle core."""
+    if not spans:
+        return "no jobs"
+    start = min(s for _, s, _ in spans.values())
+    end = max(e for _, _, e in spans.values())
+    busy: dict[int, list[float]] = {}
+    for pid, s, e in spans.values():
+        busy.setdefault(pid, []).append(e - s)
+    each = "; ".join(f"{len(v)} jobs, busy {sum(v):.1f} s" for v in busy.values())
+    return f"jobs ran {end - start:.1f} s in {len(busy)} process(es): {each}"
 
 
 def floor(data: Any) -> dict[str, float]:

@@ -74,7 +74,7 @@ def record_creates_many(session: Session, made: Iterable[tuple[Who, SQLModel]]) 
     rows = []
     for actor_id, record in made:
         staff_id, system = _who(actor_id)
-        data = created_values(record)
+        data = record.model_dump(mode="json")
         rows.append({
             "at": now, "actor_id": staff_id, "actor_system": system, "action": "create",
             "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),
@@ -87,49 +87,6 @@ def record_creates_many(session: Session, made: Iterable[tuple[Who, SQLModel]]) 
 
 
 _AUDIT_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
-
-
-class _NotPlain(Exception):
-    """A value the quick conversion leaves to pydantic."""
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as pydantic's JSON mode gives it, for the types records hold; anything
-    else raises ``_NotPlain``."""
-    kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:
-        return value
-    if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _NotPlain
-        return value
-    if isinstance(value, Enum) and type(value.value) in (str, int):
-        return value.value
-    if kind is datetime:
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-    if kind is date:
-        return value.isoformat()
-    if kind is dict:
-        if any(type(k) is not str for k in value):
-            raise _NotPlain
-        return {k: _plain(v) for k, v in value.items()}
-    if kind is list:
-        return [_plain(v) for v in value]
-    raise _NotPlain
-
-
-def created_values(record: SQLModel) -> dict[str, Any]:
-    """The record's fields as ``model_dump(mode="json")`` gives them, read straight from
-    the record for the plain types every table holds (a bulk import audits tens of
-    thousands of records; pydantic's serialiser cost more than the entry's insert). A
-    value of another type falls back to pydantic for the whole record."""
-    held = record.__dict__
-    try:
-        return {name: _plain(held[name] if name in held else getattr(record, name))
-                for name in type(record).model_fields}
-    except _NotPlain:
-        return record.model_dump(mode="json")
 
 
 def record_changes(

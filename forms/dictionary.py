@@ -176,9 +176,13 @@ class _FormsCheck:
         self.inputs = [(p, p.name, p.field.is_checkbox, _reads_remembered(p)) for p in plans
                        if p.calc is None and p.field.field_type != "descriptive"]
         self.calcs = [p for p in plans if p.calc is not None]
+        # Every field is shown unless its branching hides it; only the fields with
+        # something to check (branching, action tags, bounds, required) are looked at.
+        self.names = frozenset(names)
         self.views = [(p, p.name, p.branching, bool(p.field.tags),
                        bool(p.field.field_bounds), p.field.required and p.shown_as)
-                      for p in plans]
+                      for p in plans if p.branching is not None or p.field.tags
+                      or p.field.field_bounds or (p.field.required and p.shown_as)]
 
     def outcome(self, answers: Mapping[str, object], *, event: str | None,
                 other_events: Mapping[str, Mapping[str, object]] | None,
@@ -218,14 +222,14 @@ class _FormsCheck:
         env = Env(clean, others=other_events, event=event, today=today, missing=missing,
                   schedule=schedule)
         compute_into(self.calcs, env, clean)
-        shown: set[str] = set()
+        shown = set(self.names)
         for plan, name, branching, tags, bounds, required in self.views:
             if branching is not None and not _truth(branching, env):
                 if name in given:
                     return None
                 clean.pop(name, None)
+                shown.discard(name)
                 continue
-            shown.add(name)
             if name in clean:
                 if tags and tagchecks.check(plan.field, clean[name], env) is not None:
                     return None

@@ -69,17 +69,26 @@ def record_creates(session: Session, actor_id: Who,
 
 def record_creates_many(session: Session, made: Iterable[tuple[Who, SQLModel]]) -> None:
     """``record_creates`` for records of several actors and tables, in one multi-row
-    INSERT (bulk writers)."""
+    INSERT (bulk writers).
+
+    The entry holds the record as pydantic writes it in JSON (its fields in the model's
+    order, times in ISO 8601, UTF-8), straight from pydantic's serialiser: a demo or an
+    import audits tens of thousands of records, and dumping each to a dict and then
+    through ``json.dumps`` cost a tenth of its time. Entries written before 2026-12
+    have the same values with sorted keys and ``json.dumps``'s spacing; readers parse
+    the JSON, never compare its text."""
     now = utcnow()
     rows = []
     for actor_id, record in made:
         staff_id, system = _who(actor_id)
-        data = record.model_dump(mode="json")
+        record_id = getattr(record, "id", None)
+        if record_id is None:
+            raise ValueError("a record is audited once flushed (it has no id yet)")
         rows.append({
             "at": now, "actor_id": staff_id, "actor_system": system, "action": "create",
             "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),
-            "record_id": int(data["id"]), "field": None, "old_value": None,
-            "new_value": json.dumps(data, sort_keys=True, default=str)})
+            "record_id": int(record_id), "field": None, "old_value": None,
+            "new_value": record.model_dump_json()})
     # The table, not the mapped class: an ORM-enabled insert would go through the bulk
     # persistence machinery, which costs more than the row itself.
     if rows:

@@ -15,13 +15,16 @@ described anywhere: staff and centres get generic labels.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import NormalDist
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -83,6 +86,20 @@ CENTRE_ICC = 0.05
 M12_MISS_BY_RISK = 0.35
 
 _NORMAL = NormalDist()
+T = TypeVar("T")
+
+
+def _pick(rng: random.Random, options: Sequence[T], weights: tuple[int, ...]) -> T:
+    """``rng.choices(options, weights=weights)[0]``, the same draw from the same stream
+    (``choices``' own bisection over the cumulative weights), without rebuilding those
+    weights at every call: the demo draws hundreds of thousands of answers."""
+    cum = _CUMULATIVE.get(weights)
+    if cum is None:
+        cum = _CUMULATIVE[weights] = list(itertools.accumulate(weights))
+    return options[bisect.bisect(cum, rng.random() * (cum[-1] + 0.0), 0, len(options) - 1)]
+
+
+_CUMULATIVE: dict[tuple[int, ...], list[int]] = {}
 
 
 def at_month(curve: tuple[tuple[int, float], ...], month: float) -> float:
@@ -224,8 +241,8 @@ class _Generator:
             age=age, injected_past_month=True, wish_neck_groin=False, consent=True,
             consent_date=inclusion, inclusion_date=inclusion,
             year_of_birth=inclusion.year - age - rng.randint(0, 1),
-            gender=rng.choices(list(Gender), weights=[22, 74, 2, 2])[0],
-            reached_via=rng.choices(list(Modality), weights=[85, 10, 5])[0],
+            gender=_pick(rng, list(Gender), (22, 74, 2, 2)),
+            reached_via=_pick(rng, list(Modality), (85, 10, 5)),
             group=group,
         )
         participant = self.writer.enrol(team.actor, team.centre, data)
@@ -293,14 +310,13 @@ class _Generator:
         products = sorted(rng.sample(["1", "2", "3", "4", "5", "6", "7"], rng.randint(1, 3)))
         answers: dict[str, Any] = {
             "visit_date": visit.isoformat(),
-            "inj_freq": rng.choices(["1", "2", "3", "4", "5"], weights=[10, 10, 30, 25, 25])[0],
+            "inj_freq": _pick(rng, ["1", "2", "3", "4", "5"], (10, 10, 30, 25, 25)),
             "products": products,
             "inj_sites": sorted(rng.sample(["1", "2", "3", "4"], rng.randint(1, 2))),
             **{k: yn[v] for k, v in shares.items()},
             "reuse_own_syringe": yn[rng.random() < 0.45],
-            "water_source": rng.choices(["1", "2", "3", "4"], weights=[65, 10, 20, 5])[0],
-            "acidifier": rng.choices(["1", "2", "3", "4", "5", "6"],
-                                     weights=[40, 40, 10, 6, 3, 1])[0],
+            "water_source": _pick(rng, ["1", "2", "3", "4"], (65, 10, 20, 5)),
+            "acidifier": _pick(rng, ["1", "2", "3", "4", "5", "6"], (40, 40, 10, 6, 3, 1)),
             "swab_before": yn[rng.random() < 0.7],
             "swab_after": yn[rng.random() < 0.4],
             "rotate_sites": yn[rng.random() < 0.6],
@@ -313,18 +329,17 @@ class _Generator:
             "hr_services": sorted(rng.sample(["1", "2", "3", "4", "5", "6"], rng.randint(1, 3))),
         }
         if hcv:
-            answers["hcv_last_result"] = rng.choices(["1", "2", "3"], weights=[60, 30, 10])[0]
+            answers["hcv_last_result"] = _pick(rng, ["1", "2", "3"], (60, 30, 10))
         if hiv:
-            answers["hiv_last_result"] = rng.choices(["1", "2", "3"], weights=[90, 5, 5])[0]
+            answers["hiv_last_result"] = _pick(rng, ["1", "2", "3"], (90, 5, 5))
         if oat:
-            answers["oat_type"] = rng.choices(["1", "2", "3"], weights=[55, 40, 5])[0]
+            answers["oat_type"] = _pick(rng, ["1", "2", "3"], (55, 40, 5))
         if baseline:
             years = rng.randint(1, 25)
             answers.update({
-                "housing": rng.choices(["1", "2", "3", "4", "5", "6"],
-                                       weights=[30, 15, 20, 15, 15, 5])[0],
-                "income_source": rng.choices(["1", "2", "3", "4"], weights=[15, 60, 20, 5])[0],
-                "education": rng.choices(["1", "2", "3"], weights=[30, 55, 15])[0],
+                "housing": _pick(rng, ["1", "2", "3", "4", "5", "6"], (30, 15, 20, 15, 15, 5)),
+                "income_source": _pick(rng, ["1", "2", "3", "4"], (15, 60, 20, 5)),
+                "education": _pick(rng, ["1", "2", "3"], (30, 55, 15)),
                 "years_injecting": years,
                 "age_first_injection": max(12, min(60, participant.age_at_inclusion - years)),
                 "prison_ever": yn[rng.random() < 0.4],
@@ -366,12 +381,12 @@ class _Generator:
             one_trained = rng.random() < 0.08 and team.untrained
             present = ([rng.choice(team.trained), rng.choice(team.untrained)] if one_trained
                        else rng.sample(team.trained, 2))
-            site = rng.choices(list(InjectionSite), weights=[70, 12, 8, 4, 3, 3, 0])[0]
+            site = _pick(rng, list(InjectionSite), (70, 12, 8, 4, 3, 3, 0))
             counts = self.writer.session(
                 team.actor, participant, team.workers, AerliSessionCreate(
                 session_date=when,
-                setting=rng.choices(list(Setting), weights=[30, 25, 15, 10, 10, 10])[0],
-                modality=rng.choices(list(Modality), weights=[94, 4, 2])[0],
+                setting=_pick(rng, list(Setting), (30, 25, 15, 10, 10, 10)),
+                modality=_pick(rng, list(Modality), (94, 4, 2)),
                 product=rng.choice(["1", "2", "5", "6"]),
                 injection_site=site,
                 risks=sorted(rng.sample(["1", "2", "3", "4", "5"], rng.randint(1, 3))),

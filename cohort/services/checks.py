@@ -23,9 +23,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from cohort import rules
@@ -61,7 +62,24 @@ class CheckReport:
         return dict(counts)
 
 
-def _findings(participant: Participant, facts: ScheduleFacts) -> Iterator[tuple[str, Finding]]:
+class _Person(NamedTuple):
+    """The columns of a participant the checks read (not the whole record: the checks go
+    through every participant)."""
+
+    id: int
+    code: str
+    centre_id: int
+    group: Group
+    status: Status
+    inclusion_date: date
+
+
+_PERSON = sa_select(col(Participant.id), col(Participant.code), col(Participant.centre_id),
+                    col(Participant.group), col(Participant.status),
+                    col(Participant.inclusion_date))
+
+
+def _findings(facts: ScheduleFacts) -> Iterator[tuple[str, Finding]]:
     """(key suffix, finding) for every time-based rule that fires on these facts."""
     check = rules.RULES_BY_ID[NO_SESSION].check
     no_session = check(facts) if check is not None else None
@@ -76,7 +94,7 @@ def _key(rule_id: str, participant_id: int, suffix: str) -> str:
     return f"{rule_id}:participant:{participant_id}{suffix}"
 
 
-def _cleared_because(deviation: Deviation, participant: Participant | None,
+def _cleared_because(deviation: Deviation, participant: _Person | None,
                      done: set[Timepoint]) -> str:
     """Why a deviation no longer holds, in words for the research officer (in the language
     of whoever runs the checks: the comment is stored as written)."""
@@ -142,10 +160,10 @@ def run_checks(
 
     still_true: set[str] = set()
     new: list[dict[str, Any]] = []  # values, written at the end in one INSERT
-    people: dict[int, Participant] = {}
-    for participant in session.exec(select(Participant).where(
+    people: dict[int, _Person] = {}
+    for row in session.execute(_PERSON.where(
             col(Participant.centre_id).not_in(frozen)).order_by(col(Participant.id))):
-        assert participant.id is not None  # noqa: S101
+        participant = _Person(*row)
         people[participant.id] = participant
         report.participants += 1
         facts = ScheduleFacts(
@@ -157,7 +175,7 @@ def run_checks(
             valid_session_dates=tuple(valid_sessions[participant.id]),
             config=config,
         )
-        for suffix, finding in _findings(participant, facts):
+        for suffix, finding in _findings(facts):
             key = _key(finding.rule_id, participant.id, suffix)
             still_true.add(key)
             previous = latest.get(key)
@@ -171,7 +189,7 @@ def run_checks(
         if as_of < now:
             today_facts = replace(facts, as_of=now)
             still_true.update(_key(f.rule_id, participant.id, suffix)
-                              for suffix, f in _findings(participant, today_facts))
+                              for suffix, f in _findings(today_facts))
 
     for key, deviation in latest.items():
         if key in still_true or deviation.status is DeviationStatus.RESOLVED:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, func, select
 
@@ -71,12 +71,26 @@ def new_deviation(
                                         participant=participant, key_suffix=key_suffix))
 
 
+class Named(Protocol):
+    """What a deviation keeps of its participant: a ``Participant``, or a row of its
+    columns (the time checks read every participant's few columns, not the records)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def centre_id(self) -> int: ...
+
+
 def deviation_values(
     finding: Finding,
     *,
     entity: str,
     record_id: int,
-    participant: Participant,
+    participant: Named,
     key_suffix: str = "",
 ) -> dict[str, Any]:
     """``new_deviation``'s fields, for a writer that inserts rows (``bulk_writes``)."""

@@ -187,12 +187,14 @@ class BatchWriter:
         written = enrol_many(self.db, self.enrolments, on=self.on)
         if [p.code for p in written] != self.codes:  # pragma: no cover (one writer)
             raise RuntimeError("the demo's participant codes changed while it was writing")
+        # The batch's rows are about the people it has just enrolled, as they were written.
+        people = {p.code: p for p in written}
         if self.questionnaires:
             saved = save_questionnaires(self.db, actor=self.questionnaires[0].actor
                                         or _no_actor(), rows=self.questionnaires,
-                                        on=self.on, skip_identical=False)
+                                        on=self.on, skip_identical=False, known_people=people)
             _count(self.deviations, saved.deviations)
-        for one in log_sessions(self.db, self.sessions, on=self.on):
+        for one in log_sessions(self.db, self.sessions, on=self.on, known_people=people):
             _count(self.deviations, one.deviations)
         change_statuses(self.db, self.statuses, on=self.on)
         self.screenings, self.enrolments, self.codes = [], [], []

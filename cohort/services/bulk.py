@@ -84,10 +84,21 @@ def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start:start + CHUNK]
 
 
-def participants_by_code(session: Session, codes: Iterable[str]) -> dict[str, Participant]:
-    """The participants of these codes, read in a few ``IN (...)`` queries."""
-    wanted = sorted(set(codes))
+def participants_by_code(session: Session, codes: Iterable[str],
+                         known_people: Mapping[str, Participant] | None = None
+                         ) -> dict[str, Participant]:
+    """The participants of these codes, read in a few ``IN (...)`` queries; those in
+    ``known_people`` (records the caller holds as they are now: the ones it has just enrolled in
+    this transaction) are not read again. They are only read from: a writer that changes
+    a participant reads them here, as records of the session."""
+    known = known_people or {}
     found: dict[str, Participant] = {}
+    wanted = []
+    for code in sorted(set(codes)):
+        if code in known:
+            found[code] = known[code]
+        else:
+            wanted.append(code)
     for chunk in _chunks(wanted):
         for person in session.exec(select(Participant).where(col(Participant.code).in_(chunk))):
             found[person.code] = person
@@ -120,15 +131,17 @@ def save_questionnaires(
     rows: Sequence[QuestionnaireRow],
     on: date | None = None,
     skip_identical: bool = True,
+    known_people: Mapping[str, Participant] | None = None,
 ) -> BulkSaved:
     """Save every row, or none: raises ``BulkRefused`` listing each refused row.
 
     With ``skip_identical`` a row whose participant already has that timepoint with the
     same visit date and answers is counted as unchanged rather than refused as a
-    duplicate, so importing the same workbook twice writes nothing new.
+    duplicate, so importing the same workbook twice writes nothing new. ``known_people``: see
+    ``participants_by_code``.
     """
     default_actor = actor
-    people = participants_by_code(session, (r.code for r in rows))
+    people = participants_by_code(session, (r.code for r in rows), known_people)
     ids = [p.id for p in people.values() if p.id is not None]
     stored = _stored(session, ids)
     done: dict[int, set[Timepoint]] = {}

@@ -191,10 +191,12 @@ def _visible(people: Mapping[str, Participant], actor: Actor, code: str) -> Part
     return person
 
 
-def log_sessions(session: Session, rows: Sequence[SessionRow], on: date | None = None
+def log_sessions(session: Session, rows: Sequence[SessionRow], on: date | None = None,
+                 known_people: Mapping[str, Participant] | None = None
                  ) -> list[Saved[AerliSession]]:
-    """``log_session`` for every row (with its staff links and deviations), or none."""
-    people = participants_by_code(session, (r.code for r in rows))
+    """``log_session`` for every row (with its staff links and deviations), or none.
+    ``known_people``: see ``bulk.participants_by_code``."""
+    people = participants_by_code(session, (r.code for r in rows), known_people)
     wanted = sorted({i for r in rows for i in r.data.staff_ids})
     known = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_(wanted)))
              if s.id is not None}
@@ -239,7 +241,8 @@ def log_sessions(session: Session, rows: Sequence[SessionRow], on: date | None =
 def change_statuses(session: Session, rows: Sequence[StatusRow], on: date | None = None
                     ) -> list[StatusChange]:
     """``change_status`` for every row in order (a person's later row starts from the
-    status an earlier row gave them), or none."""
+    status an earlier row gave them), or none. The participants are read here, as records
+    of the session: their new status is written through them."""
     people = participants_by_code(session, (r.code for r in rows))
     current: dict[int, tuple[Status, int]] = {}
     made: list[tuple[Actor, dict[str, Any], Status, int]] = []

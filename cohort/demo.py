@@ -467,7 +467,7 @@ def build_demo(
     participants: int = 600,
     seed: int = 42,
     as_of: date | None = None,
-    commit_every: int = 250,
+    commit_every: int = 1000,  # a transaction per thousand people: fewer per-batch reads, commits
     centre_icc: float = CENTRE_ICC,
     one_by_one: bool = False,
 ) -> DemoSummary:

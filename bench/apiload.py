@@ -112,16 +112,16 @@ def bulk_load(url: str, n: int, seed: int = 7) -> dict[str, Any]:
                 "status": Status.ACTIVE, "enrolled_by": centre, "created_at": now, "version": 1})
             for tp, day in ((Timepoint("M0"), 0), (Timepoint("M6"), 182), (Timepoint("M12"), 365)):
                 visit = inclusion + timedelta(days=day)
-                in_window_now = tp is not Timepoint("M0") and abs((AS_OF - visit).days) <= 40
+                in_window_now = tp != Timepoint("M0") and abs((AS_OF - visit).days) <= 40
                 if visit > AS_OF or in_window_now:
                     if in_window_now and visit <= AS_OF:
                         pending[tp.value].append((code, centre, visit.isoformat()))
                     break
-                if tp is not Timepoint("M0") and rng.random() > 0.8:
+                if tp != Timepoint("M0") and rng.random() > 0.8:
                     continue
                 questionnaires.append({
                     "participant_id": pid, "timepoint": tp, "visit_date": visit,
-                    "staff_id": centre, "answers": answers(visit, tp is Timepoint("M0")),
+                    "staff_id": centre, "answers": answers(visit, tp == Timepoint("M0")),
                     "completeness": 1.0, "in_window": True, "version": 1,
                     "created_at": now, "updated_at": now})
             if rng.random() < 0.2:

@@ -6,10 +6,10 @@ attendance"): of the participants whose visit window has closed, or who came any
 share with the questionnaire done, and done inside its window. Here it is broken down by
 centre and group (intervention / comparison), and by month of inclusion (how retention
 moves as the cohort ages). One grouped query whatever the cohort size: participants
-grouped by centre, group and inclusion date (a few thousand groups for a year of
-inclusions), with the follow-up questionnaires done counted per group; which groups are
-past a window is then a date comparison. Independent of ``monitoring.CentreStatus``'s
-fields on purpose: it reads the questionnaires, not the summary.
+counted by centre, group and month of inclusion (a few hundred rows), with who is past
+each window, who came and who came on time summed in the database. Independent of
+``monitoring.CentreStatus``'s fields on purpose: it reads the questionnaires, not the
+summary.
 """
 
 from __future__ import annotations
@@ -92,38 +92,44 @@ def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> Reten
         *[func.max(case((sa.and_(q.timepoint == tp, q.in_window), 1), else_=0)).label(f"w{i}")
           for i, tp in enumerate(tps)],
     ).where(q.timepoint.in_(tps)).group_by(q.participant_id).subquery()
+    closed_by = {tp: as_of - timedelta(days=config.target_day(tp) + config.window_width(tp))
+                 for tp in tps}
+    done = [func.coalesce(per_person.c[f"d{i}"], 0) for i in range(len(tps))]
+    year, month = sa.extract("year", p.inclusion_date), sa.extract("month", p.inclusion_date)
+    # Counted in the database per centre, group and month of inclusion (a few hundred
+    # rows, not one per inclusion date): past the window, or came anyway.
     statement: Any = (
         sa.select(
-            c.code, c.city, p.group, p.inclusion_date, func.count(),
-            *[func.sum(func.coalesce(per_person.c[f"d{i}"], 0)) for i in range(len(tps))],
+            c.code, c.city, p.group, year, month, func.count(),
+            *[func.sum(case((p.inclusion_date <= closed_by[tp], 1), else_=done[i]))
+              for i, tp in enumerate(tps)],
+            *[func.sum(d) for d in done],
             *[func.sum(func.coalesce(per_person.c[f"w{i}"], 0)) for i in range(len(tps))],
         )
         .select_from(sa.join(Participant.__table__, Centre.__table__, p.centre_id == c.id)  # type: ignore[attr-defined]
                      .outerjoin(per_person, per_person.c.participant_id == p.id))
-        .group_by(c.code, c.city, p.group, p.inclusion_date)
+        .group_by(c.code, c.city, p.group, year, month)
     )
     if actor.centre_ids is not None:
         statement = statement.where(p.centre_id.in_(actor.centre_ids))
-    closed_by = {tp: as_of - timedelta(days=config.target_day(tp) + config.window_width(tp))
-                 for tp in tps}
     by_centre: dict[str, dict[str, Cell]] = defaultdict(dict)
     all_centres: dict[str, Cell] = {}
     by_month: dict[str, Cell] = {}
     cities: dict[str, str] = {}
-    for code, city, group, included, n, *counts in session.execute(statement).all():
+    k = len(tps)
+    for code, city, group, y, m, n, *counts in session.execute(statement).all():
         cities[code] = city
         group_name = Group(group).value
-        month = included.strftime("%Y-%m")
         cells = (by_centre[code].setdefault(group_name, Cell()),
                  all_centres.setdefault(group_name, Cell()),
-                 by_month.setdefault(month, Cell()))
+                 by_month.setdefault(f"{int(y):04d}-{int(m):02d}", Cell()))
         for cell in cells:
             cell.enrolled += int(n)
         for i, tp in enumerate(tps):
-            done, on_time = int(counts[i] or 0), int(counts[len(tps) + i] or 0)
-            eligible = int(n) if included <= closed_by[tp] else done
+            seen = Attendance(int(counts[i] or 0), int(counts[k + i] or 0),
+                              int(counts[2 * k + i] or 0))
             for cell in cells:
-                cell.visit(tp.value).add(Attendance(eligible, done, on_time))
+                cell.visit(tp.value).add(seen)
     for centre_code, city in _visible_centres(session, actor):
         cities.setdefault(centre_code, city)
         by_centre.setdefault(centre_code, {})

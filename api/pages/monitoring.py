@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from api.access import log_download
 from api.deps import CurrentUser, DbSession, Today
 from api.pages import review_views  # noqa: F401  (rule names for the templates)
-from api.pages.common import flash, page_router, redirect, render
+from api.pages.common import TEMPLATES, flash, page_router, redirect, render
 from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.rules import RULES
@@ -22,10 +25,11 @@ from cohort.services.access import PURPOSES
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
+from cohort.services.retention_cache import state_key
 from cohort.services.retention_groups import cached_retention_breakdown
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
-from forms.i18n import _, ngettext
+from forms.i18n import _, current_language, ngettext
 from forms.safe_cells import neutralise_row
 
 router = page_router()
@@ -36,15 +40,52 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
                    today: Today) -> HTMLResponse:
     """Retention per centre with percentages, the intervention / comparison split, a chart
     per centre and over time, sortable columns and a CSV download (``retention_view``)."""
-    rows = queries.retention_summary(session, actor=user.actor, as_of=today)
-    schedule = get_schedule()
-    breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
-    return render(request, "retention.html",
-                  {**retention_view(rows, breakdown), "today": today,
-                   "baseline": schedule.baseline.name,
-                   "follow_ups": [v.name for v in schedule.follow_ups],
-                   "purposes": PURPOSES, "needs_purpose": user.actor.centre_ids is None},
-                  user=user)
+    needs_purpose = user.actor.centre_ids is None
+    # The figures depend on the data, the person's reach, the day and the windows (all in
+    # the retention cache's key, which any write changes) and on the reader's language.
+    key = (state_key(session, actor=user.actor, as_of=today), current_language(),
+           needs_purpose)
+    table = _RENDERED.get(key)
+    if table is None:
+        rows = queries.retention_summary(session, actor=user.actor, as_of=today)
+        schedule = get_schedule()
+        breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
+        table = Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
+            {**retention_view(rows, breakdown), "today": today,
+             "baseline": schedule.baseline.name,
+             "follow_ups": [v.name for v in schedule.follow_ups],
+             "purposes": PURPOSES, "needs_purpose": needs_purpose}))
+        _RENDERED.put(key, table)
+    return render(request, "retention.html", {"table": table}, user=user)
+
+
+class _Recent:
+    """The last few rendered retention tables of this process, by key. A key names the
+    state of the data, so a table kept here is never stale; the research officers of a
+    study read the same few views, and rendering one (20 centres, every visit, both
+    groups) costs far more than the look-ups that name it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.kept: OrderedDict[tuple[object, ...], Markup] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> Markup | None:
+        with self.lock:
+            found = self.kept.get(key)
+            if found is not None:
+                self.kept.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: Markup) -> None:
+        with self.lock:
+            self.kept[key] = value
+            self.kept.move_to_end(key)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+
+
+_RENDERED = _Recent(32)
 
 
 @router.get("/retention.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -105,3 +106,33 @@ def test_rules_and_schema(client: TestClient) -> None:
     assert not any(p.startswith("/participants") for p in paths)  # pages stay out
     problem = client.get("/problems/stale-version").json()
     assert problem["title"] == "Changed by someone else"
+
+
+def _m6_done_on_page(page: str) -> str:
+    """The text of C01's "M6 done" cell on the retention page."""
+    row = page[page.index('<a href="/centres/C01">'):]
+    cell = re.search(r'data-label="M6 [^"]*"[^>]*>([^<]*)<', row)
+    assert cell is not None
+    return cell.group(1).strip()
+
+
+def test_the_retention_page_follows_every_write_and_the_readers_language(
+        client: TestClient, world: World) -> None:
+    """The rendered figures are kept between writes (api.pages.monitoring._RENDERED), never
+    across one, and each language has its own."""
+    from tests.api.test_api_pages import sign_in
+
+    assert world.pa is not None
+    sign_in(client, "officer")
+    before = client.get("/retention").text
+    assert client.get("/retention").text.count("<tr>") == before.count("<tr>")
+    french = client.get("/retention", headers={"Accept-Language": "fr"}).text
+    assert "Rétention par centre" in french and "Retention per centre" in before
+    visit = world.pa.inclusion_date + timedelta(days=182)
+    saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
+                        json={"answers": questionnaire_answers(visit, Timepoint("M6"))},
+                        headers=world.h("worker_a"))
+    assert saved.status_code == 201, saved.text
+    after = client.get("/retention").text
+    assert int(_m6_done_on_page(after)) == int(_m6_done_on_page(before)) + 1
+    assert "Retention per centre" in after

@@ -122,11 +122,7 @@ def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list
             found = _bring_up_to_date(session, store, state, actor=actor, as_of=as_of)
             value = json.dumps([asdict(row) for row in found]).encode()
             store.put(key, value, TTL_SECONDS, best_effort=True)
-            latest = json.dumps({"newest": state.newest, "at": state.newest_at,
-                                 "recent": state.recent,
-                                 "rows": [asdict(row) for row in found]}).encode()
-            store.put("retention-latest:" + state.view, latest, TTL_SECONDS,
-                      best_effort=True)
+            keep_latest(store, "retention-latest:", state, [asdict(row) for row in found])
     with _computing_lock:
         _computing.pop(key, None)
     return [replace(row) for row in found]
@@ -134,24 +130,8 @@ def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list
 
 def _bring_up_to_date(session: Session, store: SharedStore, state: State, *, actor: Actor,
                       as_of: date) -> list[CentreStatus]:
-    latest = store.get("retention-latest:" + state.view)
-    if latest is None:
-        return centre_status(session, actor=actor, as_of=as_of)
-    base = json.loads(latest)
-    known = session.exec(select(AuditEntry.at).where(AuditEntry.id == base["newest"])).first()
-    if known is None or known.isoformat() != base["at"]:
-        # The base's state is not in this database's history (a restore, or a base
-        # computed inside a transaction that was rolled back): start afresh.
-        return centre_status(session, actor=actor, as_of=as_of)
-    # Entries that committed late, below the base's newest id, change this count: then
-    # every entry of the window is looked at again, else only those after the base.
-    settled = session.exec(select(func.count()).select_from(AuditEntry).where(
-        col(AuditEntry.id) > base["newest"] - LATE_COMMIT_WINDOW,
-        col(AuditEntry.id) <= base["newest"])).one()
-    late = int(settled) != int(base["recent"])
-    since = int(base["newest"]) - (LATE_COMMIT_WINDOW if late else 0)
-    changed = changed_centres(session, since=since)
-    if changed is None:
+    base, changed = changed_since_latest(session, store, "retention-latest:", state)
+    if base is None or changed is None:
         return centre_status(session, actor=actor, as_of=as_of)
     rows = {row["centre_id"]: CentreStatus.from_dict(row) for row in base["rows"]}
     wanted = changed if actor.centre_ids is None else changed & actor.centre_ids
@@ -160,6 +140,37 @@ def _bring_up_to_date(session: Session, store: SharedStore, state: State, *, act
         for row in centre_status(session, actor=narrowed, as_of=as_of):
             rows[row.centre_id] = row
     return sorted(rows.values(), key=lambda row: row.centre_code)
+
+
+def keep_latest(store: SharedStore, prefix: str, state: State, rows: Any) -> None:
+    """Keep ``rows`` as the latest of ``state``'s view (read by ``changed_since_latest``)."""
+    latest = json.dumps({"newest": state.newest, "at": state.newest_at,
+                         "recent": state.recent, "rows": rows}).encode()
+    store.put(prefix + state.view, latest, TTL_SECONDS, best_effort=True)
+
+
+def changed_since_latest(session: Session, store: SharedStore, prefix: str, state: State
+                         ) -> tuple[dict[str, Any] | None, set[int] | None]:
+    """The latest value kept for ``state``'s view under ``prefix`` (``keep_latest``) and
+    the centres whose records changed since; (None, None) when there is no usable base
+    (compute everything), (base, None) when the changes cannot be told by centre."""
+    latest = store.get(prefix + state.view)
+    if latest is None:
+        return None, None
+    base = json.loads(latest)
+    known = session.exec(select(AuditEntry.at).where(AuditEntry.id == base["newest"])).first()
+    if known is None or known.isoformat() != base["at"]:
+        # The base's state is not in this database's history (a restore, or a base
+        # computed inside a transaction that was rolled back): start afresh.
+        return None, None
+    # Entries that committed late, below the base's newest id, change this count: then
+    # every entry of the window is looked at again, else only those after the base.
+    settled = session.exec(select(func.count()).select_from(AuditEntry).where(
+        col(AuditEntry.id) > base["newest"] - LATE_COMMIT_WINDOW,
+        col(AuditEntry.id) <= base["newest"])).one()
+    late = int(settled) != int(base["recent"])
+    since = int(base["newest"]) - (LATE_COMMIT_WINDOW if late else 0)
+    return base, changed_centres(session, since=since)
 
 
 def changed_centres(session: Session, *, since: int) -> set[int] | None:

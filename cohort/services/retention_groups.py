@@ -82,6 +82,17 @@ def follow_up_timepoints() -> list[Timepoint]:
 
 def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> RetentionBreakdown:
     """Retention by attendance per centre × group and per month of inclusion."""
+    return _breakdown(session, actor, _grouped(session, actor.centre_ids, as_of))
+
+
+#: A grouped row: centre id, code, city, group, year and month of inclusion, participants,
+#: then per follow-up visit those past its window (or who came), who came, who came on time.
+Row = list[Any]
+
+
+def _grouped(session: Session, centre_ids: frozenset[int] | None, as_of: date) -> list[Row]:
+    """Counted in the database per centre, group and month of inclusion (a few hundred
+    rows, not one per participant), for these centres (None: all)."""
     config = protocol_config()
     tps = follow_up_timepoints()
     p, q, c = Participant.__table__.c, Questionnaire.__table__.c, Centre.__table__.c  # type: ignore[attr-defined]
@@ -91,16 +102,18 @@ def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> Reten
           for i, tp in enumerate(tps)],
         *[func.max(case((sa.and_(q.timepoint == tp, q.in_window), 1), else_=0)).label(f"w{i}")
           for i, tp in enumerate(tps)],
-    ).where(q.timepoint.in_(tps)).group_by(q.participant_id).subquery()
+    ).where(q.timepoint.in_(tps))
+    if centre_ids is not None:  # only these centres' questionnaires are read
+        per_person = per_person.where(q.participant_id.in_(
+            sa.select(p.id).where(p.centre_id.in_(centre_ids))))
+    per_person = per_person.group_by(q.participant_id).subquery()
     closed_by = {tp: as_of - timedelta(days=config.target_day(tp) + config.window_width(tp))
                  for tp in tps}
     done = [func.coalesce(per_person.c[f"d{i}"], 0) for i in range(len(tps))]
     year, month = sa.extract("year", p.inclusion_date), sa.extract("month", p.inclusion_date)
-    # Counted in the database per centre, group and month of inclusion (a few hundred
-    # rows, not one per inclusion date): past the window, or came anyway.
     statement: Any = (
         sa.select(
-            c.code, c.city, p.group, year, month, func.count(),
+            c.id, c.code, c.city, p.group, year, month, func.count(),
             *[func.sum(case((p.inclusion_date <= closed_by[tp], 1), else_=done[i]))
               for i, tp in enumerate(tps)],
             *[func.sum(d) for d in done],
@@ -108,26 +121,31 @@ def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> Reten
         )
         .select_from(sa.join(Participant.__table__, Centre.__table__, p.centre_id == c.id)  # type: ignore[attr-defined]
                      .outerjoin(per_person, per_person.c.participant_id == p.id))
-        .group_by(c.code, c.city, p.group, year, month)
+        .group_by(c.id, c.code, c.city, p.group, year, month)
     )
-    if actor.centre_ids is not None:
-        statement = statement.where(p.centre_id.in_(actor.centre_ids))
+    if centre_ids is not None:
+        statement = statement.where(p.centre_id.in_(centre_ids))
+    return [[int(centre), str(code), str(city), Group(group).value, int(y), int(m),
+             *(int(n or 0) for n in counts)]
+            for centre, code, city, group, y, m, *counts in session.execute(statement).all()]
+
+
+def _breakdown(session: Session, actor: Actor, rows: list[Row]) -> RetentionBreakdown:
+    tps = follow_up_timepoints()
     by_centre: dict[str, dict[str, Cell]] = defaultdict(dict)
     all_centres: dict[str, Cell] = {}
     by_month: dict[str, Cell] = {}
     cities: dict[str, str] = {}
     k = len(tps)
-    for code, city, group, y, m, n, *counts in session.execute(statement).all():
+    for _, code, city, group_name, y, m, n, *counts in rows:
         cities[code] = city
-        group_name = Group(group).value
         cells = (by_centre[code].setdefault(group_name, Cell()),
                  all_centres.setdefault(group_name, Cell()),
-                 by_month.setdefault(f"{int(y):04d}-{int(m):02d}", Cell()))
+                 by_month.setdefault(f"{y:04d}-{m:02d}", Cell()))
         for cell in cells:
-            cell.enrolled += int(n)
+            cell.enrolled += n
         for i, tp in enumerate(tps):
-            seen = Attendance(int(counts[i] or 0), int(counts[k + i] or 0),
-                              int(counts[2 * k + i] or 0))
+            seen = Attendance(counts[i], counts[k + i], counts[2 * k + i])
             for cell in cells:
                 cell.visit(tp.value).add(seen)
     for centre_code, city in _visible_centres(session, actor):
@@ -162,18 +180,37 @@ def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date
     """``retention_breakdown`` remembered in the shared store under the same key as the
     retention summary (``retention_cache.state_key``: the newest audit entry, the person's
     reach, the date and the windows): unchanged data are not counted again, and any write
-    changes the key."""
-    from cohort.services.retention_cache import TTL_SECONDS, state_key
+    changes the key. After a write only the centres it touched are counted again, from
+    the grouped rows kept with the latest breakdown of the same view."""
+    from cohort.services.retention_cache import (
+        TTL_SECONDS,
+        changed_since_latest,
+        keep_latest,
+        state_of,
+    )
     from cohort.shared import shared_store
 
-    key = "retention-groups:" + state_key(session, actor=actor, as_of=as_of)
+    state = state_of(session, actor=actor, as_of=as_of)
+    key = "retention-groups:" + state.key
     store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
     found = store.get(key)
     if found is not None:
         return _from_json(json.loads(found))
-    result = retention_breakdown(session, actor=actor, as_of=as_of)
+    base, changed = changed_since_latest(session, store, LATEST, state)
+    if base is None or changed is None:
+        rows = _grouped(session, actor.centre_ids, as_of)
+    else:
+        wanted = changed if actor.centre_ids is None else changed & actor.centre_ids
+        rows = [row for row in base["rows"] if row[0] not in wanted]
+        if wanted:
+            rows += _grouped(session, frozenset(wanted), as_of)
+    result = _breakdown(session, actor, rows)
     store.put(key, json.dumps(asdict(result)).encode(), TTL_SECONDS, best_effort=True)
+    keep_latest(store, LATEST, state, rows)
     return result
+
+
+LATEST = "retention-groups-latest:"
 
 
 def _cells(data: dict[str, Any]) -> dict[str, Cell]:

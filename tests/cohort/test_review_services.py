@@ -7,6 +7,7 @@ Rules cited: ``visit.out_of_window`` (an M12 outside its window is flagged),
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -138,3 +139,42 @@ def test_cached_breakdown_is_the_same_and_follows_writes(factory: Factory) -> No
     factory.questionnaire(w, p, Timepoint("M6"))
     after = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
     assert after.by_centre["C01"]["intervention"].visit("M6").done == 1
+
+
+def test_the_kept_breakdown_counts_again_only_the_centres_a_write_touched(
+        factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a save, the breakdown kept for the view is brought up to date by counting the
+    saving centre again (retention_groups._grouped for that centre alone), and equals a
+    breakdown counted from scratch."""
+    from cohort.services import retention_groups
+
+    c1, c2 = factory.centre("C01"), factory.centre("C02")
+    w1, w2 = factory.worker(c1), factory.worker(c2)
+    today = factory.today
+    people = [factory.participant(w, inclusion_date=today - timedelta(days=days))
+              for w in (w1, w2) for days in (460, 300, 200)]
+    for person, w in zip(people, [w1] * 3 + [w2] * 3, strict=True):
+        factory.questionnaire(w, person)
+    officer = factory.actor(factory.staff(role=Role.RESEARCH_OFFICER, national=True))
+    counted: list[frozenset[int] | None] = []
+    real = retention_groups._grouped
+
+    def spy(session: Any, centre_ids: frozenset[int] | None, as_of: Any) -> Any:
+        counted.append(centre_ids)
+        return real(session, centre_ids, as_of)
+
+    monkeypatch.setattr(retention_groups, "_grouped", spy)
+
+    def same_as_from_scratch() -> None:
+        kept = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
+        assert kept == retention_breakdown(factory.session, actor=officer, as_of=today)
+
+    same_as_from_scratch()
+    factory.questionnaire(w1, people[0], Timepoint("M6"))
+    counted.clear()
+    same_as_from_scratch()
+    assert counted[0] == frozenset({c1.id})  # C01 alone, then the check from scratch
+    factory.participant(w2, inclusion_date=today - timedelta(days=30))
+    counted.clear()
+    same_as_from_scratch()
+    assert counted[0] == frozenset({c2.id})

@@ -19,6 +19,9 @@ from sqlmodel import Session, SQLModel, create_engine
 from cohort.settings import get_settings
 from forms.i18n import N_
 
+#: How long a SQLite writer waits for the write lock before it is told the database is busy.
+SQLITE_BUSY_MS = 10000
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, open transactions, so SAVEPOINTs work (see
@@ -28,7 +31,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 

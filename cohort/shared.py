@@ -20,15 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import delete, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
+from cohort.db import SQLITE_BUSY_MS
 from cohort.models import utcnow
 from cohort.models_ops import SharedValue
 from cohort.settings import Settings, get_settings
@@ -54,8 +56,17 @@ class DatabaseStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writes = 0
+        # Values put ``best_effort`` (caches, whose keys name the state they were computed
+        # at) are also kept in this process: read back without a query, and there even
+        # when the database was too busy to take them.
+        self._kept: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and kept[1] > time.monotonic():
+            return kept[0]
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(_TABLE.c.value, _TABLE.c.expires_at).where(_TABLE.c.key == key)
@@ -67,14 +78,31 @@ class DatabaseStore:
     def put(self, key: str, value: bytes, ttl_seconds: int, *, best_effort: bool = False
             ) -> bool:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
+        if best_effort:
+            with self._lock:
+                self._kept[key] = (value, time.monotonic() + ttl_seconds)
+                self._kept.move_to_end(key)
+                while len(self._kept) > KEPT:
+                    self._kept.popitem(last=False)
+        # SQLite has one writer at a time: a cache's value waits a moment for the write
+        # lock, not the ten seconds a save may wait (this process keeps it anyway).
+        quick = best_effort and self.engine.dialect.name == "sqlite"
         try:
-            with self.engine.begin() as connection:
-                connection.execute(delete(_TABLE).where(_TABLE.c.key == key))
-                connection.execute(_TABLE.insert().values(key=key, value=value,
-                                                          expires_at=expires))
-                self._writes += 1
-                if self._writes % 100 == 1:
-                    connection.execute(delete(_TABLE).where(_TABLE.c.expires_at <= utcnow()))
+            with self.engine.connect() as connection:
+                if quick:
+                    _busy_timeout(connection, QUICK_MS)
+                try:
+                    with connection.begin():
+                        connection.execute(delete(_TABLE).where(_TABLE.c.key == key))
+                        connection.execute(_TABLE.insert().values(key=key, value=value,
+                                                                  expires_at=expires))
+                        self._writes += 1
+                        if self._writes % 100 == 1:
+                            connection.execute(
+                                delete(_TABLE).where(_TABLE.c.expires_at <= utcnow()))
+                finally:
+                    if quick:
+                        _busy_timeout(connection, SQLITE_BUSY_MS)
         except SQLAlchemyError as error:  # busy, or a concurrent writer of the same key
             if not best_effort:
                 raise
@@ -84,8 +112,21 @@ class DatabaseStore:
         return True
 
     def delete(self, key: str) -> None:
+        with self._lock:
+            self._kept.pop(key, None)
         with self.engine.begin() as connection:
             connection.execute(delete(_TABLE).where(_TABLE.c.key == key))
+
+
+#: Best-effort values a process keeps, and how long (ms) such a value waits for SQLite.
+KEPT = 64
+QUICK_MS = 50
+
+
+def _busy_timeout(connection: Connection, milliseconds: int) -> None:
+    """Set SQLite's busy timeout on this connection alone, outside any transaction."""
+    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+        f"PRAGMA busy_timeout={int(milliseconds)}")
 
 
 class MemoryStore:

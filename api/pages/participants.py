@@ -149,7 +149,7 @@ def participant_page(code: str, request: Request, user: CurrentUser, session: Db
                      today: Today, participant: Annotated[Participant, LOGGED_READ],
                      ) -> HTMLResponse:
     overview = next(r for r in participant_overview(session, actor=user.actor, as_of=today,
-                                                    centre_id=participant.centre_id)
+                                                    participant_id=participant.id)
                     if r.code == participant.code)
     questionnaires = {q.timepoint.value: q for q in
                       queries.list_questionnaires(session, actor=user.actor, code=code)}

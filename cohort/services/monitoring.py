@@ -311,9 +311,11 @@ def _state(opens: date, closes: date, as_of: date) -> str:
 
 
 def participant_overview(
-    session: Session, *, actor: Actor, as_of: date, centre_id: int | None = None
+    session: Session, *, actor: Actor, as_of: date, centre_id: int | None = None,
+    participant_id: int | None = None,
 ) -> list[ParticipantRow]:
-    """Each visible participant with their next visit and its window state."""
+    """Each visible participant with their next visit and its window state (of one centre,
+    or the one participant, when asked)."""
     config = protocol_config()
     p = Participant
     statement = _scoped(
@@ -321,6 +323,8 @@ def participant_overview(
     )
     if centre_id is not None:
         statement = statement.where(p.centre_id == centre_id)
+    if participant_id is not None:
+        statement = statement.where(p.id == participant_id)
     participants = session.exec(statement.order_by(p.code)).all()
     ids = [part.id for part, _ in participants]
     if not ids:

@@ -55,6 +55,12 @@ def test_centre_status_counts(factory: Factory) -> None:
     assert overview[due.code].next_timepoint == "M0"
     assert overview[gone.code].window_state == "not_followed"
     assert overview[done.code].valid_sessions == 1
+    # One participant's row (the participant page), the same as in the centre's list.
+    for person in (done, due, gone):
+        assert participant_overview(factory.session, actor=w1, as_of=today,
+                                    participant_id=person.id) == [overview[person.code]]
+    assert participant_overview(factory.session, actor=w2, as_of=today,
+                                participant_id=done.id) == []  # another centre's
 
 
 def test_remembered_retention_sees_a_late_commit_with_an_older_audit_id(

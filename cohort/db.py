@@ -7,7 +7,7 @@ cached per URL, so tests can point the whole stack at a throw-away database.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -154,11 +154,14 @@ def is_busy(error: BaseException) -> bool:
         or state in BUSY_STATES
 
 
-def violates(error: IntegrityError, table: str, constraint: str) -> bool:
-    """Whether ``error`` breaks ``constraint`` of ``table``. PostgreSQL names the
-    constraint; SQLite names only the table's columns ("UNIQUE constraint failed:
-    table.column"), so there a table with two unique constraints cannot tell them apart."""
+def violates(error: IntegrityError, table: str, constraint: str, columns: Sequence[str]
+             ) -> bool:
+    """Whether ``error`` breaks the unique ``constraint`` of ``table`` on ``columns``.
+    PostgreSQL names the constraint; SQLite names the columns ("UNIQUE constraint failed:
+    table.a, table.b"), so another failure of the table (a NOT NULL, another key) is not
+    taken for it."""
     named = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
     if named is not None:
         return bool(named == constraint)
-    return f"{table}." in str(error.orig)
+    failed = "UNIQUE constraint failed: " + ", ".join(f"{table}.{c}" for c in columns)
+    return str(error.orig).strip() == failed

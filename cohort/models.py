@@ -456,8 +456,8 @@ class ExportLog(SQLModel, table=True):
     report, codebook, page of an API list), written by ``cohort.services.access``.
 
     ``actor_id`` is empty for the command line run without ``--as``; ``actor_name`` then
-    holds the operating-system account. ``centre_codes`` empty means every centre (a
-    full-cohort export, which needs a ``purpose``).
+    holds the operating-system account. ``centre_codes`` null means every centre (a
+    full-cohort export, which needs a ``purpose``); an empty list, none.
     """
 
     __tablename__ = "export_log"

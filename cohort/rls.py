@@ -111,9 +111,11 @@ def _audit_policies(audited: dict[str, str]) -> list[str]:
             "CREATE POLICY audit_entry_write ON audit_entry FOR INSERT WITH CHECK (true)"]
 
 
-# Every centre an export covered is in reach (a JSON ``null``, every centre, is not).
+# Every centre an export covered is in reach (a JSON ``null``, every centre, is not; nor
+# an empty list).
 _EXPORT_COVERED = (
     "(SELECT cohort_sees_all()) OR CASE WHEN jsonb_typeof(export_log.centre_codes) = 'array' "
+    "AND jsonb_array_length(export_log.centre_codes) > 0 "
     "THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(export_log.centre_codes) c "
     "WHERE NOT EXISTS (SELECT 1 FROM centre WHERE centre.code = c.value "
     "AND cohort_sees_centre(centre.id))) ELSE false END")
@@ -150,7 +152,7 @@ def _second() -> list[str]:
             f"CREATE POLICY {EXPORT_LOG}_write ON {EXPORT_LOG} FOR INSERT WITH CHECK (true)"]
     # A REDCap record's link is audited like the participant it names.
     return [*out, *_audit_policies(AUDITED_RECORDS | {table: table for table in LINKED}),
-            IMPORTED_AT]
+            IMPORTED_AT, IMPORTED_AT_PRIVATE]
 
 
 # Whether a file was imported already is asked of every centre's imports (the same file
@@ -158,8 +160,10 @@ def _second() -> list[str]:
 # function run with its owner's rights (the tables' owner, not under the policies).
 IMPORTED_AT = """CREATE OR REPLACE FUNCTION cohort_imported_at(digest text)
     RETURNS timestamptz LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path FROM CURRENT AS $$
-    SELECT min(imported_at) FROM import_batch WHERE file_digest = digest $$"""
+    SET search_path = public, pg_temp AS $$
+    SELECT min(imported_at) FROM public.import_batch WHERE file_digest = digest $$"""
+# Run with the owner's rights, so not by every role: the application's is granted it.
+IMPORTED_AT_PRIVATE = "REVOKE EXECUTE ON FUNCTION cohort_imported_at(text) FROM PUBLIC"
 
 
 def policy_statements(revision: str | None = None) -> list[str]:
@@ -278,6 +282,7 @@ def grant_statements(role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA procrastinate TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA procrastinate TO {role}",
         f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA procrastinate TO {role}",
+        f"GRANT EXECUTE ON FUNCTION cohort_imported_at(text) TO {role}",
     ]
 
 

@@ -18,6 +18,7 @@ Values are bytes with a time to live; keys are short strings chosen by the calle
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +31,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
-from cohort.db import SQLITE_BUSY_MS
 from cohort.models import utcnow
 from cohort.models_ops import SharedValue
 from cohort.settings import Settings, get_settings
@@ -78,19 +78,20 @@ class DatabaseStore:
     def put(self, key: str, value: bytes, ttl_seconds: int, *, best_effort: bool = False
             ) -> bool:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
-        if best_effort:
-            with self._lock:
+        with self._lock:
+            if best_effort:
                 self._kept[key] = (value, time.monotonic() + ttl_seconds)
                 self._kept.move_to_end(key)
                 while len(self._kept) > KEPT:
                     self._kept.popitem(last=False)
+            else:  # a value that must be shared is read from the database only
+                self._kept.pop(key, None)
         # SQLite has one writer at a time: a cache's value waits a moment for the write
         # lock, not the ten seconds a save may wait (this process keeps it anyway).
         quick = best_effort and self.engine.dialect.name == "sqlite"
         try:
             with self.engine.connect() as connection:
-                if quick:
-                    _busy_timeout(connection, QUICK_MS)
+                usual = _busy_timeout(connection, QUICK_MS) if quick else None
                 try:
                     with connection.begin():
                         connection.execute(delete(_TABLE).where(_TABLE.c.key == key))
@@ -101,9 +102,9 @@ class DatabaseStore:
                             connection.execute(
                                 delete(_TABLE).where(_TABLE.c.expires_at <= utcnow()))
                 finally:
-                    if quick:
-                        _busy_timeout(connection, SQLITE_BUSY_MS)
-        except SQLAlchemyError as error:  # busy, or a concurrent writer of the same key
+                    if usual is not None:
+                        _restore_busy_timeout(connection, usual)
+        except (SQLAlchemyError, sqlite3.Error) as error:  # busy, or a concurrent writer
             if not best_effort:
                 raise
             log.info("shared value %s not stored: %s", key.split(":", 1)[0],
@@ -123,10 +124,22 @@ KEPT = 64
 QUICK_MS = 50
 
 
-def _busy_timeout(connection: Connection, milliseconds: int) -> None:
-    """Set SQLite's busy timeout on this connection alone, outside any transaction."""
-    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-        f"PRAGMA busy_timeout={int(milliseconds)}")
+def _busy_timeout(connection: Connection, milliseconds: int) -> int:
+    """Set SQLite's busy timeout on this connection alone, outside any transaction; the
+    value it had (each engine sets its own: the sidecar store's is not the database's)."""
+    driver = connection.connection.driver_connection
+    usual = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])  # type: ignore[union-attr]
+    driver.execute(f"PRAGMA busy_timeout={int(milliseconds)}")  # type: ignore[union-attr]
+    return usual
+
+
+def _restore_busy_timeout(connection: Connection, milliseconds: int) -> None:
+    """Put the timeout back; a connection that cannot take it is not pooled again."""
+    try:
+        _busy_timeout(connection, milliseconds)
+    except sqlite3.Error:
+        connection.invalidate()
+        raise
 
 
 class MemoryStore:

@@ -82,8 +82,7 @@ def record_creates_many(session: Session, made: Iterable[tuple[Who, SQLModel]]) 
     for actor_id, record in made:
         staff_id, system = _who(actor_id)
         record_id = getattr(record, "id", None)
-        if record_id is None:
-            raise ValueError("a record is audited once flushed (it has no id yet)")
+        assert record_id is not None  # noqa: S101 - audited once flushed
         rows.append({
             "at": now, "actor_id": staff_id, "actor_system": system, "action": "create",
             "table_name": str(getattr(record, "__tablename__", type(record).__name__.lower())),

@@ -109,7 +109,8 @@ def link_record(session: Session, actor: Actor, source: str, record: str,
             session.add(entry)
             session.flush()
     except IntegrityError as error:
-        if not violates(error, "external_record", LINK_CONSTRAINT):
+        if not violates(error, "external_record", LINK_CONSTRAINT,
+                        ("source", "external_id")):
             raise
         owner = session.exec(
             select(Participant.centre_id)

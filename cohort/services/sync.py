@@ -295,7 +295,7 @@ def apply_entry(session: Session, *, actor: Actor, entry: OfflineEntry,
         again = _find_receipt(session, uuid)
         if again is not None:
             return _receipt_outcome(again, actor, uuid)
-        if violates(error, "sync_receipt", RECEIPT_KEY):
+        if violates(error, "sync_receipt", RECEIPT_KEY, ("entry_uuid",)):
             # A receipt this person may not see (PostgreSQL's row-level security: another
             # centre's worker made it), so not theirs.
             return _id_taken(uuid)

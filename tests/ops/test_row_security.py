@@ -168,7 +168,7 @@ def _made_by_people(url: str, world: World) -> dict[str, set[object]]:
                     for i, who in enumerate((worker_a, worker_b, officer))]
         exports = [ExportLog(actor_id=worker_a, actor_name="x", channel=Channel.WEB,
                              kind=ExportKind.EXPORT, fmt="csv", centre_codes=codes)
-                   for codes in (["C01"], ["C02"], None, ["C01", "C02"])]
+                   for codes in (["C01"], ["C02"], None, ["C01", "C02"], [])]
         session.add_all([*links, *batches, *receipts, *exports])
         session.commit()
         return {"external_record": {links[0].id}, "import_batch": {batches[0].id},

@@ -311,16 +311,33 @@ def mixed_run(args: argparse.Namespace, savers: tuple[str, Maker], readers: tupl
     """Half the clients save questionnaires while the other half read: every save writes
     an audit entry, so the retention cache keeps being invalidated and the page is measured
     as it is while outreach workers enter data (and every participant read writes a
-    read-log entry, competing with the saves for the write lock)."""
+    read-log entry, competing with the saves for the write lock). The readers stop when
+    the savers do (their visits in window ran out, or the time): a read with nobody
+    saving is not a mixed one."""
     n_save = max(1, args.clients // 2)
     out: dict[str, dict[str, Any]] = {}
+    saving_over = threading.Event()
 
-    def run(name: str, clients: int, make: Maker) -> None:
+    def run(name: str, clients: int, make: Maker, over: threading.Event | None = None
+            ) -> None:
         out[name] = run_load(name, clients, args.seconds, make)
+        if over is not None:
+            over.set()
 
-    threads = [threading.Thread(target=run, args=(savers[0], n_save, savers[1])),
+    def reader(i: int) -> Callable[[], bool] | None:
+        call = readers[1](i)
+        if call is None:
+            return None
+
+        def while_saving() -> bool:
+            if saving_over.is_set():
+                raise StopIteration
+            return call()
+        return while_saving
+
+    threads = [threading.Thread(target=run, args=(savers[0], n_save, savers[1], saving_over)),
                threading.Thread(target=run, args=(readers[0], max(1, args.clients - n_save),
-                                                  readers[1]))]
+                                                  reader))]
     for t in threads:
         t.start()
     for t in threads:

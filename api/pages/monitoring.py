@@ -6,6 +6,7 @@ import csv
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Form, Query, Request
@@ -45,17 +46,18 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     # the retention cache's key, which any write changes) and on the reader's language.
     key = (state_key(session, actor=user.actor, as_of=today), current_language(),
            needs_purpose)
-    table = _RENDERED.get(key)
-    if table is None:
+
+    def make() -> Markup:
         rows = queries.retention_summary(session, actor=user.actor, as_of=today)
         schedule = get_schedule()
         breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
-        table = Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
+        return Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
             {**retention_view(rows, breakdown), "today": today,
              "baseline": schedule.baseline.name,
              "follow_ups": [v.name for v in schedule.follow_ups],
              "purposes": PURPOSES, "needs_purpose": needs_purpose}))
-        _RENDERED.put(key, table)
+
+    table = _RENDERED.get_or_make(key, make)
     return render(request, "retention.html", {"table": table}, user=user)
 
 
@@ -68,6 +70,7 @@ class _Recent:
     def __init__(self, size: int) -> None:
         self.size = size
         self.kept: OrderedDict[tuple[object, ...], Markup] = OrderedDict()
+        self.making: dict[tuple[object, ...], threading.Lock] = {}
         self.lock = threading.Lock()
 
     def get(self, key: tuple[object, ...]) -> Markup | None:
@@ -83,6 +86,26 @@ class _Recent:
             self.kept.move_to_end(key)
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
+
+    def get_or_make(self, key: tuple[object, ...], make: Callable[[], Markup]) -> Markup:
+        """The table of ``key``, made once however many people ask for it at the same time
+        (after a save, every officer's next page asks for the same new state): the others
+        wait for it instead of counting and rendering it again each."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        with self.lock:
+            making = self.making.setdefault(key, threading.Lock())
+        try:
+            with making:
+                found = self.get(key)
+                if found is None:
+                    found = make()
+                    self.put(key, found)
+        finally:
+            with self.lock:
+                self.making.pop(key, None)
+        return found
 
 
 _RENDERED = _Recent(32)

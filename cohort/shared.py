@@ -21,7 +21,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ from sqlmodel import create_engine
 
 from cohort.models import utcnow
 from cohort.models_ops import SharedValue
+from cohort.recent import Recent
 from cohort.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,12 @@ class DatabaseStore:
         # Values put ``best_effort`` (caches, whose keys name the state they were computed
         # at) are also kept in this process: read back without a query, and there even
         # when the database was too busy to take them.
-        self._kept: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Recent[bytes] = Recent(KEPT)
 
     def get(self, key: str) -> bytes | None:
-        with self._lock:
-            kept = self._kept.get(key)
-        if kept is not None and kept[1] > time.monotonic():
-            return kept[0]
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(_TABLE.c.value, _TABLE.c.expires_at).where(_TABLE.c.key == key)
@@ -78,14 +76,10 @@ class DatabaseStore:
     def put(self, key: str, value: bytes, ttl_seconds: int, *, best_effort: bool = False
             ) -> bool:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
-        with self._lock:
-            if best_effort:
-                self._kept[key] = (value, time.monotonic() + ttl_seconds)
-                self._kept.move_to_end(key)
-                while len(self._kept) > KEPT:
-                    self._kept.popitem(last=False)
-            else:  # a value that must be shared is read from the database only
-                self._kept.pop(key, None)
+        if best_effort:
+            self._kept.put(key, value, ttl_seconds)
+        else:  # a value that must be shared is read from the database only
+            self._kept.pop(key)
         # SQLite has one writer at a time: a cache's value waits a moment for the write
         # lock, not the ten seconds a save may wait (this process keeps it anyway).
         quick = best_effort and self.engine.dialect.name == "sqlite"
@@ -113,8 +107,7 @@ class DatabaseStore:
         return True
 
     def delete(self, key: str) -> None:
-        with self._lock:
-            self._kept.pop(key, None)
+        self._kept.pop(key)
         with self.engine.begin() as connection:
             connection.execute(delete(_TABLE).where(_TABLE.c.key == key))
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Form, Query, Request
@@ -19,6 +16,7 @@ from api.pages import review_views  # noqa: F401  (rule names for the templates)
 from api.pages.common import TEMPLATES, flash, page_router, redirect, render
 from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
+from cohort.recent import OneAtATime, Recent
 from cohort.rules import RULES
 from cohort.schedule import get_schedule
 from cohort.services import queries
@@ -57,58 +55,21 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
              "follow_ups": [v.name for v in schedule.follow_ups],
              "purposes": PURPOSES, "needs_purpose": needs_purpose}))
 
-    table = _RENDERED.get_or_make(key, make)
+    def make_and_keep() -> Markup:
+        table = make()
+        _RENDERED.put(key, table)
+        return table
+
+    table = _RENDERING.get(key, lambda: _RENDERED.get(key), make_and_keep)
     return render(request, "retention.html", {"table": table}, user=user)
 
 
-class _Recent:
-    """The last few rendered retention tables of this process, by key. A key names the
-    state of the data, so a table kept here is never stale; the research officers of a
-    study read the same few views, and rendering one (20 centres, every visit, both
-    groups) costs far more than the look-ups that name it."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.kept: OrderedDict[tuple[object, ...], Markup] = OrderedDict()
-        self.making: dict[tuple[object, ...], threading.Lock] = {}
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...]) -> Markup | None:
-        with self.lock:
-            found = self.kept.get(key)
-            if found is not None:
-                self.kept.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[object, ...], value: Markup) -> None:
-        with self.lock:
-            self.kept[key] = value
-            self.kept.move_to_end(key)
-            while len(self.kept) > self.size:
-                self.kept.popitem(last=False)
-
-    def get_or_make(self, key: tuple[object, ...], make: Callable[[], Markup]) -> Markup:
-        """The table of ``key``, made once however many people ask for it at the same time
-        (after a save, every officer's next page asks for the same new state): the others
-        wait for it instead of counting and rendering it again each."""
-        found = self.get(key)
-        if found is not None:
-            return found
-        with self.lock:
-            making = self.making.setdefault(key, threading.Lock())
-        try:
-            with making:
-                found = self.get(key)
-                if found is None:
-                    found = make()
-                    self.put(key, found)
-        finally:
-            with self.lock:
-                self.making.pop(key, None)
-        return found
-
-
-_RENDERED = _Recent(32)
+# The last rendered retention tables of this process, by key (the research officers of a
+# study read the same few views; rendering one, 20 centres by every visit and both groups,
+# costs far more than the look-ups that name it), each made once however many officers
+# ask for a new state at the same time (after a save, every officer's next page does).
+_RENDERED: Recent[Markup] = Recent(32)
+_RENDERING = OneAtATime()
 
 
 @router.get("/retention.csv")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
@@ -40,6 +39,7 @@ from cohort.models import (
     Screening,
     StatusChange,
 )
+from cohort.recent import OneAtATime
 from cohort.services.context import Actor, protocol_config
 from cohort.services.monitoring import CentreStatus, centre_status
 from cohort.shared import SharedStore, shared_store
@@ -62,8 +62,7 @@ _BY_CENTRE: dict[str, Any] = {"participant": Participant, "deviation": Deviation
 _NO_EFFECT = frozenset({"staff", "account", "staff_centre_access", "import_batch",
                         "external_record", "redcap_token", "api_token"})
 
-_computing: dict[str, threading.Lock] = {}
-_computing_lock = threading.Lock()
+_computing = OneAtATime()
 
 
 @dataclass(frozen=True)
@@ -111,20 +110,15 @@ def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list
     state = state_of(session, actor=actor, as_of=as_of)
     key = "retention:" + state.key
     store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
-    found = _rows(store.get(key))
-    if found is not None:
-        return found
-    with _computing_lock:
-        lock = _computing.setdefault(key, threading.Lock())
-    with lock:
-        found = _rows(store.get(key))
-        if found is None:
-            found = _bring_up_to_date(session, store, state, actor=actor, as_of=as_of)
-            value = json.dumps([asdict(row) for row in found]).encode()
-            store.put(key, value, TTL_SECONDS, best_effort=True)
-            keep_latest(store, "retention-latest:", state, [asdict(row) for row in found])
-    with _computing_lock:
-        _computing.pop(key, None)
+
+    def bring_up_to_date() -> list[CentreStatus]:
+        rows = _bring_up_to_date(session, store, state, actor=actor, as_of=as_of)
+        value = json.dumps([asdict(row) for row in rows]).encode()
+        store.put(key, value, TTL_SECONDS, best_effort=True)
+        keep_latest(store, "retention-latest:", state, [asdict(row) for row in rows])
+        return rows
+
+    found = _computing.get(key, lambda: _rows(store.get(key)), bring_up_to_date)
     return [replace(row) for row in found]
 
 

@@ -14,6 +14,7 @@ from api.access import log_download
 from api.deps import CurrentUser, DbSession, Today
 from api.pages import review_views  # noqa: F401  (rule names for the templates)
 from api.pages.common import TEMPLATES, flash, page_router, redirect, render
+from api.pages.retention_rows import Rows
 from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
 from cohort.recent import OneAtATime, Recent
@@ -24,7 +25,7 @@ from cohort.services.access import PURPOSES
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.services.retention_cache import state_key
+from cohort.services.retention_cache import cached_figures, state_of
 from cohort.services.retention_groups import cached_retention_breakdown
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
@@ -41,16 +42,18 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     per centre and over time, sortable columns and a CSV download (``retention_view``)."""
     needs_purpose = user.actor.centre_ids is None
     # The figures depend on the data, the person's reach, the day and the windows (all in
-    # the retention cache's key, which any write changes) and on the reader's language.
-    key = (state_key(session, actor=user.actor, as_of=today), current_language(),
-           needs_purpose)
+    # the retention cache's state, which any write changes) and on the reader's language.
+    state = state_of(session, actor=user.actor, as_of=today)
+    key = (state.key, current_language(), needs_purpose)
 
     def make() -> Markup:
-        rows = queries.retention_summary(session, actor=user.actor, as_of=today)
+        figures = cached_figures(session, actor=user.actor, as_of=today, state=state)
+        breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today,
+                                               state=state)
         schedule = get_schedule()
-        breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today)
+        view = retention_view(figures.ordered(), breakdown)
         return Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
-            {**retention_view(rows, breakdown), "today": today,
+            {**view, "rows": Rows(view["timepoints"], figures), "today": today,
              "baseline": schedule.baseline.name,
              "follow_ups": [v.name for v in schedule.follow_ups],
              "purposes": PURPOSES, "needs_purpose": needs_purpose}))

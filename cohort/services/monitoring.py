@@ -173,11 +173,8 @@ def _scoped(statement: Any, actor: Actor, centre_column: Any) -> Any:
 def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
     """Enrolment, completion, windows, sessions and open deviations per visible centre."""
     config = protocol_config()
-    centres = session.exec(_scoped(select(Centre), actor, col(Centre.id)).order_by(Centre.code))
     schedule = config.schedule
-    rows = {c.id: CentreStatus(c.id, c.code, c.name, c.city,
-                               visits=[VisitStatus(v.name) for v in schedule])
-            for c in centres if c.id}
+    rows = empty_rows(session, actor=actor)
     if not rows:
         return []
     p = _columns(Participant)
@@ -267,6 +264,26 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
         for centre_id, n in eligible:
             rows[centre_id].visit(tp).eligible = int(n)
 
+    add_sessions_and_deviations(session, actor=actor, rows=rows)
+    for row in rows.values():
+        row.finish()
+    return list(rows.values())
+
+
+def empty_rows(session: Session, *, actor: Actor) -> dict[int, CentreStatus]:
+    """A row of zeros per visible centre, in code order, by centre id."""
+    centres = session.exec(_scoped(select(Centre), actor, col(Centre.id)).order_by(Centre.code))
+    schedule = protocol_config().schedule
+    return {c.id: CentreStatus(c.id, c.code, c.name, c.city,
+                               visits=[VisitStatus(v.name) for v in schedule])
+            for c in centres if c.id}
+
+
+def add_sessions_and_deviations(session: Session, *, actor: Actor,
+                                rows: dict[int, CentreStatus]) -> None:
+    """Sessions, participants with a session that counts, and open deviations per centre
+    (two grouped statements, read by the summary and by one centre's recount alike)."""
+    p = _columns(Participant)
     s = _columns(AerliSession)
     with_sessions = sa.join(_table(Participant), _table(AerliSession), p.id == s.participant_id)
     sessions = session.exec(
@@ -297,9 +314,6 @@ def centre_status(session: Session, *, actor: Actor, as_of: date) -> list[Centre
     for centre_id, n in open_devs:
         if centre_id in rows:
             rows[centre_id].open_deviations = int(n)
-    for row in rows.values():
-        row.finish()
-    return list(rows.values())
 
 
 def _state(opens: date, closes: date, as_of: date) -> str:

@@ -1,31 +1,38 @@
-"""The retention summary, computed once per state of the data and shared by every process.
+"""The retention figures (the summary and the breakdown by group and month), counted once
+per state of the data and view, and kept up to date cell by cell.
 
 Every write adds an audit entry in its own transaction (append-only, never updated), so
 the newest audit entry identifies the state of the data: while it is unchanged the figures
-are unchanged, and one indexed look-up replaces five grouped queries over the whole cohort.
+are unchanged, and one indexed look-up replaces the grouped queries over the whole cohort.
 The key holds that entry (id and time), the database, the centres the person may see, the
-date and the visit windows; the value is kept in the shared store (``cohort.shared``), so a
-summary computed by one server process serves the others, and a save answered by any
-process changes the key that all of them look up next: a figure is never stale.
+date and the visit windows; a save answered by any process changes the key that all of
+them look up next: a figure is never stale.
 
-After a save the whole summary is not computed again: the latest summary of the same view
-(same person's reach, date and windows) is kept too, with the audit entry it was computed
-at; the audit entries written since name the records that changed, hence their centres,
-and only those centres are computed again (one centre's queries, not twenty). Anything
-whose centre cannot be told (a study-wide lock, a record of another kind) makes the whole
-summary computed again.
+After a save the figures are not counted again from scratch: the latest figures of the
+same view (same person's reach, date and windows) are kept with the audit entry they were
+counted at; the audit entries written since name the records that changed, hence their
+participants, and only those participants' cells (centre and month of inclusion,
+``retention_recount``) are counted again, with the sessions and open deviations of their
+centres. A changed inclusion date counts its centre again; anything whose centre cannot be
+told (a study-wide lock, a record of another kind, a participant moved to another centre)
+counts everything again.
 
-Within a process, people asking for the same key at once wait for the one computing it
-rather than compute it again each (the first request after a save pays, not all of them).
+The figures are kept in the process that counted them (by key, and the latest of each
+view); the latest of each view also goes to the shared store (``cohort.shared``), after a
+count from scratch and every few seconds, so that another server process starts from them
+instead of from scratch. Within a process, people asking for the same key at once wait
+for the one counting it rather than count it again each (after a save, the first request
+pays, not all of them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
@@ -39,9 +46,19 @@ from cohort.models import (
     Screening,
     StatusChange,
 )
-from cohort.recent import OneAtATime
+from cohort.recent import OneAtATime, Recent
 from cohort.services.context import Actor, protocol_config
-from cohort.services.monitoring import CentreStatus, centre_status
+from cohort.services.monitoring import CentreStatus, empty_rows
+from cohort.services.retention_groups import Sums
+from cohort.services.retention_recount import (
+    Cells,
+    Month,
+    Row,
+    centre_row,
+    count_cells,
+    extras,
+    grouped_rows_of,
+)
 from cohort.shared import SharedStore, shared_store
 
 TTL_SECONDS = 3600
@@ -56,7 +73,7 @@ MAX_DELTA = 5000
 _BY_PARTICIPANT: dict[str, Any] = {"questionnaire": Questionnaire,
                                    "aerli_session": AerliSession,
                                    "status_change": StatusChange}
-_BY_CENTRE: dict[str, Any] = {"participant": Participant, "deviation": Deviation,
+_BY_CENTRE: dict[str, Any] = {"deviation": Deviation,
                               "screening": Screening}
 # Tables whose changes never move a retention figure.
 _NO_EFFECT = frozenset({"staff", "account", "staff_centre_access", "import_batch",
@@ -104,103 +121,295 @@ def _digest(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Figures:
+    """The retention figures of one state of the data for one view: the visible centres
+    (id, code, name, city, in code order), their cells (``retention_recount``), sessions
+    and open deviations, and from those the summary's rows (``monitoring.centre_status``)
+    and the breakdown's grouped rows (``retention_groups.grouped_rows``). Shared between
+    requests and between states (a centre that did not change keeps its objects): never
+    changed once made; ``summary`` gives copies."""
+
+    centres: dict[int, tuple[int, str, str, str]]
+    cells: dict[int, Cells]
+    extras: dict[int, tuple[int, int, int]]
+    status: dict[int, CentreStatus]
+    grouped: dict[int, list[Row]]
+    #: Per centre, its grouped rows summed by group and by month (``retention_groups``).
+    sums: dict[int, Sums]
+
+    @classmethod
+    def made(cls, centres: dict[int, tuple[int, str, str, str]], cells: dict[int, Cells],
+             extras: dict[int, tuple[int, int, int]], *, previous: Figures | None = None,
+             changed: set[int] | None = None) -> Figures:
+        """Figures with the rows of ``changed`` centres (all, without ``previous``) summed
+        from their cells; the others' rows are ``previous``'s."""
+        status, grouped, sums = {}, {}, {}
+        for centre_id, centre in centres.items():
+            mine = cells.get(centre_id, {})
+            if (previous is not None and changed is not None and centre_id not in changed
+                    and previous.centres.get(centre_id) == centre):
+                status[centre_id] = previous.status[centre_id]
+                grouped[centre_id] = previous.grouped[centre_id]
+                sums[centre_id] = previous.sums[centre_id]
+            else:
+                status[centre_id] = centre_row(centre, mine, extras.get(centre_id, (0, 0, 0)))
+                grouped[centre_id] = grouped_rows_of(centre, mine)
+                sums[centre_id] = Sums.of(grouped[centre_id])
+        return cls(centres, cells, extras, status, grouped, sums)
+
+    def ordered(self) -> list[CentreStatus]:
+        """The summary's rows themselves, in centre code order: to read, not to change."""
+        return [self.status[centre_id] for centre_id in self.centres]
+
+    def summary(self) -> list[CentreStatus]:
+        return [CentreStatus.from_dict(row.as_dict()) for row in self.ordered()]
+
+    def rows(self) -> list[Row]:
+        return [row for centre_id in self.centres for row in self.grouped[centre_id]]
+
+    def to_json(self, state: State) -> bytes:
+        return json.dumps({
+            "newest": state.newest, "at": state.newest_at, "recent": state.recent,
+            "centres": list(self.centres.values()),
+            "cells": [[centre_id, y, m, group, counts]
+                      for centre_id, cells in self.cells.items()
+                      for (y, m), groups in cells.items() for group, counts in groups.items()],
+            "extras": [[centre_id, *extra] for centre_id, extra in self.extras.items()],
+        }).encode()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Figures:
+        centres = {int(c[0]): (int(c[0]), str(c[1]), str(c[2]), str(c[3]))
+                   for c in data["centres"]}
+        cells: dict[int, Cells] = {centre_id: {} for centre_id in centres}
+        for centre_id, y, m, group, counts in data["cells"]:
+            cells.setdefault(centre_id, {}).setdefault((y, m), {})[group] = list(counts)
+        extras = {int(e[0]): (int(e[1]), int(e[2]), int(e[3])) for e in data["extras"]}
+        return cls.made(centres, cells, extras)
+
+
+def cached_figures(session: Session, *, actor: Actor, as_of: date,
+                   state: State | None = None) -> Figures:
+    """The retention figures this actor sees as of this date, now: kept in this process by
+    state (any write changes it), else brought up to date from the latest figures of the
+    same view (this process's, or another's through the shared store) by counting again
+    the cells written to since, else counted from scratch. ``state``: the ``state_of``
+    the caller already read (the page reads it once for its own key)."""
+    state = state or state_of(session, actor=actor, as_of=as_of)
+
+    def bring_up_to_date() -> Figures:
+        figures = _bring_up_to_date(session, state, actor=actor, as_of=as_of)
+        _KEPT.put(state.key, figures)
+        return figures
+
+    return _computing.get(state.key, lambda: _KEPT.get(state.key), bring_up_to_date)
+
+
 def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
-    """``monitoring.centre_status`` for this actor and date, from the shared store when the
-    data have not changed since it was computed, else brought up to date."""
-    state = state_of(session, actor=actor, as_of=as_of)
-    key = "retention:" + state.key
+    """``monitoring.centre_status`` for this actor and date (``cached_figures``)."""
+    return cached_figures(session, actor=actor, as_of=as_of).summary()
+
+
+# The figures of this process by state key, and the latest of each view with its state
+# (the base the next figures of that view are brought up to date from).
+_KEPT: Recent[Figures] = Recent(64)
+_LATEST: Recent[tuple[State, Figures]] = Recent(64)
+# Another process finds the latest figures of a view in the shared store: put there after
+# a count from scratch, and at most this often after a few cells were counted again (a
+# base a few seconds old only has a few more cells to count again).
+SHARE_EVERY_SECONDS = 2.0
+_shared_at: dict[str, float] = {}
+_LATEST_PREFIX = "retention-figures-latest:"
+# Centres counted from scratch in one statement (bounded memory for a national cohort).
+CENTRES_AT_ONCE = 10
+
+
+def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: date
+                      ) -> Figures:
     store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
-
-    def bring_up_to_date() -> list[CentreStatus]:
-        rows = _bring_up_to_date(session, store, state, actor=actor, as_of=as_of)
-        value = json.dumps([asdict(row) for row in rows]).encode()
-        store.put(key, value, TTL_SECONDS, best_effort=True)
-        keep_latest(store, "retention-latest:", state, [asdict(row) for row in rows])
-        return rows
-
-    found = _computing.get(key, lambda: _rows(store.get(key)), bring_up_to_date)
-    return [replace(row) for row in found]
-
-
-def _bring_up_to_date(session: Session, store: SharedStore, state: State, *, actor: Actor,
-                      as_of: date) -> list[CentreStatus]:
-    base, changed = changed_since_latest(session, store, "retention-latest:", state)
-    if base is None or changed is None:
-        return centre_status(session, actor=actor, as_of=as_of)
-    rows = {row["centre_id"]: CentreStatus.from_dict(row) for row in base["rows"]}
-    wanted = changed if actor.centre_ids is None else changed & actor.centre_ids
-    if wanted:
-        narrowed = replace(actor, centre_ids=frozenset(wanted))
-        for row in centre_status(session, actor=narrowed, as_of=as_of):
-            rows[row.centre_id] = row
-    return sorted(rows.values(), key=lambda row: row.centre_code)
+    base, changes = _base(session, store, state)
+    if base is None or changes is None:
+        figures = _from_scratch(session, actor=actor, as_of=as_of)
+        share = True
+    else:
+        figures = _with_changes(session, base, changes, actor=actor, as_of=as_of)
+        share = time.monotonic() - _shared_at.get(state.view, 0.0) >= SHARE_EVERY_SECONDS
+    _LATEST.put(state.view, (state, figures))
+    if share:
+        _shared_at[state.view] = time.monotonic()
+        store.put(_LATEST_PREFIX + state.view, figures.to_json(state), TTL_SECONDS,
+                  best_effort=True)
+    return figures
 
 
-def keep_latest(store: SharedStore, prefix: str, state: State, rows: Any) -> None:
-    """Keep ``rows`` as the latest of ``state``'s view (read by ``changed_since_latest``)."""
-    latest = json.dumps({"newest": state.newest, "at": state.newest_at,
-                         "recent": state.recent, "rows": rows}).encode()
-    store.put(prefix + state.view, latest, TTL_SECONDS, best_effort=True)
+def _visible(session: Session, actor: Actor) -> dict[int, tuple[int, str, str, str]]:
+    return {centre_id: (centre_id, row.centre_code, row.centre_name, row.city)
+            for centre_id, row in empty_rows(session, actor=actor).items()}
 
 
-def changed_since_latest(session: Session, store: SharedStore, prefix: str, state: State
-                         ) -> tuple[dict[str, Any] | None, set[int] | None]:
-    """The latest value kept for ``state``'s view under ``prefix`` (``keep_latest``) and
-    the centres whose records changed since; (None, None) when there is no usable base
-    (compute everything), (base, None) when the changes cannot be told by centre."""
-    latest = store.get(prefix + state.view)
-    if latest is None:
+def _from_scratch(session: Session, *, actor: Actor, as_of: date) -> Figures:
+    centres = _visible(session, actor)
+    ids = list(centres)
+    cells: dict[int, Cells] = {}
+    for start in range(0, len(ids), CENTRES_AT_ONCE):
+        cells.update(count_cells(session, centre_ids=ids[start:start + CENTRES_AT_ONCE],
+                                 as_of=as_of))
+    return Figures.made(centres, cells, extras(session, actor=actor))
+
+
+def _with_changes(session: Session, base: Figures, changes: Changes, *, actor: Actor,
+                  as_of: date) -> Figures:
+    reach = actor.centre_ids
+
+    def seen(centre_ids: set[int]) -> set[int]:
+        return centre_ids if reach is None else centre_ids & reach
+
+    touched = seen(changes.centres)
+    if not touched:
+        return base
+    centres = _visible(session, actor) if changes.centre_records else base.centres
+    cells = {centre_id: base.cells.get(centre_id, {}) for centre_id in centres}
+    whole = [centre_id for centre_id in seen(changes.whole) if centre_id in centres]
+    if whole:
+        cells.update(count_cells(session, centre_ids=whole, as_of=as_of))
+    months = {centre_id: wanted for centre_id, wanted in changes.months.items()
+              if centre_id in centres and centre_id not in changes.whole
+              and (reach is None or centre_id in reach)}
+    if months:
+        for centre_id, counted in count_cells(session, centre_ids=list(months), as_of=as_of,
+                                              months=months).items():
+            mine = dict(cells[centre_id])
+            for month, groups in counted.items():
+                if groups:
+                    mine[month] = groups
+                else:
+                    mine.pop(month, None)
+            cells[centre_id] = mine
+    new_extras = {c: e for c, e in base.extras.items() if c in centres}
+    again = seen(changes.extras | changes.whole)
+    if again:
+        new_extras.update(extras(session, actor=replace(actor, centre_ids=frozenset(again))))
+    return Figures.made(centres, cells, new_extras, previous=base, changed=touched)
+
+
+def _base(session: Session, store: SharedStore, state: State
+          ) -> tuple[Figures | None, Changes | None]:
+    """The latest figures of ``state``'s view (this process's, else the shared store's)
+    and what changed since; (None, None) when there is no usable base (count everything),
+    (base, None) when the changes cannot be told by centre and month."""
+    kept = _LATEST.get(state.view)
+    if kept is not None:
+        base_state, figures = kept
+        newest, at, recent = base_state.newest, base_state.newest_at, base_state.recent
+    else:
+        found = store.get(_LATEST_PREFIX + state.view)
+        if found is None:
+            return None, None
+        data = json.loads(found)
+        figures = Figures.from_json(data)
+        newest, at, recent = int(data["newest"]), data["at"], int(data["recent"])
+    if newest == state.newest and recent == state.recent and at == state.newest_at:
+        return figures, Changes(set(), set(), {})
+    changes = changed_since(session, newest=newest, at=at, recent=recent)
+    if changes is False:
         return None, None
-    base = json.loads(latest)
-    known = session.exec(select(AuditEntry.at).where(AuditEntry.id == base["newest"])).first()
-    if known is None or known.isoformat() != base["at"]:
-        # The base's state is not in this database's history (a restore, or a base
-        # computed inside a transaction that was rolled back): start afresh.
-        return None, None
+    return figures, changes
+
+
+@dataclass
+class Changes:
+    """What was written since some figures were made: the centres touched in any way
+    (``centres``), those to count again entirely (``whole``), the cells to count again
+    (``months``)."""
+
+    centres: set[int]
+    whole: set[int]
+    months: dict[int, set[Month]]
+    #: Centres whose sessions or deviations changed (their two statements run again).
+    extras: set[int] = field(default_factory=set)
+    #: A centre was added or changed (the list of centres is read again).
+    centre_records: bool = False
+
+
+def changed_since(session: Session, *, newest: int, at: str | None, recent: int
+                  ) -> Changes | None | Literal[False]:
+    """What changed since the state (``State.newest``, ``newest_at``, ``recent``) some
+    figures were made at; None when that cannot be told by centre and month; False when
+    that state is not in this database's history (a restore, or figures made inside a
+    transaction that was rolled back): then count everything again."""
+    if newest:
+        known = session.exec(select(AuditEntry.at).where(AuditEntry.id == newest)).first()
+        if known is None or known.isoformat() != at:
+            return False
+    elif at is not None:
+        return False
     # Entries that committed late, below the base's newest id, change this count: then
     # every entry of the window is looked at again, else only those after the base.
     settled = session.exec(select(func.count()).select_from(AuditEntry).where(
-        col(AuditEntry.id) > base["newest"] - LATE_COMMIT_WINDOW,
-        col(AuditEntry.id) <= base["newest"])).one()
-    late = int(settled) != int(base["recent"])
-    since = int(base["newest"]) - (LATE_COMMIT_WINDOW if late else 0)
-    return base, changed_centres(session, since=since)
+        col(AuditEntry.id) > newest - LATE_COMMIT_WINDOW,
+        col(AuditEntry.id) <= newest)).one()
+    late = int(settled) != int(recent)
+    return changes_after(session, since=newest - (LATE_COMMIT_WINDOW if late else 0))
 
 
-def changed_centres(session: Session, *, since: int) -> set[int] | None:
-    """The centres of the records audited after entry ``since``; None when that cannot be
-    told (too many, or a change of the whole study)."""
+def changes_after(session: Session, *, since: int) -> Changes | None:
+    """What the records audited after entry ``since`` changed; None when that cannot be
+    told (too many, or a change of the whole study, or a participant moved to another
+    centre)."""
     entries = session.exec(
-        select(AuditEntry.table_name, AuditEntry.record_id).distinct()
+        select(AuditEntry.table_name, AuditEntry.record_id, AuditEntry.field).distinct()
         .where(col(AuditEntry.id) > since).limit(MAX_DELTA + 1)).all()
     if len(entries) > MAX_DELTA:
         return None
-    ids: dict[str, set[int]] = {}
-    for table, record in entries:
+    changes = Changes(set(), set(), {})
+    people: set[int] = set()  # whose cell is counted again
+    sessions_of: set[int] = set()  # whose sessions changed
+    moved: set[int] = set()  # whose inclusion date changed: their whole centre
+    records: dict[str, set[int]] = {}
+    for table, record, changed_field in entries:
         if table in _NO_EFFECT:
             continue
-        if table != "centre" and table not in _BY_PARTICIPANT and table not in _BY_CENTRE:
+        if table == "centre":
+            changes.centres.add(int(record))
+            changes.whole.add(int(record))
+            changes.extras.add(int(record))
+            changes.centre_records = True
+        elif table == "participant":
+            if changed_field == "centre_id":
+                return None  # the centre it left is not known any more
+            (moved if changed_field == "inclusion_date" else people).add(int(record))
+        elif table in _BY_PARTICIPANT or table in _BY_CENTRE:
+            records.setdefault(table, set()).add(int(record))
+        else:
             return None  # a study lock, or a kind of record this cache does not know
-        ids.setdefault(table, set()).add(int(record))
-    centres: set[int] = set(ids.pop("centre", set()))
-    for table, records in ids.items():
+    for table, ids in records.items():
         if table in _BY_CENTRE:
             model = _BY_CENTRE[table]
             owners = list(session.execute(sa_select(model.centre_id).where(
-                model.id.in_(records))).scalars())
+                model.id.in_(ids))).scalars())
             if any(c is None for c in owners):
                 return None  # a deviation of the whole study
-            centres.update(int(c) for c in owners)
+            changes.centres.update(int(c) for c in owners)
+            changes.extras.update(int(c) for c in owners)
         else:
             model = _BY_PARTICIPANT[table]
-            centres.update(int(c) for c in session.execute(
-                sa_select(Participant.centre_id).join(  # type: ignore[call-overload]
-                    model, model.participant_id == Participant.id)
-                .where(model.id.in_(records))).scalars())
-    return centres
-
-
-def _rows(value: bytes | None) -> list[CentreStatus] | None:
-    if value is None:
-        return None
-    return [CentreStatus.from_dict(row) for row in json.loads(value)]
+            mine = {int(p) for p in session.execute(
+                sa_select(model.participant_id).where(model.id.in_(ids))).scalars()}
+            people.update(mine)
+            if table == "aerli_session":
+                sessions_of.update(mine)
+    if people or moved:
+        p = Participant.__table__.c  # type: ignore[attr-defined]
+        for pid, centre_id, included in session.execute(
+                sa_select(p.id, p.centre_id, p.inclusion_date).where(
+                    p.id.in_(people | moved))).all():
+            changes.centres.add(int(centre_id))
+            if pid in sessions_of:
+                changes.extras.add(int(centre_id))
+            if pid in moved:
+                changes.whole.add(int(centre_id))
+            else:
+                changes.months.setdefault(int(centre_id), set()).add(
+                    (included.year, included.month))
+    return changes

@@ -14,9 +14,7 @@ summary.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -82,7 +80,7 @@ def follow_up_timepoints() -> list[Timepoint]:
 
 def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> RetentionBreakdown:
     """Retention by attendance per centre × group and per month of inclusion."""
-    return _breakdown(session, actor, _grouped(session, actor.centre_ids, as_of))
+    return _breakdown(session, actor, grouped_rows(session, actor.centre_ids, as_of))
 
 
 #: A grouped row: centre id, code, city, group, year and month of inclusion, participants,
@@ -90,7 +88,7 @@ def retention_breakdown(session: Session, *, actor: Actor, as_of: date) -> Reten
 Row = list[Any]
 
 
-def _grouped(session: Session, centre_ids: frozenset[int] | None, as_of: date) -> list[Row]:
+def grouped_rows(session: Session, centre_ids: frozenset[int] | None, as_of: date) -> list[Row]:
     """Counted in the database per centre, group and month of inclusion (a few hundred
     rows, not one per participant), for these centres (None: all)."""
     config = protocol_config()
@@ -131,30 +129,19 @@ def _grouped(session: Session, centre_ids: frozenset[int] | None, as_of: date) -
 
 
 def _breakdown(session: Session, actor: Actor, rows: list[Row]) -> RetentionBreakdown:
-    tps = follow_up_timepoints()
-    by_centre: dict[str, dict[str, Cell]] = defaultdict(dict)
-    all_centres: dict[str, Cell] = {}
-    by_month: dict[str, Cell] = {}
-    cities: dict[str, str] = {}
-    k = len(tps)
-    for _, code, city, group_name, y, m, n, *counts in rows:
-        cities[code] = city
-        cells = (by_centre[code].setdefault(group_name, Cell()),
-                 all_centres.setdefault(group_name, Cell()),
-                 by_month.setdefault(f"{y:04d}-{m:02d}", Cell()))
-        for cell in cells:
-            cell.enrolled += n
-        for i, tp in enumerate(tps):
-            seen = Attendance(counts[i], counts[k + i], counts[2 * k + i])
-            for cell in cells:
-                cell.visit(tp.value).add(seen)
-    for centre_code, city in _visible_centres(session, actor):
-        cities.setdefault(centre_code, city)
-        by_centre.setdefault(centre_code, {})
-    return RetentionBreakdown(
-        timepoints=[tp.value for tp in tps], centres=sorted(cities.items()),
-        by_centre=dict(by_centre), all_centres=all_centres,
-        by_month=dict(sorted(by_month.items())))
+    return breakdown_of(rows, _visible_centres(session, actor))
+
+
+def breakdown_of(rows: list[Row], centres: list[tuple[str, str]]) -> RetentionBreakdown:
+    """The grouped rows summed per centre × group, per group and per month of inclusion
+    (``centres``: (code, city) of every visible centre, those with nobody included)."""
+    per_centre: dict[str, list[Row]] = {code: [] for code, _ in centres}
+    cities = dict(centres)
+    for row in rows:
+        per_centre.setdefault(row[1], []).append(row)
+        cities.setdefault(row[1], row[2])
+    return _from_sums(sorted(cities.items()),
+                      {code: Sums.of(mine) for code, mine in per_centre.items()})
 
 
 def _visible_centres(session: Session, actor: Actor) -> list[tuple[str, str]]:
@@ -175,52 +162,69 @@ def both_groups(cells: dict[str, Cell], timepoints: list[str]) -> Cell:
     return total
 
 
-def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date
-                               ) -> RetentionBreakdown:
-    """``retention_breakdown`` remembered in the shared store under the same key as the
-    retention summary (``retention_cache.state_key``: the newest audit entry, the person's
-    reach, the date and the windows): unchanged data are not counted again, and any write
-    changes the key. After a write only the centres it touched are counted again, from
-    the grouped rows kept with the latest breakdown of the same view."""
-    from cohort.services.retention_cache import (
-        TTL_SECONDS,
-        changed_since_latest,
-        keep_latest,
-        state_of,
-    )
-    from cohort.shared import shared_store
+def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date,
+                               state: Any = None) -> RetentionBreakdown:
+    """``retention_breakdown`` from the sums the retention cache keeps per centre with the
+    summary (``retention_cache.cached_figures``: counted again only for the cells a write
+    touched, and never stale). ``state``: the cache's ``state_of``, when read."""
+    from cohort.services.retention_cache import cached_figures
 
-    state = state_of(session, actor=actor, as_of=as_of)
-    key = "retention-groups:" + state.key
-    store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
-    found = store.get(key)
-    if found is not None:
-        return _from_json(json.loads(found))
-    base, changed = changed_since_latest(session, store, LATEST, state)
-    if base is None or changed is None:
-        rows = _grouped(session, actor.centre_ids, as_of)
-    else:
-        wanted = changed if actor.centre_ids is None else changed & actor.centre_ids
-        rows = [row for row in base["rows"] if row[0] not in wanted]
-        if wanted:
-            rows += _grouped(session, frozenset(wanted), as_of)
-    result = _breakdown(session, actor, rows)
-    store.put(key, json.dumps(asdict(result)).encode(), TTL_SECONDS, best_effort=True)
-    keep_latest(store, LATEST, state, rows)
-    return result
+    figures = cached_figures(session, actor=actor, as_of=as_of, state=state)
+    return _from_sums(sorted((code, city) for _, code, _, city in figures.centres.values()),
+                      {code: figures.sums[centre_id]
+                       for centre_id, (_, code, _, _) in figures.centres.items()})
 
 
-LATEST = "retention-groups-latest:"
-
-
-def _cells(data: dict[str, Any]) -> dict[str, Cell]:
-    return {name: Cell(c["enrolled"], {tp: Attendance(**a) for tp, a in c["visits"].items()})
-            for name, c in data.items()}
-
-
-def _from_json(data: dict[str, Any]) -> RetentionBreakdown:
+def _from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums]) -> RetentionBreakdown:
+    tps = [tp.value for tp in follow_up_timepoints()]
+    all_centres: dict[str, list[int]] = {}
+    by_month: dict[tuple[int, int], list[int]] = {}
+    for mine in sums.values():
+        _add_all(all_centres, mine.by_group)
+        _add_all(by_month, mine.by_month)
     return RetentionBreakdown(
-        timepoints=list(data["timepoints"]),
-        centres=[(str(code), str(city)) for code, city in data["centres"]],
-        by_centre={code: _cells(cells) for code, cells in data["by_centre"].items()},
-        all_centres=_cells(data["all_centres"]), by_month=_cells(data["by_month"]))
+        timepoints=tps, centres=centres,
+        by_centre={code: {group: _cell(counts, tps) for group, counts in mine.by_group.items()}
+                   for code, mine in sums.items()},
+        all_centres={group: _cell(counts, tps) for group, counts in all_centres.items()},
+        by_month={f"{y:04d}-{m:02d}": _cell(counts, tps)
+                  for (y, m), counts in sorted(by_month.items())})
+
+
+@dataclass(frozen=True)
+class Sums:
+    """One centre's grouped rows summed by group and by month of inclusion (the counts of
+    a grouped row: participants, then per follow-up visit past the window or came, came,
+    came on time): what the retention page adds up over centres after every save."""
+
+    by_group: dict[str, list[int]]
+    by_month: dict[tuple[int, int], list[int]]
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Sums:
+        by_group: dict[str, list[int]] = {}
+        by_month: dict[tuple[int, int], list[int]] = {}
+        for _, _, _, group_name, y, m, *counts in rows:
+            _add(by_group, group_name, counts)
+            _add(by_month, (y, m), counts)
+        return cls(by_group, by_month)
+
+
+def _add(sums: dict[Any, list[int]], key: Any, counts: list[int]) -> None:
+    mine = sums.get(key)
+    if mine is None:
+        sums[key] = list(counts)
+    else:
+        for i, n in enumerate(counts):
+            mine[i] += n
+
+
+def _add_all(sums: dict[Any, list[int]], more: dict[Any, list[int]]) -> None:
+    for key, counts in more.items():
+        _add(sums, key, counts)
+
+
+def _cell(counts: list[int], tps: list[str]) -> Cell:
+    k = len(tps)
+    return Cell(counts[0], {tp: Attendance(counts[1 + i], counts[1 + k + i], counts[1 + 2 * k + i])
+                            for i, tp in enumerate(tps)})

@@ -144,9 +144,9 @@ def test_cached_breakdown_is_the_same_and_follows_writes(factory: Factory) -> No
 def test_the_kept_breakdown_counts_again_only_the_centres_a_write_touched(
         factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
     """After a save, the breakdown kept for the view is brought up to date by counting the
-    saving centre again (retention_groups._grouped for that centre alone), and equals a
+    saving participant's cell again (``retention_recount``, in that centre alone), and equals a
     breakdown counted from scratch."""
-    from cohort.services import retention_groups
+    from cohort.services import retention_cache
 
     c1, c2 = factory.centre("C01"), factory.centre("C02")
     w1, w2 = factory.worker(c1), factory.worker(c2)
@@ -156,14 +156,14 @@ def test_the_kept_breakdown_counts_again_only_the_centres_a_write_touched(
     for person, w in zip(people, [w1] * 3 + [w2] * 3, strict=True):
         factory.questionnaire(w, person)
     officer = factory.actor(factory.staff(role=Role.RESEARCH_OFFICER, national=True))
-    counted: list[frozenset[int] | None] = []
-    real = retention_groups._grouped
+    counted: list[list[int]] = []
+    real = retention_cache.count_cells
 
-    def spy(session: Any, centre_ids: frozenset[int] | None, as_of: Any) -> Any:
+    def spy(session: Any, *, centre_ids: list[int], as_of: Any, months: Any = None) -> Any:
         counted.append(centre_ids)
-        return real(session, centre_ids, as_of)
+        return real(session, centre_ids=centre_ids, as_of=as_of, months=months)
 
-    monkeypatch.setattr(retention_groups, "_grouped", spy)
+    monkeypatch.setattr(retention_cache, "count_cells", spy)
 
     def same_as_from_scratch() -> None:
         kept = cached_retention_breakdown(factory.session, actor=officer, as_of=today)
@@ -173,8 +173,8 @@ def test_the_kept_breakdown_counts_again_only_the_centres_a_write_touched(
     factory.questionnaire(w1, people[0], Timepoint("M6"))
     counted.clear()
     same_as_from_scratch()
-    assert counted[0] == frozenset({c1.id})  # C01 alone, then the check from scratch
+    assert counted == [[c1.id]]  # C01 alone
     factory.participant(w2, inclusion_date=today - timedelta(days=30))
     counted.clear()
     same_as_from_scratch()
-    assert counted[0] == frozenset({c2.id})
+    assert counted == [[c2.id]]

@@ -5,6 +5,7 @@ centre is computed again."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -28,14 +29,15 @@ def test_the_cached_summary_equals_a_fresh_one_after_every_write(
     national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None, centre_ids=None)
     scoped = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
                    centre_ids=frozenset({centres[1].id or 0}))
-    computed: list[frozenset[int] | None] = []
-    real = monitoring.centre_status
+    computed: list[tuple[list[int], object]] = []
+    real = retention_cache.count_cells
 
-    def spy(session: Session, *, actor: Actor, as_of: object) -> object:
-        computed.append(actor.centre_ids)
-        return real(session, actor=actor, as_of=as_of)  # type: ignore[arg-type]
+    def spy(session: Session, *, centre_ids: list[int], as_of: object,
+            months: object = None) -> Any:
+        computed.append((centre_ids, months))
+        return real(session, centre_ids=centre_ids, as_of=as_of, months=months)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(retention_cache, "centre_status", spy)
+    monkeypatch.setattr(retention_cache, "count_cells", spy)
 
     def check() -> None:
         for actor in (national, scoped):
@@ -50,12 +52,13 @@ def test_the_cached_summary_equals_a_fresh_one_after_every_write(
         check()
     computed.clear()
     check()
-    assert computed == []  # nothing changed: both views from the store
+    assert computed == []  # nothing changed: both views as they were kept
     factory.questionnaire(workers[0], people[0], Timepoint("M6"))
     check()
-    # Only the changed centre was computed again, for the national view (the scoped view
-    # does not see it, so nothing was computed for it).
-    assert computed == [frozenset({centres[0].id})]
+    # Only the participant's cell (centre, month of inclusion) was counted again, for the
+    # national view (the scoped view does not see it, so nothing was counted for it).
+    included = people[0].inclusion_date
+    assert computed == [([centres[0].id], {centres[0].id: {(included.year, included.month)}})]
     change_status(session, actor=workers[2], code=people[2].code, status=Status.WITHDRAWN,
                   effective_date=factory.today, on=factory.today)
     check()

@@ -186,20 +186,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(target: str, url: str) -> Iterator[str]:
+def server(target: str, url: str, workers: int = 1) -> Iterator[str]:
+    """``target`` served by uvicorn on loopback with ``workers`` processes, through the
+    protocol ``cohort serve`` uses (TCP_NODELAY on every connection: api/serving.py)."""
     port = free_port()
     path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)
     env = {**os.environ, "COHORT_DATABASE_URL": url, "PYTHONPATH": path}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--app-dir", str(ROOT / "bench")],
+         "--port", str(port), "--log-level", "warning", "--app-dir", str(ROOT / "bench"),
+         "--workers", str(workers), "--http", "api.serving:NoDelayHttpTools"],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * workers
         while time.monotonic() < deadline:
             try:
                 httpx.get(base + "/docs", timeout=1)
+                # Every process answers before the clock starts (one request each is not
+                # enough to tell; a few per process reach them all in practice).
+                for _ in range(4 * workers):
+                    httpx.get(base + "/docs", timeout=10)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)

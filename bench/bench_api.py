@@ -24,7 +24,7 @@ Prints p50/p95 per endpoint and backend and the ratio to the floor. Targets: p95
 for a save, < 200 ms for the retention page. Runs in about five minutes (both backends).
 
     .venv/bin/python bench/bench_api.py [--clients 6] [--seconds 6] [--participants 10000]
-        [--backend sqlite|postgresql|both] [--only all|read-log]
+        [--backend sqlite|postgresql|both] [--only all|read-log] [--workers 1]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
     results = []
     lock = threading.Lock()
 
-    with server("apiload:floor_app", url) as base:
+    with server("apiload:floor_app", url, args.workers) as base:
         def floor_call(i: int) -> Callable[[], bool]:
             client = httpx.Client(base_url=base, timeout=30)
             return lambda: client.post("/floor", json={"client": i}).status_code == 200
@@ -83,7 +83,7 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[dict[s
                                  ("read log off", "readlog:app_without_read_log",
                                   shares[3])):
         work[:] = share
-        with server(target, url) as base:
+        with server(target, url, args.workers) as base:
             results.extend(read_log_runs(label, base, args, people, work, lock))
     results.append(read_log_insert(url))
     results.append(lock_check(url))
@@ -94,7 +94,7 @@ def retention_runs(url: str, args: argparse.Namespace, work: list[Any],
                    lock: threading.Lock) -> list[dict[str, Any]]:
     """Saves, the retention page and API, both at once, and the uncached summary."""
     results = []
-    with server("api.app:create_app", url) as base:
+    with server("api.app:create_app", url, args.workers) as base:
         tokens = worker_tokens(base)
         save_call = saver(base, tokens, work, lock)
 
@@ -153,6 +153,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (uvicorn --workers), the floor's too")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--only", choices=["all", "read-log"], default="all",
@@ -166,7 +168,7 @@ def main() -> None:
             for row in bench_backend(label, url, args):
                 table.append((label, row))
     print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, "
-          f"{args.participants} participants, loopback, 1 uvicorn worker")
+          f"{args.participants} participants, loopback, {args.workers} uvicorn worker(s)")
     print(f"{'backend':11} {'endpoint':30} {'requests':>8} {'req/s':>7} {'p50 ms':>8} "
           f"{'p95 ms':>8} {'p95/floor':>9}  target")
     floors = {label: row.get("p95") for label, row in table if row["name"].startswith("floor")}

@@ -215,8 +215,10 @@ def main() -> None:
         print(f"loaded {args.participants} participants in {args.centres} centres, "
               f"{loaded['questionnaires']} questionnaires in {time.monotonic() - started:.0f} s",
               flush=True)
+        # The floor is served as ``cohort serve`` serves (TCP_NODELAY: api/serving.py).
         uvicorn = [sys.executable, "-m", "uvicorn", "apiload:floor_app", "--factory",
-                   "--host", "127.0.0.1", "--log-level", "warning"]
+                   "--host", "127.0.0.1", "--log-level", "warning",
+                   "--http", "api.serving:NoDelayHttpTools"]
         with served(uvicorn, url, args.workers) as base:
             def floor_call(i: int) -> Callable[[], bool]:
                 client = httpx.Client(base_url=base, timeout=30)

@@ -25,8 +25,11 @@ from cohort.services.access import PURPOSES
 from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
-from cohort.services.retention_cache import cached_figures, state_of
-from cohort.services.retention_groups import cached_retention_breakdown
+from cohort.services.retention_cache import (
+    cached_figures,
+    cached_retention_breakdown,
+    state_of,
+)
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
 from forms.i18n import _, current_language, ngettext

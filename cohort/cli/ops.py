@@ -171,6 +171,9 @@ def serve(
                 log_config=logging_config(settings.log_format, settings.log_level),
                 access_log=False, server_header=False, proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=30,
+                # With several processes every response otherwise waited 40 ms for the
+                # client's delayed acknowledgement (api/serving.py).
+                http="api.serving:NoDelayHttpTools",
                 # uvicorn's 5 s replaced every process of a busy machine while it was still
                 # importing: the server never came up.
                 timeout_worker_healthcheck=worker_timeout)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -49,11 +50,10 @@ from cohort.models import (
 from cohort.recent import OneAtATime, Recent
 from cohort.services.context import Actor, protocol_config
 from cohort.services.monitoring import CentreStatus, empty_rows
-from cohort.services.retention_groups import Sums
+from cohort.services.retention_groups import RetentionBreakdown, Row, Sums, from_sums
 from cohort.services.retention_recount import (
     Cells,
     Month,
-    Row,
     centre_row,
     count_cells,
     extras,
@@ -63,9 +63,10 @@ from cohort.shared import SharedStore, shared_store
 
 TTL_SECONDS = 3600
 # On PostgreSQL ids are handed out before commit, so a transaction that took an older id
-# may commit after a newer one: the count of the latest ids catches that late arrival (an
-# index range scan, not a count of the whole trail), and the entries of that window are
-# all looked at again when only the changed centres are computed.
+# may commit after a newer one: the count of the latest ids (an index range scan, not a
+# count of the whole trail) changes the state's key when that late arrival lands, and the
+# ids missing from that window when figures were counted (``Mark.holes``) are looked at
+# again when they are brought up to date.
 LATE_COMMIT_WINDOW = 1000
 # More changed records than this since the latest summary: compute it all again.
 MAX_DELTA = 5000
@@ -168,10 +169,9 @@ class Figures:
     def rows(self) -> list[Row]:
         return [row for centre_id in self.centres for row in self.grouped[centre_id]]
 
-    def to_json(self, state: State) -> bytes:
+    def to_json(self, mark: Mark) -> bytes:
         return json.dumps({
-            "newest": state.newest, "at": state.newest_at, "recent": state.recent,
-            "centres": list(self.centres.values()),
+            "mark": mark.as_dict(), "centres": list(self.centres.values()),
             "cells": [[centre_id, y, m, group, counts]
                       for centre_id, cells in self.cells.items()
                       for (y, m), groups in cells.items() for group, counts in groups.items()],
@@ -206,6 +206,17 @@ def cached_figures(session: Session, *, actor: Actor, as_of: date,
     return _computing.get(state.key, lambda: _KEPT.get(state.key), bring_up_to_date)
 
 
+def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date,
+                               state: State | None = None) -> RetentionBreakdown:
+    """``retention_breakdown`` from the sums the retention cache keeps per centre with the
+    summary (``retention_cache.cached_figures``: counted again only for the cells a write
+    touched, and never stale). ``state``: the cache's ``state_of``, when read."""
+    figures = cached_figures(session, actor=actor, as_of=as_of, state=state)
+    return from_sums(sorted((code, city) for _, code, _, city in figures.centres.values()),
+                      {code: figures.sums[centre_id]
+                       for centre_id, (_, code, _, _) in figures.centres.items()})
+
+
 def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
     """``monitoring.centre_status`` for this actor and date (``cached_figures``)."""
     return cached_figures(session, actor=actor, as_of=as_of).summary()
@@ -214,7 +225,7 @@ def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list
 # The figures of this process by state key, and the latest of each view with its state
 # (the base the next figures of that view are brought up to date from).
 _KEPT: Recent[Figures] = Recent(64)
-_LATEST: Recent[tuple[State, Figures]] = Recent(64)
+_LATEST: Recent[tuple[Mark, Figures]] = Recent(64)
 # Another process finds the latest figures of a view in the shared store: put there after
 # a count from scratch, and at most this often after a few cells were counted again (a
 # base a few seconds old only has a few more cells to count again).
@@ -228,6 +239,8 @@ CENTRES_AT_ONCE = 10
 def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: date
                       ) -> Figures:
     store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
+    # Read before the figures: they hold at least what the mark says they hold.
+    mark = mark_of(session)
     base, changes = _base(session, store, state)
     if base is None or changes is None:
         figures = _from_scratch(session, actor=actor, as_of=as_of)
@@ -235,12 +248,56 @@ def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: da
     else:
         figures = _with_changes(session, base, changes, actor=actor, as_of=as_of)
         share = time.monotonic() - _shared_at.get(state.view, 0.0) >= SHARE_EVERY_SECONDS
-    _LATEST.put(state.view, (state, figures))
+    _LATEST.put(state.view, (mark, figures))
     if share:
         _shared_at[state.view] = time.monotonic()
-        store.put(_LATEST_PREFIX + state.view, figures.to_json(state), TTL_SECONDS,
+        store.put(_LATEST_PREFIX + state.view, figures.to_json(mark), TTL_SECONDS,
                   best_effort=True)
     return figures
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where the audit trail stood when some figures were counted: its newest entry (id
+    and time), how many entries the last ``LATE_COMMIT_WINDOW`` ids hold (``State``'s
+    count), and the ids of that window missing then (``holes``: taken by transactions
+    not committed yet, or rolled back).
+
+    On PostgreSQL ids are handed out before commit, so an entry may arrive later below the
+    newest id: it fills one of the holes. The entries after the newest and those filling
+    a hole are exactly what was written since; before, a late arrival made every entry of
+    the window be looked at again, and while outreach workers save at once that happened
+    after nearly every save."""
+
+    newest: int
+    at: str | None
+    recent: int
+    holes: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"newest": self.newest, "at": self.at, "recent": self.recent,
+                "holes": list(self.holes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mark:
+        return cls(int(data["newest"]), data["at"], int(data["recent"]),
+                   tuple(int(i) for i in data["holes"]))
+
+
+def mark_of(session: Session) -> Mark:
+    """The audit trail's mark now, read in one statement (one snapshot)."""
+    newest_id = sa_select(func.max(AuditEntry.id)).scalar_subquery()
+    rows = session.execute(
+        sa_select(AuditEntry.id, AuditEntry.at)  # type: ignore[call-overload]
+        .where(col(AuditEntry.id) > newest_id - LATE_COMMIT_WINDOW)
+        .order_by(col(AuditEntry.id).desc())).all()
+    if not rows:
+        return Mark(0, None, 0, ())
+    newest, at = int(rows[0][0]), rows[0][1].isoformat()
+    present = {int(row[0]) for row in rows}
+    holes = [i for i in range(max(1, newest - LATE_COMMIT_WINDOW + 1), newest)
+             if i not in present]
+    return Mark(newest, at, len(rows), tuple(holes))
 
 
 def _visible(session: Session, actor: Actor) -> dict[int, tuple[int, str, str, str]]:
@@ -300,18 +357,16 @@ def _base(session: Session, store: SharedStore, state: State
     (base, None) when the changes cannot be told by centre and month."""
     kept = _LATEST.get(state.view)
     if kept is not None:
-        base_state, figures = kept
-        newest, at, recent = base_state.newest, base_state.newest_at, base_state.recent
+        mark, figures = kept
     else:
         found = store.get(_LATEST_PREFIX + state.view)
         if found is None:
             return None, None
         data = json.loads(found)
-        figures = Figures.from_json(data)
-        newest, at, recent = int(data["newest"]), data["at"], int(data["recent"])
-    if newest == state.newest and recent == state.recent and at == state.newest_at:
+        figures, mark = Figures.from_json(data), Mark.from_dict(data["mark"])
+    if (mark.newest, mark.at, mark.recent) == (state.newest, state.newest_at, state.recent):
         return figures, Changes(set(), set(), {})
-    changes = changed_since(session, newest=newest, at=at, recent=recent)
+    changes = changed_since(session, mark)
     if changes is False:
         return None, None
     return figures, changes
@@ -332,34 +387,30 @@ class Changes:
     centre_records: bool = False
 
 
-def changed_since(session: Session, *, newest: int, at: str | None, recent: int
-                  ) -> Changes | None | Literal[False]:
-    """What changed since the state (``State.newest``, ``newest_at``, ``recent``) some
-    figures were made at; None when that cannot be told by centre and month; False when
-    that state is not in this database's history (a restore, or figures made inside a
-    transaction that was rolled back): then count everything again."""
-    if newest:
-        known = session.exec(select(AuditEntry.at).where(AuditEntry.id == newest)).first()
-        if known is None or known.isoformat() != at:
+def changed_since(session: Session, mark: Mark) -> Changes | None | Literal[False]:
+    """What changed since the ``mark`` some figures were counted at; None when that cannot
+    be told by centre and month; False when the mark is not in this database's history (a
+    restore, or figures counted inside a transaction that was rolled back): then count
+    everything again."""
+    if mark.newest:
+        known = session.exec(select(AuditEntry.at).where(AuditEntry.id == mark.newest)).first()
+        if known is None or known.isoformat() != mark.at:
             return False
-    elif at is not None:
+    elif mark.at is not None:
         return False
-    # Entries that committed late, below the base's newest id, change this count: then
-    # every entry of the window is looked at again, else only those after the base.
-    settled = session.exec(select(func.count()).select_from(AuditEntry).where(
-        col(AuditEntry.id) > newest - LATE_COMMIT_WINDOW,
-        col(AuditEntry.id) <= newest)).one()
-    late = int(settled) != int(recent)
-    return changes_after(session, since=newest - (LATE_COMMIT_WINDOW if late else 0))
+    return changes_after(session, since=mark.newest, holes=mark.holes)
 
 
-def changes_after(session: Session, *, since: int) -> Changes | None:
-    """What the records audited after entry ``since`` changed; None when that cannot be
-    told (too many, or a change of the whole study, or a participant moved to another
-    centre)."""
+def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
+                  ) -> Changes | None:
+    """What the records audited after entry ``since`` (or as one of the ``holes``, ids
+    below it that had not arrived) changed; None when that cannot be told (too many, or a
+    change of the whole study, or a participant moved to another centre)."""
+    after = col(AuditEntry.id) > since
     entries = session.exec(
         select(AuditEntry.table_name, AuditEntry.record_id, AuditEntry.field).distinct()
-        .where(col(AuditEntry.id) > since).limit(MAX_DELTA + 1)).all()
+        .where(sa.or_(after, col(AuditEntry.id).in_(holes)) if holes else after)
+        .limit(MAX_DELTA + 1)).all()
     if len(entries) > MAX_DELTA:
         return None
     changes = Changes(set(), set(), {})

@@ -140,7 +140,7 @@ def breakdown_of(rows: list[Row], centres: list[tuple[str, str]]) -> RetentionBr
     for row in rows:
         per_centre.setdefault(row[1], []).append(row)
         cities.setdefault(row[1], row[2])
-    return _from_sums(sorted(cities.items()),
+    return from_sums(sorted(cities.items()),
                       {code: Sums.of(mine) for code, mine in per_centre.items()})
 
 
@@ -162,20 +162,7 @@ def both_groups(cells: dict[str, Cell], timepoints: list[str]) -> Cell:
     return total
 
 
-def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date,
-                               state: Any = None) -> RetentionBreakdown:
-    """``retention_breakdown`` from the sums the retention cache keeps per centre with the
-    summary (``retention_cache.cached_figures``: counted again only for the cells a write
-    touched, and never stale). ``state``: the cache's ``state_of``, when read."""
-    from cohort.services.retention_cache import cached_figures
-
-    figures = cached_figures(session, actor=actor, as_of=as_of, state=state)
-    return _from_sums(sorted((code, city) for _, code, _, city in figures.centres.values()),
-                      {code: figures.sums[centre_id]
-                       for centre_id, (_, code, _, _) in figures.centres.items()})
-
-
-def _from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums]) -> RetentionBreakdown:
+def from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums]) -> RetentionBreakdown:
     tps = [tp.value for tp in follow_up_timepoints()]
     all_centres: dict[str, list[int]] = {}
     by_month: dict[tuple[int, int], list[int]] = {}

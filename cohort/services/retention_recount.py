@@ -35,12 +35,9 @@ from cohort.services.monitoring import (
     add_sessions_and_deviations,
     empty_rows,
 )
+from cohort.services.retention_groups import Row
 from cohort.vocab import Group, Status
 
-#: A grouped row of ``retention_groups``: centre id, code, city, group, year and month of
-#: inclusion, participants, then per follow-up visit those past its window (or who came),
-#: who came, who came on time.
-Row = list[Any]
 #: (year, month) of inclusion.
 Month = tuple[int, int]
 #: A centre's cells: by month of inclusion, by group, the counts (``Layout``).

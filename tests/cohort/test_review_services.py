@@ -15,11 +15,8 @@ from sqlmodel import select
 from cohort.errors import ActionNotAllowed, CohortError
 from cohort.models import AuditEntry, Deviation
 from cohort.services.monitoring import participant_overview
-from cohort.services.retention_groups import (
-    both_groups,
-    cached_retention_breakdown,
-    retention_breakdown,
-)
+from cohort.services.retention_cache import cached_retention_breakdown
+from cohort.services.retention_groups import both_groups, retention_breakdown
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, Group, Role, Timepoint
 from tests.factories import Factory

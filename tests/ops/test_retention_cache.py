@@ -68,3 +68,54 @@ def test_the_cached_summary_equals_a_fresh_one_after_every_write(
     check()
     assert any(row.centre_id == newcomer.id for row in retention_cache.cached_centre_status(
         session, actor=national, as_of=factory.today))
+
+
+def test_a_save_that_commits_late_is_counted_and_only_its_cell(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL an audit id is taken before commit: a save that commits after a later
+    one lands below the newest id the kept figures were counted at. Its cell is counted
+    again (the figures kept the ids then missing), and that cell alone, not every entry of
+    the last thousand ids."""
+    from cohort.db import create_schema, engine_for
+    from tests.conftest import TODAY, pg_database
+
+    with pg_database("late") as url:
+        engine = engine_for(url)
+        create_schema(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            factory = Factory(session, today=TODAY)
+            worker = factory.worker(factory.centre("C01"))
+            early = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
+            later = factory.participant(worker, inclusion_date=TODAY - timedelta(days=300))
+            national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
+                             centre_ids=None)
+            retention_cache.cached_figures(session, actor=national, as_of=TODAY)
+            session.commit()
+            # The slow save takes its audit ids first and commits last.
+            connection = engine.connect()
+            outer = connection.begin()
+            slow = Session(bind=connection, join_transaction_mode="create_savepoint")
+            Factory(slow, today=TODAY).questionnaire(worker, early, Timepoint("M6"))
+            factory.questionnaire(worker, later, Timepoint("M6"))
+            kept = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
+            session.commit()
+            assert kept.ordered() == _fresh(session, national, factory)
+            assert kept.ordered()[0].visit("M6").done == 1
+            outer.commit()
+            slow.close()
+            connection.close()
+            counted: list[object] = []
+            real = retention_cache.count_cells
+
+            def spy(session: Session, *, centre_ids: list[int], as_of: object,
+                    months: object = None) -> Any:
+                counted.append(months)
+                return real(session, centre_ids=centre_ids, as_of=as_of, months=months)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(retention_cache, "count_cells", spy)
+            after = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
+            assert after.ordered() == _fresh(session, national, factory)
+            assert after.ordered()[0].visit("M6").done == 2
+            month = (early.inclusion_date.year, early.inclusion_date.month)
+            assert counted == [{early.centre_id: {month}}]
+        engine.dispose()

@@ -94,23 +94,29 @@ class State:
     recent: int
 
 
+_A = AuditEntry.__table__.c  # type: ignore[attr-defined]
+_NEWEST = sa_select(func.max(_A.id)).scalar_subquery()
+_IN_WINDOW = _A.id > _NEWEST - LATE_COMMIT_WINDOW
+# The newest entry and how many entries the window holds, in one statement: one round
+# trip for every page and API read of the figures, and one snapshot.
+_TRAIL = sa_select(
+    _A.id, _A.at,
+    sa_select(func.count()).select_from(AuditEntry.__table__).where(_IN_WINDOW)  # type: ignore[attr-defined]
+    .scalar_subquery(),
+).where(_A.id == _NEWEST)
+
+
 def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
-    newest = session.exec(
-        select(AuditEntry.id, AuditEntry.at).order_by(col(AuditEntry.id).desc()).limit(1)
-    ).first()
-    recent = 0
-    if newest is not None and newest[0] is not None:
-        recent = session.exec(select(func.count()).select_from(AuditEntry).where(
-            col(AuditEntry.id) > newest[0] - LATE_COMMIT_WINDOW)).one()
+    newest = session.execute(_TRAIL).first()
     url = session.get_bind().engine.url
     view = [url.get_backend_name(), url.host, url.port, url.database,
             sorted(actor.centre_ids) if actor.centre_ids is not None else None,
             as_of.isoformat(), repr(protocol_config())]
-    newest_id = int(newest[0]) if newest is not None and newest[0] is not None else 0
-    newest_at = newest[1].isoformat() if newest_id and newest is not None else None
+    newest_id, newest_at, recent = 0, None, 0
+    if newest is not None:
+        newest_id, newest_at, recent = int(newest[0]), newest[1].isoformat(), int(newest[2])
     at = [newest_id, newest_at] if newest_id else None
-    return State(_digest([*view, at, recent]), _digest(view), newest_id, newest_at,
-                 int(recent))
+    return State(_digest([*view, at, recent]), _digest(view), newest_id, newest_at, recent)
 
 
 def state_key(session: Session, *, actor: Actor, as_of: date) -> str:
@@ -286,11 +292,9 @@ class Mark:
 
 def mark_of(session: Session) -> Mark:
     """The audit trail's mark now, read in one statement (one snapshot)."""
-    newest_id = sa_select(func.max(AuditEntry.id)).scalar_subquery()
     rows = session.execute(
-        sa_select(AuditEntry.id, AuditEntry.at)  # type: ignore[call-overload]
-        .where(col(AuditEntry.id) > newest_id - LATE_COMMIT_WINDOW)
-        .order_by(col(AuditEntry.id).desc())).all()
+        sa_select(_A.id, sa.case((_A.id == _NEWEST, _A.at))).where(_IN_WINDOW)
+        .order_by(_A.id.desc())).all()
     if not rows:
         return Mark(0, None, 0, ())
     newest, at = int(rows[0][0]), rows[0][1].isoformat()
@@ -415,7 +419,6 @@ def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
         return None
     changes = Changes(set(), set(), {})
     people: set[int] = set()  # whose cell is counted again
-    sessions_of: set[int] = set()  # whose sessions changed
     moved: set[int] = set()  # whose inclusion date changed: their whole centre
     records: dict[str, set[int]] = {}
     for table, record, changed_field in entries:
@@ -434,6 +437,20 @@ def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
             records.setdefault(table, set()).add(int(record))
         else:
             return None  # a study lock, or a kind of record this cache does not know
+    p = Participant.__table__.c  # type: ignore[attr-defined]
+    where = sa_select(p.id, p.centre_id, p.inclusion_date)
+
+    def cells_of(rows: Any, *, extras: bool = False) -> None:
+        for pid, centre_id, included in rows:
+            changes.centres.add(int(centre_id))
+            if extras:
+                changes.extras.add(int(centre_id))
+            if pid in moved:
+                changes.whole.add(int(centre_id))
+            else:
+                changes.months.setdefault(int(centre_id), set()).add(
+                    (included.year, included.month))
+
     for table, ids in records.items():
         if table in _BY_CENTRE:
             model = _BY_CENTRE[table]
@@ -443,24 +460,11 @@ def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
                 return None  # a deviation of the whole study
             changes.centres.update(int(c) for c in owners)
             changes.extras.update(int(c) for c in owners)
-        else:
+        else:  # the records' participants, with their centre and inclusion, at once
             model = _BY_PARTICIPANT[table]
-            mine = {int(p) for p in session.execute(
-                sa_select(model.participant_id).where(model.id.in_(ids))).scalars()}
-            people.update(mine)
-            if table == "aerli_session":
-                sessions_of.update(mine)
+            cells_of(session.execute(where.join(model.__table__, model.participant_id == p.id)
+                                     .where(model.id.in_(ids))).all(),
+                     extras=table == "aerli_session")
     if people or moved:
-        p = Participant.__table__.c  # type: ignore[attr-defined]
-        for pid, centre_id, included in session.execute(
-                sa_select(p.id, p.centre_id, p.inclusion_date).where(
-                    p.id.in_(people | moved))).all():
-            changes.centres.add(int(centre_id))
-            if pid in sessions_of:
-                changes.extras.add(int(centre_id))
-            if pid in moved:
-                changes.whole.add(int(centre_id))
-            else:
-                changes.months.setdefault(int(centre_id), set()).add(
-                    (included.year, included.month))
+        cells_of(session.execute(where.where(p.id.in_(people | moved))).all())
     return changes

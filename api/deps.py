@@ -10,6 +10,7 @@ cookie, and every copy of it, is refused.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -49,18 +51,43 @@ _SETUP_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class _SqliteWriter:
     engine: Engine
-    lock: anyio.Lock
+    #: One writer of this process at a time, in order (a semaphore, not a lock: the turn
+    #: is given back from the thread that commits, through the event loop).
+    turn: anyio.Semaphore
+
+
+class _Turn:
+    """A writing request's turn in its process's queue, given back once: as soon as its
+    transaction commits (the rest of the request, its answer written out and its session
+    closed, no longer holds the other writers back), else when the request ends."""
+
+    def __init__(self, turn: anyio.Semaphore) -> None:
+        self.turn = turn
+        self.loop = asyncio.get_running_loop()
+        self.held = True
+
+    def give_back(self) -> None:
+        """On the event loop."""
+        if self.held:
+            self.held = False
+            self.turn.release()
+
+    def committed(self, session: Session) -> None:
+        """``after_commit``, in the thread that committed; nothing is written outside a
+        transaction on SQLite, so the turn is free once the commit is done."""
+        self.loop.call_soon_threadsafe(self.give_back)
 
 
 def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter | None:
     """For a writing request on SQLite (by its method, unless ``write`` says), an engine
-    whose transactions begin IMMEDIATE, and a lock that queues this process's writers.
+    whose transactions begin IMMEDIATE, and a queue of this process's writers.
 
     A deferred transaction that reads and then writes while another one writes fails at
     once with "database is locked"; IMMEDIATE makes it wait instead. SQLite's own wait
     sleeps in growing steps (up to 100 ms), so writers of this process also queue, in
-    order, on an async lock that hands over at once and holds no worker thread while it
-    waits; other processes still wait through the busy timeout.
+    order, on an async semaphore that hands over at once and holds no worker thread while
+    it waits; a writer gives its turn back when its transaction commits (``_Turn``). Other
+    processes still wait through the busy timeout.
     """
     engine: Engine = request.app.state.engine
     writing = request.method not in READ_METHODS if write is None else write
@@ -72,7 +99,7 @@ def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter
             writer = getattr(request.app.state, "sqlite_writer", None)
             if writer is None:
                 writer = _SqliteWriter(engine.execution_options(sqlite_begin="IMMEDIATE"),
-                                       anyio.Lock())
+                                       anyio.Semaphore(1))
                 request.app.state.sqlite_writer = writer
     return writer
 
@@ -116,18 +143,20 @@ async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[
         return
     try:
         with anyio.fail_after(request.app.state.settings.write_wait_seconds):
-            await writer.lock.acquire()
+            await writer.turn.acquire()
     except TimeoutError:
         raise DatabaseBusy() from None
+    turn = _Turn(writer.turn)
     try:
         session = Session(writer.engine, expire_on_commit=False)
+        event.listen(session, "after_commit", turn.committed)
         request.state.db_session = session
         try:
             yield session
         finally:
             await run_in_threadpool(_close, session)
     finally:
-        writer.lock.release()
+        turn.give_back()
 
 
 DbSession = Annotated[Session, Depends(get_session)]

@@ -44,3 +44,41 @@ def test_writing_requests_begin_immediate_on_sqlite(tmp_path: Path) -> None:
                 other.close()
     finally:
         forget_engines(url)
+
+
+def test_a_writer_gives_its_turn_back_when_it_commits_and_only_once(tmp_path: Path) -> None:
+    """The next writer of the process goes as soon as the first one's transaction commits
+    (its answer is still being written out); the end of the request does not give the
+    turn back a second time (two writers would then go at once)."""
+    import anyio
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from api.deps import _Turn
+
+    url = f"sqlite:///{tmp_path / 'turn.db'}"
+    engine = engine_for(url)
+
+    async def main() -> None:
+        turn = anyio.Semaphore(1)
+        await turn.acquire()
+        mine = _Turn(turn)
+        session = Session(engine)
+        event.listen(session, "after_commit", mine.committed)
+
+        def write() -> None:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+            session.commit()
+
+        await anyio.to_thread.run_sync(write)
+        with anyio.fail_after(5):
+            await turn.acquire()  # the next writer, before the first request has ended
+        mine.give_back()  # the first request ends
+        assert turn.value == 0  # still held by the next writer alone
+        turn.release()
+        session.close()
+
+    try:
+        anyio.run(main)
+    finally:
+        forget_engines(url)

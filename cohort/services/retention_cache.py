@@ -247,7 +247,7 @@ def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: da
     store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
     # Read before the figures: they hold at least what the mark says they hold.
     mark = mark_of(session)
-    base, changes = _base(session, store, state)
+    base, changes = _base(session, store, state.view, mark)
     if base is None or changes is None:
         figures = _from_scratch(session, actor=actor, as_of=as_of)
         share = True
@@ -354,21 +354,26 @@ def _with_changes(session: Session, base: Figures, changes: Changes, *, actor: A
     return Figures.made(centres, cells, new_extras, previous=base, changed=touched)
 
 
-def _base(session: Session, store: SharedStore, state: State
+def _base(session: Session, store: SharedStore, view: str, now: Mark
           ) -> tuple[Figures | None, Changes | None]:
-    """The latest figures of ``state``'s view (this process's, else the shared store's)
-    and what changed since; (None, None) when there is no usable base (count everything),
-    (base, None) when the changes cannot be told by centre and month."""
-    kept = _LATEST.get(state.view)
+    """The latest figures of the view (this process's, else the shared store's) and what
+    changed since; (None, None) when there is no usable base (count everything), (base,
+    None) when the changes cannot be told by centre and month.
+
+    Nothing changed only when the base's mark is the mark read ``now``, the one the new
+    figures are kept under (not the state the request read earlier: a save committed in
+    between would be in neither the base nor the changes, and the figures kept without
+    it under a mark that says they hold it)."""
+    kept = _LATEST.get(view)
     if kept is not None:
         mark, figures = kept
     else:
-        found = store.get(_LATEST_PREFIX + state.view)
+        found = store.get(_LATEST_PREFIX + view)
         if found is None:
             return None, None
         data = json.loads(found)
         figures, mark = Figures.from_json(data), Mark.from_dict(data["mark"])
-    if (mark.newest, mark.at, mark.recent) == (state.newest, state.newest_at, state.recent):
+    if (mark.newest, mark.at, mark.recent) == (now.newest, now.at, now.recent):
         return figures, Changes(set(), set(), {})
     changes = changed_since(session, mark)
     if changes is False:

@@ -119,3 +119,47 @@ def test_a_save_that_commits_late_is_counted_and_only_its_cell(
             month = (early.inclusion_date.year, early.inclusion_date.month)
             assert counted == [{early.centre_id: {month}}]
         engine.dispose()
+
+
+def test_a_save_committed_while_figures_are_counted_is_not_lost(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL each statement sees what has committed by then: a save that commits
+    after a request read the state of the data, and before the figures were counted,
+    is in the figures or in what the next request counts again, never in neither (the
+    figures used to be kept under the newer mark without it, and stayed stale)."""
+    from cohort.db import create_schema, engine_for
+    from cohort.recent import Recent
+    from tests.conftest import TODAY, pg_database
+
+    with pg_database("racing") as url:
+        engine = engine_for(url)
+        create_schema(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            factory = Factory(session, today=TODAY)
+            worker = factory.worker(factory.centre("C01"))
+            person = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
+            national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
+                             centre_ids=None)
+            retention_cache.cached_figures(session, actor=national, as_of=TODAY)
+            session.commit()
+            state = retention_cache.state_of(session, actor=national, as_of=TODAY)
+            session.commit()
+            real = retention_cache.mark_of
+
+            def a_save_commits_first(session: Session) -> Any:
+                with Session(engine, expire_on_commit=False) as other:
+                    Factory(other, today=TODAY).questionnaire(worker, person,
+                                                              Timepoint("M6"))
+                return real(session)
+
+            # This process has not kept the figures of that state (another process's
+            # request, or pushed out): they are brought up to date from the latest.
+            monkeypatch.setattr(retention_cache, "_KEPT", Recent(64))
+            monkeypatch.setattr(retention_cache, "mark_of", a_save_commits_first)
+            retention_cache.cached_figures(session, actor=national, as_of=TODAY, state=state)
+            session.commit()
+            monkeypatch.setattr(retention_cache, "mark_of", real)
+            now = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
+            assert now.ordered() == _fresh(session, national, factory)
+            assert now.ordered()[0].visit("M6").done == 1
+        engine.dispose()

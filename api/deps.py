@@ -24,6 +24,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -57,25 +58,55 @@ class _SqliteWriter:
 
 
 class _Turn:
-    """A writing request's turn in its process's queue, given back once: as soon as its
-    transaction commits (the rest of the request, its answer written out and its session
-    closed, no longer holds the other writers back), else when the request ends."""
+    """A writing request's turn in its process's queue: given back as soon as its
+    transaction ends (the rest of the request, its answer written out and its session
+    closed, no longer holds the other writers back), taken again before the request
+    begins another transaction (on SQLite a transaction of a writer begins IMMEDIATE, so
+    it takes the database's write lock at once: without the turn, a writer queued behind
+    could hold the turn while waiting for that lock, and this one wait for the turn), and
+    given back when the request ends.
 
-    def __init__(self, turn: anyio.Semaphore) -> None:
+    Only the session's outermost transaction counts: a savepoint released (an enrolment,
+    each row of an import) ends no transaction, the write lock is still held."""
+
+    def __init__(self, turn: anyio.Semaphore, wait_seconds: float) -> None:
         self.turn = turn
+        self.wait_seconds = wait_seconds
         self.loop = asyncio.get_running_loop()
         self.held = True
 
+    def watch(self, session: Session) -> None:
+        event.listen(session, "after_transaction_create", self._begins)
+        event.listen(session, "after_transaction_end", self._ends)
+
     def give_back(self) -> None:
-        """On the event loop."""
+        """On the event loop, at the end of the request."""
         if self.held:
             self.held = False
             self.turn.release()
 
-    def committed(self, session: Session) -> None:
-        """``after_commit``, in the thread that committed; nothing is written outside a
-        transaction on SQLite, so the turn is free once the commit is done."""
-        self.loop.call_soon_threadsafe(self.give_back)
+    def _ends(self, session: Session, transaction: SessionTransaction) -> None:
+        """In the thread that ended the transaction; the release goes through the loop
+        (in order with a later ``_begins``' request for the turn)."""
+        if transaction.parent is None and self.held:
+            self.held = False
+            self.loop.call_soon_threadsafe(self.turn.release)
+
+    def _begins(self, session: Session, transaction: SessionTransaction) -> None:
+        """In the thread about to begin a transaction, before it touches the database."""
+        if transaction.parent is None and not self.held:
+            try:
+                anyio.from_thread.run(self._take)
+            except RuntimeError:  # not a worker thread: SQLite's own wait, as elsewhere
+                return
+            self.held = True
+
+    async def _take(self) -> None:
+        try:
+            with anyio.fail_after(self.wait_seconds):
+                await self.turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
 
 
 def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter | None:
@@ -86,7 +117,7 @@ def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter
     once with "database is locked"; IMMEDIATE makes it wait instead. SQLite's own wait
     sleeps in growing steps (up to 100 ms), so writers of this process also queue, in
     order, on an async semaphore that hands over at once and holds no worker thread while
-    it waits; a writer gives its turn back when its transaction commits (``_Turn``). Other
+    it waits; a writer gives its turn back when its transaction ends (``_Turn``). Other
     processes still wait through the busy timeout.
     """
     engine: Engine = request.app.state.engine
@@ -146,10 +177,10 @@ async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[
             await writer.turn.acquire()
     except TimeoutError:
         raise DatabaseBusy() from None
-    turn = _Turn(writer.turn)
+    turn = _Turn(writer.turn, request.app.state.settings.write_wait_seconds)
     try:
         session = Session(writer.engine, expire_on_commit=False)
-        event.listen(session, "after_commit", turn.committed)
+        turn.watch(session)
         request.state.db_session = session
         try:
             yield session

@@ -46,36 +46,58 @@ def test_writing_requests_begin_immediate_on_sqlite(tmp_path: Path) -> None:
         forget_engines(url)
 
 
-def test_a_writer_gives_its_turn_back_when_it_commits_and_only_once(tmp_path: Path) -> None:
+def test_a_writer_gives_its_turn_back_when_its_transaction_ends_and_takes_it_again(
+        tmp_path: Path) -> None:
     """The next writer of the process goes as soon as the first one's transaction commits
-    (its answer is still being written out); the end of the request does not give the
-    turn back a second time (two writers would then go at once)."""
+    (its answer is still being written out), not when a savepoint is released inside
+    it; the first one waits for its turn again before it begins another transaction; the
+    end of the request never gives a turn back twice (two writers would go at once)."""
+    import threading
+
     import anyio
-    from sqlalchemy import event
     from sqlmodel import Session
 
     from api.deps import _Turn
 
     url = f"sqlite:///{tmp_path / 'turn.db'}"
-    engine = engine_for(url)
+    engine = engine_for(url).execution_options(sqlite_begin="IMMEDIATE")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    began_again = threading.Event()
 
     async def main() -> None:
         turn = anyio.Semaphore(1)
         await turn.acquire()
-        mine = _Turn(turn)
+        mine = _Turn(turn, wait_seconds=5)
         session = Session(engine)
-        event.listen(session, "after_commit", mine.committed)
+        mine.watch(session)
 
-        def write() -> None:
-            session.execute(text("CREATE TABLE t (x INTEGER)"))
-            session.commit()
+        def write_with_a_savepoint() -> None:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            nested = session.begin_nested()  # an enrolment, a row of an import
+            session.execute(text("INSERT INTO t VALUES (2)"))
+            nested.commit()
 
-        await anyio.to_thread.run_sync(write)
+        await anyio.to_thread.run_sync(write_with_a_savepoint)
+        await anyio.sleep(0.05)
+        assert turn.value == 0  # the transaction is still open: still this writer's turn
+        await anyio.to_thread.run_sync(session.commit)
         with anyio.fail_after(5):
             await turn.acquire()  # the next writer, before the first request has ended
-        mine.give_back()  # the first request ends
-        assert turn.value == 0  # still held by the next writer alone
-        turn.release()
+
+        def write_again() -> None:
+            session.execute(text("INSERT INTO t VALUES (3)"))  # waits for its turn
+            began_again.set()
+            session.commit()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(anyio.to_thread.run_sync, write_again)
+            await anyio.sleep(0.2)
+            assert not began_again.is_set()  # behind the writer holding the turn
+            turn.release()  # that writer is done
+        assert began_again.is_set()
+        mine.give_back()  # the first request ends: its turn went back at its commit
+        assert turn.value == 1
         session.close()
 
     try:

@@ -110,20 +110,38 @@ def test_the_cells_sum_to_the_grouped_sql(session: Session, seed: int) -> None:
     for actor in views:
         kept[actor] = retention_cache._from_scratch(session, actor=actor, as_of=as_of)
         same_as_sql(kept[actor], actor)
-    # Some participants change (status, a questionnaire more or less, a session, a
-    # deviation): counting their cells again gives the figures counted from scratch.
+    # Some participants change (status, group, a questionnaire less and one more, a
+    # session, their deviations resolved): counting their cells again, and their
+    # centres' sessions and deviations, gives the figures counted from scratch.
     q, p = Questionnaire.__table__.c, Participant.__table__.c  # type: ignore[attr-defined]
+    d = Deviation.__table__.c  # type: ignore[attr-defined]
     changed = rng.sample(range(9000, 9240), 12)
+    now = datetime.now(UTC)
     for pid in changed:
         session.execute(sa.update(Participant.__table__).where(p.id == pid)  # type: ignore[attr-defined]
-                        .values(status=rng.choice(list(Status))))
+                        .values(status=rng.choice(list(Status)),
+                                group=rng.choice(list(Group))))
         session.execute(sa.delete(Questionnaire.__table__).where(  # type: ignore[attr-defined]
             q.participant_id == pid, q.timepoint == Timepoint("M6")))
+        session.execute(sa.delete(Questionnaire.__table__).where(  # type: ignore[attr-defined]
+            q.participant_id == pid, q.timepoint == Timepoint("M12")))
+        _insert(session, Questionnaire, [{
+            "participant_id": pid, "timepoint": Timepoint("M12"), "visit_date": as_of,
+            "staff_id": 900, "answers": {}, "completeness": 1.0,
+            "in_window": rng.random() < 0.5, "version": 1, "created_at": now,
+            "updated_at": now}])
+        _insert(session, AerliSession, [{
+            "participant_id": pid, "session_date": as_of, "setting": Setting.SQUAT,
+            "modality": Modality.IN_PERSON, "recorded_by": 900, "counts_for_protocol": True,
+            "risks": [], "topics": [], "created_at": now}])
+        session.execute(sa.update(Deviation.__table__).where(d.participant_id == pid)  # type: ignore[attr-defined]
+                        .values(status=DeviationStatus.RESOLVED))
     session.flush()
     changes = retention_cache.Changes(set(), set(), {})
     for centre_id, included in session.execute(
             sa.select(p.centre_id, p.inclusion_date).where(p.id.in_(changed))).all():
         changes.centres.add(centre_id)
+        changes.extras.add(centre_id)
         changes.months.setdefault(centre_id, set()).add((included.year, included.month))
     for actor in views:
         after = retention_cache._with_changes(session, kept[actor], changes, actor=actor,

@@ -4,6 +4,8 @@ centre is computed again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -70,55 +72,66 @@ def test_the_cached_summary_equals_a_fresh_one_after_every_write(
         session, actor=national, as_of=factory.today))
 
 
+@contextmanager
+def _committing(prefix: str) -> Iterator[tuple[Any, Session, Factory, Actor]]:
+    """A PostgreSQL database of its own whose writes really commit (the late arrivals
+    below need a second connection to see them): its engine, a session, a factory and a
+    worker of centre C01."""
+    from cohort.db import create_schema, engine_for
+    from tests.conftest import TODAY, pg_database
+
+    with pg_database(prefix) as url:
+        engine = engine_for(url)
+        create_schema(engine)
+        with Session(engine, expire_on_commit=False) as session:
+            factory = Factory(session, today=TODAY)
+            yield engine, session, factory, factory.worker(factory.centre("C01"))
+        engine.dispose()
+
+
+NATIONAL = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None, centre_ids=None)
+
+
 def test_a_save_that_commits_late_is_counted_and_only_its_cell(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On PostgreSQL an audit id is taken before commit: a save that commits after a later
     one lands below the newest id the kept figures were counted at. Its cell is counted
     again (the figures kept the ids then missing), and that cell alone, not every entry of
     the last thousand ids."""
-    from cohort.db import create_schema, engine_for
-    from tests.conftest import TODAY, pg_database
+    from tests.conftest import TODAY
 
-    with pg_database("late") as url:
-        engine = engine_for(url)
-        create_schema(engine)
-        with Session(engine, expire_on_commit=False) as session:
-            factory = Factory(session, today=TODAY)
-            worker = factory.worker(factory.centre("C01"))
-            early = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
-            later = factory.participant(worker, inclusion_date=TODAY - timedelta(days=300))
-            national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
-                             centre_ids=None)
-            retention_cache.cached_figures(session, actor=national, as_of=TODAY)
-            session.commit()
-            # The slow save takes its audit ids first and commits last.
-            connection = engine.connect()
-            outer = connection.begin()
-            slow = Session(bind=connection, join_transaction_mode="create_savepoint")
-            Factory(slow, today=TODAY).questionnaire(worker, early, Timepoint("M6"))
-            factory.questionnaire(worker, later, Timepoint("M6"))
-            kept = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
-            session.commit()
-            assert kept.ordered() == _fresh(session, national, factory)
-            assert kept.ordered()[0].visit("M6").done == 1
-            outer.commit()
-            slow.close()
-            connection.close()
-            counted: list[object] = []
-            real = retention_cache.count_cells
+    with _committing("late") as (engine, session, factory, worker):
+        early = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
+        later = factory.participant(worker, inclusion_date=TODAY - timedelta(days=300))
+        retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
+        session.commit()
+        # The slow save takes its audit ids first and commits last.
+        connection = engine.connect()
+        outer = connection.begin()
+        slow = Session(bind=connection, join_transaction_mode="create_savepoint")
+        Factory(slow, today=TODAY).questionnaire(worker, early, Timepoint("M6"))
+        factory.questionnaire(worker, later, Timepoint("M6"))
+        kept = retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
+        session.commit()
+        assert kept.ordered() == _fresh(session, NATIONAL, factory)
+        assert kept.ordered()[0].visit("M6").done == 1
+        outer.commit()
+        slow.close()
+        connection.close()
+        counted: list[object] = []
+        real = retention_cache.count_cells
 
-            def spy(session: Session, *, centre_ids: list[int], as_of: object,
-                    months: object = None) -> Any:
-                counted.append(months)
-                return real(session, centre_ids=centre_ids, as_of=as_of, months=months)  # type: ignore[arg-type]
+        def spy(session: Session, *, centre_ids: list[int], as_of: object,
+                months: object = None) -> Any:
+            counted.append(months)
+            return real(session, centre_ids=centre_ids, as_of=as_of, months=months)  # type: ignore[arg-type]
 
-            monkeypatch.setattr(retention_cache, "count_cells", spy)
-            after = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
-            assert after.ordered() == _fresh(session, national, factory)
-            assert after.ordered()[0].visit("M6").done == 2
-            month = (early.inclusion_date.year, early.inclusion_date.month)
-            assert counted == [{early.centre_id: {month}}]
-        engine.dispose()
+        monkeypatch.setattr(retention_cache, "count_cells", spy)
+        after = retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
+        assert after.ordered() == _fresh(session, NATIONAL, factory)
+        assert after.ordered()[0].visit("M6").done == 2
+        month = (early.inclusion_date.year, early.inclusion_date.month)
+        assert counted == [{early.centre_id: {month}}]
 
 
 def test_a_save_committed_while_figures_are_counted_is_not_lost(
@@ -127,39 +140,30 @@ def test_a_save_committed_while_figures_are_counted_is_not_lost(
     after a request read the state of the data, and before the figures were counted,
     is in the figures or in what the next request counts again, never in neither (the
     figures used to be kept under the newer mark without it, and stayed stale)."""
-    from cohort.db import create_schema, engine_for
     from cohort.recent import Recent
-    from tests.conftest import TODAY, pg_database
+    from tests.conftest import TODAY
 
-    with pg_database("racing") as url:
-        engine = engine_for(url)
-        create_schema(engine)
-        with Session(engine, expire_on_commit=False) as session:
-            factory = Factory(session, today=TODAY)
-            worker = factory.worker(factory.centre("C01"))
-            person = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
-            national = Actor(staff_id=0, role=Role.RESEARCH_OFFICER, centre_id=None,
-                             centre_ids=None)
-            retention_cache.cached_figures(session, actor=national, as_of=TODAY)
-            session.commit()
-            state = retention_cache.state_of(session, actor=national, as_of=TODAY)
-            session.commit()
-            real = retention_cache.mark_of
+    with _committing("racing") as (engine, session, factory, worker):
+        person = factory.participant(worker, inclusion_date=TODAY - timedelta(days=200))
+        retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
+        session.commit()
+        state = retention_cache.state_of(session, actor=NATIONAL, as_of=TODAY)
+        session.commit()
+        real = retention_cache.mark_of
 
-            def a_save_commits_first(session: Session) -> Any:
-                with Session(engine, expire_on_commit=False) as other:
-                    Factory(other, today=TODAY).questionnaire(worker, person,
-                                                              Timepoint("M6"))
-                return real(session)
+        def a_save_commits_first(session: Session) -> Any:
+            with Session(engine, expire_on_commit=False) as other:
+                Factory(other, today=TODAY).questionnaire(worker, person,
+                                                          Timepoint("M6"))
+            return real(session)
 
-            # This process has not kept the figures of that state (another process's
-            # request, or pushed out): they are brought up to date from the latest.
-            monkeypatch.setattr(retention_cache, "_KEPT", Recent(64))
-            monkeypatch.setattr(retention_cache, "mark_of", a_save_commits_first)
-            retention_cache.cached_figures(session, actor=national, as_of=TODAY, state=state)
-            session.commit()
-            monkeypatch.setattr(retention_cache, "mark_of", real)
-            now = retention_cache.cached_figures(session, actor=national, as_of=TODAY)
-            assert now.ordered() == _fresh(session, national, factory)
-            assert now.ordered()[0].visit("M6").done == 1
-        engine.dispose()
+        # This process has not kept the figures of that state (another process's
+        # request, or pushed out): they are brought up to date from the latest.
+        monkeypatch.setattr(retention_cache, "_KEPT", Recent(64))
+        monkeypatch.setattr(retention_cache, "mark_of", a_save_commits_first)
+        retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY, state=state)
+        session.commit()
+        monkeypatch.setattr(retention_cache, "mark_of", real)
+        now = retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
+        assert now.ordered() == _fresh(session, NATIONAL, factory)
+        assert now.ordered()[0].visit("M6").done == 1

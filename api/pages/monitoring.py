@@ -26,6 +26,7 @@ from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
 from cohort.services.retention_cache import (
+    breakdown,
     cached_figures,
     cached_retention_breakdown,
     state_of,
@@ -51,10 +52,8 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 
     def make() -> Markup:
         figures = cached_figures(session, actor=user.actor, as_of=today, state=state)
-        breakdown = cached_retention_breakdown(session, actor=user.actor, as_of=today,
-                                               state=state)
         schedule = get_schedule()
-        view = retention_view(figures.ordered(), breakdown)
+        view = retention_view(figures.ordered(), breakdown(figures))
         return Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
             {**view, "rows": Rows(view["timepoints"], figures), "today": today,
              "baseline": schedule.baseline.name,

@@ -32,7 +32,7 @@ class Rows:
     figures the lines come from."""
 
     def __init__(self, timepoints: list[str], figures: Figures) -> None:
-        self.sources = {code: (figures.status[centre_id], figures.grouped[centre_id])
+        self.sources = {code: (figures.status[centre_id], figures.sums[centre_id])
                         for centre_id, (_, code, _, _) in figures.centres.items()}
         self.language = current_language()
         self.timepoints = tuple(timepoints)
@@ -45,13 +45,13 @@ class Rows:
         self.module: Any = module
 
     def _kept(self, macro: str, line: CentreLine) -> Markup:
-        status, grouped = self.sources[line.code]
+        status, sums = self.sources[line.code]
         key = (macro, self.language, self.timepoints, line.code)
         found = _ROWS.get(key)
-        if found is not None and found[0] is status and found[1] is grouped:
+        if found is not None and found[0] is status and found[1] is sums:
             return found[2]
         html = Markup(getattr(self.module, macro)(line))  # noqa: S704 (autoescaped)
-        _ROWS.put(key, (status, grouped, html))
+        _ROWS.put(key, (status, sums, html))
         return html
 
     def centre_row(self, line: CentreLine) -> Markup:

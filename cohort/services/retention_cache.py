@@ -119,11 +119,6 @@ def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
     return State(_digest([*view, at, recent]), _digest(view), newest_id, newest_at, recent)
 
 
-def state_key(session: Session, *, actor: Actor, as_of: date) -> str:
-    """The cache key of the summary this actor would see as of this date, now."""
-    return "retention:" + state_of(session, actor=actor, as_of=as_of).key
-
-
 def _digest(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
@@ -133,15 +128,14 @@ class Figures:
     """The retention figures of one state of the data for one view: the visible centres
     (id, code, name, city, in code order), their cells (``retention_recount``), sessions
     and open deviations, and from those the summary's rows (``monitoring.centre_status``)
-    and the breakdown's grouped rows (``retention_groups.grouped_rows``). Shared between
-    requests and between states (a centre that did not change keeps its objects): never
-    changed once made; ``summary`` gives copies."""
+    and the breakdown's sums. Shared between requests and between states (a centre that
+    did not change keeps its objects): never changed once made; ``summary`` gives
+    copies."""
 
     centres: dict[int, tuple[int, str, str, str]]
     cells: dict[int, Cells]
     extras: dict[int, tuple[int, int, int]]
     status: dict[int, CentreStatus]
-    grouped: dict[int, list[Row]]
     #: Per centre, its grouped rows summed by group and by month (``retention_groups``).
     sums: dict[int, Sums]
 
@@ -151,19 +145,17 @@ class Figures:
              changed: set[int] | None = None) -> Figures:
         """Figures with the rows of ``changed`` centres (all, without ``previous``) summed
         from their cells; the others' rows are ``previous``'s."""
-        status, grouped, sums = {}, {}, {}
+        status, sums = {}, {}
         for centre_id, centre in centres.items():
             mine = cells.get(centre_id, {})
             if (previous is not None and changed is not None and centre_id not in changed
                     and previous.centres.get(centre_id) == centre):
                 status[centre_id] = previous.status[centre_id]
-                grouped[centre_id] = previous.grouped[centre_id]
                 sums[centre_id] = previous.sums[centre_id]
             else:
                 status[centre_id] = centre_row(centre, mine, extras.get(centre_id, (0, 0, 0)))
-                grouped[centre_id] = grouped_rows_of(centre, mine)
-                sums[centre_id] = Sums.of(grouped[centre_id])
-        return cls(centres, cells, extras, status, grouped, sums)
+                sums[centre_id] = Sums.of(grouped_rows_of(centre, mine))
+        return cls(centres, cells, extras, status, sums)
 
     def ordered(self) -> list[CentreStatus]:
         """The summary's rows themselves, in centre code order: to read, not to change."""
@@ -173,7 +165,9 @@ class Figures:
         return [CentreStatus.from_dict(row.as_dict()) for row in self.ordered()]
 
     def rows(self) -> list[Row]:
-        return [row for centre_id in self.centres for row in self.grouped[centre_id]]
+        """The breakdown's grouped rows (``retention_groups.grouped_rows``)."""
+        return [row for centre_id, centre in self.centres.items()
+                for row in grouped_rows_of(centre, self.cells.get(centre_id, {}))]
 
     def to_json(self, mark: Mark) -> bytes:
         return json.dumps({
@@ -217,10 +211,14 @@ def cached_retention_breakdown(session: Session, *, actor: Actor, as_of: date,
     """``retention_breakdown`` from the sums the retention cache keeps per centre with the
     summary (``retention_cache.cached_figures``: counted again only for the cells a write
     touched, and never stale). ``state``: the cache's ``state_of``, when read."""
-    figures = cached_figures(session, actor=actor, as_of=as_of, state=state)
+    return breakdown(cached_figures(session, actor=actor, as_of=as_of, state=state))
+
+
+def breakdown(figures: Figures) -> RetentionBreakdown:
+    """The breakdown of these figures (``retention_groups.retention_breakdown``'s)."""
     return from_sums(sorted((code, city) for _, code, _, city in figures.centres.values()),
-                      {code: figures.sums[centre_id]
-                       for centre_id, (_, code, _, _) in figures.centres.items()})
+                     {code: figures.sums[centre_id]
+                      for centre_id, (_, code, _, _) in figures.centres.items()})
 
 
 def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:
@@ -445,10 +443,10 @@ def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
     p = Participant.__table__.c  # type: ignore[attr-defined]
     where = sa_select(p.id, p.centre_id, p.inclusion_date)
 
-    def cells_of(rows: Any, *, extras: bool = False) -> None:
+    def cells_of(rows: Any, *, sessions: bool = False) -> None:
         for pid, centre_id, included in rows:
             changes.centres.add(int(centre_id))
-            if extras:
+            if sessions:
                 changes.extras.add(int(centre_id))
             if pid in moved:
                 changes.whole.add(int(centre_id))
@@ -469,7 +467,7 @@ def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
             model = _BY_PARTICIPANT[table]
             cells_of(session.execute(where.join(model.__table__, model.participant_id == p.id)
                                      .where(model.id.in_(ids))).all(),
-                     extras=table == "aerli_session")
+                     sessions=table == "aerli_session")
     if people or moved:
         cells_of(session.execute(where.where(p.id.in_(people | moved))).all())
     return changes

@@ -98,9 +98,8 @@ def count_cells(session: Session, *, centre_ids: list[int], as_of: date,
     config = protocol_config()
     schedule = config.schedule
     layout = Layout.of(schedule)
-    baseline = schedule.baseline.name
-    follow = [(layout.visits.index(v.name), v.name, as_of - timedelta(days=v.opens_day),
-               as_of - timedelta(days=v.closes_day)) for v in schedule.follow_ups]
+    follow = [(v.name, as_of - timedelta(days=v.opens_day), as_of - timedelta(days=v.closes_day))
+              for v in schedule.follow_ups]
     visit_index = {name: i for i, name in enumerate(layout.visits)}
     statement = _PEOPLE.where(_P.centre_id.in_(centre_ids))
     if months is not None:
@@ -138,12 +137,12 @@ def count_cells(session: Session, *, centre_ids: list[int], as_of: date,
         for name in visits:
             i = visit_index.get(name)
             if i is not None:
-                counts[4 + i] += 1
+                counts[layout.done(i)] += 1
         followed = status in FOLLOWING
-        for f, (_, name, opened_by, closed_by) in enumerate(follow):
+        for f, (name, opened_by, closed_by) in enumerate(follow):
             came = name in visits
             if came:
-                if visits[name] and name != baseline:
+                if visits[name]:
                     counts[layout.on_time(f)] += 1
             elif followed:
                 if included < closed_by:

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api.serving import PROTOCOL  # noqa: E402
 from cohort.codes import make_code  # noqa: E402
 from cohort.db import create_schema, engine_for  # noqa: E402
 from cohort.models import (  # noqa: E402
@@ -195,7 +196,7 @@ def server(target: str, url: str, workers: int = 1) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--app-dir", str(ROOT / "bench"),
-         "--workers", str(workers), "--http", "api.serving:NoDelayHttpTools"],
+         "--workers", str(workers), "--http", PROTOCOL],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

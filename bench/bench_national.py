@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from apiload import PASSWORD, answers, backends, free_port, officer_pages, run_load
+from apiload import PASSWORD, PROTOCOL, answers, backends, free_port, officer_pages, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -218,7 +218,7 @@ def main() -> None:
         # The floor is served as ``cohort serve`` serves (TCP_NODELAY: api/serving.py).
         uvicorn = [sys.executable, "-m", "uvicorn", "apiload:floor_app", "--factory",
                    "--host", "127.0.0.1", "--log-level", "warning",
-                   "--http", "api.serving:NoDelayHttpTools"]
+                   "--http", PROTOCOL]
         with served(uvicorn, url, args.workers) as base:
             def floor_call(i: int) -> Callable[[], bool]:
                 client = httpx.Client(base_url=base, timeout=30)

@@ -159,6 +159,7 @@ def serve(
     id (COHORT_LOG_FORMAT=text for plain lines); /healthz and /metrics for operations."""
     import uvicorn
 
+    from api.serving import PROTOCOL
     from cohort.logs import logging_config
     from cohort.settings import get_settings
 
@@ -173,7 +174,7 @@ def serve(
                 forwarded_allow_ips=forwarded_allow_ips, timeout_graceful_shutdown=30,
                 # With several processes every response otherwise waited 40 ms for the
                 # client's delayed acknowledgement (api/serving.py).
-                http="api.serving:NoDelayHttpTools",
+                http=PROTOCOL,
                 # uvicorn's 5 s replaced every process of a busy machine while it was still
                 # importing: the server never came up.
                 timeout_worker_healthcheck=worker_timeout)

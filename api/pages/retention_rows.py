@@ -1,4 +1,5 @@
-"""The retention page's rows, each rendered once per language and figures.
+"""The retention page's rows, each rendered once per language and figures, and its parts
+that do not change with the figures, rendered once per language and day.
 
 After a save the page shows a new state of the data, but only the centres the save
 touched have new figures: their two rows (the table and the intervention / comparison
@@ -8,10 +9,15 @@ A centre's figures (``retention_cache.Figures``) keep the same objects for as lo
 nothing of that centre changes, and a rendered row is kept with the objects it was
 rendered from: it is shown again only while they are the very same objects (and kept
 alive by the row), so a row is never shown with figures other than its own.
+
+The titles, notes and the two tables' headings (a hundred translated labels) are the same
+for every state of the data: rendering them again after each save cost more than the
+changed rows do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from markupsafe import Markup
@@ -19,12 +25,14 @@ from markupsafe import Markup
 from api.pages.common import TEMPLATES
 from api.pages.retention_view import GROUPS, CentreLine
 from cohort.recent import Recent
+from cohort.services.access import PURPOSES
 from cohort.services.retention_cache import Figures
 from forms.i18n import current_language
 
 # A study's officers read a few views in two languages: a few states of twenty centres.
 _ROWS: Recent[tuple[Any, Any, Markup]] = Recent(1024)
 _MODULES: Recent[Any] = Recent(16)
+_FIXED: Recent[Markup] = Recent(64)
 
 
 class Rows:
@@ -40,7 +48,8 @@ class Rows:
         module = _MODULES.get(key)
         if module is None:
             module = TEMPLATES.env.get_template("retention_rows.html").make_module(
-                {"timepoints": list(self.timepoints), "groups": GROUPS})
+                {"timepoints": list(self.timepoints), "groups": GROUPS,
+                 "purposes": PURPOSES})
             _MODULES.put(key, module)
         self.module: Any = module
 
@@ -53,6 +62,19 @@ class Rows:
         html = Markup(getattr(self.module, macro)(line))  # noqa: S704 (autoescaped)
         _ROWS.put(key, (status, sums, html))
         return html
+
+    def fixed(self, macro: str, *args: Hashable) -> Markup:
+        """A part of the page that depends on the language, the schedule and ``args``
+        only (the day, whether the download asks a purpose)."""
+        key = (macro, self.language, self.timepoints, args)
+        found = _FIXED.get(key)
+        if found is None:
+            found = Markup(getattr(self.module, macro)(*args))  # noqa: S704 (autoescaped)
+            _FIXED.put(key, found)
+        return found
+
+    def totals(self, total: CentreLine) -> Markup:
+        return Markup(self.module.totals(total))  # noqa: S704 (autoescaped)
 
     def centre_row(self, line: CentreLine) -> Markup:
         return self._kept("centre_row", line)

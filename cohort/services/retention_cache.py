@@ -106,12 +106,22 @@ _TRAIL = sa_select(
 ).where(_A.id == _NEWEST)
 
 
-def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
-    newest = session.execute(_TRAIL).first()
+def _view_parts(session: Session, actor: Actor, as_of: date) -> list[Any]:
     url = session.get_bind().engine.url
-    view = [url.get_backend_name(), url.host, url.port, url.database,
+    return [url.get_backend_name(), url.host, url.port, url.database,
             sorted(actor.centre_ids) if actor.centre_ids is not None else None,
             as_of.isoformat(), repr(protocol_config())]
+
+
+def view_of(session: Session, *, actor: Actor, as_of: date) -> str:
+    """The view ``state_of`` names (the database, the reach, the day, the windows), read
+    without the database: figures of one view are the same for whoever sees it."""
+    return _digest(_view_parts(session, actor, as_of))
+
+
+def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
+    newest = session.execute(_TRAIL).first()
+    view = _view_parts(session, actor, as_of)
     newest_id, newest_at, recent = 0, None, 0
     if newest is not None:
         newest_id, newest_at, recent = int(newest[0]), newest[1].isoformat(), int(newest[2])
@@ -242,9 +252,10 @@ CENTRES_AT_ONCE = 10
 
 def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: date
                       ) -> Figures:
-    store = shared_store(session.get_bind().engine.url.render_as_string(hide_password=False))
+    engine = session.get_bind().engine
+    store = shared_store(engine.url.render_as_string(hide_password=False))
     # Read before the figures: they hold at least what the mark says they hold.
-    mark = mark_of(session)
+    mark = _mark_from_state(state) if engine.dialect.name == "sqlite" else mark_of(session)
     base, changes = _base(session, store, state.view, mark)
     if base is None or changes is None:
         figures = _from_scratch(session, actor=actor, as_of=as_of)
@@ -300,6 +311,15 @@ def mark_of(session: Session) -> Mark:
     holes = [i for i in range(max(1, newest - LATE_COMMIT_WINDOW + 1), newest)
              if i not in present]
     return Mark(newest, at, len(rows), tuple(holes))
+
+
+def _mark_from_state(state: State) -> Mark:
+    """The mark on SQLite, from the state already read: its writers take turns on the
+    database's write lock and an entry's id is handed out inside its writer's turn, so
+    entries commit in id order and none can arrive later below the newest (an id rolled
+    back is handed out again, above it). No holes to look for: one statement and a
+    thousand rows fewer on every page read after a save."""
+    return Mark(state.newest, state.newest_at, state.recent, ())
 
 
 def _visible(session: Session, actor: Actor) -> dict[int, tuple[int, str, str, str]]:

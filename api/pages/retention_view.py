@@ -15,6 +15,7 @@ from typing import Any
 
 from api.charts import bar_chart, line_chart, percent_text
 from api.pages.common import TEMPLATES
+from cohort.recent import Recent
 from cohort.services.monitoring import CentreStatus
 from cohort.services.retention_groups import Attendance, Cell, RetentionBreakdown, both_groups
 from forms.i18n import _
@@ -66,12 +67,29 @@ def _line(code: str, city: str, cells: dict[str, Cell], row: CentreStatus | None
     return line
 
 
+# A centre's line, kept with the summary row and cells it was made from and given again
+# only for the very same objects (a centre no save touched keeps them: ``Figures`` and
+# ``retention_groups.from_sums``). Read only: the total is a line of its own.
+_LINES: Recent[tuple[CentreStatus | None, dict[str, Cell], CentreLine]] = Recent(1024)
+
+
+def _kept_line(code: str, city: str, cells: dict[str, Cell], row: CentreStatus | None,
+               tps: list[str]) -> CentreLine:
+    key = (code, city, tuple(tps))
+    found = _LINES.get(key)
+    if found is not None and found[0] is row and found[1] is cells:
+        return found[2]
+    line = _line(code, city, cells, row, tps)
+    _LINES.put(key, (row, cells, line))
+    return line
+
+
 def retention_view(summary: list[CentreStatus], breakdown: RetentionBreakdown
                    ) -> dict[str, Any]:
     """What ``retention.html`` shows: ``lines`` (one per centre), ``total``, the charts."""
     tps = breakdown.timepoints
     by_code = {r.centre_code: r for r in summary}
-    lines = [_line(code, city, breakdown.by_centre.get(code, {}), by_code.get(code), tps)
+    lines = [_kept_line(code, city, breakdown.by_centre.get(code, {}), by_code.get(code), tps)
              for code, city in breakdown.centres]
     total = _line("All", "", breakdown.all_centres, None, tps)
     for line in lines:

@@ -14,6 +14,7 @@ summary.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session
 
 from cohort.models import Centre, Participant, Questionnaire
+from cohort.recent import Recent
 from cohort.services.context import Actor, protocol_config
 from cohort.vocab import Group, Timepoint
 
@@ -171,8 +173,7 @@ def from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums]) -> Retentio
         _add_all(by_month, mine.by_month)
     return RetentionBreakdown(
         timepoints=tps, centres=centres,
-        by_centre={code: {group: _cell(counts, tps) for group, counts in mine.by_group.items()}
-                   for code, mine in sums.items()},
+        by_centre={code: _cells_of(mine, tps) for code, mine in sums.items()},
         all_centres={group: _cell(counts, tps) for group, counts in all_centres.items()},
         by_month={f"{y:04d}-{m:02d}": _cell(counts, tps)
                   for (y, m), counts in sorted(by_month.items())})
@@ -197,13 +198,29 @@ class Sums:
         return cls(by_group, by_month)
 
 
+# A centre's cells by group, kept with the sums they were made from and given again only
+# for the very same sums: a centre the last save did not touch keeps its ``Sums`` object
+# (``retention_cache.Figures``), so its cells (and the page's line made from them) are not
+# made again. Read only, like the sums.
+_CELLS: Recent[tuple[Sums, dict[str, Cell]]] = Recent(1024)
+
+
+def _cells_of(mine: Sums, tps: list[str]) -> dict[str, Cell]:
+    key = (id(mine), tuple(tps))
+    found = _CELLS.get(key)
+    if found is not None and found[0] is mine:
+        return found[1]
+    cells = {group: _cell(counts, tps) for group, counts in mine.by_group.items()}
+    _CELLS.put(key, (mine, cells))
+    return cells
+
+
 def _add(sums: dict[Any, list[int]], key: Any, counts: list[int]) -> None:
     mine = sums.get(key)
     if mine is None:
         sums[key] = list(counts)
     else:
-        for i, n in enumerate(counts):
-            mine[i] += n
+        mine[:] = map(operator.add, mine, counts)
 
 
 def _add_all(sums: dict[Any, list[int]], more: dict[Any, list[int]]) -> None:

@@ -4,8 +4,7 @@ The retention figures are named by the state of the data they were made from (th
 audit entry, the reach, the day): a value kept under such a key is never stale, so a
 process may keep it, and when several requests ask for the same new key at once, one
 makes it while the others wait for it rather than make it again each. ``Recent`` keeps
-the last few values; ``OneAtATime`` gives each key one maker; ``Fresh`` shares a value
-with every caller who asked before its making began, whatever the state it finds.
+the last few values; ``OneAtATime`` gives each key one maker.
 """
 
 from __future__ import annotations
@@ -76,53 +75,3 @@ class OneAtATime:
             with self._lock:
                 self._making.pop(key, None)
         return found
-
-
-class _Flight:
-    def __init__(self) -> None:
-        self.began = time.monotonic()
-        self.done = threading.Event()
-        self.value: object = None
-        self.failed = False
-
-
-class Fresh:
-    """A value made at most once at a time per key, and shared with every caller that
-    asked for it before that making began: what it reads is then at least as new as what
-    they would have read themselves (a save committed before they asked is in it).
-
-    A caller who finds a making already under way that began before it asked waits for
-    it to end, then makes the next one (or joins the next one another caller began).
-    Under a steady stream of saves every officer's page is a new state of the data: one
-    making serves all those who asked while the previous one ran, instead of one each
-    competing for the same interpreter."""
-
-    def __init__(self) -> None:
-        self._flights: dict[Hashable, _Flight] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], V]) -> V:
-        asked = time.monotonic()
-        while True:
-            with self._lock:
-                flight = self._flights.get(key)
-                mine = flight is None
-                if flight is None:
-                    flight = _Flight()
-                    self._flights[key] = flight
-            if mine:
-                try:
-                    value = make()
-                    flight.value = value
-                    return value
-                except BaseException:
-                    flight.failed = True
-                    raise
-                finally:
-                    with self._lock:
-                        if self._flights.get(key) is flight:
-                            del self._flights[key]
-                    flight.done.set()
-            flight.done.wait()
-            if flight.began >= asked and not flight.failed:
-                return flight.value  # type: ignore[return-value]

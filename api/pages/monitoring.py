@@ -17,7 +17,7 @@ from api.pages.common import TEMPLATES, flash, page_router, redirect, render
 from api.pages.retention_rows import Rows
 from api.pages.retention_view import csv_rows, retention_view
 from cohort.errors import ActionNotAllowed, CohortError, NotFound
-from cohort.recent import Fresh, Recent
+from cohort.recent import OneAtATime, Recent
 from cohort.rules import RULES
 from cohort.services import queries
 from cohort.services.context import may
@@ -28,7 +28,6 @@ from cohort.services.retention_cache import (
     cached_figures,
     cached_retention_breakdown,
     state_of,
-    view_of,
 )
 from cohort.services.review_many import review_many
 from cohort.vocab import DeviationStatus, ExportKind
@@ -44,34 +43,33 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
     """Retention per centre with percentages, the intervention / comparison split, a chart
     per centre and over time, sortable columns and a CSV download (``retention_view``)."""
     needs_purpose = user.actor.centre_ids is None
+    # The figures depend on the data, the person's reach, the day and the windows (all in
+    # the retention cache's state, which any write changes) and on the reader's language.
+    state = state_of(session, actor=user.actor, as_of=today)
+    key = (state.key, current_language(), needs_purpose)
 
     def make() -> Markup:
-        # The figures depend on the data, the person's reach, the day and the windows (all
-        # in the retention cache's state, which any write changes) and on the reader's
-        # language.
-        state = state_of(session, actor=user.actor, as_of=today)
-        key = (state.key, current_language(), needs_purpose)
-        table = _RENDERED.get(key)
-        if table is None:
-            figures = cached_figures(session, actor=user.actor, as_of=today, state=state)
-            view = retention_view(figures.ordered(), breakdown(figures))
-            table = Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
-                {**view, "rows": Rows(view["timepoints"], figures), "today": today,
-                 "needs_purpose": needs_purpose}))
-            _RENDERED.put(key, table)
+        figures = cached_figures(session, actor=user.actor, as_of=today, state=state)
+        view = retention_view(figures.ordered(), breakdown(figures))
+        return Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
+            {**view, "rows": Rows(view["timepoints"], figures), "today": today,
+             "needs_purpose": needs_purpose}))
+
+    def make_and_keep() -> Markup:
+        table = make()
+        _RENDERED.put(key, table)
         return table
 
-    view = view_of(session, actor=user.actor, as_of=today)
-    table = _RENDERING.get((view, current_language(), needs_purpose), make)
+    table = _RENDERING.get(key, lambda: _RENDERED.get(key), make_and_keep)
     return render(request, "retention.html", {"table": table}, user=user)
 
 
 # The last rendered retention tables of this process, by key (the research officers of a
 # study read the same few views; rendering one, 20 centres by every visit and both groups,
-# costs far more than the look-ups that name it). One table of a view is made at a time,
-# and shared by every reader who asked before it began (``Fresh``).
+# costs far more than the look-ups that name it), each made once however many officers
+# ask for a new state at the same time (after a save, every officer's next page does).
 _RENDERED: Recent[Markup] = Recent(32)
-_RENDERING = Fresh()
+_RENDERING = OneAtATime()
 
 
 @router.get("/retention.csv")

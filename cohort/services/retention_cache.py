@@ -106,22 +106,12 @@ _TRAIL = sa_select(
 ).where(_A.id == _NEWEST)
 
 
-def _view_parts(session: Session, actor: Actor, as_of: date) -> list[Any]:
-    url = session.get_bind().engine.url
-    return [url.get_backend_name(), url.host, url.port, url.database,
-            sorted(actor.centre_ids) if actor.centre_ids is not None else None,
-            as_of.isoformat(), repr(protocol_config())]
-
-
-def view_of(session: Session, *, actor: Actor, as_of: date) -> str:
-    """The view ``state_of`` names (the database, the reach, the day, the windows), read
-    without the database: figures of one view are the same for whoever sees it."""
-    return _digest(_view_parts(session, actor, as_of))
-
-
 def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
     newest = session.execute(_TRAIL).first()
-    view = _view_parts(session, actor, as_of)
+    url = session.get_bind().engine.url
+    view = [url.get_backend_name(), url.host, url.port, url.database,
+            sorted(actor.centre_ids) if actor.centre_ids is not None else None,
+            as_of.isoformat(), repr(protocol_config())]
     newest_id, newest_at, recent = 0, None, 0
     if newest is not None:
         newest_id, newest_at, recent = int(newest[0]), newest[1].isoformat(), int(newest[2])

@@ -33,7 +33,7 @@ def _forget_rendered() -> None:
 def _line(code: str) -> object:
     """The line kept for a centre (``retention_view._LINES``)."""
     return next(value[0][2] for key, value in retention_view._LINES._values.items()  # noqa: SLF001
-                if key[0] == code)
+                if isinstance(key, tuple) and key[0] == code)
 
 
 def test_a_page_after_a_save_equals_one_rendered_from_nothing(

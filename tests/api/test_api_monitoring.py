@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
+from sqlmodel import Session
 
+from cohort.services.monitoring import CentreStatus, centre_status
 from cohort.vocab import Timepoint
 from tests.api.conftest import World
-from tests.factories import questionnaire_answers
+from tests.factories import Factory, questionnaire_answers
 
 
 def test_retention_per_centre(client: TestClient, world: World) -> None:
@@ -136,3 +140,30 @@ def test_the_retention_page_follows_every_write_and_the_readers_language(
     after = client.get("/retention").text
     assert int(_m6_done_on_page(after)) == int(_m6_done_on_page(before)) + 1
     assert "Retention per centre" in after
+
+
+def test_the_kept_retention_answer_is_the_summary_itself(
+        client: TestClient, world: World, session: Session, factory: Factory) -> None:
+    """The API sends the kept JSON of a state again: it is what the summary computed from
+    nothing gives, written out by the response's own schema, before and after a write."""
+    assert world.pa is not None
+    officer = factory.actor(world.users["officer"].staff)
+    schema = TypeAdapter(list[CentreStatus])
+
+    def answer_and_truth() -> tuple[Any, Any]:
+        sent = client.get("/api/v1/retention", headers=world.h("officer"))
+        assert sent.headers["content-type"] == "application/json"
+        truth = schema.dump_python(
+            centre_status(session, actor=officer, as_of=factory.today), mode="json")
+        return sent.json(), truth
+
+    for _ in range(2):  # computed, then sent again
+        sent, truth = answer_and_truth()
+        assert sent == truth
+    visit = world.pa.inclusion_date + timedelta(days=182)
+    saved = client.post(f"/api/v1/participants/{world.pa.code}/questionnaires/M6",
+                        json={"answers": questionnaire_answers(visit, Timepoint("M6"))},
+                        headers=world.h("worker_a"))
+    assert saved.status_code == 201, saved.text
+    sent, truth = answer_and_truth()
+    assert sent == truth

@@ -289,8 +289,30 @@ class Mark:
                    tuple(int(i) for i in data["holes"]))
 
 
+# PostgreSQL's mark in one row: the newest entry, the window's count and its holes found
+# by the database (an index probe per id) rather than a thousand ids sent to be compared.
+_MARK_PG = sa.text(f"""
+SELECT a.id, a.at,
+       (SELECT count(*) FROM audit_entry w WHERE w.id > a.id - {LATE_COMMIT_WINDOW}),
+       ARRAY(SELECT generate_series(GREATEST(1, a.id - {LATE_COMMIT_WINDOW - 1}), a.id - 1)
+             EXCEPT SELECT h.id FROM audit_entry h WHERE h.id > a.id - {LATE_COMMIT_WINDOW}
+             ORDER BY 1)
+FROM audit_entry a WHERE a.id = (SELECT max(id) FROM audit_entry)
+""")  # noqa: S608 (a constant, no input)
+
+
 def mark_of(session: Session) -> Mark:
     """The audit trail's mark now, read in one statement (one snapshot)."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_MARK_PG).first()
+        if row is None:
+            return Mark(0, None, 0, ())
+        return Mark(int(row[0]), row[1].isoformat(), int(row[2]), tuple(int(i) for i in row[3]))
+    return _mark_read_here(session)
+
+
+def _mark_read_here(session: Session) -> Mark:
+    """``mark_of`` by reading the window's ids (any database)."""
     rows = session.execute(
         sa_select(_A.id, sa.case((_A.id == _NEWEST, _A.at))).where(_IN_WINDOW)
         .order_by(_A.id.desc())).all()

@@ -167,3 +167,19 @@ def test_a_save_committed_while_figures_are_counted_is_not_lost(
         now = retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
         assert now.ordered() == _fresh(session, NATIONAL, factory)
         assert now.ordered()[0].visit("M6").done == 1
+
+
+def test_the_mark_read_by_the_database_is_the_mark_read_here(session: Session) -> None:
+    """PostgreSQL finds the window's holes itself (one row instead of a thousand ids to
+    compare in the server process); both ways give the same mark."""
+    from sqlalchemy import text
+
+    session.execute(text(
+        "INSERT INTO audit_entry (id, at, action, table_name, record_id) "
+        "VALUES (:id, :at, 'create', 'questionnaire', :id)"),
+        [{"id": i, "at": f"2026-11-{1 + i % 28:02d} 10:00:00"}
+         for i in range(10_001, 11_501) if i % 7])
+    mark = retention_cache.mark_of(session)
+    assert mark == retention_cache._mark_read_here(session)  # noqa: SLF001
+    assert mark.newest == 11_500 and mark.recent == 1000 - len(mark.holes)
+    assert mark.holes == tuple(i for i in range(10_501, 11_500) if i % 7 == 0)

@@ -76,11 +76,13 @@ class Rows:
     def totals(self, total: CentreLine) -> Markup:
         return Markup(self.module.totals(total))  # noqa: S704 (autoescaped)
 
-    def centre_row(self, line: CentreLine) -> Markup:
-        return self._kept("centre_row", line)
+    def centre_rows(self, lines: list[CentreLine]) -> Markup:
+        """Every centre's row of the table, each followed by a line break."""
+        return Markup("").join(self._kept("centre_row", line) + "\n" for line in lines)
 
-    def attendance_row(self, line: CentreLine) -> Markup:
-        return self._kept("attendance_row", line)
+    def attendance_rows(self, lines: list[CentreLine]) -> Markup:
+        """Every centre's row of the intervention / comparison split."""
+        return Markup("").join(self._kept("attendance_row", line) + "\n" for line in lines)
 
     def attendance_total(self, total: CentreLine) -> Markup:
         return Markup(self.module.attendance_row(total, "th"))  # noqa: S704 (autoescaped)

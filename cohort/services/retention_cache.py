@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
 from cohort.models import (
     AerliSession,
@@ -430,26 +430,31 @@ def changed_since(session: Session, mark: Mark) -> Changes | None | Literal[Fals
     """What changed since the ``mark`` some figures were counted at; None when that cannot
     be told by centre and month; False when the mark is not in this database's history (a
     restore, or figures counted inside a transaction that was rolled back): then count
-    everything again."""
-    if mark.newest:
-        known = session.exec(select(AuditEntry.at).where(AuditEntry.id == mark.newest)).first()
-        if known is None or known.isoformat() != mark.at:
-            return False
-    elif mark.at is not None:
+    everything again.
+
+    The records audited after the mark's newest entry (or as one of its ``holes``, ids
+    below it that had not arrived) are read with that entry's time, in one statement: an
+    entry gone, or another one under its id, and the mark is not this history."""
+    if not mark.newest and mark.at is not None:
         return False
-    return changes_after(session, since=mark.newest, holes=mark.holes)
-
-
-def changes_after(session: Session, *, since: int, holes: tuple[int, ...] = ()
-                  ) -> Changes | None:
-    """What the records audited after entry ``since`` (or as one of the ``holes``, ids
-    below it that had not arrived) changed; None when that cannot be told (too many, or a
-    change of the whole study, or a participant moved to another centre)."""
-    after = col(AuditEntry.id) > since
-    entries = session.exec(
-        select(AuditEntry.table_name, AuditEntry.record_id, AuditEntry.field).distinct()
-        .where(sa.or_(after, col(AuditEntry.id).in_(holes)) if holes else after)
+    after = _A.id > mark.newest
+    known = sa_select(_A.at).where(_A.id == mark.newest).scalar_subquery()
+    rows = session.execute(
+        sa_select(_A.table_name, _A.record_id, _A.field, known.label("known")).distinct()
+        .where(sa.or_(after, _A.id.in_(mark.holes)) if mark.holes else after)
         .limit(MAX_DELTA + 1)).all()
+    if mark.newest:
+        at = rows[0][3] if rows else session.exec(
+            select(AuditEntry.at).where(AuditEntry.id == mark.newest)).first()
+        if at is None or at.isoformat() != mark.at:
+            return False
+    return _changes_of(session, [(table, record, changed) for table, record, changed, _ in rows])
+
+
+def _changes_of(session: Session, entries: list[tuple[str, int, str | None]]
+                ) -> Changes | None:
+    """What these audited records changed; None when that cannot be told (too many, or a
+    change of the whole study, or a participant moved to another centre)."""
     if len(entries) > MAX_DELTA:
         return None
     changes = Changes(set(), set(), {})

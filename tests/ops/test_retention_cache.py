@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -183,3 +184,26 @@ def test_the_mark_read_by_the_database_is_the_mark_read_here(session: Session) -
     assert mark == retention_cache._mark_read_here(session)  # noqa: SLF001
     assert mark.newest == 11_500 and mark.recent == 1000 - len(mark.holes)
     assert mark.holes == tuple(i for i in range(10_501, 11_500) if i % 7 == 0)
+
+
+def test_figures_are_brought_up_to_date_only_from_a_mark_of_this_history(
+        session: Session, factory: Factory) -> None:
+    """The mark's newest entry is read with what came after it: the same entry, and the
+    changes are told; an entry gone or another one under its id (a restore, figures
+    counted in a transaction rolled back), and everything is counted again (False)."""
+    worker = factory.worker(factory.centre("C01"))
+    person = factory.participant(worker)
+    mark = retention_cache.mark_of(session)
+    factory.questionnaire(worker, person, Timepoint("M6"))  # entries after the mark
+    told = retention_cache.changed_since(session, mark)
+    assert told and told.centres == {person.centre_id}
+    other_time = replace(mark, at="1999-01-01T00:00:00+00:00")
+    assert retention_cache.changed_since(session, other_time) is False
+    gone = replace(mark, newest=mark.newest + 100_000)
+    assert retention_cache.changed_since(session, gone) is False
+    # Nothing after the mark: its entry is looked up on its own.
+    now = retention_cache.mark_of(session)
+    assert retention_cache.changed_since(session, now) == retention_cache.Changes(
+        set(), set(), {})
+    assert retention_cache.changed_since(session, replace(now, at="1999-01-01T00:00:00")) \
+        is False

@@ -291,14 +291,13 @@ class Mark:
 
 # PostgreSQL's mark in one row: the newest entry, the window's count and its holes found
 # by the database (an index probe per id) rather than a thousand ids sent to be compared.
-_MARK_PG = sa.text(f"""
-SELECT a.id, a.at,
-       (SELECT count(*) FROM audit_entry w WHERE w.id > a.id - {LATE_COMMIT_WINDOW}),
-       ARRAY(SELECT generate_series(GREATEST(1, a.id - {LATE_COMMIT_WINDOW - 1}), a.id - 1)
-             EXCEPT SELECT h.id FROM audit_entry h WHERE h.id > a.id - {LATE_COMMIT_WINDOW}
-             ORDER BY 1)
-FROM audit_entry a WHERE a.id = (SELECT max(id) FROM audit_entry)
-""")  # noqa: S608 (a constant, no input)
+_MARK_PG = sa.text(
+    "SELECT a.id, a.at,"
+    " (SELECT count(*) FROM audit_entry w WHERE w.id > a.id - :window),"
+    " ARRAY(SELECT generate_series(GREATEST(1, a.id - :window + 1), a.id - 1)"
+    "       EXCEPT SELECT h.id FROM audit_entry h WHERE h.id > a.id - :window ORDER BY 1)"
+    " FROM audit_entry a WHERE a.id = (SELECT max(id) FROM audit_entry)",
+).bindparams(window=LATE_COMMIT_WINDOW)
 
 
 def mark_of(session: Session) -> Mark:

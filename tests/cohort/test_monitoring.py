@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from cohort.services.monitoring import centre_status, participant_overview, worklist
 from cohort.services.participants import change_status
 from cohort.vocab import Group, Role, Status, Timepoint
@@ -65,7 +67,14 @@ def test_centre_status_counts(factory: Factory) -> None:
 
 def test_remembered_retention_sees_a_late_commit_with_an_older_audit_id(
         factory: Factory) -> None:
-    """PostgreSQL hands out ids before commit: an older id can become visible last."""
+    """PostgreSQL hands out ids before commit: an older id can become visible last.
+
+    Not on SQLite: its writers take turns on the write lock and an id is handed out inside
+    the turn, so entries commit in id order and none arrives later below the newest
+    (``retention_cache._mark_from_state``); an id given here by hand would be a history
+    SQLite cannot have."""
+    if factory.session.get_bind().dialect.name == "sqlite":
+        pytest.skip("SQLite's writers commit their audit entries in id order")
     import sqlalchemy as sa
 
     from cohort.models import AuditEntry, Participant

@@ -36,8 +36,10 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, func, select
 
+from cohort.columns import UTCDateTime
 from cohort.models import (
     AerliSession,
     AuditEntry,
@@ -291,13 +293,19 @@ class Mark:
 
 # PostgreSQL's mark in one row: the newest entry, the window's count and its holes found
 # by the database (an index probe per id) rather than a thousand ids sent to be compared.
+# The time is read through the column's own type: as the other readers of the trail
+# read it, in UTC whatever the connection's time zone (a mark compared with another is
+# compared as text).
 _MARK_PG = sa.text(
-    "SELECT a.id, a.at,"
-    " (SELECT count(*) FROM audit_entry w WHERE w.id > a.id - :window),"
+    "SELECT a.id AS id, a.at AS at,"
+    " (SELECT count(*) FROM audit_entry w WHERE w.id > a.id - :window) AS recent,"
     " ARRAY(SELECT generate_series(GREATEST(1, a.id - :window + 1), a.id - 1)"
     "       EXCEPT SELECT h.id FROM audit_entry h WHERE h.id > a.id - :window ORDER BY 1)"
+    " AS holes"
     " FROM audit_entry a WHERE a.id = (SELECT max(id) FROM audit_entry)",
-).bindparams(window=LATE_COMMIT_WINDOW)
+).bindparams(window=LATE_COMMIT_WINDOW).columns(
+    sa.column("id", sa.Integer), sa.column("at", UTCDateTime()),
+    sa.column("recent", sa.Integer), sa.column("holes", ARRAY(sa.Integer)))
 
 
 def mark_of(session: Session) -> Mark:

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import Session, func, select
+from sqlmodel import Session, func
 
 from cohort.columns import UTCDateTime
 from cohort.models import (
@@ -451,8 +451,7 @@ def changed_since(session: Session, mark: Mark) -> Changes | None | Literal[Fals
         .where(sa.or_(after, _A.id.in_(mark.holes)) if mark.holes else after)
         .limit(MAX_DELTA + 1)).all()
     if mark.newest:
-        at = rows[0][3] if rows else session.exec(
-            select(AuditEntry.at).where(AuditEntry.id == mark.newest)).first()
+        at = rows[0][3] if rows else session.execute(sa_select(known)).scalar()
         if at is None or at.isoformat() != mark.at:
             return False
     return _changes_of(session, [(table, record, changed) for table, record, changed, _ in rows])

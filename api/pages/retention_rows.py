@@ -55,7 +55,7 @@ class Rows:
 
     def _kept(self, macro: str, line: CentreLine) -> Markup:
         status, sums = self.sources[line.code]
-        key = (macro, self.language, self.timepoints, line.code)
+        key = (macro, self.language, self.timepoints, line.code, id(status), id(sums))
         found = _ROWS.get(key)
         if found is not None and found[0] is status and found[1] is sums:
             return found[2]

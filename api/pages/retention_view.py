@@ -69,13 +69,15 @@ def _line(code: str, city: str, cells: dict[str, Cell], row: CentreStatus | None
 
 # A centre's line, kept with the summary row and cells it was made from and given again
 # only for the very same objects (a centre no save touched keeps them: ``Figures`` and
-# ``retention_groups.from_sums``). Read only: the total is a line of its own.
+# ``retention_groups.from_sums``); named by them too, so that views sharing a centre (an
+# officer's and a worker's, two days) keep a line each. Read only: the total is a line of
+# its own.
 _LINES: Recent[tuple[CentreStatus | None, dict[str, Cell], CentreLine]] = Recent(1024)
 
 
 def _kept_line(code: str, city: str, cells: dict[str, Cell], row: CentreStatus | None,
                tps: list[str]) -> CentreLine:
-    key = (code, city, tuple(tps))
+    key = (code, city, tuple(tps), id(row), id(cells))
     found = _LINES.get(key)
     if found is not None and found[0] is row and found[1] is cells:
         return found[2]

@@ -31,8 +31,8 @@ def _forget_rendered() -> None:
 
 
 def _line(code: str) -> object:
-    """The line kept for a centre (``retention_view._LINES``)."""
-    return next(value[0][2] for key, value in retention_view._LINES._values.items()  # noqa: SLF001
+    """The line last kept for a centre (``retention_view._LINES``, newest last)."""
+    return next(value[0][2] for key, value in reversed(retention_view._LINES._values.items())  # noqa: SLF001
                 if isinstance(key, tuple) and key[0] == code)
 
 

@@ -154,6 +154,12 @@ def test_research_officer_reads_retention_on_a_phone(page: Any, live: Live) -> N
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, \
                 (label, box)
             assert cell.inner_text().strip().split()[0].isdigit(), (label, cell.inner_text())
+    # The card's "… enrolled" after the count is the cell's own translated label, not a
+    # word written in the style sheet (which read "enrolled" on the French page too).
+    enrolled = rows.first.locator("td.enrolled")
+    label = enrolled.get_attribute("data-label")
+    suffix = enrolled.evaluate("cell => getComputedStyle(cell, '::after').content")
+    assert label and suffix == f'" {label}"', (label, suffix)
     total = page.locator("#retention tfoot th[data-label='M12 done']")
     assert total.is_visible()
     box = total.bounding_box()

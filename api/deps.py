@@ -28,11 +28,12 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.hops import Deferred, end_session
 from api.problems import DatabaseBusy, NotSignedIn, is_api
 from cohort.models import Account, Staff
 from cohort.rls import scope_session
-from cohort.services.accounts import signed_in_by_session, signed_in_by_token
-from cohort.services.context import Actor, actor_for
+from cohort.services.accounts import Person, signed_in_by_session, signed_in_by_token
+from cohort.services.context import Actor
 from cohort.vocab import Role
 from forms.i18n import gettext
 
@@ -135,13 +136,6 @@ def _sqlite_writer(request: Request, write: bool | None = None) -> _SqliteWriter
     return writer
 
 
-def _close(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
-
-
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One database session per request; services commit, anything left is rolled back
     (in a worker thread: closing may talk to the database). Also kept as
@@ -170,7 +164,7 @@ async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[
         try:
             yield session
         finally:
-            await run_in_threadpool(_close, session)
+            await _end(session)
         return
     try:
         with anyio.fail_after(request.app.state.settings.write_wait_seconds):
@@ -185,9 +179,19 @@ async def session_for(request: Request, *, write: bool | None) -> AsyncIterator[
         try:
             yield session
         finally:
-            await run_in_threadpool(_close, session)
+            await _end(session)
     finally:
         turn.give_back()
+
+
+async def _end(session: Session) -> None:
+    """The request's session ended: in a worker thread if a transaction is still open
+    (rolling it back talks to the database), else here (a committed save, a rendered page
+    whose transaction ``api.hops`` already ended: closing it says nothing to the database)."""
+    if session.in_transaction():
+        await run_in_threadpool(end_session, session)
+    else:
+        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session)]
@@ -205,13 +209,43 @@ async def get_today(request: Request) -> date:
 Today = Annotated[date, Depends(get_today)]
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    """The person making the request, resolved from their account's staff row."""
+class SignedIn(Deferred):
+    """The person making the request, resolved from their account's staff row.
 
-    account: Account
-    staff: Staff
-    actor: Actor
+    Looked up when first needed, in the thread that needs it: every route runs its
+    synchronous endpoint through ``api.hops.one_hop``, which resolves it in the endpoint's
+    own worker thread before the endpoint runs (one trip off the event loop instead of
+    two); a synchronous dependency that reads it first (``LOGGED_READ``) resolves it in
+    its own. No route runs without it resolved: a person not signed in is refused
+    (``NotSignedIn``) before the endpoint does anything."""
+
+    __slots__ = ("_request", "_session", "_token", "_found")
+
+    def __init__(self, request: Request, session: Session, token: str | None) -> None:
+        self._request = request
+        self._session = session
+        self._token = token
+        self._found: Person | None = None
+
+    def resolve(self) -> None:
+        self._person()
+
+    def _person(self) -> Person:
+        if self._found is None:
+            self._found = _look_up(self._request, self._session, self._token)
+        return self._found
+
+    @property
+    def account(self) -> Account:
+        return self._person().account
+
+    @property
+    def staff(self) -> Staff:
+        return self._person().staff
+
+    @property
+    def actor(self) -> Actor:
+        return self._person().actor
 
     @property
     def role(self) -> Role:
@@ -223,12 +257,22 @@ class SignedIn:
         return self.staff.role is Role.STATISTICIAN
 
 
-def signed_in(
+async def signed_in(
     request: Request,
     session: DbSession,
     token: Annotated[str | None, Depends(bearer)],
 ) -> SignedIn:
-    found: tuple[Account, Staff] | None = None
+    """The person, to be looked up in the endpoint's thread (``SignedIn``); kept as
+    ``request.state.signed_in`` so that a refused request's answer can say whether it
+    was signed in first (``api.inputs.CheckedRoute``)."""
+    user = SignedIn(request, session, token)
+    request.state.signed_in = user
+    return user
+
+
+def _look_up(request: Request, session: Session,
+             token: str | None) -> Person:
+    found: Person | None = None
     if is_api(request):
         if token:
             found = signed_in_by_token(session, token)
@@ -236,21 +280,19 @@ def signed_in(
         found = page_account(request, session)
     if found is None:
         raise NotSignedIn()
-    account, staff = found
-    actor = actor_for(session, staff)
-    scope_session(session, actor.centre_ids)  # row-level security (PostgreSQL)
-    return SignedIn(account, staff, actor)
+    scope_session(session, found.actor.centre_ids)  # row-level security (PostgreSQL)
+    return found
 
 
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]
 
 
-def page_account(request: Request, session: Session) -> tuple[Account, Staff] | None:
+def page_account(request: Request, session: Session) -> Person | None:
     """The account and staff member of a still-valid page session cookie, else None."""
     return cookie_account(session, request.session)
 
 
-def cookie_account(session: Session, cookie: Mapping[str, Any]) -> tuple[Account, Staff] | None:
+def cookie_account(session: Session, cookie: Mapping[str, Any]) -> Person | None:
     """``page_account`` for the contents of a session cookie (kept after it was cleared)."""
     account_id = cookie.get(SESSION_ACCOUNT)
     epoch = cookie.get(SESSION_EPOCH)

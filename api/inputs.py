@@ -46,10 +46,12 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.hops import Deferred, one_hop
 from cohort.models import MAX_INTEGER, MIN_INTEGER
 from forms.i18n import _, format_decimal
 
@@ -283,9 +285,13 @@ async def _check_body(request: Request, plan: Plan, found: _Problems,
 
 
 class CheckedRoute(APIRoute):
-    """An ``APIRoute`` whose requests pass ``check_request`` before FastAPI parses them."""
+    """An ``APIRoute`` whose requests pass ``check_request`` before FastAPI parses them,
+    and whose endpoint runs in one trip off the event loop (``api.hops.one_hop``)."""
 
     body_text_max: int | None = BODY_TEXT_MAX
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, one_hop(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -297,9 +303,23 @@ class CheckedRoute(APIRoute):
             except Exception:
                 await request.close()  # a refused upload's spooled files are closed now
                 raise
-            return await handler(request)
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                # Whoever is not signed in hears that first, as before the sign-in was
+                # deferred to the endpoint's thread: not how their request was wrong.
+                await resolve_pending(request)
+                raise
 
         return checked
+
+
+async def resolve_pending(request: Request) -> None:
+    """What was deferred to the endpoint's thread for this request (``signed_in``), done
+    now: the endpoint will not run."""
+    pending = getattr(request.state, "signed_in", None)
+    if isinstance(pending, Deferred):
+        await run_in_threadpool(pending.resolve)
 
 
 def api_router(*, body_text_max: int | None = BODY_TEXT_MAX, **kwargs: Any) -> APIRouter:

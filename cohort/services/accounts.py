@@ -24,6 +24,7 @@ from cohort.services.account_admin import (
 from cohort.services.demo_accounts import DemoAccount, create_demo_accounts
 from cohort.services.signin import (
     DEFAULT_TOKEN_TTL,
+    Person,
     account_for_token,
     authenticate,
     end_sign_ins_of_staff,
@@ -37,7 +38,7 @@ from cohort.services.signin import (
 )
 
 __all__ = [
-    "DEFAULT_TOKEN_TTL", "MIN_PASSWORD_LENGTH", "DemoAccount", "account_for_token",
+    "DEFAULT_TOKEN_TTL", "MIN_PASSWORD_LENGTH", "DemoAccount", "Person", "account_for_token",
     "account_with_staff", "authenticate", "centre_access", "create_account",
     "create_demo_accounts", "create_staff_account", "end_sign_ins_of_staff", "get_account",
     "get_account_by_username", "hash_password", "issue_token", "list_accounts",

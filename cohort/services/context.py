@@ -15,6 +15,7 @@ end with ``finish``: commit when no unit is open, else only flush.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -86,14 +87,22 @@ def require_person(actor: Actor, what: str) -> None:
 
 def actor_for(session: Session, staff: Staff) -> Actor:
     """Resolve a staff member's reach: outreach workers their centre; officers their list."""
+    extra: Iterable[int] = ()
+    if staff.role is Role.RESEARCH_OFFICER:
+        extra = session.exec(
+            select(StaffCentreAccess.centre_id).where(StaffCentreAccess.staff_id == staff.id)
+        ).all()
+    return actor_of(staff, extra)
+
+
+def actor_of(staff: Staff, extra: Iterable[int]) -> Actor:
+    """``actor_for`` with the officer's extra centres read already (signing in reads them
+    in the same statement as the account: one statement per request, not two)."""
     assert staff.id is not None  # noqa: S101
     centre_ids: frozenset[int] | None
     if staff.role is Role.OUTREACH_WORKER:
         centre_ids = frozenset({staff.centre_id}) if staff.centre_id is not None else frozenset()
     elif staff.role is Role.RESEARCH_OFFICER:
-        extra = session.exec(
-            select(StaffCentreAccess.centre_id).where(StaffCentreAccess.staff_id == staff.id)
-        ).all()
         scoped = set(extra) | ({staff.centre_id} if staff.centre_id is not None else set())
         centre_ids = frozenset(scoped) if scoped else None
     else:

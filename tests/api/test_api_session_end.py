@@ -13,8 +13,10 @@ from sqlmodel import Session, col, select
 from cohort.models import Account, AuditEntry
 from cohort.services import accounts
 from cohort.services.context import COMMAND_LINE
-from tests.api.conftest import World
+from cohort.vocab import Role
+from tests.api.conftest import World, add_user
 from tests.api.test_api_pages import csrf, sign_in
+from tests.factories import Factory
 
 COOKIE = "outsider_session"
 
@@ -144,3 +146,38 @@ def test_sign_out_clears_the_cookie_even_when_the_database_is_busy(
         assert response.status_code == 503
         monkeypatch.undo()
         assert refused(browser)
+
+
+def test_who_asks_and_what_they_reach_is_one_statement(session: Session, world: World,
+                                                       factory: Factory) -> None:
+    """Every request looks the person up: the account, the staff member and an officer's
+    extra centres are read together (one statement, whatever the number of centres),
+    and give the same reach as ``actor_for``."""
+    from sqlalchemy import event
+
+    from cohort.services.context import actor_for
+
+    c03 = factory.centre("C03")
+    regional = add_user(session, "officer.bc", Role.RESEARCH_OFFICER, None,
+                        extra_centre_ids=[world.b.id or 0, c03.id or 0])
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+    try:
+        for user, reach in ((regional, {world.b.id, c03.id}), (world.users["officer_b"],
+                            {world.b.id}), (world.users["officer"], None),
+                            (world.users["worker_a"], {world.a.id})):
+            account = account_of(session, user.username)
+            for way in ("token", "cookie"):
+                statements.clear()
+                found = (accounts.signed_in_by_token(session, user.token) if way == "token"
+                         else accounts.signed_in_by_session(session, account.id or 0,
+                                                            account.session_epoch))
+                assert found is not None and len(statements) == 1, (way, statements)
+                assert found.actor.centre_ids == (frozenset(reach) if reach else None)
+                assert found.actor == actor_for(session, user.staff)
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Days a phone keeps its offline copy (participant list, forms) without the worker
     # signing in again; then the copy is wiped and only unsent entries wait (COHORT_OFFLINE_DAYS).
     offline_days: int = Field(default=7, ge=1, le=60)
+    # Once a server process has started, what it holds (the libraries, the app: about
+    # 150,000 objects) is left out of the garbage collector's full passes (gc.freeze), which
+    # otherwise walked it every few seconds under load, holding every request for
+    # 115-190 ms (COHORT_FREEZE_HEAP=false to keep the interpreter's default).
+    freeze_heap: bool = True
     # Logs: one JSON object per line with the request id (json), or plain lines (text).
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = Field(default="info", pattern="^(debug|info|warning|error)$")

@@ -23,6 +23,10 @@ from sqlmodel import Session
 from cohort.db import create_schema, engine_for, forget_engines
 from cohort.settings import get_settings
 
+# This process starts hundreds of apps: frozen out of the garbage collector (what a
+# server does once it has started, ``api.app.lifespan``), each app's cycles would be kept
+# to the end of the run. ``tests/ops/test_heap.py`` turns it on where it is tested.
+os.environ.setdefault("COHORT_FREEZE_HEAP", "false")
 PG_ADMIN_URL = os.environ.get(
     "COHORT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

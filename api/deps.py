@@ -28,7 +28,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.hops import Deferred, end_session
+from api.hops import Deferred, defers, end_session
 from api.problems import DatabaseBusy, NotSignedIn, is_api
 from cohort.models import Account, Staff
 from cohort.rls import scope_session
@@ -219,12 +219,16 @@ class SignedIn(Deferred):
     its own. No route runs without it resolved: a person not signed in is refused
     (``NotSignedIn``) before the endpoint does anything."""
 
-    __slots__ = ("_request", "_session", "_token", "_found")
+    __slots__ = ("_session", "_token", "_cookie", "_found")
 
-    def __init__(self, request: Request, session: Session, token: str | None) -> None:
-        self._request = request
+    def __init__(self, session: Session, *, token: str | None,
+                 cookie: Mapping[str, Any] | None) -> None:
+        """``token`` for the API, ``cookie`` (the page session's contents) for pages. Not
+        the request itself: the request keeps this object (``request.state``), and the
+        two would make a cycle that only the garbage collector's passes free."""
         self._session = session
         self._token = token
+        self._cookie = cookie
         self._found: Person | None = None
 
     def resolve(self) -> None:
@@ -232,7 +236,7 @@ class SignedIn(Deferred):
 
     def _person(self) -> Person:
         if self._found is None:
-            self._found = _look_up(self._request, self._session, self._token)
+            self._found = _look_up(self._session, self._token, self._cookie)
         return self._found
 
     @property
@@ -257,6 +261,7 @@ class SignedIn(Deferred):
         return self.staff.role is Role.STATISTICIAN
 
 
+@defers
 async def signed_in(
     request: Request,
     session: DbSession,
@@ -265,19 +270,19 @@ async def signed_in(
     """The person, to be looked up in the endpoint's thread (``SignedIn``); kept as
     ``request.state.signed_in`` so that a refused request's answer can say whether it
     was signed in first (``api.inputs.CheckedRoute``)."""
-    user = SignedIn(request, session, token)
+    user = (SignedIn(session, token=token, cookie=None) if is_api(request)
+            else SignedIn(session, token=None, cookie=request.session))
     request.state.signed_in = user
     return user
 
 
-def _look_up(request: Request, session: Session,
-             token: str | None) -> Person:
+def _look_up(session: Session, token: str | None, cookie: Mapping[str, Any] | None) -> Person:
+    """The API signs in by bearer token only, pages by the session cookie only."""
     found: Person | None = None
-    if is_api(request):
-        if token:
-            found = signed_in_by_token(session, token)
-    else:
-        found = page_account(request, session)
+    if cookie is not None:
+        found = cookie_account(session, cookie)
+    elif token:
+        found = signed_in_by_token(session, token)
     if found is None:
         raise NotSignedIn()
     scope_session(session, found.actor.centre_ids)  # row-level security (PostgreSQL)

@@ -22,9 +22,33 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.dependencies.models import Dependant
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
+
+#: The dependencies whose value is ``Deferred`` (``api.deps.signed_in``).
+_DEFERRING: set[Callable[..., Any]] = set()
+
+
+def defers(dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``dependency`` as giving a ``Deferred`` value (``check_dependencies``)."""
+    _DEFERRING.add(dependency)
+    return dependency
+
+
+def check_dependencies(path: str, dependant: Dependant) -> None:
+    """Refuse, when the route is built, an asynchronous dependency that takes a deferred
+    value: it would get it unresolved, on the event loop, before the person is known
+    (a synchronous one resolves it by reading it, in its own thread; the endpoint gets it
+    resolved)."""
+    for sub in dependant.dependencies:
+        if (any(d.call in _DEFERRING for d in sub.dependencies)
+                and inspect.iscoroutinefunction(sub.call)):
+            name = getattr(sub.call, "__qualname__", repr(sub.call))
+            raise TypeError(f"{path}: the asynchronous dependency {name} takes a deferred "
+                            "value (the signed-in person); make it synchronous")
+        check_dependencies(path, sub)
 
 
 class Deferred:

@@ -51,7 +51,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.hops import Deferred, one_hop
+from api.hops import Deferred, check_dependencies, one_hop
 from cohort.models import MAX_INTEGER, MIN_INTEGER
 from forms.i18n import _, format_decimal
 
@@ -292,6 +292,7 @@ class CheckedRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, one_hop(endpoint), **kwargs)
+        check_dependencies(path, self.dependant)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

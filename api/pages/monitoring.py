@@ -24,6 +24,7 @@ from cohort.services.context import may
 from cohort.services.deviations import list_deviations, review
 from cohort.services.monitoring import participant_overview, worklist
 from cohort.services.retention_cache import (
+    Figures,
     breakdown,
     cached_figures,
     cached_retention_breakdown,
@@ -50,10 +51,18 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 
     def make() -> Markup:
         figures = cached_figures(session, actor=user.actor, as_of=today, state=state)
+        # A write outside this person's centres leaves their figures the very same object
+        # (``retention_cache``): their table is the one rendered from it.
+        same = (id(figures), current_language(), needs_purpose, today)
+        kept = _BY_FIGURES.get(same)
+        if kept is not None and kept[0] is figures:
+            return kept[1]
         view = retention_view(figures.ordered(), breakdown(figures))
-        return Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
+        table = Markup(TEMPLATES.env.get_template("retention_table.html").render(  # noqa: S704 (autoescaped)
             {**view, "rows": Rows(view["timepoints"], figures), "today": today,
              "needs_purpose": needs_purpose}))
+        _BY_FIGURES.put(same, (figures, table))
+        return table
 
     def make_and_keep() -> Markup:
         table = make()
@@ -70,6 +79,10 @@ def retention_page(request: Request, user: CurrentUser, session: DbSession,
 # ask for a new state at the same time (after a save, every officer's next page does).
 _RENDERED: Recent[Markup] = Recent(32)
 _RENDERING = OneAtATime()
+# The same tables by the figures they show (kept with them, so a figure is never shown
+# with another's table): a save in a centre an officer does not follow, or an outreach
+# worker's other centres, gives a new state of the data but not new figures for them.
+_BY_FIGURES: Recent[tuple[Figures, Markup]] = Recent(32)
 
 
 @router.get("/retention.csv")

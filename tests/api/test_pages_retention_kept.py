@@ -23,7 +23,8 @@ def _page(client: TestClient, language: str) -> str:
 
 
 def _forget_rendered() -> None:
-    kept: list[Recent] = [monitoring._RENDERED, retention_rows._ROWS,  # type: ignore[type-arg]  # noqa: SLF001
+    kept: list[Recent] = [monitoring._RENDERED, monitoring._BY_FIGURES,  # type: ignore[type-arg]  # noqa: SLF001
+                          retention_rows._ROWS,  # noqa: SLF001
                           retention_rows._FIXED, retention_rows._MODULES,  # noqa: SLF001
                           retention_view._LINES, retention_groups._CELLS]  # noqa: SLF001
     for recent in kept:
@@ -51,3 +52,25 @@ def test_a_page_after_a_save_equals_one_rendered_from_nothing(
     _forget_rendered()
     again = {language: _page(client, language) for language in ("en", "fr")}
     assert again == after
+
+
+def test_a_save_outside_an_officers_centres_leaves_their_table_as_it_was(
+        client: TestClient, world: World, factory: Factory) -> None:
+    """The officer who follows C02 only: a save in C01 is a new state of the data, not new
+    figures for them, and their table is the one rendered before (the very same object);
+    a save in C02 renders it again."""
+    assert world.pa is not None and world.pb is not None
+    sign_in(client, "officer.b")
+
+    def newest() -> object:
+        return next(reversed(monitoring._RENDERED._values.values()))[0]  # noqa: SLF001
+
+    before = _page(client, "en")
+    table = newest()
+    factory.questionnaire(factory.actor(world.users["worker_a"].staff), world.pa,
+                          Timepoint("M6"))
+    assert _page(client, "en") == before
+    assert newest() is table and len(monitoring._RENDERED._values) >= 2  # noqa: SLF001
+    factory.questionnaire(factory.actor(world.users["worker_b"].staff), world.pb,
+                          Timepoint("M6"))
+    assert _page(client, "en") != before and newest() is not table

@@ -292,13 +292,9 @@ def _look_up(session: Session, token: str | None, cookie: Mapping[str, Any] | No
 CurrentUser = Annotated[SignedIn, Depends(signed_in)]
 
 
-def page_account(request: Request, session: Session) -> Person | None:
-    """The account and staff member of a still-valid page session cookie, else None."""
-    return cookie_account(session, request.session)
-
-
 def cookie_account(session: Session, cookie: Mapping[str, Any]) -> Person | None:
-    """``page_account`` for the contents of a session cookie (kept after it was cleared)."""
+    """The person of a still-valid page session cookie's contents (the request's, or a copy
+    kept after it was cleared), else None."""
     account_id = cookie.get(SESSION_ACCOUNT)
     epoch = cookie.get(SESSION_EPOCH)
     if not isinstance(account_id, int) or not isinstance(epoch, int):

@@ -57,6 +57,7 @@ from cohort.services.retention_recount import (
     Cells,
     Month,
     centre_row,
+    centre_sums,
     count_cells,
     extras,
     grouped_rows_of,
@@ -140,13 +141,16 @@ class Figures:
     status: dict[int, CentreStatus]
     #: Per centre, its grouped rows summed by group and by month (``retention_groups``).
     sums: dict[int, Sums]
+    #: The centres' sums added up (the breakdown's totals and months).
+    whole: Sums
 
     @classmethod
     def made(cls, centres: dict[int, tuple[int, str, str, str]], cells: dict[int, Cells],
              extras: dict[int, tuple[int, int, int]], *, previous: Figures | None = None,
              changed: set[int] | None = None) -> Figures:
         """Figures with the rows of ``changed`` centres (all, without ``previous``) summed
-        from their cells; the others' rows are ``previous``'s."""
+        from their cells; the others' rows are ``previous``'s, and the totals over the
+        centres are ``previous``'s moved by the changed centres' difference."""
         status, sums = {}, {}
         for centre_id, centre in centres.items():
             mine = cells.get(centre_id, {})
@@ -155,9 +159,15 @@ class Figures:
                 status[centre_id] = previous.status[centre_id]
                 sums[centre_id] = previous.sums[centre_id]
             else:
-                status[centre_id] = centre_row(centre, mine, extras.get(centre_id, (0, 0, 0)))
-                sums[centre_id] = Sums.of(grouped_rows_of(centre, mine))
-        return cls(centres, cells, extras, status, sums)
+                totals, sums[centre_id] = centre_sums(mine)
+                status[centre_id] = centre_row(centre, totals, extras.get(centre_id, (0, 0, 0)))
+        if previous is not None and previous.sums.keys() == sums.keys():
+            again = [c for c, mine in sums.items() if mine is not previous.sums[c]]
+            whole = previous.whole.moved([previous.sums[c] for c in again],
+                                         [sums[c] for c in again])
+        else:
+            whole = Sums.total(sums.values())
+        return cls(centres, cells, extras, status, sums, whole)
 
     def ordered(self) -> list[CentreStatus]:
         """The summary's rows themselves, in centre code order: to read, not to change."""
@@ -220,7 +230,8 @@ def breakdown(figures: Figures) -> RetentionBreakdown:
     """The breakdown of these figures (``retention_groups.retention_breakdown``'s)."""
     return from_sums(sorted((code, city) for _, code, _, city in figures.centres.values()),
                      {code: figures.sums[centre_id]
-                      for centre_id, (_, code, _, _) in figures.centres.items()})
+                      for centre_id, (_, code, _, _) in figures.centres.items()},
+                     figures.whole)
 
 
 def cached_centre_status(session: Session, *, actor: Actor, as_of: date) -> list[CentreStatus]:

@@ -15,6 +15,7 @@ summary.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -164,19 +165,19 @@ def both_groups(cells: dict[str, Cell], timepoints: list[str]) -> Cell:
     return total
 
 
-def from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums]) -> RetentionBreakdown:
+def from_sums(centres: list[tuple[str, str]], sums: dict[str, Sums],
+              whole: Sums | None = None) -> RetentionBreakdown:
+    """The breakdown from each centre's sums, and from ``whole``, their sum over the
+    centres, when the caller keeps it (``Sums.total``, ``Sums.moved``)."""
     tps = [tp.value for tp in follow_up_timepoints()]
-    all_centres: dict[str, list[int]] = {}
-    by_month: dict[tuple[int, int], list[int]] = {}
-    for mine in sums.values():
-        _add_all(all_centres, mine.by_group)
-        _add_all(by_month, mine.by_month)
+    if whole is None:
+        whole = Sums.total(sums.values())
     return RetentionBreakdown(
         timepoints=tps, centres=centres,
         by_centre={code: _cells_of(mine, tps) for code, mine in sums.items()},
-        all_centres={group: _cell(counts, tps) for group, counts in all_centres.items()},
+        all_centres={group: _cell(counts, tps) for group, counts in whole.by_group.items()},
         by_month={f"{y:04d}-{m:02d}": _cell(counts, tps)
-                  for (y, m), counts in sorted(by_month.items())})
+                  for (y, m), counts in sorted(whole.by_month.items())})
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,34 @@ class Sums:
             _add(by_group, group_name, counts)
             _add(by_month, (y, m), counts)
         return cls(by_group, by_month)
+
+    @classmethod
+    def total(cls, parts: Iterable[Sums]) -> Sums:
+        """The sums of several centres added together."""
+        by_group: dict[str, list[int]] = {}
+        by_month: dict[tuple[int, int], list[int]] = {}
+        for mine in parts:
+            _add_all(by_group, mine.by_group)
+            _add_all(by_month, mine.by_month)
+        return cls(by_group, by_month)
+
+    def moved(self, gone: Iterable[Sums], come: Iterable[Sums]) -> Sums:
+        """These sums (of several centres) with some centres' old sums taken away and their
+        new sums added: the whole cohort's after a save, from the centre it touched rather
+        than from every centre again. The counts are whole numbers, so this is exactly the
+        ``total`` of the new sums: a group or month left with nobody (nobody is ever
+        counted in a month without being one of its participants) is dropped, as ``total``
+        would never have had it."""
+        by_group = {key: list(counts) for key, counts in self.by_group.items()}
+        by_month = {key: list(counts) for key, counts in self.by_month.items()}
+        for mine in gone:
+            _take_all(by_group, mine.by_group)
+            _take_all(by_month, mine.by_month)
+        for mine in come:
+            _add_all(by_group, mine.by_group)
+            _add_all(by_month, mine.by_month)
+        return Sums({key: counts for key, counts in by_group.items() if counts[0]},
+                    {key: counts for key, counts in by_month.items() if counts[0]})
 
 
 # A centre's cells by group, kept with the sums they were made from and given again only
@@ -226,6 +255,12 @@ def _add(sums: dict[Any, list[int]], key: Any, counts: list[int]) -> None:
 def _add_all(sums: dict[Any, list[int]], more: dict[Any, list[int]]) -> None:
     for key, counts in more.items():
         _add(sums, key, counts)
+
+
+def _take_all(sums: dict[Any, list[int]], less: dict[Any, list[int]]) -> None:
+    for key, counts in less.items():
+        mine = sums[key]  # a centre's sums are in the sums of the centres it is one of
+        mine[:] = map(operator.sub, mine, counts)
 
 
 def _cell(counts: list[int], tps: list[str]) -> Cell:

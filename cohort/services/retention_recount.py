@@ -18,6 +18,7 @@ holds the cells' sums equal to the grouped SQL on random cohorts, window edges i
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from cohort.services.monitoring import (
     add_sessions_and_deviations,
     empty_rows,
 )
-from cohort.services.retention_groups import Row
+from cohort.services.retention_groups import Row, Sums
 from cohort.vocab import Group, Status
 
 #: (year, month) of inclusion.
@@ -167,47 +168,77 @@ def extras(session: Session, *, actor: Actor) -> dict[int, tuple[int, int, int]]
             for centre, row in rows.items()}
 
 
-def centre_row(centre: tuple[int, str, str, str], cells: Cells,
+def centre_row(centre: tuple[int, str, str, str], totals: dict[str, list[int]],
                extra: tuple[int, int, int]) -> CentreStatus:
-    """A centre's summary row (``monitoring.centre_status``'s) from its cells."""
+    """A centre's summary row (``monitoring.centre_status``'s) from its counts summed over
+    its months, per group (``centre_sums``)."""
     schedule = protocol_config().schedule
     layout = Layout.of(schedule)
     centre_id, code, name, city = centre
     row = CentreStatus(centre_id, code, name, city,
                        visits=[VisitStatus(v) for v in layout.visits])
     follow = [layout.visits.index(name) for name in layout.follow_ups]
-    for groups in cells.values():
-        for group, counts in groups.items():
-            row.enrolled += counts[0]
-            if group == Group.INTERVENTION:
-                row.intervention += counts[0]
-            row.withdrawn += counts[1]
-            row.deceased += counts[2]
-            row.lost_to_follow_up += counts[3]
-            for i, visit in enumerate(row.visits):
-                visit.done += counts[layout.done(i)]
-            for f, i in enumerate(follow):
-                visit = row.visits[i]
-                visit.in_window += counts[layout.on_time(f)]
-                visit.due += counts[layout.due(f)]
-                visit.overdue += counts[layout.overdue(f)]
-                visit.eligible += counts[layout.eligible(f)]
+    for group, counts in totals.items():
+        row.enrolled += counts[0]
+        if group == Group.INTERVENTION:
+            row.intervention += counts[0]
+        row.withdrawn += counts[1]
+        row.deceased += counts[2]
+        row.lost_to_follow_up += counts[3]
+        for i, visit in enumerate(row.visits):
+            visit.done += counts[layout.done(i)]
+        for f, i in enumerate(follow):
+            visit = row.visits[i]
+            visit.in_window += counts[layout.on_time(f)]
+            visit.due += counts[layout.due(f)]
+            visit.overdue += counts[layout.overdue(f)]
+            visit.eligible += counts[layout.eligible(f)]
     row.comparison = row.enrolled - row.intervention
     row.sessions, row.with_valid_session, row.open_deviations = extra
     row.finish()
     return row
 
 
+def centre_sums(cells: Cells) -> tuple[dict[str, list[int]], Sums]:
+    """In one pass over a centre's cells: its counts per group over all its months (what
+    its summary row is made of, ``centre_row``) and its grouped rows' sums by group and by
+    month (``retention_groups.Sums``: what the breakdown adds up). The same sums as
+    ``Sums.of(grouped_rows_of(...))``, without making the rows first: after a save this
+    runs for the centre it touched, on every page that follows."""
+    pick = _grouped_counts(Layout.of(protocol_config().schedule))
+    totals: dict[str, list[int]] = {}
+    by_month: dict[Month, list[int]] = {}
+    for month, groups in cells.items():
+        in_month: list[int] | None = None
+        for group, counts in groups.items():
+            total = totals.get(group)
+            if total is None:
+                totals[group] = list(counts)
+            else:
+                total[:] = map(operator.add, total, counts)
+            grouped = [counts[i] for i in pick]
+            if in_month is None:
+                in_month = grouped
+            else:
+                in_month[:] = map(operator.add, in_month, grouped)
+        if in_month is not None:
+            by_month[month] = in_month
+    by_group = {group: [counts[i] for i in pick] for group, counts in totals.items()}
+    return totals, Sums(by_group, by_month)
+
+
+def _grouped_counts(layout: Layout) -> list[int]:
+    """Where a grouped row's counts sit in a cell's vector: participants, then per
+    follow-up visit past the window (or came), came, came on time."""
+    follow = [layout.visits.index(name) for name in layout.follow_ups]
+    return [0, *(layout.eligible(f) for f in range(len(follow))),
+            *(layout.done(i) for i in follow),
+            *(layout.on_time(f) for f in range(len(follow)))]
+
+
 def grouped_rows_of(centre: tuple[int, str, str, str], cells: Cells) -> list[Row]:
     """A centre's grouped rows (``retention_groups.grouped_rows``'s) from its cells."""
-    layout = Layout.of(protocol_config().schedule)
-    follow = [layout.visits.index(name) for name in layout.follow_ups]
+    pick = _grouped_counts(Layout.of(protocol_config().schedule))
     centre_id, code, _, city = centre
-    out = []
-    for (year, month), groups in cells.items():
-        for group, counts in groups.items():
-            out.append([centre_id, code, city, group, year, month, counts[0],
-                        *(counts[layout.eligible(f)] for f in range(len(follow))),
-                        *(counts[layout.done(i)] for i in follow),
-                        *(counts[layout.on_time(f)] for f in range(len(follow)))])
-    return out
+    return [[centre_id, code, city, group, year, month, *(counts[i] for i in pick)]
+            for (year, month), groups in cells.items() for group, counts in groups.items()]

@@ -221,7 +221,12 @@ class ParticipantBase(SQLModel):
 
 
 class Participant(ParticipantBase, table=True):
-    __table_args__ = (sa.UniqueConstraint("centre_id", "seq", name="uq_participant_centre_seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("centre_id", "seq", name="uq_participant_centre_seq"),
+        # A centre's participants of one month (the retention figures counted again after
+        # a save: ``retention_recount.count_cells``).
+        sa.Index("ix_participant_centre_inclusion", "centre_id", "inclusion_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=16, unique=True, index=True)

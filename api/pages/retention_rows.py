@@ -27,12 +27,37 @@ from api.pages.retention_view import GROUPS, CentreLine
 from cohort.recent import Recent
 from cohort.services.access import PURPOSES
 from cohort.services.retention_cache import Figures
-from forms.i18n import current_language
+from forms.i18n import _, current_language
 
 # A study's officers read a few views in two languages: a few states of twenty centres.
 _ROWS: Recent[tuple[Any, Any, Markup]] = Recent(1024)
 _MODULES: Recent[Any] = Recent(16)
 _FIXED: Recent[Markup] = Recent(64)
+
+
+def labels(timepoints: tuple[str, ...]) -> dict[str, Any]:
+    """The rows' labels in the reader's language, escaped as the template's ``_()`` would:
+    each cell's name (``data-label``, shown above the figure on a phone) and the format of
+    its title. Looked up once per language and schedule: in the cells they cost more
+    than the figures (two look-ups per cell, forty cells in the rows a save renders)."""
+    def per_visit(words: str) -> dict[str, Markup]:
+        return {tp: Markup(words) % {"visit": tp} for tp in timepoints}  # noqa: S704
+
+    split: dict[tuple[str, str, str], Markup] = {}
+    for measure, intervention, comparison in (
+            ("pct_done", _("%(visit)s done int."), _("%(visit)s done comp.")),
+            ("pct_on_time", _("%(visit)s on time int."), _("%(visit)s on time comp."))):
+        for group, words in (("intervention", intervention), ("comparison", comparison)):
+            for tp, label in per_visit(words).items():
+                split[tp, measure, group] = label
+    return {
+        "done": per_visit(_("%(visit)s done")), "on_time": per_visit(_("%(visit)s on time")),
+        "due": per_visit(_("%(visit)s due now")), "overdue": per_visit(_("%(visit)s overdue")),
+        "of": Markup(_("%(n)s of %(total)s")),  # noqa: S704 (a format: its values are escaped)
+        "of_group": {"intervention": Markup(_("%(n)s of %(total)s (intervention)")),  # noqa: S704
+                     "comparison": Markup(_("%(n)s of %(total)s (comparison)"))},  # noqa: S704
+        "split": split,
+    }
 
 
 class Rows:
@@ -49,7 +74,7 @@ class Rows:
         if module is None:
             module = TEMPLATES.env.get_template("retention_rows.html").make_module(
                 {"timepoints": list(self.timepoints), "groups": GROUPS,
-                 "purposes": PURPOSES})
+                 "purposes": PURPOSES, "L": labels(self.timepoints)})
             _MODULES.put(key, module)
         self.module: Any = module
 

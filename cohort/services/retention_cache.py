@@ -444,6 +444,28 @@ class Changes:
     centre_records: bool = False
 
 
+# The statements that read what changed since a mark, made once (after a save the next
+# page reads them: made again each time, building them and the key SQLAlchemy finds
+# their compiled form by cost more than running them).
+_NEWEST_ID = sa.bindparam("newest", type_=sa.Integer)
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+_KNOWN = sa_select(_A.at).where(_A.id == _NEWEST_ID).scalar_subquery()
+_KNOWN_AT = sa_select(_KNOWN)
+_AUDITED = sa_select(_A.table_name, _A.record_id, _A.field, _KNOWN.label("known")).distinct()
+_SINCE = _AUDITED.where(_A.id > _NEWEST_ID).limit(MAX_DELTA + 1)
+_SINCE_OR_HOLES = _AUDITED.where(sa.or_(
+    _A.id > _NEWEST_ID, _A.id.in_(sa.bindparam("holes", expanding=True)))).limit(MAX_DELTA + 1)
+_P = Participant.__table__.c  # type: ignore[attr-defined]
+_WHO = sa_select(_P.id, _P.centre_id, _P.inclusion_date)
+_WHO_BY_ID = _WHO.where(_P.id.in_(_IDS))
+#: Per audited table: the participants of some of its records (their centre and month)...
+_WHO_OF = {table: _WHO.join(model.__table__, model.participant_id == _P.id)
+           .where(model.id.in_(_IDS)) for table, model in _BY_PARTICIPANT.items()}
+#: ...or the centres of some of its records.
+_CENTRES_OF = {table: sa_select(model.centre_id).where(model.id.in_(_IDS))
+               for table, model in _BY_CENTRE.items()}
+
+
 def changed_since(session: Session, mark: Mark) -> Changes | None | Literal[False]:
     """What changed since the ``mark`` some figures were counted at; None when that cannot
     be told by centre and month; False when the mark is not in this database's history (a
@@ -455,14 +477,10 @@ def changed_since(session: Session, mark: Mark) -> Changes | None | Literal[Fals
     entry gone, or another one under its id, and the mark is not this history."""
     if not mark.newest and mark.at is not None:
         return False
-    after = _A.id > mark.newest
-    known = sa_select(_A.at).where(_A.id == mark.newest).scalar_subquery()
-    rows = session.execute(
-        sa_select(_A.table_name, _A.record_id, _A.field, known.label("known")).distinct()
-        .where(sa.or_(after, _A.id.in_(mark.holes)) if mark.holes else after)
-        .limit(MAX_DELTA + 1)).all()
+    values = {"newest": mark.newest, "holes": list(mark.holes)}
+    rows = session.execute(_SINCE_OR_HOLES if mark.holes else _SINCE, values).all()
     if mark.newest:
-        at = rows[0][3] if rows else session.execute(sa_select(known)).scalar()
+        at = rows[0][3] if rows else session.execute(_KNOWN_AT, values).scalar()
         if at is None or at.isoformat() != mark.at:
             return False
     return _changes_of(session, [(table, record, changed) for table, record, changed, _ in rows])
@@ -494,9 +512,6 @@ def _changes_of(session: Session, entries: list[tuple[str, int, str | None]]
             records.setdefault(table, set()).add(int(record))
         else:
             return None  # a study lock, or a kind of record this cache does not know
-    p = Participant.__table__.c  # type: ignore[attr-defined]
-    where = sa_select(p.id, p.centre_id, p.inclusion_date)
-
     def cells_of(rows: Any, *, sessions: bool = False) -> None:
         for pid, centre_id, included in rows:
             changes.centres.add(int(centre_id))
@@ -510,18 +525,14 @@ def _changes_of(session: Session, entries: list[tuple[str, int, str | None]]
 
     for table, ids in records.items():
         if table in _BY_CENTRE:
-            model = _BY_CENTRE[table]
-            owners = list(session.execute(sa_select(model.centre_id).where(
-                model.id.in_(ids))).scalars())
+            owners = list(session.execute(_CENTRES_OF[table], {"ids": sorted(ids)}).scalars())
             if any(c is None for c in owners):
                 return None  # a deviation of the whole study
             changes.centres.update(int(c) for c in owners)
             changes.extras.update(int(c) for c in owners)
         else:  # the records' participants, with their centre and inclusion, at once
-            model = _BY_PARTICIPANT[table]
-            cells_of(session.execute(where.join(model.__table__, model.participant_id == p.id)
-                                     .where(model.id.in_(ids))).all(),
+            cells_of(session.execute(_WHO_OF[table], {"ids": sorted(ids)}).all(),
                      sessions=table == "aerli_session")
     if people or moved:
-        cells_of(session.execute(where.where(p.id.in_(people | moved))).all())
+        cells_of(session.execute(_WHO_BY_ID, {"ids": sorted(people | moved)}).all())
     return changes

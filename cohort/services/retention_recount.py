@@ -58,6 +58,12 @@ _PEOPLE = (
                               _Q.participant_id == _P.id))
 )
 
+# One centre's participants of one month (what a save changes): its statement and the
+# key SQLAlchemy looks its compiled form up by are made once.
+_ONE_MONTH = _PEOPLE.where(_P.centre_id == sa.bindparam("centre"),
+                           _P.inclusion_date >= sa.bindparam("first"),
+                           _P.inclusion_date < sa.bindparam("after"))
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -102,15 +108,21 @@ def count_cells(session: Session, *, centre_ids: list[int], as_of: date,
     follow = [(v.name, as_of - timedelta(days=v.opens_day), as_of - timedelta(days=v.closes_day))
               for v in schedule.follow_ups]
     visit_index = {name: i for i, name in enumerate(layout.visits)}
-    statement = _PEOPLE.where(_P.centre_id.in_(centre_ids))
+    statement: Any = _PEOPLE.where(_P.centre_id.in_(centre_ids))
+    values: dict[str, Any] = {}
     if months is not None:
-        ranges = [sa.and_(_P.centre_id == centre, _P.inclusion_date >= date(y, m, 1),
-                          _P.inclusion_date < _next_month(y, m))
-                  for centre, wanted in months.items() for y, m in sorted(wanted)]
-        statement = _PEOPLE.where(sa.or_(*ranges))
+        ranges = [(centre, y, m) for centre, wanted in months.items() for y, m in sorted(wanted)]
+        if len(ranges) == 1:  # after a save: one statement made once, not one per save
+            centre, y, m = ranges[0]
+            statement = _ONE_MONTH
+            values = {"centre": centre, "first": date(y, m, 1), "after": _next_month(y, m)}
+        else:
+            statement = _PEOPLE.where(sa.or_(*(
+                sa.and_(_P.centre_id == centre, _P.inclusion_date >= date(y, m, 1),
+                        _P.inclusion_date < _next_month(y, m)) for centre, y, m in ranges)))
     people: dict[int, list[Any]] = {}
     for pid, centre, group, status, included, timepoint, in_window in session.execute(
-            statement).all():
+            statement, values).all():
         person = people.get(pid)
         if person is None:
             if not isinstance(included, date):

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import ops, pages, routers
 from api.background import lifespan as jobs_lifespan
 from api.deps import SESSION_LANGUAGE
+from api.inputs import include
 from api.limits import BodyLimit
 from api.ops import RequestContext
 from api.pages import excel as excel_pages
@@ -177,8 +178,8 @@ def create_app(
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     routers.include_all(app)
     pages.include_all(app)
-    app.include_router(excel_pages.router)
-    app.include_router(redcap.router)
-    app.include_router(ops.router)
+    include(app, excel_pages.router)
+    include(app, redcap.router)
+    include(app, ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.inputs import include
 from api.pages import (
     account,
     admin,
@@ -21,4 +22,4 @@ from api.pages import (
 def include_all(app: FastAPI) -> None:
     for module in (auth, account, participants, entry, followup, monitoring, admin, protection,
                    jobs, offline):
-        app.include_router(module.router)
+        include(app, module.router)

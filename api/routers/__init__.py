@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.inputs import include
 from api.problems import SIGNED_IN
 from api.routers import (
     accounts,
@@ -24,9 +25,9 @@ PREFIX = "/api/v1"
 def include_all(app: FastAPI) -> None:
     """Every resource that needs a signed-in person documents the same error bodies
     (``Problem``); ``auth`` documents its own, ``meta`` needs no sign-in."""
-    app.include_router(auth.router, prefix=PREFIX)
+    include(app, auth.router, prefix=PREFIX)
     for module in (centres, accounts, participants, questionnaires, sessions, deviations,
                    monitoring, jobs):
-        app.include_router(module.router, prefix=PREFIX, responses=SIGNED_IN)
-    app.include_router(jobs.exports, prefix=PREFIX, responses=SIGNED_IN)
-    app.include_router(meta.router)
+        include(app, module.router, prefix=PREFIX, responses=SIGNED_IN)
+    include(app, jobs.exports, prefix=PREFIX, responses=SIGNED_IN)
+    include(app, meta.router)

@@ -80,20 +80,11 @@ def prometheus_metrics() -> Response:
 
 
 def _route_of(scope: Scope) -> str:
-    """The matched route's template with its router's prefix (``/api/v1/participants/
-    {code}``): the route knows only its own part, so the prefix is what the request's path
-    has before that part, filled in."""
-    route = scope.get("route")
-    template = getattr(route, "path", None)
+    """The matched route's template (``/api/v1/participants/{code}``): the routes are
+    listed on the app with their router's prefix (``api.inputs.include``)."""
+    template = getattr(scope.get("route"), "path", None)
     if isinstance(template, str):
-        path = str(scope.get("path", ""))
-        params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
-        try:
-            filled = re.sub(r"{(\w+)(:\w+)?}", lambda m: params[m.group(1)], template)
-        except KeyError:
-            return template
-        return path[: len(path) - len(filled)] + template if path.endswith(filled) \
-            else template
+        return template
     if str(scope.get("path", "")).startswith("/static/"):
         return "/static"
     return "unmatched"

@@ -238,7 +238,9 @@ def problem_response(
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # The path as the request's URL gives it, without building the URL (host, scheme,
+    # query): asked on every request.
+    return str(request.scope["path"]).startswith("/api/")
 
 
 class ErrorPage(Protocol):

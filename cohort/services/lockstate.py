@@ -43,6 +43,11 @@ class LockState:
         return min(dates) if dates else None
 
 
+# Read before every write: made once (building it, and the key its compiled form is found
+# by, cost more than running it on a history of a few rows).
+_HISTORY = select(StudyLock.action, StudyLock.centre_id, StudyLock.at).order_by(col(StudyLock.id))
+
+
 def read_lock_state(session: Session) -> LockState:
     """The current lock state, folded from the lock history (oldest first)."""
     cached = session.info.get(_CACHE)
@@ -50,8 +55,7 @@ def read_lock_state(session: Session) -> LockState:
         return cached
     study: datetime | None = None
     centres: dict[int, datetime] = {}
-    rows = session.exec(select(StudyLock.action, StudyLock.centre_id, StudyLock.at)
-                        .order_by(col(StudyLock.id)))
+    rows = session.exec(_HISTORY)
     for action, centre_id, at in rows:
         locking = LockAction(action) is LockAction.LOCK
         if centre_id is None:

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from api.deps import SignedIn, check_csrf, csrf_token
 from api.inputs import CheckedRoute
@@ -18,6 +20,7 @@ from cohort.errors import CohortError, FieldError, ValidationFailed
 from cohort.messages import LEGACY
 from cohort.messages import render as render_message
 from cohort.models import Deviation
+from cohort.recent import Recent
 from cohort.services.deviations import describe
 from cohort.vocab import Role
 from forms import DataDictionary
@@ -31,6 +34,7 @@ from forms.i18n import (
     format_percent,
     gettext,
     language_name,
+    translations,
 )
 from forms.i18n.catalogues import speaking
 
@@ -145,7 +149,25 @@ def script_words(*more: tuple[str, ...]) -> dict[str, str]:
     return words
 
 
-TEMPLATES.env.globals.update(script_words=script_words)
+def page_words(*more: tuple[str, ...]) -> Markup:
+    """``script_words(*more) | tojson``, made once per language (and catalogue: a reloaded
+    one makes it again): every page carries it, and looking up its twenty sentences and
+    writing them as JSON cost more than the rest of a page's frame."""
+    lang = current_language()
+    catalogue = translations(lang)
+    key = (lang, id(catalogue), more)
+    found = _PAGE_WORDS.get(key)
+    if found is None or found[0] is not catalogue:
+        env = TEMPLATES.env
+        found = (catalogue, htmlsafe_json_dumps(
+            script_words(*more), dumps=env.policies["json.dumps_function"],
+            **env.policies["json.dumps_kwargs"]))
+        _PAGE_WORDS.put(key, found)
+    return found[1]
+
+
+_PAGE_WORDS: Recent[tuple[Any, Markup]] = Recent(16)
+TEMPLATES.env.globals.update(script_words=script_words, page_words=page_words)
 
 
 def page_router() -> APIRouter:

@@ -24,10 +24,14 @@ def percent_text(value: float) -> str:
     return f"{format_decimal(value)}\u00a0%"
 
 
-def _point(label: str, series: str, value: float) -> str:
-    """A bar's or a point's text alternative ("C01 M6 done: 50%"), escaped."""
-    return escape(_("{label} {series}: {value}").format(label=label, series=series,
-                                                       value=percent_text(value)))
+def _point(words: str, label: str, series: str, value: float) -> str:
+    """A bar's or a point's text alternative ("C01 M6 done: 50%"), escaped; ``words`` is
+    ``_point_words()``, looked up once per chart rather than once per bar."""
+    return escape(words.format(label=label, series=series, value=percent_text(value)))
+
+
+def _point_words() -> str:
+    return _("{label} {series}: {value}")
 
 
 def _legend(names: Sequence[str], x: float, y: float) -> str:
@@ -44,6 +48,7 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequen
               title: str, chart_id: str) -> Markup:
     """Horizontal bars, one group per row (a centre), one bar per series, 0-100 %."""
     label_w, plot_w, bar_h, gap = 70, 420, 9, 8
+    words = _point_words()
     group_h = bar_h * len(series) + gap
     top = 34
     height = top + group_h * len(rows) + 24
@@ -70,7 +75,7 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[float | None]]], series: Sequen
             w = plot_w * max(0.0, min(100.0, value)) / 100
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" '
                          f'fill="{COLOURS[s % len(COLOURS)]}">'
-                         f'<title>{_point(label, series[s], value)}</title></rect>')
+                         f'<title>{_point(words, label, series[s], value)}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text above is escaped)
 
@@ -79,6 +84,7 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
                title: str, chart_id: str) -> Markup:
     """One line per series over ordered labels (months of inclusion), 0-100 %."""
     left, plot_w, plot_h, top = 40, 460, 180, 30
+    words = _point_words()
     width, height = left + plot_w + 20, top + plot_h + 40
     n = max(1, len(points) - 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -108,7 +114,7 @@ def line_chart(points: Sequence[tuple[str, Sequence[float | None]]], series: Seq
                          f'stroke-width="2"/>')
         for x, y, label, v in coords:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                         f'<title>{_point(label, name, v)}</title></circle>')
+                         f'<title>{_point(words, label, name, v)}</title></circle>')
     if not any(v is not None for _l, values in points for v in values):
         parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{top + plot_h / 2:.0f}" '
                      f'font-size="13" text-anchor="middle">'

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from cohort.models import Account, ApiToken, Staff, StaffCentreAccess, utcnow
 from cohort.services import audit
-from cohort.services.context import Actor, actor_of, finish
+from cohort.services.context import Actor, actor_of, finish, in_batch
 
 DEFAULT_TOKEN_TTL = timedelta(hours=12)
 
@@ -90,14 +90,26 @@ def sign_in(session: Session, *, username: str, password: str) -> tuple[Account,
     account = session.exec(
         select(Account).where(Account.username == username.strip().lower())
     ).first()
+    known = (account.id, account.password_hash) if account is not None else None
+    if not in_batch(session):
+        # The password is checked with no transaction open: on SQLite a writing request's
+        # transaction holds the database's write lock, and its process's writer turn
+        # (``api.deps``), and Argon2 takes a tenth of a second: every save of the process
+        # waited behind each sign-in. Nothing was written yet (the throttle only read).
+        session.commit()
     try:
-        if account is None:
+        if known is None:
             _hasher.verify(_DUMMY_HASH, password)
             return None
-        _hasher.verify(account.password_hash, password)
+        _hasher.verify(known[1], password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    staff = session.get(Staff, account.staff_id)
+    # Read again in the transaction that records the sign-in: a password changed, or an
+    # account or staff member disabled, while the password was checked is seen.
+    account = session.get(Account, known[0], populate_existing=True)
+    if account is None or account.password_hash != known[1]:
+        return None
+    staff = session.get(Staff, account.staff_id, populate_existing=True)
     if not account.active or staff is None or not staff.active:
         return None
     if _hasher.check_needs_rehash(account.password_hash):

@@ -29,7 +29,7 @@ from cohort.messages import msg
 from cohort.models import Participant, Staff, StaffCentreAccess
 from cohort.rules import ProtocolConfig, ScopeFacts
 from cohort.schedule import get_schedule
-from cohort.services.lockstate import forget, keep_for_batch, require_unlocked
+from cohort.services.lockstate import LockState, forget, keep_for_batch, require_unlocked
 from cohort.settings import get_settings
 from cohort.vocab import Role
 from forms.i18n import N_, _
@@ -118,17 +118,18 @@ def load_actor(session: Session, staff_id: int) -> Actor:
 
 
 def require_scope(actor: Actor, centre_id: int | None, action: str = "write", *,
-                  session: Session) -> None:
+                  session: Session, lock: LockState | None = None) -> None:
     """The gate every write of study data passes: hard rules ``scope.role`` and
     ``scope.other_centre`` (who may write for this centre), then ``study.locked`` (nothing is
     written for a locked centre or a locked study, whoever asks). ``centre_id`` None: a
-    write tied to no one centre (time-based checks), refused while the study is locked."""
+    write tied to no one centre (time-based checks), refused while the study is locked.
+    ``lock``: the lock state read with the caller's own statement (``lockstate.latest_of``)."""
     require_person(actor, N_("Writing study data"))
     if centre_id is None:
         require_role(actor, action)
     else:
         rules.enforce("scope", ScopeFacts(actor.role, actor.centre_ids, centre_id, action))
-    require_unlocked(session, centre_id)
+    require_unlocked(session, centre_id, lock)
 
 
 def require_role(actor: Actor, action: str) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from cohort import rules
@@ -67,6 +69,11 @@ def read_lock_state(session: Session) -> LockState:
     return LockState(study, centres)
 
 
+def in_a_batch(session: Session) -> bool:
+    """Whether the state was read once for a batch (``keep_for_batch``): it is the one."""
+    return isinstance(session.info.get(_CACHE), LockState)
+
+
 def keep_for_batch(session: Session) -> None:
     """Read the state once for a batch of writes (the caller drops it when the batch ends)."""
     session.info[_CACHE] = read_lock_state(session)
@@ -76,9 +83,38 @@ def forget(session: Session) -> None:
     session.info.pop(_CACHE, None)
 
 
-def require_unlocked(session: Session, centre_id: int | None) -> None:
-    """Hard rule ``study.locked``: refuse a write for a locked centre or a locked study."""
-    state = read_lock_state(session)
+def latest_of(centre_id: Any) -> tuple[Any, Any, Any, Any]:
+    """Four columns a statement can add to read, with its own rows, the state that
+    matters for a write for ``centre_id`` (a column of that statement): the latest entry
+    of the whole study (action, time) and of that centre. A save reads its participant and
+    the lock in one round trip (``LockState.of_latest``)."""
+    def latest(scope: Any, column: Any) -> Any:
+        return (sa.select(column).where(scope).order_by(col(StudyLock.id).desc()).limit(1)
+                .scalar_subquery())
+
+    study = col(StudyLock.centre_id).is_(None)
+    centre = col(StudyLock.centre_id) == centre_id
+    return (latest(study, StudyLock.action), latest(study, StudyLock.at),
+            latest(centre, StudyLock.action), latest(centre, StudyLock.at))
+
+
+def state_of_latest(centre_id: int, study_action: Any, study_at: datetime | None,
+                    centre_action: Any, centre_at: datetime | None) -> LockState:
+    """The state for a write for ``centre_id`` from ``latest_of``'s columns: the latest
+    entry of a scope is its state, as ``read_lock_state`` folds the history."""
+    def locked(action: Any) -> bool:
+        return action is not None and LockAction(action) is LockAction.LOCK
+
+    return LockState(study_at if locked(study_action) else None,
+                     {centre_id: centre_at} if locked(centre_action) and centre_at else {})
+
+
+def require_unlocked(session: Session, centre_id: int | None,
+                     state: LockState | None = None) -> None:
+    """Hard rule ``study.locked``: refuse a write for a locked centre or a locked study
+    (``state``: read with the caller's own statement, ``state_of_latest``)."""
+    if state is None or in_a_batch(session):
+        state = read_lock_state(session)
     rules.enforce("lock", LockFacts(centre_id, state.study_locked,
                                     frozenset(state.centres_since)))
 

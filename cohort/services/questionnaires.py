@@ -39,6 +39,7 @@ from cohort.services.context import (
 )
 from cohort.services.deviations import raise_findings
 from cohort.services.enrolment import enrolment_answers
+from cohort.services.lockstate import LockState, latest_of, state_of_latest
 from cohort.services.results import Saved
 from cohort.vocab import RECORD_FORMS, Timepoint
 
@@ -109,7 +110,7 @@ def _existing(session: Session, participant_id: int) -> dict[Timepoint, Question
 
 
 _WITH_DONE = (
-    select(Participant, Questionnaire.timepoint)
+    sa.select(Participant, col(Questionnaire.timepoint), *latest_of(Participant.centre_id))
     .outerjoin(Questionnaire, col(Questionnaire.participant_id) == Participant.id)
     .where(col(Participant.code) == bindparam("code"))
 )
@@ -117,12 +118,15 @@ _WITH_DONE = (
 
 def _participant_and_done(
     session: Session, actor: Actor, code: str
-) -> tuple[Participant, frozenset[Timepoint]]:
-    """``get_participant`` and the timepoints already filled, in one round trip (a save
-    needs both; the 404 for an unknown or another centre's code is the same)."""
-    rows = session.exec(_WITH_DONE, params={"code": code}).all()
+) -> tuple[Participant, frozenset[Timepoint], LockState | None]:
+    """``get_participant``, the timepoints already filled and whether the study or the
+    participant's centre is locked, in one round trip (a save needs all three; the 404
+    for an unknown or another centre's code is the same)."""
+    rows = session.execute(_WITH_DONE, {"code": code}).all()
     participant = visible(actor, rows[0][0] if rows else None, code)
-    return participant, frozenset(Timepoint(tp) for _, tp in rows if tp is not None)
+    lock = state_of_latest(participant.centre_id, *rows[0][2:]) if rows else None
+    return (participant, frozenset(Timepoint(tp) for _, tp, *_ in rows if tp is not None),
+            lock)
 
 
 def save_questionnaire(
@@ -135,8 +139,8 @@ def save_questionnaire(
     on: date | None = None,
 ) -> Saved[Questionnaire]:
     """Create a timepoint's questionnaire; flag it when the visit is outside its window."""
-    participant, done = _participant_and_done(session, actor, code)
-    require_scope(actor, participant.centre_id, session=session)
+    participant, done, lock = _participant_and_done(session, actor, code)
+    require_scope(actor, participant.centre_id, session=session, lock=lock)
     others = None
     if get_dictionary().reads_other_events and participant.id is not None:
         others = other_visits({tp: q.answers for tp, q in

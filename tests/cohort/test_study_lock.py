@@ -24,6 +24,7 @@ from cohort.services.context import Actor
 from cohort.services.deviations import review
 from cohort.services.enrolment import ScreeningCreate, log_screening
 from cohort.services.locks import lock, lock_history, retention_report, unlock
+from cohort.services.lockstate import read_lock_state
 from cohort.services.participants import change_group, change_status
 from cohort.services.questionnaires import update_questionnaire
 from cohort.vocab import DeviationStatus, Group, Modality, Role, ScreeningOutcome, Status, Timepoint
@@ -129,6 +130,40 @@ def test_unlock_with_a_reason_opens_writes_again_and_history_is_kept(factory: Fa
     with pytest.raises(sa.exc.DBAPIError, match="(?i)append-only|never rewritten"):
         factory.session.execute(sa.text("DELETE FROM study_lock"))
     nested.rollback()
+
+
+def test_a_save_reads_the_latest_lock_of_the_study_and_of_its_centre(factory: Factory) -> None:
+    """A questionnaire's save reads the lock with its participant, in one statement
+    (``lockstate.latest_of``): the latest entry of the study and of the participant's
+    centre decide, as the whole history folded does."""
+    worker = factory.worker(factory.centre("C01"))
+    factory.worker(factory.centre("C02"))
+    manager = _manager(factory)
+    person = factory.participant(worker)
+    lock(factory.session, actor=manager, reason="audit visit", centre_code="C01")
+    unlock(factory.session, actor=manager, reason="audit done", centre_code="C01")
+    lock(factory.session, actor=manager, reason="centre closed", centre_code="C02")
+    lock(factory.session, actor=manager, reason="end of study")
+    unlock(factory.session, actor=manager, reason="late questionnaires")
+    statements: list[str] = []
+    listen = sa.event.listens_for(factory.session.get_bind(), "before_cursor_execute")
+
+    @listen
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    try:
+        assert factory.questionnaire(worker, person).record.id
+    finally:
+        sa.event.remove(factory.session.get_bind(), "before_cursor_execute", seen)
+    assert not any("FROM study_lock ORDER BY" in s for s in statements)
+    assert sum("study_lock" in s for s in statements) == 1
+    folded = read_lock_state(factory.session)
+    assert not folded.locked(person.centre_id) and folded.locked(
+        factory.centre("C02").id)
+    lock(factory.session, actor=manager, reason="centre closed", centre_code="C01")
+    with pytest.raises(StudyLocked):
+        factory.questionnaire(worker, person, Timepoint("M6"))
 
 
 def test_only_the_data_manager_locks(factory: Factory) -> None:

@@ -95,9 +95,6 @@ class State:
     newest: int
     newest_at: str | None
     recent: int
-    #: On PostgreSQL, the ids of the window not committed when the state was read
-    #: (``Mark.holes``): the state is then read with ``mark_of``.
-    holes: tuple[int, ...] = ()
 
 
 _A = AuditEntry.__table__.c  # type: ignore[attr-defined]
@@ -113,28 +110,16 @@ _TRAIL = sa_select(
 
 
 def state_of(session: Session, *, actor: Actor, as_of: date) -> State:
-    """The state of the data for this view, in one statement. On PostgreSQL it is the
-    audit trail's mark (``mark_of``, its holes included), which the figures are then
-    brought up to date from: after a save, one round trip fewer for the page, each of
-    which waited for the interpreter lock again under load; the state's key is the same
-    (the newest entry, its time and the window's count)."""
+    newest = session.execute(_TRAIL).first()
     url = session.get_bind().engine.url
     view = [url.get_backend_name(), url.host, url.port, url.database,
             sorted(actor.centre_ids) if actor.centre_ids is not None else None,
             as_of.isoformat(), repr(protocol_config())]
-    holes: tuple[int, ...] = ()
-    if session.get_bind().dialect.name == "postgresql":
-        mark = mark_of(session)
-        newest_id, newest_at, recent, holes = mark.newest, mark.at, mark.recent, mark.holes
-    else:
-        newest = session.execute(_TRAIL).first()
-        newest_id, newest_at, recent = 0, None, 0
-        if newest is not None:
-            newest_id, newest_at, recent = (int(newest[0]), newest[1].isoformat(),
-                                            int(newest[2]))
+    newest_id, newest_at, recent = 0, None, 0
+    if newest is not None:
+        newest_id, newest_at, recent = int(newest[0]), newest[1].isoformat(), int(newest[2])
     at = [newest_id, newest_at] if newest_id else None
-    return State(_digest([*view, at, recent]), _digest(view), newest_id, newest_at, recent,
-                 holes)
+    return State(_digest([*view, at, recent]), _digest(view), newest_id, newest_at, recent)
 
 
 def _digest(parts: list[Any]) -> str:
@@ -272,8 +257,8 @@ def _bring_up_to_date(session: Session, state: State, *, actor: Actor, as_of: da
                       ) -> Figures:
     engine = session.get_bind().engine
     store = shared_store(engine.url.render_as_string(hide_password=False))
-    # Read before the figures (with the state): they hold at least what it says they hold.
-    mark = _mark_from_state(state)
+    # Read before the figures: they hold at least what the mark says they hold.
+    mark = _mark_from_state(state) if engine.dialect.name == "sqlite" else mark_of(session)
     base, changes = _base(session, store, state.view, mark)
     if base is None or changes is None:
         figures = _from_scratch(session, actor=actor, as_of=as_of)
@@ -359,13 +344,12 @@ def _mark_read_here(session: Session) -> Mark:
 
 
 def _mark_from_state(state: State) -> Mark:
-    """The mark, from the state already read. On PostgreSQL the state was read as the
-    mark, holes included. On SQLite there are no holes to look for: its writers take
-    turns on the database's write lock and an entry's id is handed out inside its
-    writer's turn, so entries commit in id order and none can arrive later below the
-    newest (an id rolled back is handed out again, above it): one statement and a
+    """The mark on SQLite, from the state already read: its writers take turns on the
+    database's write lock and an entry's id is handed out inside its writer's turn, so
+    entries commit in id order and none can arrive later below the newest (an id rolled
+    back is handed out again, above it). No holes to look for: one statement and a
     thousand rows fewer on every page read after a save."""
-    return Mark(state.newest, state.newest_at, state.recent, state.holes)
+    return Mark(state.newest, state.newest_at, state.recent, ())
 
 
 def _visible(session: Session, actor: Actor) -> dict[int, tuple[int, str, str, str]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -150,22 +150,21 @@ def test_a_save_committed_while_figures_are_counted_is_not_lost(
         session.commit()
         state = retention_cache.state_of(session, actor=NATIONAL, as_of=TODAY)
         session.commit()
-        real = retention_cache._base  # noqa: SLF001
+        real = retention_cache.mark_of
 
-        def a_save_commits_first(*args: Any) -> Any:
+        def a_save_commits_first(session: Session) -> Any:
             with Session(engine, expire_on_commit=False) as other:
                 Factory(other, today=TODAY).questionnaire(worker, person,
                                                           Timepoint("M6"))
-            return real(*args)
+            return real(session)
 
         # This process has not kept the figures of that state (another process's
-        # request, or pushed out): they are brought up to date from the latest, and the
-        # save commits just before (the figures are kept under the state read before it).
+        # request, or pushed out): they are brought up to date from the latest.
         monkeypatch.setattr(retention_cache, "_KEPT", Recent(64))
-        monkeypatch.setattr(retention_cache, "_base", a_save_commits_first)
+        monkeypatch.setattr(retention_cache, "mark_of", a_save_commits_first)
         retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY, state=state)
         session.commit()
-        monkeypatch.setattr(retention_cache, "_base", real)
+        monkeypatch.setattr(retention_cache, "mark_of", real)
         now = retention_cache.cached_figures(session, actor=NATIONAL, as_of=TODAY)
         assert now.ordered() == _fresh(session, NATIONAL, factory)
         assert now.ordered()[0].visit("M6").done == 1
@@ -189,11 +188,6 @@ def test_the_mark_read_by_the_database_is_the_mark_read_here(session: Session) -
     assert mark.newest == 11_500 and mark.recent == 1000 - len(mark.holes)
     assert mark.at is not None and mark.at.endswith("+00:00")
     assert mark.holes == tuple(i for i in range(10_501, 11_500) if i % 7 == 0)
-    if session.get_bind().dialect.name == "postgresql":
-        # The state of the data is read as the mark there: the figures are brought up to
-        # date from it without reading the trail again.
-        state = retention_cache.state_of(session, actor=NATIONAL, as_of=date(2026, 12, 2))
-        assert retention_cache._mark_from_state(state) == mark  # noqa: SLF001
 
 
 def test_figures_are_brought_up_to_date_only_from_a_mark_of_this_history(

@@ -36,6 +36,12 @@ class SignInThrottle:
         return rules.wait_seconds(self.session, username=username, address=address,
                                   rules=self.rules)
 
+    def reserve(self, username: str, address: str) -> int:
+        """The wait, or 0 and a failure counted before the password is checked
+        (``rules.reserve``): ``succeeded`` forgets it."""
+        return rules.reserve(self.session, username=username, address=address,
+                             rules=self.rules)
+
     def failed(self, username: str, address: str) -> None:
         rules.record_failure(self.session, username=username, address=address,
                              rules=self.rules)
@@ -65,8 +71,10 @@ def wait_words(wait: int) -> str:
 
 
 def refuse_if_throttled(request: Request, username: str) -> None:
-    """429 with Retry-After when this account, or this address, was tried too often."""
-    wait = throttle_of(request).wait_seconds(username, client_address(request))
+    """429 with Retry-After when this account, or this address, was tried too often;
+    otherwise a failure is counted before the password is checked (``reserve``): the
+    caller forgets it when the password was right (``succeeded``)."""
+    wait = throttle_of(request).reserve(username, client_address(request))
     if wait:
         raise HTTPException(status_code=429, detail=wait_words(wait),
                             headers={"Retry-After": str(wait)})

@@ -47,7 +47,7 @@ def login(
     next: Annotated[str, Form()] = "",  # noqa: A002
 ) -> HTMLResponse | RedirectResponse:
     throttle, address = throttle_of(request), client_address(request)
-    wait = throttle.wait_seconds(username, address)
+    wait = throttle.reserve(username, address)  # a failure counted unless it succeeds
     if wait:
         page = render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
@@ -56,7 +56,6 @@ def login(
         return page
     found = sign_in(session, username=username, password=password)
     if found is None:
-        throttle.failed(username, address)
         return render(request, "login.html",
                       {"next": _safe_next(next) or "", "username": username,
                        "error": _("That username and password do not match an active "

@@ -38,8 +38,7 @@ def token(request: Request, form: Annotated[TokenForm, Depends()],
     throttle, address = throttle_of(request), client_address(request)
     account = authenticate(session, username=form.username, password=form.password)
     if account is None:
-        throttle.failed(form.username, address)
-        raise NotSignedIn()
+        raise NotSignedIn()  # counted as failed before the check (refuse_if_throttled)
     throttle.succeeded(form.username, address)
     value = issue_token(session, account=account, ttl=DEFAULT_TOKEN_TTL)
     return TokenOut(access_token=value, expires_in=int(DEFAULT_TOKEN_TTL.total_seconds()))

@@ -107,8 +107,15 @@ def sign_in(session: Session, *, username: str, password: str) -> tuple[Account,
     # Read again in the transaction that records the sign-in: a password changed, or an
     # account or staff member disabled, while the password was checked is seen.
     account = session.get(Account, known[0], populate_existing=True)
-    if account is None or account.password_hash != known[1]:
+    if account is None:
         return None
+    if account.password_hash != known[1]:
+        # Changed meanwhile: a new password (this one only if it is the new one), or the
+        # same one hashed again by a sign-in at the same time (new parameters, new salt).
+        try:
+            _hasher.verify(account.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
     staff = session.get(Staff, account.staff_id, populate_existing=True)
     if not account.active or staff is None or not staff.active:
         return None

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from cohort.db import engine_for, forget_engines
 from cohort.migrate import upgrade
-from cohort.models import Account
+from cohort.models import Account, SignInFailure
 from cohort.services import signin
 from tests.api.conftest import PASSWORD, TestClient, fixed_key_settings
 from tests.conftest import TODAY
@@ -51,7 +51,8 @@ class _Watching:
         try:
             probe.execute("BEGIN IMMEDIATE")
             probe.rollback()
-            self.seen.append("free")
+            failures = probe.execute("SELECT count(*) FROM sign_in_failure").fetchone()[0]
+            self.seen.append(f"free, {failures} failure(s) counted")
         except sqlite3.OperationalError:
             self.seen.append("locked")
         finally:
@@ -84,7 +85,47 @@ def test_a_password_is_checked_without_holding_the_writers_back(
         signed = c.post("/login", data={"username": "officer", "password": PASSWORD,
                                         "csrf_token": csrf}, follow_redirects=False)
         assert signed.status_code == 303
-    assert seen == ["free", "free", "free"]
+    # Each try is counted as failed before its password is checked (guesses sent at once
+    # cannot all find the count below the limit), and forgotten when it was right.
+    assert seen == ["free, 1 failure(s) counted", "free, 1 failure(s) counted",
+                    "free, 2 failure(s) counted"]
+    with Session(engine_for(url)) as session:
+        left = session.exec(select(SignInFailure.username)).all()
+    assert left == ["stat"]
+    forget_engines(url)
+
+
+def test_the_same_password_hashed_again_meanwhile_still_signs_in(tmp_path: Path) -> None:
+    """Two sign-ins at once after Argon2's parameters changed: the first stores a new
+    hash of the same password (a new salt) while the second checks the old one; the
+    second checks the password against the new hash rather than refuse it."""
+    url = f"sqlite:///{tmp_path / 'rehashed.db'}"
+    upgrade(url)
+    seed_world(url)
+    engine = engine_for(url)
+    again = signin.hash_password(PASSWORD)
+    real = signin._hasher
+
+    class Rehashing:
+        rehashed = False
+
+        def verify(self, stored: str, password: str) -> bool:
+            if not self.rehashed:
+                self.rehashed = True
+                with Session(engine) as other:
+                    account = other.exec(
+                        select(Account).where(Account.username == "stat")).one()
+                    account.password_hash = again
+                    other.add(account)
+                    other.commit()
+            return bool(real.verify(stored, password))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    with Session(engine) as session, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signin, "_hasher", Rehashing())
+        assert signin.sign_in(session, username="stat", password=PASSWORD) is not None
     forget_engines(url)
 
 
@@ -97,14 +138,26 @@ def test_a_password_changed_while_it_was_checked_signs_nobody_in(tmp_path: Path)
     engine = engine_for(url)
     new_hash = signin.hash_password("a new one")
 
+    real = signin._hasher
+
     class Changing:
+        """The first check passes, and the password is changed while it runs."""
+
+        changed = False
+
         def verify(self, stored: str, password: str) -> bool:
+            if self.changed:
+                return bool(real.verify(stored, password))
+            self.changed = True
             with Session(engine) as other:
                 account = other.exec(select(Account).where(Account.username == "stat")).one()
                 account.password_hash = new_hash
                 other.add(account)
                 other.commit()
             return True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
 
     with Session(engine) as session, pytest.MonkeyPatch.context() as patch:
         patch.setattr(signin, "_hasher", Changing())

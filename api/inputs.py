@@ -350,7 +350,11 @@ def include(app: FastAPI, router: APIRouter, *, prefix: str = "",
     routers), on every request, against about a quarter of that for the same routes
     listed on the app. The routes are the same (path, methods, dependencies, answers,
     schema, names, order: ``tests/api/test_routes_flat.py``), and the app's
-    ``dependency_overrides`` reach them as before."""
+    ``dependency_overrides`` reach them as before. What our routers do not use is refused
+    rather than dropped: a router included in a router, startup or shutdown handlers
+    (and a route added to the router afterwards is not served)."""
+    if router.on_startup or router.on_shutdown:
+        raise TypeError("a router with startup or shutdown handlers: use include_router")
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"only API routes are included this way: {route!r}")

@@ -5,6 +5,7 @@ sign-in checks its password with the queue and the database's write lock free.""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -164,4 +165,29 @@ def test_a_password_changed_while_it_was_checked_signs_nobody_in(tmp_path: Path)
         assert signin.sign_in(session, username="stat", password=PASSWORD) is None
     with Session(engine) as session:
         assert signin.sign_in(session, username="stat", password="a new one") is not None
+    forget_engines(url)
+
+
+def test_guesses_sent_at_once_are_held_to_the_limit(tmp_path: Path) -> None:
+    """Twelve wrong passwords sent at the same moment: five are checked, seven wait
+    (429), as when they come one after the other (each is counted before its check)."""
+    url = f"sqlite:///{tmp_path / 'burst.db'}"
+    upgrade(url)
+    seed_world(url)
+    settings = fixed_key_settings().model_copy(update={"database_url": url})
+    codes: list[int] = []
+    with TestClient(create_app(settings, engine=engine_for(url), today=lambda: TODAY)) as c:
+        start = threading.Barrier(12)
+
+        def guess() -> None:
+            start.wait()
+            codes.append(c.post("/api/v1/auth/token",
+                                data={"username": "stat", "password": "wrong"}).status_code)
+
+        threads = [threading.Thread(target=guess) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(codes) == [401] * 5 + [429] * 7
     forget_engines(url)

@@ -22,8 +22,12 @@ def test_second_concurrent_create_is_visit_duplicate_not_500(
     stops the second, which answers like the rule visit.duplicate."""
     assert world.pa is not None
     found = questionnaires._participant_and_done
-    monkeypatch.setattr(questionnaires, "_participant_and_done",
-                        lambda *args: (found(*args)[0], frozenset()))
+
+    def nothing_done_yet(*args: Any) -> Any:
+        participant, _, lock = found(*args)
+        return participant, frozenset(), lock
+
+    monkeypatch.setattr(questionnaires, "_participant_and_done", nothing_done_yet)
     body: dict[str, Any] = {"answers": questionnaire_answers(world.pa.inclusion_date)}
     url = f"/api/v1/participants/{world.pa.code}/questionnaires/M0"
     first = client.post(url, json=body, headers=world.h("worker_a"))

@@ -95,27 +95,21 @@ def sign_in(session: Session, *, username: str, password: str) -> tuple[Account,
         # The password is checked with no transaction open: on SQLite a writing request's
         # transaction holds the database's write lock, and its process's writer turn
         # (``api.deps``), and Argon2 takes a tenth of a second: every save of the process
-        # waited behind each sign-in. Nothing was written yet (the throttle only read).
+        # waited behind each sign-in. Nothing is pending here (the throttle committed its
+        # count before: ``throttle.reserve``).
         session.commit()
-    try:
-        if known is None:
-            _hasher.verify(_DUMMY_HASH, password)
-            return None
-        _hasher.verify(known[1], password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    # An unknown username is checked against a real hash too: the same time for both.
+    if not _opens(known[1] if known else _DUMMY_HASH, password) or known is None:
         return None
     # Read again in the transaction that records the sign-in: a password changed, or an
     # account or staff member disabled, while the password was checked is seen.
     account = session.get(Account, known[0], populate_existing=True)
     if account is None:
         return None
-    if account.password_hash != known[1]:
-        # Changed meanwhile: a new password (this one only if it is the new one), or the
-        # same one hashed again by a sign-in at the same time (new parameters, new salt).
-        try:
-            _hasher.verify(account.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
+    # Changed meanwhile: a new password (this one only if it is the new one), or the same
+    # one hashed again by a sign-in at the same time (new parameters, new salt).
+    if account.password_hash != known[1] and not _opens(account.password_hash, password):
+        return None
     staff = session.get(Staff, account.staff_id, populate_existing=True)
     if not account.active or staff is None or not staff.active:
         return None
@@ -125,6 +119,15 @@ def sign_in(session: Session, *, username: str, password: str) -> tuple[Account,
     session.add(account)
     finish(session)
     return account, staff
+
+
+def _opens(stored: str, password: str) -> bool:
+    """Whether ``password`` is the one ``stored`` was hashed from."""
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return True
 
 
 def _digest(token: str) -> str:

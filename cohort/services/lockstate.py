@@ -69,7 +69,7 @@ def read_lock_state(session: Session) -> LockState:
     return LockState(study, centres)
 
 
-def in_a_batch(session: Session) -> bool:
+def _kept_for_batch(session: Session) -> bool:
     """Whether the state was read once for a batch (``keep_for_batch``): it is the one."""
     return isinstance(session.info.get(_CACHE), LockState)
 
@@ -87,7 +87,7 @@ def latest_of(centre_id: Any) -> tuple[Any, Any, Any, Any]:
     """Four columns a statement can add to read, with its own rows, the state that
     matters for a write for ``centre_id`` (a column of that statement): the latest entry
     of the whole study (action, time) and of that centre. A save reads its participant and
-    the lock in one round trip (``LockState.of_latest``)."""
+    the lock in one round trip (``state_of_latest``)."""
     def latest(scope: Any, column: Any) -> Any:
         return (sa.select(column).where(scope).order_by(col(StudyLock.id).desc()).limit(1)
                 .scalar_subquery())
@@ -113,7 +113,7 @@ def require_unlocked(session: Session, centre_id: int | None,
                      state: LockState | None = None) -> None:
     """Hard rule ``study.locked``: refuse a write for a locked centre or a locked study
     (``state``: read with the caller's own statement, ``state_of_latest``)."""
-    if state is None or in_a_batch(session):
+    if state is None or _kept_for_batch(session):
         state = read_lock_state(session)
     rules.enforce("lock", LockFacts(centre_id, state.study_locked,
                                     frozenset(state.centres_since)))
